@@ -1,0 +1,389 @@
+//! Acoustic echo cancellation: remove what the assistant itself played from
+//! what the microphone heard, so its own voice never wakes the VAD.
+//!
+//! A partitioned-block frequency-domain adaptive filter (the "multidelay"
+//! filter of Soo and Pang, 1990, with the gradient constraint of Ferrara's
+//! FLMS), in two paths as in Speex and WebRTC: a background filter adapts
+//! with a normalised step, and the foreground filter that produces the
+//! output takes its coefficients only when the background cancels better.
+//! Near-end speech (double talk) makes the background diverge briefly; the
+//! foreground is unaffected, and adaptation is frozen while the double-talk
+//! detector fires. A broadband residual echo suppressor follows, attenuating
+//! what the linear filter leaves only while far-end speech is playing and the
+//! near end is silent.
+//!
+//! The filter covers `filter_ms` of echo path (delay plus reverberation). At
+//! 300 ms RT60 the tail decays 25 dB in 125 ms; the default 320 ms covers
+//! the direct path and the tail to well below the noise.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use crate::{Error, Result};
+
+/// Samples per block: the canceller's unit of work (10 ms at 16 kHz).
+pub const BLOCK: usize = 160;
+const FFT: usize = 2 * BLOCK;
+const BINS: usize = BLOCK + 1;
+
+/// Echo canceller settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AecConfig {
+    /// Length of echo path modelled, in ms (rounded up to 10 ms blocks).
+    pub filter_ms: u32,
+    /// Normalised adaptation step (0 to 1).
+    pub step: f32,
+    /// Extra attenuation of residual echo while only the far end talks, in dB (0 turns it off).
+    pub suppression_db: f32,
+}
+
+impl Default for AecConfig {
+    fn default() -> Self {
+        AecConfig { filter_ms: 320, step: 0.8, suppression_db: 30.0 }
+    }
+}
+
+/// What the canceller observed over the last block.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AecBlockStats {
+    /// The double-talk detector fired: near-end speech over far-end.
+    pub double_talk: bool,
+    /// Far-end (reference) audio was playing.
+    pub far_end_active: bool,
+    /// Gain applied by the residual echo suppressor (1 = none).
+    pub suppressor_gain: f32,
+}
+
+/// The echo canceller. Feed microphone and reference in blocks of [`BLOCK`] samples.
+pub struct EchoCanceller {
+    cfg: AecConfig,
+    partitions: usize,
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+    scratch_f: Vec<Complex<f32>>,
+    scratch_i: Vec<Complex<f32>>,
+    /// Reference spectra, newest at `head`.
+    x_hist: Vec<[Complex<f32>; BINS]>,
+    head: usize,
+    w_bg: Vec<[Complex<f32>; BINS]>,
+    w_fg: Vec<[Complex<f32>; BINS]>,
+    x_prev: [f32; BLOCK],
+    x_power: [f32; BINS],
+    time: [f32; FFT],
+    spec: [Complex<f32>; BINS],
+    e_spec: [Complex<f32>; BINS],
+    // Smoothed energies.
+    s_mic: f32,
+    s_e_fg: f32,
+    s_e_bg: f32,
+    s_y_fg: f32,
+    s_ref: f32,
+    gain: f32,
+    /// Blocks the far end still counts as active after the reference went quiet.
+    far_end_hold: usize,
+    /// Recent peak of the echo estimate's energy, decaying.
+    y_peak: f32,
+    /// Noise floor of the microphone (energy per sample).
+    noise: f32,
+    /// Slow estimate of the linear ERLE in dB, for the double-talk detector.
+    erle_est: f32,
+    // ERLE over far-end-only blocks.
+    erle_mic: f64,
+    erle_err: f64,
+    last: AecBlockStats,
+}
+
+impl std::fmt::Debug for EchoCanceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EchoCanceller")
+            .field("cfg", &self.cfg)
+            .field("partitions", &self.partitions)
+            .finish()
+    }
+}
+
+const ZERO: Complex<f32> = Complex { re: 0.0, im: 0.0 };
+/// Reference energy per sample below which the far end counts as silent (-60 dBFS).
+const FAR_END_FLOOR: f32 = 1e-6;
+/// Below this ERLE estimate the filter has not converged, and double talk cannot be told from echo.
+const CONVERGED_DB: f32 = 10.0;
+/// Double talk: the error exceeds the residual the filter is expected to leave by this factor (10 dB).
+const DT_MARGIN: f32 = 10.0;
+/// Per-block decay of the echo peak tracker (about 46 dB a second, slower than any room's tail).
+const Y_PEAK_DECAY: f32 = 0.9;
+
+impl EchoCanceller {
+    /// A canceller with all buffers allocated; `process` never allocates.
+    pub fn new(cfg: AecConfig) -> Result<Self> {
+        if !(10..=2000).contains(&cfg.filter_ms) {
+            return Err(Error::config("aec.filter_ms must be 10 to 2000"));
+        }
+        if !(cfg.step > 0.0 && cfg.step <= 1.0) {
+            return Err(Error::config("aec.step must be in (0, 1]"));
+        }
+        if !(0.0..=80.0).contains(&cfg.suppression_db) {
+            return Err(Error::config("aec.suppression_db must be 0 to 80"));
+        }
+        let partitions = (cfg.filter_ms as usize * 16).div_ceil(BLOCK);
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(FFT);
+        let inv = planner.plan_fft_inverse(FFT);
+        Ok(EchoCanceller {
+            scratch_f: fwd.make_scratch_vec(),
+            scratch_i: inv.make_scratch_vec(),
+            fwd,
+            inv,
+            partitions,
+            x_hist: vec![[ZERO; BINS]; partitions],
+            head: 0,
+            w_bg: vec![[ZERO; BINS]; partitions],
+            w_fg: vec![[ZERO; BINS]; partitions],
+            x_prev: [0.0; BLOCK],
+            x_power: [0.0; BINS],
+            time: [0.0; FFT],
+            spec: [ZERO; BINS],
+            e_spec: [ZERO; BINS],
+            s_mic: 0.0,
+            s_e_fg: 0.0,
+            s_e_bg: 0.0,
+            s_y_fg: 0.0,
+            s_ref: 0.0,
+            gain: 1.0,
+            erle_est: 0.0,
+            far_end_hold: 0,
+            noise: 1.0,
+            y_peak: 0.0,
+            erle_mic: 0.0,
+            erle_err: 0.0,
+            last: AecBlockStats::default(),
+            cfg,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AecConfig {
+        &self.cfg
+    }
+
+    /// Echo return loss enhancement so far, in dB: microphone energy over
+    /// linear-filter error energy, over the blocks where only the far end
+    /// played. `None` before any such block.
+    pub fn erle_db(&self) -> Option<f64> {
+        (self.erle_err > 0.0).then(|| 10.0 * (self.erle_mic / self.erle_err).log10())
+    }
+
+    /// Restart the ERLE measurement (e.g. once the filter has converged).
+    pub fn reset_erle(&mut self) {
+        self.erle_mic = 0.0;
+        self.erle_err = 0.0;
+    }
+
+    /// The slow ERLE estimate the double-talk detector uses, in dB.
+    pub fn erle_estimate_db(&self) -> f32 {
+        self.erle_est
+    }
+
+    /// What the last block looked like.
+    pub fn last_block(&self) -> AecBlockStats {
+        self.last
+    }
+
+    /// Cancel echo: `mic` and `reference` (what the speaker played over the
+    /// same period) of equal length, a multiple of [`BLOCK`]; the echo-free
+    /// signal goes to `out`.
+    pub fn process(&mut self, mic: &[f32], reference: &[f32], out: &mut [f32]) -> Result<()> {
+        if mic.len() != reference.len() || mic.len() != out.len() || mic.len() % BLOCK != 0 {
+            return Err(Error::config(format!(
+                "echo canceller blocks: mic {}, reference {}, out {}: must be equal multiples of {BLOCK}",
+                mic.len(),
+                reference.len(),
+                out.len()
+            )));
+        }
+        for ((m, r), o) in mic.chunks_exact(BLOCK).zip(reference.chunks_exact(BLOCK)).zip(out.chunks_exact_mut(BLOCK)) {
+            self.block(m, r, o);
+        }
+        Ok(())
+    }
+
+    fn fft(&mut self) {
+        // Errors only on wrong lengths, which are fixed by construction.
+        let _ = self.fwd.process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_f);
+    }
+
+    fn ifft(&mut self) {
+        self.spec[0].im = 0.0;
+        self.spec[BINS - 1].im = 0.0;
+        let _ = self.inv.process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i);
+        let scale = 1.0 / FFT as f32;
+        for t in &mut self.time {
+            *t *= scale;
+        }
+    }
+
+    /// Echo estimate of `w` against the reference history, into `self.spec` (frequency domain).
+    fn filter(&mut self, fg: bool) {
+        let w = if fg { &self.w_fg } else { &self.w_bg };
+        let mut acc = [ZERO; BINS];
+        for p in 0..self.partitions {
+            let x = &self.x_hist[(self.head + self.partitions - p) % self.partitions];
+            for ((a, wk), xk) in acc.iter_mut().zip(&w[p]).zip(x) {
+                *a += wk * xk;
+            }
+        }
+        self.spec = acc;
+    }
+
+    /// Time-domain echo estimate (last half of the IFFT) into `est`.
+    fn estimate(&mut self, fg: bool, est: &mut [f32; BLOCK]) {
+        self.filter(fg);
+        self.ifft();
+        est.copy_from_slice(&self.time[BLOCK..]);
+    }
+
+    fn block(&mut self, mic: &[f32], reference: &[f32], out: &mut [f32]) {
+        // 1. The reference block's spectrum, over [previous block, this block].
+        self.time[..BLOCK].copy_from_slice(&self.x_prev);
+        for (t, &r) in self.time[BLOCK..].iter_mut().zip(reference) {
+            *t = if r.is_finite() { r } else { 0.0 };
+        }
+        self.x_prev.copy_from_slice(&self.time[BLOCK..]);
+        self.fft();
+        self.head = (self.head + 1) % self.partitions;
+        self.x_hist[self.head] = self.spec;
+        for (p, s) in self.x_power.iter_mut().zip(&self.spec) {
+            *p = 0.9 * *p + 0.1 * s.norm_sqr();
+        }
+
+        // 2. Both paths' echo estimates and errors.
+        let mut y_fg = [0.0f32; BLOCK];
+        let mut y_bg = [0.0f32; BLOCK];
+        self.estimate(true, &mut y_fg);
+        self.estimate(false, &mut y_bg);
+        let mut e_fg = [0.0f32; BLOCK];
+        let mut e_bg = [0.0f32; BLOCK];
+        let (mut em, mut ef, mut eb, mut ey, mut er) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for i in 0..BLOCK {
+            let d = if mic[i].is_finite() { mic[i] } else { 0.0 };
+            e_fg[i] = d - y_fg[i];
+            e_bg[i] = d - y_bg[i];
+            em += d * d;
+            ef += e_fg[i] * e_fg[i];
+            eb += e_bg[i] * e_bg[i];
+            ey += y_fg[i] * y_fg[i];
+            er += self.x_prev[i] * self.x_prev[i];
+        }
+        let n = BLOCK as f32;
+        let a = 0.7; // smoothing over ~3 blocks
+        self.s_mic = a * self.s_mic + (1.0 - a) * em / n;
+        self.s_e_fg = a * self.s_e_fg + (1.0 - a) * ef / n;
+        self.s_e_bg = a * self.s_e_bg + (1.0 - a) * eb / n;
+        self.s_y_fg = a * self.s_y_fg + (1.0 - a) * ey / n;
+        self.s_ref = a * self.s_ref + (1.0 - a) * er / n;
+        // The room rings on after the speaker stops: the far end counts as
+        // active for as long as the filter reaches back.
+        if self.s_ref > FAR_END_FLOOR {
+            self.far_end_hold = self.partitions;
+        } else {
+            self.far_end_hold = self.far_end_hold.saturating_sub(1);
+        }
+        let far_end = self.far_end_hold > 0;
+
+        // 3. Double talk: once the filter cancels something, an error well
+        // above the residual it should leave can only be the near end talking.
+        // The microphone's noise floor: follows it down at once, up by 1 dB/s.
+        self.noise = if self.s_mic < self.noise { self.s_mic } else { self.noise * 1.0023 };
+        let erle_lin = 10f32.powf(self.erle_est / 10.0);
+        // The echo the filter has to remove, as loud as it recently was: the
+        // room's tail keeps ringing after the speaker stops.
+        self.y_peak = self.s_y_fg.max(self.y_peak * Y_PEAK_DECAY);
+        let expected_residual = self.y_peak / erle_lin;
+        // Near-end speech raises the error as much as the microphone; an error
+        // above the microphone is the filter's own misadjustment, not a talker.
+        // Fast attack: the block's own error counts at once, so a talker is
+        // noticed in the block they start in.
+        let e_now = (ef / n).max(self.s_e_fg);
+        let m_now = (em / n).max(self.s_mic);
+        let double_talk = far_end
+            && self.erle_est > CONVERGED_DB
+            && e_now > DT_MARGIN * expected_residual
+            && e_now > 10.0 * self.noise
+            && e_now <= m_now;
+        let signal = self.s_mic > 10.0 * self.noise;
+        if far_end && signal && !double_talk && self.s_e_fg > 0.0 {
+            let db = 10.0 * (self.s_mic / self.s_e_fg).clamp(1e-3, 1e6).log10();
+            self.erle_est = 0.97 * self.erle_est + 0.03 * db;
+        }
+
+        // 4. Two paths: the foreground takes the background when it does clearly
+        // better; a background that has gone astray is reset to the foreground.
+        if far_end && signal && self.s_e_bg < 0.7 * self.s_e_fg {
+            self.w_fg.copy_from_slice(&self.w_bg);
+            e_fg = e_bg;
+            self.s_e_fg = self.s_e_bg;
+        } else if self.s_e_bg > 8.0 * self.s_e_fg && self.s_e_bg > 1e-8 {
+            self.w_bg.copy_from_slice(&self.w_fg);
+            self.s_e_bg = self.s_e_fg;
+        }
+
+        // 5. Adapt the background (normalised, constrained); barely during double talk.
+        if far_end {
+            self.time[..BLOCK].fill(0.0);
+            self.time[BLOCK..].copy_from_slice(&e_bg);
+            self.fft();
+            self.e_spec = self.spec;
+            // Normalise by the reference power the whole filter sees, per bin.
+            // Regularised as if a -50 dBFS reference were always present, so
+            // that weakly excited bins do not take huge steps.
+            let delta = 1e-5 * FFT as f32 * self.partitions as f32;
+            let mut total_power = [delta; BINS];
+            for x in &self.x_hist {
+                for (t, xk) in total_power.iter_mut().zip(x) {
+                    *t += xk.norm_sqr();
+                }
+            }
+            // Variable step: large while converging, smaller as the filter
+            // improves (less misadjustment noise), barely any in double talk.
+            let vss = 1.0;
+            let mu = if double_talk { self.cfg.step * 0.02 } else { self.cfg.step * vss };
+            for p in 0..self.partitions {
+                let x = self.x_hist[(self.head + self.partitions - p) % self.partitions];
+                for k in 0..BINS {
+                    self.spec[k] = x[k].conj() * self.e_spec[k] * (mu / total_power[k]);
+                }
+                // Gradient constraint: keep the update causal and BLOCK long.
+                self.ifft();
+                self.time[BLOCK..].fill(0.0);
+                self.fft();
+                for (w, g) in self.w_bg[p].iter_mut().zip(&self.spec) {
+                    *w += g;
+                }
+            }
+        }
+
+        // 6. ERLE bookkeeping over far-end-only blocks.
+        if far_end && !double_talk {
+            self.erle_mic += f64::from(em);
+            self.erle_err += f64::from(ef);
+        }
+
+        // 7. Residual echo suppression while only the far end plays.
+        let target = if far_end && !double_talk && self.cfg.suppression_db > 0.0 {
+            10f32.powf(-self.cfg.suppression_db / 20.0)
+        } else {
+            1.0
+        };
+        // Fast attack, slower release, so speech onsets pass at once.
+        self.gain = if target > self.gain { target } else { 0.6 * self.gain + 0.4 * target };
+        // Never make it worse: a filter whose output is louder than the
+        // microphone is passed over for this block.
+        let src: &[f32] = if self.s_e_fg > self.s_mic { mic } else { &e_fg };
+        for (o, e) in out.iter_mut().zip(src) {
+            *o = if e.is_finite() { e * self.gain } else { 0.0 };
+        }
+        self.last = AecBlockStats { double_talk, far_end_active: far_end, suppressor_gain: self.gain };
+    }
+}

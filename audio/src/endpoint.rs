@@ -1,0 +1,587 @@
+//! The endpointer: from voiced and unvoiced frames to utterances.
+//!
+//! A small explicit state machine, one transition per frame:
+//!
+//! ```text
+//!            voiced                  onset_ms voiced
+//! Silence ──────────▶ Onset ─────────────────────────▶ Speech ──┐ voiced
+//!    ▲                  │ onset_gap_ms unvoiced          │  ▲   ◀─┘
+//!    └──────────────────┘                                │  │ max_utterance_ms:
+//!    ▲             hangover_ms unvoiced: SpeechEnd       │  │ SpeechEnd + SpeechStart
+//!    └───────────────────────────────────────────────────┘──┘
+//! ```
+//!
+//! Onset needs `onset_ms` of voiced frames before a gap of `onset_gap_ms`,
+//! so a click or a short burst never starts speech. Speech ends after
+//! `hangover_ms` without a voiced frame; one with less than
+//! `min_utterance_ms` voiced in all is reported as [`EndpointEvent::Rejected`]
+//! instead. Timestamps are sample indices at 16 kHz: `start` is the first
+//! sample of the first voiced frame, `end` the last sample of the last voiced
+//! frame (exclusive), `decided_at` where the endpointer knew. The utterance's
+//! audio begins `preroll_ms` before `start`, so the first syllable is never cut.
+
+use crate::frame::{ms_to_samples, FrameSize};
+use crate::vad::{FlatnessGate, Vad, VadMode, WebRtcVad};
+use crate::{Error, Result};
+
+/// Every threshold of the endpointer. Defaults were tuned on the 42 real
+/// recordings in `shared/data/speech` (see the `segments` tests).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Frame length: 10, 20 or 30 ms.
+    pub frame: FrameSize,
+    /// WebRTC VAD aggressiveness, 0 to 3.
+    pub vad_mode: VadMode,
+    /// Frames with a spectral flatness above this are never speech (0 to 1; 1 turns the gate off).
+    pub max_flatness: f32,
+    /// Voiced time needed before speech starts.
+    pub onset_ms: u32,
+    /// Unvoiced time that abandons an onset.
+    pub onset_gap_ms: u32,
+    /// Unvoiced time that ends speech.
+    pub hangover_ms: u32,
+    /// Audio kept from before the onset.
+    pub preroll_ms: u32,
+    /// Voiced time below which an utterance is rejected as noise.
+    pub min_utterance_ms: u32,
+    /// Longest utterance; longer speech is split.
+    pub max_utterance_ms: u32,
+    /// A voiced frame counts only if it is at least this many dB above the
+    /// noise floor: the VAD's verdict on faint noise is ignored.
+    pub min_snr_db: f32,
+    /// Boundary refinement: a confirmed utterance's start moves back, and its
+    /// end forward, over adjacent frames at least this many dB above the
+    /// noise floor (the VAD is late on soft onsets and weak endings). 0 turns it off.
+    pub refine_db: f32,
+    /// Boundary refinement moves a boundary by at most this much.
+    pub refine_max_ms: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            frame: FrameSize::Ms10,
+            vad_mode: VadMode::Aggressive,
+            max_flatness: 0.45,
+            onset_ms: 40,
+            onset_gap_ms: 100,
+            hangover_ms: 600,
+            preroll_ms: 300,
+            min_utterance_ms: 120,
+            max_utterance_ms: 30_000,
+            refine_db: 15.0,
+            refine_max_ms: 200,
+            min_snr_db: 6.0,
+        }
+    }
+}
+
+impl Config {
+    /// Check every value; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        let f = self.frame.ms();
+        let bad = |field: &str, why: &str| Err(Error::config(format!("endpointer.{field}: {why}")));
+        if !(0.0..=1.0).contains(&self.max_flatness) || self.max_flatness.is_nan() {
+            return bad("max_flatness", "must be between 0 and 1");
+        }
+        if !(0.0..=60.0).contains(&self.min_snr_db) {
+            return bad("min_snr_db", "must be between 0 and 60");
+        }
+        if !(0.0..=60.0).contains(&self.refine_db) {
+            return bad("refine_db", "must be between 0 and 60");
+        }
+        if self.onset_ms < f {
+            return bad("onset_ms", "must be at least one frame");
+        }
+        if self.hangover_ms < f {
+            return bad("hangover_ms", "must be at least one frame");
+        }
+        if self.onset_gap_ms < f {
+            return bad("onset_gap_ms", "must be at least one frame");
+        }
+        if self.max_utterance_ms < self.onset_ms.max(self.min_utterance_ms) {
+            return bad("max_utterance_ms", "must exceed onset_ms and min_utterance_ms");
+        }
+        if self.max_utterance_ms > 600_000
+            || self.preroll_ms > 10_000
+            || self.hangover_ms > 60_000
+            || self.refine_max_ms > 10_000
+        {
+            return bad("max_utterance_ms/preroll_ms/hangover_ms", "unreasonably large");
+        }
+        Ok(())
+    }
+}
+
+/// One utterance, as found by the endpointer.
+#[derive(Clone, PartialEq)]
+pub struct Utterance {
+    /// First sample of the first voiced frame.
+    pub start: u64,
+    /// One past the last sample of the last voiced frame.
+    pub end: u64,
+    /// Where the endpointer decided the utterance was over.
+    pub decided_at: u64,
+    /// Sample index of `audio[0]` (`start` less the pre-roll available).
+    pub audio_start: u64,
+    /// The audio from `audio_start` to `decided_at`.
+    pub audio: Vec<f32>,
+    /// Split because it reached `max_utterance_ms`, or cut by the end of the stream.
+    pub truncated: bool,
+}
+
+impl std::fmt::Debug for Utterance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Utterance")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("decided_at", &self.decided_at)
+            .field("audio_start", &self.audio_start)
+            .field("audio_len", &self.audio.len())
+            .field("truncated", &self.truncated)
+            .finish()
+    }
+}
+
+/// What the endpointer reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointEvent {
+    /// Speech has begun at `start`; known at `decided_at`.
+    SpeechStart {
+        /// First sample of the first voiced frame.
+        start: u64,
+        /// Where the onset was confirmed.
+        decided_at: u64,
+    },
+    /// Speech has ended.
+    SpeechEnd(Utterance),
+    /// What started as speech was too short: noise, a click, a cough.
+    Rejected {
+        /// First sample of the first voiced frame.
+        start: u64,
+        /// One past the last voiced sample.
+        end: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Silence,
+    Onset { start: u64, voiced_ms: u32, gap_ms: u32 },
+    Speech { start: u64, last_voiced_end: u64, voiced_ms: u32 },
+}
+
+/// The endpointer state machine. Feed it one frame and its VAD verdict at a time.
+#[derive(Debug)]
+pub struct Endpointer {
+    cfg: Config,
+    state: State,
+    /// Next frame's first sample.
+    pos: u64,
+    /// Audio history: the pre-roll and the current utterance. Pre-allocated.
+    history: Vec<f32>,
+    /// Sample index of `history[0]`.
+    history_start: u64,
+    /// Noise floor estimate, dBFS: follows frame energy down at once, up slowly.
+    floor_db: f32,
+    /// End of the last reported utterance: a new one never starts before it.
+    last_end: u64,
+}
+
+/// How fast the noise floor estimate may rise, in dB per second.
+const FLOOR_RISE_DB_PER_S: f32 = 3.0;
+/// The noise floor assumed before any audio: a quiet room. A stream that
+/// starts in the middle of speech must not take that speech for its floor.
+const INITIAL_FLOOR_DB: f32 = -60.0;
+/// The floor never goes below this (digital silence would make every frame "loud").
+const FLOOR_MIN_DB: f32 = -90.0;
+
+impl Endpointer {
+    /// A new endpointer; fails on an invalid configuration.
+    pub fn new(cfg: Config) -> Result<Self> {
+        cfg.validate()?;
+        let cap = ms_to_samples(cfg.preroll_ms + cfg.max_utterance_ms + cfg.hangover_ms) as usize
+            + cfg.frame.samples() * 2;
+        Ok(Endpointer {
+            cfg,
+            state: State::Silence,
+            pos: 0,
+            history: Vec::with_capacity(cap),
+            history_start: 0,
+            floor_db: INITIAL_FLOOR_DB,
+            last_end: 0,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Whether the endpointer is inside confirmed speech.
+    pub fn in_speech(&self) -> bool {
+        matches!(self.state, State::Speech { .. })
+    }
+
+    /// Sample index of the next frame.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Feed one frame of `cfg.frame` samples and whether it was voiced.
+    pub fn push(&mut self, frame: &[f32], voiced: bool, sink: &mut impl FnMut(EndpointEvent)) {
+        let f = self.cfg.frame.ms();
+        let frame_start = self.pos;
+        let frame_end = frame_start + frame.len() as u64;
+        self.pos = frame_end;
+        self.remember(frame);
+        let e = crate::frame::energy_dbfs(frame).max(FLOOR_MIN_DB);
+        let rise = FLOOR_RISE_DB_PER_S * f as f32 / 1000.0;
+        // Judged against the floor of the frames before this one.
+        let loud_enough = self.cfg.min_snr_db <= 0.0
+            || e >= self.floor_db + self.cfg.min_snr_db;
+        let voiced = voiced && loud_enough;
+        self.floor_db = if e < self.floor_db { e } else { self.floor_db + rise };
+        self.state = match self.state {
+            State::Silence if voiced => self.onset_step(frame_start, f, 0, frame_end, sink),
+            State::Silence => State::Silence,
+            State::Onset { start, voiced_ms, gap_ms } => {
+                if voiced {
+                    // Speech starts with the latest run of voiced frames: blips
+                    // before a gap count toward the onset, but do not move its start.
+                    let run_start = if gap_ms > 0 { frame_start } else { start };
+                    self.onset_step(run_start, voiced_ms + f, 0, frame_end, sink)
+                } else if gap_ms + f >= self.cfg.onset_gap_ms {
+                    State::Silence
+                } else {
+                    State::Onset { start, voiced_ms, gap_ms: gap_ms + f }
+                }
+            }
+            State::Speech { start, last_voiced_end, voiced_ms } => {
+                if voiced {
+                    if frame_end - start > ms_to_samples(self.cfg.max_utterance_ms) {
+                        self.finish_utterance(start, last_voiced_end, voiced_ms, frame_start, true, sink);
+                        sink(EndpointEvent::SpeechStart { start: frame_start, decided_at: frame_end });
+                        State::Speech { start: frame_start, last_voiced_end: frame_end, voiced_ms: f }
+                    } else {
+                        State::Speech { start, last_voiced_end: frame_end, voiced_ms: voiced_ms + f }
+                    }
+                } else if frame_end - last_voiced_end >= ms_to_samples(self.cfg.hangover_ms) {
+                    self.finish_utterance(start, last_voiced_end, voiced_ms, frame_end, false, sink);
+                    State::Silence
+                } else {
+                    State::Speech { start, last_voiced_end, voiced_ms }
+                }
+            }
+        };
+        if self.state == State::Silence {
+            self.trim_to_preroll();
+        }
+    }
+
+    /// The stream has ended: close an utterance in progress.
+    pub fn finish(&mut self, sink: &mut impl FnMut(EndpointEvent)) {
+        if let State::Speech { start, last_voiced_end, voiced_ms } = self.state {
+            self.finish_utterance(start, last_voiced_end, voiced_ms, self.pos, true, sink);
+        }
+        self.state = State::Silence;
+        self.trim_to_preroll();
+    }
+
+    /// Drop any speech in progress without reporting it (e.g. after a barge-in was handled).
+    pub fn reset(&mut self) {
+        self.state = State::Silence;
+        self.trim_to_preroll();
+    }
+
+    fn onset_step(
+        &mut self,
+        start: u64,
+        voiced_ms: u32,
+        gap_ms: u32,
+        now: u64,
+        sink: &mut impl FnMut(EndpointEvent),
+    ) -> State {
+        if voiced_ms >= self.cfg.onset_ms {
+            let start = self.refine_start(start);
+            sink(EndpointEvent::SpeechStart { start, decided_at: now });
+            State::Speech { start, last_voiced_end: now, voiced_ms }
+        } else {
+            State::Onset { start, voiced_ms, gap_ms }
+        }
+    }
+
+    fn finish_utterance(
+        &mut self,
+        start: u64,
+        end: u64,
+        voiced_ms: u32,
+        decided_at: u64,
+        truncated: bool,
+        sink: &mut impl FnMut(EndpointEvent),
+    ) {
+        if voiced_ms < self.cfg.min_utterance_ms {
+            sink(EndpointEvent::Rejected { start, end });
+            return;
+        }
+        let end = self.refine_end(end, decided_at);
+        self.last_end = end;
+        let audio_start = start.saturating_sub(ms_to_samples(self.cfg.preroll_ms)).max(self.history_start);
+        let from = (audio_start - self.history_start) as usize;
+        let to = ((decided_at - self.history_start) as usize).min(self.history.len());
+        sink(EndpointEvent::SpeechEnd(Utterance {
+            start,
+            end,
+            decided_at,
+            audio_start,
+            audio: self.history[from..to.max(from)].to_vec(),
+            truncated,
+        }));
+        // Keep only what a following utterance could need as pre-roll.
+        let keep_from = decided_at.saturating_sub(ms_to_samples(self.cfg.preroll_ms));
+        self.drop_before(keep_from);
+    }
+
+    /// Energy of the frame `[at, at + frame)` from the history, if still held.
+    fn frame_db(&self, at: u64) -> Option<f32> {
+        let n = self.cfg.frame.samples() as u64;
+        if at < self.history_start || at + n > self.history_start + self.history.len() as u64 {
+            return None;
+        }
+        let i = (at - self.history_start) as usize;
+        Some(crate::frame::energy_dbfs(&self.history[i..i + n as usize]))
+    }
+
+    fn loud(&self, at: u64) -> bool {
+        self.cfg.refine_db > 0.0 && self.frame_db(at).is_some_and(|e| e >= self.floor_db + self.cfg.refine_db)
+    }
+
+    fn refine_start(&self, start: u64) -> u64 {
+        let n = self.cfg.frame.samples() as u64;
+        let reach = self.cfg.refine_max_ms.min(self.cfg.preroll_ms);
+        let limit = start.saturating_sub(ms_to_samples(reach)).max(self.last_end);
+        let mut s = start;
+        while s >= limit + n && self.loud(s - n) {
+            s -= n;
+        }
+        s
+    }
+
+    fn refine_end(&self, end: u64, decided_at: u64) -> u64 {
+        let n = self.cfg.frame.samples() as u64;
+        let limit = decided_at.min(end + ms_to_samples(self.cfg.refine_max_ms));
+        let mut e = end;
+        while e + n <= limit && self.loud(e) {
+            e += n;
+        }
+        e
+    }
+
+    fn remember(&mut self, frame: &[f32]) {
+        if self.history.len() + frame.len() > self.history.capacity() {
+            // Never reallocate: drop the oldest audio instead. Only reachable
+            // if the state machine failed to split at max_utterance_ms.
+            let excess = self.history.len() + frame.len() - self.history.capacity();
+            self.history.drain(..excess.min(self.history.len()));
+            self.history_start += excess as u64;
+        }
+        self.history.extend_from_slice(frame);
+    }
+
+    fn trim_to_preroll(&mut self) {
+        let keep_from = self.pos.saturating_sub(ms_to_samples(self.cfg.preroll_ms));
+        self.drop_before(keep_from);
+    }
+
+    fn drop_before(&mut self, sample: u64) {
+        if sample > self.history_start {
+            let n = ((sample - self.history_start) as usize).min(self.history.len());
+            // Amortise: compact only when the dropped part is large.
+            if n >= self.history.len() / 2 || n > self.cfg.frame.samples() * 64 {
+                self.history.drain(..n);
+                self.history_start += n as u64;
+            }
+        }
+    }
+}
+
+/// VAD and endpointer together over a stream of any block size.
+pub struct Segmenter {
+    vad: Box<dyn Vad>,
+    endpointer: Endpointer,
+    frame: Vec<f32>,
+    filled: usize,
+    /// Whether every part of the frame being filled may count as speech.
+    frame_allowed: bool,
+}
+
+impl std::fmt::Debug for Segmenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segmenter").field("endpointer", &self.endpointer).finish()
+    }
+}
+
+impl Segmenter {
+    /// The WebRTC VAD in `cfg.vad_mode`, behind the flatness gate, feeding an endpointer.
+    pub fn new(cfg: Config) -> Result<Self> {
+        let vad = FlatnessGate::new(WebRtcVad::new(cfg.vad_mode), cfg.max_flatness);
+        Self::with_vad(cfg, Box::new(vad))
+    }
+
+    /// Any detector feeding an endpointer.
+    pub fn with_vad(cfg: Config, vad: Box<dyn Vad>) -> Result<Self> {
+        let n = cfg.frame.samples();
+        Ok(Segmenter {
+            vad,
+            endpointer: Endpointer::new(cfg)?,
+            frame: vec![0.0; n],
+            filled: 0,
+            frame_allowed: true,
+        })
+    }
+
+    /// The endpointer inside.
+    pub fn endpointer(&self) -> &Endpointer {
+        &self.endpointer
+    }
+
+    /// Push 16 kHz mono samples, any number.
+    pub fn push(&mut self, samples: &[f32], sink: &mut impl FnMut(EndpointEvent)) -> Result<()> {
+        self.push_gated(samples, true, sink)
+    }
+
+    /// Push samples that may count as speech only if `allowed`: a frame any
+    /// part of which was pushed with `allowed == false` is unvoiced, whatever
+    /// the VAD says (the echo canceller's veto while only the far end talks).
+    pub fn push_gated(&mut self, mut samples: &[f32], allowed: bool, sink: &mut impl FnMut(EndpointEvent)) -> Result<()> {
+        self.frame_allowed &= allowed;
+        while !samples.is_empty() {
+            let take = (self.frame.len() - self.filled).min(samples.len());
+            self.frame[self.filled..self.filled + take].copy_from_slice(&samples[..take]);
+            self.filled += take;
+            samples = &samples[take..];
+            if self.filled == self.frame.len() {
+                self.filled = 0;
+                crate::frame::sanitize(&mut self.frame);
+                let voiced = self.vad.is_voiced(&self.frame)? && self.frame_allowed;
+                self.frame_allowed = allowed;
+                self.endpointer.push(&self.frame, voiced, sink);
+            }
+        }
+        Ok(())
+    }
+
+    /// End of stream: a partial last frame is padded with silence; speech in progress is closed.
+    pub fn finish(&mut self, sink: &mut impl FnMut(EndpointEvent)) -> Result<()> {
+        if self.filled > 0 {
+            let n = self.frame.len() - self.filled;
+            self.push(&vec![0.0; n], sink)?;
+        }
+        self.endpointer.finish(sink);
+        Ok(())
+    }
+}
+
+/// Every utterance in a clip of 16 kHz mono audio.
+pub fn segments(samples: &[f32], cfg: &Config) -> Result<Vec<Utterance>> {
+    let mut seg = Segmenter::new(cfg.clone())?;
+    let mut out = Vec::new();
+    let mut sink = |e| {
+        if let EndpointEvent::SpeechEnd(u) = e {
+            out.push(u);
+        }
+    };
+    seg.push(samples, &mut sink)?;
+    seg.finish(&mut sink)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run a voiced/unvoiced pattern ('#' voiced, '.' not, one char per 10 ms frame)
+    /// and describe the events in frames.
+    fn run(pattern: &str, cfg: Config) -> String {
+        let mut ep = Endpointer::new(cfg).unwrap();
+        let frame = [0.0f32; 160];
+        let mut out = Vec::new();
+        let mut sink = |e: EndpointEvent| {
+            out.push(match e {
+                EndpointEvent::SpeechStart { start, decided_at } => {
+                    format!("start {}@{}", start / 160, decided_at / 160)
+                }
+                EndpointEvent::SpeechEnd(u) => format!(
+                    "end {}..{}@{}{}",
+                    u.start / 160,
+                    u.end / 160,
+                    u.decided_at / 160,
+                    if u.truncated { " truncated" } else { "" }
+                ),
+                EndpointEvent::Rejected { start, end } => format!("rejected {}..{}", start / 160, end / 160),
+            })
+        };
+        for c in pattern.chars() {
+            ep.push(&frame, c == '#', &mut sink);
+        }
+        ep.finish(&mut sink);
+        out.join(", ")
+    }
+
+    fn cfg() -> Config {
+        Config {
+            onset_ms: 30,
+            onset_gap_ms: 20,
+            hangover_ms: 50,
+            preroll_ms: 20,
+            min_utterance_ms: 60,
+            max_utterance_ms: 200,
+            refine_db: 0.0,
+            min_snr_db: 0.0,
+            ..Config::default()
+        }
+    }
+
+    fn check(pattern: &str, expect: &str) {
+        assert_eq!(run(pattern, cfg()), expect, "pattern {pattern}");
+    }
+
+    #[test]
+    fn endpointer_table() {
+        check("..........", "");
+        check("#..#..#...", "");
+        check("#.#.#.....", "start 4@5, rejected 4..5");
+        check("..###.....", "start 2@5, rejected 2..5");
+        check("..########..........", "start 2@5, end 2..10@15");
+        check("..##.####.....", "start 5@6, end 5..9@14");
+        check("..#########", "start 2@5, end 2..11@11 truncated");
+        check("#########################", "start 0@3, end 0..20@20 truncated, start 20@21, rejected 20..25");
+    }
+
+    #[test]
+    fn preroll_is_kept_in_the_audio() {
+        let mut ep = Endpointer::new(cfg()).unwrap();
+        let mut got = None;
+        for i in 0..30u32 {
+            let frame = [i as f32; 160];
+            ep.push(&frame, (10..20).contains(&i), &mut |e| {
+                if let EndpointEvent::SpeechEnd(u) = e {
+                    got = Some(u)
+                }
+            });
+        }
+        let u = got.expect("an utterance");
+        assert_eq!(u.start, 1600);
+        assert_eq!(u.audio_start, 1600 - 320);
+        assert_eq!(u.audio[0], 8.0);
+        assert_eq!(u.audio.len() as u64, u.decided_at - u.audio_start);
+    }
+
+    #[test]
+    fn invalid_config_names_the_field() {
+        let bad = Config { hangover_ms: 0, ..Config::default() };
+        let e = Endpointer::new(bad).unwrap_err().to_string();
+        assert!(e.contains("hangover_ms"), "{e}");
+    }
+}

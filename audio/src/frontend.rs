@@ -1,0 +1,85 @@
+//! The front end as one piece: microphone and reference in, echo cancelled,
+//! endpointed speech out. What a session runs on every captured block.
+
+use crate::aec::{AecConfig, EchoCanceller, BLOCK};
+use crate::endpoint::{Config, EndpointEvent, Segmenter};
+use crate::{Error, Result};
+
+/// Echo canceller (optional) feeding VAD and endpointer.
+#[derive(Debug)]
+pub struct FrontEnd {
+    aec: Option<EchoCanceller>,
+    segmenter: Segmenter,
+    clean: Vec<f32>,
+}
+
+impl FrontEnd {
+    /// With an echo canceller when `aec` is given.
+    pub fn new(endpointer: Config, aec: Option<AecConfig>) -> Result<Self> {
+        Ok(FrontEnd {
+            aec: aec.map(EchoCanceller::new).transpose()?,
+            segmenter: Segmenter::new(endpointer)?,
+            clean: vec![0.0; BLOCK * 48],
+        })
+    }
+
+    /// The echo canceller, if any.
+    pub fn aec(&self) -> Option<&EchoCanceller> {
+        self.aec.as_ref()
+    }
+
+    /// Mutable access to the echo canceller, if any.
+    pub fn aec_mut(&mut self) -> Option<&mut EchoCanceller> {
+        self.aec.as_mut()
+    }
+
+    /// The segmenter.
+    pub fn segmenter(&self) -> &Segmenter {
+        &self.segmenter
+    }
+
+    /// One block: `mic` and `reference` of equal length, a multiple of
+    /// [`BLOCK`] (at most 480 ms). `clean` receives the echo-cancelled audio
+    /// when given.
+    pub fn process(
+        &mut self,
+        mic: &[f32],
+        reference: &[f32],
+        sink: &mut impl FnMut(EndpointEvent),
+    ) -> Result<&[f32]> {
+        let n = mic.len();
+        if n > self.clean.len() {
+            return Err(Error::config(format!("front-end blocks of at most {} samples", self.clean.len())));
+        }
+        if mic.len() != reference.len() || n % BLOCK != 0 {
+            return Err(Error::config(format!(
+                "front-end blocks: mic {n} and reference {} samples: must be equal multiples of {BLOCK}",
+                reference.len()
+            )));
+        }
+        for at in (0..n).step_by(BLOCK) {
+            let block = at..at + BLOCK;
+            // While only the far end talks, nothing heard is the user: the
+            // canceller vetoes the VAD until it detects double talk.
+            let allowed = match self.aec.as_mut() {
+                Some(aec) => {
+                    aec.process(&mic[block.clone()], &reference[block.clone()], &mut self.clean[block.clone()])?;
+                    let s = aec.last_block();
+                    !s.far_end_active || s.double_talk
+                }
+                None => {
+                    self.clean[block.clone()].copy_from_slice(&mic[block.clone()]);
+                    crate::frame::sanitize(&mut self.clean[block.clone()]);
+                    true
+                }
+            };
+            self.segmenter.push_gated(&self.clean[block], allowed, sink)?;
+        }
+        Ok(&self.clean[..n])
+    }
+
+    /// End of stream.
+    pub fn finish(&mut self, sink: &mut impl FnMut(EndpointEvent)) -> Result<()> {
+        self.segmenter.finish(sink)
+    }
+}

@@ -1,0 +1,107 @@
+//! The simulated room: the assistant's own espeak-ng speech, played into a
+//! reverberant room, must not wake the VAD once the echo canceller is on; a
+//! user talking over it must be heard within 100 ms of their onset.
+
+mod common;
+
+use ainima_audio::aec::{AecConfig, BLOCK};
+use ainima_audio::clock::SimClock;
+use ainima_audio::device::DuplexDevice;
+use ainima_audio::endpoint::{Config, EndpointEvent};
+use ainima_audio::frontend::FrontEnd;
+use ainima_audio::room::{RoomConfig, SimRoom};
+
+/// The assistant's voice, synthesised by espeak-ng at 16 kHz.
+fn espeak(text: &str) -> Option<Vec<f32>> {
+    let dir = std::env::temp_dir().join(format!("ainima-room-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join(format!("{}.wav", text.len()));
+    let ok = std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "160", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let required = std::env::var("AINIMA_REQUIRE_DATA").is_ok_and(|v| v == "1");
+        assert!(!required, "espeak-ng is needed (apt-get install espeak-ng)");
+        eprintln!("skipped: espeak-ng is not installed");
+        return None;
+    }
+    Some(ainima_audio::decode::load_16k_mono(&wav).unwrap())
+}
+
+const ASSISTANT: &str = "Here is the weather for today. It will be sunny in the morning, \
+with clouds in the afternoon and a light breeze from the west. Tonight, expect some rain \
+after nine o'clock, and temperatures falling to about eight degrees. Tomorrow looks much \
+the same, so keep an umbrella by the door.";
+
+struct Run {
+    events: Vec<(u64, EndpointEvent)>,
+    erle_db: Option<f64>,
+}
+
+fn run_room(room_cfg: RoomConfig, aec: Option<AecConfig>, assistant: &[f32], user: Option<(u64, Vec<f32>)>, seconds: u64) -> Run {
+    let mut room = SimRoom::new(room_cfg, SimClock::new()).unwrap();
+    room.play(assistant).unwrap();
+    if let Some((at, speech)) = user {
+        room.add_user_speech(at, speech, 1.0);
+    }
+    let mut fe = FrontEnd::new(Config::default(), aec).unwrap();
+    let (mut mic, mut reference) = (vec![0.0; BLOCK], vec![0.0; BLOCK]);
+    let mut events = Vec::new();
+    while room.position() < seconds * 16_000 {
+        room.capture(&mut mic, &mut reference).unwrap();
+        let now = room.position();
+        fe.process(&mic, &reference, &mut |e| events.push((now, e))).unwrap();
+        if now == 3 * 16_000 {
+            // Measure ERLE once the filter has had three seconds to converge.
+            if let Some(a) = fe.aec_mut() {
+                a.reset_erle();
+            }
+        }
+    }
+    fe.finish(&mut |e| events.push((seconds * 16_000, e))).unwrap();
+    Run { events, erle_db: fe.aec().and_then(|a| a.erle_db()) }
+}
+
+fn starts(run: &Run) -> Vec<u64> {
+    run.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            EndpointEvent::SpeechStart { decided_at, .. } => Some(*decided_at),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_assistants_own_voice_gives_no_user_segment_with_the_canceller_on() {
+    let Some(voice) = espeak(ASSISTANT) else { return };
+    let secs = voice.len() as u64 / 16_000 + 1;
+    let without = run_room(RoomConfig::default(), None, &voice, None, secs);
+    assert!(!starts(&without).is_empty(), "without a canceller the echo must be heard, or this test proves nothing");
+    let with = run_room(RoomConfig::default(), Some(AecConfig::default()), &voice, None, secs);
+    assert_eq!(starts(&with), Vec::<u64>::new(), "echo woke the VAD: {:?}", with.events);
+    let erle = with.erle_db.expect("ERLE measured");
+    assert!(erle >= 25.0, "ERLE {erle:.1} dB at RT60 300 ms");
+}
+
+#[test]
+fn a_user_talking_over_the_assistant_is_heard_within_100_ms() {
+    let Some(voice) = espeak(ASSISTANT) else { return };
+    let Some(dir) = common::data_dir() else { return };
+    for (file, at_s) in [("rhasspy/what_time_is_it.wav", 5.0), ("pocketsphinx/goforward.wav", 7.5), ("tflite_micro/yes_1000ms.wav", 9.0)] {
+        let user = ainima_audio::decode::load_16k_mono(&dir.join("speech").join(file)).unwrap();
+        // The user's onset: where the front end finds speech in their recording alone.
+        let alone = ainima_audio::endpoint::segments(&user, &Config::default()).unwrap();
+        let at = (at_s * 16_000.0) as u64;
+        let onset = at + alone.first().expect("speech in the recording").start;
+        let run = run_room(RoomConfig::default(), Some(AecConfig::default()), &voice, Some((at, user.clone())), 14);
+        let detected: Vec<u64> = starts(&run);
+        assert_eq!(detected.len(), 1, "{file}: one user onset expected, got {detected:?}");
+        let latency_ms = (detected[0] as i64 - onset as i64) * 1000 / 16_000;
+        eprintln!("{file}: detected {latency_ms} ms after the onset");
+        assert!((-20..=100).contains(&latency_ms), "{file}: detected {latency_ms} ms after the onset");
+    }
+}
