@@ -224,6 +224,12 @@ impl Endpointer {
         matches!(self.state, State::Speech { .. })
     }
 
+    /// Whether a frame of this energy could count as voiced at all (it
+    /// clears the noise floor by `min_snr_db`). Frames that cannot need no VAD.
+    pub fn could_be_voiced(&self, energy_db: f32) -> bool {
+        self.cfg.min_snr_db <= 0.0 || energy_db.max(FLOOR_MIN_DB) >= self.floor_db + self.cfg.min_snr_db
+    }
+
     /// Sample index of the next frame.
     pub fn position(&self) -> u64 {
         self.pos
@@ -239,9 +245,7 @@ impl Endpointer {
         let e = crate::frame::energy_dbfs(frame).max(FLOOR_MIN_DB);
         let rise = FLOOR_RISE_DB_PER_S * f as f32 / 1000.0;
         // Judged against the floor of the frames before this one.
-        let loud_enough = self.cfg.min_snr_db <= 0.0
-            || e >= self.floor_db + self.cfg.min_snr_db;
-        let voiced = voiced && loud_enough;
+        let voiced = voiced && self.could_be_voiced(e);
         self.floor_db = if e < self.floor_db { e } else { self.floor_db + rise };
         self.state = match self.state {
             State::Silence if voiced => self.onset_step(frame_start, f, 0, frame_end, sink),
@@ -464,6 +468,7 @@ impl Segmenter {
             if self.filled == self.frame.len() {
                 self.filled = 0;
                 crate::frame::sanitize(&mut self.frame);
+                // The VAD sees every frame, so that its noise model adapts to all of them.
                 let voiced = self.vad.is_voiced(&self.frame)? && self.frame_allowed;
                 self.frame_allowed = allowed;
                 self.endpointer.push(&self.frame, voiced, sink);

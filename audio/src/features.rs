@@ -236,6 +236,38 @@ mod tests {
         assert_eq!(pitch_yin(&[0.0; 1024], 16000, 60.0, 500.0), None);
     }
 
+    /// Reference values from librosa 0.11 `filters.mel(sr=16000, n_fft=400, n_mels=80)`
+    /// (the bank Whisper uses): every non-zero weight of rows 0, 1, 10, 40 and 79.
+    #[test]
+    fn mel_filters_match_librosa() {
+        let w = mel_filters(16_000, 400, 80, 0.0, 8_000.0);
+        let expect: &[(usize, &[(usize, f32)])] = &[
+            (0, &[(1, 0.024_862_595)]),
+            (1, &[(1, 0.001_990_822), (2, 0.022_871_772)]),
+            (10, &[(10, 0.019_908_218), (11, 0.004_954_375)]),
+            (40, &[(42, 0.005_411_105), (43, 0.014_735_566), (44, 0.006_518_19)]),
+            (
+                79,
+                &[
+                    (186, 0.000_366_741_67), (187, 0.000_833_070_02), (188, 0.001_299_398_4),
+                    (189, 0.001_765_726_8), (190, 0.002_232_055), (191, 0.002_698_383_3),
+                    (192, 0.003_164_711_9), (193, 0.003_141_313_3), (194, 0.002_692_554_1),
+                    (195, 0.002_243_795_2), (196, 0.001_795_036), (197, 0.001_346_277_1),
+                    (198, 0.000_897_518), (199, 0.000_448_759),
+                ],
+            ),
+        ];
+        for (row, nonzero) in expect {
+            let r = &w[row * 201..(row + 1) * 201];
+            let got: Vec<usize> = (0..201).filter(|&k| r[k] != 0.0).collect();
+            let want: Vec<usize> = nonzero.iter().map(|(k, _)| *k).collect();
+            assert_eq!(got, want, "row {row}: non-zero bins");
+            for (k, v) in *nonzero {
+                assert!((r[*k] - v).abs() < 1e-6, "row {row} bin {k}: {} vs {v}", r[*k]);
+            }
+        }
+    }
+
     #[test]
     fn mel_scale_round_trips() {
         for hz in [0.0, 500.0, 1000.0, 4000.0, 8000.0] {

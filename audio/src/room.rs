@@ -263,6 +263,38 @@ impl DuplexDevice for SimRoom {
     }
 }
 
+/// Run `front_end` on what `room` captures, 10 ms at a time, until sample
+/// `until` (or the room's end). Events go to `on_event` with the sample
+/// position at which they were emitted. When `erle_from` is given, the echo
+/// canceller's ERLE measurement restarts there (after convergence).
+pub fn run_front_end(
+    room: &mut SimRoom,
+    front_end: &mut crate::frontend::FrontEnd,
+    until: u64,
+    erle_from: Option<u64>,
+    on_event: &mut impl FnMut(u64, crate::endpoint::EndpointEvent),
+) -> Result<()> {
+    let block = crate::aec::BLOCK;
+    let (mut mic, mut reference) = (vec![0.0; block], vec![0.0; block]);
+    while room.position() < until {
+        let before = room.position();
+        match room.capture(&mut mic, &mut reference) {
+            Ok(_) => {}
+            Err(Error::EndOfStream) => break,
+            Err(e) => return Err(e),
+        }
+        let now = room.position();
+        front_end.process(&mic, &reference, &mut |e| on_event(now, e))?;
+        if let (Some(at), Some(aec)) = (erle_from, front_end.aec_mut()) {
+            if before < at && now >= at {
+                aec.reset_erle();
+            }
+        }
+    }
+    let end = room.position();
+    front_end.finish(&mut |e| on_event(end, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
 
-use crate::frame::{to_i16, FrameSize};
+use crate::frame::FrameSize;
 use crate::{Error, Result};
 
 /// A voice activity detector over 16 kHz mono frames of 10, 20 or 30 ms.
@@ -105,7 +105,9 @@ impl Vad for WebRtcVad {
     fn is_voiced(&mut self, frame: &[f32]) -> Result<bool> {
         check_frame(frame)?;
         self.pcm.clear();
-        self.pcm.extend(frame.iter().map(|&x| to_i16(x)));
+        // Truncating, saturating conversion (NaN becomes 0): the VAD needs no
+        // rounding, and `round` costs as much as the VAD itself.
+        self.pcm.extend(frame.iter().map(|&x| (x * 32768.0) as i16));
         self.inner
             .is_voice_segment(&self.pcm)
             .map_err(|()| Error::config("the WebRTC VAD refused the frame length"))
@@ -123,8 +125,11 @@ pub struct FlatnessGate<V> {
     inner: V,
     /// Frames with a spectral flatness above this are never voiced (0 to 1).
     pub max_flatness: f32,
-    fft: Arc<dyn Fft<f32>>,
-    buf: Vec<Complex<f32>>,
+    /// Real FFTs by length (a power of two at least the frame), planned once.
+    ffts: Vec<Arc<dyn RealToComplex<f32>>>,
+    input: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
     window: Vec<f32>,
 }
 
@@ -136,17 +141,18 @@ impl<V> std::fmt::Debug for FlatnessGate<V> {
     }
 }
 
-const GATE_FFT: usize = 512;
-
 impl<V: Vad> FlatnessGate<V> {
     /// Gate `inner` at `max_flatness`.
     pub fn new(inner: V, max_flatness: f32) -> Self {
-        let fft = FftPlanner::new().plan_fft_forward(GATE_FFT);
+        let mut planner = RealFftPlanner::new();
+        let ffts = [256, 512].map(|n| planner.plan_fft_forward(n)).to_vec();
         FlatnessGate {
             inner,
             max_flatness,
-            fft,
-            buf: vec![Complex::default(); GATE_FFT],
+            input: Vec::with_capacity(512),
+            spectrum: Vec::with_capacity(257),
+            scratch: Vec::with_capacity(512),
+            ffts,
             window: Vec::new(),
         }
     }
@@ -161,24 +167,25 @@ pub fn spectral_flatness(frame: &[f32]) -> f32 {
 
 impl<V> FlatnessGate<V> {
     fn flatness(&mut self, frame: &[f32]) -> f32 {
-        let n = frame.len().min(GATE_FFT);
+        let fft = if frame.len() <= 256 { &self.ffts[0] } else { &self.ffts[1] };
+        let size = fft.len();
+        let n = frame.len().min(size);
         if self.window.len() != n {
             self.window = crate::features::hann(n);
         }
-        for (i, c) in self.buf.iter_mut().enumerate() {
-            *c = if i < n {
-                Complex::new(frame[i] * self.window[i], 0.0)
-            } else {
-                Complex::default()
-            };
-        }
-        self.fft.process(&mut self.buf);
-        let bin_hz = crate::SAMPLE_RATE as f32 / GATE_FFT as f32;
+        self.input.clear();
+        self.input.extend(frame[..n].iter().zip(&self.window).map(|(x, w)| x * w));
+        self.input.resize(size, 0.0);
+        self.spectrum.resize(size / 2 + 1, Complex::default());
+        self.scratch.resize(fft.get_scratch_len(), Complex::default());
+        // Only fails on wrong lengths, which are set just above.
+        let _ = fft.process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch);
+        let bin_hz = crate::SAMPLE_RATE as f32 / size as f32;
         let lo = (300.0 / bin_hz) as usize;
         let hi = (4000.0 / bin_hz) as usize;
         let mut log_sum = 0.0f64;
         let mut sum = 0.0f64;
-        for c in &self.buf[lo..hi] {
+        for c in &self.spectrum[lo..hi] {
             let p = f64::from(c.norm_sqr()) + 1e-12;
             log_sum += p.ln();
             sum += p;

@@ -4,12 +4,12 @@
 
 mod common;
 
-use ainima_audio::aec::{AecConfig, BLOCK};
+use ainima_audio::aec::AecConfig;
 use ainima_audio::clock::SimClock;
 use ainima_audio::device::DuplexDevice;
 use ainima_audio::endpoint::{Config, EndpointEvent};
 use ainima_audio::frontend::FrontEnd;
-use ainima_audio::room::{RoomConfig, SimRoom};
+use ainima_audio::room::{run_front_end, RoomConfig, SimRoom};
 
 /// The assistant's voice, synthesised by espeak-ng at 16 kHz.
 fn espeak(text: &str) -> Option<Vec<f32>> {
@@ -48,20 +48,9 @@ fn run_room(room_cfg: RoomConfig, aec: Option<AecConfig>, assistant: &[f32], use
         room.add_user_speech(at, speech, 1.0);
     }
     let mut fe = FrontEnd::new(Config::default(), aec).unwrap();
-    let (mut mic, mut reference) = (vec![0.0; BLOCK], vec![0.0; BLOCK]);
     let mut events = Vec::new();
-    while room.position() < seconds * 16_000 {
-        room.capture(&mut mic, &mut reference).unwrap();
-        let now = room.position();
-        fe.process(&mic, &reference, &mut |e| events.push((now, e))).unwrap();
-        if now == 3 * 16_000 {
-            // Measure ERLE once the filter has had three seconds to converge.
-            if let Some(a) = fe.aec_mut() {
-                a.reset_erle();
-            }
-        }
-    }
-    fe.finish(&mut |e| events.push((seconds * 16_000, e))).unwrap();
+    // ERLE is measured once the filter has had three seconds to converge.
+    run_front_end(&mut room, &mut fe, seconds * 16_000, Some(3 * 16_000), &mut |t, e| events.push((t, e))).unwrap();
     Run { events, erle_db: fe.aec().and_then(|a| a.erle_db()) }
 }
 

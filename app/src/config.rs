@@ -1,0 +1,79 @@
+//! The configuration file, `ainima.toml` in the home's config folder (or
+//! `--config FILE`). Every section is optional; unknown keys are errors, so
+//! a typo never silently does nothing.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Everything configurable so far.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    /// VAD and endpointer.
+    pub endpointer: ainima_audio::endpoint::Config,
+    /// Echo canceller.
+    pub aec: ainima_audio::aec::AecConfig,
+    /// The simulated room (demo, scenarios).
+    pub room: ainima_audio::room::RoomConfig,
+}
+
+impl AppConfig {
+    /// Read `path`; a missing file is the defaults only when `optional`.
+    pub fn load(path: &Path, optional: bool) -> Result<AppConfig> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(AppConfig::default()),
+            Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+        };
+        Self::parse(&text).with_context(|| format!("{}", path.display()))
+    }
+
+    /// Parse TOML text and check every value.
+    pub fn parse(text: &str) -> Result<AppConfig> {
+        let cfg: AppConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line_toml_error(text, &e)))?;
+        cfg.endpointer.validate()?;
+        ainima_audio::aec::EchoCanceller::new(cfg.aec.clone())?;
+        cfg.room.impulse_response()?;
+        Ok(cfg)
+    }
+}
+
+/// "line L, column C: message", from toml's multi-line report.
+fn one_line_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_defaults_and_sections_override() {
+        assert_eq!(AppConfig::parse("").unwrap(), AppConfig::default());
+        let c = AppConfig::parse("[endpointer]\nhangover_ms = 400\nframe = \"20\"\nvad_mode = 3\n").unwrap();
+        assert_eq!(c.endpointer.hangover_ms, 400);
+        assert_eq!(c.endpointer.frame.ms(), 20);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = AppConfig::parse("[endpointer]\nhangover = 400\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 2, column 1:"), "{e}");
+        let e = AppConfig::parse("[endpointer]\nhangover_ms = \"soon\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 2, column 15:"), "{e}");
+        let e = AppConfig::parse("[endpointer]\nvad_mode = 7\n").unwrap_err().to_string();
+        assert!(e.contains("VAD mode 7"), "{e}");
+        let e = format!("{:#}", AppConfig::parse("[aec]\nstep = 0\n").unwrap_err());
+        assert!(e.contains("aec.step"), "{e}");
+    }
+}

@@ -1,0 +1,284 @@
+//! The real cpal backend, driven through cpal's custom host by a device of
+//! ours (there is no sound card here): a 48 kHz stereo f32 microphone that
+//! plays a real recording, and a 44.1 kHz stereo i16 speaker that records
+//! what it is given. Checks capture, playback, the echo reference and barge-in.
+#![cfg(feature = "cpal-custom")]
+// The custom host hands cpal raw buffers through `Data::from_parts`, which is
+// unsafe by signature; it is confined to this test device.
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ainima_audio::device::cpal::CpalDevice;
+use ainima_audio::device::DuplexDevice;
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{
+    Data, DeviceDescription, DeviceDescriptionBuilder, DeviceId, Error, ErrorKind, InputCallbackInfo,
+    InputStreamTimestamp, OutputCallbackInfo, OutputStreamTimestamp, SampleFormat, StreamConfig, StreamInstant,
+    SupportedBufferSize, SupportedStreamConfig, SupportedStreamConfigRange,
+};
+
+const IN_RATE: u32 = 48_000;
+const OUT_RATE: u32 = 44_100;
+/// The device runs four times faster than real time.
+const SPEEDUP: u32 = 4;
+
+#[derive(Default)]
+struct World {
+    /// Interleaved stereo samples the microphone will deliver.
+    mic_source: Vec<f32>,
+    /// Interleaved stereo samples the speaker received.
+    speaker: Mutex<Vec<i16>>,
+}
+
+#[derive(Clone)]
+struct TestHost(Arc<World>);
+
+#[derive(Clone)]
+struct TestDevice {
+    input: bool,
+    world: Arc<World>,
+}
+
+impl PartialEq for TestDevice {
+    fn eq(&self, o: &Self) -> bool {
+        self.input == o.input
+    }
+}
+impl Eq for TestDevice {}
+impl std::hash::Hash for TestDevice {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.input.hash(h)
+    }
+}
+impl fmt::Debug for TestDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+impl fmt::Display for TestDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.input { "test microphone" } else { "test speaker" })
+    }
+}
+
+struct TestStream {
+    play: Arc<AtomicBool>,
+    exit: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StreamTrait for TestStream {
+    fn play(&self) -> Result<(), Error> {
+        self.play.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+    fn pause(&self) -> Result<(), Error> {
+        self.play.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+    fn now(&self) -> StreamInstant {
+        StreamInstant::new(0, 0)
+    }
+    fn buffer_size(&self) -> Result<cpal::FrameCount, Error> {
+        Ok(480)
+    }
+}
+
+impl Drop for TestStream {
+    fn drop(&mut self) {
+        self.exit.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl HostTrait for TestHost {
+    type Device = TestDevice;
+    type Devices = std::vec::IntoIter<TestDevice>;
+    fn is_available() -> bool {
+        true
+    }
+    fn devices(&self) -> Result<Self::Devices, Error> {
+        Ok(vec![self.default_input_device().unwrap(), self.default_output_device().unwrap()].into_iter())
+    }
+    fn default_input_device(&self) -> Option<TestDevice> {
+        Some(TestDevice { input: true, world: self.0.clone() })
+    }
+    fn default_output_device(&self) -> Option<TestDevice> {
+        Some(TestDevice { input: false, world: self.0.clone() })
+    }
+}
+
+fn config(input: bool) -> SupportedStreamConfig {
+    let buf = SupportedBufferSize::Range { min: 480, max: 480 };
+    if input {
+        SupportedStreamConfig::new(2, IN_RATE, buf, SampleFormat::F32)
+    } else {
+        SupportedStreamConfig::new(2, OUT_RATE, buf, SampleFormat::I16)
+    }
+}
+
+impl DeviceTrait for TestDevice {
+    type SupportedInputConfigs = std::vec::IntoIter<SupportedStreamConfigRange>;
+    type SupportedOutputConfigs = std::vec::IntoIter<SupportedStreamConfigRange>;
+    type Stream = TestStream;
+
+    fn description(&self) -> Result<DeviceDescription, Error> {
+        Ok(DeviceDescriptionBuilder::new(self.to_string()).build())
+    }
+    fn id(&self) -> Result<DeviceId, Error> {
+        Err(Error::new(ErrorKind::UnsupportedOperation))
+    }
+    fn supported_input_configs(&self) -> Result<Self::SupportedInputConfigs, Error> {
+        let c = config(true);
+        Ok(vec![SupportedStreamConfigRange::new(2, IN_RATE, IN_RATE, *c.buffer_size(), c.sample_format())].into_iter())
+    }
+    fn supported_output_configs(&self) -> Result<Self::SupportedOutputConfigs, Error> {
+        let c = config(false);
+        Ok(vec![SupportedStreamConfigRange::new(2, OUT_RATE, OUT_RATE, *c.buffer_size(), c.sample_format())].into_iter())
+    }
+    fn default_input_config(&self) -> Result<SupportedStreamConfig, Error> {
+        Ok(config(true))
+    }
+    fn default_output_config(&self) -> Result<SupportedStreamConfig, Error> {
+        Ok(config(false))
+    }
+
+    fn build_input_stream_raw<D, E>(
+        &self,
+        _: StreamConfig,
+        _: SampleFormat,
+        mut data_callback: D,
+        _: E,
+        _: Option<Duration>,
+    ) -> Result<TestStream, Error>
+    where
+        D: FnMut(&Data, &InputCallbackInfo) + Send + 'static,
+        E: FnMut(Error) + Send + 'static,
+    {
+        let (play, exit) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (p, x, world) = (play.clone(), exit.clone(), self.world.clone());
+        let thread = std::thread::spawn(move || {
+            let mut pos = 0;
+            let mut buf = vec![0.0f32; 480 * 2];
+            while !x.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_micros(10_000 / SPEEDUP as u64));
+                if !p.load(Ordering::SeqCst) {
+                    continue;
+                }
+                for s in buf.iter_mut() {
+                    *s = world.mic_source.get(pos).copied().unwrap_or(0.0);
+                    pos += 1;
+                }
+                let data = unsafe { Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::F32) };
+                let t = StreamInstant::new(0, 0);
+                data_callback(&data, &InputCallbackInfo::new(InputStreamTimestamp { callback: t, capture: t }));
+            }
+        });
+        Ok(TestStream { play, exit, thread: Some(thread) })
+    }
+
+    fn build_output_stream_raw<D, E>(
+        &self,
+        _: StreamConfig,
+        _: SampleFormat,
+        mut data_callback: D,
+        _: E,
+        _: Option<Duration>,
+    ) -> Result<TestStream, Error>
+    where
+        D: FnMut(&mut Data, &OutputCallbackInfo) + Send + 'static,
+        E: FnMut(Error) + Send + 'static,
+    {
+        let (play, exit) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (p, x, world) = (play.clone(), exit.clone(), self.world.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0i16; 441 * 2];
+            while !x.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_micros(10_000 / SPEEDUP as u64));
+                if !p.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let mut data = unsafe { Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::I16) };
+                let t = StreamInstant::new(0, 0);
+                data_callback(&mut data, &OutputCallbackInfo::new(OutputStreamTimestamp { callback: t, playback: t }));
+                world.speaker.lock().unwrap().extend_from_slice(&buf);
+            }
+        });
+        Ok(TestStream { play, exit, thread: Some(thread) })
+    }
+}
+
+fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}
+
+#[test]
+fn cpal_backend_captures_plays_references_and_stops_on_barge_in() {
+    let Some(dir) = common::data_dir() else { return };
+    // A real 48 kHz stereo recording as the microphone's input.
+    let file = dir.join("speech/voice2json/what_time_is_it.wav");
+    let audio = ainima_audio::decode::decode_file(&file, &Default::default()).unwrap();
+    assert_eq!((audio.sample_rate, audio.channels), (IN_RATE, 2));
+    let expected = audio.to_16k_mono().unwrap();
+    let world = Arc::new(World { mic_source: audio.samples.clone(), ..Default::default() });
+    let host = cpal::Host::from(cpal::platform::CustomHost::from_host(TestHost(world.clone())));
+    let mut dev = CpalDevice::open(&host).unwrap();
+    let info = dev.info();
+    assert_eq!((info.input_rate, info.input_channels, info.output_rate, info.output_channels), (IN_RATE, 2, OUT_RATE, 2));
+
+    // Play a second of 1 kHz while capturing the recording.
+    let tone: Vec<f32> = (0..16_000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin() * 0.5).collect();
+    dev.play(&tone).unwrap();
+    let (mut mic, mut reference) = (Vec::new(), Vec::new());
+    let (mut m, mut r) = (vec![0.0; 160], vec![0.0; 160]);
+    while mic.len() < expected.len() {
+        dev.capture(&mut m, &mut r).unwrap();
+        mic.extend_from_slice(&m);
+        reference.extend_from_slice(&r);
+    }
+    // Capture: the same audio as decoding the file directly (downmixed, resampled to 16 kHz).
+    let n = expected.len() - 2_000;
+    let err = mic[1_000..n].iter().zip(&expected[1_000..n]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(err < 0.02, "captured audio differs from the file by up to {err}");
+    // The reference: what the speaker played, the tone, at its level.
+    let played = rms(&reference[4_000..12_000]);
+    assert!((played - 0.5 / 2f32.sqrt()).abs() < 0.05, "reference rms {played}");
+
+    // The speaker got the tone at 44.1 kHz, the same on both channels.
+    let speaker: Vec<f32> = world.speaker.lock().unwrap().chunks(2).map(|f| {
+        assert_eq!(f[0], f[1], "channels differ");
+        f32::from(f[0]) / 32768.0
+    }).collect();
+    let start = speaker.iter().position(|s| s.abs() > 0.1).expect("the tone was played");
+    let body = &speaker[start + 4_410..start + 30_000];
+    assert!((rms(body) - 0.5 / 2f32.sqrt()).abs() < 0.05, "speaker rms {}", rms(body));
+    let crossings = body.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count() as f32;
+    let hz = crossings / 2.0 / (body.len() as f32 / OUT_RATE as f32);
+    assert!((hz - 1000.0).abs() < 10.0, "played {hz} Hz");
+
+    // Barge-in: ten seconds queued, stopped at once; the speaker falls silent.
+    dev.play(&vec![0.5; 160_000]).unwrap();
+    for _ in 0..10 {
+        dev.capture(&mut m, &mut r).unwrap();
+    }
+    assert!(dev.pending_playback() > 100_000);
+    let dropped = dev.stop_playback();
+    assert!(dropped > 100_000, "dropped {dropped}");
+    for _ in 0..20 {
+        let _ = dev.capture(&mut m, &mut r);
+    }
+    assert_eq!(dev.pending_playback(), 0);
+    let len = world.speaker.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(30));
+    let tail: Vec<i16> = world.speaker.lock().unwrap()[len..].to_vec();
+    assert!(!tail.is_empty() && tail.iter().all(|&s| s == 0), "still playing after stop_playback");
+    assert_eq!(dev.overruns(), 0, "the capture ring overflowed");
+}
