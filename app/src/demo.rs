@@ -65,7 +65,7 @@ pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
         room.add_user_speech((interrupt_at * 16_000.0) as u64, user.clone(), 1.0);
         let mut fe = FrontEnd::new(cfg.endpointer.clone(), aec)?;
         let mut lines = Vec::new();
-        run_front_end(&mut room, &mut fe, until, Some(3 * 16_000), &mut |t, e| match e {
+        run_front_end(&mut room, &mut fe, until, None, &mut |t, e| match e {
             EndpointEvent::SpeechStart { start, .. } => {
                 lines.push(format!("   {:>6.2} s  user speech starts (from {:.2} s)", seconds(t), seconds(start)))
             }
@@ -78,9 +78,14 @@ pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
         for l in &lines {
             writeln!(out, "{l}")?;
         }
-        if let Some(erle) = fe.aec().and_then(|a| a.erle_db()) {
-            writeln!(out, "   ERLE after convergence: {erle:.1} dB")?;
-        }
+    }
+    // ERLE is echo over residual while only the assistant talks: a run without the user.
+    let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
+    room.play(&voice)?;
+    let mut fe = FrontEnd::new(cfg.endpointer.clone(), Some(cfg.aec.clone()))?;
+    run_front_end(&mut room, &mut fe, until, Some(3 * 16_000), &mut |_, _| {})?;
+    if let Some(erle) = fe.aec().and_then(|a| a.erle_db()) {
+        writeln!(out, "  echo return loss enhancement (linear filter, after 3 s of the assistant alone): {erle:.1} dB")?;
     }
     writeln!(out, "\nWithout the canceller the assistant's own voice is taken for the user; with it, only the user is heard.")?;
     Ok(())

@@ -86,6 +86,10 @@ pub struct EchoCanceller {
     far_end_hold: usize,
     /// Recent peak of the echo estimate's energy, decaying.
     y_peak: f32,
+    /// Blocks the double-talk verdict still holds (for the VAD gate).
+    dt_hold: usize,
+    /// Blocks adaptation stays frozen after double talk.
+    dt_protect: usize,
     /// Noise floor of the microphone (energy per sample).
     noise: f32,
     /// Slow estimate of the linear ERLE in dB, for the double-talk detector.
@@ -112,6 +116,10 @@ const FAR_END_FLOOR: f32 = 1e-6;
 const CONVERGED_DB: f32 = 10.0;
 /// Double talk: the error exceeds the residual the filter is expected to leave by this factor (10 dB).
 const DT_MARGIN: f32 = 10.0;
+/// Blocks (10 ms) the double-talk verdict holds after the last detection.
+const DT_HOLD_BLOCKS: usize = 5;
+/// Blocks adaptation stays frozen after the last detection.
+const DT_PROTECT_BLOCKS: usize = 30;
 /// Per-block decay of the echo peak tracker (about 46 dB a second, slower than any room's tail).
 const Y_PEAK_DECAY: f32 = 0.9;
 
@@ -155,6 +163,8 @@ impl EchoCanceller {
             erle_est: 0.0,
             far_end_hold: 0,
             noise: 1.0,
+            dt_hold: 0,
+            dt_protect: 0,
             y_peak: 0.0,
             erle_mic: 0.0,
             erle_err: 0.0,
@@ -307,20 +317,32 @@ impl EchoCanceller {
         // noticed in the block they start in.
         let e_now = (ef / n).max(self.s_e_fg);
         let m_now = (em / n).max(self.s_mic);
-        let double_talk = far_end
+        let detected = far_end
             && self.erle_est > CONVERGED_DB
             && e_now > DT_MARGIN * expected_residual
             && e_now > 10.0 * self.noise
             && e_now <= m_now;
+        // Speech has soft moments between loud ones: the verdict holds briefly
+        // for the VAD, and much longer for the filter, which must not learn the
+        // near end's voice as if it were echo.
+        if detected {
+            self.dt_hold = DT_HOLD_BLOCKS;
+            self.dt_protect = DT_PROTECT_BLOCKS;
+        } else {
+            self.dt_hold = self.dt_hold.saturating_sub(1);
+            self.dt_protect = self.dt_protect.saturating_sub(1);
+        }
+        let double_talk = far_end && (detected || self.dt_hold > 0);
+        let protect = detected || self.dt_protect > 0;
         let signal = self.s_mic > 10.0 * self.noise;
-        if far_end && signal && !double_talk && self.s_e_fg > 0.0 {
+        if far_end && signal && !protect && self.s_e_fg > 0.0 {
             let db = 10.0 * (self.s_mic / self.s_e_fg).clamp(1e-3, 1e6).log10();
             self.erle_est = 0.97 * self.erle_est + 0.03 * db;
         }
 
         // 4. Two paths: the foreground takes the background when it does clearly
         // better; a background that has gone astray is reset to the foreground.
-        if far_end && signal && self.s_e_bg < 0.7 * self.s_e_fg {
+        if far_end && signal && !protect && self.s_e_bg < 0.7 * self.s_e_fg {
             self.w_fg.copy_from_slice(&self.w_bg);
             e_fg = e_bg;
             self.s_e_fg = self.s_e_bg;
@@ -329,8 +351,10 @@ impl EchoCanceller {
             self.s_e_bg = self.s_e_fg;
         }
 
-        // 5. Adapt the background (normalised, constrained); barely during double talk.
-        if far_end {
+        // 5. Adapt the background (normalised, constrained), not at all while
+        // the near end talks, and with a step that shrinks as the error rises
+        // above the residual expected (near-end speech not yet detected).
+        if far_end && !protect {
             self.time[..BLOCK].fill(0.0);
             self.time[BLOCK..].copy_from_slice(&e_bg);
             self.fft();
@@ -347,8 +371,12 @@ impl EchoCanceller {
             }
             // Variable step: large while converging, smaller as the filter
             // improves (less misadjustment noise), barely any in double talk.
-            let vss = 1.0;
-            let mu = if double_talk { self.cfg.step * 0.02 } else { self.cfg.step * vss };
+            let soft = if self.erle_est > CONVERGED_DB {
+                (2.0 * expected_residual / e_now.max(1e-12)).min(1.0)
+            } else {
+                1.0
+            };
+            let mu = self.cfg.step * soft;
             for p in 0..self.partitions {
                 let x = self.x_hist[(self.head + self.partitions - p) % self.partitions];
                 for k in 0..BINS {

@@ -94,3 +94,30 @@ fn a_user_talking_over_the_assistant_is_heard_within_100_ms() {
         assert!((-20..=100).contains(&latency_ms), "{file}: detected {latency_ms} ms after the onset");
     }
 }
+
+/// Regression: a user talking over the assistant made the filter learn their
+/// voice as echo; after they stopped, echo came back 20 dB louder for seconds.
+#[test]
+fn double_talk_does_not_make_the_canceller_diverge() {
+    let Some(voice) = espeak(ASSISTANT) else { return };
+    let Some(dir) = common::data_dir() else { return };
+    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav")).unwrap();
+    let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).unwrap();
+    room.play(&voice).unwrap();
+    room.add_user_speech(6 * 16_000, user, 1.0);
+    let linear = AecConfig { suppression_db: 0.0, ..AecConfig::default() };
+    let mut aec = ainima_audio::aec::EchoCanceller::new(linear).unwrap();
+    let (mut mic, mut reference, mut out) = (vec![0.0; 160], vec![0.0; 160], vec![0.0; 160]);
+    let (mut e_mic, mut e_out) = (0.0f64, 0.0f64);
+    while room.position() < voice.len() as u64 {
+        room.capture(&mut mic, &mut reference).unwrap();
+        aec.process(&mic, &reference, &mut out).unwrap();
+        // From half a second after the user stopped (at about 7.2 s).
+        if room.position() > 7_700 * 16 {
+            e_mic += mic.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+            e_out += out.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+        }
+    }
+    let erle = 10.0 * (e_mic / e_out).log10();
+    assert!(erle >= 25.0, "ERLE after double talk: {erle:.1} dB");
+}

@@ -1,0 +1,132 @@
+//! The `ainima` binary, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("AINIMA_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+    if dir.join("speech/MANIFEST.tsv").is_file() {
+        return Some(dir);
+    }
+    assert!(std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"), "AINIMA_REQUIRE_DATA=1 but no data at {}", dir.display());
+    eprintln!("skipped: no test data at {}", dir.display());
+    None
+}
+
+/// A fresh, empty AINIMA_HOME for one test.
+fn home(name: &str) -> PathBuf {
+    let h = std::env::temp_dir().join(format!("ainima-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&h);
+    std::fs::create_dir_all(&h).unwrap();
+    h
+}
+
+fn ainima(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ainima"))
+        .args(args)
+        .env("AINIMA_HOME", home)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn segments_json_on_jfk() {
+    let Some(data) = data_dir() else { return };
+    let h = home("jfk");
+    let jfk = data.join("speech/whisper_cpp/jfk.wav");
+    let o = ainima(&h, &["segments", jfk.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let segs: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!segs.is_empty());
+    for s in &segs {
+        let keys: Vec<&String> = s.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["end", "start"], "exactly start and end");
+    }
+    assert!(segs[0]["start"].as_f64().unwrap() < 0.6);
+    assert!(segs.last().unwrap()["end"].as_f64().unwrap() > 10.0);
+}
+
+#[test]
+fn segments_plain_is_tab_separated_seconds() {
+    let Some(data) = data_dir() else { return };
+    let h = home("plain");
+    let f = data.join("speech/tflite_micro/yes_1000ms.wav");
+    let o = ainima(&h, &["segments", f.to_str().unwrap()]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    let fields: Vec<f64> = out.trim().split('\t').map(|v| v.parse().unwrap()).collect();
+    assert_eq!(fields.len(), 2, "{out}");
+    assert!(fields[0] < fields[1]);
+}
+
+#[test]
+fn bad_input_is_one_line_naming_the_file_and_never_a_panic() {
+    let h = home("bad");
+    let dir = h.join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (dir.join("missing.wav"), "No such file"),
+        (write(&dir, "empty.wav", b""), "empty"),
+        (write(&dir, "text.wav", b"hello, this is not audio"), "not a WAV"),
+        (write(&dir, "truncated.wav", b"RIFF\x24\x00\x00\x00WAVEfmt "), "WAV"),
+        (dir.clone(), "directory"),
+    ];
+    for (path, what) in cases {
+        let o = ainima(&h, &["segments", path.to_str().unwrap(), "--json"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", path.display());
+        assert!(stdout(&o).is_empty());
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("ainima: ") && err.contains(path.to_str().unwrap()) && err.contains(what), "{err}");
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn paths_live_under_ainima_home() {
+    let h = home("paths");
+    let o = ainima(&h, &["paths", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for key in ["config", "cache", "data", "logs", "models"] {
+        assert!(v[key].as_str().unwrap().starts_with(h.to_str().unwrap()), "{key}: {v}");
+    }
+}
+
+#[test]
+fn the_config_in_ainima_home_is_read_and_checked() {
+    let Some(data) = data_dir() else { return };
+    let h = home("config");
+    std::fs::create_dir_all(h.join("config")).unwrap();
+    let jfk = data.join("speech/whisper_cpp/jfk.wav");
+    let count = |h: &Path| stdout(&ainima(h, &["segments", jfk.to_str().unwrap()])).lines().count();
+    let default = count(&h);
+    // A long hangover bridges JFK's pause: one segment instead of two.
+    std::fs::write(h.join("config/ainima.toml"), "[endpointer]\nhangover_ms = 2000\n").unwrap();
+    assert_eq!(default, 2);
+    assert_eq!(count(&h), 1);
+    // A malformed file is an error with its path, line and column.
+    std::fs::write(h.join("config/ainima.toml"), "[endpointer]\nhangover_ms = \"long\"\n").unwrap();
+    let o = ainima(&h, &["segments", jfk.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("ainima.toml") && err.contains("line 2, column 15"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
