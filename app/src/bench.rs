@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use ainima_audio::aec::AecConfig;
 use ainima_audio::clock::SimClock;
@@ -44,19 +44,29 @@ fn write_wav_16k(path: &Path, x: &[f32]) -> Result<()> {
 }
 
 fn write_raw_i16(path: &Path, x: &[f32]) -> Result<()> {
-    let bytes: Vec<u8> = x.iter().flat_map(|&s| ainima_audio::frame::to_i16(s).to_le_bytes()).collect();
+    let bytes: Vec<u8> = x
+        .iter()
+        .flat_map(|&s| ainima_audio::frame::to_i16(s).to_le_bytes())
+        .collect();
     std::fs::write(path, bytes).with_context(|| path.display().to_string())
 }
 
 fn read_raw_i16(path: &Path) -> Result<Vec<f32>> {
     let b = std::fs::read(path).with_context(|| path.display().to_string())?;
-    Ok(b.chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0).collect())
+    Ok(b.chunks_exact(2)
+        .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0)
+        .collect())
 }
 
 /// 10 log10 of microphone energy over output energy, from sample `from` on.
 fn erle_db(mic: &[f32], out: &[f32], from: usize) -> f64 {
     let n = mic.len().min(out.len());
-    let e = |x: &[f32]| x[from.min(n)..n].iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+    let e = |x: &[f32]| {
+        x[from.min(n)..n]
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+    };
     10.0 * (e(mic) / e(out).max(1e-20)).log10()
 }
 
@@ -67,7 +77,13 @@ struct Row {
     peer_name: String,
 }
 
-pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize, out: &mut impl Write) -> Result<()> {
+pub fn audio(
+    cfg: &AppConfig,
+    data: &Path,
+    json_out: Option<&Path>,
+    runs: usize,
+    out: &mut impl Write,
+) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("ainima-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let mut rows = Vec::new();
@@ -90,7 +106,10 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
         Ok(())
     })?;
     let ours_vad = secs / t;
-    let cfg30 = ainima_audio::endpoint::Config { frame: ainima_audio::FrameSize::Ms30, ..cfg.endpointer.clone() };
+    let cfg30 = ainima_audio::endpoint::Config {
+        frame: ainima_audio::FrameSize::Ms30,
+        ..cfg.endpointer.clone()
+    };
     let t30 = time_runs(runs, || {
         ainima_audio::endpoint::segments(&all, &cfg30)?;
         Ok(())
@@ -108,10 +127,23 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
     let wav = tmp.join("all16k.wav");
     write_wav_16k(&wav, &all)?;
     let peers = run_vad_peers(&tmp, &wav, runs);
-    let peer_xrt = |name: &str| peers.get(name).and_then(|p| p.get("seconds")).and_then(Value::as_f64).map(|s| secs / s);
+    let peer_xrt = |name: &str| {
+        peers
+            .get(name)
+            .and_then(|p| p.get("seconds"))
+            .and_then(Value::as_f64)
+            .map(|s| secs / s)
+    };
     let fmt_peer = |name: &str| match peer_xrt(name) {
         Some(x) => format!("{x:.0}x"),
-        None => format!("n/a ({})", peers.get(name).and_then(|p| p.get("error")).and_then(Value::as_str).unwrap_or("not run")),
+        None => format!(
+            "n/a ({})",
+            peers
+                .get(name)
+                .and_then(|p| p.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("not run")
+        ),
     };
     rows.push(Row {
         what: format!("VAD + endpointer, {secs:.0} s of speech, x real time (1 core)"),
@@ -161,7 +193,12 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
     })?;
     let in48 = tmp.join("in48k.wav");
     {
-        let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(&in48, spec)?;
         for &s in &x48 {
             w.write_sample(ainima_audio::frame::to_i16(s))?;
@@ -169,7 +206,11 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
         w.finalize()?;
     }
     let sox = time_runs(runs, || {
-        let st = Command::new("sox").args(["-q"]).arg(&in48).args(["-n", "rate", "16000"]).status()?;
+        let st = Command::new("sox")
+            .args(["-q"])
+            .arg(&in48)
+            .args(["-n", "rate", "16000"])
+            .status()?;
         anyhow::ensure!(st.success(), "sox failed");
         Ok(())
     });
@@ -180,7 +221,10 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
         peer: sox_xrt.map_or_else(|| "n/a (sox not installed)".into(), |x| format!("{x:.0}x")),
         peer_name: "sox rate 16000 (high quality; whole process)".into(),
     });
-    report.insert("resample_48k_16k".into(), json!({"audio_seconds": secs48, "ours_xrt": secs48 / t_stream, "sox_xrt": sox_xrt}));
+    report.insert(
+        "resample_48k_16k".into(),
+        json!({"audio_seconds": secs48, "ours_xrt": secs48 / t_stream, "sox_xrt": sox_xrt}),
+    );
 
     // 3. Echo cancellation in the simulated room, the assistant's own speech only.
     let voice = speech::espeak(speech::MONOLOGUE)?;
@@ -191,7 +235,10 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
     for (m, r) in mic.chunks_mut(160).zip(reference.chunks_mut(160)) {
         room.capture(m, r)?;
     }
-    let linear = AecConfig { suppression_db: 0.0, ..cfg.aec.clone() };
+    let linear = AecConfig {
+        suppression_db: 0.0,
+        ..cfg.aec.clone()
+    };
     let mut ours_linear = vec![0.0; n];
     let t_aec = time_runs(runs, || {
         let mut aec = ainima_audio::aec::EchoCanceller::new(linear.clone())?;
@@ -199,7 +246,11 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
         Ok(())
     })?;
     let mut ours_full = vec![0.0; n];
-    ainima_audio::aec::EchoCanceller::new(cfg.aec.clone())?.process(&mic, &reference, &mut ours_full)?;
+    ainima_audio::aec::EchoCanceller::new(cfg.aec.clone())?.process(
+        &mic,
+        &reference,
+        &mut ours_full,
+    )?;
     let filter_samples = (cfg.aec.filter_ms * 16) as usize;
     let speex = run_speex(&tmp, &mic, &reference, filter_samples);
     let aec_secs = n as f64 / 16_000.0;
@@ -248,10 +299,15 @@ pub fn audio(cfg: &AppConfig, data: &Path, json_out: Option<&Path>, runs: usize,
     let w0 = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
     writeln!(out, "{:w0$}  {:>10}  {:>10}  peer", "", "Ainima", "peer")?;
     for r in &rows {
-        writeln!(out, "{:w0$}  {:>10}  {:>10}  {}", r.what, r.ours, r.peer, r.peer_name)?;
+        writeln!(
+            out,
+            "{:w0$}  {:>10}  {:>10}  {}",
+            r.what, r.ours, r.peer, r.peer_name
+        )?;
     }
     if let Some(path) = json_out {
-        std::fs::write(path, serde_json::to_string_pretty(&Value::Object(report))?).with_context(|| path.display().to_string())?;
+        std::fs::write(path, serde_json::to_string_pretty(&Value::Object(report))?)
+            .with_context(|| path.display().to_string())?;
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
@@ -261,11 +317,25 @@ fn run_vad_peers(tmp: &Path, wav: &Path, runs: usize) -> Value {
     let script = tmp.join("vad_peers.py");
     let run = || -> Result<Value> {
         std::fs::write(&script, VAD_PEERS_PY)?;
-        let o = Command::new("python3").arg(&script).arg(wav).arg(runs.to_string()).output().context("python3")?;
-        anyhow::ensure!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+        let o = Command::new("python3")
+            .arg(&script)
+            .arg(wav)
+            .arg(runs.to_string())
+            .output()
+            .context("python3")?;
+        anyhow::ensure!(
+            o.status.success(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
         Ok(serde_json::from_slice(&o.stdout)?)
     };
-    run().unwrap_or_else(|e| json!({"webrtcvad": {"error": e.to_string()}, "silero": {"error": e.to_string()}}))
+    run().unwrap_or_else(
+        |e| json!({"webrtcvad": {"error": e.to_string()}, "silero": {"error": e.to_string()}}),
+    )
 }
 
 /// SpeexDSP's canceller over the same microphone and reference: (output, seconds).
@@ -273,12 +343,28 @@ fn run_speex(tmp: &Path, mic: &[f32], reference: &[f32], filter: usize) -> Resul
     let src = tmp.join("speex_aec.c");
     let bin = tmp.join("speex_aec");
     std::fs::write(&src, SPEEX_AEC_C)?;
-    let st = Command::new("cc").arg("-O2").arg(&src).arg("-o").arg(&bin).arg("-lspeexdsp").status().context("cc")?;
+    let st = Command::new("cc")
+        .arg("-O2")
+        .arg(&src)
+        .arg("-o")
+        .arg(&bin)
+        .arg("-lspeexdsp")
+        .status()
+        .context("cc")?;
     anyhow::ensure!(st.success(), "libspeexdsp-dev not installed");
-    let (m, r, o) = (tmp.join("mic.raw"), tmp.join("ref.raw"), tmp.join("out.raw"));
+    let (m, r, o) = (
+        tmp.join("mic.raw"),
+        tmp.join("ref.raw"),
+        tmp.join("out.raw"),
+    );
     write_raw_i16(&m, mic)?;
     write_raw_i16(&r, reference)?;
-    let out = Command::new(&bin).arg(&m).arg(&r).arg(&o).arg(filter.to_string()).output()?;
+    let out = Command::new(&bin)
+        .arg(&m)
+        .arg(&r)
+        .arg(&o)
+        .arg(filter.to_string())
+        .output()?;
     anyhow::ensure!(out.status.success(), "speex_aec failed");
     let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse()?;
     Ok((read_raw_i16(&o)?, secs))

@@ -23,7 +23,9 @@ impl AppConfig {
     pub fn load(path: &Path, optional: bool) -> Result<AppConfig> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(AppConfig::default()),
+            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(AppConfig::default());
+            }
             Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
         };
         Self::parse(&text).with_context(|| format!("{}", path.display()))
@@ -31,7 +33,8 @@ impl AppConfig {
 
     /// Parse TOML text and check every value.
     pub fn parse(text: &str) -> Result<AppConfig> {
-        let cfg: AppConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line_toml_error(text, &e)))?;
+        let cfg: AppConfig =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line_toml_error(text, &e)))?;
         cfg.endpointer.validate()?;
         ainima_audio::aec::EchoCanceller::new(cfg.aec.clone())?;
         cfg.room.impulse_response()?;
@@ -60,18 +63,25 @@ mod tests {
     #[test]
     fn empty_is_defaults_and_sections_override() {
         assert_eq!(AppConfig::parse("").unwrap(), AppConfig::default());
-        let c = AppConfig::parse("[endpointer]\nhangover_ms = 400\nframe = \"20\"\nvad_mode = 3\n").unwrap();
+        let c = AppConfig::parse("[endpointer]\nhangover_ms = 400\nframe = \"20\"\nvad_mode = 3\n")
+            .unwrap();
         assert_eq!(c.endpointer.hangover_ms, 400);
         assert_eq!(c.endpointer.frame.ms(), 20);
     }
 
     #[test]
     fn errors_name_line_and_column() {
-        let e = AppConfig::parse("[endpointer]\nhangover = 400\n").unwrap_err().to_string();
+        let e = AppConfig::parse("[endpointer]\nhangover = 400\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2, column 1:"), "{e}");
-        let e = AppConfig::parse("[endpointer]\nhangover_ms = \"soon\"\n").unwrap_err().to_string();
+        let e = AppConfig::parse("[endpointer]\nhangover_ms = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2, column 15:"), "{e}");
-        let e = AppConfig::parse("[endpointer]\nvad_mode = 7\n").unwrap_err().to_string();
+        let e = AppConfig::parse("[endpointer]\nvad_mode = 7\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("VAD mode 7"), "{e}");
         let e = format!("{:#}", AppConfig::parse("[aec]\nstep = 0\n").unwrap_err());
         assert!(e.contains("aec.step"), "{e}");

@@ -10,7 +10,7 @@ use ainima_audio::device::DuplexDevice;
 use ainima_audio::endpoint::EndpointEvent;
 use ainima_audio::frame::seconds;
 use ainima_audio::frontend::FrontEnd;
-use ainima_audio::room::{run_front_end, SimRoom};
+use ainima_audio::room::{SimRoom, run_front_end};
 
 use crate::config::AppConfig;
 use crate::speech;
@@ -24,7 +24,10 @@ const SHOWN: [&str; 4] = [
 
 pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
     writeln!(out, "Ainima audio front end\n")?;
-    writeln!(out, "1. Speech found in real recordings (any rate and channel count, brought to 16 kHz mono)")?;
+    writeln!(
+        out,
+        "1. Speech found in real recordings (any rate and channel count, brought to 16 kHz mono)"
+    )?;
     let have_data = data.join("speech/MANIFEST.tsv").is_file();
     if have_data {
         for rel in SHOWN {
@@ -32,7 +35,10 @@ pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
             let audio = ainima_audio::decode::decode_file(&path, &Default::default())?;
             let mono = audio.to_16k_mono()?;
             let segs = ainima_audio::endpoint::segments(&mono, &cfg.endpointer)?;
-            let list: Vec<String> = segs.iter().map(|u| format!("{:.2}-{:.2} s", seconds(u.start), seconds(u.end))).collect();
+            let list: Vec<String> = segs
+                .iter()
+                .map(|u| format!("{:.2}-{:.2} s", seconds(u.start), seconds(u.end)))
+                .collect();
             writeln!(
                 out,
                 "   {rel} ({} Hz, {} ch, {:.1} s): {}",
@@ -43,7 +49,11 @@ pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
             )?;
         }
     } else {
-        writeln!(out, "   (no recordings at {}: set AINIMA_DATA_DIR)", data.display())?;
+        writeln!(
+            out,
+            "   (no recordings at {}: set AINIMA_DATA_DIR)",
+            data.display()
+        )?;
     }
 
     let interrupt_at = 6.0;
@@ -59,19 +69,27 @@ pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
         speech::espeak("what time is it")?
     };
     let until = voice.len() as u64 + 16_000;
-    for (label, aec) in [("without echo cancellation", None), ("with echo cancellation", Some(cfg.aec.clone()))] {
+    for (label, aec) in [
+        ("without echo cancellation", None),
+        ("with echo cancellation", Some(cfg.aec.clone())),
+    ] {
         let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
         room.play(&voice)?;
         room.add_user_speech((interrupt_at * 16_000.0) as u64, user.clone(), 1.0);
         let mut fe = FrontEnd::new(cfg.endpointer.clone(), aec)?;
         let mut lines = Vec::new();
         run_front_end(&mut room, &mut fe, until, None, &mut |t, e| match e {
-            EndpointEvent::SpeechStart { start, .. } => {
-                lines.push(format!("   {:>6.2} s  user speech starts (from {:.2} s)", seconds(t), seconds(start)))
-            }
-            EndpointEvent::SpeechEnd(u) => {
-                lines.push(format!("   {:>6.2} s  user speech ends ({:.2}-{:.2} s)", seconds(t), seconds(u.start), seconds(u.end)))
-            }
+            EndpointEvent::SpeechStart { start, .. } => lines.push(format!(
+                "   {:>6.2} s  user speech starts (from {:.2} s)",
+                seconds(t),
+                seconds(start)
+            )),
+            EndpointEvent::SpeechEnd(u) => lines.push(format!(
+                "   {:>6.2} s  user speech ends ({:.2}-{:.2} s)",
+                seconds(t),
+                seconds(u.start),
+                seconds(u.end)
+            )),
             EndpointEvent::Rejected { .. } => {}
         })?;
         writeln!(out, "  {label}:")?;
@@ -85,8 +103,14 @@ pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
     let mut fe = FrontEnd::new(cfg.endpointer.clone(), Some(cfg.aec.clone()))?;
     run_front_end(&mut room, &mut fe, until, Some(3 * 16_000), &mut |_, _| {})?;
     if let Some(erle) = fe.aec().and_then(|a| a.erle_db()) {
-        writeln!(out, "  echo return loss enhancement (linear filter, after 3 s of the assistant alone): {erle:.1} dB")?;
+        writeln!(
+            out,
+            "  echo return loss enhancement (linear filter, after 3 s of the assistant alone): {erle:.1} dB"
+        )?;
     }
-    writeln!(out, "\nWithout the canceller the assistant's own voice is taken for the user; with it, only the user is heard.")?;
+    writeln!(
+        out,
+        "\nWithout the canceller the assistant's own voice is taken for the user; with it, only the user is heard."
+    )?;
     Ok(())
 }

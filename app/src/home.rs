@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 /// Where Ainima keeps what it keeps.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -33,7 +33,10 @@ impl Home {
         let non_empty = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         if let Some(root) = non_empty("AINIMA_HOME") {
             if !root.is_absolute() {
-                bail!("AINIMA_HOME must be an absolute path, not {}", root.display());
+                bail!(
+                    "AINIMA_HOME must be an absolute path, not {}",
+                    root.display()
+                );
             }
             return Ok(Home {
                 config: root.join("config"),
@@ -48,7 +51,9 @@ impl Home {
             match (non_empty(var).filter(|p| p.is_absolute()), &home) {
                 (Some(p), _) => Ok(p.join("ainima")),
                 (None, Some(h)) => Ok(h.join(fallback).join("ainima")),
-                (None, None) => bail!("neither AINIMA_HOME nor HOME is set: set AINIMA_HOME to a folder for Ainima's state"),
+                (None, None) => bail!(
+                    "neither AINIMA_HOME nor HOME is set: set AINIMA_HOME to a folder for Ainima's state"
+                ),
             }
         };
         let cache = xdg("XDG_CACHE_HOME", ".cache")?;
@@ -72,7 +77,12 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| OsString::from(v))
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| OsString::from(v))
+        }
     }
 
     #[test]

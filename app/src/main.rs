@@ -83,7 +83,10 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("ainima: internal error{at}: {msg}");
     }));
     let cli = Cli::parse();
@@ -98,7 +101,10 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn load_config(cli_path: Option<&PathBuf>, home: &Home) -> Result<AppConfig> {
@@ -120,8 +126,10 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Segments { audio, json } => {
-            let samples = ainima_audio::decode::load_16k_mono(&audio).with_context(|| audio.display().to_string())?;
-            let segs = ainima_audio::endpoint::segments(&samples, &cfg.endpointer).with_context(|| audio.display().to_string())?;
+            let samples = ainima_audio::decode::load_16k_mono(&audio)
+                .with_context(|| audio.display().to_string())?;
+            let segs = ainima_audio::endpoint::segments(&samples, &cfg.endpointer)
+                .with_context(|| audio.display().to_string())?;
             let secs = |s: u64| (ainima_audio::frame::seconds(s) * 1000.0).round() / 1000.0;
             for u in segs {
                 if json {
@@ -144,9 +152,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Demo { data } => demo::run(&cfg, &data_dir(data), &mut out)?,
-        Command::Bench { which: BenchCommand::Audio { data, json, runs } } => {
-            bench::audio(&cfg, &data_dir(data), json.as_deref(), runs.max(1), &mut out)?
-        }
+        Command::Bench {
+            which: BenchCommand::Audio { data, json, runs },
+        } => bench::audio(
+            &cfg,
+            &data_dir(data),
+            json.as_deref(),
+            runs.max(1),
+            &mut out,
+        )?,
     }
     out.flush()?;
     Ok(())

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// `text` spoken by espeak-ng (voice en-us, 160 words a minute) at 16 kHz mono.
 pub fn espeak(text: &str) -> Result<Vec<f32>> {

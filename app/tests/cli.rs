@@ -10,7 +10,11 @@ fn data_dir() -> Option<PathBuf> {
     if dir.join("speech/MANIFEST.tsv").is_file() {
         return Some(dir);
     }
-    assert!(std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"), "AINIMA_REQUIRE_DATA=1 but no data at {}", dir.display());
+    assert!(
+        std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
+        "AINIMA_REQUIRE_DATA=1 but no data at {}",
+        dir.display()
+    );
     eprintln!("skipped: no test data at {}", dir.display());
     None
 }
@@ -47,7 +51,10 @@ fn segments_json_on_jfk() {
     let jfk = data.join("speech/whisper_cpp/jfk.wav");
     let o = ainima(&h, &["segments", jfk.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let segs: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let segs: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!segs.is_empty());
     for s in &segs {
         let keys: Vec<&String> = s.as_object().unwrap().keys().collect();
@@ -78,8 +85,14 @@ fn bad_input_is_one_line_naming_the_file_and_never_a_panic() {
     let cases: Vec<(PathBuf, &str)> = vec![
         (dir.join("missing.wav"), "No such file"),
         (write(&dir, "empty.wav", b""), "empty"),
-        (write(&dir, "text.wav", b"hello, this is not audio"), "not a WAV"),
-        (write(&dir, "truncated.wav", b"RIFF\x24\x00\x00\x00WAVEfmt "), "WAV"),
+        (
+            write(&dir, "text.wav", b"hello, this is not audio"),
+            "not a WAV",
+        ),
+        (
+            write(&dir, "truncated.wav", b"RIFF\x24\x00\x00\x00WAVEfmt "),
+            "WAV",
+        ),
         (dir.clone(), "directory"),
     ];
     for (path, what) in cases {
@@ -88,8 +101,16 @@ fn bad_input_is_one_line_naming_the_file_and_never_a_panic() {
         assert_eq!(o.status.code(), Some(1), "{}: {err}", path.display());
         assert!(stdout(&o).is_empty());
         assert_eq!(err.lines().count(), 1, "one line: {err}");
-        assert!(err.starts_with("ainima: ") && err.contains(path.to_str().unwrap()) && err.contains(what), "{err}");
-        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+        assert!(
+            err.starts_with("ainima: ")
+                && err.contains(path.to_str().unwrap())
+                && err.contains(what),
+            "{err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "{err}"
+        );
     }
 }
 
@@ -106,7 +127,10 @@ fn paths_live_under_ainima_home() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     for key in ["config", "cache", "data", "logs", "models"] {
-        assert!(v[key].as_str().unwrap().starts_with(h.to_str().unwrap()), "{key}: {v}");
+        assert!(
+            v[key].as_str().unwrap().starts_with(h.to_str().unwrap()),
+            "{key}: {v}"
+        );
     }
 }
 
@@ -116,17 +140,32 @@ fn the_config_in_ainima_home_is_read_and_checked() {
     let h = home("config");
     std::fs::create_dir_all(h.join("config")).unwrap();
     let jfk = data.join("speech/whisper_cpp/jfk.wav");
-    let count = |h: &Path| stdout(&ainima(h, &["segments", jfk.to_str().unwrap()])).lines().count();
+    let count = |h: &Path| {
+        stdout(&ainima(h, &["segments", jfk.to_str().unwrap()]))
+            .lines()
+            .count()
+    };
     let default = count(&h);
     // A long hangover bridges JFK's pause: one segment instead of two.
-    std::fs::write(h.join("config/ainima.toml"), "[endpointer]\nhangover_ms = 2000\n").unwrap();
+    std::fs::write(
+        h.join("config/ainima.toml"),
+        "[endpointer]\nhangover_ms = 2000\n",
+    )
+    .unwrap();
     assert_eq!(default, 2);
     assert_eq!(count(&h), 1);
     // A malformed file is an error with its path, line and column.
-    std::fs::write(h.join("config/ainima.toml"), "[endpointer]\nhangover_ms = \"long\"\n").unwrap();
+    std::fs::write(
+        h.join("config/ainima.toml"),
+        "[endpointer]\nhangover_ms = \"long\"\n",
+    )
+    .unwrap();
     let o = ainima(&h, &["segments", jfk.to_str().unwrap()]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("ainima.toml") && err.contains("line 2, column 15"), "{err}");
+    assert!(
+        err.contains("ainima.toml") && err.contains("line 2, column 15"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 }

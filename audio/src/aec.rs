@@ -42,7 +42,11 @@ pub struct AecConfig {
 
 impl Default for AecConfig {
     fn default() -> Self {
-        AecConfig { filter_ms: 320, step: 0.8, suppression_db: 30.0 }
+        AecConfig {
+            filter_ms: 320,
+            step: 0.8,
+            suppression_db: 30.0,
+        }
     }
 }
 
@@ -213,7 +217,11 @@ impl EchoCanceller {
                 out.len()
             )));
         }
-        for ((m, r), o) in mic.chunks_exact(BLOCK).zip(reference.chunks_exact(BLOCK)).zip(out.chunks_exact_mut(BLOCK)) {
+        for ((m, r), o) in mic
+            .chunks_exact(BLOCK)
+            .zip(reference.chunks_exact(BLOCK))
+            .zip(out.chunks_exact_mut(BLOCK))
+        {
             self.block(m, r, o);
         }
         Ok(())
@@ -221,13 +229,17 @@ impl EchoCanceller {
 
     fn fft(&mut self) {
         // Errors only on wrong lengths, which are fixed by construction.
-        let _ = self.fwd.process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_f);
+        let _ = self
+            .fwd
+            .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_f);
     }
 
     fn ifft(&mut self) {
         self.spec[0].im = 0.0;
         self.spec[BINS - 1].im = 0.0;
-        let _ = self.inv.process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i);
+        let _ = self
+            .inv
+            .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i);
         let scale = 1.0 / FFT as f32;
         for t in &mut self.time {
             *t *= scale;
@@ -238,9 +250,9 @@ impl EchoCanceller {
     fn filter(&mut self, fg: bool) {
         let w = if fg { &self.w_fg } else { &self.w_bg };
         let mut acc = [ZERO; BINS];
-        for p in 0..self.partitions {
+        for (p, wp) in w.iter().enumerate() {
             let x = &self.x_hist[(self.head + self.partitions - p) % self.partitions];
-            for ((a, wk), xk) in acc.iter_mut().zip(&w[p]).zip(x) {
+            for ((a, wk), xk) in acc.iter_mut().zip(wp).zip(x) {
                 *a += wk * xk;
             }
         }
@@ -305,7 +317,11 @@ impl EchoCanceller {
         // 3. Double talk: once the filter cancels something, an error well
         // above the residual it should leave can only be the near end talking.
         // The microphone's noise floor: follows it down at once, up by 1 dB/s.
-        self.noise = if self.s_mic < self.noise { self.s_mic } else { self.noise * 1.0023 };
+        self.noise = if self.s_mic < self.noise {
+            self.s_mic
+        } else {
+            self.noise * 1.0023
+        };
         let erle_lin = 10f32.powf(self.erle_est / 10.0);
         // The echo the filter has to remove, as loud as it recently was: the
         // room's tail keeps ringing after the speaker stops.
@@ -405,13 +421,21 @@ impl EchoCanceller {
             1.0
         };
         // Fast attack, slower release, so speech onsets pass at once.
-        self.gain = if target > self.gain { target } else { 0.6 * self.gain + 0.4 * target };
+        self.gain = if target > self.gain {
+            target
+        } else {
+            0.6 * self.gain + 0.4 * target
+        };
         // Never make it worse: a filter whose output is louder than the
         // microphone is passed over for this block.
         let src: &[f32] = if self.s_e_fg > self.s_mic { mic } else { &e_fg };
         for (o, e) in out.iter_mut().zip(src) {
             *o = if e.is_finite() { e * self.gain } else { 0.0 };
         }
-        self.last = AecBlockStats { double_talk, far_end_active: far_end, suppressor_gain: self.gain };
+        self.last = AecBlockStats {
+            double_talk,
+            far_end_active: far_end,
+            suppressor_gain: self.gain,
+        };
     }
 }

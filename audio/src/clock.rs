@@ -2,8 +2,8 @@
 //! `Instant::now()` inside a stage. Simulated time is what lets scenario
 //! suites run many times faster than real time, and replay bit for bit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A source of monotonic time since the clock's own start.
@@ -21,7 +21,9 @@ pub struct SystemClock {
 impl SystemClock {
     /// A clock starting now.
     pub fn new() -> Self {
-        SystemClock { start: Instant::now() }
+        SystemClock {
+            start: Instant::now(),
+        }
     }
 }
 

@@ -181,7 +181,10 @@ fn sniff(magic: &[u8], ext: &str) -> Result<Container> {
         return Ok(Container::Wav);
     }
     let mp3_sync = magic.len() >= 2 && magic[0] == 0xFF && magic[1] & 0xE0 == 0xE0;
-    if magic.starts_with(b"fLaC") || magic.starts_with(b"OggS") || magic.starts_with(b"ID3") || mp3_sync
+    if magic.starts_with(b"fLaC")
+        || magic.starts_with(b"OggS")
+        || magic.starts_with(b"ID3")
+        || mp3_sync
     {
         return Ok(Container::Symphonia);
     }
@@ -283,8 +286,12 @@ fn wav_error(e: &hound::Error, at: usize) -> Error {
         hound::Error::FormatError(m) => Error::malformed(format!("malformed WAV: {m}")),
         hound::Error::TooWide => Error::unsupported("WAV samples wider than 32 bits"),
         hound::Error::UnfinishedSample => Error::malformed("WAV ends in the middle of a sample"),
-        hound::Error::Unsupported => Error::unsupported("this WAV encoding is not supported (use PCM or 32-bit float)"),
-        hound::Error::InvalidSampleFormat => Error::unsupported("this WAV sample format is not supported"),
+        hound::Error::Unsupported => {
+            Error::unsupported("this WAV encoding is not supported (use PCM or 32-bit float)")
+        }
+        hound::Error::InvalidSampleFormat => {
+            Error::unsupported("this WAV sample format is not supported")
+        }
     }
 }
 
@@ -314,7 +321,12 @@ fn decode_symphonia<R: Read + Seek + Send + Sync + 'static>(
         other => Error::malformed(format!("{what}: {other}")),
     };
     let mut format = symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| sym("not a readable FLAC, MP3 or Ogg file", e))?;
     let track = format
         .default_track(TrackType::Audio)
@@ -429,8 +441,11 @@ mod tests {
                 sample_format: hound::SampleFormat::Int,
             };
             let half = 1i32 << (bits - 2);
-            let audio = decode_bytes(&wav_bytes(spec, &[0, half, -half]), &DecodeLimits::default())
-                .unwrap();
+            let audio = decode_bytes(
+                &wav_bytes(spec, &[0, half, -half]),
+                &DecodeLimits::default(),
+            )
+            .unwrap();
             assert_eq!(audio.samples, vec![0.0, 0.5, -0.5], "{bits}-bit");
         }
     }
@@ -444,6 +459,9 @@ mod tests {
     fn empty_and_garbage_are_errors() {
         let l = DecodeLimits::default();
         assert!(matches!(decode_bytes(&[], &l), Err(Error::Malformed(_))));
-        assert!(matches!(decode_bytes(b"hello world, not audio", &l), Err(Error::Malformed(_))));
+        assert!(matches!(
+            decode_bytes(b"hello world, not audio", &l),
+            Err(Error::Malformed(_))
+        ));
     }
 }

@@ -20,7 +20,7 @@
 //! frame (exclusive), `decided_at` where the endpointer knew. The utterance's
 //! audio begins `preroll_ms` before `start`, so the first syllable is never cut.
 
-use crate::frame::{ms_to_samples, FrameSize};
+use crate::frame::{FrameSize, ms_to_samples};
 use crate::vad::{FlatnessGate, Vad, VadMode, WebRtcVad};
 use crate::{Error, Result};
 
@@ -101,14 +101,20 @@ impl Config {
             return bad("onset_gap_ms", "must be at least one frame");
         }
         if self.max_utterance_ms < self.onset_ms.max(self.min_utterance_ms) {
-            return bad("max_utterance_ms", "must exceed onset_ms and min_utterance_ms");
+            return bad(
+                "max_utterance_ms",
+                "must exceed onset_ms and min_utterance_ms",
+            );
         }
         if self.max_utterance_ms > 600_000
             || self.preroll_ms > 10_000
             || self.hangover_ms > 60_000
             || self.refine_max_ms > 10_000
         {
-            return bad("max_utterance_ms/preroll_ms/hangover_ms", "unreasonably large");
+            return bad(
+                "max_utterance_ms/preroll_ms/hangover_ms",
+                "unreasonably large",
+            );
         }
         Ok(())
     }
@@ -168,8 +174,16 @@ pub enum EndpointEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Silence,
-    Onset { start: u64, voiced_ms: u32, gap_ms: u32 },
-    Speech { start: u64, last_voiced_end: u64, voiced_ms: u32 },
+    Onset {
+        start: u64,
+        voiced_ms: u32,
+        gap_ms: u32,
+    },
+    Speech {
+        start: u64,
+        last_voiced_end: u64,
+        voiced_ms: u32,
+    },
 }
 
 /// The endpointer state machine. Feed it one frame and its VAD verdict at a time.
@@ -227,7 +241,8 @@ impl Endpointer {
     /// Whether a frame of this energy could count as voiced at all (it
     /// clears the noise floor by `min_snr_db`). Frames that cannot need no VAD.
     pub fn could_be_voiced(&self, energy_db: f32) -> bool {
-        self.cfg.min_snr_db <= 0.0 || energy_db.max(FLOOR_MIN_DB) >= self.floor_db + self.cfg.min_snr_db
+        self.cfg.min_snr_db <= 0.0
+            || energy_db.max(FLOOR_MIN_DB) >= self.floor_db + self.cfg.min_snr_db
     }
 
     /// Sample index of the next frame.
@@ -246,11 +261,19 @@ impl Endpointer {
         let rise = FLOOR_RISE_DB_PER_S * f as f32 / 1000.0;
         // Judged against the floor of the frames before this one.
         let voiced = voiced && self.could_be_voiced(e);
-        self.floor_db = if e < self.floor_db { e } else { self.floor_db + rise };
+        self.floor_db = if e < self.floor_db {
+            e
+        } else {
+            self.floor_db + rise
+        };
         self.state = match self.state {
             State::Silence if voiced => self.onset_step(frame_start, f, 0, frame_end, sink),
             State::Silence => State::Silence,
-            State::Onset { start, voiced_ms, gap_ms } => {
+            State::Onset {
+                start,
+                voiced_ms,
+                gap_ms,
+            } => {
                 if voiced {
                     // Speech starts with the latest run of voiced frames: blips
                     // before a gap count toward the onset, but do not move its start.
@@ -259,23 +282,60 @@ impl Endpointer {
                 } else if gap_ms + f >= self.cfg.onset_gap_ms {
                     State::Silence
                 } else {
-                    State::Onset { start, voiced_ms, gap_ms: gap_ms + f }
+                    State::Onset {
+                        start,
+                        voiced_ms,
+                        gap_ms: gap_ms + f,
+                    }
                 }
             }
-            State::Speech { start, last_voiced_end, voiced_ms } => {
+            State::Speech {
+                start,
+                last_voiced_end,
+                voiced_ms,
+            } => {
                 if voiced {
                     if frame_end - start > ms_to_samples(self.cfg.max_utterance_ms) {
-                        self.finish_utterance(start, last_voiced_end, voiced_ms, frame_start, true, sink);
-                        sink(EndpointEvent::SpeechStart { start: frame_start, decided_at: frame_end });
-                        State::Speech { start: frame_start, last_voiced_end: frame_end, voiced_ms: f }
+                        self.finish_utterance(
+                            start,
+                            last_voiced_end,
+                            voiced_ms,
+                            frame_start,
+                            true,
+                            sink,
+                        );
+                        sink(EndpointEvent::SpeechStart {
+                            start: frame_start,
+                            decided_at: frame_end,
+                        });
+                        State::Speech {
+                            start: frame_start,
+                            last_voiced_end: frame_end,
+                            voiced_ms: f,
+                        }
                     } else {
-                        State::Speech { start, last_voiced_end: frame_end, voiced_ms: voiced_ms + f }
+                        State::Speech {
+                            start,
+                            last_voiced_end: frame_end,
+                            voiced_ms: voiced_ms + f,
+                        }
                     }
                 } else if frame_end - last_voiced_end >= ms_to_samples(self.cfg.hangover_ms) {
-                    self.finish_utterance(start, last_voiced_end, voiced_ms, frame_end, false, sink);
+                    self.finish_utterance(
+                        start,
+                        last_voiced_end,
+                        voiced_ms,
+                        frame_end,
+                        false,
+                        sink,
+                    );
                     State::Silence
                 } else {
-                    State::Speech { start, last_voiced_end, voiced_ms }
+                    State::Speech {
+                        start,
+                        last_voiced_end,
+                        voiced_ms,
+                    }
                 }
             }
         };
@@ -286,7 +346,12 @@ impl Endpointer {
 
     /// The stream has ended: close an utterance in progress.
     pub fn finish(&mut self, sink: &mut impl FnMut(EndpointEvent)) {
-        if let State::Speech { start, last_voiced_end, voiced_ms } = self.state {
+        if let State::Speech {
+            start,
+            last_voiced_end,
+            voiced_ms,
+        } = self.state
+        {
             self.finish_utterance(start, last_voiced_end, voiced_ms, self.pos, true, sink);
         }
         self.state = State::Silence;
@@ -309,10 +374,21 @@ impl Endpointer {
     ) -> State {
         if voiced_ms >= self.cfg.onset_ms {
             let start = self.refine_start(start);
-            sink(EndpointEvent::SpeechStart { start, decided_at: now });
-            State::Speech { start, last_voiced_end: now, voiced_ms }
+            sink(EndpointEvent::SpeechStart {
+                start,
+                decided_at: now,
+            });
+            State::Speech {
+                start,
+                last_voiced_end: now,
+                voiced_ms,
+            }
         } else {
-            State::Onset { start, voiced_ms, gap_ms }
+            State::Onset {
+                start,
+                voiced_ms,
+                gap_ms,
+            }
         }
     }
 
@@ -331,7 +407,9 @@ impl Endpointer {
         }
         let end = self.refine_end(end, decided_at);
         self.last_end = end;
-        let audio_start = start.saturating_sub(ms_to_samples(self.cfg.preroll_ms)).max(self.history_start);
+        let audio_start = start
+            .saturating_sub(ms_to_samples(self.cfg.preroll_ms))
+            .max(self.history_start);
         let from = (audio_start - self.history_start) as usize;
         let to = ((decided_at - self.history_start) as usize).min(self.history.len());
         sink(EndpointEvent::SpeechEnd(Utterance {
@@ -358,13 +436,18 @@ impl Endpointer {
     }
 
     fn loud(&self, at: u64) -> bool {
-        self.cfg.refine_db > 0.0 && self.frame_db(at).is_some_and(|e| e >= self.floor_db + self.cfg.refine_db)
+        self.cfg.refine_db > 0.0
+            && self
+                .frame_db(at)
+                .is_some_and(|e| e >= self.floor_db + self.cfg.refine_db)
     }
 
     fn refine_start(&self, start: u64) -> u64 {
         let n = self.cfg.frame.samples() as u64;
         let reach = self.cfg.refine_max_ms.min(self.cfg.preroll_ms);
-        let limit = start.saturating_sub(ms_to_samples(reach)).max(self.last_end);
+        let limit = start
+            .saturating_sub(ms_to_samples(reach))
+            .max(self.last_end);
         let mut s = start;
         while s >= limit + n && self.loud(s - n) {
             s -= n;
@@ -422,7 +505,9 @@ pub struct Segmenter {
 
 impl std::fmt::Debug for Segmenter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Segmenter").field("endpointer", &self.endpointer).finish()
+        f.debug_struct("Segmenter")
+            .field("endpointer", &self.endpointer)
+            .finish()
     }
 }
 
@@ -458,7 +543,12 @@ impl Segmenter {
     /// Push samples that may count as speech only if `allowed`: a frame any
     /// part of which was pushed with `allowed == false` is unvoiced, whatever
     /// the VAD says (the echo canceller's veto while only the far end talks).
-    pub fn push_gated(&mut self, mut samples: &[f32], allowed: bool, sink: &mut impl FnMut(EndpointEvent)) -> Result<()> {
+    pub fn push_gated(
+        &mut self,
+        mut samples: &[f32],
+        allowed: bool,
+        sink: &mut impl FnMut(EndpointEvent),
+    ) -> Result<()> {
         self.frame_allowed &= allowed;
         while !samples.is_empty() {
             let take = (self.frame.len() - self.filled).min(samples.len());
@@ -524,7 +614,9 @@ mod tests {
                     u.decided_at / 160,
                     if u.truncated { " truncated" } else { "" }
                 ),
-                EndpointEvent::Rejected { start, end } => format!("rejected {}..{}", start / 160, end / 160),
+                EndpointEvent::Rejected { start, end } => {
+                    format!("rejected {}..{}", start / 160, end / 160)
+                }
             })
         };
         for c in pattern.chars() {
@@ -561,7 +653,10 @@ mod tests {
         check("..########..........", "start 2@5, end 2..10@15");
         check("..##.####.....", "start 5@6, end 5..9@14");
         check("..#########", "start 2@5, end 2..11@11 truncated");
-        check("#########################", "start 0@3, end 0..20@20 truncated, start 20@21, rejected 20..25");
+        check(
+            "#########################",
+            "start 0@3, end 0..20@20 truncated, start 20@21, rejected 20..25",
+        );
     }
 
     #[test]
@@ -585,7 +680,10 @@ mod tests {
 
     #[test]
     fn invalid_config_names_the_field() {
-        let bad = Config { hangover_ms: 0, ..Config::default() };
+        let bad = Config {
+            hangover_ms: 0,
+            ..Config::default()
+        };
         let e = Endpointer::new(bad).unwrap_err().to_string();
         assert!(e.contains("hangover_ms"), "{e}");
     }

@@ -49,7 +49,13 @@ pub fn mel_to_hz(mel: f64) -> f64 {
 
 /// The mel filter bank as librosa's `filters.mel(sr, n_fft, n_mels, fmin, fmax,
 /// htk=False, norm="slaney")`: `n_mels` rows of `n_fft / 2 + 1` weights, row-major.
-pub fn mel_filters(sample_rate: u32, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Vec<f32> {
+pub fn mel_filters(
+    sample_rate: u32,
+    n_fft: usize,
+    n_mels: usize,
+    fmin: f64,
+    fmax: f64,
+) -> Vec<f32> {
     let n_freqs = n_fft / 2 + 1;
     let fft_freqs: Vec<f64> = (0..n_freqs)
         .map(|i| i as f64 * f64::from(sample_rate) / n_fft as f64)
@@ -90,7 +96,14 @@ pub struct MelConfig {
 
 impl Default for MelConfig {
     fn default() -> Self {
-        MelConfig { n_fft: 400, hop: 160, n_mels: 80, sample_rate: crate::SAMPLE_RATE, fmin: 0.0, fmax: 8000.0 }
+        MelConfig {
+            n_fft: 400,
+            hop: 160,
+            n_mels: 80,
+            sample_rate: crate::SAMPLE_RATE,
+            fmin: 0.0,
+            fmax: 8000.0,
+        }
     }
 }
 
@@ -114,7 +127,9 @@ impl LogMel {
     /// Plan the FFT and build the filter bank.
     pub fn new(cfg: MelConfig) -> Result<Self> {
         if cfg.n_fft < 16 || cfg.hop == 0 || cfg.n_mels == 0 || cfg.fmax <= cfg.fmin {
-            return Err(Error::config(format!("log-mel settings out of range: {cfg:?}")));
+            return Err(Error::config(format!(
+                "log-mel settings out of range: {cfg:?}"
+            )));
         }
         let filters = mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax);
         Ok(LogMel {
@@ -163,7 +178,13 @@ impl LogMel {
                 if len == 0 {
                     return 0.0;
                 }
-                let r = if j < 0 { -j } else if j >= len { 2 * (len - 1) - j } else { j };
+                let r = if j < 0 {
+                    -j
+                } else if j >= len {
+                    2 * (len - 1) - j
+                } else {
+                    j
+                };
                 samples[r.clamp(0, len - 1) as usize]
             })
             .collect();
@@ -194,16 +215,22 @@ pub fn pitch_yin(frame: &[f32], sample_rate: u32, fmin: f32, fmax: f32) -> Optio
     }
     let mut d = vec![0.0f32; tau_max + 1];
     for (tau, dt) in d.iter_mut().enumerate().skip(1) {
-        *dt = (0..w).map(|j| {
-            let x = frame[j] - frame[j + tau];
-            x * x
-        }).sum();
+        *dt = (0..w)
+            .map(|j| {
+                let x = frame[j] - frame[j + tau];
+                x * x
+            })
+            .sum();
     }
     let mut cmnd = vec![1.0f32; tau_max + 1];
     let mut running = 0.0f32;
     for tau in 1..=tau_max {
         running += d[tau];
-        cmnd[tau] = if running > 0.0 { d[tau] * tau as f32 / running } else { 1.0 };
+        cmnd[tau] = if running > 0.0 {
+            d[tau] * tau as f32 / running
+        } else {
+            1.0
+        };
     }
     let mut tau = tau_min;
     while tau < tau_max {
@@ -214,7 +241,11 @@ pub fn pitch_yin(frame: &[f32], sample_rate: u32, fmin: f32, fmax: f32) -> Optio
             // Parabolic interpolation around the minimum.
             let (a, b, c) = (cmnd[tau - 1], cmnd[tau], cmnd[tau + 1]);
             let denom = a - 2.0 * b + c;
-            let shift = if denom.abs() > 1e-9 { 0.5 * (a - c) / denom } else { 0.0 };
+            let shift = if denom.abs() > 1e-9 {
+                0.5 * (a - c) / denom
+            } else {
+                0.0
+            };
             return Some(sr / (tau as f32 + shift));
         }
         tau += 1;
@@ -236,6 +267,8 @@ mod tests {
         assert_eq!(pitch_yin(&[0.0; 1024], 16000, 60.0, 500.0), None);
     }
 
+    // Reference values, as librosa printed them (more digits than an f32 holds).
+    #[allow(clippy::excessive_precision)]
     /// Reference values from librosa 0.11 `filters.mel(sr=16000, n_fft=400, n_mels=80)`
     /// (the bank Whisper uses): every non-zero weight of rows 0, 1, 10, 40 and 79.
     #[test]
@@ -245,15 +278,27 @@ mod tests {
             (0, &[(1, 0.024_862_595)]),
             (1, &[(1, 0.001_990_822), (2, 0.022_871_772)]),
             (10, &[(10, 0.019_908_218), (11, 0.004_954_375)]),
-            (40, &[(42, 0.005_411_105), (43, 0.014_735_566), (44, 0.006_518_19)]),
+            (
+                40,
+                &[(42, 0.005_411_105), (43, 0.014_735_566), (44, 0.006_518_19)],
+            ),
             (
                 79,
                 &[
-                    (186, 0.000_366_741_67), (187, 0.000_833_070_02), (188, 0.001_299_398_4),
-                    (189, 0.001_765_726_8), (190, 0.002_232_055), (191, 0.002_698_383_3),
-                    (192, 0.003_164_711_9), (193, 0.003_141_313_3), (194, 0.002_692_554_1),
-                    (195, 0.002_243_795_2), (196, 0.001_795_036), (197, 0.001_346_277_1),
-                    (198, 0.000_897_518), (199, 0.000_448_759),
+                    (186, 0.000_366_741_67),
+                    (187, 0.000_833_070_02),
+                    (188, 0.001_299_398_4),
+                    (189, 0.001_765_726_8),
+                    (190, 0.002_232_055),
+                    (191, 0.002_698_383_3),
+                    (192, 0.003_164_711_9),
+                    (193, 0.003_141_313_3),
+                    (194, 0.002_692_554_1),
+                    (195, 0.002_243_795_2),
+                    (196, 0.001_795_036),
+                    (197, 0.001_346_277_1),
+                    (198, 0.000_897_518),
+                    (199, 0.000_448_759),
                 ],
             ),
         ];
@@ -263,7 +308,11 @@ mod tests {
             let want: Vec<usize> = nonzero.iter().map(|(k, _)| *k).collect();
             assert_eq!(got, want, "row {row}: non-zero bins");
             for (k, v) in *nonzero {
-                assert!((r[*k] - v).abs() < 1e-6, "row {row} bin {k}: {} vs {v}", r[*k]);
+                assert!(
+                    (r[*k] - v).abs() < 1e-6,
+                    "row {row} bin {k}: {} vs {v}",
+                    r[*k]
+                );
             }
         }
     }

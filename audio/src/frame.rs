@@ -9,7 +9,9 @@ pub const SAMPLE_RATE: u32 = 16_000;
 pub const SAMPLES_PER_MS: usize = (SAMPLE_RATE / 1000) as usize;
 
 /// The frame lengths WebRTC's VAD accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum FrameSize {
     /// 10 ms, 160 samples.
     #[serde(rename = "10")]
@@ -73,7 +75,11 @@ pub fn to_i16(x: f32) -> i16 {
 /// Devices can deliver garbage; no later stage should ever see it.
 pub fn sanitize(samples: &mut [f32]) {
     for s in samples {
-        *s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
+        *s = if s.is_finite() {
+            s.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
     }
 }
 
@@ -82,7 +88,11 @@ pub fn energy_dbfs(frame: &[f32]) -> f32 {
     if frame.is_empty() {
         return -120.0;
     }
-    let ms = frame.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / frame.len() as f64;
+    let ms = frame
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / frame.len() as f64;
     if ms <= 1e-12 {
         -120.0
     } else {

@@ -1,7 +1,7 @@
 //! The front end as one piece: microphone and reference in, echo cancelled,
 //! endpointed speech out. What a session runs on every captured block.
 
-use crate::aec::{AecConfig, EchoCanceller, BLOCK};
+use crate::aec::{AecConfig, BLOCK, EchoCanceller};
 use crate::endpoint::{Config, EndpointEvent, Segmenter};
 use crate::{Error, Result};
 
@@ -49,7 +49,10 @@ impl FrontEnd {
     ) -> Result<&[f32]> {
         let n = mic.len();
         if n > self.clean.len() {
-            return Err(Error::config(format!("front-end blocks of at most {} samples", self.clean.len())));
+            return Err(Error::config(format!(
+                "front-end blocks of at most {} samples",
+                self.clean.len()
+            )));
         }
         if mic.len() != reference.len() || n % BLOCK != 0 {
             return Err(Error::config(format!(
@@ -63,7 +66,11 @@ impl FrontEnd {
             // canceller vetoes the VAD until it detects double talk.
             let allowed = match self.aec.as_mut() {
                 Some(aec) => {
-                    aec.process(&mic[block.clone()], &reference[block.clone()], &mut self.clean[block.clone()])?;
+                    aec.process(
+                        &mic[block.clone()],
+                        &reference[block.clone()],
+                        &mut self.clean[block.clone()],
+                    )?;
                     let s = aec.last_block();
                     !s.far_end_active || s.double_talk
                 }
@@ -73,7 +80,8 @@ impl FrontEnd {
                     true
                 }
             };
-            self.segmenter.push_gated(&self.clean[block], allowed, sink)?;
+            self.segmenter
+                .push_gated(&self.clean[block], allowed, sink)?;
         }
         Ok(&self.clean[..n])
     }

@@ -29,8 +29,8 @@ pub fn resample(mono: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     let chunk = chunk_for(from);
     let mut r = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input)
         .map_err(|e| construction_error(from, to, e))?;
-    let input = InterleavedSlice::new(mono, 1, mono.len())
-        .map_err(|e| construction_error(from, to, e))?;
+    let input =
+        InterleavedSlice::new(mono, 1, mono.len()).map_err(|e| construction_error(from, to, e))?;
     let out = r
         .process_all(&input, mono.len(), None)
         .map_err(|e| construction_error(from, to, e))?;
@@ -76,8 +76,14 @@ impl StreamResampler {
                 delay_left: 0,
             });
         }
-        let r = Fft::<f32>::new(from as usize, to as usize, chunk_for(from), 1, FixedSync::Input)
-            .map_err(|e| construction_error(from, to, e))?;
+        let r = Fft::<f32>::new(
+            from as usize,
+            to as usize,
+            chunk_for(from),
+            1,
+            FixedSync::Input,
+        )
+        .map_err(|e| construction_error(from, to, e))?;
         let chunk_in = r.input_frames_next();
         let out_max = r.output_frames_max();
         let delay_left = r.output_delay();

@@ -78,9 +78,14 @@ impl RoomConfig {
     /// The impulse response this room applies to the speaker's sound.
     pub fn impulse_response(&self) -> Result<Vec<f32>> {
         if self.rt60_ms > 5_000 || self.delay_ms > 1_000 {
-            return Err(Error::config("room: rt60_ms at most 5000, delay_ms at most 1000"));
+            return Err(Error::config(
+                "room: rt60_ms at most 5000, delay_ms at most 1000",
+            ));
         }
-        if !(self.echo_gain.is_finite() && self.reverb_level.is_finite() && self.noise_dbfs.is_finite()) {
+        if !(self.echo_gain.is_finite()
+            && self.reverb_level.is_finite()
+            && self.noise_dbfs.is_finite())
+        {
             return Err(Error::config("room: gains must be finite numbers"));
         }
         let sr = SAMPLE_RATE as f32;
@@ -88,7 +93,7 @@ impl RoomConfig {
         let tail = (self.rt60_ms * SAMPLE_RATE / 1000) as usize;
         let mut h = vec![0.0; delay + tail.max(1)];
         h[delay] = self.echo_gain;
-        let mut rng = Rng::new(self.seed ^ 0x5EED_0F_2001);
+        let mut rng = Rng::new(self.seed ^ 0x005E_ED0F_2001);
         for n in 1..tail {
             let t = n as f32 / sr;
             let decay = 10f32.powf(-3.0 * t / (self.rt60_ms as f32 / 1000.0));
@@ -128,7 +133,10 @@ pub struct SimRoom {
 
 impl std::fmt::Debug for SimRoom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimRoom").field("cfg", &self.cfg).field("pos", &self.pos).finish()
+        f.debug_struct("SimRoom")
+            .field("cfg", &self.cfg)
+            .field("pos", &self.pos)
+            .finish()
     }
 }
 
@@ -138,7 +146,11 @@ impl SimRoom {
         let mut rir_rev = cfg.impulse_response()?;
         rir_rev.reverse();
         let l = rir_rev.len();
-        let noise_amp = if cfg.noise_dbfs < -120.0 { 0.0 } else { 10f32.powf(cfg.noise_dbfs / 20.0) };
+        let noise_amp = if cfg.noise_dbfs < -120.0 {
+            0.0
+        } else {
+            10f32.powf(cfg.noise_dbfs / 20.0)
+        };
         Ok(SimRoom {
             rng: Rng::new(cfg.seed),
             cfg,
@@ -158,7 +170,11 @@ impl SimRoom {
 
     /// The user says `samples` (16 kHz mono) starting at sample `start`, scaled by `gain`.
     pub fn add_user_speech(&mut self, start: u64, samples: Vec<f32>, gain: f32) {
-        self.users.push(UserSpeech { start, samples, gain });
+        self.users.push(UserSpeech {
+            start,
+            samples,
+            gain,
+        });
     }
 
     /// End the stream at this sample (otherwise it runs forever).
@@ -181,7 +197,11 @@ impl SimRoom {
         self.w = (self.w + 1) % l;
         self.hist[self.w] = x;
         self.hist[self.w + l] = x;
-        self.quiet_for = if x == 0.0 { self.quiet_for.saturating_add(1) } else { 0 };
+        self.quiet_for = if x == 0.0 {
+            self.quiet_for.saturating_add(1)
+        } else {
+            0
+        };
         if self.quiet_for >= l {
             return 0.0;
         }
@@ -227,7 +247,11 @@ impl DuplexDevice for SimRoom {
                     user += u.samples[(t - u.start) as usize] * u.gain;
                 }
             }
-            let noise = if self.noise_amp > 0.0 { self.rng.gaussian() * self.noise_amp } else { 0.0 };
+            let noise = if self.noise_amp > 0.0 {
+                self.rng.gaussian() * self.noise_amp
+            } else {
+                0.0
+            };
             mic[i] = echo + user + noise;
         }
         mic[n..].fill(0.0);
@@ -238,7 +262,8 @@ impl DuplexDevice for SimRoom {
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<()> {
-        self.queue.extend(samples.iter().map(|&s| if s.is_finite() { s } else { 0.0 }));
+        self.queue
+            .extend(samples.iter().map(|&s| if s.is_finite() { s } else { 0.0 }));
         Ok(())
     }
 

@@ -23,7 +23,9 @@ pub trait Vad {
 }
 
 /// WebRTC's aggressiveness: higher modes say "speech" less often.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "u8", into = "u8")]
 pub enum VadMode {
     /// 0: most permissive, misses the least speech.
@@ -65,7 +67,9 @@ pub struct WebRtcVad {
 
 impl std::fmt::Debug for WebRtcVad {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebRtcVad").field("mode", &self.mode).finish()
+        f.debug_struct("WebRtcVad")
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -167,17 +171,23 @@ pub fn spectral_flatness(frame: &[f32]) -> f32 {
 
 impl<V> FlatnessGate<V> {
     fn flatness(&mut self, frame: &[f32]) -> f32 {
-        let fft = if frame.len() <= 256 { &self.ffts[0] } else { &self.ffts[1] };
+        let fft = if frame.len() <= 256 {
+            &self.ffts[0]
+        } else {
+            &self.ffts[1]
+        };
         let size = fft.len();
         let n = frame.len().min(size);
         if self.window.len() != n {
             self.window = crate::features::hann(n);
         }
         self.input.clear();
-        self.input.extend(frame[..n].iter().zip(&self.window).map(|(x, w)| x * w));
+        self.input
+            .extend(frame[..n].iter().zip(&self.window).map(|(x, w)| x * w));
         self.input.resize(size, 0.0);
         self.spectrum.resize(size / 2 + 1, Complex::default());
-        self.scratch.resize(fft.get_scratch_len(), Complex::default());
+        self.scratch
+            .resize(fft.get_scratch_len(), Complex::default());
         // Only fails on wrong lengths, which are set just above.
         let _ = fft.process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch);
         let bin_hz = crate::SAMPLE_RATE as f32 / size as f32;
@@ -240,7 +250,15 @@ mod tests {
     fn flatness_separates_noise_from_tone() {
         let white = noise(480, 0.1, 7);
         let tone: Vec<f32> = (0..480).map(|i| (i as f32 * 0.2).sin()).collect();
-        assert!(spectral_flatness(&white) > 0.4, "{}", spectral_flatness(&white));
-        assert!(spectral_flatness(&tone) < 0.05, "{}", spectral_flatness(&tone));
+        assert!(
+            spectral_flatness(&white) > 0.4,
+            "{}",
+            spectral_flatness(&white)
+        );
+        assert!(
+            spectral_flatness(&tone) < 0.05,
+            "{}",
+            spectral_flatness(&tone)
+        );
     }
 }

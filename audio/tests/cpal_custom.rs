@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ainima_audio::device::cpal::CpalDevice;
 use ainima_audio::device::DuplexDevice;
+use ainima_audio::device::cpal::CpalDevice;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
-    Data, DeviceDescription, DeviceDescriptionBuilder, DeviceId, Error, ErrorKind, InputCallbackInfo,
-    InputStreamTimestamp, OutputCallbackInfo, OutputStreamTimestamp, SampleFormat, StreamConfig, StreamInstant,
-    SupportedBufferSize, SupportedStreamConfig, SupportedStreamConfigRange,
+    Data, DeviceDescription, DeviceDescriptionBuilder, DeviceId, Error, ErrorKind,
+    InputCallbackInfo, InputStreamTimestamp, OutputCallbackInfo, OutputStreamTimestamp,
+    SampleFormat, StreamConfig, StreamInstant, SupportedBufferSize, SupportedStreamConfig,
+    SupportedStreamConfigRange,
 };
 
 const IN_RATE: u32 = 48_000;
@@ -63,7 +64,11 @@ impl fmt::Debug for TestDevice {
 }
 impl fmt::Display for TestDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.input { "test microphone" } else { "test speaker" })
+        f.write_str(if self.input {
+            "test microphone"
+        } else {
+            "test speaker"
+        })
     }
 }
 
@@ -106,13 +111,23 @@ impl HostTrait for TestHost {
         true
     }
     fn devices(&self) -> Result<Self::Devices, Error> {
-        Ok(vec![self.default_input_device().unwrap(), self.default_output_device().unwrap()].into_iter())
+        Ok(vec![
+            self.default_input_device().unwrap(),
+            self.default_output_device().unwrap(),
+        ]
+        .into_iter())
     }
     fn default_input_device(&self) -> Option<TestDevice> {
-        Some(TestDevice { input: true, world: self.0.clone() })
+        Some(TestDevice {
+            input: true,
+            world: self.0.clone(),
+        })
     }
     fn default_output_device(&self) -> Option<TestDevice> {
-        Some(TestDevice { input: false, world: self.0.clone() })
+        Some(TestDevice {
+            input: false,
+            world: self.0.clone(),
+        })
     }
 }
 
@@ -138,11 +153,25 @@ impl DeviceTrait for TestDevice {
     }
     fn supported_input_configs(&self) -> Result<Self::SupportedInputConfigs, Error> {
         let c = config(true);
-        Ok(vec![SupportedStreamConfigRange::new(2, IN_RATE, IN_RATE, *c.buffer_size(), c.sample_format())].into_iter())
+        Ok(vec![SupportedStreamConfigRange::new(
+            2,
+            IN_RATE,
+            IN_RATE,
+            *c.buffer_size(),
+            c.sample_format(),
+        )]
+        .into_iter())
     }
     fn supported_output_configs(&self) -> Result<Self::SupportedOutputConfigs, Error> {
         let c = config(false);
-        Ok(vec![SupportedStreamConfigRange::new(2, OUT_RATE, OUT_RATE, *c.buffer_size(), c.sample_format())].into_iter())
+        Ok(vec![SupportedStreamConfigRange::new(
+            2,
+            OUT_RATE,
+            OUT_RATE,
+            *c.buffer_size(),
+            c.sample_format(),
+        )]
+        .into_iter())
     }
     fn default_input_config(&self) -> Result<SupportedStreamConfig, Error> {
         Ok(config(true))
@@ -163,7 +192,10 @@ impl DeviceTrait for TestDevice {
         D: FnMut(&Data, &InputCallbackInfo) + Send + 'static,
         E: FnMut(Error) + Send + 'static,
     {
-        let (play, exit) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (play, exit) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let (p, x, world) = (play.clone(), exit.clone(), self.world.clone());
         let thread = std::thread::spawn(move || {
             let mut pos = 0;
@@ -177,12 +209,24 @@ impl DeviceTrait for TestDevice {
                     *s = world.mic_source.get(pos).copied().unwrap_or(0.0);
                     pos += 1;
                 }
-                let data = unsafe { Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::F32) };
+                let data = unsafe {
+                    Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::F32)
+                };
                 let t = StreamInstant::new(0, 0);
-                data_callback(&data, &InputCallbackInfo::new(InputStreamTimestamp { callback: t, capture: t }));
+                data_callback(
+                    &data,
+                    &InputCallbackInfo::new(InputStreamTimestamp {
+                        callback: t,
+                        capture: t,
+                    }),
+                );
             }
         });
-        Ok(TestStream { play, exit, thread: Some(thread) })
+        Ok(TestStream {
+            play,
+            exit,
+            thread: Some(thread),
+        })
     }
 
     fn build_output_stream_raw<D, E>(
@@ -197,7 +241,10 @@ impl DeviceTrait for TestDevice {
         D: FnMut(&mut Data, &OutputCallbackInfo) + Send + 'static,
         E: FnMut(Error) + Send + 'static,
     {
-        let (play, exit) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (play, exit) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let (p, x, world) = (play.clone(), exit.clone(), self.world.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = vec![0i16; 441 * 2];
@@ -206,13 +253,25 @@ impl DeviceTrait for TestDevice {
                 if !p.load(Ordering::SeqCst) {
                     continue;
                 }
-                let mut data = unsafe { Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::I16) };
+                let mut data = unsafe {
+                    Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::I16)
+                };
                 let t = StreamInstant::new(0, 0);
-                data_callback(&mut data, &OutputCallbackInfo::new(OutputStreamTimestamp { callback: t, playback: t }));
+                data_callback(
+                    &mut data,
+                    &OutputCallbackInfo::new(OutputStreamTimestamp {
+                        callback: t,
+                        playback: t,
+                    }),
+                );
                 world.speaker.lock().unwrap().extend_from_slice(&buf);
             }
         });
-        Ok(TestStream { play, exit, thread: Some(thread) })
+        Ok(TestStream {
+            play,
+            exit,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -222,20 +281,37 @@ fn rms(x: &[f32]) -> f32 {
 
 #[test]
 fn cpal_backend_captures_plays_references_and_stops_on_barge_in() {
-    let Some(dir) = common::data_dir() else { return };
+    let Some(dir) = common::data_dir() else {
+        return;
+    };
     // A real 48 kHz stereo recording as the microphone's input.
     let file = dir.join("speech/voice2json/what_time_is_it.wav");
     let audio = ainima_audio::decode::decode_file(&file, &Default::default()).unwrap();
     assert_eq!((audio.sample_rate, audio.channels), (IN_RATE, 2));
     let expected = audio.to_16k_mono().unwrap();
-    let world = Arc::new(World { mic_source: audio.samples.clone(), ..Default::default() });
-    let host = cpal::Host::from(cpal::platform::CustomHost::from_host(TestHost(world.clone())));
+    let world = Arc::new(World {
+        mic_source: audio.samples.clone(),
+        ..Default::default()
+    });
+    let host = cpal::Host::from(cpal::platform::CustomHost::from_host(TestHost(
+        world.clone(),
+    )));
     let mut dev = CpalDevice::open(&host).unwrap();
     let info = dev.info();
-    assert_eq!((info.input_rate, info.input_channels, info.output_rate, info.output_channels), (IN_RATE, 2, OUT_RATE, 2));
+    assert_eq!(
+        (
+            info.input_rate,
+            info.input_channels,
+            info.output_rate,
+            info.output_channels
+        ),
+        (IN_RATE, 2, OUT_RATE, 2)
+    );
 
     // Play a second of 1 kHz while capturing the recording.
-    let tone: Vec<f32> = (0..16_000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin() * 0.5).collect();
+    let tone: Vec<f32> = (0..16_000)
+        .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin() * 0.5)
+        .collect();
     dev.play(&tone).unwrap();
     let (mut mic, mut reference) = (Vec::new(), Vec::new());
     let (mut m, mut r) = (vec![0.0; 160], vec![0.0; 160]);
@@ -246,21 +322,47 @@ fn cpal_backend_captures_plays_references_and_stops_on_barge_in() {
     }
     // Capture: the same audio as decoding the file directly (downmixed, resampled to 16 kHz).
     let n = expected.len() - 2_000;
-    let err = mic[1_000..n].iter().zip(&expected[1_000..n]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(err < 0.02, "captured audio differs from the file by up to {err}");
+    let err = mic[1_000..n]
+        .iter()
+        .zip(&expected[1_000..n])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        err < 0.02,
+        "captured audio differs from the file by up to {err}"
+    );
     // The reference: what the speaker played, the tone, at its level.
     let played = rms(&reference[4_000..12_000]);
-    assert!((played - 0.5 / 2f32.sqrt()).abs() < 0.05, "reference rms {played}");
+    assert!(
+        (played - 0.5 / 2f32.sqrt()).abs() < 0.05,
+        "reference rms {played}"
+    );
 
     // The speaker got the tone at 44.1 kHz, the same on both channels.
-    let speaker: Vec<f32> = world.speaker.lock().unwrap().chunks(2).map(|f| {
-        assert_eq!(f[0], f[1], "channels differ");
-        f32::from(f[0]) / 32768.0
-    }).collect();
-    let start = speaker.iter().position(|s| s.abs() > 0.1).expect("the tone was played");
+    let speaker: Vec<f32> = world
+        .speaker
+        .lock()
+        .unwrap()
+        .chunks(2)
+        .map(|f| {
+            assert_eq!(f[0], f[1], "channels differ");
+            f32::from(f[0]) / 32768.0
+        })
+        .collect();
+    let start = speaker
+        .iter()
+        .position(|s| s.abs() > 0.1)
+        .expect("the tone was played");
     let body = &speaker[start + 4_410..start + 30_000];
-    assert!((rms(body) - 0.5 / 2f32.sqrt()).abs() < 0.05, "speaker rms {}", rms(body));
-    let crossings = body.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count() as f32;
+    assert!(
+        (rms(body) - 0.5 / 2f32.sqrt()).abs() < 0.05,
+        "speaker rms {}",
+        rms(body)
+    );
+    let crossings = body
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count() as f32;
     let hz = crossings / 2.0 / (body.len() as f32 / OUT_RATE as f32);
     assert!((hz - 1000.0).abs() < 10.0, "played {hz} Hz");
 
@@ -279,6 +381,9 @@ fn cpal_backend_captures_plays_references_and_stops_on_barge_in() {
     let len = world.speaker.lock().unwrap().len();
     std::thread::sleep(Duration::from_millis(30));
     let tail: Vec<i16> = world.speaker.lock().unwrap()[len..].to_vec();
-    assert!(!tail.is_empty() && tail.iter().all(|&s| s == 0), "still playing after stop_playback");
+    assert!(
+        !tail.is_empty() && tail.iter().all(|&s| s == 0),
+        "still playing after stop_playback"
+    );
     assert_eq!(dev.overruns(), 0, "the capture ring overflowed");
 }

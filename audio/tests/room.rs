@@ -9,7 +9,7 @@ use ainima_audio::clock::SimClock;
 use ainima_audio::device::DuplexDevice;
 use ainima_audio::endpoint::{Config, EndpointEvent};
 use ainima_audio::frontend::FrontEnd;
-use ainima_audio::room::{run_front_end, RoomConfig, SimRoom};
+use ainima_audio::room::{RoomConfig, SimRoom, run_front_end};
 
 /// The assistant's voice, synthesised by espeak-ng at 16 kHz.
 fn espeak(text: &str) -> Option<Vec<f32>> {
@@ -41,7 +41,13 @@ struct Run {
     erle_db: Option<f64>,
 }
 
-fn run_room(room_cfg: RoomConfig, aec: Option<AecConfig>, assistant: &[f32], user: Option<(u64, Vec<f32>)>, seconds: u64) -> Run {
+fn run_room(
+    room_cfg: RoomConfig,
+    aec: Option<AecConfig>,
+    assistant: &[f32],
+    user: Option<(u64, Vec<f32>)>,
+    seconds: u64,
+) -> Run {
     let mut room = SimRoom::new(room_cfg, SimClock::new()).unwrap();
     room.play(assistant).unwrap();
     if let Some((at, speech)) = user {
@@ -50,8 +56,18 @@ fn run_room(room_cfg: RoomConfig, aec: Option<AecConfig>, assistant: &[f32], use
     let mut fe = FrontEnd::new(Config::default(), aec).unwrap();
     let mut events = Vec::new();
     // ERLE is measured once the filter has had three seconds to converge.
-    run_front_end(&mut room, &mut fe, seconds * 16_000, Some(3 * 16_000), &mut |t, e| events.push((t, e))).unwrap();
-    Run { events, erle_db: fe.aec().and_then(|a| a.erle_db()) }
+    run_front_end(
+        &mut room,
+        &mut fe,
+        seconds * 16_000,
+        Some(3 * 16_000),
+        &mut |t, e| events.push((t, e)),
+    )
+    .unwrap();
+    Run {
+        events,
+        erle_db: fe.aec().and_then(|a| a.erle_db()),
+    }
 }
 
 fn starts(run: &Run) -> Vec<u64> {
@@ -66,32 +82,69 @@ fn starts(run: &Run) -> Vec<u64> {
 
 #[test]
 fn the_assistants_own_voice_gives_no_user_segment_with_the_canceller_on() {
-    let Some(voice) = espeak(ASSISTANT) else { return };
+    let Some(voice) = espeak(ASSISTANT) else {
+        return;
+    };
     let secs = voice.len() as u64 / 16_000 + 1;
     let without = run_room(RoomConfig::default(), None, &voice, None, secs);
-    assert!(!starts(&without).is_empty(), "without a canceller the echo must be heard, or this test proves nothing");
-    let with = run_room(RoomConfig::default(), Some(AecConfig::default()), &voice, None, secs);
-    assert_eq!(starts(&with), Vec::<u64>::new(), "echo woke the VAD: {:?}", with.events);
+    assert!(
+        !starts(&without).is_empty(),
+        "without a canceller the echo must be heard, or this test proves nothing"
+    );
+    let with = run_room(
+        RoomConfig::default(),
+        Some(AecConfig::default()),
+        &voice,
+        None,
+        secs,
+    );
+    assert_eq!(
+        starts(&with),
+        Vec::<u64>::new(),
+        "echo woke the VAD: {:?}",
+        with.events
+    );
     let erle = with.erle_db.expect("ERLE measured");
     assert!(erle >= 25.0, "ERLE {erle:.1} dB at RT60 300 ms");
 }
 
 #[test]
 fn a_user_talking_over_the_assistant_is_heard_within_100_ms() {
-    let Some(voice) = espeak(ASSISTANT) else { return };
-    let Some(dir) = common::data_dir() else { return };
-    for (file, at_s) in [("rhasspy/what_time_is_it.wav", 5.0), ("pocketsphinx/goforward.wav", 7.5), ("tflite_micro/yes_1000ms.wav", 9.0)] {
+    let Some(voice) = espeak(ASSISTANT) else {
+        return;
+    };
+    let Some(dir) = common::data_dir() else {
+        return;
+    };
+    for (file, at_s) in [
+        ("rhasspy/what_time_is_it.wav", 5.0),
+        ("pocketsphinx/goforward.wav", 7.5),
+        ("tflite_micro/yes_1000ms.wav", 9.0),
+    ] {
         let user = ainima_audio::decode::load_16k_mono(&dir.join("speech").join(file)).unwrap();
         // The user's onset: where the front end finds speech in their recording alone.
         let alone = ainima_audio::endpoint::segments(&user, &Config::default()).unwrap();
         let at = (at_s * 16_000.0) as u64;
         let onset = at + alone.first().expect("speech in the recording").start;
-        let run = run_room(RoomConfig::default(), Some(AecConfig::default()), &voice, Some((at, user.clone())), 14);
+        let run = run_room(
+            RoomConfig::default(),
+            Some(AecConfig::default()),
+            &voice,
+            Some((at, user.clone())),
+            14,
+        );
         let detected: Vec<u64> = starts(&run);
-        assert_eq!(detected.len(), 1, "{file}: one user onset expected, got {detected:?}");
+        assert_eq!(
+            detected.len(),
+            1,
+            "{file}: one user onset expected, got {detected:?}"
+        );
         let latency_ms = (detected[0] as i64 - onset as i64) * 1000 / 16_000;
         eprintln!("{file}: detected {latency_ms} ms after the onset");
-        assert!((-20..=100).contains(&latency_ms), "{file}: detected {latency_ms} ms after the onset");
+        assert!(
+            (-20..=100).contains(&latency_ms),
+            "{file}: detected {latency_ms} ms after the onset"
+        );
     }
 }
 
@@ -99,13 +152,21 @@ fn a_user_talking_over_the_assistant_is_heard_within_100_ms() {
 /// voice as echo; after they stopped, echo came back 20 dB louder for seconds.
 #[test]
 fn double_talk_does_not_make_the_canceller_diverge() {
-    let Some(voice) = espeak(ASSISTANT) else { return };
-    let Some(dir) = common::data_dir() else { return };
-    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav")).unwrap();
+    let Some(voice) = espeak(ASSISTANT) else {
+        return;
+    };
+    let Some(dir) = common::data_dir() else {
+        return;
+    };
+    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav"))
+        .unwrap();
     let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).unwrap();
     room.play(&voice).unwrap();
     room.add_user_speech(6 * 16_000, user, 1.0);
-    let linear = AecConfig { suppression_db: 0.0, ..AecConfig::default() };
+    let linear = AecConfig {
+        suppression_db: 0.0,
+        ..AecConfig::default()
+    };
     let mut aec = ainima_audio::aec::EchoCanceller::new(linear).unwrap();
     let (mut mic, mut reference, mut out) = (vec![0.0; 160], vec![0.0; 160], vec![0.0; 160]);
     let (mut e_mic, mut e_out) = (0.0f64, 0.0f64);

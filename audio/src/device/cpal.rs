@@ -6,8 +6,8 @@
 //! With the `cpal-custom` feature, tests build a [`::cpal::Host`] of their own
 //! (cpal's custom host) and drive exactly this code without a sound card.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ::cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -15,7 +15,7 @@ use ::cpal::{SampleFormat, StreamConfig};
 
 use super::{DeviceInfo, DuplexDevice};
 use crate::resample::StreamResampler;
-use crate::ring::{ring, Consumer, Producer};
+use crate::ring::{Consumer, Producer, ring};
 use crate::{Error, Result, SAMPLE_RATE};
 
 /// Seconds of audio each ring holds.
@@ -57,7 +57,9 @@ pub struct CpalDevice {
 
 impl std::fmt::Debug for CpalDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CpalDevice").field("info", &self.info).finish()
+        f.debug_struct("CpalDevice")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
@@ -84,8 +86,12 @@ impl CpalDevice {
 
     /// Specific devices.
     pub fn from_devices(input: &::cpal::Device, output: &::cpal::Device) -> Result<Self> {
-        let in_cfg = input.default_input_config().map_err(|e| dev_err("input config", e))?;
-        let out_cfg = output.default_output_config().map_err(|e| dev_err("output config", e))?;
+        let in_cfg = input
+            .default_input_config()
+            .map_err(|e| dev_err("input config", e))?;
+        let out_cfg = output
+            .default_output_config()
+            .map_err(|e| dev_err("output config", e))?;
         let in_rate = in_cfg.sample_rate();
         let out_rate = out_cfg.sample_rate();
         let in_ch = in_cfg.channels();
@@ -98,15 +104,34 @@ impl CpalDevice {
         let (ref_p, ref_c) = ring(out_rate as usize * RING_SECONDS);
         let (play_p, play_c) = ring(out_rate as usize * RING_SECONDS);
 
-        let in_stream = build_input(input, in_cfg.sample_format(), in_cfg.config(), mic_p, shared.clone())?;
-        let out_stream = build_output(output, out_cfg.sample_format(), out_cfg.config(), play_c, ref_p, shared.clone())?;
+        let in_stream = build_input(
+            input,
+            in_cfg.sample_format(),
+            in_cfg.config(),
+            mic_p,
+            shared.clone(),
+        )?;
+        let out_stream = build_output(
+            output,
+            out_cfg.sample_format(),
+            out_cfg.config(),
+            play_c,
+            ref_p,
+            shared.clone(),
+        )?;
         in_stream.play().map_err(|e| dev_err("start input", e))?;
         out_stream.play().map_err(|e| dev_err("start output", e))?;
 
         let name = format!(
             "{} / {}",
-            input.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "input".into()),
-            output.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "output".into())
+            input
+                .description()
+                .map(|d| d.name().to_string())
+                .unwrap_or_else(|_| "input".into()),
+            output
+                .description()
+                .map(|d| d.name().to_string())
+                .unwrap_or_else(|_| "output".into())
         );
         Ok(CpalDevice {
             _input: in_stream,
@@ -144,7 +169,16 @@ impl CpalDevice {
     }
 
     fn drain_rings(&mut self) -> Result<()> {
-        let Self { mic, reference, mic_rs, ref_rs, mic_ready, ref_ready, scratch, .. } = self;
+        let Self {
+            mic,
+            reference,
+            mic_rs,
+            ref_rs,
+            mic_ready,
+            ref_ready,
+            scratch,
+            ..
+        } = self;
         loop {
             let n = mic.pop(scratch);
             if n == 0 {
@@ -212,7 +246,11 @@ fn build_input(
             on_error,
             None,
         ),
-        other => return Err(Error::Device(format!("input sample format {other:?} is not supported (use f32 or i16)"))),
+        other => {
+            return Err(Error::Device(format!(
+                "input sample format {other:?} is not supported (use f32 or i16)"
+            )));
+        }
     };
     stream.map_err(|e| dev_err("open input stream", e))
 }
@@ -263,7 +301,11 @@ fn build_output(
             on_error,
             None,
         ),
-        other => return Err(Error::Device(format!("output sample format {other:?} is not supported (use f32 or i16)"))),
+        other => {
+            return Err(Error::Device(format!(
+                "output sample format {other:?} is not supported (use f32 or i16)"
+            )));
+        }
     };
     stream.map_err(|e| dev_err("open output stream", e))
 }
@@ -282,7 +324,10 @@ impl DuplexDevice for CpalDevice {
                 break;
             }
             if waited >= self.timeout {
-                return Err(Error::Device(format!("no audio from the input for {} s", self.timeout.as_secs())));
+                return Err(Error::Device(format!(
+                    "no audio from the input for {} s",
+                    self.timeout.as_secs()
+                )));
             }
             std::thread::sleep(Duration::from_millis(2));
             waited += Duration::from_millis(2);
@@ -301,21 +346,27 @@ impl DuplexDevice for CpalDevice {
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<()> {
-        let Self { out_rs, staging, .. } = self;
-        out_rs.push(samples, &mut |y| staging.extend(y.iter().map(|&s| if s.is_finite() { s } else { 0.0 })))?;
+        let Self {
+            out_rs, staging, ..
+        } = self;
+        out_rs.push(samples, &mut |y| {
+            staging.extend(y.iter().map(|&s| if s.is_finite() { s } else { 0.0 }))
+        })?;
         self.feed_playback();
         Ok(())
     }
 
     fn stop_playback(&mut self) -> usize {
-        let n = self.staging.len() + (self.info.output_rate as usize * RING_SECONDS - self.playback.free());
+        let n = self.staging.len()
+            + (self.info.output_rate as usize * RING_SECONDS - self.playback.free());
         self.staging.clear();
         self.shared.flush.store(true, Ordering::Release);
         n * SAMPLE_RATE as usize / self.info.output_rate as usize
     }
 
     fn pending_playback(&self) -> usize {
-        let n = self.staging.len() + (self.info.output_rate as usize * RING_SECONDS - self.playback.free());
+        let n = self.staging.len()
+            + (self.info.output_rate as usize * RING_SECONDS - self.playback.free());
         n * SAMPLE_RATE as usize / self.info.output_rate as usize
     }
 

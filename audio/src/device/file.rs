@@ -90,13 +90,15 @@ impl DuplexDevice for FileDevice {
         for r in reference.iter_mut().take(mic.len()) {
             *r = self.queue.pop_front().unwrap_or(0.0);
         }
-        self.played.extend_from_slice(&reference[..mic.len().min(reference.len())]);
+        self.played
+            .extend_from_slice(&reference[..mic.len().min(reference.len())]);
         self.ended = self.pos == self.input.len();
         Ok(n)
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<()> {
-        self.queue.extend(samples.iter().map(|&s| if s.is_finite() { s } else { 0.0 }));
+        self.queue
+            .extend(samples.iter().map(|&s| if s.is_finite() { s } else { 0.0 }));
         Ok(())
     }
 
@@ -136,7 +138,10 @@ mod tests {
         assert_eq!(d.capture(&mut mic, &mut r).unwrap(), 90);
         assert_eq!(mic[89], 0.5);
         assert_eq!(mic[90], 0.0);
-        assert!(matches!(d.capture(&mut mic, &mut r), Err(Error::EndOfStream)));
+        assert!(matches!(
+            d.capture(&mut mic, &mut r),
+            Err(Error::EndOfStream)
+        ));
         assert_eq!(d.played().len(), 320);
     }
 }

@@ -8,9 +8,9 @@
 //! (a simulated room on a simulated clock) and, with the `native` feature,
 //! [`cpal::CpalDevice`] (live devices; tests drive it through cpal's custom host).
 
-pub mod file;
 #[cfg(feature = "native")]
 pub mod cpal;
+pub mod file;
 
 use crate::Result;
 

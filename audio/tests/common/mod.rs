@@ -15,8 +15,15 @@ pub fn data_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     let required = std::env::var("AINIMA_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    assert!(!required, "AINIMA_REQUIRE_DATA=1 but {} holds no speech/MANIFEST.tsv", dir.display());
-    eprintln!("skipped: no test data at {} (set AINIMA_DATA_DIR)", dir.display());
+    assert!(
+        !required,
+        "AINIMA_REQUIRE_DATA=1 but {} holds no speech/MANIFEST.tsv",
+        dir.display()
+    );
+    eprintln!(
+        "skipped: no test data at {} (set AINIMA_DATA_DIR)",
+        dir.display()
+    );
     None
 }
 
@@ -37,7 +44,13 @@ pub fn recordings(dir: &std::path::Path) -> Vec<Recording> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
-    let (p, d, r, c, t) = (col("path"), col("duration_s"), col("sample_rate"), col("channels"), col("transcript"));
+    let (p, d, r, c, t) = (
+        col("path"),
+        col("duration_s"),
+        col("sample_rate"),
+        col("channels"),
+        col("transcript"),
+    );
     lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -57,14 +70,20 @@ pub fn recordings(dir: &std::path::Path) -> Vec<Recording> {
 /// Compare `actual` with the snapshot file `tests/snapshots/NAME`; with
 /// `UPDATE_SNAPSHOTS=1`, rewrite it instead.
 pub fn check_snapshot(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
     if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("no snapshot {}: run with UPDATE_SNAPSHOTS=1", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
     if expected != actual {
         panic!(
             "snapshot {} differs (UPDATE_SNAPSHOTS=1 refreshes it)\n--- expected\n{expected}\n--- actual\n{actual}",
