@@ -1,5 +1,6 @@
 //! Decoding audio files: WAV through hound; FLAC, MP3 and Ogg Vorbis through
-//! symphonia. Output is interleaved `f32` at the file's own rate and channel
+//! symphonia (built without its own WAV reader, so RIFF data hidden inside
+//! another stream never reaches it). Output is interleaved `f32` at the file's own rate and channel
 //! count; [`Audio::to_16k_mono`] brings it to what the rest of Ainima reads.
 //!
 //! Everything a file says about itself is checked before it is believed: a
@@ -205,7 +206,16 @@ fn decode_reader<R: Read + Seek + Send + Sync + 'static>(
 ) -> Result<Audio> {
     match sniff(magic, ext)? {
         Container::Wav => decode_wav(reader, byte_len, limits),
-        Container::Symphonia => decode_symphonia(reader, ext, limits),
+        // A third-party decoder's panic is a bug there, but for our caller it
+        // is a file that cannot be decoded: say so, and carry on.
+        Container::Symphonia => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_symphonia(reader, ext, limits)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Error::malformed(
+                "the decoder failed on this file (damaged or unusual stream)",
+            ))
+        }),
     }
 }
 
@@ -327,7 +337,8 @@ fn decode_symphonia<R: Read + Seek + Send + Sync + 'static>(
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(|e| sym("not a readable FLAC, MP3 or Ogg file", e))?;
+        // Nothing recognisable in the bytes: damaged, not merely unsupported.
+        .map_err(|e| Error::malformed(format!("not a readable FLAC, MP3 or Ogg file ({e})")))?;
     let track = format
         .default_track(TrackType::Audio)
         .ok_or_else(|| Error::malformed("the file has no audio track"))?;

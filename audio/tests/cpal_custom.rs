@@ -1,7 +1,8 @@
 //! The real cpal backend, driven through cpal's custom host by a device of
 //! ours (there is no sound card here): a 48 kHz stereo f32 microphone that
 //! plays a real recording, and a 44.1 kHz stereo i16 speaker that records
-//! what it is given. Checks capture, playback, the echo reference and barge-in.
+//! what it is given. Checks capture, playback, the echo reference, barge-in,
+//! and that the callbacks never allocate.
 #![cfg(feature = "cpal-custom")]
 // The custom host hands cpal raw buffers through `Data::from_parts`, which is
 // unsafe by signature; it is confined to this test device.
@@ -23,6 +24,45 @@ use cpal::{
     SampleFormat, StreamConfig, StreamInstant, SupportedBufferSize, SupportedStreamConfig,
     SupportedStreamConfigRange,
 };
+
+/// Counts heap allocations made inside cpal data callbacks (which must make none).
+struct CountingAlloc;
+
+static CALLBACK_ALLOCATIONS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    static IN_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if IN_CALLBACK.with(|c| c.get()) {
+            CALLBACK_ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        if IN_CALLBACK.with(|c| c.get()) {
+            CALLBACK_ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// Run a data callback the way a real-time audio thread would, counting its allocations.
+fn in_callback(f: impl FnOnce()) {
+    IN_CALLBACK.with(|c| c.set(true));
+    f();
+    IN_CALLBACK.with(|c| c.set(false));
+}
 
 const IN_RATE: u32 = 48_000;
 const OUT_RATE: u32 = 44_100;
@@ -213,13 +253,11 @@ impl DeviceTrait for TestDevice {
                     Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::F32)
                 };
                 let t = StreamInstant::new(0, 0);
-                data_callback(
-                    &data,
-                    &InputCallbackInfo::new(InputStreamTimestamp {
-                        callback: t,
-                        capture: t,
-                    }),
-                );
+                let info = InputCallbackInfo::new(InputStreamTimestamp {
+                    callback: t,
+                    capture: t,
+                });
+                in_callback(|| data_callback(&data, &info));
             }
         });
         Ok(TestStream {
@@ -257,13 +295,11 @@ impl DeviceTrait for TestDevice {
                     Data::from_parts(buf.as_mut_ptr().cast(), buf.len(), SampleFormat::I16)
                 };
                 let t = StreamInstant::new(0, 0);
-                data_callback(
-                    &mut data,
-                    &OutputCallbackInfo::new(OutputStreamTimestamp {
-                        callback: t,
-                        playback: t,
-                    }),
-                );
+                let info = OutputCallbackInfo::new(OutputStreamTimestamp {
+                    callback: t,
+                    playback: t,
+                });
+                in_callback(|| data_callback(&mut data, &info));
                 world.speaker.lock().unwrap().extend_from_slice(&buf);
             }
         });
@@ -386,4 +422,9 @@ fn cpal_backend_captures_plays_references_and_stops_on_barge_in() {
         "still playing after stop_playback"
     );
     assert_eq!(dev.overruns(), 0, "the capture ring overflowed");
+    assert_eq!(
+        CALLBACK_ALLOCATIONS.load(Ordering::SeqCst),
+        0,
+        "the audio callbacks allocated"
+    );
 }

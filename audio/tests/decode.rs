@@ -229,6 +229,19 @@ fn the_corpus_is_written_out_for_the_fuzzer() {
     }
 }
 
+/// Regression, found by the fuzzer: an MP3 sync word followed by a RIFF header
+/// with a bad channel mask made symphonia's probe find its WAV reader, which
+/// panicked on a shift overflow.
+#[test]
+fn fuzz_symphonia_riff_channel_mask() {
+    let bytes = include_bytes!("fixtures/fuzz-symphonia-riff-channel-mask.bin");
+    let got = std::panic::catch_unwind(|| decode_bytes(bytes, &DecodeLimits::default()));
+    match got {
+        Ok(Err(Error::Malformed(_))) => {}
+        other => panic!("expected a clear error, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_missing_file_names_the_path() {
     let e = decode_file(
