@@ -69,6 +69,18 @@ mod tests {
         assert_eq!(c.endpointer.frame.ms(), 20);
     }
 
+    /// The example in the README is a valid configuration, and says the defaults.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").expect("a toml block") + 8;
+        let len = readme[start..].find("```").unwrap();
+        let cfg = AppConfig::parse(&readme[start..start + len]).unwrap();
+        assert_eq!(cfg.endpointer, ainima_audio::endpoint::Config::default());
+        assert_eq!(cfg.aec, ainima_audio::aec::AecConfig::default());
+        assert_eq!(cfg.room, ainima_audio::room::RoomConfig::default());
+    }
+
     #[test]
     fn errors_name_line_and_column() {
         let e = AppConfig::parse("[endpointer]\nhangover = 400\n")

@@ -11,14 +11,22 @@
 //!    └───────────────────────────────────────────────────┘──┘
 //! ```
 //!
+//! A frame counts as voiced when the VAD says so and its energy clears the
+//! tracked noise floor by `min_snr_db` (the VAD alone fires on faint noise).
 //! Onset needs `onset_ms` of voiced frames before a gap of `onset_gap_ms`,
-//! so a click or a short burst never starts speech. Speech ends after
-//! `hangover_ms` without a voiced frame; one with less than
-//! `min_utterance_ms` voiced in all is reported as [`EndpointEvent::Rejected`]
-//! instead. Timestamps are sample indices at 16 kHz: `start` is the first
-//! sample of the first voiced frame, `end` the last sample of the last voiced
-//! frame (exclusive), `decided_at` where the endpointer knew. The utterance's
-//! audio begins `preroll_ms` before `start`, so the first syllable is never cut.
+//! so a click or a short burst never starts speech; the start is the first
+//! frame of the latest voiced run. Speech ends after `hangover_ms` without a
+//! voiced frame; one with less than `min_utterance_ms` voiced in all is
+//! reported as [`EndpointEvent::Rejected`] instead. Both boundaries are then
+//! refined by energy: the start moves back, and the end forward, over
+//! adjacent frames `refine_db` above the floor (the VAD is late on soft
+//! onsets such as fricatives, and early on weak endings), by at most
+//! `refine_max_ms`.
+//!
+//! Timestamps are sample indices at 16 kHz: `start` is the first sample of
+//! the utterance, `end` one past its last, `decided_at` where the endpointer
+//! knew. The utterance's audio begins `preroll_ms` before `start`, so the
+//! first syllable is never cut.
 
 use crate::frame::{FrameSize, ms_to_samples};
 use crate::vad::{FlatnessGate, Vad, VadMode, WebRtcVad};
