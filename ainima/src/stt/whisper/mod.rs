@@ -1,0 +1,480 @@
+//! The Whisper engine: log-mel features, the model (our own, in
+//! [`model`]), greedy decoding with guards for short audio, and loading from
+//! a model folder in the Hugging Face layout (`model.safetensors`,
+//! `config.json`, `tokenizer.json`) plus Ainima's `ainima.json` manifest.
+
+pub mod ct2;
+pub mod model;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use super::{Segment, SpeechToText, Transcript};
+use crate::{Error, Result};
+
+/// Audio the model reads: 16 kHz.
+pub const SAMPLE_RATE: usize = 16_000;
+/// STFT window (25 ms), as in the paper.
+pub const N_FFT: usize = 400;
+/// STFT hop (10 ms), as in the paper.
+pub const HOP_LENGTH: usize = 160;
+/// The longest audio one window holds.
+pub const CHUNK_SECONDS: usize = 30;
+/// Silence appended after the speech before encoding. Whisper was trained on
+/// 30 s windows; with less than about 3 s after the speech it tends to repeat
+/// itself instead of ending.
+pub const PAD_SECONDS: f32 = 3.0;
+
+/// Hyper-parameters, under the Hugging Face `config.json` names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    /// Mel bands (n_mels).
+    pub num_mel_bins: usize,
+    /// Encoder positions (n_audio_ctx), 1500 for 30 s.
+    pub max_source_positions: usize,
+    /// Width (n_audio_state = n_text_state).
+    pub d_model: usize,
+    /// Encoder heads.
+    pub encoder_attention_heads: usize,
+    /// Encoder layers.
+    pub encoder_layers: usize,
+    /// Vocabulary (n_vocab).
+    pub vocab_size: usize,
+    /// Decoder positions (n_text_ctx).
+    pub max_target_positions: usize,
+    /// Decoder heads.
+    pub decoder_attention_heads: usize,
+    /// Decoder layers.
+    pub decoder_layers: usize,
+}
+
+impl Config {
+    /// Check the numbers hang together.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.num_mel_bins > 0
+            && self.d_model > 0
+            && self.encoder_attention_heads > 0
+            && self.decoder_attention_heads > 0
+            && self.d_model % self.encoder_attention_heads == 0
+            && self.d_model % self.decoder_attention_heads == 0
+            && self.encoder_layers > 0
+            && self.decoder_layers > 0
+            && self.vocab_size > 50_000
+            && self.max_source_positions > 0
+            && self.max_target_positions > 8;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::BadModel(format!(
+                "inconsistent Whisper configuration: {self:?}"
+            )))
+        }
+    }
+
+    /// Multilingual models have 51865 tokens or more; English-only ones 51864.
+    pub fn multilingual(&self) -> bool {
+        self.vocab_size >= 51_865
+    }
+}
+
+/// Ainima's own notes on an installed model: provenance, checksums and
+/// decoding settings that the tensors do not carry.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// The model's name in the store.
+    pub name: String,
+    /// Where it came from (a path, a wheel, a hub repository).
+    pub source: String,
+    /// SHA-256 of each file, by name.
+    pub sha256: BTreeMap<String, String>,
+    /// Tokens never to emit.
+    #[serde(default)]
+    pub suppress_ids: Vec<u32>,
+    /// Tokens never to emit first.
+    #[serde(default)]
+    pub suppress_ids_begin: Vec<u32>,
+}
+
+/// Whisper's log-mel spectrogram: `frames = samples / 160` frames of
+/// `n_mels` bands, band-major (`[n_mels, frames]`), log10, floored 8 below
+/// the maximum and scaled as `(x + 4) / 4`.
+pub fn log_mel(samples: &[f32], n_mels: usize) -> Result<(Vec<f32>, usize)> {
+    let mut mel = ainima_audio::features::LogMel::new(ainima_audio::features::MelConfig {
+        n_fft: N_FFT,
+        hop: HOP_LENGTH,
+        n_mels,
+        sample_rate: SAMPLE_RATE as u32,
+        fmin: 0.0,
+        fmax: SAMPLE_RATE as f64 / 2.0,
+    })?;
+    let frames = samples.len() / HOP_LENGTH;
+    let spec = mel.spectrogram(samples);
+    let max = spec[..frames * n_mels]
+        .iter()
+        .copied()
+        .fold(f32::MIN, f32::max);
+    let mut out = vec![0.0; n_mels * frames];
+    for f in 0..frames {
+        for m in 0..n_mels {
+            out[m * frames + f] = (spec[f * n_mels + m].max(max - 8.0) + 4.0) / 4.0;
+        }
+    }
+    Ok((out, frames))
+}
+
+/// Token ids the decoder needs.
+#[derive(Debug, Clone, Copy)]
+struct Special {
+    sot: u32,
+    eot: u32,
+    transcribe: u32,
+    no_timestamps: u32,
+    english: Option<u32>,
+    start_of_prev: u32,
+}
+
+/// Decoding settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeOptions {
+    /// Words to bias recognition towards, given to Whisper as previous text.
+    pub prompt: Option<String>,
+    /// Most tokens per second of audio (guards against loops).
+    pub max_tokens_per_second: f32,
+    /// Silence appended after the speech.
+    pub pad_seconds: f32,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            prompt: None,
+            max_tokens_per_second: 6.0,
+            pad_seconds: PAD_SECONDS,
+        }
+    }
+}
+
+/// The Whisper speech recogniser.
+pub struct WhisperEngine {
+    name: String,
+    model: model::Whisper,
+    tokenizer: tokenizers::Tokenizer,
+    special: Special,
+    suppress: Vec<u32>,
+    suppress_begin: Vec<u32>,
+    /// Decoding settings.
+    pub options: DecodeOptions,
+    /// Segmenting the audio before decoding.
+    pub endpointer: ainima_audio::endpoint::Config,
+}
+
+impl std::fmt::Debug for WhisperEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperEngine")
+            .field("name", &self.name)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+impl WhisperEngine {
+    /// Load an installed model folder (see [`crate::store`]).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("whisper")
+            .to_string();
+        let cfg: Config = serde_json::from_slice(&read(&dir.join("config.json"))?)
+            .map_err(|e| Error::BadModel(format!("config.json: {e}")))?;
+        cfg.validate()?;
+        let manifest: Manifest = match std::fs::read(dir.join("ainima.json")) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| Error::BadModel(format!("ainima.json: {e}")))?,
+            Err(_) => Manifest::default(),
+        };
+        let tok_path = dir.join("tokenizer.json");
+        if !tok_path.is_file() {
+            return Err(Error::BadModel(format!(
+                "{} is missing",
+                tok_path.display()
+            )));
+        }
+        let tokenizer = tokenizers::Tokenizer::from_file(&tok_path)
+            .map_err(|e| Error::BadModel(format!("tokenizer.json: {e}")))?;
+        let bytes = read(&dir.join("model.safetensors"))?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+            .map_err(|e| Error::BadModel(format!("model.safetensors: {e}")))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let model =
+            model::Whisper::load(vb, cfg.clone()).map_err(|e| Error::BadModel(format!("{e}")))?;
+        let id = |t: &str| {
+            tokenizer
+                .token_to_id(t)
+                .ok_or_else(|| Error::BadModel(format!("the tokenizer has no {t}")))
+        };
+        let special = Special {
+            sot: id("<|startoftranscript|>")?,
+            eot: id("<|endoftext|>")?,
+            transcribe: id("<|transcribe|>")?,
+            no_timestamps: id("<|notimestamps|>")?,
+            english: if cfg.multilingual() {
+                Some(id("<|en|>")?)
+            } else {
+                None
+            },
+            start_of_prev: id("<|startofprev|>")?,
+        };
+        Ok(WhisperEngine {
+            name,
+            model,
+            tokenizer,
+            special,
+            suppress: manifest.suppress_ids,
+            suppress_begin: manifest.suppress_ids_begin,
+            options: DecodeOptions::default(),
+            endpointer: ainima_audio::endpoint::Config::default(),
+        })
+    }
+
+    fn prompt_tokens(&self) -> Result<Vec<u32>> {
+        let mut p = Vec::new();
+        if let Some(words) = self
+            .options
+            .prompt
+            .as_deref()
+            .filter(|w| !w.trim().is_empty())
+        {
+            let enc = self
+                .tokenizer
+                .encode(format!(" {}", words.trim()), false)
+                .map_err(|e| Error::Inference(format!("tokenizing the prompt: {e}")))?;
+            let ids = enc.get_ids();
+            // At most half the context, newest words last.
+            let keep = ids
+                .len()
+                .min(self.model.config().max_target_positions / 2 - 1);
+            p.push(self.special.start_of_prev);
+            p.extend_from_slice(&ids[ids.len() - keep..]);
+        }
+        p.push(self.special.sot);
+        if let Some(en) = self.special.english {
+            p.push(en);
+            p.push(self.special.transcribe);
+        }
+        p.push(self.special.no_timestamps);
+        Ok(p)
+    }
+
+    /// Decode one window of speech (at most 30 s minus the padding).
+    fn decode_window(
+        &mut self,
+        speech: &[f32],
+        timings: &mut BTreeMap<String, f64>,
+    ) -> Result<(String, f32)> {
+        let max_samples = CHUNK_SECONDS * SAMPLE_RATE;
+        let pad = (self.options.pad_seconds.max(0.0) * SAMPLE_RATE as f32) as usize;
+        let len = (speech.len() + pad).min(max_samples);
+        let mut audio = vec![0.0f32; len];
+        let n = speech.len().min(len);
+        audio[..n].copy_from_slice(&speech[..n]);
+
+        let t0 = Instant::now();
+        let n_mels = self.model.config().num_mel_bins;
+        let (mel, frames) = log_mel(&audio, n_mels)?;
+        let frames = frames - frames % 2;
+        let mel = Tensor::from_vec(mel, (n_mels, len / HOP_LENGTH), &Device::Cpu)?
+            .narrow(1, 0, frames)?;
+        let t1 = Instant::now();
+        self.model.encode(&mel)?;
+        let t2 = Instant::now();
+
+        let seconds = speech.len() as f32 / SAMPLE_RATE as f32;
+        let cap = (8.0 + seconds * self.options.max_tokens_per_second).ceil() as usize;
+        let prompt = self.prompt_tokens()?;
+        let cap = cap.min(self.model.config().max_target_positions - prompt.len() - 1);
+        let mut out: Vec<u32> = Vec::new();
+        let mut probs: Vec<f32> = Vec::new();
+        let mut feed = prompt;
+        let eot = self.special.eot;
+        let first_special = self.special.eot + 1;
+        while out.len() < cap {
+            let mut logits = self.model.step(&feed)?;
+            for &s in &self.suppress {
+                if let Some(l) = logits.get_mut(s as usize) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+            if out.is_empty() {
+                for &s in &self.suppress_begin {
+                    if let Some(l) = logits.get_mut(s as usize) {
+                        *l = f32::NEG_INFINITY;
+                    }
+                }
+                logits[eot as usize] = f32::NEG_INFINITY;
+            }
+            // No special tokens in the text: no timestamps, no language, no task.
+            for l in logits.iter_mut().skip(first_special as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+            let (best, p) = argmax_prob(&logits);
+            if best == eot {
+                break;
+            }
+            out.push(best);
+            probs.push(p);
+            if let Some(keep) = repetition_cut(&out) {
+                out.truncate(keep);
+                probs.truncate(keep);
+                break;
+            }
+            feed = vec![best];
+        }
+        let t3 = Instant::now();
+        *timings.entry("mel".into()).or_default() += (t1 - t0).as_secs_f64() * 1e3;
+        *timings.entry("encode".into()).or_default() += (t2 - t1).as_secs_f64() * 1e3;
+        *timings.entry("decode".into()).or_default() += (t3 - t2).as_secs_f64() * 1e3;
+        let text = self
+            .tokenizer
+            .decode(&out, true)
+            .map_err(|e| Error::Inference(format!("detokenizing: {e}")))?;
+        let conf = if probs.is_empty() {
+            0.0
+        } else {
+            probs.iter().sum::<f32>() / probs.len() as f32
+        };
+        Ok((text.trim().to_string(), conf))
+    }
+}
+
+/// Index and softmax probability of the largest logit.
+fn argmax_prob(logits: &[f32]) -> (u32, f32) {
+    let (mut best, mut max) = (0usize, f32::NEG_INFINITY);
+    for (i, &l) in logits.iter().enumerate() {
+        if l > max {
+            max = l;
+            best = i;
+        }
+    }
+    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
+    (best as u32, 1.0 / sum)
+}
+
+/// If the tokens end in the same n-gram three times running (n up to 8),
+/// the length to keep: everything up to the end of its first occurrence.
+fn repetition_cut(tokens: &[u32]) -> Option<usize> {
+    for n in 1..=8 {
+        if tokens.len() < 3 * n {
+            break;
+        }
+        let end = tokens.len();
+        let a = &tokens[end - n..];
+        if &tokens[end - 2 * n..end - n] == a && &tokens[end - 3 * n..end - 2 * n] == a {
+            // Single tokens may legitimately repeat a little ("no no no"): allow
+            // three, cut at four.
+            if n == 1 && (tokens.len() < 4 || tokens[end - 4] != a[0]) {
+                continue;
+            }
+            return Some(end - 2 * n);
+        }
+    }
+    None
+}
+
+impl SpeechToText for WhisperEngine {
+    fn transcribe(&mut self, samples: &[f32]) -> Result<Transcript> {
+        let start = Instant::now();
+        let mut timings = BTreeMap::new();
+        let utterances = ainima_audio::endpoint::segments(samples, &self.endpointer)?;
+        // Group neighbouring utterances into windows that fit, padding included.
+        let room =
+            CHUNK_SECONDS * SAMPLE_RATE - (self.options.pad_seconds * SAMPLE_RATE as f32) as usize;
+        let margin = SAMPLE_RATE / 5;
+        let mut windows: Vec<(usize, usize)> = Vec::new();
+        for u in &utterances {
+            let (s, e) = (
+                (u.start as usize).saturating_sub(margin),
+                (u.end as usize + margin).min(samples.len()),
+            );
+            match windows.last_mut() {
+                Some(w) if e - w.0 <= room => w.1 = e,
+                _ => {
+                    // A single utterance longer than a window is cut into windows.
+                    let mut s = s;
+                    while e - s > room {
+                        windows.push((s, s + room));
+                        s += room;
+                    }
+                    windows.push((s, e));
+                }
+            }
+        }
+        let mut segments = Vec::new();
+        let mut confidence = 0.0;
+        for &(s, e) in &windows {
+            let (text, conf) = self.decode_window(&samples[s..e], &mut timings)?;
+            if !text.is_empty() {
+                confidence += conf;
+                segments.push(Segment {
+                    start: s as f64 / SAMPLE_RATE as f64,
+                    end: e as f64 / SAMPLE_RATE as f64,
+                    text,
+                });
+            }
+        }
+        let text = segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        timings.insert("total".into(), start.elapsed().as_secs_f64() * 1e3);
+        Ok(Transcript {
+            confidence: if segments.is_empty() {
+                0.0
+            } else {
+                confidence / segments.len() as f32
+            },
+            text,
+            segments,
+            language: "en".into(),
+            partial: false,
+            timings_ms: timings,
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repetition_is_cut_at_the_first_occurrence() {
+        assert_eq!(repetition_cut(&[1, 2, 3, 4]), None);
+        assert_eq!(repetition_cut(&[5, 1, 2, 1, 2, 1, 2]), Some(3));
+        assert_eq!(
+            repetition_cut(&[7, 7, 7]),
+            None,
+            "three of a word may be speech"
+        );
+        assert_eq!(repetition_cut(&[7, 7, 7, 7]), Some(2));
+    }
+
+    #[test]
+    fn argmax_and_probability() {
+        let (i, p) = argmax_prob(&[0.0, 2.0, 0.0]);
+        assert_eq!(i, 1);
+        assert!((p - 0.7870).abs() < 1e-3, "{p}");
+    }
+}

@@ -1,0 +1,354 @@
+//! Whisper (Radford et al., 2022, "Robust Speech Recognition via Large-Scale
+//! Weak Supervision") on candle, written for short voice commands:
+//!
+//! - the encoder takes as many mel frames as there are (up to 3000), not a
+//!   fixed 30 s window (whisper.cpp's `audio_ctx` idea);
+//! - the decoder keeps a key-value cache for self-attention and computes
+//!   cross-attention keys and values once per utterance, so each new token
+//!   costs one step.
+//!
+//! Tensor names follow the Hugging Face layout (`model.encoder.layers.0.fc1.weight`, ...).
+
+use candle_core::{D, DType, Device, Module, Tensor};
+use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+
+use super::Config;
+use crate::Result;
+
+fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> Result<Linear> {
+    let w = vb.get((o, i), &format!("{name}.weight"))?;
+    let b = if bias {
+        Some(vb.get(o, &format!("{name}.bias"))?)
+    } else {
+        None
+    };
+    Ok(Linear::new(w, b))
+}
+
+fn layer_norm(vb: &VarBuilder, name: &str, d: usize) -> Result<LayerNorm> {
+    Ok(LayerNorm::new(
+        vb.get(d, &format!("{name}.weight"))?,
+        vb.get(d, &format!("{name}.bias"))?,
+        1e-5,
+    ))
+}
+
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    heads: usize,
+    /// Self-attention: keys and values of the tokens so far. Cross-attention: of the audio.
+    cache: Option<(Tensor, Tensor)>,
+}
+
+impl Attention {
+    fn load(vb: &VarBuilder, name: &str, d: usize, heads: usize) -> Result<Self> {
+        Ok(Attention {
+            q: linear(vb, &format!("{name}.q_proj"), d, d, true)?,
+            k: linear(vb, &format!("{name}.k_proj"), d, d, false)?,
+            v: linear(vb, &format!("{name}.v_proj"), d, d, true)?,
+            out: linear(vb, &format!("{name}.out_proj"), d, d, true)?,
+            heads,
+            cache: None,
+        })
+    }
+
+    /// [batch, time, d] to [batch, heads, time, d / heads].
+    fn split(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, d) = x.dims3()?;
+        Ok(x.reshape((b, t, self.heads, d / self.heads))?
+            .transpose(1, 2)?
+            .contiguous()?)
+    }
+
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, _, t, dh) = q.dims4()?;
+        let scale = (dh as f64).powf(-0.5);
+        let mut w = (q.matmul(&k.t()?)? * scale)?;
+        if let Some(m) = mask {
+            w = w.broadcast_add(m)?;
+        }
+        let w = candle_nn::ops::softmax_last_dim(&w)?;
+        let y = w
+            .matmul(v)?
+            .transpose(1, 2)?
+            .reshape((b, t, self.heads * dh))?;
+        Ok(self.out.forward(&y)?)
+    }
+
+    /// Encoder self-attention: no cache, no mask.
+    fn forward_full(&self, x: &Tensor) -> Result<Tensor> {
+        let q = self.split(&self.q.forward(x)?)?;
+        let k = self.split(&self.k.forward(x)?)?;
+        let v = self.split(&self.v.forward(x)?)?;
+        self.attend(&q, &k, &v, None)
+    }
+
+    /// Decoder self-attention over the cache plus the new tokens.
+    fn forward_cached(&mut self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let q = self.split(&self.q.forward(x)?)?;
+        let k = self.split(&self.k.forward(x)?)?;
+        let v = self.split(&self.v.forward(x)?)?;
+        let (k, v) = match &self.cache {
+            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+            None => (k, v),
+        };
+        self.cache = Some((k.clone(), v.clone()));
+        self.attend(&q, &k, &v, mask)
+    }
+
+    /// Cross-attention to the audio, whose keys and values were set by `set_audio`.
+    fn forward_cross(&self, x: &Tensor) -> Result<Tensor> {
+        let q = self.split(&self.q.forward(x)?)?;
+        let (k, v) = self
+            .cache
+            .as_ref()
+            .ok_or_else(|| crate::Error::Inference("decoder used before encode".into()))?;
+        self.attend(&q, k, v, None)
+    }
+
+    fn set_audio(&mut self, audio: &Tensor) -> Result<()> {
+        let k = self.split(&self.k.forward(audio)?)?;
+        let v = self.split(&self.v.forward(audio)?)?;
+        self.cache = Some((k, v));
+        Ok(())
+    }
+}
+
+struct Block {
+    attn: Attention,
+    attn_ln: LayerNorm,
+    cross: Option<(Attention, LayerNorm)>,
+    fc1: Linear,
+    fc2: Linear,
+    mlp_ln: LayerNorm,
+}
+
+impl Block {
+    fn load(vb: &VarBuilder, name: &str, d: usize, heads: usize, cross: bool) -> Result<Self> {
+        let cross = if cross {
+            Some((
+                Attention::load(vb, &format!("{name}.encoder_attn"), d, heads)?,
+                layer_norm(vb, &format!("{name}.encoder_attn_layer_norm"), d)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Block {
+            attn: Attention::load(vb, &format!("{name}.self_attn"), d, heads)?,
+            attn_ln: layer_norm(vb, &format!("{name}.self_attn_layer_norm"), d)?,
+            cross,
+            fc1: linear(vb, &format!("{name}.fc1"), d, 4 * d, true)?,
+            fc2: linear(vb, &format!("{name}.fc2"), 4 * d, d, true)?,
+            mlp_ln: layer_norm(vb, &format!("{name}.final_layer_norm"), d)?,
+        })
+    }
+
+    fn mlp(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.fc1.forward(&self.mlp_ln.forward(x)?)?.gelu()?;
+        Ok((x + self.fc2.forward(&h)?)?)
+    }
+
+    fn forward_encoder(&self, x: &Tensor) -> Result<Tensor> {
+        let x = (x + self.attn.forward_full(&self.attn_ln.forward(x)?)?)?;
+        self.mlp(&x)
+    }
+
+    fn forward_decoder(&mut self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let mut x = (x + self.attn.forward_cached(&self.attn_ln.forward(x)?, mask)?)?;
+        if let Some((cross, ln)) = &self.cross {
+            x = (&x + cross.forward_cross(&ln.forward(&x)?)?)?;
+        }
+        self.mlp(&x)
+    }
+}
+
+/// The whole model.
+pub struct Whisper {
+    cfg: Config,
+    conv1: Conv1d,
+    conv2: Conv1d,
+    enc_pos: Tensor,
+    enc_blocks: Vec<Block>,
+    enc_ln: LayerNorm,
+    embed: Embedding,
+    embed_t: Tensor,
+    dec_pos: Tensor,
+    dec_blocks: Vec<Block>,
+    dec_ln: LayerNorm,
+    /// Tokens already in the self-attention cache.
+    offset: usize,
+    device: Device,
+}
+
+impl std::fmt::Debug for Whisper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Whisper").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Whisper {
+    /// Build from tensors under the Hugging Face names (any float type; computed in f32).
+    pub fn load(vb: VarBuilder, cfg: Config) -> Result<Self> {
+        cfg.validate()?;
+        let d = cfg.d_model;
+        let conv = |name: &str, i: usize, stride: usize| -> Result<Conv1d> {
+            let c = Conv1dConfig {
+                padding: 1,
+                stride,
+                dilation: 1,
+                groups: 1,
+                cudnn_fwd_algo: None,
+            };
+            Ok(Conv1d::new(
+                vb.get((d, i, 3), &format!("{name}.weight"))?,
+                Some(vb.get(d, &format!("{name}.bias"))?),
+                c,
+            ))
+        };
+        let enc_blocks = (0..cfg.encoder_layers)
+            .map(|l| {
+                Block::load(
+                    &vb,
+                    &format!("model.encoder.layers.{l}"),
+                    d,
+                    cfg.encoder_attention_heads,
+                    false,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let dec_blocks = (0..cfg.decoder_layers)
+            .map(|l| {
+                Block::load(
+                    &vb,
+                    &format!("model.decoder.layers.{l}"),
+                    d,
+                    cfg.decoder_attention_heads,
+                    true,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let emb = vb.get((cfg.vocab_size, d), "model.decoder.embed_tokens.weight")?;
+        Ok(Whisper {
+            conv1: conv("model.encoder.conv1", cfg.num_mel_bins, 1)?,
+            conv2: conv("model.encoder.conv2", d, 2)?,
+            enc_pos: vb.get(
+                (cfg.max_source_positions, d),
+                "model.encoder.embed_positions.weight",
+            )?,
+            enc_blocks,
+            enc_ln: layer_norm(&vb, "model.encoder.layer_norm", d)?,
+            embed_t: emb.t()?.contiguous()?,
+            embed: Embedding::new(emb, d),
+            dec_pos: vb.get(
+                (cfg.max_target_positions, d),
+                "model.decoder.embed_positions.weight",
+            )?,
+            dec_blocks,
+            dec_ln: layer_norm(&vb, "model.decoder.layer_norm", d)?,
+            offset: 0,
+            device: vb.device().clone(),
+            cfg,
+        })
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Encode a log-mel spectrogram `[n_mels, frames]` (frames even, at most
+    /// twice the source positions) and make it the decoder's audio. Resets the decoder.
+    pub fn encode(&mut self, mel: &Tensor) -> Result<()> {
+        let (_, frames) = mel.dims2()?;
+        let positions = frames.div_ceil(2);
+        if positions > self.cfg.max_source_positions || frames == 0 {
+            return Err(crate::Error::Inference(format!(
+                "{frames} mel frames: the encoder takes 1 to {}",
+                2 * self.cfg.max_source_positions
+            )));
+        }
+        let x = mel.unsqueeze(0)?;
+        let x = self.conv1.forward(&x)?.gelu()?;
+        let x = self.conv2.forward(&x)?.gelu()?.transpose(1, 2)?;
+        let n = x.dim(1)?;
+        let mut x = x.broadcast_add(&self.enc_pos.narrow(0, 0, n)?)?;
+        for b in &self.enc_blocks {
+            x = b.forward_encoder(&x)?;
+        }
+        let audio = self.enc_ln.forward(&x)?;
+        for b in &mut self.dec_blocks {
+            b.attn.cache = None;
+            if let Some((cross, _)) = &mut b.cross {
+                cross.set_audio(&audio)?;
+            }
+        }
+        self.offset = 0;
+        Ok(())
+    }
+
+    /// Forget the tokens decoded so far (keep the audio).
+    pub fn reset_tokens(&mut self) {
+        for b in &mut self.dec_blocks {
+            b.attn.cache = None;
+        }
+        self.offset = 0;
+    }
+
+    /// Tokens already fed.
+    pub fn position(&self) -> usize {
+        self.offset
+    }
+
+    /// Feed tokens after those already fed; the logits of the last one (`[vocab]`, f32).
+    pub fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let t = tokens.len();
+        if t == 0 || self.offset + t > self.cfg.max_target_positions {
+            return Err(crate::Error::Inference(format!(
+                "{} tokens: the decoder takes at most {}",
+                self.offset + t,
+                self.cfg.max_target_positions
+            )));
+        }
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let mut x = self
+            .embed
+            .forward(&ids)?
+            .broadcast_add(&self.dec_pos.narrow(0, self.offset, t)?)?;
+        // Causal mask for the new tokens against everything cached so far.
+        let mask = if t > 1 {
+            let (offset, total) = (self.offset, self.offset + t);
+            let m: Vec<f32> = (0..t)
+                .flat_map(|i| {
+                    (0..total).map(move |j| {
+                        if j > offset + i {
+                            f32::NEG_INFINITY
+                        } else {
+                            0.0
+                        }
+                    })
+                })
+                .collect();
+            Some(Tensor::from_vec(m, (t, total), &self.device)?)
+        } else {
+            None
+        };
+        for b in &mut self.dec_blocks {
+            x = b.forward_decoder(&x, mask.as_ref())?;
+        }
+        self.offset += t;
+        let last = self.dec_ln.forward(&x.narrow(1, t - 1, 1)?)?.squeeze(0)?;
+        let logits = last
+            .matmul(&self.embed_t)?
+            .squeeze(0)?
+            .to_dtype(DType::F32)?;
+        Ok(logits.to_vec1::<f32>()?)
+    }
+
+    /// Logits of the tokens fed so far are gone after `encode`; this is the vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        self.embed_t.dim(D::Minus1).unwrap_or(self.cfg.vocab_size)
+    }
+}
