@@ -16,6 +16,8 @@ use candle_nn::VarBuilder;
 use super::{Segment, SpeechToText, Transcript};
 use crate::{Error, Result};
 
+/// Mean token probability below which a trimmed window is decoded again over 30 s.
+pub const RETRY_BELOW: f32 = 0.6;
 /// Audio the model reads: 16 kHz.
 pub const SAMPLE_RATE: usize = 16_000;
 /// STFT window (25 ms), as in the paper.
@@ -146,6 +148,10 @@ pub struct DecodeOptions {
     pub max_tokens_per_second: f32,
     /// Silence appended after the speech.
     pub pad_seconds: f32,
+    /// Below this mean token probability, a trimmed window is decoded again
+    /// over the full 30 s window (what Whisper was trained on), and the more
+    /// confident result kept. `None` never retries.
+    pub retry_below: Option<f32>,
 }
 
 impl Default for DecodeOptions {
@@ -154,6 +160,7 @@ impl Default for DecodeOptions {
             prompt: None,
             max_tokens_per_second: 6.0,
             pad_seconds: PAD_SECONDS,
+            retry_below: Some(RETRY_BELOW),
         }
     }
 }
@@ -351,8 +358,38 @@ impl WhisperEngine {
         } else {
             probs.iter().sum::<f32>() / probs.len() as f32
         };
-        Ok((text.trim().to_string(), conf))
+        let text = if seconds < SHORT_REPEAT_SECONDS {
+            collapse_repeats(text.trim())
+        } else {
+            text.trim().to_string()
+        };
+        Ok((text, conf))
     }
+}
+
+/// Below this much audio, a transcript that is one phrase said over and over
+/// is taken as one: Whisper, given a second of speech, often says a single
+/// word twice ("Yes, yes", "9 9") where it was said once.
+const SHORT_REPEAT_SECONDS: f32 = 2.0;
+
+/// "Yes, yes" to "Yes"; "turn on, turn on" to "turn on"; anything else unchanged.
+fn collapse_repeats(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let norm: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .collect();
+    let n = norm.len();
+    for p in 1..=n / 2 {
+        if n % p == 0 && (p..n).all(|i| norm[i] == norm[i % p]) {
+            let first = words[..p].join(" ");
+            return first.trim_end_matches([',', ';', ':']).to_string();
+        }
+    }
+    text.to_string()
 }
 
 /// Index and softmax probability of the largest logit.
@@ -368,22 +405,25 @@ fn argmax_prob(logits: &[f32]) -> (u32, f32) {
     (best as u32, 1.0 / sum)
 }
 
-/// If the tokens end in the same n-gram three times running (n up to 8),
-/// the length to keep: everything up to the end of its first occurrence.
+/// Whisper's loops: if the tokens end in a repeated phrase, the length to
+/// keep (the phrase once). A phrase of four tokens or more repeated even
+/// once right after itself is a loop ("Make me a large coffee. Make me a
+/// large coffee."); shorter ones must come three times (four for a single
+/// token), since "thank you, thank you" and "no no no" are things people say.
 fn repetition_cut(tokens: &[u32]) -> Option<usize> {
-    for n in 1..=8 {
-        if tokens.len() < 3 * n {
-            break;
+    let end = tokens.len();
+    for n in 1..=end / 2 {
+        let times = match n {
+            1 => 4,
+            2 | 3 => 3,
+            _ => 2,
+        };
+        if n * times > end {
+            continue;
         }
-        let end = tokens.len();
-        let a = &tokens[end - n..];
-        if &tokens[end - 2 * n..end - n] == a && &tokens[end - 3 * n..end - 2 * n] == a {
-            // Single tokens may legitimately repeat a little ("no no no"): allow
-            // three, cut at four.
-            if n == 1 && (tokens.len() < 4 || tokens[end - 4] != a[0]) {
-                continue;
-            }
-            return Some(end - 2 * n);
+        let last = &tokens[end - n..];
+        if (1..times).all(|k| &tokens[end - (k + 1) * n..end - k * n] == last) {
+            return Some(end - (times - 1) * n);
         }
     }
     None
@@ -395,8 +435,9 @@ impl SpeechToText for WhisperEngine {
         let mut timings = BTreeMap::new();
         let utterances = ainima_audio::endpoint::segments(samples, &self.endpointer)?;
         // Group neighbouring utterances into windows that fit, padding included.
-        let room =
-            CHUNK_SECONDS * SAMPLE_RATE - (self.options.pad_seconds * SAMPLE_RATE as f32) as usize;
+        // Padding takes at most half a window, so a window always holds speech.
+        let pad = self.options.pad_seconds.clamp(0.0, CHUNK_SECONDS as f32 / 2.0);
+        let room = CHUNK_SECONDS * SAMPLE_RATE - (pad * SAMPLE_RATE as f32) as usize;
         let margin = SAMPLE_RATE / 5;
         let mut windows: Vec<(usize, usize)> = Vec::new();
         for u in &utterances {
@@ -420,7 +461,20 @@ impl SpeechToText for WhisperEngine {
         let mut segments = Vec::new();
         let mut confidence = 0.0;
         for &(s, e) in &windows {
-            let (text, conf) = self.decode_window(&samples[s..e], &mut timings)?;
+            let (mut text, mut conf) = self.decode_window(&samples[s..e], &mut timings)?;
+            let padded = e - s + (self.options.pad_seconds * SAMPLE_RATE as f32) as usize;
+            let trimmed = padded < CHUNK_SECONDS * SAMPLE_RATE;
+            if self.options.retry_below.is_some_and(|t| conf < t && trimmed) {
+                let pad = self.options.pad_seconds;
+                self.options.pad_seconds = CHUNK_SECONDS as f32;
+                let retry = self.decode_window(&samples[s..e], &mut timings);
+                self.options.pad_seconds = pad;
+                let (t2, c2) = retry?;
+                *timings.entry("retries".into()).or_default() += 1.0;
+                if c2 > conf {
+                    (text, conf) = (t2, c2);
+                }
+            }
             if !text.is_empty() {
                 confidence += conf;
                 segments.push(Segment {
@@ -468,7 +522,16 @@ mod tests {
             None,
             "three of a word may be speech"
         );
-        assert_eq!(repetition_cut(&[7, 7, 7, 7]), Some(2));
+        assert_eq!(repetition_cut(&[7, 7, 7, 7]), Some(1));
+    }
+
+    #[test]
+    fn short_repeats_collapse() {
+        assert_eq!(collapse_repeats("Yes, yes"), "Yes");
+        assert_eq!(collapse_repeats("9 9"), "9");
+        assert_eq!(collapse_repeats("turn on, turn on."), "turn on");
+        assert_eq!(collapse_repeats("What time is it?"), "What time is it?");
+        assert_eq!(collapse_repeats("no"), "no");
     }
 
     #[test]

