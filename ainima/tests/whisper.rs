@@ -94,19 +94,32 @@ fn trimming_the_encoder_context_costs_at_most_a_few_words() {
         "trimmed {e_trim} errors, full window {e_full}, of {n} words; differ:\n{}",
         differ.join("\n")
     );
-    assert!(e_trim <= e_full + 6, "trimming costs too much: {e_trim} vs {e_full} errors");
-    assert!(differ.len() <= 4, "{} of the recordings differ", differ.len());
+    assert!(
+        e_trim <= e_full + 6,
+        "trimming costs too much: {e_trim} vs {e_full} errors"
+    );
+    assert!(
+        differ.len() <= 4,
+        "{} of the recordings differ",
+        differ.len()
+    );
 }
 
 /// Regression: padding as long as the window left no room for speech, and
 /// cutting the audio into windows of no length never ended.
 #[test]
 fn padding_as_long_as_the_window_does_not_hang() {
-    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else { return };
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
     let mut e = WhisperEngine::load(&model).unwrap();
     e.options.pad_seconds = 30.0;
-    let x = ainima_audio::decode::load_16k_mono(&data.join("speech/rhasspy/what_time_is_it.wav")).unwrap();
-    assert_eq!(wer::normalize(&e.transcribe(&x).unwrap().text), ["what", "time", "is", "it"]);
+    let x = ainima_audio::decode::load_16k_mono(&data.join("speech/rhasspy/what_time_is_it.wav"))
+        .unwrap();
+    assert_eq!(
+        wer::normalize(&e.transcribe(&x).unwrap().text),
+        ["what", "time", "is", "it"]
+    );
 }
 
 #[test]

@@ -22,7 +22,13 @@ const SHOWN: [&str; 4] = [
     "pocketsphinx/goforward.wav",
 ];
 
-pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
+pub fn run(cfg: &AppConfig, data: &Path, models: &Path, out: &mut impl Write) -> Result<()> {
+    // Speech to text when a model is installed (scripts/demo installs one).
+    let store = ainima::store::Store::new(models);
+    let mut stt = match store.installed("whisper-tiny.en") {
+        Ok(dir) => Some(ainima::stt::whisper::WhisperEngine::load(&dir)?),
+        Err(_) => None,
+    };
     writeln!(out, "Ainima audio front end\n")?;
     writeln!(
         out,
@@ -78,20 +84,43 @@ pub fn run(cfg: &AppConfig, data: &Path, out: &mut impl Write) -> Result<()> {
         room.add_user_speech((interrupt_at * 16_000.0) as u64, user.clone(), 1.0);
         let mut fe = FrontEnd::new(cfg.endpointer.clone(), aec)?;
         let mut lines = Vec::new();
+        let mut heard: Vec<(usize, Vec<f32>)> = Vec::new();
         run_front_end(&mut room, &mut fe, until, None, &mut |t, e| match e {
             EndpointEvent::SpeechStart { start, .. } => lines.push(format!(
                 "   {:>6.2} s  user speech starts (from {:.2} s)",
                 seconds(t),
                 seconds(start)
             )),
-            EndpointEvent::SpeechEnd(u) => lines.push(format!(
-                "   {:>6.2} s  user speech ends ({:.2}-{:.2} s)",
-                seconds(t),
-                seconds(u.start),
-                seconds(u.end)
-            )),
+            EndpointEvent::SpeechEnd(u) => {
+                lines.push(format!(
+                    "   {:>6.2} s  user speech ends ({:.2}-{:.2} s)",
+                    seconds(t),
+                    seconds(u.start),
+                    seconds(u.end)
+                ));
+                heard.push((lines.len(), u.audio));
+            }
             EndpointEvent::Rejected { .. } => {}
         })?;
+        // What the recogniser makes of each utterance (the echo-cancelled audio).
+        if let Some(engine) = stt.as_mut() {
+            use ainima::stt::SpeechToText;
+            for (at, audio) in heard.into_iter().rev() {
+                let t = engine.transcribe(&audio)?;
+                let text = if t.text.is_empty() {
+                    "(nothing)".to_string()
+                } else {
+                    format!("{:?}", t.text)
+                };
+                lines.insert(
+                    at,
+                    format!(
+                        "             heard: {text} ({:.0} ms)",
+                        t.timings_ms["total"]
+                    ),
+                );
+            }
+        }
         writeln!(out, "  {label}:")?;
         for l in &lines {
             writeln!(out, "{l}")?;

