@@ -68,6 +68,9 @@ fn import_list_verify_and_remove() {
     );
 }
 
+/// Breaks a good model folder in one way.
+type Breaker<'a> = Box<dyn Fn(&Path) + 'a>;
+
 /// Each broken variant of a good model gives a clear BadModel error and leaves no folder.
 #[test]
 fn malformed_models_are_clear_errors() {
@@ -75,7 +78,7 @@ fn malformed_models_are_clear_errors() {
         return;
     };
     let bin = std::fs::read(good.join("model.bin")).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    let cases: Vec<(&str, Breaker, &str)> = vec![
         (
             "truncated model.bin",
             Box::new(|d: &Path| {

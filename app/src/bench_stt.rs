@@ -105,9 +105,23 @@ pub fn run(
         });
     }
 
-    // Ours: import into a scratch store (the conversion is not timed), then load and transcribe.
-    let store = ainima::store::Store::new(tmp.join("store"));
-    let name = store.import(model, None)?;
+    // Ours: import into a scratch home in a child process (neither the
+    // conversion's time nor its memory counts), then load and transcribe here.
+    let home = tmp.join("home");
+    let st = Command::new(std::env::current_exe()?)
+        .args(["models", "import"])
+        .arg(model)
+        .env("AINIMA_HOME", &home)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(st.success(), "importing {} failed", model.display());
+    let store = ainima::store::Store::new(home.join("cache/models"));
+    let name = store
+        .list()?
+        .first()
+        .context("the import installed nothing")?
+        .name
+        .clone();
     let t0 = Instant::now();
     let mut engine = ainima::stt::whisper::WhisperEngine::load(&store.installed(&name)?)?;
     let load = t0.elapsed().as_secs_f64();

@@ -6,7 +6,6 @@ audio. Usage: stt_peer.py MODEL_DIR RUNS WAV... ; prints one JSON object.
 Install: pip install faster-whisper
 """
 import json
-import resource
 import statistics
 import sys
 import time
@@ -32,7 +31,10 @@ def main():
             text = " ".join(s.text.strip() for s in segments)
             times.append(time.perf_counter() - t0)
         out["files"][f] = {"seconds": statistics.median(times), "text": text}
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss carries the parent's peak across exec.
+    with open("/proc/self/status") as f:
+        hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    out["peak_rss_mb"] = hwm / 1024
     print(json.dumps(out))
 
 
