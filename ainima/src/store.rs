@@ -254,19 +254,8 @@ impl Store {
             if let Some(c) = src.files.get("config.json") {
                 let v: serde_json::Value = serde_json::from_slice(c)
                     .map_err(|e| Error::BadModel(format!("config.json: {e}")))?;
-                let ids = |k: &str| -> Vec<u32> {
-                    v.get(k)
-                        .and_then(|a| a.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_u64())
-                                .map(|x| x as u32)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                manifest.suppress_ids = ids("suppress_ids");
-                manifest.suppress_ids_begin = ids("suppress_ids_begin");
+                manifest.suppress_ids = token_ids(&v, "suppress_ids");
+                manifest.suppress_ids_begin = token_ids(&v, "suppress_ids_begin");
             }
             let bytes = safetensors_bytes(&tensors)?;
             (cfg, bytes)
@@ -280,19 +269,8 @@ impl Store {
             if let Some(g) = src.files.get("generation_config.json") {
                 let v: serde_json::Value = serde_json::from_slice(g)
                     .map_err(|e| Error::BadModel(format!("generation_config.json: {e}")))?;
-                let ids = |k: &str| -> Vec<u32> {
-                    v.get(k)
-                        .and_then(|a| a.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_u64())
-                                .map(|x| x as u32)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                manifest.suppress_ids = ids("suppress_tokens");
-                manifest.suppress_ids_begin = ids("begin_suppress_tokens");
+                manifest.suppress_ids = token_ids(&v, "suppress_tokens");
+                manifest.suppress_ids_begin = token_ids(&v, "begin_suppress_tokens");
             }
             (cfg, st.clone())
         } else {
@@ -364,6 +342,19 @@ impl Store {
         let dir = self.installed(name)?;
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))
     }
+}
+
+/// A JSON array of token ids under `key` (empty when absent).
+fn token_ids(v: &serde_json::Value, key: &str) -> Vec<u32> {
+    v.get(key)
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_u64())
+                .filter_map(|x| u32::try_from(x).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn read_manifest(dir: &Path) -> Result<Manifest> {

@@ -22,9 +22,14 @@ use crate::speech;
 const VAD_PEERS_PY: &str = include_str!("../../bench/peers/vad_peers.py");
 const SPEEX_AEC_C: &str = include_str!("../../bench/peers/speex_aec.c");
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The middle value (NaN for none).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
 }
 
 /// Median wall time of `runs` calls of `f`, in seconds.

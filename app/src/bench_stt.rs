@@ -11,19 +11,12 @@ use serde_json::{Value, json};
 
 use ainima::stt::{SpeechToText, wer};
 
+use crate::bench::median;
+
 const STT_PEER_PY: &str = include_str!("../../bench/peers/stt_peer.py");
 
 /// Transcripts the source marks as garbled (shared/data/README.md).
 const GARBLED: [&str; 4] = ["spk1_snt2", "spk2_snt1", "spk2_snt3", "spk2_snt5"];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v[v.len() / 2]
-    }
-}
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")

@@ -8,8 +8,6 @@
 //! `noise_dbfs` is added. Everything is seeded: the same configuration gives
 //! the same samples, bit for bit.
 
-use std::collections::VecDeque;
-
 use crate::clock::SimClock;
 use crate::device::{DeviceInfo, DuplexDevice};
 use crate::{Error, Result, SAMPLE_RATE};
@@ -120,7 +118,7 @@ pub struct SimRoom {
     w: usize,
     /// Samples since the speaker last emitted anything non-zero.
     quiet_for: usize,
-    queue: VecDeque<f32>,
+    queue: crate::device::PlaybackQueue,
     users: Vec<UserSpeech>,
     pos: u64,
     end: Option<u64>,
@@ -158,7 +156,7 @@ impl SimRoom {
             w: 0,
             quiet_for: usize::MAX,
             rir_rev,
-            queue: VecDeque::new(),
+            queue: Default::default(),
             users: Vec::new(),
             pos: 0,
             end: None,
@@ -236,7 +234,7 @@ impl DuplexDevice for SimRoom {
         }
         self.last_echo.clear();
         for i in 0..n {
-            let x = self.queue.pop_front().unwrap_or(0.0);
+            let x = self.queue.next_sample();
             reference[i] = x;
             let echo = self.echo_sample(x);
             self.last_echo.push(echo);
@@ -262,15 +260,12 @@ impl DuplexDevice for SimRoom {
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<()> {
-        self.queue
-            .extend(samples.iter().map(|&s| if s.is_finite() { s } else { 0.0 }));
+        self.queue.push(samples);
         Ok(())
     }
 
     fn stop_playback(&mut self) -> usize {
-        let n = self.queue.len();
-        self.queue.clear();
-        n
+        self.queue.clear()
     }
 
     fn pending_playback(&self) -> usize {

@@ -13,7 +13,7 @@ pub struct FileDevice {
     name: String,
     input: Vec<f32>,
     pos: usize,
-    queue: std::collections::VecDeque<f32>,
+    queue: super::PlaybackQueue,
     played: Vec<f32>,
     source_rate: u32,
     source_channels: u16,
@@ -88,7 +88,7 @@ impl DuplexDevice for FileDevice {
         mic[n..].fill(0.0);
         self.pos += n;
         for r in reference.iter_mut().take(mic.len()) {
-            *r = self.queue.pop_front().unwrap_or(0.0);
+            *r = self.queue.next_sample();
         }
         self.played
             .extend_from_slice(&reference[..mic.len().min(reference.len())]);
@@ -97,15 +97,12 @@ impl DuplexDevice for FileDevice {
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<()> {
-        self.queue
-            .extend(samples.iter().map(|&s| if s.is_finite() { s } else { 0.0 }));
+        self.queue.push(samples);
         Ok(())
     }
 
     fn stop_playback(&mut self) -> usize {
-        let n = self.queue.len();
-        self.queue.clear();
-        n
+        self.queue.clear()
     }
 
     fn pending_playback(&self) -> usize {

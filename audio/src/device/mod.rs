@@ -51,3 +51,38 @@ pub trait DuplexDevice {
     /// What the device is.
     fn info(&self) -> DeviceInfo;
 }
+
+/// What simulated and file devices have queued for their speaker (not for
+/// real-time callbacks: the live device uses a ring).
+#[derive(Debug, Default, Clone)]
+pub struct PlaybackQueue(std::collections::VecDeque<f32>);
+
+impl PlaybackQueue {
+    /// Queue samples; non-finite ones become silence.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.0
+            .extend(samples.iter().map(|&s| if s.is_finite() { s } else { 0.0 }));
+    }
+
+    /// The next sample the speaker emits (silence when nothing is queued).
+    pub fn next_sample(&mut self) -> f32 {
+        self.0.pop_front().unwrap_or(0.0)
+    }
+
+    /// Drop everything; how many samples were dropped.
+    pub fn clear(&mut self) -> usize {
+        let n = self.0.len();
+        self.0.clear();
+        n
+    }
+
+    /// Samples queued.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

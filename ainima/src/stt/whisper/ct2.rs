@@ -364,6 +364,46 @@ impl Ct2Model {
             }
             Ok(())
         };
+        // What encoder and decoder layers share: self-attention and the feed-forward block.
+        let layer = |ct: &str, hf: &str, put: &mut dyn FnMut(String, Tensor)| -> Result<()> {
+            fused(
+                &format!("{ct}/self_attention/linear_0"),
+                &format!("{hf}.self_attn"),
+                &["q_proj", "k_proj", "v_proj"],
+                put,
+            )?;
+            linear(
+                &format!("{ct}/self_attention/linear_1"),
+                &format!("{hf}.self_attn.out_proj"),
+                d,
+                d,
+                put,
+            )?;
+            ln(
+                &format!("{ct}/self_attention/layer_norm"),
+                &format!("{hf}.self_attn_layer_norm"),
+                put,
+            )?;
+            linear(
+                &format!("{ct}/ffn/linear_0"),
+                &format!("{hf}.fc1"),
+                ff,
+                d,
+                put,
+            )?;
+            linear(
+                &format!("{ct}/ffn/linear_1"),
+                &format!("{hf}.fc2"),
+                d,
+                ff,
+                put,
+            )?;
+            ln(
+                &format!("{ct}/ffn/layer_norm"),
+                &format!("{hf}.final_layer_norm"),
+                put,
+            )
+        };
         put(
             "model.encoder.conv1.weight".into(),
             self.tensor("encoder/conv1/weight", &[d, cfg.num_mel_bins, 3])?,
@@ -392,43 +432,7 @@ impl Ct2Model {
                 format!("encoder/layer_{l}"),
                 format!("model.encoder.layers.{l}"),
             );
-            fused(
-                &format!("{ct}/self_attention/linear_0"),
-                &format!("{hf}.self_attn"),
-                &["q_proj", "k_proj", "v_proj"],
-                &mut put,
-            )?;
-            linear(
-                &format!("{ct}/self_attention/linear_1"),
-                &format!("{hf}.self_attn.out_proj"),
-                d,
-                d,
-                &mut put,
-            )?;
-            ln(
-                &format!("{ct}/self_attention/layer_norm"),
-                &format!("{hf}.self_attn_layer_norm"),
-                &mut put,
-            )?;
-            linear(
-                &format!("{ct}/ffn/linear_0"),
-                &format!("{hf}.fc1"),
-                ff,
-                d,
-                &mut put,
-            )?;
-            linear(
-                &format!("{ct}/ffn/linear_1"),
-                &format!("{hf}.fc2"),
-                d,
-                ff,
-                &mut put,
-            )?;
-            ln(
-                &format!("{ct}/ffn/layer_norm"),
-                &format!("{hf}.final_layer_norm"),
-                &mut put,
-            )?;
+            layer(&ct, &hf, &mut put)?;
         }
         ln("encoder/layer_norm", "model.encoder.layer_norm", &mut put)?;
         put(
@@ -447,24 +451,7 @@ impl Ct2Model {
                 format!("decoder/layer_{l}"),
                 format!("model.decoder.layers.{l}"),
             );
-            fused(
-                &format!("{ct}/self_attention/linear_0"),
-                &format!("{hf}.self_attn"),
-                &["q_proj", "k_proj", "v_proj"],
-                &mut put,
-            )?;
-            linear(
-                &format!("{ct}/self_attention/linear_1"),
-                &format!("{hf}.self_attn.out_proj"),
-                d,
-                d,
-                &mut put,
-            )?;
-            ln(
-                &format!("{ct}/self_attention/layer_norm"),
-                &format!("{hf}.self_attn_layer_norm"),
-                &mut put,
-            )?;
+            layer(&ct, &hf, &mut put)?;
             linear(
                 &format!("{ct}/attention/linear_0"),
                 &format!("{hf}.encoder_attn.q_proj"),
@@ -488,25 +475,6 @@ impl Ct2Model {
             ln(
                 &format!("{ct}/attention/layer_norm"),
                 &format!("{hf}.encoder_attn_layer_norm"),
-                &mut put,
-            )?;
-            linear(
-                &format!("{ct}/ffn/linear_0"),
-                &format!("{hf}.fc1"),
-                ff,
-                d,
-                &mut put,
-            )?;
-            linear(
-                &format!("{ct}/ffn/linear_1"),
-                &format!("{hf}.fc2"),
-                d,
-                ff,
-                &mut put,
-            )?;
-            ln(
-                &format!("{ct}/ffn/layer_norm"),
-                &format!("{hf}.final_layer_norm"),
                 &mut put,
             )?;
         }
