@@ -248,6 +248,78 @@ pub fn run(
         "faster_whisper": {"load_s": pv("load_seconds"), "short_median_ms": median(p_short) * 1e3, "jfk_ms": p_jfk * 1e3, "wer": pe as f64 / n as f64, "peak_rss_mb": pv("peak_rss_mb")},
         "scored_words": n,
     });
+
+    // Synthesised commands: harder for Whisper than real speech; with and without biasing.
+    let (voice, wpm) = ("en-gb+m3", 150);
+    let mut synth = Vec::new();
+    for (i, c) in crate::speech::COMMANDS.iter().enumerate() {
+        let x = crate::speech::espeak_voice(c, voice, wpm)?;
+        let wav16 = tmp.join(format!("cmd{i}.wav"));
+        ainima_audio::device::file::write_wav(&wav16, &x)?;
+        synth.push((c.to_string(), x, wav16));
+    }
+    let mut score = |prompt: Option<String>| -> Result<(f64, f64)> {
+        engine.options.prompt = prompt;
+        let (mut e, mut n, mut ms) = (0, 0, Vec::new());
+        for (c, x, _) in &synth {
+            let t = engine.transcribe(x)?;
+            let (err, len) = wer::errors(c, &t.text);
+            e += err;
+            n += len;
+            ms.push(t.timings_ms["total"]);
+        }
+        Ok((e as f64 / n as f64, median(ms)))
+    };
+    let (plain, plain_ms) = score(None)?;
+    let (biased, biased_ms) = score(Some(crate::speech::SKILL_WORDS.to_string()))?;
+    let peer_synth: Option<f64> = (|| -> Result<f64> {
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script).arg(&ct2).arg("1");
+        for (_, _, w) in &synth {
+            cmd.arg(w);
+        }
+        let o = cmd.output()?;
+        anyhow::ensure!(o.status.success(), "faster-whisper failed");
+        let v: Value = serde_json::from_slice(&o.stdout)?;
+        let (mut e, mut n) = (0, 0);
+        for (c, _, w) in &synth {
+            let text = v["files"][w.to_str().unwrap_or_default()]["text"]
+                .as_str()
+                .unwrap_or("");
+            let (err, len) = wer::errors(c, text);
+            e += err;
+            n += len;
+        }
+        Ok(e as f64 / n as f64)
+    })()
+    .ok();
+    writeln!(
+        out,
+        "\n20 espeak-ng commands ({voice}, {wpm} words a minute)"
+    )?;
+    writeln!(out, "{:48}  {:>10}  {:>14}", "", "Ainima", "faster-whisper")?;
+    writeln!(
+        out,
+        "{:48}  {:>10}  {:>14}",
+        "Word error rate, no biasing",
+        format!("{:.1} %", plain * 100.0),
+        peer_synth.map_or("n/a".to_string(), |w| format!("{:.1} %", w * 100.0))
+    )?;
+    writeln!(
+        out,
+        "{:48}  {:>10}  {:>14}",
+        "Word error rate, biased to the skills' words",
+        format!("{:.1} %", biased * 100.0),
+        "-"
+    )?;
+    writeln!(
+        out,
+        "{:48}  {:>10}  {:>14}",
+        "Median latency, ms (no biasing / biased)",
+        format!("{plain_ms:.0} / {biased_ms:.0}"),
+        "-"
+    )?;
+    table["synthesised"] = json!({"voice": voice, "wpm": wpm, "ours_wer": plain, "ours_wer_biased": biased, "ours_median_ms": plain_ms, "ours_biased_median_ms": biased_ms, "faster_whisper_wer": peer_synth});
     if let Some(p) = json_out {
         std::fs::write(p, serde_json::to_string_pretty(&table)?)?;
     }

@@ -7,11 +7,16 @@ use anyhow::{Context, Result, bail};
 
 /// `text` spoken by espeak-ng (voice en-us, 160 words a minute) at 16 kHz mono.
 pub fn espeak(text: &str) -> Result<Vec<f32>> {
+    espeak_voice(text, "en-us", 160)
+}
+
+/// `text` spoken by espeak-ng in `voice` at `wpm` words a minute, 16 kHz mono.
+pub fn espeak_voice(text: &str, voice: &str, wpm: u32) -> Result<Vec<f32>> {
     let dir = std::env::temp_dir().join(format!("ainima-espeak-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
     let wav = dir.join("speech.wav");
     let status = std::process::Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "160", "-w"])
+        .args(["-v", voice, "-s", &wpm.to_string(), "-w"])
         .arg(&wav)
         .arg(text)
         .status()
@@ -29,6 +34,37 @@ pub const MONOLOGUE: &str = "Here is the weather for today. It will be sunny in 
 with clouds in the afternoon and a light breeze from the west. Tonight, expect some rain \
 after nine o'clock, and temperatures falling to about eight degrees. Tomorrow looks much \
 the same, so keep an umbrella by the door.";
+
+/// Twenty short commands of the kind the built-in skills take, for testing
+/// recognition of synthesised speech.
+pub const COMMANDS: [&str; 20] = [
+    "turn on the kitchen lights",
+    "dim the bedroom lights",
+    "set a timer for ten minutes",
+    "what time is it",
+    "turn off the living room lamp",
+    "set an alarm for seven thirty",
+    "open firefox",
+    "pause the music",
+    "next song",
+    "turn the volume up",
+    "make me a large espresso",
+    "order a coffee with two shots",
+    "move forward two meters",
+    "turn left ninety degrees",
+    "add milk to the shopping list",
+    "send a message to alice",
+    "what is twelve times eight",
+    "convert five miles to kilometers",
+    "cancel the timer",
+    "set the bedroom lights to blue",
+];
+
+/// The words the built-in skills expect: device, app, list and contact
+/// names and the commands' key words (Whisper's prompt, for biasing).
+pub const SKILL_WORDS: &str = "Kitchen lights, bedroom lights, living room lamp, timer, alarm, Firefox, \
+music, song, volume, espresso, coffee, shots, robot, forward, degrees, shopping list, message, Alice, \
+kilometers, miles, dim, blue.";
 
 /// Every recording listed in `speech/MANIFEST.tsv` below `data`, as (relative path, full path).
 pub fn recordings(data: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
