@@ -82,6 +82,26 @@ pub fn default_name(cfg: &Config) -> String {
 }
 
 /// The files of a model to import, wherever they came from.
+/// The files an import reads, from either layout.
+const SOURCE_FILES: [&str; 5] = [
+    "model.bin",
+    "model.safetensors",
+    "config.json",
+    "tokenizer.json",
+    "generation_config.json",
+];
+
+/// The folder prefix of the first model inside an archive, from its entry names.
+pub fn model_prefix<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    names
+        .into_iter()
+        .find_map(|n| {
+            n.strip_suffix("model.bin")
+                .or_else(|| n.strip_suffix("model.safetensors"))
+        })
+        .map(String::from)
+}
+
 struct Source {
     files: BTreeMap<String, Vec<u8>>,
     origin: String,
@@ -90,13 +110,7 @@ struct Source {
 impl Source {
     fn from_dir(dir: &Path) -> Result<Source> {
         let mut files = BTreeMap::new();
-        for f in [
-            "model.bin",
-            "model.safetensors",
-            "config.json",
-            "tokenizer.json",
-            "generation_config.json",
-        ] {
+        for f in SOURCE_FILES {
             let p = dir.join(f);
             if p.is_file() {
                 files.insert(
@@ -125,27 +139,14 @@ impl Source {
             .filter_map(|n| n.ok())
             .map(|n| n.into_owned())
             .collect();
-        let dir = names
-            .iter()
-            .find_map(|n| {
-                n.strip_suffix("model.bin")
-                    .or_else(|| n.strip_suffix("model.safetensors"))
-            })
-            .map(String::from)
-            .ok_or_else(|| {
-                Error::BadModel(format!(
-                    "{}: holds no model.bin or model.safetensors",
-                    path.display()
-                ))
-            })?;
+        let dir = model_prefix(names.iter().map(String::as_str)).ok_or_else(|| {
+            Error::BadModel(format!(
+                "{}: holds no model.bin or model.safetensors",
+                path.display()
+            ))
+        })?;
         let mut files = BTreeMap::new();
-        for f in [
-            "model.bin",
-            "model.safetensors",
-            "config.json",
-            "tokenizer.json",
-            "generation_config.json",
-        ] {
+        for f in SOURCE_FILES {
             let full = format!("{dir}{f}");
             if let Ok(mut entry) = zip.by_name(&full) {
                 if entry.size() > MAX_FILE {

