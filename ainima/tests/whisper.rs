@@ -132,3 +132,42 @@ fn silence_transcribes_to_nothing() {
     assert_eq!(t.text, "");
     assert!(t.segments.is_empty());
 }
+
+/// Partials while JFK speaks (a second of audio at a time, waiting for each
+/// partial), then the final transcript, the same as transcribing at once.
+#[test]
+fn streaming_gives_growing_partials_then_the_final_transcript() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let x = ainima_audio::decode::load_16k_mono(&data.join("speech/whisper_cpp/jfk.wav")).unwrap();
+    let whole = WhisperEngine::load(&model)
+        .unwrap()
+        .transcribe(&x)
+        .unwrap()
+        .text;
+    let mut s = ainima::stt::streaming::Streamer::new(WhisperEngine::load(&model).unwrap());
+    s.interval = 16_000;
+    let mut partials = Vec::new();
+    for chunk in x.chunks(16_000) {
+        s.push(chunk);
+        let update = if s.pending() > 0 { s.wait() } else { None };
+        if let Some(u) = update {
+            let t = u.transcript.unwrap();
+            assert!(t.partial && u.utterance == 0);
+            partials.push(t.text);
+        }
+    }
+    let n = s.finish();
+    let last = s.wait().unwrap();
+    assert_eq!(last.utterance, n);
+    let fin = last.transcript.unwrap();
+    assert!(!fin.partial);
+    assert_eq!(wer::normalize(&fin.text), wer::normalize(&whole));
+    assert!(partials.len() >= 5, "{partials:?}");
+    // By the fifth second the partial has the opening words.
+    assert!(
+        wer::normalize(&partials[4]).starts_with(&["and".to_string(), "so".to_string()]),
+        "{partials:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Speech to text: the [`SpeechToText`] trait every engine implements, and
 //! the Whisper engine.
 
+pub mod streaming;
 pub mod wer;
 pub mod whisper;
 
