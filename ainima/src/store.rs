@@ -316,6 +316,53 @@ impl Store {
         result.map(|()| name)
     }
 
+    /// Download a model in the Hugging Face layout from a hub (`base`, e.g.
+    /// `https://huggingface.co`; repository `openai/NAME`) and install it.
+    /// Each file's SHA-256 is checked against the hub's `X-Linked-Etag` (what
+    /// it stores for large files) when the hub sends one. `progress` hears
+    /// (file, bytes so far, total bytes if known).
+    pub fn pull(
+        &self,
+        name: &str,
+        base: &str,
+        progress: &mut dyn FnMut(&str, u64, Option<u64>),
+    ) -> Result<String> {
+        check_name(name)?;
+        let repo = format!("openai/{name}");
+        let dir = self.root.join(format!(".{name}.download"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let result = (|| {
+            for (file, required) in [
+                ("config.json", true),
+                ("tokenizer.json", true),
+                ("generation_config.json", false),
+                ("model.safetensors", true),
+            ] {
+                let url = format!("{}/{repo}/resolve/main/{file}", base.trim_end_matches('/'));
+                match download(&url, &dir.join(file), file, progress) {
+                    Ok(()) => {}
+                    Err(Error::NoSuchModel(_)) if !required => {}
+                    Err(Error::NoSuchModel(_)) => {
+                        return Err(Error::NoSuchModel(format!("{name} ({url} not found)")));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let installed = self.import(&dir, Some(name))?;
+            let dest = self.installed(&installed)?;
+            let mut manifest = read_manifest(&dest)?;
+            manifest.source = format!("{}/{repo}", base.trim_end_matches('/'));
+            let m =
+                serde_json::to_vec_pretty(&manifest).map_err(|e| Error::BadModel(e.to_string()))?;
+            std::fs::write(dest.join("ainima.json"), m)
+                .map_err(|e| Error::io(dest.join("ainima.json"), e))?;
+            Ok(installed)
+        })();
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
     /// Check every file against its recorded checksum, and that the model loads.
     pub fn verify(&self, name: &str) -> Result<()> {
         let dir = self.installed(name)?;
@@ -343,6 +390,67 @@ impl Store {
         let dir = self.installed(name)?;
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))
     }
+}
+
+/// Largest download accepted: 8 GiB.
+const MAX_DOWNLOAD: u64 = 8 << 30;
+
+/// GET `url` into `to`, hashing as it goes; a 404 is `NoSuchModel`.
+fn download(
+    url: &str,
+    to: &Path,
+    label: &str,
+    progress: &mut dyn FnMut(&str, u64, Option<u64>),
+) -> Result<()> {
+    let net = |e: String| Error::Io {
+        path: PathBuf::from(url),
+        source: std::io::Error::other(e),
+    };
+    let mut resp = match ureq::get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::StatusCode(404)) => return Err(Error::NoSuchModel(url.into())),
+        Err(e) => return Err(net(e.to_string())),
+    };
+    let header = |k: &str| {
+        resp.headers()
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let total = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    let expected = header("x-linked-etag")
+        .map(|e| e.trim_matches('"').to_ascii_lowercase())
+        .filter(|e| e.len() == 64);
+    let mut reader = resp.body_mut().with_config().limit(MAX_DOWNLOAD).reader();
+    let mut file = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0u64;
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| net(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        std::io::Write::write_all(&mut file, &buf[..n]).map_err(|e| Error::io(to, e))?;
+        got += n as u64;
+        progress(label, got, total);
+    }
+    if total.is_some_and(|t| t != got) {
+        return Err(net(format!(
+            "{label}: {got} bytes received of {}",
+            total.unwrap_or(0)
+        )));
+    }
+    if let Some(want) = expected {
+        let have = hex(&hasher.finalize());
+        if have != want {
+            return Err(Error::BadModel(format!(
+                "{label}: checksum mismatch (sha256 {have}, the hub says {want})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A JSON array of token ids under `key` (empty when absent).

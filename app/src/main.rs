@@ -95,6 +95,14 @@ enum ModelsCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Download a model from the Hugging Face hub (repository openai/NAME) and install it.
+    Pull {
+        /// The model, e.g. whisper-tiny.en.
+        name: String,
+        /// The hub (default: $AINIMA_HUB or https://huggingface.co).
+        #[arg(long)]
+        hub: Option<String>,
+    },
     /// Check an installed model's files against their checksums, and that it loads.
     Verify {
         /// The model.
@@ -159,10 +167,26 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ainima: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("ainima: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose words the
+/// message before it already says.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -279,6 +303,30 @@ fn run(cli: Cli) -> Result<()> {
                     let name = store
                         .import(&path, name.as_deref())
                         .with_context(|| path.display().to_string())?;
+                    writeln!(
+                        out,
+                        "installed {name} in {}",
+                        store.installed(&name)?.display()
+                    )?;
+                }
+                ModelsCommand::Pull { name, hub } => {
+                    let hub = hub
+                        .or_else(|| std::env::var("AINIMA_HUB").ok())
+                        .unwrap_or_else(|| "https://huggingface.co".into());
+                    let mut err = std::io::stderr();
+                    let mut last = (String::new(), 0u64);
+                    let name = store.pull(&name, &hub, &mut |file, got, total| {
+                        // A progress line, redrawn every megabyte.
+                        if file != last.0 || got >= last.1 + (1 << 20) || total == Some(got) {
+                            let pct = total
+                                .map(|t| format!(" {:>3}%", got * 100 / t.max(1)))
+                                .unwrap_or_default();
+                            let _ = write!(err, "\r  {file}: {:.1} MB{pct}   ", got as f64 / 1e6);
+                            last = (file.to_string(), got);
+                        }
+                    });
+                    let _ = writeln!(err);
+                    let name = name?;
                     writeln!(
                         out,
                         "installed {name} in {}",
