@@ -1,0 +1,8 @@
+//! Ainima's deterministic language core: what always works, offline and
+//! instantly. Today: the slot value parsers, which turn the words speech
+//! recognition produces ("twenty five", "an hour and a half", "21st") into
+//! values. Templates, rules and replies build on them.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod values;

@@ -1,0 +1,546 @@
+//! Slot value parsers over normalised words. Each parser takes the words of
+//! a slot (lower case, punctuation removed; [`words`] does that) and returns
+//! the value and how many words it used, so that a template matcher can try
+//! a parser at any position. Digits and words are equal ("25", "twenty
+//! five", "twenty-five"), as are the forms recognisers produce ("2.5",
+//! "two point five").
+
+use serde::Serialize;
+
+/// Lower-case words, punctuation dropped except inside numbers ("2.5",
+/// "7:15", "50%" becomes "50" "percent"), hyphens split ("twenty-five").
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for raw in text.split(|c: char| c.is_whitespace() || c == '-') {
+        let mut w: String = raw.to_lowercase();
+        let percent = w.ends_with('%');
+        w = w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        // Thousands separators inside digits: "1,000".
+        if w.chars().all(|c| c.is_ascii_digit() || c == ',') {
+            w.retain(|c| c != ',');
+        }
+        if !w.is_empty() {
+            out.push(w);
+        }
+        if percent {
+            out.push("percent".into());
+        }
+    }
+    out
+}
+
+fn unit(w: &str) -> Option<u64> {
+    Some(match w {
+        "zero" | "oh" | "nought" | "nil" | "no" => 0,
+        "one" | "a" | "an" => 1,
+        "two" => 2,
+        "three" => 3,
+        "four" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" => 8,
+        "nine" => 9,
+        "ten" => 10,
+        "eleven" => 11,
+        "twelve" => 12,
+        "thirteen" => 13,
+        "fourteen" => 14,
+        "fifteen" => 15,
+        "sixteen" => 16,
+        "seventeen" => 17,
+        "eighteen" => 18,
+        "nineteen" => 19,
+        _ => return None,
+    })
+}
+
+fn tens(w: &str) -> Option<u64> {
+    Some(match w {
+        "twenty" => 20,
+        "thirty" => 30,
+        "forty" | "fourty" => 40,
+        "fifty" => 50,
+        "sixty" => 60,
+        "seventy" => 70,
+        "eighty" => 80,
+        "ninety" => 90,
+        _ => return None,
+    })
+}
+
+fn scale(w: &str) -> Option<u64> {
+    Some(match w {
+        "hundred" => 100,
+        "thousand" => 1_000,
+        "million" => 1_000_000,
+        _ => return None,
+    })
+}
+
+/// Words that are numbers by themselves.
+fn idiom(w: &[String]) -> Option<(f64, usize)> {
+    let first = w.first()?.as_str();
+    let second = w.get(1).map(String::as_str);
+    Some(match (first, second) {
+        ("a", Some("couple")) | ("couple", _) => (2.0, if first == "a" { 2 } else { 1 }),
+        ("a", Some("few")) => (3.0, 2),
+        ("a", Some("dozen")) | ("dozen", _) => (12.0, if first == "a" { 2 } else { 1 }),
+        ("half", _) => (0.5, 1),
+        ("a", Some("half")) => (0.5, 2),
+        ("a", Some("quarter")) | ("quarter", _) => (0.25, if first == "a" { 2 } else { 1 }),
+        _ => return None,
+    })
+}
+
+/// An integer in words or digits at the start of `w`: (value, words used).
+/// "a" and "an" count as one only when followed by a scale ("a hundred").
+pub fn integer(w: &[String]) -> Option<(u64, usize)> {
+    let first = w.first()?;
+    if first.chars().all(|c| c.is_ascii_digit()) {
+        return first.parse().ok().map(|v| (v, 1));
+    }
+    let (mut total, mut current, mut used, mut any) = (0u64, 0u64, 0usize, false);
+    let mut last_unit = false;
+    while let Some(word) = w.get(used) {
+        let word = word.as_str();
+        if (word == "a" || word == "an")
+            && !(any || w.get(used + 1).and_then(|n| scale(n)).is_some())
+        {
+            break;
+        }
+        if let Some(t) = tens(word) {
+            if current % 100 != 0 || last_unit {
+                break;
+            }
+            current = current.saturating_add(t);
+            last_unit = false;
+        } else if let Some(u) = unit(word) {
+            if (word == "no" || word == "a" || word == "an") && any {
+                break;
+            }
+            if last_unit
+                || (current % 100 >= 20 && current % 10 != 0)
+                || (u >= 10 && current % 100 != 0)
+            {
+                break;
+            }
+            current = current.saturating_add(u);
+            last_unit = true;
+        } else if let Some(s) = scale(word) {
+            if !any {
+                break;
+            }
+            // Checked: "hundred hundred hundred ..." must end, not overflow.
+            if s == 100 {
+                let Some(c) = current.max(1).checked_mul(100) else {
+                    break;
+                };
+                current = c;
+            } else {
+                let Some(t) = current
+                    .max(1)
+                    .checked_mul(s)
+                    .and_then(|v| v.checked_add(total))
+                else {
+                    break;
+                };
+                total = t;
+                current = 0;
+            }
+            last_unit = false;
+        } else if word == "and"
+            && any
+            && w.get(used + 1)
+                .is_some_and(|n| unit(n).is_some() || tens(n).is_some())
+        {
+            last_unit = false;
+        } else {
+            break;
+        }
+        any = true;
+        used += 1;
+    }
+    // "and" is never the last word used.
+    while used > 0 && w[used - 1] == "and" {
+        used -= 1;
+    }
+    any.then_some((total.saturating_add(current), used))
+        .filter(|(_, n)| *n > 0)
+}
+
+/// A number, integer or not: "25", "2.5", "two point five", "a couple",
+/// "two and a half", "one hundred and three".
+pub fn number(w: &[String]) -> Option<(f64, usize)> {
+    if let Some(first) = w.first() {
+        if first.contains('.') {
+            if let Ok(v) = first.parse::<f64>() {
+                return v.is_finite().then_some((v, 1));
+            }
+        }
+    }
+    if let Some(i) = idiom(w) {
+        return Some(i);
+    }
+    let (int, mut used) = integer(w)?;
+    let mut value = int as f64;
+    // "two point five": digits after the point, one word each.
+    if w.get(used).is_some_and(|p| p == "point") {
+        let mut frac = String::new();
+        let mut k = used + 1;
+        while let Some(d) = w.get(k).and_then(|d| {
+            unit(d)
+                .filter(|u| *u < 10)
+                .or_else(|| d.parse::<u64>().ok().filter(|u| *u < 10))
+        }) {
+            if frac.len() >= 12 {
+                break;
+            }
+            frac.push(char::from(b'0' + d as u8));
+            k += 1;
+        }
+        if !frac.is_empty() {
+            value += format!("0.{frac}").parse::<f64>().unwrap_or(0.0);
+            used = k;
+        }
+    }
+    // "two and a half", "an hour and a quarter" are durations' business; numbers take "and a half".
+    if w.get(used).is_some_and(|a| a == "and") {
+        if let Some((f, n)) = idiom(&w[used + 1..]).filter(|(f, _)| *f < 1.0) {
+            value += f;
+            used += 1 + n;
+        }
+    }
+    Some((value, used))
+}
+
+fn ordinal_word(w: &str) -> Option<u64> {
+    Some(match w {
+        "first" => 1,
+        "second" => 2,
+        "third" => 3,
+        "fourth" => 4,
+        "fifth" => 5,
+        "sixth" => 6,
+        "seventh" => 7,
+        "eighth" => 8,
+        "ninth" => 9,
+        "tenth" => 10,
+        "eleventh" => 11,
+        "twelfth" => 12,
+        "thirteenth" => 13,
+        "fourteenth" => 14,
+        "fifteenth" => 15,
+        "sixteenth" => 16,
+        "seventeenth" => 17,
+        "eighteenth" => 18,
+        "nineteenth" => 19,
+        "twentieth" => 20,
+        "thirtieth" => 30,
+        "fortieth" => 40,
+        "fiftieth" => 50,
+        "sixtieth" => 60,
+        "seventieth" => 70,
+        "eightieth" => 80,
+        "ninetieth" => 90,
+        "hundredth" => 100,
+        _ => return None,
+    })
+}
+
+/// An ordinal: "first", "21st", "twenty first", "twenty-third".
+pub fn ordinal(w: &[String]) -> Option<(u64, usize)> {
+    let first = w.first()?.as_str();
+    for suffix in ["st", "nd", "rd", "th"] {
+        if let Some(d) = first.strip_suffix(suffix) {
+            if !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()) {
+                return d.parse().ok().map(|v| (v, 1));
+            }
+        }
+    }
+    if let Some(v) = ordinal_word(first) {
+        return Some((v, 1));
+    }
+    let t = tens(first)?;
+    let u = ordinal_word(w.get(1)?)?;
+    (u < 10).then_some((t + u, 2))
+}
+
+/// A duration in seconds: "ten minutes", "an hour and a half", "1 hour 30
+/// minutes", "ninety seconds", "half an hour", "2.5 hours".
+pub fn duration(w: &[String]) -> Option<(f64, usize)> {
+    fn unit_seconds(w: &str) -> Option<f64> {
+        Some(match w {
+            "second" | "seconds" | "sec" | "secs" | "s" => 1.0,
+            "minute" | "minutes" | "min" | "mins" => 60.0,
+            "hour" | "hours" | "hr" | "hrs" | "h" => 3600.0,
+            "day" | "days" => 86_400.0,
+            _ => return None,
+        })
+    }
+    let mut total = 0.0;
+    let mut used = 0;
+    loop {
+        let rest = &w[used..];
+        // "half an hour", "a quarter of an hour"
+        let article = |i: usize| rest.get(i).is_some_and(|a| a == "an" || a == "a");
+        let (n, k) = if rest.first().is_some_and(|h| h == "half") && article(1) {
+            (0.5, 2)
+        } else if article(0) && rest.get(1).is_some_and(|u| unit_seconds(u).is_some()) {
+            // "an hour", "a minute"
+            (1.0, 1)
+        } else if let Some((n, k)) = number(rest) {
+            // "a couple of minutes", "a quarter of an hour"
+            let mut k = k;
+            if rest.get(k).is_some_and(|o| o == "of") {
+                k += 1;
+                if article(k) {
+                    k += 1;
+                }
+            }
+            (n, k)
+        } else {
+            break;
+        };
+        let Some(secs) = rest.get(k).and_then(|u| unit_seconds(u)) else {
+            break;
+        };
+        let mut amount = n * secs;
+        let mut k = k + 1;
+        // "an hour and a half": the half is of the unit just named.
+        if rest.get(k).is_some_and(|a| a == "and") {
+            if let Some((f, m)) = idiom(&rest[k + 1..]).filter(|(f, _)| *f < 1.0) {
+                amount += f * secs;
+                k += 1 + m;
+            }
+        }
+        total += amount;
+        used += k;
+        // "1 hour 30 minutes", "one hour and ten minutes"
+        if w.get(used).is_some_and(|a| a == "and") && number(&w[used + 1..]).is_some() {
+            used += 1;
+            continue;
+        }
+        if number(&w[used..]).is_none() {
+            break;
+        }
+    }
+    while used > 0 && w[used - 1] == "and" {
+        used -= 1;
+    }
+    (used > 0).then_some((total, used))
+}
+
+/// A percentage: "fifty percent", "50%", "a hundred per cent".
+pub fn percentage(w: &[String]) -> Option<(f64, usize)> {
+    let (n, k) = number(w)?;
+    match (
+        w.get(k).map(String::as_str),
+        w.get(k + 1).map(String::as_str),
+    ) {
+        (Some("percent"), _) => Some((n, k + 1)),
+        (Some("per"), Some("cent")) => Some((n, k + 2)),
+        _ => None,
+    }
+}
+
+/// Temperature scales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scale {
+    /// Celsius.
+    Celsius,
+    /// Fahrenheit.
+    Fahrenheit,
+    /// Not said: the user's default applies.
+    Unspecified,
+}
+
+/// A temperature: "21 degrees", "minus five degrees celsius", "seventy
+/// degrees fahrenheit", "20 °C".
+pub fn temperature(w: &[String]) -> Option<((f64, Scale), usize)> {
+    let (sign, skip) = match w.first().map(String::as_str) {
+        Some("minus" | "negative") => (-1.0, 1),
+        _ => (1.0, 0),
+    };
+    let (n, k) = number(&w[skip..])?;
+    let mut used = skip + k;
+    let degrees = w.get(used).is_some_and(|d| d == "degrees" || d == "degree");
+    if degrees {
+        used += 1;
+    }
+    let scale = match w.get(used).map(String::as_str) {
+        Some("celsius" | "centigrade" | "c") => Scale::Celsius,
+        Some("fahrenheit" | "f") => Scale::Fahrenheit,
+        _ => Scale::Unspecified,
+    };
+    if scale != Scale::Unspecified {
+        used += 1;
+    } else if !degrees {
+        return None;
+    }
+    Some(((sign * n, scale), used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run `parser` on `input` and describe the result as "value/words used", or "none".
+    fn check<T: std::fmt::Debug>(
+        parser: fn(&[String]) -> Option<(T, usize)>,
+        input: &str,
+        expect: &str,
+    ) {
+        let w = words(input);
+        let got = match parser(&w) {
+            Some((v, n)) => format!("{v:?}/{n}"),
+            None => "none".to_string(),
+        };
+        assert_eq!(got, expect, "input {input:?} ({w:?})");
+    }
+
+    #[test]
+    fn words_normalise() {
+        assert_eq!(words("Twenty-five, please!"), ["twenty", "five", "please"]);
+        assert_eq!(words("50% off"), ["50", "percent", "off"]);
+        assert_eq!(words("1,000 and 2.5"), ["1000", "and", "2.5"]);
+    }
+
+    #[test]
+    fn integers() {
+        check(integer, "25", "25/1");
+        check(integer, "twenty five minutes", "25/2");
+        check(integer, "twenty-five", "25/2");
+        check(integer, "one hundred and three", "103/4");
+        check(integer, "a hundred", "100/2");
+        check(integer, "two thousand and twenty six", "2026/5");
+        check(integer, "nineteen eighty four", "19/1");
+        check(integer, "five five", "5/1");
+        check(integer, "three hundred", "300/2");
+        check(integer, "seven and", "7/1");
+        check(integer, "a lamp", "none");
+        check(integer, "lights", "none");
+        check(integer, "one million two hundred thousand", "1200000/5");
+    }
+
+    #[test]
+    fn numbers() {
+        check(number, "2.5", "2.5/1");
+        check(number, "two point five", "2.5/3");
+        check(number, "a couple", "2.0/2");
+        check(number, "a dozen eggs", "12.0/2");
+        check(number, "two and a half", "2.5/4");
+        check(number, "three", "3.0/1");
+        check(number, "half", "0.5/1");
+        check(number, "nan", "none");
+    }
+
+    #[test]
+    fn ordinals() {
+        check(ordinal, "first", "1/1");
+        check(ordinal, "21st", "21/1");
+        check(ordinal, "twenty first", "21/2");
+        check(ordinal, "twenty-third floor", "23/2");
+        check(ordinal, "twelfth", "12/1");
+        check(ordinal, "twenty", "none");
+        check(ordinal, "st", "none");
+    }
+
+    #[test]
+    fn durations() {
+        check(duration, "ten minutes", "600.0/2");
+        check(duration, "an hour and a half", "5400.0/5");
+        check(duration, "1 hour 30 minutes", "5400.0/4");
+        check(duration, "one hour and ten minutes", "4200.0/5");
+        check(duration, "ninety seconds", "90.0/2");
+        check(duration, "half an hour", "1800.0/3");
+        check(duration, "2.5 hours", "9000.0/2");
+        check(duration, "a couple of minutes", "120.0/4");
+        check(duration, "five minutes and then", "300.0/2");
+        check(duration, "five", "none");
+        check(duration, "minutes", "none");
+    }
+
+    #[test]
+    fn percentages() {
+        check(percentage, "fifty percent", "50.0/2");
+        check(percentage, "50%", "50.0/2");
+        check(percentage, "a hundred per cent", "100.0/4");
+        check(percentage, "fifty", "none");
+    }
+
+    /// Every parser on every three-word sequence of a vocabulary chosen to
+    /// provoke edge cases: no panic, and never more words used than given.
+    #[test]
+    fn no_word_sequence_panics() {
+        let vocab = [
+            "a",
+            "an",
+            "and",
+            "half",
+            "hundred",
+            "million",
+            "thousand",
+            "twenty",
+            "one",
+            "point",
+            "five",
+            "of",
+            "minutes",
+            "hour",
+            "degrees",
+            "percent",
+            "per",
+            "cent",
+            "minus",
+            "first",
+            "21st",
+            "0",
+            "2.5",
+            "99999999999999999999",
+            "quarter",
+            "couple",
+            "no",
+        ];
+        let mut w = vec![String::new(); 3];
+        for a in vocab {
+            for b in vocab {
+                for c in vocab {
+                    w[0] = a.into();
+                    w[1] = b.into();
+                    w[2] = c.into();
+                    for k in 0..=3 {
+                        let s = &w[..k];
+                        assert!(integer(s).is_none_or(|(_, n)| n <= k));
+                        assert!(number(s).is_none_or(|(_, n)| n <= k));
+                        assert!(ordinal(s).is_none_or(|(_, n)| n <= k));
+                        assert!(duration(s).is_none_or(|(_, n)| n <= k));
+                        assert!(percentage(s).is_none_or(|(_, n)| n <= k));
+                        assert!(temperature(s).is_none_or(|(_, n)| n <= k));
+                    }
+                }
+            }
+        }
+        let long: Vec<String> = std::iter::repeat_n("hundred".to_string(), 40).collect();
+        let mut with_one = vec!["one".to_string()];
+        with_one.extend(long);
+        assert!(integer(&with_one).is_some());
+    }
+
+    #[test]
+    fn temperatures() {
+        check(temperature, "21 degrees", "(21.0, Unspecified)/2");
+        check(
+            temperature,
+            "minus five degrees celsius",
+            "(-5.0, Celsius)/4",
+        );
+        check(
+            temperature,
+            "seventy degrees fahrenheit",
+            "(70.0, Fahrenheit)/3",
+        );
+        check(temperature, "20 c", "(20.0, Celsius)/2");
+        check(temperature, "twenty", "none");
+    }
+}
