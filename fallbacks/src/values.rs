@@ -331,6 +331,154 @@ pub fn duration(w: &[String]) -> Option<(f64, usize)> {
     (used > 0).then_some((total, used))
 }
 
+/// A time of day, as minutes after midnight, and whether the half of the
+/// day was said (am, pm, "in the evening", noon, midnight) or is left to the
+/// caller to resolve against the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TimeOfDay {
+    /// Minutes after midnight, 0 to 1439.
+    pub minutes: u32,
+    /// Whether am or pm was said (or implied by the hour, e.g. 19:00).
+    pub half_known: bool,
+}
+
+/// A time of day: "7:15 pm", "quarter past seven", "half past six in the
+/// evening", "ten to eight", "seven thirty", "19:45", "noon", "midnight",
+/// "seven o'clock", "7 am".
+pub fn time_of_day(w: &[String]) -> Option<(TimeOfDay, usize)> {
+    let get = |i: usize| w.get(i).map(String::as_str);
+    let mut used;
+    let (mut hour, mut minute): (u32, u32);
+    match get(0)? {
+        "noon" | "midday" => {
+            return Some((
+                TimeOfDay {
+                    minutes: 12 * 60,
+                    half_known: true,
+                },
+                1,
+            ));
+        }
+        "midnight" => {
+            return Some((
+                TimeOfDay {
+                    minutes: 0,
+                    half_known: true,
+                },
+                1,
+            ));
+        }
+        _ => {}
+    }
+    // "7:15", "19:45"
+    if let Some((h, m)) = get(0)?.split_once(':').or_else(|| get(0)?.split_once('.')) {
+        hour = h.parse().ok()?;
+        minute = m.parse().ok()?;
+        used = 1;
+    } else if let Some((frac, k)) = idiom(w).filter(|(f, _)| *f < 1.0).or_else(|| {
+        number(w).filter(|(_, k)| {
+            get(*k) == Some("past")
+                || get(*k) == Some("to")
+                || get(*k) == Some("after")
+                || get(*k) == Some("before")
+        })
+    }) {
+        // "quarter past seven", "half past six", "ten to eight", "twenty after five"
+        let rel = get(k)?;
+        let (h, kh) = integer(&w[k + 1..])?;
+        let m = if frac < 1.0 {
+            (frac * 60.0).round() as u32
+        } else {
+            frac as u32
+        };
+        if m >= 60 || h > 23 {
+            return None;
+        }
+        hour = h as u32;
+        minute = match rel {
+            "past" | "after" => m,
+            "to" | "before" => {
+                hour = (hour + 23) % 24;
+                60 - m
+            }
+            _ => return None,
+        };
+        if minute == 60 {
+            minute = 0;
+            hour = (hour + 1) % 24;
+        }
+        used = k + 1 + kh;
+    } else {
+        // "seven", "seven thirty", "seven oh five", "7 15"
+        let (h, k) = integer(w)?;
+        hour = u32::try_from(h).ok()?;
+        used = k;
+        minute = 0;
+        if get(used) == Some("oh") {
+            if let Some((m, km)) = integer(&w[used + 1..]).filter(|(m, _)| *m < 10) {
+                minute = m as u32;
+                used += 1 + km;
+            }
+        } else if let Some((m, km)) = integer(&w[used..]).filter(|(m, _)| (10..60).contains(m)) {
+            minute = m as u32;
+            used += km;
+        }
+    }
+    if hour > 23 || minute > 59 {
+        return None;
+    }
+    if get(used) == Some("o'clock")
+        || get(used) == Some("oclock")
+        || (get(used) == Some("o") && get(used + 1) == Some("clock"))
+    {
+        used += if get(used) == Some("o") { 2 } else { 1 };
+    }
+    let mut half_known = hour >= 13 || hour == 0;
+    match (get(used), get(used + 1), get(used + 2)) {
+        (Some("am" | "a.m"), _, _) | (Some("a"), Some("m"), _) => {
+            if hour > 12 {
+                return None;
+            }
+            hour %= 12;
+            half_known = true;
+            used += if get(used) == Some("a") { 2 } else { 1 };
+        }
+        (Some("pm" | "p.m"), _, _) | (Some("p"), Some("m"), _) => {
+            if hour > 12 {
+                return None;
+            }
+            hour = hour % 12 + 12;
+            half_known = true;
+            used += if get(used) == Some("p") { 2 } else { 1 };
+        }
+        (Some("in"), Some("the"), Some(part @ ("morning" | "afternoon" | "evening"))) => {
+            if part != "morning" && hour < 12 {
+                hour += 12;
+            }
+            if part == "morning" && hour == 12 {
+                hour = 0;
+            }
+            half_known = true;
+            used += 3;
+        }
+        (Some("at"), Some("night"), _) | (Some("tonight"), _, _) => {
+            if (5..12).contains(&hour) {
+                hour += 12;
+            }
+            half_known = true;
+            used += if get(used) == Some("at") { 2 } else { 1 };
+        }
+        _ => {}
+    }
+    Some((
+        TimeOfDay {
+            minutes: hour * 60 + minute,
+            half_known,
+        },
+        used,
+    ))
+}
+
 /// A percentage: "fifty percent", "50%", "a hundred per cent".
 pub fn percentage(w: &[String]) -> Option<(f64, usize)> {
     let (n, k) = number(w)?;
@@ -517,6 +665,7 @@ mod tests {
                         assert!(duration(s).is_none_or(|(_, n)| n <= k));
                         assert!(percentage(s).is_none_or(|(_, n)| n <= k));
                         assert!(temperature(s).is_none_or(|(_, n)| n <= k));
+                        assert!(time_of_day(s).is_none_or(|(t, n)| n <= k && t.minutes < 1440));
                     }
                 }
             }
@@ -525,6 +674,37 @@ mod tests {
         let mut with_one = vec!["one".to_string()];
         with_one.extend(long);
         assert!(integer(&with_one).is_some());
+    }
+
+    #[test]
+    fn times_of_day() {
+        let t = |m: u32, known: bool| TimeOfDay {
+            minutes: m,
+            half_known: known,
+        };
+        let case = |input: &str, want: Option<(TimeOfDay, usize)>| {
+            assert_eq!(time_of_day(&words(input)), want, "input {input:?}");
+        };
+        case("7:15 pm", Some((t(19 * 60 + 15, true), 2)));
+        case("quarter past seven", Some((t(7 * 60 + 15, false), 3)));
+        case(
+            "half past six in the evening",
+            Some((t(18 * 60 + 30, true), 6)),
+        );
+        case("ten to eight", Some((t(7 * 60 + 50, false), 3)));
+        case("a quarter to midnight", None);
+        case("seven thirty", Some((t(7 * 60 + 30, false), 2)));
+        case("seven oh five am", Some((t(7 * 60 + 5, true), 4)));
+        case("19:45", Some((t(19 * 60 + 45, true), 1)));
+        case("noon", Some((t(12 * 60, true), 1)));
+        case("midnight", Some((t(0, true), 1)));
+        case("seven o'clock", Some((t(7 * 60, false), 2)));
+        case("12 am", Some((t(0, true), 2)));
+        case("12 pm", Some((t(12 * 60, true), 2)));
+        case("nine at night", Some((t(21 * 60, true), 3)));
+        case("25:00", None);
+        case("seven sixty", Some((t(7 * 60, false), 1)));
+        case("lights", None);
     }
 
     #[test]
