@@ -666,6 +666,8 @@ mod tests {
                         assert!(percentage(s).is_none_or(|(_, n)| n <= k));
                         assert!(temperature(s).is_none_or(|(_, n)| n <= k));
                         assert!(time_of_day(s).is_none_or(|(t, n)| n <= k && t.minutes < 1440));
+                        let today = crate::date::Date::new(2026, 11, 22).unwrap();
+                        assert!(crate::date::relative_date(s, today).is_none_or(|(_, n)| n <= k));
                     }
                 }
             }
