@@ -6,4 +6,5 @@
 #![warn(missing_docs)]
 
 pub mod date;
+pub mod names;
 pub mod values;
