@@ -75,7 +75,6 @@ pub struct EchoCanceller {
     w_bg: Vec<[Complex<f32>; BINS]>,
     w_fg: Vec<[Complex<f32>; BINS]>,
     x_prev: [f32; BLOCK],
-    x_power: [f32; BINS],
     time: [f32; FFT],
     spec: [Complex<f32>; BINS],
     e_spec: [Complex<f32>; BINS],
@@ -154,7 +153,6 @@ impl EchoCanceller {
             w_bg: vec![[ZERO; BINS]; partitions],
             w_fg: vec![[ZERO; BINS]; partitions],
             x_prev: [0.0; BLOCK],
-            x_power: [0.0; BINS],
             time: [0.0; FFT],
             spec: [ZERO; BINS],
             e_spec: [ZERO; BINS],
@@ -276,9 +274,6 @@ impl EchoCanceller {
         self.fft();
         self.head = (self.head + 1) % self.partitions;
         self.x_hist[self.head] = self.spec;
-        for (p, s) in self.x_power.iter_mut().zip(&self.spec) {
-            *p = 0.9 * *p + 0.1 * s.norm_sqr();
-        }
 
         // 2. Both paths' echo estimates and errors.
         let mut y_fg = [0.0f32; BLOCK];

@@ -125,8 +125,6 @@ pub struct SimRoom {
     rng: Rng,
     noise_amp: f32,
     clock: SimClock,
-    /// The echo alone, kept for measurements (what the mic heard of the speaker).
-    last_echo: Vec<f32>,
 }
 
 impl std::fmt::Debug for SimRoom {
@@ -162,7 +160,6 @@ impl SimRoom {
             end: None,
             noise_amp,
             clock,
-            last_echo: Vec::new(),
         })
     }
 
@@ -183,11 +180,6 @@ impl SimRoom {
     /// The current sample position.
     pub fn position(&self) -> u64 {
         self.pos
-    }
-
-    /// The echo component of the last captured block (for measurements).
-    pub fn last_echo(&self) -> &[f32] {
-        &self.last_echo
     }
 
     fn echo_sample(&mut self, x: f32) -> f32 {
@@ -232,12 +224,10 @@ impl DuplexDevice for SimRoom {
             }
             n = n.min((end - self.pos) as usize);
         }
-        self.last_echo.clear();
         for i in 0..n {
             let x = self.queue.next_sample();
             reference[i] = x;
             let echo = self.echo_sample(x);
-            self.last_echo.push(echo);
             let t = self.pos + i as u64;
             let mut user = 0.0;
             for u in &self.users {

@@ -9,7 +9,7 @@
 //!
 //! Tensor names follow the Hugging Face layout (`model.encoder.layers.0.fc1.weight`, ...).
 
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::Config;
@@ -345,10 +345,5 @@ impl Whisper {
             .squeeze(0)?
             .to_dtype(DType::F32)?;
         Ok(logits.to_vec1::<f32>()?)
-    }
-
-    /// Logits of the tokens fed so far are gone after `encode`; this is the vocabulary size.
-    pub fn vocab_size(&self) -> usize {
-        self.embed_t.dim(D::Minus1).unwrap_or(self.cfg.vocab_size)
     }
 }
