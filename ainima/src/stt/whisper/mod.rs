@@ -105,14 +105,29 @@ pub struct Manifest {
 /// `n_mels` bands, band-major (`[n_mels, frames]`), log10, floored 8 below
 /// the maximum and scaled as `(x + 4) / 4`.
 pub fn log_mel(samples: &[f32], n_mels: usize) -> Result<(Vec<f32>, usize)> {
-    let mut mel = ainima_audio::features::LogMel::new(ainima_audio::features::MelConfig {
-        n_fft: N_FFT,
-        hop: HOP_LENGTH,
-        n_mels,
-        sample_rate: SAMPLE_RATE as u32,
-        fmin: 0.0,
-        fmax: SAMPLE_RATE as f64 / 2.0,
-    })?;
+    Ok(log_mel_with(&mut mel_analyser(n_mels)?, samples))
+}
+
+/// The STFT and filter bank behind [`log_mel`], planned once and reused.
+pub fn mel_analyser(n_mels: usize) -> Result<ainima_audio::features::LogMel> {
+    Ok(ainima_audio::features::LogMel::new(
+        ainima_audio::features::MelConfig {
+            n_fft: N_FFT,
+            hop: HOP_LENGTH,
+            n_mels,
+            sample_rate: SAMPLE_RATE as u32,
+            fmin: 0.0,
+            fmax: SAMPLE_RATE as f64 / 2.0,
+        },
+    )?)
+}
+
+/// [`log_mel`] with an analyser from [`mel_analyser`].
+pub fn log_mel_with(
+    mel: &mut ainima_audio::features::LogMel,
+    samples: &[f32],
+) -> (Vec<f32>, usize) {
+    let n_mels = mel.config().n_mels;
     let frames = samples.len() / HOP_LENGTH;
     let spec = mel.spectrogram(samples);
     let max = spec[..frames * n_mels]
@@ -125,7 +140,7 @@ pub fn log_mel(samples: &[f32], n_mels: usize) -> Result<(Vec<f32>, usize)> {
             out[m * frames + f] = (spec[f * n_mels + m].max(max - 8.0) + 4.0) / 4.0;
         }
     }
-    Ok((out, frames))
+    (out, frames)
 }
 
 /// Token ids the decoder needs.
@@ -171,6 +186,8 @@ pub struct WhisperEngine {
     model: model::Whisper,
     tokenizer: tokenizers::Tokenizer,
     special: Special,
+    /// The mel analyser, planned once.
+    mel: ainima_audio::features::LogMel,
     suppress: Vec<u32>,
     suppress_begin: Vec<u32>,
     /// Decoding settings.
@@ -241,6 +258,7 @@ impl WhisperEngine {
             start_of_prev: id("<|startofprev|>")?,
         };
         Ok(WhisperEngine {
+            mel: mel_analyser(cfg.num_mel_bins)?,
             name,
             model,
             tokenizer,
@@ -296,7 +314,7 @@ impl WhisperEngine {
 
         let t0 = Instant::now();
         let n_mels = self.model.config().num_mel_bins;
-        let (mel, frames) = log_mel(&audio, n_mels)?;
+        let (mel, frames) = log_mel_with(&mut self.mel, &audio);
         let frames = frames - frames % 2;
         let mel = Tensor::from_vec(mel, (n_mels, len / HOP_LENGTH), &Device::Cpu)?
             .narrow(1, 0, frames)?;
