@@ -322,25 +322,34 @@ fn run_vad_peers(tmp: &Path, wav: &Path, runs: usize) -> Value {
     let script = tmp.join("vad_peers.py");
     let run = || -> Result<Value> {
         std::fs::write(&script, VAD_PEERS_PY)?;
-        let o = Command::new("python3")
-            .arg(&script)
-            .arg(wav)
-            .arg(runs.to_string())
-            .output()
-            .context("python3")?;
-        anyhow::ensure!(
-            o.status.success(),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        Ok(serde_json::from_slice(&o.stdout)?)
+        python_json(&script, [wav.as_os_str(), runs.to_string().as_ref()])
     };
     run().unwrap_or_else(
         |e| json!({"webrtcvad": {"error": e.to_string()}, "silero": {"error": e.to_string()}}),
     )
+}
+
+/// Run a peer's Python script with `args` and parse the JSON it prints; on
+/// failure, the last line it wrote to stderr.
+pub(crate) fn python_json<I, A>(script: &Path, args: I) -> Result<Value>
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
+    let o = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .context("python3")?;
+    anyhow::ensure!(
+        o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("the script failed")
+    );
+    Ok(serde_json::from_slice(&o.stdout)?)
 }
 
 /// SpeexDSP's canceller over the same microphone and reference: (output, seconds).

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use ainima::stt::{SpeechToText, wer};
 
-use crate::bench::median;
+use crate::bench::{median, python_json};
 
 const STT_PEER_PY: &str = include_str!("../../bench/peers/stt_peer.py");
 
@@ -132,23 +132,9 @@ pub fn run(
     let ct2 = unpack_ct2(model, &tmp.join("ct2"))?;
     let script = tmp.join("stt_peer.py");
     std::fs::write(&script, STT_PEER_PY)?;
-    let peer: Result<Value> = (|| {
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script).arg(&ct2).arg(runs.to_string());
-        for r in &recs {
-            cmd.arg(&r.wav16);
-        }
-        let o = cmd.output().context("python3")?;
-        anyhow::ensure!(
-            o.status.success(),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or("faster-whisper failed")
-        );
-        Ok(serde_json::from_slice(&o.stdout)?)
-    })();
+    let mut args = vec![ct2.clone().into_os_string(), runs.to_string().into()];
+    args.extend(recs.iter().map(|r| r.wav16.clone().into_os_string()));
+    let peer: Result<Value> = python_json(&script, &args);
 
     let scored = |r: &Rec| r.transcript != "?" && !GARBLED.iter().any(|g| r.rel.contains(g));
     let mut rows = Vec::new();
@@ -270,14 +256,9 @@ pub fn run(
     let (plain, plain_ms) = score(None)?;
     let (biased, biased_ms) = score(Some(crate::speech::SKILL_WORDS.to_string()))?;
     let peer_synth: Option<f64> = (|| -> Result<f64> {
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script).arg(&ct2).arg("1");
-        for (_, _, w) in &synth {
-            cmd.arg(w);
-        }
-        let o = cmd.output()?;
-        anyhow::ensure!(o.status.success(), "faster-whisper failed");
-        let v: Value = serde_json::from_slice(&o.stdout)?;
+        let mut args = vec![ct2.clone().into_os_string(), "1".into()];
+        args.extend(synth.iter().map(|(_, _, w)| w.clone().into_os_string()));
+        let v = python_json(&script, &args)?;
         let (mut e, mut n) = (0, 0);
         for (c, _, w) in &synth {
             let text = v["files"][w.to_str().unwrap_or_default()]["text"]
