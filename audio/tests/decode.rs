@@ -222,11 +222,14 @@ fn bad_files_give_clear_errors_and_never_panic() {
 fn the_corpus_is_written_out_for_the_fuzzer() {
     // The fuzz target starts from these files (fuzz/corpus/decode is git-ignored).
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/decode");
-    if std::fs::create_dir_all(&dir).is_ok() {
-        for (name, bytes, _) in corpus() {
-            let _ = std::fs::write(dir.join(name.replace(' ', "_")), bytes);
-        }
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = corpus();
+    for (name, bytes, _) in &corpus {
+        let path = dir.join(name.replace(' ', "_"));
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), *bytes, "{name}");
     }
+    assert!(corpus.len() >= 20);
 }
 
 /// Regression, found by the fuzzer: an MP3 sync word followed by a RIFF header
