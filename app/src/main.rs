@@ -6,6 +6,7 @@ mod bench_stt;
 mod config;
 mod demo;
 mod home;
+mod language;
 mod speech;
 
 use std::io::Write;
@@ -31,6 +32,48 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Interpret a sentence with the skills' templates (no model, no audio).
+    Parse {
+        /// The sentence.
+        text: String,
+        /// As JSON: {"intent", "slots", "confidence", "source", "explanation"}.
+        #[arg(long)]
+        json: bool,
+        /// Extra skill files or folders (besides the built-in ones and <config>/skills).
+        #[arg(long, value_name = "PATH")]
+        skills: Vec<PathBuf>,
+    },
+    /// A typed conversation through templates, rules and the dialogue state machine.
+    Chat {
+        /// Extra skill files or folders.
+        #[arg(long, value_name = "PATH")]
+        skills: Vec<PathBuf>,
+        /// Picks among reply variants; the same seed gives the same conversation.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The time, as Unix seconds (default: the system clock).
+        #[arg(long, value_name = "SECONDS")]
+        now: Option<i64>,
+        /// Hours to add to UTC for the local time.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        utc_offset: f64,
+        /// Each turn as a JSON line.
+        #[arg(long)]
+        json: bool,
+        /// Show why: template, slots, rules, transitions.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// The rule engine's rules.
+    Rules {
+        #[command(subcommand)]
+        action: RulesCommand,
+    },
+    /// Language understanding benchmarks.
+    Nlu {
+        #[command(subcommand)]
+        action: NluCommand,
+    },
     /// Find the stretches of speech in an audio file (WAV, FLAC, MP3, Ogg).
     Segments {
         /// The audio file.
@@ -76,6 +119,35 @@ enum Command {
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Every rule of the loaded skills, in firing order.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        /// Extra skill files or folders.
+        #[arg(long, value_name = "PATH")]
+        skills: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NluCommand {
+    /// Learn patterns from the SNIPS training files and score them on the validation files.
+    Eval {
+        /// The SNIPS folder (train_*_full.json, validate_*.json).
+        #[arg(long, value_name = "DIR")]
+        snips: PathBuf,
+        /// The confidence an answer needs.
+        #[arg(long, default_value_t = 0.8)]
+        min_confidence: f32,
+        /// As JSON (intent_accuracy, slot_f1, answered, precision as fractions).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -354,6 +426,35 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "logs    {}", home.logs.display())?;
             }
         }
+        Command::Parse { text, json, skills } => {
+            let catalog = language::catalog(&home.config, &skills)?;
+            language::parse(catalog, &text, language::now(None, 0.0), json, &mut out)?;
+        }
+        Command::Chat {
+            skills,
+            seed,
+            now,
+            utc_offset,
+            json,
+            explain,
+        } => {
+            let catalog = language::catalog(&home.config, &skills)?;
+            language::chat(catalog, seed, now, utc_offset, json, explain, &mut out)?;
+        }
+        Command::Rules {
+            action: RulesCommand::List { json, skills },
+        } => {
+            let catalog = language::catalog(&home.config, &skills)?;
+            language::rules(catalog, json, &mut out)?;
+        }
+        Command::Nlu {
+            action:
+                NluCommand::Eval {
+                    snips,
+                    min_confidence,
+                    json,
+                },
+        } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
         Command::Demo { data } => demo::run(&cfg, &data_dir(data), &home.models, &mut out)?,
         Command::Bench {
             which: BenchCommand::Audio { data, json, runs },

@@ -58,6 +58,11 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// Days since 1970-01-01 (negative before).
+    pub fn days_since_epoch(self) -> i64 {
+        days_from_civil(self.year, self.month, self.day)
+    }
+
     /// Day of the week, 0 = Monday to 6 = Sunday.
     pub fn weekday(self) -> u32 {
         // 1970-01-01 was a Thursday (3).

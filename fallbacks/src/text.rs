@@ -1,0 +1,188 @@
+//! Normalised words with their place in the original text: lower case,
+//! punctuation dropped, common contractions expanded, so that "What's the
+//! time?" and "what is the time" read the same. Literal words compare
+//! through [`canonical`], which makes "2" equal "two" and "1st" equal
+//! "first", the way speech recognisers alternate between them.
+
+/// A word of the input and the byte range it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The normalised word (lower case, no surrounding punctuation).
+    pub word: String,
+    /// Byte offset of the original word's start in the text.
+    pub start: usize,
+    /// Byte offset just past the original word.
+    pub end: usize,
+}
+
+fn contraction(w: &str) -> Option<&'static [&'static str]> {
+    Some(match w {
+        "what's" => &["what", "is"],
+        "it's" => &["it", "is"],
+        "that's" => &["that", "is"],
+        "there's" => &["there", "is"],
+        "where's" => &["where", "is"],
+        "who's" => &["who", "is"],
+        "how's" => &["how", "is"],
+        "when's" => &["when", "is"],
+        "let's" => &["let", "us"],
+        "i'm" => &["i", "am"],
+        "you're" => &["you", "are"],
+        "we're" => &["we", "are"],
+        "they're" => &["they", "are"],
+        "i'd" => &["i", "would"],
+        "i'll" => &["i", "will"],
+        "you'll" => &["you", "will"],
+        "i've" => &["i", "have"],
+        "don't" => &["do", "not"],
+        "doesn't" => &["does", "not"],
+        "didn't" => &["did", "not"],
+        "can't" | "cannot" => &["can", "not"],
+        "won't" => &["will", "not"],
+        "isn't" => &["is", "not"],
+        "aren't" => &["are", "not"],
+        "wasn't" => &["was", "not"],
+        "shouldn't" => &["should", "not"],
+        "wouldn't" => &["would", "not"],
+        "couldn't" => &["could", "not"],
+        "wanna" => &["want", "to"],
+        "gonna" => &["going", "to"],
+        "gotta" => &["got", "to"],
+        _ => return None,
+    })
+}
+
+/// The words of `text` with their byte ranges. Splits on white space and
+/// hyphens, lower-cases, trims punctuation from both ends of a word (so
+/// "7:15", "2.5" and "o'clock" survive), drops thousands separators
+/// ("1,000"), turns a trailing "%" into the word "percent" and expands
+/// contractions ("what's" is "what" "is", both spanning the original word).
+pub fn tokens(text: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let bytes_end = text.len();
+    let push = |s: usize, e: usize, out: &mut Vec<Token>| {
+        let raw = &text[s..e];
+        let lower = raw.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
+        let percent = lower
+            .trim_end_matches(|c: char| !c.is_alphanumeric() && c != '%')
+            .ends_with('%');
+        let mut w = lower
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_string();
+        if w.chars().all(|c| c.is_ascii_digit() || c == ',') {
+            w.retain(|c| c != ',');
+        }
+        if w.is_empty() {
+            // A lone "%" still says "percent".
+            if percent {
+                out.push(Token { word: "percent".into(), start: s, end: e });
+            }
+            return;
+        }
+        if let Some(parts) = contraction(&w) {
+            for p in parts {
+                out.push(Token { word: (*p).into(), start: s, end: e });
+            }
+        } else {
+            out.push(Token { word: w, start: s, end: e });
+        }
+        if percent {
+            out.push(Token { word: "percent".into(), start: s, end: e });
+        }
+    };
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() || c == '-' || c == '/' {
+            if let Some(s) = start.take() {
+                push(s, i, &mut out);
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        push(s, bytes_end, &mut out);
+    }
+    out
+}
+
+/// The words alone, for the value parsers.
+pub fn words(text: &str) -> Vec<String> {
+    tokens(text).into_iter().map(|t| t.word).collect()
+}
+
+const CARDINALS: [&str; 21] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty",
+];
+const ORDINALS: [(&str, &str); 12] = [
+    ("first", "1st"),
+    ("second", "2nd"),
+    ("third", "3rd"),
+    ("fourth", "4th"),
+    ("fifth", "5th"),
+    ("sixth", "6th"),
+    ("seventh", "7th"),
+    ("eighth", "8th"),
+    ("ninth", "9th"),
+    ("tenth", "10th"),
+    ("eleventh", "11th"),
+    ("twelfth", "12th"),
+];
+
+/// The form a literal word is compared in: small numbers and ordinals as
+/// digits, a few spelling variants merged ("ok", "colour"), everything
+/// else as it is.
+pub fn canonical(word: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if let Some(n) = CARDINALS.iter().position(|c| *c == word) {
+        return Cow::Owned(n.to_string());
+    }
+    if let Some((_, d)) = ORDINALS.iter().find(|(w, _)| *w == word) {
+        return Cow::Borrowed(d);
+    }
+    match word {
+        "ok" => Cow::Borrowed("okay"),
+        "colour" => Cow::Borrowed("color"),
+        "favourite" => Cow::Borrowed("favorite"),
+        "thirty" => Cow::Borrowed("30"),
+        "forty" => Cow::Borrowed("40"),
+        "fifty" => Cow::Borrowed("50"),
+        "sixty" => Cow::Borrowed("60"),
+        "hundred" => Cow::Borrowed("100"),
+        _ => Cow::Borrowed(word),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let got: Vec<String> = tokens(input)
+            .iter()
+            .map(|t| format!("{}@{}", t.word, &input[t.start..t.end]))
+            .collect();
+        assert_eq!(got.join(" "), expect, "input {input:?}");
+    }
+
+    #[test]
+    fn normalises_what_recognisers_write() {
+        check("What's the time?", "what@What's is@What's the@the time@time?");
+        check("Set it to 50%.", "set@Set it@it to@to 50@50%. percent@50%.");
+        check("twenty-five, please", "twenty@twenty five@five, please@please");
+        check("1,000 at 7:15 pm", "1000@1,000 at@at 7:15@7:15 pm@pm");
+        check("  ...  ", "");
+        check("Don\u{2019}t stop", "do@Don\u{2019}t not@Don\u{2019}t stop@stop");
+        check("and/or", "and@and or@or");
+    }
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(canonical("two"), "2");
+        assert_eq!(canonical("first"), "1st");
+        assert_eq!(canonical("ok"), "okay");
+        assert_eq!(canonical("lamp"), "lamp");
+    }
+}

@@ -1,0 +1,731 @@
+//! The dialogue state machine (statig): every flow is slot filling, then
+//! confirmation where the intent asks for it, then the action. Three states,
+//! each carrying exactly the data it needs, so that "confirming without a
+//! request" cannot be represented:
+//!
+//! ```text
+//!            request complete, no confirmation: act, reply
+//!        ┌──────────────────────────────────────────────┐
+//!        ▼                                              │
+//!   ┌────────┐  slot missing   ┌──────────────────┐     │
+//!   │  idle  │───────────────▶│ filling(frame,    │─────┤ answer completes it
+//!   └────────┘◀───────────────│   slot, tries)    │     │
+//!      ▲  ▲  cancel, give up   └──────────────────┘     │
+//!      │  │                            │ needs confirming
+//!      │  │  yes: act · no, cancel     ▼                │
+//!      │  └──────────────────┌──────────────────────┐   │
+//!      │                     │ confirming(frame,    │◀──┘
+//!      └─────────────────────│   tries)             │ correction: re-confirm
+//!                            └──────────────────────┘
+//! ```
+//!
+//! In every state "cancel" drops the flow, "repeat" says the last reply
+//! again, and a correction ("no, I said six") changes the value it names.
+//! Right after an action, a correction redoes it with the new value.
+//! Anything the templates do not cover gets an honest "I can't do that
+//! yet" and never an action.
+
+use std::collections::BTreeMap;
+
+use ainima_fallbacks::catalog::{Catalog, ListKind};
+use ainima_fallbacks::date::Date;
+use ainima_fallbacks::replies;
+use ainima_fallbacks::template::Expr;
+use ainima_fallbacks::{Context, Matcher, Parse, Value};
+use serde::Serialize;
+use statig::prelude::*;
+
+use crate::rules::{Engine, Fact, Facts};
+use crate::skills::{Action, EXTERNAL, Now, Skills};
+use crate::Error;
+
+/// The least confidence a parse needs to be acted on; below it (a tie
+/// between intents) the turn counts as not understood.
+pub const MIN_CONFIDENCE: f32 = 0.6;
+/// Failed answers to one question before the dialogue gives up.
+pub const MAX_TRIES: u8 = 2;
+
+/// A slot value in a frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameSlot {
+    /// The value.
+    pub value: Value,
+    /// The words it came from.
+    pub text: String,
+}
+
+/// A request being put together: an intent and the slots known so far.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Frame {
+    /// The intent.
+    pub intent: String,
+    /// Slots by name.
+    pub slots: BTreeMap<String, FrameSlot>,
+    /// The words the request was made with (rules test `said.WORD`).
+    pub said: Vec<String>,
+}
+
+impl Frame {
+    fn from_parse(p: &Parse, text: &str) -> Frame {
+        let mut f = Frame { intent: p.intent.clone(), said: ainima_fallbacks::text::words(text), ..Frame::default() };
+        f.merge(p);
+        f
+    }
+
+    fn merge(&mut self, p: &Parse) {
+        for s in &p.slots {
+            self.slots.insert(s.name.clone(), FrameSlot { value: s.value.clone(), text: s.text.clone() });
+        }
+    }
+
+    /// A slot's value as text.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.slots.get(name).map(|s| s.value.to_string())
+    }
+
+    /// A slot's value as a number: durations and times in seconds.
+    pub fn number(&self, name: &str) -> Option<f64> {
+        Some(match &self.slots.get(name)?.value {
+            Value::Integer(n) => *n as f64,
+            Value::Number(n) => *n,
+            Value::Duration { seconds } => *seconds,
+            Value::Time(t) => f64::from(t.minutes) * 60.0,
+            Value::Percentage { percent } => *percent,
+            Value::Temperature { degrees, .. } => *degrees,
+            Value::Text(t) => t.parse().ok()?,
+            Value::Date(_) => return None,
+        })
+    }
+
+    /// A slot's value as a date.
+    pub fn date(&self, name: &str) -> Option<Date> {
+        match self.slots.get(name)?.value {
+            Value::Date(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+fn fact_of(v: &Value) -> Fact {
+    match v {
+        Value::Text(t) => Fact::Str(t.clone()),
+        Value::Date(d) => Fact::Str(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
+        _ => {
+            let f = Frame {
+                slots: [("x".to_string(), FrameSlot { value: v.clone(), text: String::new() })].into(),
+                ..Frame::default()
+            };
+            Fact::Num(f.number("x").unwrap_or(0.0))
+        }
+    }
+}
+
+/// One turn's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    /// What was heard.
+    pub heard: String,
+    /// The intent understood, if any.
+    pub intent: Option<String>,
+    /// Its confidence.
+    pub confidence: f32,
+    /// Slots understood this turn.
+    pub slots: BTreeMap<String, Value>,
+    /// What the assistant says.
+    pub reply: String,
+    /// Actions to run (the agent runs external ones with approval).
+    pub actions: Vec<Action>,
+    /// The dialogue state afterwards: `idle`, `filling` or `confirming`.
+    pub state: &'static str,
+    /// Why, step by step: template, slots, rules fired, transitions.
+    pub explanation: Vec<String>,
+}
+
+/// Everything the states share: the language core, rules, skills and the
+/// turn being built.
+pub struct Core {
+    catalog: Catalog,
+    matcher: Matcher,
+    answers: BTreeMap<String, Matcher>,
+    slot_lists: BTreeMap<(String, String), String>,
+    engine: Engine,
+    skills: Skills,
+    seed: u64,
+    turn: u64,
+    now: Now,
+    text: String,
+    parse: Option<Parse>,
+    reply: Vec<String>,
+    actions: Vec<Action>,
+    explanation: Vec<String>,
+    last_reply: String,
+    last_explanation: Vec<String>,
+    last_done: Option<Frame>,
+}
+
+enum Next {
+    Idle,
+    Fill(Frame, String),
+    Confirm(Frame),
+}
+
+
+const DIALOGUE_INTENTS: [&str; 6] = ["yes", "no", "cancel", "repeat", "correction", "why"];
+
+impl Core {
+    fn ctx(&self) -> Context {
+        Context { today: self.now.date }
+    }
+
+    fn say_key(&mut self, key: &str, vars: &[(&str, String)]) {
+        let variants = self.catalog.replies.get(key).cloned().unwrap_or_default();
+        let t = replies::choose(&variants, self.seed, self.turn).unwrap_or("OK.");
+        let s = replies::render(t, |n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()));
+        self.reply.push(s);
+    }
+
+    fn intent_of(&self) -> Option<String> {
+        self.parse.as_ref().filter(|p| p.confidence >= MIN_CONFIDENCE).map(|p| p.intent.clone())
+    }
+
+    fn slot_text(&self, name: &str) -> Option<String> {
+        self.parse.as_ref()?.slot(name).map(|s| s.text.clone())
+    }
+
+    /// Parses `text` as a value for `slot` of `intent`.
+    fn answer(&self, intent: &str, slot: &str, text: &str) -> Option<(Value, String)> {
+        let list = self.slot_lists.get(&(intent.to_string(), slot.to_string()))?;
+        let m = self.answers.get(list)?;
+        let p = m.parse(text, &self.ctx())?;
+        let s = p.slots.into_iter().next()?;
+        Some((s.value, s.text))
+    }
+
+    fn question(&self, frame: &Frame, slot: &str) -> String {
+        self.catalog
+            .intents
+            .get(&frame.intent)
+            .and_then(|i| i.ask.get(slot).cloned())
+            .unwrap_or_else(|| format!("What {}?", slot.replace('_', " ")))
+    }
+
+    fn facts(&self, frame: &Frame) -> Facts {
+        let mut f = Facts::new();
+        f.insert("intent".into(), Fact::Str(frame.intent.clone()));
+        for (k, s) in &frame.slots {
+            f.insert(format!("slot.{k}"), fact_of(&s.value));
+        }
+        for w in &frame.said {
+            f.insert(format!("said.{w}"), Fact::Bool(true));
+        }
+        f.insert("time.hour".into(), Fact::Num(f64::from(self.now.seconds / 3600)));
+        f.insert("time.minute".into(), Fact::Num(f64::from(self.now.seconds / 60 % 60)));
+        f.insert("time.weekday".into(), Fact::Num(f64::from(self.now.date.weekday())));
+        for (device, state) in &self.skills.devices {
+            for (k, v) in state {
+                f.insert(format!("device.{device}.{k}"), Fact::Str(v.clone()));
+            }
+        }
+        f
+    }
+
+    /// Rules, then the missing slots, then confirmation, then the action.
+    fn advance(&mut self, mut frame: Frame) -> Next {
+        let mut facts = self.facts(&frame);
+        let before = facts.clone();
+        match self.engine.run(&mut facts) {
+            Ok(fired) => {
+                for x in fired {
+                    self.explanation.push(format!(
+                        "rule {} ({}): {} [{}]",
+                        x.rule,
+                        x.origin,
+                        x.because,
+                        x.changed.join(", ")
+                    ));
+                }
+            }
+            Err(e) => {
+                self.explanation.push(format!("rules stopped: {e}"));
+                self.reply.push("Sorry, my rules for that are broken.".into());
+                return Next::Idle;
+            }
+        }
+        for (k, v) in &facts {
+            if let Some(name) = k.strip_prefix("slot.") {
+                if before.get(k) != Some(v) {
+                    let value = match v {
+                        Fact::Num(n) => Value::Number(*n),
+                        other => Value::Text(other.to_string()),
+                    };
+                    frame.slots.insert(name.into(), FrameSlot { value, text: String::new() });
+                }
+            }
+        }
+        for k in before.keys() {
+            if let Some(name) = k.strip_prefix("slot.") {
+                if !facts.contains_key(k) {
+                    frame.slots.remove(name);
+                }
+            }
+        }
+        if let Some(reason) = facts.get("refuse") {
+            let reason = reason.to_string();
+            self.say_key("refused", &[("reason", reason)]);
+            return Next::Idle;
+        }
+        let Some(intent) = self.catalog.intents.get(&frame.intent) else {
+            self.say_key("out_of_domain", &[]);
+            return Next::Idle;
+        };
+        if let Some(slot) = intent.required.iter().find(|s| !frame.slots.contains_key(*s)).cloned() {
+            let q = self.question(&frame, &slot);
+            self.explanation.push(format!("{} needs {slot}: asking", frame.intent));
+            self.reply.push(q);
+            return Next::Fill(frame, slot);
+        }
+        if intent.confirm {
+            let summary = intent.summary.clone().unwrap_or_else(|| intent.description.clone());
+            let summary = replies::render(&summary, |n| frame.text(n));
+            self.explanation.push(format!("{} is confirmed before acting", frame.intent));
+            self.say_key("confirm", &[("summary", summary)]);
+            return Next::Confirm(frame);
+        }
+        self.execute(frame)
+    }
+
+    fn execute(&mut self, frame: Frame) -> Next {
+        let Some(intent) = self.catalog.intents.get(&frame.intent).cloned() else {
+            self.say_key("out_of_domain", &[]);
+            return Next::Idle;
+        };
+        let mut vars = BTreeMap::new();
+        if let Some(tool) = &intent.action {
+            let out = self.skills.run(tool, &frame, self.now);
+            if let Some(r) = out.refuse {
+                self.say_key("refused", &[("reason", r)]);
+                return Next::Idle;
+            }
+            vars = out.vars;
+            let args = frame
+                .slots
+                .iter()
+                .map(|(k, s)| (k.clone(), serde_json::to_value(&s.value).unwrap_or(serde_json::Value::Null)))
+                .collect();
+            self.actions.push(Action { tool: tool.clone(), args, external: EXTERNAL.contains(&tool.as_str()) });
+            self.explanation.push(format!("action {tool}"));
+        }
+        let t = replies::choose(&intent.replies, self.seed, self.turn).unwrap_or("Done.").to_string();
+        let reply = replies::render(&t, |n| vars.get(n).cloned().or_else(|| frame.text(n)));
+        self.reply.push(reply);
+        self.last_done = Some(frame);
+        Next::Idle
+    }
+
+    /// Changes the value a correction names; true if one fit.
+    fn correct(&mut self, frame: &mut Frame, answer: &str) -> bool {
+        let mut names: Vec<String> = frame.slots.keys().cloned().collect();
+        if let Some(i) = self.catalog.intents.get(&frame.intent) {
+            for r in &i.required {
+                if !names.contains(r) {
+                    names.push(r.clone());
+                }
+            }
+        }
+        for name in &names {
+            if let Some((value, text)) = self.answer(&frame.intent, name, answer) {
+                self.explanation.push(format!("corrected {name} to {value}"));
+                frame.slots.insert(name.clone(), FrameSlot { value, text });
+                return true;
+            }
+        }
+        // A bare number corrects a duration in the unit said before: "five
+        // minutes" ... "no, I said six".
+        let words = ainima_fallbacks::text::words(answer);
+        if let Some((n, used)) = ainima_fallbacks::values::number(&words).filter(|&(_, k)| k == words.len()) {
+            for name in &names {
+                if let Some(FrameSlot { value: Value::Duration { seconds }, .. }) = frame.slots.get(name) {
+                    let unit = if *seconds >= 3600.0 && seconds % 3600.0 == 0.0 {
+                        3600.0
+                    } else if *seconds >= 60.0 && seconds % 60.0 == 0.0 {
+                        60.0
+                    } else {
+                        1.0
+                    };
+                    let value = Value::Duration { seconds: n * unit };
+                    self.explanation.push(format!("corrected {name} to {value} (same unit as before)"));
+                    let text = words[..used].join(" ");
+                    frame.slots.insert(name.clone(), FrameSlot { value, text });
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn common(&mut self) -> Option<Next> {
+        match self.intent_of().as_deref() {
+            Some("cancel") => {
+                self.say_key("cancelled", &[]);
+                Some(Next::Idle)
+            }
+            _ => None,
+        }
+    }
+
+    /// "Repeat" and "why": answered in any state without changing it.
+    fn repeat(&mut self) -> bool {
+        if self.intent_of().as_deref() == Some("why") {
+            let reasons: Vec<String> = self
+                .last_explanation
+                .iter()
+                .filter_map(|e| {
+                    if let Some(rest) = e.strip_prefix("matched the template ") {
+                        Some(format!("I matched the template {rest}"))
+                    } else if e.starts_with("rule ") {
+                        Some(e.split(" [").next().unwrap_or(e).trim_end_matches('.').to_string())
+                    } else if let Some(tool) = e.strip_prefix("action ") {
+                        Some(format!("I ran {tool}"))
+                    } else if e.ends_with("(answer)") {
+                        Some(format!("you answered {}", e.trim_end_matches(" (answer)")))
+                    } else if e.contains(" needs ") || e.contains("confirmed before") || e.starts_with("corrected") {
+                        Some(e.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            if reasons.is_empty() {
+                self.say_key("nothing_to_explain", &[]);
+            } else {
+                self.reply.push(format!("Because {}.", reasons.join("; ")));
+            }
+            return true;
+        }
+        if self.intent_of().as_deref() == Some("repeat") {
+            if self.last_reply.is_empty() {
+                self.say_key("nothing_to_repeat", &[]);
+            } else {
+                self.reply.push(self.last_reply.clone());
+            }
+            return true;
+        }
+        false
+    }
+
+    fn new_request(&mut self) -> Next {
+        match self.parse.clone().filter(|p| p.confidence >= MIN_CONFIDENCE) {
+            Some(p) if !DIALOGUE_INTENTS.contains(&p.intent.as_str()) => {
+                let frame = Frame::from_parse(&p, &self.text);
+                self.advance(frame)
+            }
+            _ => {
+                self.say_key("out_of_domain", &[]);
+                Next::Idle
+            }
+        }
+    }
+}
+
+/// The machine itself, in a module of its own: statig's macro generates a
+/// public `State` enum that is not part of this crate's API.
+mod flow {
+    use super::*;
+
+    impl Next {
+        pub(super) fn outcome(self) -> Outcome<State> {
+            match self {
+                Next::Idle => Transition(State::idle()),
+                Next::Fill(frame, slot) => Transition(State::filling(frame, slot, 0)),
+                Next::Confirm(frame) => Transition(State::confirming(frame, 0)),
+            }
+        }
+    }
+
+    /// The dialogue state machine; its states are below, its shared data is
+    /// the [`Core`] passed as context.
+    #[derive(Default)]
+    pub struct Flow;
+
+    /// Events: an utterance was heard (its text and parse are in the context).
+    pub enum Event {
+        /// The user said something.
+        Heard,
+    }
+
+    #[state_machine(initial = "State::idle()", state(derive(Debug, Clone)))]
+    impl Flow {
+        /// Nothing pending.
+        #[state]
+        fn idle(context: &mut Core, event: &Event) -> Outcome<State> {
+            let Event::Heard = event;
+            if let Some(n) = context.common() {
+                return n.outcome();
+            }
+            if context.repeat() {
+                return Handled;
+            }
+            match context.intent_of().as_deref() {
+                Some("yes" | "no") => {
+                    context.say_key("nothing_pending", &[]);
+                    Handled
+                }
+                Some("correction") => {
+                    let answer = context.slot_text("answer").unwrap_or_default();
+                    let mut frame = context.last_done.clone().unwrap_or_default();
+                    if !frame.intent.is_empty() && context.correct(&mut frame, &answer) {
+                        if let Some(a) = context.catalog.intents.get(&frame.intent).and_then(|i| i.action.clone()) {
+                            context.skills.undo(&a);
+                        }
+                        return context.advance(frame).outcome();
+                    }
+                    context.say_key("nothing_to_correct", &[]);
+                    Handled
+                }
+                _ => context.new_request().outcome(),
+            }
+        }
+
+        /// Waiting for the value of `slot`.
+        #[state]
+        fn filling(context: &mut Core, frame: &mut Frame, slot: &mut String, tries: &mut u8, event: &Event) -> Outcome<State> {
+            let Event::Heard = event;
+            if let Some(n) = context.common() {
+                return n.outcome();
+            }
+            if context.repeat() {
+                return Handled;
+            }
+            let text = match context.intent_of().as_deref() {
+                Some("correction") => context.slot_text("answer").unwrap_or_default(),
+                _ => context.text.clone(),
+            };
+            if let Some((value, said)) = context.answer(&frame.intent, slot, &text) {
+                let mut f = frame.clone();
+                context.explanation.push(format!("{slot} = {value} (answer)"));
+                f.slots.insert(slot.clone(), FrameSlot { value, text: said });
+                return context.advance(f).outcome();
+            }
+            match context.parse.clone().filter(|p| p.confidence >= MIN_CONFIDENCE) {
+                Some(p) if p.intent == frame.intent => {
+                    let mut f = frame.clone();
+                    f.merge(&p);
+                    context.advance(f).outcome()
+                }
+                Some(p) if !DIALOGUE_INTENTS.contains(&p.intent.as_str()) => {
+                    context.explanation.push(format!("dropped {} for a new request", frame.intent));
+                    context.new_request().outcome()
+                }
+                _ => {
+                    *tries += 1;
+                    if *tries >= MAX_TRIES {
+                        context.say_key("gave_up", &[]);
+                        return Transition(State::idle());
+                    }
+                    let q = context.question(frame, slot);
+                    context.say_key("not_understood", &[("question", q)]);
+                    Handled
+                }
+            }
+        }
+
+        /// Waiting for yes or no before acting on `frame`.
+        #[state]
+        fn confirming(context: &mut Core, frame: &mut Frame, tries: &mut u8, event: &Event) -> Outcome<State> {
+            let Event::Heard = event;
+            if let Some(n) = context.common() {
+                return n.outcome();
+            }
+            if context.repeat() {
+                return Handled;
+            }
+            let intent = context.intent_of();
+            match intent.as_deref() {
+                Some("yes") => context.execute(frame.clone()).outcome(),
+                Some("no") => {
+                    context.say_key("declined", &[]);
+                    Transition(State::idle())
+                }
+                intent => {
+                    let answer = if intent == Some("correction") {
+                        context.slot_text("answer").unwrap_or_default()
+                    } else {
+                        context.text.clone()
+                    };
+                    let mut f = frame.clone();
+                    if context.correct(&mut f, &answer) {
+                        return context.advance(f).outcome();
+                    }
+                    if intent.is_some_and(|i| !DIALOGUE_INTENTS.contains(&i)) {
+                        context.explanation.push(format!("dropped {} for a new request", frame.intent));
+                        return context.new_request().outcome();
+                    }
+                    *tries += 1;
+                    if *tries >= MAX_TRIES {
+                        context.say_key("gave_up", &[]);
+                        return Transition(State::idle());
+                    }
+                    context.say_key("not_understood", &[("question", "Shall I go ahead, yes or no?".into())]);
+                    Handled
+                }
+            }
+        }
+    }
+}
+
+use flow::{Event, Flow, State};
+
+/// A typed or spoken conversation through templates, rules, the state
+/// machine and the built-in skills.
+pub struct Assistant {
+    machine: statig::blocking::StateMachine<Flow>,
+    core: Core,
+}
+
+impl Assistant {
+    /// An assistant over a catalog of skills; `seed` picks reply variants.
+    pub fn new(catalog: Catalog, seed: u64) -> Result<Assistant, Error> {
+        let matcher = Matcher::new(&catalog)?;
+        let engine = Engine::new(&catalog.rules)?;
+        // Which list each slot of each intent reads, for answers to questions.
+        let mut slot_lists = BTreeMap::new();
+        for (name, intent) in &catalog.intents {
+            for t in &intent.templates {
+                let mut add = |list: &str, slot: &str, _: usize| {
+                    slot_lists.entry((name.clone(), slot.to_string())).or_insert_with(|| list.to_string());
+                };
+                expand(&catalog, &t.expr, &mut add, 0);
+            }
+        }
+        let mut answers = BTreeMap::new();
+        for list in slot_lists.values() {
+            if answers.contains_key(list) {
+                continue;
+            }
+            let mut c = Catalog { lists: catalog.lists.clone(), ..Catalog::default() };
+            let wildcard = matches!(c.list(list).map(|l| l.kind.clone()), Some(ListKind::Wildcard));
+            let template = if wildcard {
+                format!("{{{list}:value}}")
+            } else {
+                format!("[the|a|an|my|it is|make it|for|to|at|in|on|by|about|with|just] {{{list}:value}}")
+            };
+            c.add_template("answer", &template, Default::default())?;
+            answers.insert(list.clone(), Matcher::new(&c)?);
+        }
+        let core = Core {
+            catalog,
+            matcher,
+            answers,
+            slot_lists,
+            engine,
+            skills: Skills::new(),
+            seed,
+            turn: 0,
+            now: Now::from_unix(0),
+            text: String::new(),
+            parse: None,
+            reply: Vec::new(),
+            actions: Vec::new(),
+            explanation: Vec::new(),
+            last_reply: String::new(),
+            last_explanation: Vec::new(),
+            last_done: None,
+        };
+        Ok(Assistant { machine: Flow.state_machine(), core })
+    }
+
+    /// The assistant with the built-in skills.
+    pub fn builtin(seed: u64) -> Result<Assistant, Error> {
+        Assistant::new(ainima_fallbacks::builtin::catalog()?, seed)
+    }
+
+    /// The compiled templates.
+    pub fn matcher(&self) -> &Matcher {
+        &self.core.matcher
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[crate::rules::Rule] {
+        self.core.engine.rules()
+    }
+
+    /// The skills' state.
+    pub fn skills(&self) -> &Skills {
+        &self.core.skills
+    }
+
+    /// Interprets `text` without changing the conversation.
+    pub fn parse(&self, text: &str, now: Now) -> Option<Parse> {
+        self.core.matcher.parse(text, &Context { today: now.date })
+    }
+
+    /// One turn: the user said `text` at `now`.
+    pub fn hear(&mut self, text: &str, now: Now) -> Turn {
+        let c = &mut self.core;
+        c.turn += 1;
+        c.now = now;
+        c.text = text.to_string();
+        c.parse = c.matcher.parse(text, &Context { today: now.date });
+        c.reply.clear();
+        c.actions.clear();
+        c.explanation = c.parse.as_ref().map(|p| p.explanation.clone()).unwrap_or_default();
+        let before = state_name(self.machine.state());
+        let (machine, core) = (&mut self.machine, &mut self.core);
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            machine.handle_with_context(&Event::Heard, core);
+        }));
+        if ok.is_err() {
+            // A bug in one turn must not end the conversation: start afresh.
+            self.machine = Flow.state_machine();
+            self.core.reply = vec!["Sorry, something went wrong. Let's start again.".into()];
+            self.core.explanation.push("the turn failed; the dialogue was reset".into());
+        }
+        let after = state_name(self.machine.state());
+        if before != after {
+            self.core.explanation.push(format!("state {before} -> {after}"));
+        }
+        let c = &mut self.core;
+        let reply = c.reply.join(" ");
+        c.last_reply = reply.clone();
+        if !matches!(c.intent_of().as_deref(), Some("why" | "repeat")) {
+            c.last_explanation = c.explanation.clone();
+        }
+        let p = c.parse.as_ref();
+        Turn {
+            heard: text.to_string(),
+            intent: p.map(|p| p.intent.clone()),
+            confidence: p.map_or(0.0, |p| p.confidence),
+            slots: p.map(|p| p.slots.iter().map(|s| (s.name.clone(), s.value.clone())).collect()).unwrap_or_default(),
+            reply,
+            actions: std::mem::take(&mut c.actions),
+            state: after,
+            explanation: std::mem::take(&mut c.explanation),
+        }
+    }
+}
+
+fn state_name(s: &State) -> &'static str {
+    match s {
+        State::Idle {} => "idle",
+        State::Filling { .. } => "filling",
+        State::Confirming { .. } => "confirming",
+    }
+}
+
+/// Calls `f` on the slots of `e`, expanding `<rules>`.
+fn expand(c: &Catalog, e: &Expr, f: &mut impl FnMut(&str, &str, usize), depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match e {
+        Expr::Slot { list, name, column } => f(list, name, *column),
+        Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| expand(c, x, f, depth)),
+        Expr::Opt(x) => expand(c, x, f, depth),
+        Expr::Rule { name, .. } => {
+            if let Some(t) = c.expansions.get(name) {
+                expand(c, &t.expr, f, depth + 1);
+            }
+        }
+        Expr::Word(_) => {}
+    }
+}

@@ -1,0 +1,334 @@
+//! What the built-in skills do when their intent is complete: clock, timers
+//! and alarms, named devices, apps and media, lists and notes, arithmetic
+//! and unit conversion, and the external and hardware actions (messages,
+//! coffee, robot), which are handed on as [`Action`]s for the agent to run
+//! with approval. State lives here, in memory, so a conversation can check
+//! what it did ("how much time is left?").
+
+use std::collections::BTreeMap;
+
+use ainima_fallbacks::date::Date;
+use serde::Serialize;
+
+use crate::dialogue::Frame;
+
+/// The time a turn happens at, from the caller's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Now {
+    /// Today's date.
+    pub date: Date,
+    /// Seconds since midnight.
+    pub seconds: u32,
+}
+
+impl Now {
+    /// The time `unix_seconds` after 1970-01-01 00:00 UTC.
+    pub fn from_unix(unix_seconds: i64) -> Now {
+        let days = unix_seconds.div_euclid(86_400);
+        let base = Date::new(1970, 1, 1).unwrap_or(Date { year: 1970, month: 1, day: 1 });
+        Now { date: base.add_days(days), seconds: unix_seconds.rem_euclid(86_400) as u32 }
+    }
+
+    /// Seconds since 1970-01-01 00:00.
+    pub fn absolute(&self) -> i64 {
+        self.date.days_since_epoch() * 86_400 + i64::from(self.seconds)
+    }
+}
+
+/// An action for the agent: a tool and its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    /// The tool (the intent's `action`).
+    pub tool: String,
+    /// Arguments, from the slots.
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Whether it leaves this machine or moves hardware (the agent asks for
+    /// approval and queues it).
+    pub external: bool,
+}
+
+/// What running an action produced.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Values for the reply's placeholders (`{result}`, `{time}`...).
+    pub vars: BTreeMap<String, String>,
+    /// Refusal instead of the reply.
+    pub refuse: Option<String>,
+}
+
+const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MONTHS: [&str; 12] = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December",
+];
+
+fn clock_text(seconds: u32) -> String {
+    let (h, m) = (seconds / 3600, seconds / 60 % 60);
+    let (h12, half) = match h {
+        0 => (12, "am"),
+        1..=11 => (h, "am"),
+        12 => (12, "pm"),
+        _ => (h - 12, "pm"),
+    };
+    format!("{h12}:{m:02} {half}")
+}
+
+fn date_text(d: Date) -> String {
+    format!(
+        "{} {} {}",
+        WEEKDAYS[d.weekday() as usize % 7],
+        MONTHS[(d.month as usize).clamp(1, 12) - 1],
+        d.day
+    )
+}
+
+fn number_text(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 && x.abs() < 1e15 {
+        format!("{}", x.round() as i64)
+    } else {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn duration_text(seconds: i64) -> String {
+    let v = ainima_fallbacks::Value::Duration { seconds: seconds.max(0) as f64 };
+    v.to_string()
+}
+
+/// Units: (name, dimension, factor to the base unit).
+const UNITS: [(&str, &str, f64); 13] = [
+    ("kilometers", "length", 1000.0),
+    ("miles", "length", 1609.344),
+    ("meters", "length", 1.0),
+    ("feet", "length", 0.3048),
+    ("inches", "length", 0.0254),
+    ("centimeters", "length", 0.01),
+    ("yards", "length", 0.9144),
+    ("kilograms", "mass", 1.0),
+    ("pounds", "mass", 0.453_592_37),
+    ("grams", "mass", 0.001),
+    ("ounces", "mass", 0.028_349_523_125),
+    ("liters", "volume", 1.0),
+    ("gallons", "volume", 3.785_411_784),
+];
+
+/// Converts between units; `None` across dimensions.
+pub fn convert(amount: f64, from: &str, to: &str) -> Option<f64> {
+    match (from, to) {
+        ("celsius", "fahrenheit") => return Some(amount * 9.0 / 5.0 + 32.0),
+        ("fahrenheit", "celsius") => return Some((amount - 32.0) * 5.0 / 9.0),
+        (a, b) if a == b => return Some(amount),
+        _ => {}
+    }
+    let f = UNITS.iter().find(|u| u.0 == from)?;
+    let t = UNITS.iter().find(|u| u.0 == to)?;
+    (f.1 == t.1).then(|| amount * f.2 / t.2)
+}
+
+/// The built-in skills' state.
+#[derive(Debug, Clone, Default)]
+pub struct Skills {
+    /// Timers: absolute end time in seconds.
+    pub timers: Vec<i64>,
+    /// Alarms: (date, seconds of the day).
+    pub alarms: Vec<(Date, u32)>,
+    /// Devices: name to "on" or "off", brightness and colour.
+    pub devices: BTreeMap<String, BTreeMap<String, String>>,
+    /// Open apps.
+    pub apps: Vec<String>,
+    /// Lists by name.
+    pub lists: BTreeMap<String, Vec<String>>,
+    /// Notes.
+    pub notes: Vec<String>,
+    /// Media: playing or not, volume.
+    pub playing: bool,
+    /// Volume, 0 to 100.
+    pub volume: u32,
+}
+
+/// Tools whose effect leaves the machine or moves hardware.
+pub const EXTERNAL: &[&str] = &["message.send", "coffee.order", "robot.move", "robot.turn", "robot.stop"];
+
+impl Skills {
+    /// Skills with the volume at half.
+    pub fn new() -> Skills {
+        Skills { volume: 50, ..Skills::default() }
+    }
+
+    /// Runs `tool` for `frame` at `now`.
+    pub fn run(&mut self, tool: &str, frame: &Frame, now: Now) -> Outcome {
+        let mut out = Outcome::default();
+        let text = |name: &str| frame.text(name).unwrap_or_default();
+        let num = |name: &str| frame.number(name);
+        let mut set = |k: &str, v: String| {
+            out.vars.insert(k.to_string(), v);
+        };
+        let t = now.absolute();
+        match tool {
+            "clock.time" => set("time", clock_text(now.seconds)),
+            "clock.date" => set("date", date_text(now.date)),
+            "timer.start" => {
+                let secs = num("duration").unwrap_or(0.0).round() as i64;
+                self.timers.push(t + secs);
+            }
+            "timer.cancel" => {
+                self.timers.retain(|&end| end > t);
+                let n = self.timers.len();
+                self.timers.clear();
+                set("result", match n {
+                    0 => "There is no timer running.".into(),
+                    1 => "Timer cancelled.".into(),
+                    n => format!("{n} timers cancelled."),
+                });
+            }
+            "timer.left" => {
+                self.timers.retain(|&end| end > t);
+                let next = self.timers.iter().min();
+                set("result", match next {
+                    None => "There is no timer running.".into(),
+                    Some(end) => format!("{} left.", duration_text(end - t)),
+                });
+            }
+            "alarm.set" => {
+                let secs = num("time").unwrap_or(0.0) as u32;
+                let date = frame.date("date").unwrap_or(if secs > now.seconds {
+                    now.date
+                } else {
+                    now.date.add_days(1)
+                });
+                self.alarms.push((date, secs));
+                set("time", clock_text(secs));
+            }
+            "alarm.cancel" => {
+                let n = self.alarms.len();
+                self.alarms.clear();
+                set("result", if n == 0 { "There are no alarms.".into() } else { "Alarms removed.".into() });
+            }
+            "device.on" | "device.off" => {
+                let d = self.devices.entry(text("device")).or_default();
+                d.insert("power".into(), if tool == "device.on" { "on" } else { "off" }.into());
+            }
+            "device.brightness" => {
+                let d = self.devices.entry(text("device")).or_default();
+                let level = num("brightness").unwrap_or(100.0);
+                d.insert("power".into(), if level > 0.0 { "on" } else { "off" }.into());
+                d.insert("brightness".into(), number_text(level));
+                set("brightness", format!("{} percent", number_text(level)));
+            }
+            "device.color" => {
+                let d = self.devices.entry(text("device")).or_default();
+                d.insert("color".into(), text("color"));
+            }
+            "app.open" => {
+                if !self.apps.contains(&text("app")) {
+                    self.apps.push(text("app"));
+                }
+            }
+            "app.close" => self.apps.retain(|a| *a != text("app")),
+            "media.play" => self.playing = true,
+            "media.pause" => self.playing = false,
+            "volume.set" => self.volume = num("level").unwrap_or(50.0).clamp(0.0, 100.0) as u32,
+            "volume.up" => self.volume = (self.volume + 10).min(100),
+            "volume.down" => self.volume = self.volume.saturating_sub(10),
+            "list.add" => self.lists.entry(text("list")).or_default().push(text("item")),
+            "list.show" => {
+                let items = self.lists.get(&text("list")).cloned().unwrap_or_default();
+                set("result", if items.is_empty() {
+                    format!("Your {} list is empty.", text("list"))
+                } else {
+                    format!("On your {} list: {}.", text("list"), items.join(", "))
+                });
+            }
+            "list.clear" => {
+                self.lists.remove(&text("list"));
+            }
+            "note.take" => self.notes.push(text("note")),
+            "calculator.evaluate" => {
+                let (a, b) = (num("a").unwrap_or(0.0), num("b"));
+                let r = match (text("operator").as_str(), b) {
+                    ("plus", Some(b)) => Some(a + b),
+                    ("minus", Some(b)) => Some(a - b),
+                    ("times", Some(b)) => Some(a * b),
+                    ("divided by", Some(b)) if b != 0.0 => Some(a / b),
+                    ("divided by", Some(_)) => {
+                        out.refuse = Some("I can't divide by zero.".into());
+                        None
+                    }
+                    ("to the power of", Some(b)) => Some(a.powf(b)),
+                    (_, None) if a >= 0.0 => Some(a.sqrt()),
+                    _ => {
+                        out.refuse = Some("I can't work that out.".into());
+                        None
+                    }
+                };
+                if let Some(r) = r.filter(|r| r.is_finite()) {
+                    out.vars.insert("result".into(), number_text(r));
+                    out.vars.insert("a".into(), number_text(a));
+                    if let Some(b) = b {
+                        out.vars.insert("b".into(), number_text(b));
+                    }
+                } else if out.refuse.is_none() {
+                    out.refuse = Some("That number is too big for me.".into());
+                }
+            }
+            "calculator.convert" => {
+                let amount = num("amount").unwrap_or(0.0);
+                match convert(amount, &text("from"), &text("to")) {
+                    Some(r) => {
+                        out.vars.insert("result".into(), number_text(r));
+                        out.vars.insert("amount".into(), number_text(amount));
+                    }
+                    None => {
+                        out.refuse = Some(format!("I can't convert {} to {}.", text("from"), text("to")));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-6);
+        assert!(close(convert(5.0, "miles", "kilometers"), 8.04672));
+        assert!(close(convert(100.0, "celsius", "fahrenheit"), 212.0));
+        assert!(close(convert(1.0, "pounds", "grams"), 453.59237));
+        assert_eq!(convert(1.0, "miles", "grams"), None);
+    }
+
+    #[test]
+    fn time_texts() {
+        assert_eq!(clock_text(0), "12:00 am");
+        assert_eq!(clock_text(19 * 3600 + 5 * 60), "7:05 pm");
+        let n = Now::from_unix(1_795_341_600); // 2026-11-22 10:00 UTC
+        assert_eq!(date_text(n.date), "Sunday November 22");
+        assert_eq!(n.seconds, 10 * 3600);
+        assert_eq!(Now::from_unix(n.absolute()), n);
+    }
+}
+
+impl Skills {
+    /// Takes back the last effect of `tool`, before a corrected request
+    /// runs it again ("set a timer for five minutes" ... "no, I said six").
+    pub fn undo(&mut self, tool: &str) {
+        match tool {
+            "timer.start" => {
+                self.timers.pop();
+            }
+            "alarm.set" => {
+                self.alarms.pop();
+            }
+            "note.take" => {
+                self.notes.pop();
+            }
+            _ => {}
+        }
+    }
+}
