@@ -40,7 +40,13 @@ pub fn now(at: Option<i64>, utc_offset_hours: f64) -> Now {
 }
 
 /// `ainima parse TEXT`.
-pub fn parse(catalog: Catalog, text: &str, now: Now, json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn parse(
+    catalog: Catalog,
+    text: &str,
+    now: Now,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let matcher = ainima_fallbacks::Matcher::new(&catalog)?;
     let parsed = matcher.parse(text, &ParseContext { today: now.date });
     if json {
@@ -95,7 +101,10 @@ pub fn chat(
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
-        writeln!(out, "Type to talk; Ctrl-D ends. Try \"set a timer\" or \"why\".")?;
+        writeln!(
+            out,
+            "Type to talk; Ctrl-D ends. Try \"set a timer\" or \"why\"."
+        )?;
     }
     loop {
         if interactive {
@@ -103,7 +112,12 @@ pub fn chat(
             out.flush()?;
         }
         let mut line = String::new();
-        if stdin.lock().read_line(&mut line).context("reading standard input")? == 0 {
+        if stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading standard input")?
+            == 0
+        {
             break;
         }
         let line = line.trim();
@@ -182,7 +196,11 @@ pub fn eval_snips(dir: &Path, min_confidence: f32, json: bool, out: &mut dyn Wri
         train.len(),
         r.utterances
     )?;
-    writeln!(out, "{:<22}{:>10}{:>10}{:>10}{:>10}", "intent", "utterances", "answered", "right", "recall")?;
+    writeln!(
+        out,
+        "{:<22}{:>10}{:>10}{:>10}{:>10}",
+        "intent", "utterances", "answered", "right", "recall"
+    )?;
     for (intent, (n, answered, right)) in &r.per_intent {
         writeln!(
             out,
@@ -192,11 +210,50 @@ pub fn eval_snips(dir: &Path, min_confidence: f32, json: bool, out: &mut dyn Wri
     }
     let pct = |x: f64| format!("{:.1}%", 100.0 * x);
     writeln!(out, "answered          {}", pct(r.answered))?;
-    writeln!(out, "precision         {} (right among answered)", pct(r.precision))?;
-    writeln!(out, "intent accuracy   {} (unanswered count as wrong)", pct(r.intent_accuracy))?;
+    writeln!(
+        out,
+        "precision         {} (right among answered)",
+        pct(r.precision)
+    )?;
+    writeln!(
+        out,
+        "intent accuracy   {} (unanswered count as wrong)",
+        pct(r.intent_accuracy)
+    )?;
     writeln!(out, "recall (macro)    {}", pct(r.recall))?;
-    writeln!(out, "slot F1           {} (precision {}, recall {})", pct(r.slot_f1), pct(r.slot_precision), pct(r.slot_recall))?;
+    writeln!(
+        out,
+        "slot F1           {} (precision {}, recall {})",
+        pct(r.slot_f1),
+        pct(r.slot_precision),
+        pct(r.slot_recall)
+    )?;
     writeln!(out, "slot F1, answered {}", pct(r.slot_f1_answered))?;
-    writeln!(out, "published: JointBERT 98.6% intent accuracy, 97.0% slot F1 (a trained model; this is rules alone)")?;
+    writeln!(
+        out,
+        "published: JointBERT 98.6% intent accuracy, 97.0% slot F1 (a trained model; this is rules alone)"
+    )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The skill file in the README loads beside the built-in skills and
+    /// does what its comments say.
+    #[test]
+    fn the_readme_skill_example_works() {
+        let readme = include_str!("../../README.md");
+        let section = readme.find("## Skills").expect("the section");
+        let start = section + readme[section..].find("```toml\n").expect("a toml block") + 8;
+        let len = readme[start..].find("```").expect("closed");
+        let mut c = ainima_fallbacks::builtin::catalog().expect("built-in skills");
+        c.add_str("README.md", &readme[start..start + len]).expect("the example loads");
+        let m = ainima_fallbacks::Matcher::new(&c).expect("compiles");
+        let p = m
+            .parse("switch on the kitchen lights", &Default::default())
+            .expect("parses");
+        assert_eq!(p.intent, "lights_on");
+        assert_eq!(p.slots[0].value.to_string(), "kitchen light");
+        ainima_neurosymbolic::rules::Engine::new(&c.rules).expect("its rules compile");
+    }
 }

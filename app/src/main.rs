@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_nlu;
 mod bench_stt;
 mod config;
 mod demo;
@@ -189,6 +190,15 @@ enum ModelsCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Sentence template matching with 1,000 templates, beside hassil.
+    Nlu {
+        /// Also write the results as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Repetitions of each utterance (the median is kept).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Speech to text on the shared recordings, beside faster-whisper.
     Stt {
         /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
@@ -456,6 +466,9 @@ fn run(cli: Cli) -> Result<()> {
                 },
         } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
         Command::Demo { data } => demo::run(&cfg, &data_dir(data), &home.models, &mut out)?,
+        Command::Bench {
+            which: BenchCommand::Nlu { json, runs },
+        } => bench_nlu::run(json.as_deref(), runs.max(1), &mut out)?,
         Command::Bench {
             which: BenchCommand::Audio { data, json, runs },
         } => bench::audio(

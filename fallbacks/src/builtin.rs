@@ -6,15 +6,27 @@ use crate::{Catalog, Error};
 
 /// The built-in skill files: (name, text).
 pub const SKILLS: &[(&str, &str)] = &[
-    ("skills/dialogue.toml", include_str!("../skills/dialogue.toml")),
+    (
+        "skills/dialogue.toml",
+        include_str!("../skills/dialogue.toml"),
+    ),
     ("skills/clock.toml", include_str!("../skills/clock.toml")),
     ("skills/timers.toml", include_str!("../skills/timers.toml")),
     ("skills/lights.toml", include_str!("../skills/lights.toml")),
     ("skills/apps.toml", include_str!("../skills/apps.toml")),
     ("skills/lists.toml", include_str!("../skills/lists.toml")),
-    ("skills/calculator.toml", include_str!("../skills/calculator.toml")),
-    ("skills/message.toml", include_str!("../skills/message.toml")),
-    ("skills/hardware.toml", include_str!("../skills/hardware.toml")),
+    (
+        "skills/calculator.toml",
+        include_str!("../skills/calculator.toml"),
+    ),
+    (
+        "skills/message.toml",
+        include_str!("../skills/message.toml"),
+    ),
+    (
+        "skills/hardware.toml",
+        include_str!("../skills/hardware.toml"),
+    ),
 ];
 
 /// The built-in skills.

@@ -251,9 +251,16 @@ fn string_origin(file: &Arc<str>, src: &str, span: std::ops::Range<usize>) -> Or
 }
 
 fn parse_template(source: &str, origin: Origin) -> Result<Template, Error> {
-    let expr = template::parse(source)
-        .map_err(|e| origin.shifted(e.column - 1).error(format!("template: {}", e.message)))?;
-    Ok(Template { source: source.to_string(), expr, origin })
+    let expr = template::parse(source).map_err(|e| {
+        origin
+            .shifted(e.column - 1)
+            .error(format!("template: {}", e.message))
+    })?;
+    Ok(Template {
+        source: source.to_string(),
+        expr,
+        origin,
+    })
 }
 
 impl Catalog {
@@ -310,9 +317,30 @@ impl Catalog {
                 ListKind::Wildcard
             };
             match (self.lists.get_mut(&name), kind) {
-                (Some(List { kind: ListKind::Values(old), .. }), ListKind::Values(new)) => {
+                (
+                    Some(List {
+                        kind: ListKind::Values(old),
+                        ..
+                    }),
+                    ListKind::Values(new),
+                ) => {
                     old.extend(new);
                 }
+                // The same definition twice is no conflict.
+                (
+                    Some(List {
+                        kind: ListKind::Wildcard,
+                        ..
+                    }),
+                    ListKind::Wildcard,
+                ) => {}
+                (
+                    Some(List {
+                        kind: ListKind::Parser(a),
+                        ..
+                    }),
+                    ListKind::Parser(b),
+                ) if *a == b => {}
                 (Some(old), _) => {
                     return Err(origin.error(format!(
                         "list `{name}` is already defined at {} with other kind of values",
@@ -320,7 +348,14 @@ impl Catalog {
                     )));
                 }
                 (None, kind) => {
-                    self.lists.insert(name, List { kind, fuzzy: raw.fuzzy, origin });
+                    self.lists.insert(
+                        name,
+                        List {
+                            kind,
+                            fuzzy: raw.fuzzy,
+                            origin,
+                        },
+                    );
                 }
             }
         }
@@ -373,14 +408,19 @@ impl Catalog {
 
     /// Adds a skill file.
     pub fn add_file(&mut self, path: &Path) -> Result<(), Error> {
-        let src = std::fs::read_to_string(path)
-            .map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let src = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.add_str(&path.display().to_string(), &src)
     }
 
     /// Adds every `*.toml` file of a folder, in name order.
     pub fn add_dir(&mut self, dir: &Path) -> Result<(), Error> {
-        let read = |source| Error::Read { path: dir.to_path_buf(), source };
+        let read = |source| Error::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
         let mut paths: Vec<_> = std::fs::read_dir(dir)
             .map_err(read)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -395,11 +435,19 @@ impl Catalog {
 
     /// Adds an intent's template written in code (for example learned from
     /// examples), reported as `origin` in errors.
-    pub fn add_template(&mut self, intent: &str, source: &str, origin: Origin) -> Result<(), Error> {
+    pub fn add_template(
+        &mut self,
+        intent: &str,
+        source: &str,
+        origin: Origin,
+    ) -> Result<(), Error> {
         let t = parse_template(source, origin.clone())?;
         self.intents
             .entry(intent.to_string())
-            .or_insert_with(|| Intent { origin, ..Intent::default() })
+            .or_insert_with(|| Intent {
+                origin,
+                ..Intent::default()
+            })
             .templates
             .push(t);
         Ok(())
@@ -413,14 +461,23 @@ impl Catalog {
             return Some(Cow::Borrowed(l));
         }
         ParserKind::from_name(name).map(|p| {
-            Cow::Owned(List { kind: ListKind::Parser(p), fuzzy: false, origin: Origin::default() })
+            Cow::Owned(List {
+                kind: ListKind::Parser(p),
+                fuzzy: false,
+                origin: Origin::default(),
+            })
         })
     }
 
     /// Checks that every slot names a list and every `<rule>` an expansion,
     /// without cycles.
     pub fn check(&self) -> Result<(), Error> {
-        fn walk(c: &Catalog, e: &Expr, origin: &Origin, stack: &mut Vec<String>) -> Result<(), Error> {
+        fn walk(
+            c: &Catalog,
+            e: &Expr,
+            origin: &Origin,
+            stack: &mut Vec<String>,
+        ) -> Result<(), Error> {
             match e {
                 Expr::Slot { list, column, .. } => {
                     if c.list(list).is_none() {
@@ -477,8 +534,26 @@ mod tests {
     }
 
     #[test]
+    fn files_merge_and_conflicts_say_where() {
+        let mut c = Catalog::new();
+        c.add_str("a.toml", "[lists.x]\nwildcard = true\n[intents.i]\ntemplates = [\"a {x}\"]\n")
+            .expect("loads");
+        c.add_str("b.toml", "[lists.x]\nwildcard = true\n[intents.i]\ntemplates = [\"b {x}\"]\n")
+            .expect("the same list again is fine");
+        assert_eq!(c.intents["i"].templates.len(), 2);
+        let e = c.add_str("c.toml", "[lists.x]\nvalues = [\"a\"]\n").expect_err("conflict");
+        assert_eq!(
+            e.to_string(),
+            "c.toml:1:1: list `x` is already defined at a.toml:1:1 with other kind of values"
+        );
+    }
+
+    #[test]
     fn malformed_files_say_file_line_and_column() {
-        check("[intents.a]\ntemplates = [\"turn on {x}\"]\n[lists.x]\nvalues = [\"a\"]\n", "ok");
+        check(
+            "[intents.a]\ntemplates = [\"turn on {x}\"]\n[lists.x]\nvalues = [\"a\"]\n",
+            "ok",
+        );
         check(
             "[intents.a]\ntemplates = [\"ok\", \"turn (on|off\"]\n",
             "skill.toml:2:26: template: `(` is never closed",
@@ -491,10 +566,25 @@ mod tests {
             "[intents.a]\ntemplates = [\"go <x>\"]\n[expansions]\nx = \"a <x>\"\n",
             "skill.toml:4:8: expansion `x` uses itself",
         );
-        check("[intents.a]\ntemplate = [\"x\"]\n", "skill.toml:2:1: unknown field `template`, expected one of `description`, `templates`, `required`, `ask`, `confirm`, `replies`, `action`, `summary`");
-        check("[lists.x]\nparser = \"colour\"\n", "skill.toml:1:1: list `x`: unknown parser `colour` (integer, number, ordinal, duration, time, date, percentage, temperature)");
-        check("[lists.x]\nwildcard = true\nvalues = [\"a\"]\n", "skill.toml:1:1: list `x` needs exactly one of `values`, `parser` or `wildcard = true`");
-        check("intents = 3", "skill.toml:1:11: invalid type: integer `3`, expected a map");
-        check("[intents.a\n", "skill.toml:1:11: unclosed table, expected `]`");
+        check(
+            "[intents.a]\ntemplate = [\"x\"]\n",
+            "skill.toml:2:1: unknown field `template`, expected one of `description`, `templates`, `required`, `ask`, `confirm`, `replies`, `action`, `summary`",
+        );
+        check(
+            "[lists.x]\nparser = \"colour\"\n",
+            "skill.toml:1:1: list `x`: unknown parser `colour` (integer, number, ordinal, duration, time, date, percentage, temperature)",
+        );
+        check(
+            "[lists.x]\nwildcard = true\nvalues = [\"a\"]\n",
+            "skill.toml:1:1: list `x` needs exactly one of `values`, `parser` or `wildcard = true`",
+        );
+        check(
+            "intents = 3",
+            "skill.toml:1:11: invalid type: integer `3`, expected a map",
+        );
+        check(
+            "[intents.a\n",
+            "skill.toml:1:11: unclosed table, expected `]`",
+        );
     }
 }

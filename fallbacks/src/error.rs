@@ -57,12 +57,19 @@ impl Origin {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-        Origin { file: file.clone(), line, column }
+        Origin {
+            file: file.clone(),
+            line,
+            column,
+        }
     }
 
     /// The place `columns` characters further along the same line.
     pub fn shifted(&self, columns: usize) -> Origin {
-        Origin { column: self.column + columns, ..self.clone() }
+        Origin {
+            column: self.column + columns,
+            ..self.clone()
+        }
     }
 
     /// An [`Error::Invalid`] at this place.

@@ -58,6 +58,10 @@ pub const FILLERS: &[&str] = &[
 pub const FILLER_COST: u32 = 2;
 /// Cost of each word a wildcard takes.
 pub const WILDCARD_WORD_COST: u32 = 1;
+/// Confidence lost per word a wildcard takes...
+pub const WILDCARD_CONFIDENCE: f32 = 0.02;
+/// ...up to this much per wildcard.
+pub const WILDCARD_CONFIDENCE_MAX: f32 = 0.1;
 /// Cost of an approximate list match, at similarity 0 (scaled down to 0 at
 /// similarity 1).
 pub const FUZZY_COST: u32 = 20;
@@ -119,12 +123,22 @@ impl fmt::Display for Value {
                     f.write_str(&plural(s / 3600.0, "hour"))
                 } else if s >= 3600.0 {
                     let h = (s / 3600.0).floor();
-                    write!(f, "{} and {}", plural(h, "hour"), plural(((s - h * 3600.0) / 60.0).round(), "minute"))
+                    write!(
+                        f,
+                        "{} and {}",
+                        plural(h, "hour"),
+                        plural(((s - h * 3600.0) / 60.0).round(), "minute")
+                    )
                 } else if s >= 60.0 && (s % 60.0) == 0.0 {
                     f.write_str(&plural(s / 60.0, "minute"))
                 } else if s >= 60.0 {
                     let m = (s / 60.0).floor();
-                    write!(f, "{} and {}", plural(m, "minute"), plural(s - m * 60.0, "second"))
+                    write!(
+                        f,
+                        "{} and {}",
+                        plural(m, "minute"),
+                        plural(s - m * 60.0, "second")
+                    )
                 } else {
                     f.write_str(&plural(s, "second"))
                 }
@@ -205,12 +219,21 @@ pub struct Context {
 
 impl Default for Context {
     fn default() -> Context {
-        Context { today: Date::new(2026, 1, 1).unwrap_or(Date { year: 2026, month: 1, day: 1 }) }
+        Context {
+            today: Date::new(2026, 1, 1).unwrap_or(Date {
+                year: 2026,
+                month: 1,
+                day: 1,
+            }),
+        }
     }
 }
 
 enum Edge {
-    Values { trie: u32, fuzzy: Vec<(String, String)> },
+    Values {
+        trie: u32,
+        fuzzy: Vec<(String, String)>,
+    },
     Parser(ParserKind),
     Wildcard,
 }
@@ -373,7 +396,10 @@ impl Builder<'_> {
             }
             Expr::Slot { list, name, column } => {
                 let edge = self.list_edge(list, &origin.shifted(column - 1))?;
-                self.slot_edges.push(SlotEdge { name: name.clone(), edge });
+                self.slot_edges.push(SlotEdge {
+                    name: name.clone(),
+                    edge,
+                });
                 let to = self.state();
                 let slot = (self.slot_edges.len() - 1) as u32;
                 self.raw[from as usize].slots.push((slot, to));
@@ -385,7 +411,9 @@ impl Builder<'_> {
             }
             Expr::Rule { name, column } => {
                 let t = self.catalog.expansions.get(name).ok_or_else(|| {
-                    origin.shifted(column - 1).error(format!("no expansion named `{name}`"))
+                    origin
+                        .shifted(column - 1)
+                        .error(format!("no expansion named `{name}`"))
                 })?;
                 let (expr, o) = (t.expr.clone(), t.origin.clone());
                 self.compile(&expr, from, &o)?
@@ -430,6 +458,9 @@ impl std::hash::Hasher for StateHasher {
 
 /// A slot value as found during the search; text is only built for the
 /// winning path.
+/// A way a slot can start at a position: (words used, value, how, cost).
+type Span = (usize, Hit, &'static str, u32);
+
 #[derive(Clone)]
 enum Hit {
     Listed(u32),
@@ -442,7 +473,14 @@ enum Label {
     Start,
     Word,
     Filler(usize),
-    Slot { slot: u32, value: Hit, from: usize, to: usize, how: &'static str, cost: u32 },
+    Slot {
+        slot: u32,
+        value: Hit,
+        from: usize,
+        to: usize,
+        how: &'static str,
+        cost: u32,
+    },
 }
 
 impl Matcher {
@@ -476,8 +514,15 @@ impl Matcher {
             }
         }
         let mut fillers: Vec<Vec<u32>> = Vec::new();
-        for f in FILLERS.iter().copied().chain(catalog.fillers.iter().map(String::as_str)) {
-            let seq: Vec<u32> = text::tokens(f).iter().map(|t| b.sym(&text::canonical(&t.word))).collect();
+        for f in FILLERS
+            .iter()
+            .copied()
+            .chain(catalog.fillers.iter().map(String::as_str))
+        {
+            let seq: Vec<u32> = text::tokens(f)
+                .iter()
+                .map(|t| b.sym(&text::canonical(&t.word)))
+                .collect();
             if !seq.is_empty() && !fillers.contains(&seq) {
                 fillers.push(seq);
             }
@@ -595,7 +640,12 @@ impl Matcher {
         let words: Vec<String> = toks.iter().map(|t| t.word.clone()).collect();
         let syms: Vec<u32> = words
             .iter()
-            .map(|w| self.syms.get(text::canonical(w).as_ref()).copied().unwrap_or(UNKNOWN))
+            .map(|w| {
+                self.syms
+                    .get(text::canonical(w).as_ref())
+                    .copied()
+                    .unwrap_or(UNKNOWN)
+            })
             .collect();
         let len = toks.len();
         let filler_at: Vec<Vec<usize>> = (0..len)
@@ -613,18 +663,29 @@ impl Matcher {
         let mut index: Vec<StateMap> = (0..=len).map(|_| StateMap::default()).collect();
         // Slot spans depend on the list and the position only: found once per
         // position for all the templates that share the list.
-        let mut spans: Vec<Option<Vec<(usize, Hit, &'static str, u32)>>> = Vec::new();
-        let relax = |lattice: &mut Vec<Vec<Entry>>, index: &mut Vec<StateMap>, pos: usize, e: Entry| {
-            match index[pos].get(&e.state) {
-                Some(&i) if lattice[pos][i].cost <= e.cost => {}
-                Some(&i) => lattice[pos][i] = e,
-                None => {
-                    index[pos].insert(e.state, lattice[pos].len());
-                    lattice[pos].push(e);
+        let mut spans: Vec<Option<Vec<Span>>> = Vec::new();
+        let relax =
+            |lattice: &mut Vec<Vec<Entry>>, index: &mut Vec<StateMap>, pos: usize, e: Entry| {
+                match index[pos].get(&e.state) {
+                    Some(&i) if lattice[pos][i].cost <= e.cost => {}
+                    Some(&i) => lattice[pos][i] = e,
+                    None => {
+                        index[pos].insert(e.state, lattice[pos].len());
+                        lattice[pos].push(e);
+                    }
                 }
-            }
-        };
-        relax(&mut lattice, &mut index, 0, Entry { state: START, cost: 0, back: None, label: Label::Start });
+            };
+        relax(
+            &mut lattice,
+            &mut index,
+            0,
+            Entry {
+                state: START,
+                cost: 0,
+                back: None,
+                label: Label::Start,
+            },
+        );
         for pos in 0..=len {
             spans.clear();
             spans.resize_with(self.edges.len(), || None);
@@ -644,7 +705,17 @@ impl Matcher {
                     if s != w {
                         break;
                     }
-                    relax(&mut lattice, &mut index, pos + 1, Entry { state: to, cost, back, label: Label::Word });
+                    relax(
+                        &mut lattice,
+                        &mut index,
+                        pos + 1,
+                        Entry {
+                            state: to,
+                            cost,
+                            back,
+                            label: Label::Word,
+                        },
+                    );
                 }
                 // Slots.
                 for &(slot, to) in &closed.slots {
@@ -663,7 +734,14 @@ impl Matcher {
                                 state: to,
                                 cost: cost + extra,
                                 back,
-                                label: Label::Slot { slot, value, from: pos, to: pos + k, how, cost: extra },
+                                label: Label::Slot {
+                                    slot,
+                                    value,
+                                    from: pos,
+                                    to: pos + k,
+                                    how,
+                                    cost: extra,
+                                },
                             },
                         );
                     }
@@ -675,7 +753,12 @@ impl Matcher {
                             &mut lattice,
                             &mut index,
                             pos + k,
-                            Entry { state, cost: cost + FILLER_COST * k as u32, back, label: Label::Filler(k) },
+                            Entry {
+                                state,
+                                cost: cost + FILLER_COST * k as u32,
+                                back,
+                                label: Label::Filler(k),
+                            },
                         );
                     }
                 }
@@ -707,17 +790,25 @@ impl Matcher {
             match &e.label {
                 Label::Start | Label::Word => {}
                 Label::Filler(k) => {
-                    let words: Vec<&str> = toks[pos - k..pos].iter().map(|t| t.word.as_str()).collect();
+                    let words: Vec<&str> =
+                        toks[pos - k..pos].iter().map(|t| t.word.as_str()).collect();
                     steps.push(format!("skipped the filler {:?}", words.join(" ")));
                     confidence -= 0.02 * *k as f32;
                 }
-                Label::Slot { slot, value, from, to, how, cost } => {
-                    if *how == "wildcard" {
-                        confidence -= 0.02 * (*to - *from) as f32;
-                    }
+                Label::Slot {
+                    slot,
+                    value,
+                    from,
+                    to,
+                    how,
+                    cost,
+                } => {
                     // A wildcard's later words were already seen (walking backwards).
                     if let Some(later) = slots.last_mut().filter(|s: &&mut Slot| {
-                        *how == "wildcard" && s.how == "wildcard" && s.start == toks[*to].start && *slot == s.edge
+                        *how == "wildcard"
+                            && s.how == "wildcard"
+                            && s.start == toks[*to].start
+                            && *slot == s.edge
                     }) {
                         later.start = toks[*from].start;
                         later.text = input[later.start..later.end].to_string();
@@ -754,13 +845,24 @@ impl Matcher {
         }
         slots.reverse();
         steps.reverse();
+        // Free text lowers confidence a little, more for longer spans, but a
+        // long message is no less certain than a short one.
+        for s in slots.iter().filter(|s| s.how == "wildcard") {
+            let n = text::tokens(&s.text).len();
+            confidence -= (WILDCARD_CONFIDENCE * n as f32).min(WILDCARD_CONFIDENCE_MAX);
+        }
         let intent_name = self.intents[intent as usize].clone();
         let mut head = vec![format!(
             "matched the template {:?} of intent {intent_name} ({})",
             info.source, info.origin
         )];
         for s in &slots {
-            head.push(format!("{} = {:?} ({})", s.name, s.value.to_string(), s.how));
+            head.push(format!(
+                "{} = {:?} ({})",
+                s.name,
+                s.value.to_string(),
+                s.how
+            ));
         }
         head.append(&mut steps);
         let mut steps = head;
@@ -789,7 +891,7 @@ impl Matcher {
         syms: &[u32],
         pos: usize,
         ctx: &Context,
-    ) -> Vec<(usize, Hit, &'static str, u32)> {
+    ) -> Vec<Span> {
         let mut out = Vec::new();
         let edge = self.slot_edges[slot as usize].edge;
         match &self.edges[edge as usize] {
@@ -805,7 +907,8 @@ impl Matcher {
                 }
                 if out.is_empty() && !fuzzy.is_empty() {
                     let names: Vec<&str> = fuzzy.iter().map(|(h, _)| h.as_str()).collect();
-                    if let Some(m) = names::best_match(&words[pos..], &names, FUZZY_MIN_SIMILARITY) {
+                    if let Some(m) = names::best_match(&words[pos..], &names, FUZZY_MIN_SIMILARITY)
+                    {
                         let cost = 1 + ((1.0 - m.score) * FUZZY_COST as f32).round() as u32;
                         out.push((m.used, Hit::Fuzzy(edge, m.index as u32), "fuzzy", cost));
                     }
@@ -821,7 +924,9 @@ impl Matcher {
                         values::duration(w).map(|(s, k)| (Value::Duration { seconds: s }, k))
                     }
                     ParserKind::Time => values::time_of_day(w).map(|(t, k)| (Value::Time(t), k)),
-                    ParserKind::Date => date::relative_date(w, ctx.today).map(|(d, k)| (Value::Date(d), k)),
+                    ParserKind::Date => {
+                        date::relative_date(w, ctx.today).map(|(d, k)| (Value::Date(d), k))
+                    }
                     ParserKind::Percentage => {
                         values::percentage(w).map(|(p, k)| (Value::Percentage { percent: p }, k))
                     }
@@ -892,15 +997,51 @@ start = "(start|begin)"
     #[test]
     fn matches_templates_with_fillers_and_recognition_errors() {
         let m = matcher();
-        check(&m, "Turn on the kitchen light.", "lights_on device=kitchen light[list] 1.00");
-        check(&m, "um could you please turn on the lamp", "lights_on device=living room lamp[list] 0.92");
-        check(&m, "turn on the kitchen lights", "lights_on device=kitchen light[fuzzy] 0.90");
-        check(&m, "Kitchen light on, please!", "lights_on device=kitchen light[list] 0.98");
-        check(&m, "turn off kitchen light", "lights_off device=kitchen light[list] 1.00");
-        check(&m, "set a timer for an hour and a half", "timer duration=1 hour and 30 minutes[parser] 1.00");
-        check(&m, "start a 5 minute timer", "timer duration=5 minutes[parser] 1.00");
-        check(&m, "text mom saying I'm late", "message contact=mom[list] body=I'm late[wildcard] 0.94");
-        check(&m, "set the kitchen light to 40%", "brightness device=kitchen light[list] level=40 percent[parser] 1.00");
+        check(
+            &m,
+            "Turn on the kitchen light.",
+            "lights_on device=kitchen light[list] 1.00",
+        );
+        check(
+            &m,
+            "um could you please turn on the lamp",
+            "lights_on device=living room lamp[list] 0.92",
+        );
+        check(
+            &m,
+            "turn on the kitchen lights",
+            "lights_on device=kitchen light[fuzzy] 0.90",
+        );
+        check(
+            &m,
+            "Kitchen light on, please!",
+            "lights_on device=kitchen light[list] 0.98",
+        );
+        check(
+            &m,
+            "turn off kitchen light",
+            "lights_off device=kitchen light[list] 1.00",
+        );
+        check(
+            &m,
+            "set a timer for an hour and a half",
+            "timer duration=1 hour and 30 minutes[parser] 1.00",
+        );
+        check(
+            &m,
+            "start a 5 minute timer",
+            "timer duration=5 minutes[parser] 1.00",
+        );
+        check(
+            &m,
+            "text mom saying I'm late",
+            "message contact=mom[list] body=I'm late[wildcard] 0.94",
+        );
+        check(
+            &m,
+            "set the kitchen light to 40%",
+            "brightness device=kitchen light[list] level=40 percent[parser] 1.00",
+        );
         check(&m, "turn on the garage door", "none");
         check(&m, "what's the weather", "none");
         check(&m, "", "none");
@@ -909,9 +1050,14 @@ start = "(start|begin)"
     #[test]
     fn slots_point_at_the_original_text() {
         let m = matcher();
-        let p = m.parse("Please, send Alice: see you at 5!", &Context::default()).expect("parses");
+        let p = m
+            .parse("Please, send Alice: see you at 5!", &Context::default())
+            .expect("parses");
         let texts: Vec<&str> = p.slots.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["Alice:", "see you at 5!"]);
-        assert_eq!(&"Please, send Alice: see you at 5!"[p.slots[0].start..p.slots[0].end], "Alice:");
+        assert_eq!(
+            &"Please, send Alice: see you at 5!"[p.slots[0].start..p.slots[0].end],
+            "Alice:"
+        );
     }
 }

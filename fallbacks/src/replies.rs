@@ -51,7 +51,12 @@ mod tests {
     fn same_seed_same_reply_and_variants_are_used() {
         let v: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let picks: Vec<&str> = (0..30).map(|t| choose(&v, 7, t).unwrap_or("")).collect();
-        assert_eq!(picks, (0..30).map(|t| choose(&v, 7, t).unwrap_or("")).collect::<Vec<_>>());
+        assert_eq!(
+            picks,
+            (0..30)
+                .map(|t| choose(&v, 7, t).unwrap_or(""))
+                .collect::<Vec<_>>()
+        );
         for x in ["a", "b", "c"] {
             assert!(picks.contains(&x), "variant {x} never chosen");
         }
@@ -61,7 +66,10 @@ mod tests {
     #[test]
     fn placeholders() {
         let f = |n: &str| (n == "device").then(|| "kitchen light".to_string());
-        assert_eq!(render("Turning on the {device}.", f), "Turning on the kitchen light.");
+        assert_eq!(
+            render("Turning on the {device}.", f),
+            "Turning on the kitchen light."
+        );
         assert_eq!(render("{x} and {device", f), "that and {device");
     }
 }

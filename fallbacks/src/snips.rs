@@ -55,15 +55,19 @@ struct RawChunk {
 /// Reads one SNIPS file: UTF-8, or Latin-1 where it is not valid UTF-8 (as
 /// `train_PlayMusic_full.json` is).
 pub fn read_file(path: &Path) -> Result<Vec<Example>, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let src = match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
     };
-    let raw: BTreeMap<String, Vec<RawExample>> = serde_json::from_str(&src).map_err(|e| Error::Examples {
-        path: path.to_path_buf(),
-        message: format!("line {} column {}: {e}", e.line(), e.column()),
-    })?;
+    let raw: BTreeMap<String, Vec<RawExample>> =
+        serde_json::from_str(&src).map_err(|e| Error::Examples {
+            path: path.to_path_buf(),
+            message: format!("line {} column {}: {e}", e.line(), e.column()),
+        })?;
     Ok(raw
         .into_iter()
         .flat_map(|(intent, examples)| {
@@ -81,13 +85,18 @@ pub fn read_file(path: &Path) -> Result<Vec<Example>, Error> {
 
 /// Reads every `{prefix}*.json` file of a folder, in name order.
 pub fn read_dir(dir: &Path, prefix: &str) -> Result<Vec<Example>, Error> {
-    let read = |source| Error::Read { path: dir.to_path_buf(), source };
+    let read = |source| Error::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .map_err(read)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
-                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix))
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
         })
         .collect();
     paths.sort();
@@ -116,7 +125,10 @@ pub struct LearnConfig {
 
 impl Default for LearnConfig {
     fn default() -> LearnConfig {
-        LearnConfig { open_below_repeat: 0.5, max_open_words: 8 }
+        LearnConfig {
+            open_below_repeat: 0.5,
+            max_open_words: 8,
+        }
     }
 }
 
@@ -159,7 +171,11 @@ pub fn learn(examples: &[Example], config: &LearnConfig) -> Catalog {
         .collect();
     let mut catalog = Catalog::new();
     for (slot, vals) in &values {
-        let origin = Origin { file: file.clone(), line: 0, column: 0 };
+        let origin = Origin {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+        };
         catalog.lists.insert(
             slot.clone(),
             List {
@@ -169,7 +185,14 @@ pub fn learn(examples: &[Example], config: &LearnConfig) -> Catalog {
             },
         );
         if open.contains(slot) {
-            catalog.lists.insert(open_list(slot), List { kind: ListKind::Wildcard, fuzzy: false, origin });
+            catalog.lists.insert(
+                open_list(slot),
+                List {
+                    kind: ListKind::Wildcard,
+                    fuzzy: false,
+                    origin,
+                },
+            );
         }
     }
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
@@ -201,8 +224,15 @@ pub fn learn(examples: &[Example], config: &LearnConfig) -> Catalog {
         if empty_slot {
             continue;
         }
-        let origin = Origin { file: file.clone(), line: i + 1, column: 1 };
-        for t in [Some(exact), any_open.then_some(general)].into_iter().flatten() {
+        let origin = Origin {
+            file: file.clone(),
+            line: i + 1,
+            column: 1,
+        };
+        for t in [Some(exact), any_open.then_some(general)]
+            .into_iter()
+            .flatten()
+        {
             let key = (x.intent.clone(), text::words(&t).join(" "));
             if text::words(&t).is_empty() && !t.contains('{') || !seen.insert(key) {
                 continue;
@@ -218,7 +248,9 @@ pub fn learn(examples: &[Example], config: &LearnConfig) -> Catalog {
 /// Drops every wildcard template that also fits an example of another
 /// intent: such a pattern is too loose to be trusted.
 fn prune(catalog: &mut Catalog, examples: &[Example]) {
-    let Ok(matcher) = crate::Matcher::new(catalog) else { return };
+    let Ok(matcher) = crate::Matcher::new(catalog) else {
+        return;
+    };
     let ctx = crate::Context::default();
     let mut loose: BTreeSet<(String, usize)> = BTreeSet::new();
     for x in examples {
@@ -272,7 +304,11 @@ pub struct Report {
 }
 
 fn f1(p: f64, r: f64) -> f64 {
-    if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
 }
 
 /// Learns from `train`, then interprets each of `test`: an utterance is
@@ -297,7 +333,10 @@ pub fn evaluate(
         slot_gold += gold.len();
         let e = per_intent.entry(x.intent.clone()).or_default();
         e.0 += 1;
-        let Some(p) = matcher.parse(&text, &ctx).filter(|p| p.confidence >= min_confidence) else {
+        let Some(p) = matcher
+            .parse(&text, &ctx)
+            .filter(|p| p.confidence >= min_confidence)
+        else {
             continue;
         };
         answered += 1;
@@ -306,7 +345,11 @@ pub fn evaluate(
             right += 1;
             e.2 += 1;
         } else {
-            errors.push((text.clone(), x.intent.clone(), format!("{} via {:?}", p.intent, p.template)));
+            errors.push((
+                text.clone(),
+                x.intent.clone(),
+                format!("{} via {:?}", p.intent, p.template),
+            ));
         }
         let pred: Vec<(String, String)> = p
             .slots
@@ -329,7 +372,11 @@ pub fn evaluate(
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let (sp, sr) = (ratio(slot_right, slot_pred), ratio(slot_right, slot_gold));
-    let recall = per_intent.values().map(|&(n, _, r)| ratio(r, n)).sum::<f64>() / per_intent.len().max(1) as f64;
+    let recall = per_intent
+        .values()
+        .map(|&(n, _, r)| ratio(r, n))
+        .sum::<f64>()
+        / per_intent.len().max(1) as f64;
     Ok(Report {
         utterances: test.len(),
         templates: matcher.template_count(),

@@ -58,7 +58,10 @@ impl Parser<'_> {
     }
 
     fn err<T>(&self, at: usize, message: impl Into<String>) -> Result<T, SyntaxError> {
-        Err(SyntaxError { column: at + 1, message: message.into() })
+        Err(SyntaxError {
+            column: at + 1,
+            message: message.into(),
+        })
     }
 
     /// alternatives := seq ('|' seq)*, ending at `close` (or the end).
@@ -78,7 +81,11 @@ impl Parser<'_> {
                 Some(c) => return self.err(self.pos, format!("unexpected `{c}`")),
             }
         }
-        Ok(if alts.len() == 1 { alts.pop().unwrap_or(Expr::Seq(Vec::new())) } else { Expr::Alt(alts) })
+        Ok(if alts.len() == 1 {
+            alts.pop().unwrap_or(Expr::Seq(Vec::new()))
+        } else {
+            Expr::Alt(alts)
+        })
     }
 
     fn name(&mut self, close: char, what: &str, open_at: usize) -> Result<String, SyntaxError> {
@@ -93,9 +100,18 @@ impl Parser<'_> {
             self.pos += 1;
         }
         if self.peek().is_none() {
-            return self.err(open_at, format!("`{}` is never closed", &self.src[self.chars[open_at].0..self.chars[open_at].0 + 1]));
+            return self.err(
+                open_at,
+                format!(
+                    "`{}` is never closed",
+                    &self.src[self.chars[open_at].0..self.chars[open_at].0 + 1]
+                ),
+            );
         }
-        let name: String = self.chars[start..self.pos].iter().map(|&(_, c)| c).collect();
+        let name: String = self.chars[start..self.pos]
+            .iter()
+            .map(|&(_, c)| c)
+            .collect();
         if name.is_empty() {
             return self.err(start, format!("empty {what} name"));
         }
@@ -113,13 +129,20 @@ impl Parser<'_> {
                     let close = if c == '(' { ')' } else { ']' };
                     let inner = self.alternatives(Some(close)).map_err(|e| {
                         if e.message.starts_with("missing") {
-                            SyntaxError { column: at + 1, message: format!("`{c}` is never closed") }
+                            SyntaxError {
+                                column: at + 1,
+                                message: format!("`{c}` is never closed"),
+                            }
                         } else {
                             e
                         }
                     })?;
                     self.pos += 1;
-                    items.push(if c == '[' { Expr::Opt(Box::new(inner)) } else { inner });
+                    items.push(if c == '[' {
+                        Expr::Opt(Box::new(inner))
+                    } else {
+                        inner
+                    });
                 }
                 '{' => {
                     self.pos += 1;
@@ -134,7 +157,11 @@ impl Parser<'_> {
                         return self.err(self.pos, "expected `}`");
                     }
                     self.pos += 1;
-                    items.push(Expr::Slot { list, name, column: at + 1 });
+                    items.push(Expr::Slot {
+                        list,
+                        name,
+                        column: at + 1,
+                    });
                 }
                 '<' => {
                     self.pos += 1;
@@ -143,7 +170,10 @@ impl Parser<'_> {
                         return self.err(self.pos, "expected `>`");
                     }
                     self.pos += 1;
-                    items.push(Expr::Rule { name, column: at + 1 });
+                    items.push(Expr::Rule {
+                        name,
+                        column: at + 1,
+                    });
                 }
                 '}' | '>' => return self.err(at, format!("unexpected `{c}`")),
                 c if c.is_whitespace() => self.pos += 1,
@@ -162,16 +192,27 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::Seq(Vec::new())) } else { Expr::Seq(items) })
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(Expr::Seq(Vec::new()))
+        } else {
+            Expr::Seq(items)
+        })
     }
 }
 
 /// Parses one template.
 pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
-    let mut p = Parser { chars: src.char_indices().collect(), src, pos: 0 };
+    let mut p = Parser {
+        chars: src.char_indices().collect(),
+        src,
+        pos: 0,
+    };
     let e = p.alternatives(None)?;
     if e.matches_empty() {
-        return Err(SyntaxError { column: 1, message: "the template can match nothing at all".into() });
+        return Err(SyntaxError {
+            column: 1,
+            message: "the template can match nothing at all".into(),
+        });
     }
     Ok(e)
 }
@@ -224,10 +265,16 @@ mod tests {
 
     #[test]
     fn templates() {
-        check("Turn (on|off) [the] {device}!", "turn (on|off) [the] {device}");
+        check(
+            "Turn (on|off) [the] {device}!",
+            "turn (on|off) [the] {device}",
+        );
         check("set a timer for {duration}", "set a timer for {duration}");
         check("what's <the> time", "what is <the> time");
-        check("[please] (open|launch) {app:name}", "[please] (open|launch) {app:name}");
+        check(
+            "[please] (open|launch) {app:name}",
+            "[please] (open|launch) {app:name}",
+        );
         check("a|b c", "(a|b c)");
         check("two [or three]", "2 [or 3]");
         check("x (a|)", "x (a|)");
@@ -235,12 +282,21 @@ mod tests {
 
     #[test]
     fn errors_say_where() {
-        check("turn (on|off [the] light", "error at 6: `(` is never closed");
+        check(
+            "turn (on|off [the] light",
+            "error at 6: `(` is never closed",
+        );
         check("turn on {device", "error at 9: `{` is never closed");
         check("turn on {}", "error at 10: empty slot name");
         check("turn on }", "error at 9: unexpected `}`");
-        check("turn on {dev ice}", "error at 13: ` ` cannot be part of a slot name");
-        check("[please]", "error at 1: the template can match nothing at all");
+        check(
+            "turn on {dev ice}",
+            "error at 13: ` ` cannot be part of a slot name",
+        );
+        check(
+            "[please]",
+            "error at 1: the template can match nothing at all",
+        );
         check("", "error at 1: the template can match nothing at all");
         check("a)", "error at 2: unexpected `)`");
         check("<>", "error at 2: empty rule name");

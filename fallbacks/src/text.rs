@@ -76,19 +76,35 @@ pub fn tokens(text: &str) -> Vec<Token> {
         if w.is_empty() {
             // A lone "%" still says "percent".
             if percent {
-                out.push(Token { word: "percent".into(), start: s, end: e });
+                out.push(Token {
+                    word: "percent".into(),
+                    start: s,
+                    end: e,
+                });
             }
             return;
         }
         if let Some(parts) = contraction(&w) {
             for p in parts {
-                out.push(Token { word: (*p).into(), start: s, end: e });
+                out.push(Token {
+                    word: (*p).into(),
+                    start: s,
+                    end: e,
+                });
             }
         } else {
-            out.push(Token { word: w, start: s, end: e });
+            out.push(Token {
+                word: w,
+                start: s,
+                end: e,
+            });
         }
         if percent {
-            out.push(Token { word: "percent".into(), start: s, end: e });
+            out.push(Token {
+                word: "percent".into(),
+                start: s,
+                end: e,
+            });
         }
     };
     for (i, c) in text.char_indices() {
@@ -112,9 +128,27 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 const CARDINALS: [&str; 21] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
 ];
 const ORDINALS: [(&str, &str); 12] = [
     ("first", "1st"),
@@ -169,12 +203,21 @@ mod tests {
 
     #[test]
     fn normalises_what_recognisers_write() {
-        check("What's the time?", "what@What's is@What's the@the time@time?");
+        check(
+            "What's the time?",
+            "what@What's is@What's the@the time@time?",
+        );
         check("Set it to 50%.", "set@Set it@it to@to 50@50%. percent@50%.");
-        check("twenty-five, please", "twenty@twenty five@five, please@please");
+        check(
+            "twenty-five, please",
+            "twenty@twenty five@five, please@please",
+        );
         check("1,000 at 7:15 pm", "1000@1,000 at@at 7:15@7:15 pm@pm");
         check("  ...  ", "");
-        check("Don\u{2019}t stop", "do@Don\u{2019}t not@Don\u{2019}t stop@stop");
+        check(
+            "Don\u{2019}t stop",
+            "do@Don\u{2019}t not@Don\u{2019}t stop@stop",
+        );
         check("and/or", "and@and or@or");
     }
 

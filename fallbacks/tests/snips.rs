@@ -20,7 +20,10 @@ fn snips_dir() -> Option<PathBuf> {
         "AINIMA_REQUIRE_DATA=1 but {} holds no SNIPS files",
         dir.display()
     );
-    eprintln!("skipped: no SNIPS data at {} (set AINIMA_DATA_DIR)", dir.display());
+    eprintln!(
+        "skipped: no SNIPS data at {} (set AINIMA_DATA_DIR)",
+        dir.display()
+    );
     None
 }
 
@@ -39,7 +42,11 @@ fn learned_patterns_are_precise_and_answer_most() {
     // The goals for the deterministic core alone.
     assert!(r.precision >= 0.99, "precision {:.4}", r.precision);
     assert!(r.answered >= 0.60, "answered {:.3}", r.answered);
-    assert!(r.slot_f1_answered >= 0.70, "slot F1 on answered {:.3}", r.slot_f1_answered);
+    assert!(
+        r.slot_f1_answered >= 0.70,
+        "slot F1 on answered {:.3}",
+        r.slot_f1_answered
+    );
 }
 
 #[test]
@@ -48,7 +55,10 @@ fn play_music_is_latin1_and_read_as_such() {
     let x = snips::read_file(&dir.join("train_PlayMusic_full.json")).expect("reads");
     assert_eq!(x.len(), 2000);
     // A name with an accent survives the decoding.
-    assert!(x.iter().any(|e| e.text().chars().any(|c| ('\u{c0}'..='\u{ff}').contains(&c))));
+    assert!(
+        x.iter()
+            .any(|e| e.text().chars().any(|c| ('\u{c0}'..='\u{ff}').contains(&c)))
+    );
 }
 
 #[test]
@@ -58,7 +68,10 @@ fn malformed_examples_are_clear_errors() {
     let bad = dir.join("train_Bad.json");
     std::fs::write(&bad, "{\"Bad\": [{\"data\": [{\"txt\": 3}]}]}").expect("write");
     let e = snips::read_file(&bad).expect_err("malformed");
-    assert!(e.to_string().contains("train_Bad.json: line 1 column"), "{e}");
+    assert!(
+        e.to_string().contains("train_Bad.json: line 1 column"),
+        "{e}"
+    );
     std::fs::write(&bad, "{\"Bad\": [{\"data\": [{\"text\": \"x\"").expect("write");
     assert!(snips::read_file(&bad).is_err());
     let e = snips::read_dir(&dir, "validate_").expect_err("no files");

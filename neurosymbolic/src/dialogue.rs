@@ -35,9 +35,9 @@ use ainima_fallbacks::{Context, Matcher, Parse, Value};
 use serde::Serialize;
 use statig::prelude::*;
 
+use crate::Error;
 use crate::rules::{Engine, Fact, Facts};
 use crate::skills::{Action, EXTERNAL, Now, Skills};
-use crate::Error;
 
 /// The least confidence a parse needs to be acted on; below it (a tie
 /// between intents) the turn counts as not understood.
@@ -67,14 +67,24 @@ pub struct Frame {
 
 impl Frame {
     fn from_parse(p: &Parse, text: &str) -> Frame {
-        let mut f = Frame { intent: p.intent.clone(), said: ainima_fallbacks::text::words(text), ..Frame::default() };
+        let mut f = Frame {
+            intent: p.intent.clone(),
+            said: ainima_fallbacks::text::words(text),
+            ..Frame::default()
+        };
         f.merge(p);
         f
     }
 
     fn merge(&mut self, p: &Parse) {
         for s in &p.slots {
-            self.slots.insert(s.name.clone(), FrameSlot { value: s.value.clone(), text: s.text.clone() });
+            self.slots.insert(
+                s.name.clone(),
+                FrameSlot {
+                    value: s.value.clone(),
+                    text: s.text.clone(),
+                },
+            );
         }
     }
 
@@ -112,7 +122,14 @@ fn fact_of(v: &Value) -> Fact {
         Value::Date(d) => Fact::Str(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
         _ => {
             let f = Frame {
-                slots: [("x".to_string(), FrameSlot { value: v.clone(), text: String::new() })].into(),
+                slots: [(
+                    "x".to_string(),
+                    FrameSlot {
+                        value: v.clone(),
+                        text: String::new(),
+                    },
+                )]
+                .into(),
                 ..Frame::default()
             };
             Fact::Num(f.number("x").unwrap_or(0.0))
@@ -169,23 +186,29 @@ enum Next {
     Confirm(Frame),
 }
 
-
 const DIALOGUE_INTENTS: [&str; 6] = ["yes", "no", "cancel", "repeat", "correction", "why"];
 
 impl Core {
     fn ctx(&self) -> Context {
-        Context { today: self.now.date }
+        Context {
+            today: self.now.date,
+        }
     }
 
     fn say_key(&mut self, key: &str, vars: &[(&str, String)]) {
         let variants = self.catalog.replies.get(key).cloned().unwrap_or_default();
         let t = replies::choose(&variants, self.seed, self.turn).unwrap_or("OK.");
-        let s = replies::render(t, |n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()));
+        let s = replies::render(t, |n| {
+            vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())
+        });
         self.reply.push(s);
     }
 
     fn intent_of(&self) -> Option<String> {
-        self.parse.as_ref().filter(|p| p.confidence >= MIN_CONFIDENCE).map(|p| p.intent.clone())
+        self.parse
+            .as_ref()
+            .filter(|p| p.confidence >= MIN_CONFIDENCE)
+            .map(|p| p.intent.clone())
     }
 
     fn slot_text(&self, name: &str) -> Option<String> {
@@ -194,7 +217,9 @@ impl Core {
 
     /// Parses `text` as a value for `slot` of `intent`.
     fn answer(&self, intent: &str, slot: &str, text: &str) -> Option<(Value, String)> {
-        let list = self.slot_lists.get(&(intent.to_string(), slot.to_string()))?;
+        let list = self
+            .slot_lists
+            .get(&(intent.to_string(), slot.to_string()))?;
         let m = self.answers.get(list)?;
         let p = m.parse(text, &self.ctx())?;
         let s = p.slots.into_iter().next()?;
@@ -218,9 +243,27 @@ impl Core {
         for w in &frame.said {
             f.insert(format!("said.{w}"), Fact::Bool(true));
         }
-        f.insert("time.hour".into(), Fact::Num(f64::from(self.now.seconds / 3600)));
-        f.insert("time.minute".into(), Fact::Num(f64::from(self.now.seconds / 60 % 60)));
-        f.insert("time.weekday".into(), Fact::Num(f64::from(self.now.date.weekday())));
+        f.insert(
+            "time.hour".into(),
+            Fact::Num(f64::from(self.now.seconds / 3600)),
+        );
+        f.insert(
+            "time.minute".into(),
+            Fact::Num(f64::from(self.now.seconds / 60 % 60)),
+        );
+        f.insert(
+            "time.weekday".into(),
+            Fact::Num(f64::from(self.now.date.weekday())),
+        );
+        // The state of the device the request is about, as `target.*`.
+        if let Some(state) = frame
+            .text("device")
+            .and_then(|d| self.skills.devices.get(&d))
+        {
+            for (k, v) in state {
+                f.insert(format!("target.{k}"), Fact::Str(v.clone()));
+            }
+        }
         for (device, state) in &self.skills.devices {
             for (k, v) in state {
                 f.insert(format!("device.{device}.{k}"), Fact::Str(v.clone()));
@@ -247,7 +290,8 @@ impl Core {
             }
             Err(e) => {
                 self.explanation.push(format!("rules stopped: {e}"));
-                self.reply.push("Sorry, my rules for that are broken.".into());
+                self.reply
+                    .push("Sorry, my rules for that are broken.".into());
                 return Next::Idle;
             }
         }
@@ -258,7 +302,13 @@ impl Core {
                         Fact::Num(n) => Value::Number(*n),
                         other => Value::Text(other.to_string()),
                     };
-                    frame.slots.insert(name.into(), FrameSlot { value, text: String::new() });
+                    frame.slots.insert(
+                        name.into(),
+                        FrameSlot {
+                            value,
+                            text: String::new(),
+                        },
+                    );
                 }
             }
         }
@@ -278,16 +328,26 @@ impl Core {
             self.say_key("out_of_domain", &[]);
             return Next::Idle;
         };
-        if let Some(slot) = intent.required.iter().find(|s| !frame.slots.contains_key(*s)).cloned() {
+        if let Some(slot) = intent
+            .required
+            .iter()
+            .find(|s| !frame.slots.contains_key(*s))
+            .cloned()
+        {
             let q = self.question(&frame, &slot);
-            self.explanation.push(format!("{} needs {slot}: asking", frame.intent));
+            self.explanation
+                .push(format!("{} needs {slot}: asking", frame.intent));
             self.reply.push(q);
             return Next::Fill(frame, slot);
         }
         if intent.confirm {
-            let summary = intent.summary.clone().unwrap_or_else(|| intent.description.clone());
+            let summary = intent
+                .summary
+                .clone()
+                .unwrap_or_else(|| intent.description.clone());
             let summary = replies::render(&summary, |n| frame.text(n));
-            self.explanation.push(format!("{} is confirmed before acting", frame.intent));
+            self.explanation
+                .push(format!("{} is confirmed before acting", frame.intent));
             self.say_key("confirm", &[("summary", summary)]);
             return Next::Confirm(frame);
         }
@@ -310,12 +370,23 @@ impl Core {
             let args = frame
                 .slots
                 .iter()
-                .map(|(k, s)| (k.clone(), serde_json::to_value(&s.value).unwrap_or(serde_json::Value::Null)))
+                .map(|(k, s)| {
+                    (
+                        k.clone(),
+                        serde_json::to_value(&s.value).unwrap_or(serde_json::Value::Null),
+                    )
+                })
                 .collect();
-            self.actions.push(Action { tool: tool.clone(), args, external: EXTERNAL.contains(&tool.as_str()) });
+            self.actions.push(Action {
+                tool: tool.clone(),
+                args,
+                external: EXTERNAL.contains(&tool.as_str()),
+            });
             self.explanation.push(format!("action {tool}"));
         }
-        let t = replies::choose(&intent.replies, self.seed, self.turn).unwrap_or("Done.").to_string();
+        let t = replies::choose(&intent.replies, self.seed, self.turn)
+            .unwrap_or("Done.")
+            .to_string();
         let reply = replies::render(&t, |n| vars.get(n).cloned().or_else(|| frame.text(n)));
         self.reply.push(reply);
         self.last_done = Some(frame);
@@ -334,7 +405,8 @@ impl Core {
         }
         for name in &names {
             if let Some((value, text)) = self.answer(&frame.intent, name, answer) {
-                self.explanation.push(format!("corrected {name} to {value}"));
+                self.explanation
+                    .push(format!("corrected {name} to {value}"));
                 frame.slots.insert(name.clone(), FrameSlot { value, text });
                 return true;
             }
@@ -342,9 +414,15 @@ impl Core {
         // A bare number corrects a duration in the unit said before: "five
         // minutes" ... "no, I said six".
         let words = ainima_fallbacks::text::words(answer);
-        if let Some((n, used)) = ainima_fallbacks::values::number(&words).filter(|&(_, k)| k == words.len()) {
+        if let Some((n, used)) =
+            ainima_fallbacks::values::number(&words).filter(|&(_, k)| k == words.len())
+        {
             for name in &names {
-                if let Some(FrameSlot { value: Value::Duration { seconds }, .. }) = frame.slots.get(name) {
+                if let Some(FrameSlot {
+                    value: Value::Duration { seconds },
+                    ..
+                }) = frame.slots.get(name)
+                {
                     let unit = if *seconds >= 3600.0 && seconds % 3600.0 == 0.0 {
                         3600.0
                     } else if *seconds >= 60.0 && seconds % 60.0 == 0.0 {
@@ -353,7 +431,8 @@ impl Core {
                         1.0
                     };
                     let value = Value::Duration { seconds: n * unit };
-                    self.explanation.push(format!("corrected {name} to {value} (same unit as before)"));
+                    self.explanation
+                        .push(format!("corrected {name} to {value} (same unit as before)"));
                     let text = words[..used].join(" ");
                     frame.slots.insert(name.clone(), FrameSlot { value, text });
                     return true;
@@ -383,12 +462,21 @@ impl Core {
                     if let Some(rest) = e.strip_prefix("matched the template ") {
                         Some(format!("I matched the template {rest}"))
                     } else if e.starts_with("rule ") {
-                        Some(e.split(" [").next().unwrap_or(e).trim_end_matches('.').to_string())
+                        Some(
+                            e.split(" [")
+                                .next()
+                                .unwrap_or(e)
+                                .trim_end_matches('.')
+                                .to_string(),
+                        )
                     } else if let Some(tool) = e.strip_prefix("action ") {
                         Some(format!("I ran {tool}"))
                     } else if e.ends_with("(answer)") {
                         Some(format!("you answered {}", e.trim_end_matches(" (answer)")))
-                    } else if e.contains(" needs ") || e.contains("confirmed before") || e.starts_with("corrected") {
+                    } else if e.contains(" needs ")
+                        || e.contains("confirmed before")
+                        || e.starts_with("corrected")
+                    {
                         Some(e.clone())
                     } else {
                         None
@@ -414,7 +502,11 @@ impl Core {
     }
 
     fn new_request(&mut self) -> Next {
-        match self.parse.clone().filter(|p| p.confidence >= MIN_CONFIDENCE) {
+        match self
+            .parse
+            .clone()
+            .filter(|p| p.confidence >= MIN_CONFIDENCE)
+        {
             Some(p) if !DIALOGUE_INTENTS.contains(&p.intent.as_str()) => {
                 let frame = Frame::from_parse(&p, &self.text);
                 self.advance(frame)
@@ -474,7 +566,12 @@ mod flow {
                     let answer = context.slot_text("answer").unwrap_or_default();
                     let mut frame = context.last_done.clone().unwrap_or_default();
                     if !frame.intent.is_empty() && context.correct(&mut frame, &answer) {
-                        if let Some(a) = context.catalog.intents.get(&frame.intent).and_then(|i| i.action.clone()) {
+                        if let Some(a) = context
+                            .catalog
+                            .intents
+                            .get(&frame.intent)
+                            .and_then(|i| i.action.clone())
+                        {
                             context.skills.undo(&a);
                         }
                         return context.advance(frame).outcome();
@@ -488,7 +585,13 @@ mod flow {
 
         /// Waiting for the value of `slot`.
         #[state]
-        fn filling(context: &mut Core, frame: &mut Frame, slot: &mut String, tries: &mut u8, event: &Event) -> Outcome<State> {
+        fn filling(
+            context: &mut Core,
+            frame: &mut Frame,
+            slot: &mut String,
+            tries: &mut u8,
+            event: &Event,
+        ) -> Outcome<State> {
             let Event::Heard = event;
             if let Some(n) = context.common() {
                 return n.outcome();
@@ -502,18 +605,27 @@ mod flow {
             };
             if let Some((value, said)) = context.answer(&frame.intent, slot, &text) {
                 let mut f = frame.clone();
-                context.explanation.push(format!("{slot} = {value} (answer)"));
-                f.slots.insert(slot.clone(), FrameSlot { value, text: said });
+                context
+                    .explanation
+                    .push(format!("{slot} = {value} (answer)"));
+                f.slots
+                    .insert(slot.clone(), FrameSlot { value, text: said });
                 return context.advance(f).outcome();
             }
-            match context.parse.clone().filter(|p| p.confidence >= MIN_CONFIDENCE) {
+            match context
+                .parse
+                .clone()
+                .filter(|p| p.confidence >= MIN_CONFIDENCE)
+            {
                 Some(p) if p.intent == frame.intent => {
                     let mut f = frame.clone();
                     f.merge(&p);
                     context.advance(f).outcome()
                 }
                 Some(p) if !DIALOGUE_INTENTS.contains(&p.intent.as_str()) => {
-                    context.explanation.push(format!("dropped {} for a new request", frame.intent));
+                    context
+                        .explanation
+                        .push(format!("dropped {} for a new request", frame.intent));
                     context.new_request().outcome()
                 }
                 _ => {
@@ -531,7 +643,12 @@ mod flow {
 
         /// Waiting for yes or no before acting on `frame`.
         #[state]
-        fn confirming(context: &mut Core, frame: &mut Frame, tries: &mut u8, event: &Event) -> Outcome<State> {
+        fn confirming(
+            context: &mut Core,
+            frame: &mut Frame,
+            tries: &mut u8,
+            event: &Event,
+        ) -> Outcome<State> {
             let Event::Heard = event;
             if let Some(n) = context.common() {
                 return n.outcome();
@@ -557,7 +674,9 @@ mod flow {
                         return context.advance(f).outcome();
                     }
                     if intent.is_some_and(|i| !DIALOGUE_INTENTS.contains(&i)) {
-                        context.explanation.push(format!("dropped {} for a new request", frame.intent));
+                        context
+                            .explanation
+                            .push(format!("dropped {} for a new request", frame.intent));
                         return context.new_request().outcome();
                     }
                     *tries += 1;
@@ -565,7 +684,10 @@ mod flow {
                         context.say_key("gave_up", &[]);
                         return Transition(State::idle());
                     }
-                    context.say_key("not_understood", &[("question", "Shall I go ahead, yes or no?".into())]);
+                    context.say_key(
+                        "not_understood",
+                        &[("question", "Shall I go ahead, yes or no?".into())],
+                    );
                     Handled
                 }
             }
@@ -592,7 +714,9 @@ impl Assistant {
         for (name, intent) in &catalog.intents {
             for t in &intent.templates {
                 let mut add = |list: &str, slot: &str, _: usize| {
-                    slot_lists.entry((name.clone(), slot.to_string())).or_insert_with(|| list.to_string());
+                    slot_lists
+                        .entry((name.clone(), slot.to_string()))
+                        .or_insert_with(|| list.to_string());
                 };
                 expand(&catalog, &t.expr, &mut add, 0);
             }
@@ -602,12 +726,20 @@ impl Assistant {
             if answers.contains_key(list) {
                 continue;
             }
-            let mut c = Catalog { lists: catalog.lists.clone(), ..Catalog::default() };
-            let wildcard = matches!(c.list(list).map(|l| l.kind.clone()), Some(ListKind::Wildcard));
+            let mut c = Catalog {
+                lists: catalog.lists.clone(),
+                ..Catalog::default()
+            };
+            let wildcard = matches!(
+                c.list(list).map(|l| l.kind.clone()),
+                Some(ListKind::Wildcard)
+            );
             let template = if wildcard {
                 format!("{{{list}:value}}")
             } else {
-                format!("[the|a|an|my|it is|make it|for|to|at|in|on|by|about|with|just] {{{list}:value}}")
+                format!(
+                    "[the|a|an|my|it is|make it|for|to|at|in|on|by|about|with|just] {{{list}:value}}"
+                )
             };
             c.add_template("answer", &template, Default::default())?;
             answers.insert(list.clone(), Matcher::new(&c)?);
@@ -631,7 +763,10 @@ impl Assistant {
             last_explanation: Vec::new(),
             last_done: None,
         };
-        Ok(Assistant { machine: Flow.state_machine(), core })
+        Ok(Assistant {
+            machine: Flow.state_machine(),
+            core,
+        })
     }
 
     /// The assistant with the built-in skills.
@@ -668,7 +803,11 @@ impl Assistant {
         c.parse = c.matcher.parse(text, &Context { today: now.date });
         c.reply.clear();
         c.actions.clear();
-        c.explanation = c.parse.as_ref().map(|p| p.explanation.clone()).unwrap_or_default();
+        c.explanation = c
+            .parse
+            .as_ref()
+            .map(|p| p.explanation.clone())
+            .unwrap_or_default();
         let before = state_name(self.machine.state());
         let (machine, core) = (&mut self.machine, &mut self.core);
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -678,11 +817,15 @@ impl Assistant {
             // A bug in one turn must not end the conversation: start afresh.
             self.machine = Flow.state_machine();
             self.core.reply = vec!["Sorry, something went wrong. Let's start again.".into()];
-            self.core.explanation.push("the turn failed; the dialogue was reset".into());
+            self.core
+                .explanation
+                .push("the turn failed; the dialogue was reset".into());
         }
         let after = state_name(self.machine.state());
         if before != after {
-            self.core.explanation.push(format!("state {before} -> {after}"));
+            self.core
+                .explanation
+                .push(format!("state {before} -> {after}"));
         }
         let c = &mut self.core;
         let reply = c.reply.join(" ");
@@ -695,7 +838,14 @@ impl Assistant {
             heard: text.to_string(),
             intent: p.map(|p| p.intent.clone()),
             confidence: p.map_or(0.0, |p| p.confidence),
-            slots: p.map(|p| p.slots.iter().map(|s| (s.name.clone(), s.value.clone())).collect()).unwrap_or_default(),
+            slots: p
+                .map(|p| {
+                    p.slots
+                        .iter()
+                        .map(|s| (s.name.clone(), s.value.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             reply,
             actions: std::mem::take(&mut c.actions),
             state: after,

@@ -22,7 +22,10 @@ pub enum Error {
     Skill(#[from] ainima_fallbacks::Error),
     /// Rules keep enabling each other: make one of them stop matching once
     /// it has fired (for example by testing the fact it sets).
-    #[error("rules fired more than {} times; `{rule}` was about to fire again", rules::MAX_FIRINGS)]
+    #[error(
+        "rules fired more than {} times; `{rule}` was about to fire again",
+        rules::MAX_FIRINGS
+    )]
     RuleLoop {
         /// The rule about to fire.
         rule: String,

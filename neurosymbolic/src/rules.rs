@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ainima_fallbacks::catalog::RuleSource;
 use ainima_fallbacks::Origin;
+use ainima_fallbacks::catalog::RuleSource;
 use serde::Serialize;
 
 use crate::Error;
@@ -113,13 +113,17 @@ fn lex(src: &str, origin: &Origin) -> Result<Vec<(Tok, usize)>, Error> {
                 i += 1;
             }
             out.push((Tok::Ident(chars[at..i].iter().collect()), at));
-        } else if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if c.is_ascii_digit()
+            || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             i += 1;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
             let s: String = chars[at..i].iter().collect();
-            let n = s.parse().map_err(|_| err(at, format!("bad number `{s}`")))?;
+            let n = s
+                .parse()
+                .map_err(|_| err(at, format!("bad number `{s}`")))?;
             out.push((Tok::Num(n), at));
         } else if c == '\'' || c == '"' {
             i += 1;
@@ -137,7 +141,11 @@ fn lex(src: &str, origin: &Origin) -> Result<Vec<(Tok, usize)>, Error> {
             let sym = ["==", "!=", "<=", ">="]
                 .into_iter()
                 .find(|s| *s == two)
-                .or_else(|| ["<", ">", "(", ")", "[", "]", ",", "=", ";", "!"].into_iter().find(|s| s.starts_with(c)));
+                .or_else(|| {
+                    ["<", ">", "(", ")", "[", "]", ",", "=", ";", "!"]
+                        .into_iter()
+                        .find(|s| s.starts_with(c))
+                });
             let Some(sym) = sym else {
                 return Err(err(at, format!("unexpected `{c}`")));
             };
@@ -289,9 +297,18 @@ impl P<'_> {
     }
 }
 
-fn parse_with<T>(src: &str, origin: &Origin, f: impl FnOnce(&mut P) -> Result<T, Error>) -> Result<T, Error> {
+fn parse_with<T>(
+    src: &str,
+    origin: &Origin,
+    f: impl FnOnce(&mut P) -> Result<T, Error>,
+) -> Result<T, Error> {
     let toks = lex(src, origin)?;
-    let mut p = P { toks, pos: 0, origin, end: src.chars().count() };
+    let mut p = P {
+        toks,
+        pos: 0,
+        origin,
+        end: src.chars().count(),
+    };
     let out = f(&mut p)?;
     if p.peek().is_some() {
         return p.err("unexpected text after the end");
@@ -395,7 +412,10 @@ pub struct Engine {
 impl Engine {
     /// Compiles the rules of skill files, in order.
     pub fn new(sources: &[RuleSource]) -> Result<Engine, Error> {
-        let mut rules = sources.iter().map(Rule::compile).collect::<Result<Vec<_>, _>>()?;
+        let mut rules = sources
+            .iter()
+            .map(Rule::compile)
+            .collect::<Result<Vec<_>, _>>()?;
         // Stable: equal salience keeps file order.
         rules.sort_by_key(|r| std::cmp::Reverse(r.salience));
         Ok(Engine { rules })
@@ -412,11 +432,15 @@ impl Engine {
         let mut fired = vec![false; self.rules.len()];
         let mut out = Vec::new();
         loop {
-            let Some(i) = (0..self.rules.len()).find(|&i| !fired[i] && test(&self.rules[i].cond, facts)) else {
+            let Some(i) =
+                (0..self.rules.len()).find(|&i| !fired[i] && test(&self.rules[i].cond, facts))
+            else {
                 return Ok(out);
             };
             if out.len() >= MAX_FIRINGS {
-                return Err(Error::RuleLoop { rule: self.rules[i].name.clone() });
+                return Err(Error::RuleLoop {
+                    rule: self.rules[i].name.clone(),
+                });
             }
             fired[i] = true;
             let r = &self.rules[i];
@@ -463,25 +487,40 @@ mod tests {
             name: name.into(),
             salience: 0,
             when: when.into(),
-            when_origin: Origin { file: file.clone(), line: 3, column: 9 },
+            when_origin: Origin {
+                file: file.clone(),
+                line: 3,
+                column: 9,
+            },
             then: then.into(),
-            then_origin: Origin { file, line: 4, column: 9 },
+            then_origin: Origin {
+                file,
+                line: 4,
+                column: 9,
+            },
             because: format!("because {name}"),
         }
     }
 
     fn check(rules: &[(&str, &str)], facts: &[(&str, Fact)], expect: &str) {
-        let sources: Vec<RuleSource> =
-            rules.iter().enumerate().map(|(i, (w, t))| source(&format!("r{i}"), w, t)).collect();
+        let sources: Vec<RuleSource> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (w, t))| source(&format!("r{i}"), w, t))
+            .collect();
         let got = match Engine::new(&sources) {
             Err(e) => e.to_string(),
             Ok(engine) => {
-                let mut f: Facts = facts.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                let mut f: Facts = facts
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect();
                 match engine.run(&mut f) {
                     Err(e) => e.to_string(),
                     Ok(fired) => {
                         let names: Vec<String> = fired.iter().map(|x| x.rule.clone()).collect();
-                        let facts: Vec<String> = f.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        let facts: Vec<String> =
+                            f.iter().map(|(k, v)| format!("{k}={v}")).collect();
                         format!("fired {} -> {}", names.join(","), facts.join(" "))
                     }
                 }
@@ -499,7 +538,10 @@ mod tests {
         // Defaults, then a rule enabled by another's conclusion.
         check(
             &[
-                ("intent == 'coffee' and not slot.shots", "set slot.shots = 1"),
+                (
+                    "intent == 'coffee' and not slot.shots",
+                    "set slot.shots = 1",
+                ),
                 ("slot.shots > 3", "set refuse = 'too strong'"),
                 ("intent == 'coffee' and slot.shots >= 1", "set ready = true"),
             ],
@@ -507,12 +549,18 @@ mod tests {
             "fired r0,r2 -> intent=coffee ready=true slot.shots=1",
         );
         check(
-            &[("slot.shots > 3", "set refuse = 'too strong'; unset slot.shots")],
+            &[(
+                "slot.shots > 3",
+                "set refuse = 'too strong'; unset slot.shots",
+            )],
             &[("slot.shots", Fact::Num(5.0))],
             "fired r0 -> refuse=too strong",
         );
         check(
-            &[("slot.room in ['kitchen', 'hall'] or x", "set light = slot.room")],
+            &[(
+                "slot.room in ['kitchen', 'hall'] or x",
+                "set light = slot.room",
+            )],
             &[("slot.room", s("hall"))],
             "fired r0 -> light=hall slot.room=hall",
         );
@@ -522,11 +570,35 @@ mod tests {
 
     #[test]
     fn malformed_rules_say_where() {
-        check(&[("intent == ", "set a = 1")], &[], "rules.toml:3:19: expected a fact, a value or `(`");
-        check(&[("a and (b", "set a = 1")], &[], "rules.toml:3:17: expected `)`");
-        check(&[("a", "put a = 1")], &[], "rules.toml:4:9: expected `set` or `unset`");
-        check(&[("a", "set a = 1 set b = 2")], &[], "rules.toml:4:19: expected `;` between actions");
-        check(&[("a == 'x", "set a = 1")], &[], "rules.toml:3:14: string never closed");
-        check(&[("a # b", "set a = 1")], &[], "rules.toml:3:11: unexpected `#`");
+        check(
+            &[("intent == ", "set a = 1")],
+            &[],
+            "rules.toml:3:19: expected a fact, a value or `(`",
+        );
+        check(
+            &[("a and (b", "set a = 1")],
+            &[],
+            "rules.toml:3:17: expected `)`",
+        );
+        check(
+            &[("a", "put a = 1")],
+            &[],
+            "rules.toml:4:9: expected `set` or `unset`",
+        );
+        check(
+            &[("a", "set a = 1 set b = 2")],
+            &[],
+            "rules.toml:4:19: expected `;` between actions",
+        );
+        check(
+            &[("a == 'x", "set a = 1")],
+            &[],
+            "rules.toml:3:14: string never closed",
+        );
+        check(
+            &[("a # b", "set a = 1")],
+            &[],
+            "rules.toml:3:11: unexpected `#`",
+        );
     }
 }

@@ -25,8 +25,15 @@ impl Now {
     /// The time `unix_seconds` after 1970-01-01 00:00 UTC.
     pub fn from_unix(unix_seconds: i64) -> Now {
         let days = unix_seconds.div_euclid(86_400);
-        let base = Date::new(1970, 1, 1).unwrap_or(Date { year: 1970, month: 1, day: 1 });
-        Now { date: base.add_days(days), seconds: unix_seconds.rem_euclid(86_400) as u32 }
+        let base = Date::new(1970, 1, 1).unwrap_or(Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        });
+        Now {
+            date: base.add_days(days),
+            seconds: unix_seconds.rem_euclid(86_400) as u32,
+        }
     }
 
     /// Seconds since 1970-01-01 00:00.
@@ -56,10 +63,28 @@ pub struct Outcome {
     pub refuse: Option<String>,
 }
 
-const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 fn clock_text(seconds: u32) -> String {
@@ -92,7 +117,9 @@ fn number_text(x: f64) -> String {
 }
 
 fn duration_text(seconds: i64) -> String {
-    let v = ainima_fallbacks::Value::Duration { seconds: seconds.max(0) as f64 };
+    let v = ainima_fallbacks::Value::Duration {
+        seconds: seconds.max(0) as f64,
+    };
     v.to_string()
 }
 
@@ -148,12 +175,21 @@ pub struct Skills {
 }
 
 /// Tools whose effect leaves the machine or moves hardware.
-pub const EXTERNAL: &[&str] = &["message.send", "coffee.order", "robot.move", "robot.turn", "robot.stop"];
+pub const EXTERNAL: &[&str] = &[
+    "message.send",
+    "coffee.order",
+    "robot.move",
+    "robot.turn",
+    "robot.stop",
+];
 
 impl Skills {
     /// Skills with the volume at half.
     pub fn new() -> Skills {
-        Skills { volume: 50, ..Skills::default() }
+        Skills {
+            volume: 50,
+            ..Skills::default()
+        }
     }
 
     /// Runs `tool` for `frame` at `now`.
@@ -176,19 +212,25 @@ impl Skills {
                 self.timers.retain(|&end| end > t);
                 let n = self.timers.len();
                 self.timers.clear();
-                set("result", match n {
-                    0 => "There is no timer running.".into(),
-                    1 => "Timer cancelled.".into(),
-                    n => format!("{n} timers cancelled."),
-                });
+                set(
+                    "result",
+                    match n {
+                        0 => "There is no timer running.".into(),
+                        1 => "Timer cancelled.".into(),
+                        n => format!("{n} timers cancelled."),
+                    },
+                );
             }
             "timer.left" => {
                 self.timers.retain(|&end| end > t);
                 let next = self.timers.iter().min();
-                set("result", match next {
-                    None => "There is no timer running.".into(),
-                    Some(end) => format!("{} left.", duration_text(end - t)),
-                });
+                set(
+                    "result",
+                    match next {
+                        None => "There is no timer running.".into(),
+                        Some(end) => format!("{} left.", duration_text(end - t)),
+                    },
+                );
             }
             "alarm.set" => {
                 let secs = num("time").unwrap_or(0.0) as u32;
@@ -203,16 +245,29 @@ impl Skills {
             "alarm.cancel" => {
                 let n = self.alarms.len();
                 self.alarms.clear();
-                set("result", if n == 0 { "There are no alarms.".into() } else { "Alarms removed.".into() });
+                set(
+                    "result",
+                    if n == 0 {
+                        "There are no alarms.".into()
+                    } else {
+                        "Alarms removed.".into()
+                    },
+                );
             }
             "device.on" | "device.off" => {
                 let d = self.devices.entry(text("device")).or_default();
-                d.insert("power".into(), if tool == "device.on" { "on" } else { "off" }.into());
+                d.insert(
+                    "power".into(),
+                    if tool == "device.on" { "on" } else { "off" }.into(),
+                );
             }
             "device.brightness" => {
                 let d = self.devices.entry(text("device")).or_default();
                 let level = num("brightness").unwrap_or(100.0);
-                d.insert("power".into(), if level > 0.0 { "on" } else { "off" }.into());
+                d.insert(
+                    "power".into(),
+                    if level > 0.0 { "on" } else { "off" }.into(),
+                );
                 d.insert("brightness".into(), number_text(level));
                 set("brightness", format!("{} percent", number_text(level)));
             }
@@ -220,25 +275,29 @@ impl Skills {
                 let d = self.devices.entry(text("device")).or_default();
                 d.insert("color".into(), text("color"));
             }
-            "app.open" => {
-                if !self.apps.contains(&text("app")) {
-                    self.apps.push(text("app"));
-                }
-            }
+            "app.open" if !self.apps.contains(&text("app")) => self.apps.push(text("app")),
+            "app.open" => {}
             "app.close" => self.apps.retain(|a| *a != text("app")),
             "media.play" => self.playing = true,
             "media.pause" => self.playing = false,
             "volume.set" => self.volume = num("level").unwrap_or(50.0).clamp(0.0, 100.0) as u32,
             "volume.up" => self.volume = (self.volume + 10).min(100),
             "volume.down" => self.volume = self.volume.saturating_sub(10),
-            "list.add" => self.lists.entry(text("list")).or_default().push(text("item")),
+            "list.add" => self
+                .lists
+                .entry(text("list"))
+                .or_default()
+                .push(text("item")),
             "list.show" => {
                 let items = self.lists.get(&text("list")).cloned().unwrap_or_default();
-                set("result", if items.is_empty() {
-                    format!("Your {} list is empty.", text("list"))
-                } else {
-                    format!("On your {} list: {}.", text("list"), items.join(", "))
-                });
+                set(
+                    "result",
+                    if items.is_empty() {
+                        format!("Your {} list is empty.", text("list"))
+                    } else {
+                        format!("On your {} list: {}.", text("list"), items.join(", "))
+                    },
+                );
             }
             "list.clear" => {
                 self.lists.remove(&text("list"));
@@ -280,13 +339,36 @@ impl Skills {
                         out.vars.insert("amount".into(), number_text(amount));
                     }
                     None => {
-                        out.refuse = Some(format!("I can't convert {} to {}.", text("from"), text("to")));
+                        out.refuse = Some(format!(
+                            "I can't convert {} to {}.",
+                            text("from"),
+                            text("to")
+                        ));
                     }
                 }
             }
             _ => {}
         }
         out
+    }
+}
+
+impl Skills {
+    /// Takes back the last effect of `tool`, before a corrected request
+    /// runs it again ("set a timer for five minutes" ... "no, I said six").
+    pub fn undo(&mut self, tool: &str) {
+        match tool {
+            "timer.start" => {
+                self.timers.pop();
+            }
+            "alarm.set" => {
+                self.alarms.pop();
+            }
+            "note.take" => {
+                self.notes.pop();
+            }
+            _ => {}
+        }
     }
 }
 
@@ -311,24 +393,5 @@ mod tests {
         assert_eq!(date_text(n.date), "Sunday November 22");
         assert_eq!(n.seconds, 10 * 3600);
         assert_eq!(Now::from_unix(n.absolute()), n);
-    }
-}
-
-impl Skills {
-    /// Takes back the last effect of `tool`, before a corrected request
-    /// runs it again ("set a timer for five minutes" ... "no, I said six").
-    pub fn undo(&mut self, tool: &str) {
-        match tool {
-            "timer.start" => {
-                self.timers.pop();
-            }
-            "alarm.set" => {
-                self.alarms.pop();
-            }
-            "note.take" => {
-                self.notes.pop();
-            }
-            _ => {}
-        }
     }
 }

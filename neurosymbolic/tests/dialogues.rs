@@ -1,7 +1,7 @@
 //! Conversations with the built-in skills, data-driven: each scenario in
-//! `tests/dialogues.txt` is a block of `> user` lines, each followed by the
+//! `tests/snapshots/dialogues.txt` is a block of `> user` lines, each followed by the
 //! expected `< reply [state] actions` line. Run with
-//! `AINIMA_UPDATE_SNAPSHOTS=1` to rewrite the expectations after a change,
+//! `UPDATE_SNAPSHOTS=1` to rewrite the expectations after a change,
 //! then review the diff.
 
 use ainima_neurosymbolic::{Assistant, Now};
@@ -18,7 +18,13 @@ fn render(user: &[&str]) -> Vec<String> {
         let actions: Vec<String> = t
             .actions
             .iter()
-            .map(|x| format!(" {}{}", x.tool, serde_json::to_string(&x.args).unwrap_or_default()))
+            .map(|x| {
+                format!(
+                    " {}{}",
+                    x.tool,
+                    serde_json::to_string(&x.args).unwrap_or_default()
+                )
+            })
             .collect();
         out.push(format!("> {line}"));
         out.push(format!("< {} [{}]{}", t.reply, t.state, actions.join("")));
@@ -40,13 +46,13 @@ fn check(path: &str) {
         actual.push(got.join("\n"));
     }
     let (expected, actual) = (expected.join("\n\n") + "\n", actual.join("\n\n") + "\n");
-    if std::env::var_os("AINIMA_UPDATE_SNAPSHOTS").is_some() {
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
         std::fs::write(path, &actual).expect("write snapshot");
         return;
     }
     assert!(
         expected == actual,
-        "dialogues differ from {path} (AINIMA_UPDATE_SNAPSHOTS=1 rewrites it):\n{}",
+        "dialogues differ from {path} (UPDATE_SNAPSHOTS=1 rewrites it):\n{}",
         diff(&expected, &actual)
     );
 }
@@ -62,12 +68,19 @@ fn diff(a: &str, b: &str) -> String {
 
 #[test]
 fn built_in_skills() {
-    check(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dialogues.txt"));
+    check(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/dialogues.txt"));
 }
 
 #[test]
 fn same_seed_same_conversation() {
-    let script = ["set a timer", "five minutes", "what time is it", "send a message to bob", "hello", "yes"];
+    let script = [
+        "set a timer",
+        "five minutes",
+        "what time is it",
+        "send a message to bob",
+        "hello",
+        "yes",
+    ];
     assert_eq!(render(&script), render(&script));
 }
 

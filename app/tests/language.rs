@@ -1,0 +1,145 @@
+//! `ainima parse`, `chat`, `rules` and `nlu eval`, run as a user runs them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn home(name: &str) -> PathBuf {
+    let h = std::env::temp_dir().join(format!("ainima-lang-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&h);
+    std::fs::create_dir_all(&h).expect("temp home");
+    h
+}
+
+fn ainima(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ainima"))
+        .args(args)
+        .env("AINIMA_HOME", home)
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("writes");
+    child.wait_with_output().expect("ends")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn parse_json_has_intent_slots_confidence_source_and_explanation() {
+    let h = home("parse");
+    let o = ainima(&h, &["parse", "--json", "Um, could you set the kitchen light to 40%, please?"], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["intent"], "lights_brightness");
+    assert_eq!(v["slots"]["device"], "kitchen light");
+    assert_eq!(v["slots"]["brightness"]["percent"], 40.0);
+    assert_eq!(v["source"], "rules");
+    assert!(v["confidence"].as_f64().is_some_and(|c| c > 0.8 && c < 1.0));
+    assert!(v["explanation"].as_array().is_some_and(|e| e.len() >= 3));
+
+    let o = ainima(&h, &["parse", "--json", "book me a flight to Paris"], "");
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(v["intent"].is_null());
+}
+
+#[test]
+fn chat_runs_a_conversation_from_standard_input() {
+    let h = home("chat");
+    let script = "set a timer\nfive minutes\nwhy\nsend a message to bob saying hi\nyes\n";
+    let o = ainima(&h, &["chat", "--now", "1795341600", "--json"], script);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let turns: Vec<serde_json::Value> =
+        text(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(turns.len(), 5);
+    assert_eq!(turns[0]["reply"], "For how long?");
+    assert_eq!(turns[0]["state"], "filling");
+    assert_eq!(turns[1]["actions"][0]["tool"], "timer.start");
+    assert!(turns[2]["reply"].as_str().is_some_and(|r| r.starts_with("Because")));
+    assert_eq!(turns[3]["state"], "confirming");
+    assert_eq!(turns[4]["actions"][0]["tool"], "message.send");
+    assert_eq!(turns[4]["actions"][0]["external"], true);
+    // The same seed and clock give the same conversation.
+    let again = ainima(&h, &["chat", "--now", "1795341600", "--json"], script);
+    assert_eq!(o.stdout, again.stdout);
+}
+
+#[test]
+fn user_skill_files_extend_the_built_in_ones() {
+    let h = home("skills");
+    std::fs::create_dir_all(h.join("config/skills")).expect("skills folder");
+    std::fs::write(
+        h.join("config/skills/garden.toml"),
+        "[intents.water]\ntemplates = [\"water the {plant}\"]\nreplies = [\"Watering the {plant}.\"]\n[lists.plant]\nvalues = [\"roses\", \"tomatoes\"]\n",
+    )
+    .expect("write");
+    let o = ainima(&h, &["chat", "--now", "0"], "water the roses\nturn on the kitchen light\n");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("Watering the roses."), "{out}");
+    assert!(out.contains("kitchen light"), "{out}");
+}
+
+#[test]
+fn malformed_skill_files_name_file_line_and_column() {
+    let h = home("bad");
+    let bad = h.join("bad.toml");
+    std::fs::write(&bad, "[intents.x]\ntemplates = [\"turn (on|off [the] lamp\"]\n").expect("write");
+    let o = ainima(&h, &["parse", "--skills", bad.to_str().expect("utf-8"), "hello"], "");
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(e.contains("bad.toml:2:20: template: `(` is never closed"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    std::fs::write(&bad, "[[rules]]\nname = \"r\"\nwhen = \"intent == \"\nthen = \"set a = 1\"\n").expect("write");
+    let o = ainima(&h, &["rules", "list", "--skills", bad.to_str().expect("utf-8")], "");
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(e.contains("bad.toml:3:19: expected a fact, a value or `(`"), "{e}");
+}
+
+#[test]
+fn rules_list_shows_where_and_why() {
+    let h = home("rules");
+    let o = ainima(&h, &["rules", "list", "--json"], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let rules = v.as_array().expect("a list");
+    let shots = rules.iter().find(|r| r["name"] == "one_shot_by_default").expect("a built-in rule");
+    assert!(shots["origin"].as_str().is_some_and(|o| o.starts_with("skills/hardware.toml:")));
+    assert!(!shots["because"].as_str().unwrap_or("").is_empty());
+}
+
+#[test]
+fn nlu_eval_on_snips_prints_the_required_fields() {
+    let dir = std::env::var_os("AINIMA_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+        .join("snips");
+    if !dir.join("validate_PlayMusic.json").is_file() {
+        assert!(
+            std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
+            "AINIMA_REQUIRE_DATA=1 but no SNIPS data at {}",
+            dir.display()
+        );
+        eprintln!("skipped: no SNIPS data at {}", dir.display());
+        return;
+    }
+    let h = home("nlu");
+    let o = ainima(&h, &["nlu", "eval", "--snips", dir.to_str().expect("utf-8"), "--json"], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    for k in ["intent_accuracy", "slot_f1", "answered", "precision"] {
+        let x = v[k].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&x), "{k} = {x}");
+    }
+    assert!(v["precision"].as_f64().unwrap_or(0.0) >= 0.99);
+    assert!(v["answered"].as_f64().unwrap_or(0.0) >= 0.60);
+    let o = ainima(&h, &["nlu", "eval", "--snips", h.to_str().expect("utf-8")], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("no train_*.json files"), "{}", text(&o.stderr));
+}
