@@ -73,7 +73,9 @@ mod tests {
     #[test]
     fn the_readme_example_parses() {
         let readme = include_str!("../../README.md");
-        let section = readme.find("## State and configuration").expect("the section");
+        let section = readme
+            .find("## State and configuration")
+            .expect("the section");
         let start = section + readme[section..].find("```toml\n").expect("a toml block") + 8;
         let len = readme[start..].find("```").unwrap();
         let cfg = AppConfig::parse(&readme[start..start + len]).unwrap();

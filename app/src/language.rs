@@ -247,7 +247,8 @@ mod tests {
         let start = section + readme[section..].find("```toml\n").expect("a toml block") + 8;
         let len = readme[start..].find("```").expect("closed");
         let mut c = ainima_fallbacks::builtin::catalog().expect("built-in skills");
-        c.add_str("README.md", &readme[start..start + len]).expect("the example loads");
+        c.add_str("README.md", &readme[start..start + len])
+            .expect("the example loads");
         let m = ainima_fallbacks::Matcher::new(&c).expect("compiles");
         let p = m
             .parse("switch on the kitchen lights", &Default::default())

@@ -21,7 +21,12 @@ fn ainima(home: &Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("runs");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("writes");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("writes");
     child.wait_with_output().expect("ends")
 }
 
@@ -32,7 +37,15 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn parse_json_has_intent_slots_confidence_source_and_explanation() {
     let h = home("parse");
-    let o = ainima(&h, &["parse", "--json", "Um, could you set the kitchen light to 40%, please?"], "");
+    let o = ainima(
+        &h,
+        &[
+            "parse",
+            "--json",
+            "Um, could you set the kitchen light to 40%, please?",
+        ],
+        "",
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(v["intent"], "lights_brightness");
@@ -54,13 +67,19 @@ fn chat_runs_a_conversation_from_standard_input() {
     let script = "set a timer\nfive minutes\nwhy\nsend a message to bob saying hi\nyes\n";
     let o = ainima(&h, &["chat", "--now", "1795341600", "--json"], script);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let turns: Vec<serde_json::Value> =
-        text(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let turns: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
     assert_eq!(turns.len(), 5);
     assert_eq!(turns[0]["reply"], "For how long?");
     assert_eq!(turns[0]["state"], "filling");
     assert_eq!(turns[1]["actions"][0]["tool"], "timer.start");
-    assert!(turns[2]["reply"].as_str().is_some_and(|r| r.starts_with("Because")));
+    assert!(
+        turns[2]["reply"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Because"))
+    );
     assert_eq!(turns[3]["state"], "confirming");
     assert_eq!(turns[4]["actions"][0]["tool"], "message.send");
     assert_eq!(turns[4]["actions"][0]["external"], true);
@@ -78,7 +97,11 @@ fn user_skill_files_extend_the_built_in_ones() {
         "[intents.water]\ntemplates = [\"water the {plant}\"]\nreplies = [\"Watering the {plant}.\"]\n[lists.plant]\nvalues = [\"roses\", \"tomatoes\"]\n",
     )
     .expect("write");
-    let o = ainima(&h, &["chat", "--now", "0"], "water the roses\nturn on the kitchen light\n");
+    let o = ainima(
+        &h,
+        &["chat", "--now", "0"],
+        "water the roses\nturn on the kitchen light\n",
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.contains("Watering the roses."), "{out}");
@@ -89,17 +112,39 @@ fn user_skill_files_extend_the_built_in_ones() {
 fn malformed_skill_files_name_file_line_and_column() {
     let h = home("bad");
     let bad = h.join("bad.toml");
-    std::fs::write(&bad, "[intents.x]\ntemplates = [\"turn (on|off [the] lamp\"]\n").expect("write");
-    let o = ainima(&h, &["parse", "--skills", bad.to_str().expect("utf-8"), "hello"], "");
+    std::fs::write(
+        &bad,
+        "[intents.x]\ntemplates = [\"turn (on|off [the] lamp\"]\n",
+    )
+    .expect("write");
+    let o = ainima(
+        &h,
+        &["parse", "--skills", bad.to_str().expect("utf-8"), "hello"],
+        "",
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = text(&o.stderr);
-    assert!(e.contains("bad.toml:2:20: template: `(` is never closed"), "{e}");
+    assert!(
+        e.contains("bad.toml:2:20: template: `(` is never closed"),
+        "{e}"
+    );
     assert!(!e.contains("panicked"), "{e}");
-    std::fs::write(&bad, "[[rules]]\nname = \"r\"\nwhen = \"intent == \"\nthen = \"set a = 1\"\n").expect("write");
-    let o = ainima(&h, &["rules", "list", "--skills", bad.to_str().expect("utf-8")], "");
+    std::fs::write(
+        &bad,
+        "[[rules]]\nname = \"r\"\nwhen = \"intent == \"\nthen = \"set a = 1\"\n",
+    )
+    .expect("write");
+    let o = ainima(
+        &h,
+        &["rules", "list", "--skills", bad.to_str().expect("utf-8")],
+        "",
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = text(&o.stderr);
-    assert!(e.contains("bad.toml:3:19: expected a fact, a value or `(`"), "{e}");
+    assert!(
+        e.contains("bad.toml:3:19: expected a fact, a value or `(`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -109,8 +154,15 @@ fn rules_list_shows_where_and_why() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     let rules = v.as_array().expect("a list");
-    let shots = rules.iter().find(|r| r["name"] == "one_shot_by_default").expect("a built-in rule");
-    assert!(shots["origin"].as_str().is_some_and(|o| o.starts_with("skills/hardware.toml:")));
+    let shots = rules
+        .iter()
+        .find(|r| r["name"] == "one_shot_by_default")
+        .expect("a built-in rule");
+    assert!(
+        shots["origin"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("skills/hardware.toml:"))
+    );
     assert!(!shots["because"].as_str().unwrap_or("").is_empty());
 }
 
@@ -130,7 +182,17 @@ fn nlu_eval_on_snips_prints_the_required_fields() {
         return;
     }
     let h = home("nlu");
-    let o = ainima(&h, &["nlu", "eval", "--snips", dir.to_str().expect("utf-8"), "--json"], "");
+    let o = ainima(
+        &h,
+        &[
+            "nlu",
+            "eval",
+            "--snips",
+            dir.to_str().expect("utf-8"),
+            "--json",
+        ],
+        "",
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     for k in ["intent_accuracy", "slot_f1", "answered", "precision"] {
@@ -139,7 +201,15 @@ fn nlu_eval_on_snips_prints_the_required_fields() {
     }
     assert!(v["precision"].as_f64().unwrap_or(0.0) >= 0.99);
     assert!(v["answered"].as_f64().unwrap_or(0.0) >= 0.60);
-    let o = ainima(&h, &["nlu", "eval", "--snips", h.to_str().expect("utf-8")], "");
+    let o = ainima(
+        &h,
+        &["nlu", "eval", "--snips", h.to_str().expect("utf-8")],
+        "",
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("no train_*.json files"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no train_*.json files"),
+        "{}",
+        text(&o.stderr)
+    );
 }

@@ -536,12 +536,20 @@ mod tests {
     #[test]
     fn files_merge_and_conflicts_say_where() {
         let mut c = Catalog::new();
-        c.add_str("a.toml", "[lists.x]\nwildcard = true\n[intents.i]\ntemplates = [\"a {x}\"]\n")
-            .expect("loads");
-        c.add_str("b.toml", "[lists.x]\nwildcard = true\n[intents.i]\ntemplates = [\"b {x}\"]\n")
-            .expect("the same list again is fine");
+        c.add_str(
+            "a.toml",
+            "[lists.x]\nwildcard = true\n[intents.i]\ntemplates = [\"a {x}\"]\n",
+        )
+        .expect("loads");
+        c.add_str(
+            "b.toml",
+            "[lists.x]\nwildcard = true\n[intents.i]\ntemplates = [\"b {x}\"]\n",
+        )
+        .expect("the same list again is fine");
         assert_eq!(c.intents["i"].templates.len(), 2);
-        let e = c.add_str("c.toml", "[lists.x]\nvalues = [\"a\"]\n").expect_err("conflict");
+        let e = c
+            .add_str("c.toml", "[lists.x]\nvalues = [\"a\"]\n")
+            .expect_err("conflict");
         assert_eq!(
             e.to_string(),
             "c.toml:1:1: list `x` is already defined at a.toml:1:1 with other kind of values"

@@ -68,7 +68,10 @@ fn diff(a: &str, b: &str) -> String {
 
 #[test]
 fn built_in_skills() {
-    check(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/dialogues.txt"));
+    check(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/dialogues.txt"
+    ));
 }
 
 #[test]
