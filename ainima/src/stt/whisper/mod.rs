@@ -163,9 +163,11 @@ pub struct DecodeOptions {
     pub max_tokens_per_second: f32,
     /// Silence appended after the speech.
     pub pad_seconds: f32,
-    /// Below this mean token probability, a trimmed window is decoded again
-    /// over the full 30 s window (what Whisper was trained on), and the more
-    /// confident result kept. `None` never retries.
+    /// Below this mean token probability, or when the decoder looped (a
+    /// repeated phrase cut, or the token cap reached), a trimmed window is
+    /// decoded again over the full 30 s window (what Whisper was trained on)
+    /// and the better result kept: one that ends over one that loops, else
+    /// the more confident. `None` never retries.
     pub retry_below: Option<f32>,
 }
 
@@ -304,7 +306,7 @@ impl WhisperEngine {
         &mut self,
         speech: &[f32],
         timings: &mut BTreeMap<String, f64>,
-    ) -> Result<(String, f32)> {
+    ) -> Result<(String, f32, bool)> {
         let max_samples = CHUNK_SECONDS * SAMPLE_RATE;
         let pad = (self.options.pad_seconds.max(0.0) * SAMPLE_RATE as f32) as usize;
         let len = (speech.len() + pad).min(max_samples);
@@ -329,6 +331,7 @@ impl WhisperEngine {
         let mut out: Vec<u32> = Vec::new();
         let mut probs: Vec<f32> = Vec::new();
         let mut feed = prompt;
+        let mut looped = false;
         let eot = self.special.eot;
         let first_special = self.special.eot + 1;
         while out.len() < cap {
@@ -356,7 +359,15 @@ impl WhisperEngine {
             }
             out.push(best);
             probs.push(p);
-            if let Some(keep) = repetition_cut(&out) {
+            if let Some((keep, phrase)) = repetition_cut(&out) {
+                // Words said again ("Yes, yes, yes") are cut and done
+                // with; a stutter of word pieces ("He was not an
+                // old-s-s-s") means the decoder lost its way.
+                let piece = self.tokenizer.decode(&out[keep - phrase..keep], false).unwrap_or_default();
+                looped = phrase <= 3
+                    && !piece
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|w| w.chars().count() >= 2);
                 out.truncate(keep);
                 probs.truncate(keep);
                 break;
@@ -381,7 +392,9 @@ impl WhisperEngine {
         } else {
             text.trim().to_string()
         };
-        Ok((text, conf))
+        // Running into the token cap is a loop too.
+        looped |= out.len() >= cap;
+        Ok((text, conf, looped))
     }
 }
 
@@ -424,11 +437,11 @@ fn argmax_prob(logits: &[f32]) -> (u32, f32) {
 }
 
 /// Whisper's loops: if the tokens end in a repeated phrase, the length to
-/// keep (the phrase once). A phrase of four tokens or more repeated even
+/// keep (the phrase once) and the phrase's length in tokens. A phrase of four tokens or more repeated even
 /// once right after itself is a loop ("Make me a large coffee. Make me a
 /// large coffee."); shorter ones must come three times (four for a single
 /// token), since "thank you, thank you" and "no no no" are things people say.
-fn repetition_cut(tokens: &[u32]) -> Option<usize> {
+fn repetition_cut(tokens: &[u32]) -> Option<(usize, usize)> {
     let end = tokens.len();
     for n in 1..=end / 2 {
         let times = match n {
@@ -441,7 +454,7 @@ fn repetition_cut(tokens: &[u32]) -> Option<usize> {
         }
         let last = &tokens[end - n..];
         if (1..times).all(|k| &tokens[end - (k + 1) * n..end - k * n] == last) {
-            return Some(end - (times - 1) * n);
+            return Some((end - (times - 1) * n, n));
         }
     }
     None
@@ -482,21 +495,22 @@ impl SpeechToText for WhisperEngine {
         let mut segments = Vec::new();
         let mut confidence = 0.0;
         for &(s, e) in &windows {
-            let (mut text, mut conf) = self.decode_window(&samples[s..e], &mut timings)?;
+            let (mut text, mut conf, looped) = self.decode_window(&samples[s..e], &mut timings)?;
             let padded = e - s + (self.options.pad_seconds * SAMPLE_RATE as f32) as usize;
             let trimmed = padded < CHUNK_SECONDS * SAMPLE_RATE;
             if self
                 .options
                 .retry_below
-                .is_some_and(|t| conf < t && trimmed)
+                .is_some_and(|t| (conf < t || looped) && trimmed)
             {
                 let pad = self.options.pad_seconds;
                 self.options.pad_seconds = CHUNK_SECONDS as f32;
                 let retry = self.decode_window(&samples[s..e], &mut timings);
                 self.options.pad_seconds = pad;
-                let (t2, c2) = retry?;
+                let (t2, c2, looped_again) = retry?;
                 *timings.entry("retries".into()).or_default() += 1.0;
-                if c2 > conf {
+                // A loop is worse than any ending; otherwise the surer wins.
+                if (looped && !looped_again) || (looped == looped_again && c2 > conf) {
                     (text, conf) = (t2, c2);
                 }
             }
@@ -541,13 +555,14 @@ mod tests {
     #[test]
     fn repetition_is_cut_at_the_first_occurrence() {
         assert_eq!(repetition_cut(&[1, 2, 3, 4]), None);
-        assert_eq!(repetition_cut(&[5, 1, 2, 1, 2, 1, 2]), Some(3));
+        assert_eq!(repetition_cut(&[5, 1, 2, 1, 2, 1, 2]), Some((3, 2)));
+        assert_eq!(repetition_cut(&[1, 2, 3, 4, 1, 2, 3, 4]), Some((4, 4)));
         assert_eq!(
             repetition_cut(&[7, 7, 7]),
             None,
             "three of a word may be speech"
         );
-        assert_eq!(repetition_cut(&[7, 7, 7, 7]), Some(1));
+        assert_eq!(repetition_cut(&[7, 7, 7, 7]), Some((1, 1)));
     }
 
     #[test]
