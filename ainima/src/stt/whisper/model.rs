@@ -9,6 +9,7 @@
 //!
 //! Tensor names follow the Hugging Face layout (`model.encoder.layers.0.fc1.weight`, ...).
 
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 
@@ -174,7 +175,9 @@ pub struct Whisper {
     enc_blocks: Vec<Block>,
     enc_ln: LayerNorm,
     embed: Embedding,
-    embed_t: Tensor,
+    /// The output projection (tied to the token embeddings), 8-bit: one
+    /// step reads it whole, so its size sets the decoder's speed.
+    logits: QMatMul,
     dec_pos: Tensor,
     dec_blocks: Vec<Block>,
     dec_ln: LayerNorm,
@@ -240,7 +243,10 @@ impl Whisper {
             )?,
             enc_blocks,
             enc_ln: layer_norm(&vb, "model.encoder.layer_norm", d)?,
-            embed_t: emb.t()?.contiguous()?,
+            logits: QMatMul::from_qtensor(QTensor::quantize(
+                &emb.to_dtype(DType::F32)?,
+                GgmlDType::Q8_0,
+            )?)?,
             embed: Embedding::new(emb, d),
             dec_pos: vb.get(
                 (cfg.max_target_positions, d),
@@ -340,8 +346,9 @@ impl Whisper {
         }
         self.offset += t;
         let last = self.dec_ln.forward(&x.narrow(1, t - 1, 1)?)?.squeeze(0)?;
-        let logits = last
-            .matmul(&self.embed_t)?
+        let logits = self
+            .logits
+            .forward(&last.to_dtype(DType::F32)?)?
             .squeeze(0)?
             .to_dtype(DType::F32)?;
         Ok(logits.to_vec1::<f32>()?)
