@@ -59,14 +59,17 @@ fn word_error_rate_on_the_real_recordings() {
     let rate = errors as f64 / words as f64;
     eprintln!("WER {:.1} % ({errors} of {words} words)", rate * 100.0);
     // faster-whisper tiny.en int8 made 6.4 % on this set.
-    assert!(rate <= 0.10, "WER {:.1} %", rate * 100.0);
+    // Ours: 7.2 % (19 of 264 words).
+    assert!(rate <= 0.08, "WER {:.1} %", rate * 100.0);
     common::check_snapshot("transcripts.tsv", &report);
 }
 
-/// The encoder sees only the audio there is (plus 3 s of silence), not 30 s.
-/// Measured here: 21 word errors against 15 for the full window, four
-/// recordings transcribed differently (with the retry over 30 s when unsure).
-/// This guards the gap from growing; closing it is open work.
+/// The encoder sees only the audio there is (plus 2 s of silence), not 30 s.
+/// Measured here: 19 word errors against 16 for the full window; five of the
+/// 35 recordings come out differently (one of them better trimmed: "turn on
+/// the living room lamp" where the full window hears "living room, Liam"),
+/// with the retry over 30 s when unsure or stuttering. This guards the gap
+/// from growing.
 #[test]
 fn trimming_the_encoder_context_costs_at_most_a_few_words() {
     let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
@@ -95,11 +98,11 @@ fn trimming_the_encoder_context_costs_at_most_a_few_words() {
         differ.join("\n")
     );
     assert!(
-        e_trim <= e_full + 6,
+        e_trim <= e_full + 4,
         "trimming costs too much: {e_trim} vs {e_full} errors"
     );
     assert!(
-        differ.len() <= 4,
+        differ.len() <= 5,
         "{} of the recordings differ",
         differ.len()
     );

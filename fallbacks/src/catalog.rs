@@ -469,6 +469,63 @@ impl Catalog {
         })
     }
 
+    /// One example sentence per intent that acts (in name order), from its
+    /// first template: the first alternative, optional words included, each
+    /// slot filled with a listed value (taking turns through the list) or a
+    /// typical value for a parser; free text is left out. Used to bias speech
+    /// recognition towards what the skills expect ("Turn on kitchen light.
+    /// Set a timer for ten minutes.").
+    pub fn examples(&self) -> Vec<String> {
+        fn realise(c: &Catalog, e: &Expr, turn: usize, out: &mut Vec<String>, depth: usize) {
+            match e {
+                Expr::Word(w) => out.push(w.clone()),
+                Expr::Seq(v) => v.iter().for_each(|x| realise(c, x, turn, out, depth)),
+                Expr::Alt(v) => {
+                    if let Some(x) = v.first() {
+                        realise(c, x, turn, out, depth);
+                    }
+                }
+                Expr::Opt(x) => realise(c, x, turn, out, depth),
+                Expr::Rule { name, .. } if depth < 8 => {
+                    if let Some(t) = c.expansions.get(name) {
+                        realise(c, &t.expr, turn, out, depth + 1);
+                    }
+                }
+                Expr::Rule { .. } => {}
+                Expr::Slot { list, .. } => match c.list(list).map(|l| l.kind.clone()) {
+                    Some(ListKind::Values(v)) if !v.is_empty() => out.push(v[turn % v.len()].0.clone()),
+                    Some(ListKind::Parser(p)) => out.push(
+                        match p {
+                            ParserKind::Integer | ParserKind::Number => "two",
+                            ParserKind::Ordinal => "second",
+                            ParserKind::Duration => "ten minutes",
+                            ParserKind::Time => "seven thirty",
+                            ParserKind::Date => "tomorrow",
+                            ParserKind::Percentage => "fifty percent",
+                            ParserKind::Temperature => "twenty degrees",
+                        }
+                        .to_string(),
+                    ),
+                    _ => {}
+                },
+            }
+        }
+        let mut out = Vec::new();
+        for (i, intent) in self.intents.values().filter(|x| x.action.is_some()).enumerate() {
+            let Some(t) = intent.templates.first() else { continue };
+            let mut words = Vec::new();
+            realise(self, &t.expr, i, &mut words, 0);
+            let mut s = words.join(" ");
+            if let Some(first) = s.get(..1) {
+                s = first.to_uppercase() + &s[1..];
+            }
+            if !s.is_empty() {
+                out.push(format!("{s}."));
+            }
+        }
+        out
+    }
+
     /// Checks that every slot names a list and every `<rule>` an expansion,
     /// without cycles.
     pub fn check(&self) -> Result<(), Error> {
@@ -531,6 +588,17 @@ mod tests {
             Err(e) => e.to_string(),
         };
         assert_eq!(got, expect, "source:\n{src}");
+    }
+
+    #[test]
+    fn examples_realise_the_first_template() {
+        let mut c = Catalog::new();
+        c.add_str(
+            "x.toml",
+            "[intents.a]\ntemplates = [\"(turn|switch) on [the] {device}\", \"x\"]\naction = \"a\"\n[intents.b]\ntemplates = [\"set a timer for {duration}\"]\naction = \"b\"\n[intents.c]\ntemplates = [\"yes\"]\n[lists.device]\nvalues = [\"lamp\", \"fan\"]\n",
+        )
+        .expect("loads");
+        assert_eq!(c.examples(), ["Turn on the lamp.", "Set a timer for ten minutes."]);
     }
 
     #[test]

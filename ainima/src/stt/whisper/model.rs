@@ -110,9 +110,25 @@ impl Attention {
         self.attend(&q, k, v, None)
     }
 
-    fn set_audio(&mut self, audio: &Tensor) -> Result<()> {
-        let k = self.split(&self.k.forward(audio)?)?;
-        let v = self.split(&self.v.forward(audio)?)?;
+    /// Keys and values of `audio` `[1, time, d]`, split into heads.
+    fn audio_kv(&self, audio: &Tensor) -> Result<(Tensor, Tensor)> {
+        Ok((
+            self.split(&self.k.forward(audio)?)?,
+            self.split(&self.v.forward(audio)?)?,
+        ))
+    }
+
+    /// Makes `audio` what cross-attention attends to; positions past its end
+    /// are taken from `tail` (keys and values of a whole window) if given.
+    fn set_audio(&mut self, audio: &Tensor, tail: Option<&(Tensor, Tensor)>) -> Result<()> {
+        let (mut k, mut v) = self.audio_kv(audio)?;
+        if let Some((tk, tv)) = tail {
+            let (n, total) = (k.dim(2)?, tk.dim(2)?);
+            if n < total {
+                k = Tensor::cat(&[&k, &tk.narrow(2, n, total - n)?], 2)?;
+                v = Tensor::cat(&[&v, &tv.narrow(2, n, total - n)?], 2)?;
+            }
+        }
         self.cache = Some((k, v));
         Ok(())
     }
@@ -183,6 +199,10 @@ pub struct Whisper {
     dec_ln: LayerNorm,
     /// Tokens already in the self-attention cache.
     offset: usize,
+    /// Cross-attention keys and values of a whole window of silence, per
+    /// decoder layer: a trimmed encoding is completed with them, so the
+    /// decoder attends over a full window as in training.
+    silence: Vec<(Tensor, Tensor)>,
     device: Device,
 }
 
@@ -255,6 +275,7 @@ impl Whisper {
             dec_blocks,
             dec_ln: layer_norm(&vb, "model.decoder.layer_norm", d)?,
             offset: 0,
+            silence: Vec::new(),
             device: vb.device().clone(),
             cfg,
         })
@@ -268,6 +289,33 @@ impl Whisper {
     /// Encode a log-mel spectrogram `[n_mels, frames]` (frames even, at most
     /// twice the source positions) and make it the decoder's audio. Resets the decoder.
     pub fn encode(&mut self, mel: &Tensor) -> Result<()> {
+        let audio = self.run_encoder(mel)?;
+        for (i, b) in self.dec_blocks.iter_mut().enumerate() {
+            b.attn.cache = None;
+            if let Some((cross, _)) = &mut b.cross {
+                cross.set_audio(&audio, self.silence.get(i))?;
+            }
+        }
+        self.offset = 0;
+        Ok(())
+    }
+
+    /// Encodes the log-mel of a whole window of silence and keeps its
+    /// cross-attention keys and values: from then on, a shorter encoding is
+    /// completed with the silence's positions beyond it.
+    pub fn set_silence(&mut self, mel: &Tensor) -> Result<()> {
+        let audio = self.run_encoder(mel)?;
+        let mut kv = Vec::new();
+        for b in &self.dec_blocks {
+            if let Some((cross, _)) = &b.cross {
+                kv.push(cross.audio_kv(&audio)?);
+            }
+        }
+        self.silence = kv;
+        Ok(())
+    }
+
+    fn run_encoder(&self, mel: &Tensor) -> Result<Tensor> {
         let (_, frames) = mel.dims2()?;
         let positions = frames.div_ceil(2);
         if positions > self.cfg.max_source_positions || frames == 0 {
@@ -284,15 +332,7 @@ impl Whisper {
         for b in &self.enc_blocks {
             x = b.forward_encoder(&x)?;
         }
-        let audio = self.enc_ln.forward(&x)?;
-        for b in &mut self.dec_blocks {
-            b.attn.cache = None;
-            if let Some((cross, _)) = &mut b.cross {
-                cross.set_audio(&audio)?;
-            }
-        }
-        self.offset = 0;
-        Ok(())
+        Ok(self.enc_ln.forward(&x)?)
     }
 
     /// Forget the tokens decoded so far (keep the audio).
