@@ -493,7 +493,9 @@ impl Catalog {
                 }
                 Expr::Rule { .. } => {}
                 Expr::Slot { list, .. } => match c.list(list).map(|l| l.kind.clone()) {
-                    Some(ListKind::Values(v)) if !v.is_empty() => out.push(v[turn % v.len()].0.clone()),
+                    Some(ListKind::Values(v)) if !v.is_empty() => {
+                        out.push(v[turn % v.len()].0.clone())
+                    }
                     Some(ListKind::Parser(p)) => out.push(
                         match p {
                             ParserKind::Integer | ParserKind::Number => "two",
@@ -511,8 +513,15 @@ impl Catalog {
             }
         }
         let mut out = Vec::new();
-        for (i, intent) in self.intents.values().filter(|x| x.action.is_some()).enumerate() {
-            let Some(t) = intent.templates.first() else { continue };
+        for (i, intent) in self
+            .intents
+            .values()
+            .filter(|x| x.action.is_some())
+            .enumerate()
+        {
+            let Some(t) = intent.templates.first() else {
+                continue;
+            };
             let mut words = Vec::new();
             realise(self, &t.expr, i, &mut words, 0);
             let mut s = words.join(" ");
@@ -598,7 +607,10 @@ mod tests {
             "[intents.a]\ntemplates = [\"(turn|switch) on [the] {device}\", \"x\"]\naction = \"a\"\n[intents.b]\ntemplates = [\"set a timer for {duration}\"]\naction = \"b\"\n[intents.c]\ntemplates = [\"yes\"]\n[lists.device]\nvalues = [\"lamp\", \"fan\"]\n",
         )
         .expect("loads");
-        assert_eq!(c.examples(), ["Turn on the lamp.", "Set a timer for ten minutes."]);
+        assert_eq!(
+            c.examples(),
+            ["Turn on the lamp.", "Set a timer for ten minutes."]
+        );
     }
 
     #[test]

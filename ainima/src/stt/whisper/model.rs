@@ -287,13 +287,16 @@ impl Whisper {
     }
 
     /// Encode a log-mel spectrogram `[n_mels, frames]` (frames even, at most
-    /// twice the source positions) and make it the decoder's audio. Resets the decoder.
-    pub fn encode(&mut self, mel: &Tensor) -> Result<()> {
+    /// twice the source positions) and make it the decoder's audio, completed
+    /// to a whole window with the silence of [`Whisper::set_silence`] if
+    /// `complete`. Resets the decoder.
+    pub fn encode(&mut self, mel: &Tensor, complete: bool) -> Result<()> {
         let audio = self.run_encoder(mel)?;
         for (i, b) in self.dec_blocks.iter_mut().enumerate() {
             b.attn.cache = None;
             if let Some((cross, _)) = &mut b.cross {
-                cross.set_audio(&audio, self.silence.get(i))?;
+                let tail = if complete { self.silence.get(i) } else { None };
+                cross.set_audio(&audio, tail)?;
             }
         }
         self.offset = 0;
