@@ -255,6 +255,8 @@ impl WhisperEngine {
         let bytes = read(&dir.join("model.safetensors"))?;
         let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
             .map_err(|e| Error::BadModel(format!("model.safetensors: {e}")))?;
+        // The tensors are copies: the file's bytes can go before the model is built.
+        drop(bytes);
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         let model =
             model::Whisper::load(vb, cfg.clone()).map_err(|e| Error::BadModel(format!("{e}")))?;

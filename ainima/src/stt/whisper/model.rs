@@ -34,6 +34,9 @@ fn layer_norm(vb: &VarBuilder, name: &str, d: usize) -> Result<LayerNorm> {
     ))
 }
 
+/// Encoder queries attended at once (see `Attention::forward_full`).
+const ATTENTION_CHUNK: usize = 300;
+
 struct Attention {
     q: Linear,
     k: Linear,
@@ -79,12 +82,23 @@ impl Attention {
         Ok(self.out.forward(&y)?)
     }
 
-    /// Encoder self-attention: no cache, no mask.
+    /// Encoder self-attention: no cache, no mask. Queries go in chunks so
+    /// that a whole window's attention weights (6 heads of 1500 by 1500) are
+    /// never all in memory at once.
     fn forward_full(&self, x: &Tensor) -> Result<Tensor> {
         let q = self.split(&self.q.forward(x)?)?;
         let k = self.split(&self.k.forward(x)?)?;
         let v = self.split(&self.v.forward(x)?)?;
-        self.attend(&q, &k, &v, None)
+        let t = q.dim(2)?;
+        if t <= ATTENTION_CHUNK {
+            return self.attend(&q, &k, &v, None);
+        }
+        let mut parts = Vec::new();
+        for start in (0..t).step_by(ATTENTION_CHUNK) {
+            let n = ATTENTION_CHUNK.min(t - start);
+            parts.push(self.attend(&q.narrow(2, start, n)?, &k, &v, None)?);
+        }
+        Ok(Tensor::cat(&parts, 1)?)
     }
 
     /// Decoder self-attention over the cache plus the new tokens.
@@ -253,7 +267,11 @@ impl Whisper {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let emb = vb.get((cfg.vocab_size, d), "model.decoder.embed_tokens.weight")?;
+        // The token embeddings are looked up a few rows a step (half
+        // precision is plenty) and, tied, are the output projection (8-bit).
+        let emb = vb
+            .to_dtype(DType::F16)
+            .get((cfg.vocab_size, d), "model.decoder.embed_tokens.weight")?;
         Ok(Whisper {
             conv1: conv("model.encoder.conv1", cfg.num_mel_bins, 1)?,
             conv2: conv("model.encoder.conv2", d, 2)?,
@@ -365,6 +383,7 @@ impl Whisper {
         let mut x = self
             .embed
             .forward(&ids)?
+            .to_dtype(DType::F32)?
             .broadcast_add(&self.dec_pos.narrow(0, self.offset, t)?)?;
         // Causal mask for the new tokens against everything cached so far.
         let mask = if t > 1 {
