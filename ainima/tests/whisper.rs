@@ -108,6 +108,35 @@ fn trimming_the_encoder_context_costs_at_most_a_few_words() {
     );
 }
 
+/// Whisper's temperature fallback runs when a window keeps looping (forced
+/// here: a token cap too small for the sentence, so every decoding "loops"),
+/// after the retry over the full window, and it is seeded: the same audio
+/// gives the same text.
+#[test]
+fn a_window_that_keeps_looping_falls_back_to_seeded_sampling() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let mut e = WhisperEngine::load(&model).unwrap();
+    e.options.max_tokens_per_second = 0.0;
+    let x = ainima_audio::decode::load_16k_mono(&data.join("speech/whisper_cpp/jfk.wav")).unwrap();
+    let a = e.transcribe(&x).unwrap();
+    let count = |k: &str| a.timings_ms.get(k).copied().unwrap_or(0.0);
+    assert!(count("retries") >= 1.0, "{:?}", a.timings_ms);
+    assert!(count("fallbacks") >= 5.0, "{:?}", a.timings_ms);
+    assert!(count("still_looping") >= 1.0, "{:?}", a.timings_ms);
+    let b = e.transcribe(&x).unwrap();
+    assert_eq!(a.text, b.text);
+    // The usual settings never get there on this recording.
+    let mut e = WhisperEngine::load(&model).unwrap();
+    let c = e.transcribe(&x).unwrap();
+    assert!(
+        !c.timings_ms.contains_key("fallbacks"),
+        "{:?}",
+        c.timings_ms
+    );
+}
+
 /// Regression: padding as long as the window left no room for speech, and
 /// cutting the audio into windows of no length never ended.
 #[test]

@@ -174,6 +174,11 @@ pub struct DecodeOptions {
     /// Decode again as above when the decoder looped: a stutter of word
     /// pieces cut, or the token cap reached.
     pub retry_on_loop: bool,
+    /// Whisper's temperature fallback: when a window still loops after the
+    /// retry, it is decoded again sampling at each of these temperatures in
+    /// turn (seeded, so the same audio gives the same text) until one ends;
+    /// the most confident ending is kept.
+    pub temperatures: Vec<f32>,
     /// Padding for the retry.
     pub retry_pad_seconds: f32,
     /// Let the decoder attend over a whole window: the trimmed encoding,
@@ -192,6 +197,7 @@ impl Default for DecodeOptions {
             pad_seconds: PAD_SECONDS,
             retry_below: None,
             retry_on_loop: true,
+            temperatures: vec![0.2, 0.4, 0.6, 0.8, 1.0],
             retry_pad_seconds: CHUNK_SECONDS as f32,
             complete_with_silence: true,
         }
@@ -336,8 +342,13 @@ impl WhisperEngine {
     fn decode_window(
         &mut self,
         speech: &[f32],
+        temperature: f32,
         timings: &mut BTreeMap<String, f64>,
     ) -> Result<(String, f32, bool)> {
+        // Seeded from the audio's length, so a replay samples the same.
+        let mut rng = ainima_audio::room::Rng::new(
+            0x5EED ^ speech.len() as u64 ^ temperature.to_bits() as u64,
+        );
         let max_samples = CHUNK_SECONDS * SAMPLE_RATE;
         let pad = (self.options.pad_seconds.max(0.0) * SAMPLE_RATE as f32) as usize;
         let len = (speech.len() + pad).min(max_samples);
@@ -385,7 +396,11 @@ impl WhisperEngine {
             for l in logits.iter_mut().skip(first_special as usize) {
                 *l = f32::NEG_INFINITY;
             }
-            let (best, p) = argmax_prob(&logits);
+            let (best, p) = if temperature > 0.0 {
+                sample(&logits, temperature, &mut rng)
+            } else {
+                argmax_prob(&logits)
+            };
             if best == eot {
                 break;
             }
@@ -471,6 +486,25 @@ fn argmax_prob(logits: &[f32]) -> (u32, f32) {
     (best as u32, 1.0 / sum)
 }
 
+/// A token drawn from the softmax of `logits / temperature`, and its
+/// probability there.
+fn sample(logits: &[f32], temperature: f32, rng: &mut ainima_audio::room::Rng) -> (u32, f32) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let weights: Vec<f64> = logits
+        .iter()
+        .map(|&l| f64::from((l - max) / temperature).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let mut u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+    for (i, &w) in weights.iter().enumerate() {
+        if u < w && w > 0.0 {
+            return (i as u32, (w / total) as f32);
+        }
+        u -= w;
+    }
+    argmax_prob(logits)
+}
+
 /// Whisper's loops: if the tokens end in a repeated phrase, the length to
 /// keep (the phrase once) and the phrase's length in tokens. A phrase of four tokens or more repeated even
 /// once right after itself is a loop ("Make me a large coffee. Make me a
@@ -530,20 +564,35 @@ impl SpeechToText for WhisperEngine {
         let mut segments = Vec::new();
         let mut confidence = 0.0;
         for &(s, e) in &windows {
-            let (mut text, mut conf, looped) = self.decode_window(&samples[s..e], &mut timings)?;
+            let (mut text, mut conf, mut looped) =
+                self.decode_window(&samples[s..e], 0.0, &mut timings)?;
             let padded = e - s + (self.options.pad_seconds * SAMPLE_RATE as f32) as usize;
             let trimmed = padded < CHUNK_SECONDS * SAMPLE_RATE;
             let unsure = self.options.retry_below.is_some_and(|t| conf < t);
             if trimmed && (unsure || (looped && self.options.retry_on_loop)) {
                 let pad = self.options.pad_seconds;
                 self.options.pad_seconds = self.options.retry_pad_seconds;
-                let retry = self.decode_window(&samples[s..e], &mut timings);
+                let retry = self.decode_window(&samples[s..e], 0.0, &mut timings);
                 self.options.pad_seconds = pad;
                 let (t2, c2, looped_again) = retry?;
                 *timings.entry("retries".into()).or_default() += 1.0;
                 // A loop is worse than any ending; otherwise the surer wins.
                 if (looped && !looped_again) || (looped == looped_again && c2 > conf) {
-                    (text, conf) = (t2, c2);
+                    (text, conf, looped) = (t2, c2, looped_again);
+                }
+            }
+            if looped && trimmed && self.options.retry_on_loop {
+                for t in self.options.temperatures.clone() {
+                    let (t2, c2, looped_again) =
+                        self.decode_window(&samples[s..e], t, &mut timings)?;
+                    *timings.entry("fallbacks".into()).or_default() += 1.0;
+                    if !looped_again {
+                        (text, conf, looped) = (t2, c2, false);
+                        break;
+                    }
+                }
+                if looped {
+                    *timings.entry("still_looping".into()).or_default() += 1.0;
                 }
             }
             if !text.is_empty() {
@@ -604,6 +653,29 @@ mod tests {
         assert_eq!(collapse_repeats("turn on, turn on."), "turn on");
         assert_eq!(collapse_repeats("What time is it?"), "What time is it?");
         assert_eq!(collapse_repeats("no"), "no");
+    }
+
+    #[test]
+    fn sampling_is_seeded_and_follows_the_temperature() {
+        let logits = [0.0f32, 2.0, 1.0, f32::NEG_INFINITY];
+        let draw = |t: f32, seed: u64| {
+            let mut rng = ainima_audio::room::Rng::new(seed);
+            (0..2000)
+                .map(|_| sample(&logits, t, &mut rng).0)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(0.5, 1), draw(0.5, 1), "same seed, same draws");
+        let share =
+            |v: &[u32], k: u32| v.iter().filter(|&&x| x == k).count() as f64 / v.len() as f64;
+        let cold = draw(0.2, 2);
+        let hot = draw(2.0, 2);
+        assert!(share(&cold, 1) > 0.95, "{}", share(&cold, 1));
+        assert!(
+            share(&hot, 1) < 0.6 && share(&hot, 0) > 0.15,
+            "{}",
+            share(&hot, 1)
+        );
+        assert_eq!(share(&hot, 3), 0.0, "suppressed tokens are never drawn");
     }
 
     #[test]
