@@ -35,7 +35,7 @@ fn layer_norm(vb: &VarBuilder, name: &str, d: usize) -> Result<LayerNorm> {
 }
 
 /// Encoder queries attended at once (see `Attention::forward_full`).
-const ATTENTION_CHUNK: usize = 300;
+const ATTENTION_CHUNK: usize = 750;
 
 struct Attention {
     q: Linear,
