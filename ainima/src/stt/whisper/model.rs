@@ -16,14 +16,44 @@ use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 use super::Config;
 use crate::Result;
 
-fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> Result<Linear> {
+/// A linear layer in f32, or with its weights in 8 bits (q8_0) where a
+/// step reads them whole for one token and memory bandwidth sets the pace.
+enum Lin {
+    F32(Linear),
+    Q8(QMatMul, Option<Tensor>),
+}
+
+impl Lin {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Lin::F32(l) => l.forward(x)?,
+            Lin::Q8(w, b) => {
+                let y = w.forward(x)?;
+                match b {
+                    Some(b) => y.broadcast_add(b)?,
+                    None => y,
+                }
+            }
+        })
+    }
+
+    fn quantize(&mut self) -> Result<()> {
+        if let Lin::F32(l) = self {
+            let q = QMatMul::from_qtensor(QTensor::quantize(l.weight(), GgmlDType::Q8_0)?)?;
+            *self = Lin::Q8(q, l.bias().cloned());
+        }
+        Ok(())
+    }
+}
+
+fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> Result<Lin> {
     let w = vb.get((o, i), &format!("{name}.weight"))?;
     let b = if bias {
         Some(vb.get(o, &format!("{name}.bias"))?)
     } else {
         None
     };
-    Ok(Linear::new(w, b))
+    Ok(Lin::F32(Linear::new(w, b)))
 }
 
 fn layer_norm(vb: &VarBuilder, name: &str, d: usize) -> Result<LayerNorm> {
@@ -38,10 +68,10 @@ fn layer_norm(vb: &VarBuilder, name: &str, d: usize) -> Result<LayerNorm> {
 const ATTENTION_CHUNK: usize = 750;
 
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+    q: Lin,
+    k: Lin,
+    v: Lin,
+    out: Lin,
     heads: usize,
     /// Self-attention: keys and values of the tokens so far. Cross-attention: of the audio.
     cache: Option<(Tensor, Tensor)>,
@@ -152,8 +182,8 @@ struct Block {
     attn: Attention,
     attn_ln: LayerNorm,
     cross: Option<(Attention, LayerNorm)>,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Lin,
+    fc2: Lin,
     mlp_ln: LayerNorm,
 }
 
@@ -175,6 +205,26 @@ impl Block {
             fc2: linear(vb, &format!("{name}.fc2"), 4 * d, d, true)?,
             mlp_ln: layer_norm(vb, &format!("{name}.final_layer_norm"), d)?,
         })
+    }
+
+    /// 8-bit weights for what a decoder step reads per token (not the
+    /// cross-attention keys and values, computed once per utterance).
+    fn quantize_for_steps(&mut self) -> Result<()> {
+        for l in [
+            &mut self.attn.q,
+            &mut self.attn.k,
+            &mut self.attn.v,
+            &mut self.attn.out,
+            &mut self.fc1,
+            &mut self.fc2,
+        ] {
+            l.quantize()?;
+        }
+        if let Some((cross, _)) = &mut self.cross {
+            cross.q.quantize()?;
+            cross.out.quantize()?;
+        }
+        Ok(())
     }
 
     fn mlp(&self, x: &Tensor) -> Result<Tensor> {
@@ -258,13 +308,15 @@ impl Whisper {
             .collect::<Result<Vec<_>>>()?;
         let dec_blocks = (0..cfg.decoder_layers)
             .map(|l| {
-                Block::load(
+                let mut b = Block::load(
                     &vb,
                     &format!("model.decoder.layers.{l}"),
                     d,
                     cfg.decoder_attention_heads,
                     true,
-                )
+                )?;
+                b.quantize_for_steps()?;
+                Ok(b)
             })
             .collect::<Result<Vec<_>>>()?;
         // The token embeddings are looked up a few rows a step (half
