@@ -109,7 +109,7 @@ impl Attention {
             .matmul(v)?
             .transpose(1, 2)?
             .reshape((b, t, self.heads * dh))?;
-        Ok(self.out.forward(&y)?)
+        self.out.forward(&y)
     }
 
     /// Encoder self-attention: no cache, no mask. Queries go in chunks so
