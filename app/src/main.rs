@@ -1,7 +1,9 @@
 //! `ainima`: the command line.
 #![forbid(unsafe_code)]
 
+mod agent_cmd;
 mod bench;
+mod bench_agent;
 mod bench_nlu;
 mod bench_stt;
 mod config;
@@ -33,6 +35,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The agent's audit log.
+    Audit {
+        /// The log (default: audit.jsonl in the data folder).
+        #[arg(long, global = true, value_name = "FILE")]
+        log: Option<PathBuf>,
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+    /// The agent's outbox of external actions.
+    Outbox {
+        /// The database (default: outbox.redb in the data folder).
+        #[arg(long, global = true, value_name = "FILE")]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        action: OutboxCommand,
+    },
     /// Interpret a sentence with the skills' templates (no model, no audio).
     Parse {
         /// The sentence.
@@ -129,6 +147,53 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// The records, oldest first (the log is verified first).
+    Show {
+        /// From this record number on.
+        #[arg(long, default_value_t = 1)]
+        since: u64,
+        /// One JSON record a line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the hash chain and the head; names the first bad record.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Every queued action and where it is.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver an entry again now (also one that had failed).
+    Retry {
+        /// The entry.
+        id: u64,
+    },
+    /// Never deliver an entry.
+    Drop {
+        /// The entry.
+        id: u64,
+    },
+    /// Deliver due entries to their webhook targets until none is pending.
+    Deliver {
+        /// Environment variable holding the HMAC secret for the signature header.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+        /// A host allowed although it is private or loopback.
+        #[arg(long, value_name = "HOST")]
+        allow_private: Vec<String>,
+        /// One round only.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum RulesCommand {
     /// Every rule of the loaded skills, in firing order.
     List {
@@ -195,6 +260,15 @@ enum ModelsCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Tool dispatch overhead and outbox throughput, beside baselines.
+    Agent {
+        /// Also write the results as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Repetitions (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Sentence template matching with 1,000 templates, beside hassil.
     Nlu {
         /// Also write the results as JSON here.
@@ -447,6 +521,41 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "logs    {}", home.logs.display())?;
             }
         }
+        Command::Audit { log, action } => {
+            let log = log.unwrap_or_else(|| home.data.join("audit.jsonl"));
+            match action {
+                AuditCommand::Show { since, json } => {
+                    agent_cmd::audit_show(&log, since, json, &mut out)?
+                }
+                AuditCommand::Verify => agent_cmd::audit_verify(&log, &mut out)?,
+            }
+        }
+        Command::Outbox { db, action } => {
+            let db = db.unwrap_or_else(|| home.data.join("outbox.redb"));
+            if let Some(parent) = db.parent() {
+                std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+            }
+            match action {
+                OutboxCommand::List { json } => agent_cmd::outbox_list(&db, json, &mut out)?,
+                OutboxCommand::Retry { id } => agent_cmd::outbox_set(&db, id, true, &mut out)?,
+                OutboxCommand::Drop { id } => agent_cmd::outbox_set(&db, id, false, &mut out)?,
+                OutboxCommand::Deliver {
+                    secret_env,
+                    allow_private,
+                    once,
+                } => {
+                    let secret = match secret_env {
+                        Some(var) => Some(
+                            std::env::var(&var)
+                                .with_context(|| format!("the secret's variable {var} is not set"))?
+                                .into_bytes(),
+                        ),
+                        None => None,
+                    };
+                    agent_cmd::outbox_deliver(&db, secret, &allow_private, once, &mut out)?
+                }
+            }
+        }
         Command::Parse { text, json, skills } => {
             let catalog = language::catalog(&home.config, &skills)?;
             language::parse(catalog, &text, language::now(None, 0.0), json, &mut out)?;
@@ -477,6 +586,9 @@ fn run(cli: Cli) -> Result<()> {
                 },
         } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
         Command::Demo { data } => demo::run(&cfg, &data_dir(data), &home.models, &mut out)?,
+        Command::Bench {
+            which: BenchCommand::Agent { json, runs },
+        } => bench_agent::run(json.as_deref(), runs.max(1), &mut out)?,
         Command::Bench {
             which: BenchCommand::Nlu { json, runs },
         } => bench_nlu::run(json.as_deref(), runs.max(1), &mut out)?,

@@ -207,7 +207,10 @@ impl EchoCanceller {
     /// same period) of equal length, a multiple of [`BLOCK`]; the echo-free
     /// signal goes to `out`.
     pub fn process(&mut self, mic: &[f32], reference: &[f32], out: &mut [f32]) -> Result<()> {
-        if mic.len() != reference.len() || mic.len() != out.len() || mic.len() % BLOCK != 0 {
+        if mic.len() != reference.len()
+            || mic.len() != out.len()
+            || !mic.len().is_multiple_of(BLOCK)
+        {
             return Err(Error::config(format!(
                 "echo canceller blocks: mic {}, reference {}, out {}: must be equal multiples of {BLOCK}",
                 mic.len(),

@@ -54,7 +54,7 @@ impl FrontEnd {
                 self.clean.len()
             )));
         }
-        if mic.len() != reference.len() || n % BLOCK != 0 {
+        if mic.len() != reference.len() || !n.is_multiple_of(BLOCK) {
             return Err(Error::config(format!(
                 "front-end blocks: mic {n} and reference {} samples: must be equal multiples of {BLOCK}",
                 reference.len()

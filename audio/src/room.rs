@@ -295,10 +295,11 @@ pub fn run_front_end(
         }
         let now = room.position();
         front_end.process(&mic, &reference, &mut |e| on_event(now, e))?;
-        if let (Some(at), Some(aec)) = (erle_from, front_end.aec_mut()) {
-            if before < at && now >= at {
-                aec.reset_erle();
-            }
+        if let (Some(at), Some(aec)) = (erle_from, front_end.aec_mut())
+            && before < at
+            && now >= at
+        {
+            aec.reset_erle();
         }
     }
     let end = room.position();

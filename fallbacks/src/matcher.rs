@@ -933,10 +933,10 @@ impl Matcher {
                     ParserKind::Temperature => values::temperature(w)
                         .map(|((d, scale), k)| (Value::Temperature { degrees: d, scale }, k)),
                 };
-                if let Some((v, k)) = parsed {
-                    if k > 0 {
-                        out.push((k, Hit::Parsed(v), "parser", 0));
-                    }
+                if let Some((v, k)) = parsed
+                    && k > 0
+                {
+                    out.push((k, Hit::Parsed(v), "parser", 0));
                 }
             }
             Edge::Wildcard => {

@@ -172,12 +172,11 @@ pub fn integer(w: &[String]) -> Option<(u64, usize)> {
 /// A number, integer or not: "25", "2.5", "two point five", "a couple",
 /// "two and a half", "one hundred and three".
 pub fn number(w: &[String]) -> Option<(f64, usize)> {
-    if let Some(first) = w.first() {
-        if first.contains('.') {
-            if let Ok(v) = first.parse::<f64>() {
-                return v.is_finite().then_some((v, 1));
-            }
-        }
+    if let Some(first) = w.first()
+        && first.contains('.')
+        && let Ok(v) = first.parse::<f64>()
+    {
+        return v.is_finite().then_some((v, 1));
     }
     if let Some(i) = idiom(w) {
         return Some(i);
@@ -205,11 +204,11 @@ pub fn number(w: &[String]) -> Option<(f64, usize)> {
         }
     }
     // "two and a half", "an hour and a quarter" are durations' business; numbers take "and a half".
-    if w.get(used).is_some_and(|a| a == "and") {
-        if let Some((f, n)) = idiom(&w[used + 1..]).filter(|(f, _)| *f < 1.0) {
-            value += f;
-            used += 1 + n;
-        }
+    if w.get(used).is_some_and(|a| a == "and")
+        && let Some((f, n)) = idiom(&w[used + 1..]).filter(|(f, _)| *f < 1.0)
+    {
+        value += f;
+        used += 1 + n;
     }
     Some((value, used))
 }
@@ -252,10 +251,11 @@ fn ordinal_word(w: &str) -> Option<u64> {
 pub fn ordinal(w: &[String]) -> Option<(u64, usize)> {
     let first = w.first()?.as_str();
     for suffix in ["st", "nd", "rd", "th"] {
-        if let Some(d) = first.strip_suffix(suffix) {
-            if !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()) {
-                return d.parse().ok().map(|v| (v, 1));
-            }
+        if let Some(d) = first.strip_suffix(suffix)
+            && !d.is_empty()
+            && d.chars().all(|c| c.is_ascii_digit())
+        {
+            return d.parse().ok().map(|v| (v, 1));
         }
     }
     if let Some(v) = ordinal_word(first) {
@@ -308,11 +308,11 @@ pub fn duration(w: &[String]) -> Option<(f64, usize)> {
         let mut amount = n * secs;
         let mut k = k + 1;
         // "an hour and a half": the half is of the unit just named.
-        if rest.get(k).is_some_and(|a| a == "and") {
-            if let Some((f, m)) = idiom(&rest[k + 1..]).filter(|(f, _)| *f < 1.0) {
-                amount += f * secs;
-                k += 1 + m;
-            }
+        if rest.get(k).is_some_and(|a| a == "and")
+            && let Some((f, m)) = idiom(&rest[k + 1..]).filter(|(f, _)| *f < 1.0)
+        {
+            amount += f * secs;
+            k += 1 + m;
         }
         total += amount;
         used += k;

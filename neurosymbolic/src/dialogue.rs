@@ -296,27 +296,27 @@ impl Core {
             }
         }
         for (k, v) in &facts {
-            if let Some(name) = k.strip_prefix("slot.") {
-                if before.get(k) != Some(v) {
-                    let value = match v {
-                        Fact::Num(n) => Value::Number(*n),
-                        other => Value::Text(other.to_string()),
-                    };
-                    frame.slots.insert(
-                        name.into(),
-                        FrameSlot {
-                            value,
-                            text: String::new(),
-                        },
-                    );
-                }
+            if let Some(name) = k.strip_prefix("slot.")
+                && before.get(k) != Some(v)
+            {
+                let value = match v {
+                    Fact::Num(n) => Value::Number(*n),
+                    other => Value::Text(other.to_string()),
+                };
+                frame.slots.insert(
+                    name.into(),
+                    FrameSlot {
+                        value,
+                        text: String::new(),
+                    },
+                );
             }
         }
         for k in before.keys() {
-            if let Some(name) = k.strip_prefix("slot.") {
-                if !facts.contains_key(k) {
-                    frame.slots.remove(name);
-                }
+            if let Some(name) = k.strip_prefix("slot.")
+                && !facts.contains_key(k)
+            {
+                frame.slots.remove(name);
             }
         }
         if let Some(reason) = facts.get("refuse") {

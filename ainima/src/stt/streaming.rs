@@ -101,12 +101,11 @@ impl Streamer {
         self.audio.extend_from_slice(samples);
         if self.busy == 0 && self.audio.len() >= self.last_partial_at + self.interval {
             self.last_partial_at = self.audio.len();
-            if let Some(j) = &self.jobs {
-                if j.send(Job::Partial(self.utterance, self.audio.clone()))
+            if let Some(j) = &self.jobs
+                && j.send(Job::Partial(self.utterance, self.audio.clone()))
                     .is_ok()
-                {
-                    self.busy += 1;
-                }
+            {
+                self.busy += 1;
             }
         }
     }
@@ -115,12 +114,11 @@ impl Streamer {
     /// Returns the utterance's number.
     pub fn finish(&mut self) -> u64 {
         let u = self.utterance;
-        if let Some(j) = &self.jobs {
-            if j.send(Job::Final(u, std::mem::take(&mut self.audio)))
+        if let Some(j) = &self.jobs
+            && j.send(Job::Final(u, std::mem::take(&mut self.audio)))
                 .is_ok()
-            {
-                self.busy += 1;
-            }
+        {
+            self.busy += 1;
         }
         self.utterance += 1;
         self.last_partial_at = 0;

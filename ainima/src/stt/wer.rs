@@ -80,7 +80,7 @@ fn spell(n: u64) -> String {
         0..=19 => ONES[n as usize].to_string(),
         20..=99 => {
             let t = TENS[(n / 10) as usize];
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 t.to_string()
             } else {
                 format!("{t} {}", ONES[(n % 10) as usize])
@@ -88,7 +88,7 @@ fn spell(n: u64) -> String {
         }
         100..=999 => {
             let h = format!("{} hundred", ONES[(n / 100) as usize]);
-            if n % 100 == 0 {
+            if n.is_multiple_of(100) {
                 h
             } else {
                 format!("{h} {}", spell(n % 100))
@@ -96,7 +96,7 @@ fn spell(n: u64) -> String {
         }
         _ => {
             let th = format!("{} thousand", spell(n / 1000));
-            if n % 1000 == 0 {
+            if n.is_multiple_of(1000) {
                 th
             } else {
                 format!("{th} {}", spell(n % 1000))

@@ -62,8 +62,8 @@ impl Config {
             && self.d_model > 0
             && self.encoder_attention_heads > 0
             && self.decoder_attention_heads > 0
-            && self.d_model % self.encoder_attention_heads == 0
-            && self.d_model % self.decoder_attention_heads == 0
+            && self.d_model.is_multiple_of(self.encoder_attention_heads)
+            && self.d_model.is_multiple_of(self.decoder_attention_heads)
             && self.encoder_layers > 0
             && self.decoder_layers > 0
             && self.vocab_size > 50_000
@@ -465,7 +465,7 @@ fn collapse_repeats(text: &str) -> String {
         .collect();
     let n = norm.len();
     for p in 1..=n / 2 {
-        if n % p == 0 && (p..n).all(|i| norm[i] == norm[i % p]) {
+        if n.is_multiple_of(p) && (p..n).all(|i| norm[i] == norm[i % p]) {
             let first = words[..p].join(" ");
             return first.trim_end_matches([',', ';', ':']).to_string();
         }

@@ -1,0 +1,199 @@
+//! A small HTTP/1.1 server on the standard library, for the local endpoint
+//! apps talk to and for receivers on loopback: one request per connection,
+//! a thread per connection, sizes bounded (16 KiB of headers, 1 MiB of
+//! body), malformed requests answered 400 and never a panic.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Largest header block accepted.
+pub const MAX_HEADERS: usize = 16 * 1024;
+/// Largest body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// A request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// Headers, names lower-cased.
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Content type.
+    pub content_type: String,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json(status: u16, v: &serde_json::Value) -> Response {
+        Response {
+            status,
+            content_type: "application/json".into(),
+            body: v.to_string().into_bytes(),
+        }
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> Result<Request, String> {
+    let mut r = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = (&mut r)
+            .take((MAX_HEADERS + 1 - head.len().min(MAX_HEADERS)) as u64)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed before the headers ended".into());
+        }
+        head.extend_from_slice(&line);
+        if head.len() > MAX_HEADERS {
+            return Err("headers too large".into());
+        }
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+    }
+    let text = String::from_utf8(head).map_err(|_| "headers are not UTF-8".to_string())?;
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut parts = first.split_whitespace();
+    let (Some(method), Some(path), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("bad request line {first:?}"));
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("unsupported version {version}"));
+    }
+    let mut headers = BTreeMap::new();
+    for l in lines.filter(|l| !l.is_empty()) {
+        let (k, v) = l
+            .split_once(':')
+            .ok_or_else(|| format!("bad header {l:?}"))?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+    }
+    let len: usize = match headers.get("content-length") {
+        Some(v) => v.parse().map_err(|_| format!("bad content-length {v:?}"))?,
+        None => 0,
+    };
+    if len > MAX_BODY {
+        return Err("body too large".into());
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).map_err(|e| format!("body: {e}"))?;
+    Ok(Request {
+        method: method.to_string(),
+        path: path.to_string(),
+        headers,
+        body,
+    })
+}
+
+fn write_response(stream: &mut TcpStream, resp: &Response) -> std::io::Result<()> {
+    let reason = match resp.status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        409 => "Conflict",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        resp.status,
+        resp.content_type,
+        resp.body.len()
+    )?;
+    stream.write_all(&resp.body)?;
+    stream.flush()
+}
+
+/// A running server; stops when dropped.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Serves `handler` on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn start(
+        addr: &str,
+        handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler = Arc::new(handler);
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let handler = handler.clone();
+                        std::thread::spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                            let resp =
+                                match read_request(&mut stream) {
+                                    Ok(req) => std::panic::catch_unwind(
+                                        std::panic::AssertUnwindSafe(|| handler(&req)),
+                                    )
+                                    .unwrap_or_else(|_| {
+                                        Response::json(
+                                            500,
+                                            &serde_json::json!({"error": "the handler failed"}),
+                                        )
+                                    }),
+                                    Err(e) => Response::json(400, &serde_json::json!({"error": e})),
+                                };
+                            let _ = write_response(&mut stream, &resp);
+                        });
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Ok(Server { addr, stop })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

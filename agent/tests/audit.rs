@@ -1,0 +1,147 @@
+//! Tampering with the audit log: bit flips, truncation, deleted and
+//! reordered records, a rolled-back head. `verify` catches every one and
+//! names the first record that does not hold.
+
+use std::path::{Path, PathBuf};
+
+use ainima_agent::Error;
+use ainima_agent::audit::{self, AuditLog};
+use serde_json::json;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ainima-audit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A log of `n` records (plus checkpoints).
+fn write_log(path: &Path, n: u64) -> u64 {
+    let mut log = AuditLog::open(path).expect("opens");
+    for i in 0..n {
+        let kind = ["proposal", "approval", "call", "result"][i as usize % 4];
+        log.append(
+            kind,
+            &json!({"tool": "message.send", "i": i, "api_key": "sk-secret"}),
+            1000 + i,
+        )
+        .expect("appends");
+    }
+    log.len()
+}
+
+fn first_bad(path: &Path) -> Option<u64> {
+    match audit::verify(path) {
+        Ok(_) => None,
+        Err(Error::Tampered { record, .. }) => Some(record),
+        Err(e) => panic!("not a tamper report: {e}"),
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("reads")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn put(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.join("\n") + "\n").expect("writes");
+}
+
+#[test]
+fn an_untouched_log_verifies_and_secrets_never_reach_it() {
+    let d = dir("ok");
+    let p = d.join("audit.jsonl");
+    let n = write_log(&p, 150);
+    assert_eq!(n, 152, "150 records and two checkpoints");
+    assert_eq!(audit::verify(&p).expect("verifies"), 152);
+    let text = std::fs::read_to_string(&p).expect("reads");
+    assert!(!text.contains("sk-secret"));
+    assert!(text.contains("[redacted]"));
+    let recs = audit::read(&p, 150).expect("reads");
+    assert_eq!(recs.first().map(|r| r.seq), Some(150));
+    // Reopening continues the chain.
+    let mut log = AuditLog::open(&p).expect("reopens");
+    log.append("call", &json!({}), 5000).expect("appends");
+    assert_eq!(audit::verify(&p).expect("verifies"), 153);
+}
+
+#[test]
+fn every_single_bit_flip_is_caught() {
+    let d = dir("flip");
+    let p = d.join("audit.jsonl");
+    write_log(&p, 20);
+    let good = std::fs::read(&p).expect("reads");
+    let newline_at: Vec<usize> = good
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    // Every byte of every record, one bit each (a thousand positions).
+    for pos in (0..good.len()).step_by(3) {
+        for bit in [0u8, 5] {
+            let mut bad = good.clone();
+            bad[pos] ^= 1 << bit;
+            std::fs::write(&p, &bad).expect("writes");
+            let record = newline_at.iter().filter(|&&n| n < pos).count() as u64 + 1;
+            let got = first_bad(&p);
+            assert!(got.is_some(), "flip at byte {pos} bit {bit} not caught");
+            assert!(
+                got <= Some(record + 1),
+                "flip at byte {pos} (record {record}) reported at {got:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn truncation_deletion_reordering_and_rollback_are_caught() {
+    let d = dir("cut");
+    let p = d.join("audit.jsonl");
+    write_log(&p, 30);
+    let good = lines(&p);
+    let head = std::fs::read(d.join("audit.jsonl.head")).expect("head");
+
+    // The last records cut off, at a line boundary.
+    put(&p, &good[..25]);
+    assert_eq!(first_bad(&p), Some(26));
+    // Cut in the middle of a record.
+    let mut text = good.join("\n");
+    text.truncate(text.len() - 40);
+    std::fs::write(&p, text).expect("writes");
+    assert_eq!(first_bad(&p), Some(30));
+    // A record deleted.
+    let mut v = good.clone();
+    v.remove(10);
+    put(&p, &v);
+    assert_eq!(first_bad(&p), Some(11));
+    // Two records swapped.
+    let mut v = good.clone();
+    v.swap(4, 5);
+    put(&p, &v);
+    assert_eq!(first_bad(&p), Some(5));
+    // A record edited and re-hashed by someone who knows the format: the
+    // next record no longer follows it.
+    let mut v = good.clone();
+    let mut r: audit::Record = serde_json::from_str(&v[7]).expect("a record");
+    r.data = json!({"tool": "message.send", "i": 999});
+    v[7] = serde_json::to_string(&r).expect("serialises");
+    put(&p, &v);
+    assert_eq!(first_bad(&p), Some(8));
+    // Everything emptied but the head remembers.
+    std::fs::write(&p, "").expect("writes");
+    assert_eq!(first_bad(&p), Some(1));
+    // The head rolled back along with the log's end.
+    put(&p, &good[..20]);
+    std::fs::write(d.join("audit.jsonl.head"), br#"{"seq":19,"hash":"00"}"#).expect("writes");
+    assert!(first_bad(&p).is_some());
+    // Restored, it verifies again; a damaged log refuses appends.
+    put(&p, &good);
+    std::fs::write(d.join("audit.jsonl.head"), &head).expect("writes");
+    assert_eq!(audit::verify(&p).expect("verifies"), 30);
+    put(&p, &good[..29]);
+    assert!(AuditLog::open(&p).is_err(), "no appending to a damaged log");
+}

@@ -1,0 +1,79 @@
+//! `ainima audit` and `ainima outbox`, run as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ainima_agent::audit::AuditLog;
+use ainima_agent::outbox::Outbox;
+use serde_json::json;
+
+fn home(name: &str) -> PathBuf {
+    let h = std::env::temp_dir().join(format!("ainima-agent-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&h);
+    std::fs::create_dir_all(h.join("data")).expect("temp home");
+    h
+}
+
+fn ainima(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ainima"))
+        .args(args)
+        .env("AINIMA_HOME", home)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn audit_show_and_verify_name_the_first_bad_record() {
+    let h = home("audit");
+    let log = h.join("data/audit.jsonl");
+    let mut a = AuditLog::open(&log).expect("opens");
+    for i in 0..5 {
+        a.append("call", &json!({"tool": "timer.start", "i": i, "password": "hunter2"}), 1000 + i).expect("appends");
+    }
+    let o = ainima(&h, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("5 records, chain and head intact"));
+    let o = ainima(&h, &["audit", "show", "--since", "4", "--json"]);
+    assert!(o.status.success());
+    let out = text(&o.stdout);
+    assert_eq!(out.lines().count(), 2);
+    assert!(!out.contains("hunter2"));
+    // Edit record 3.
+    let edited = std::fs::read_to_string(&log).expect("reads").replacen("\"i\":2", "\"i\":7", 1);
+    std::fs::write(&log, edited).expect("writes");
+    let o = ainima(&h, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(e.contains("audit log record 3: its contents do not match its hash"), "{e}");
+    assert!(!e.contains("panicked"));
+}
+
+#[test]
+fn outbox_list_retry_drop() {
+    let h = home("outbox");
+    let db = h.join("data/outbox.redb");
+    {
+        let o = Outbox::open(&db).expect("opens");
+        o.enqueue("https://example.invalid/hook", "message.send", &json!({"to": "mom"}), None, 0).expect("queues");
+        o.enqueue("https://example.invalid/hook", "coffee.order", &json!({"size": "large"}), None, 0).expect("queues");
+    }
+    let o = ainima(&h, &["outbox", "list", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(2));
+    assert_eq!(v[0]["state"], "pending");
+    let o = ainima(&h, &["outbox", "drop", "2"]);
+    assert!(text(&o.stdout).contains("2 is dropped"), "{}", text(&o.stdout));
+    let o = ainima(&h, &["outbox", "retry", "9"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("no outbox entry 9"));
+    let o = ainima(&h, &["outbox", "list"]);
+    let out = text(&o.stdout);
+    assert!(out.contains("1\tpending\tmessage.send"), "{out}");
+    assert!(out.contains("2\tdropped\tcoffee.order"), "{out}");
+}
