@@ -33,7 +33,12 @@ fn audit_show_and_verify_name_the_first_bad_record() {
     let log = h.join("data/audit.jsonl");
     let mut a = AuditLog::open(&log).expect("opens");
     for i in 0..5 {
-        a.append("call", &json!({"tool": "timer.start", "i": i, "password": "hunter2"}), 1000 + i).expect("appends");
+        a.append(
+            "call",
+            &json!({"tool": "timer.start", "i": i, "password": "hunter2"}),
+            1000 + i,
+        )
+        .expect("appends");
     }
     let o = ainima(&h, &["audit", "verify"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -44,12 +49,17 @@ fn audit_show_and_verify_name_the_first_bad_record() {
     assert_eq!(out.lines().count(), 2);
     assert!(!out.contains("hunter2"));
     // Edit record 3.
-    let edited = std::fs::read_to_string(&log).expect("reads").replacen("\"i\":2", "\"i\":7", 1);
+    let edited = std::fs::read_to_string(&log)
+        .expect("reads")
+        .replacen("\"i\":2", "\"i\":7", 1);
     std::fs::write(&log, edited).expect("writes");
     let o = ainima(&h, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(1));
     let e = text(&o.stderr);
-    assert!(e.contains("audit log record 3: its contents do not match its hash"), "{e}");
+    assert!(
+        e.contains("audit log record 3: its contents do not match its hash"),
+        "{e}"
+    );
     assert!(!e.contains("panicked"));
 }
 
@@ -59,8 +69,22 @@ fn outbox_list_retry_drop() {
     let db = h.join("data/outbox.redb");
     {
         let o = Outbox::open(&db).expect("opens");
-        o.enqueue("https://example.invalid/hook", "message.send", &json!({"to": "mom"}), None, 0).expect("queues");
-        o.enqueue("https://example.invalid/hook", "coffee.order", &json!({"size": "large"}), None, 0).expect("queues");
+        o.enqueue(
+            "https://example.invalid/hook",
+            "message.send",
+            &json!({"to": "mom"}),
+            None,
+            0,
+        )
+        .expect("queues");
+        o.enqueue(
+            "https://example.invalid/hook",
+            "coffee.order",
+            &json!({"size": "large"}),
+            None,
+            0,
+        )
+        .expect("queues");
     }
     let o = ainima(&h, &["outbox", "list", "--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -68,7 +92,11 @@ fn outbox_list_retry_drop() {
     assert_eq!(v.as_array().map(Vec::len), Some(2));
     assert_eq!(v[0]["state"], "pending");
     let o = ainima(&h, &["outbox", "drop", "2"]);
-    assert!(text(&o.stdout).contains("2 is dropped"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("2 is dropped"),
+        "{}",
+        text(&o.stdout)
+    );
     let o = ainima(&h, &["outbox", "retry", "9"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("no outbox entry 9"));
