@@ -20,6 +20,7 @@ pub mod audit;
 pub mod http;
 pub mod outbox;
 pub mod schema;
+pub mod serial;
 pub mod tools;
 pub mod webhook;
 

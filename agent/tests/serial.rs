@@ -1,0 +1,121 @@
+//! Real serial I/O through a pseudo-terminal pair made by socat: the
+//! simulated coffee machine and robot on one end, the agent's serial
+//! connector on the other. Needs socat (scripts/setup installs it): skipped
+//! where it is missing, failing under `AINIMA_REQUIRE_DATA=1`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ainima_agent::Error;
+use ainima_agent::serial::{SerialDevice, command_line, simulate};
+
+struct Pty {
+    child: Child,
+    a: PathBuf,
+    b: PathBuf,
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pty_pair(name: &str) -> Option<Pty> {
+    let dir = std::env::temp_dir().join(format!("ainima-serial-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (a, b) = (dir.join("agent"), dir.join("device"));
+    let spawned = Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
+                "AINIMA_REQUIRE_DATA=1 but socat does not run: {e}"
+            );
+            eprintln!("skipped: socat does not run ({e}); scripts/setup installs it");
+            return None;
+        }
+    };
+    let start = Instant::now();
+    while !(a.exists() && b.exists()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "socat made no pty pair"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(Pty { child, a, b })
+}
+
+#[test]
+fn coffee_and_robot_over_a_real_serial_line() {
+    let Some(pty) = pty_pair("devices") else {
+        return;
+    };
+    let device_end = pty.b.clone();
+    let sim = std::thread::spawn(move || simulate(&device_end, 5));
+    std::thread::sleep(Duration::from_millis(100));
+    let allow = vec![pty.a.display().to_string()];
+    let dev = SerialDevice::open_allowed(&pty.a.display().to_string(), &allow).expect("allowed");
+    let brew = command_line(
+        "brew",
+        &[
+            ("drink", "latte".into()),
+            ("size", "large".into()),
+            ("shots", "2".into()),
+        ],
+    )
+    .expect("line");
+    assert_eq!(
+        dev.send(&brew).expect("answers"),
+        "brewing large latte with 2 shot(s)"
+    );
+    assert_eq!(
+        dev.send("MOVE direction=forward distance=2")
+            .expect("answers"),
+        "moved forward 2"
+    );
+    assert_eq!(
+        dev.send("TURN side=left angle=90").expect("answers"),
+        "turned left 90"
+    );
+    match dev.send("BREW drink=latte shots=9") {
+        Err(Error::Delivery {
+            retryable: false,
+            message,
+            ..
+        }) => assert_eq!(message, "between 1 and 4 shots"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(dev.send("STOP").expect("answers"), "stopped");
+    sim.join().expect("the simulator ends").expect("cleanly");
+}
+
+#[test]
+fn ports_off_the_allow_list_are_refused() {
+    let Some(pty) = pty_pair("allow") else { return };
+    let e = SerialDevice::open_allowed(&pty.a.display().to_string(), &["/dev/ttyUSB7".to_string()])
+        .expect_err("refused");
+    assert!(e.to_string().contains("not on the allow-list"), "{e}");
+    // An allowed port where nothing answers times out as a retryable error.
+    let mut dev =
+        SerialDevice::open_allowed(&pty.a.display().to_string(), &[pty.a.display().to_string()])
+            .expect("allowed");
+    dev.timeout = Duration::from_millis(200);
+    assert!(matches!(
+        dev.send("PING"),
+        Err(Error::Delivery {
+            retryable: true,
+            ..
+        })
+    ));
+}
