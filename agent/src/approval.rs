@@ -158,8 +158,11 @@ pub fn digest(v: &Value) -> String {
     ))
 }
 
+/// How long a request waits for its answer by default: a minute.
+pub const DEFAULT_TTL_MS: u64 = 60_000;
+
 /// The requests of a session, on its clock.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Approvals {
     ttl_ms: u64,
     next: u64,
@@ -168,12 +171,21 @@ pub struct Approvals {
     closed: BTreeSet<String>,
 }
 
+impl Default for Approvals {
+    fn default() -> Approvals {
+        Approvals::new(DEFAULT_TTL_MS)
+    }
+}
+
 impl Approvals {
     /// Requests lapse `ttl_ms` after they are asked.
     pub fn new(ttl_ms: u64) -> Approvals {
         Approvals {
             ttl_ms,
-            ..Approvals::default()
+            next: 0,
+            pending: BTreeMap::new(),
+            granted: BTreeMap::new(),
+            closed: BTreeSet::new(),
         }
     }
 

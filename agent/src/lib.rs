@@ -17,6 +17,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod endpoint;
 pub mod http;
 pub mod outbox;
 pub mod schema;

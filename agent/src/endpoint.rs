@@ -1,0 +1,193 @@
+//! The local endpoint: JSON-RPC 2.0 over HTTP on loopback, where an external
+//! app registers its functions (they become tools named `APP.NAME`) and
+//! receives the calls at its own loopback callback URL; approval UIs list
+//! and answer pending requests here too. Every request needs the bearer
+//! token the endpoint was started with (other local users cannot drive it).
+//!
+//! Methods: `register {app, callback, tools: [ToolSpec]}`, `unregister
+//! {app}`, `tools.list`, `approvals.pending`, `approvals.answer {id,
+//! answer}`. An app's function is called with a JSON-RPC request `call
+//! {tool, args}` POSTed to its callback; its `result` is the tool's result,
+//! its `error.message` the tool's failure.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::approval::{Approvals, Source, interpret};
+use crate::http::{Request, Response, Server};
+use crate::tools::{Registry, ToolSpec};
+
+/// State the endpoint shares with the agent.
+#[derive(Clone, Default)]
+pub struct Shared {
+    /// The tools, app functions among them.
+    pub registry: Arc<Mutex<Registry>>,
+    /// Approval requests.
+    pub approvals: Arc<Mutex<Approvals>>,
+    /// The agent's clock, ms, for answers (set by the agent as time passes).
+    pub now_ms: Arc<Mutex<u64>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+fn rpc_error(id: &Value, code: i64, message: &str) -> Response {
+    Response::json(
+        200,
+        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+    )
+}
+
+fn rpc_ok(id: &Value, result: Value) -> Response {
+    Response::json(200, &json!({"jsonrpc": "2.0", "id": id, "result": result}))
+}
+
+/// Calls `tool` of an app at `callback` (loopback only).
+fn call_app(callback: &str, tool: &str, args: &Value) -> Result<Value, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "call", "params": {"tool": tool, "args": args}});
+    let mut resp = agent
+        .post(callback)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .map_err(|e| format!("the app did not answer: {e}"))?;
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(crate::http::MAX_BODY as u64)
+        .read_to_string()
+        .map_err(|e| format!("the app's answer could not be read: {e}"))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("the app's answer is not JSON-RPC: {e}"))?;
+    if let Some(err) = v.get("error") {
+        return Err(err["message"]
+            .as_str()
+            .unwrap_or("the app failed")
+            .to_string());
+    }
+    v.get("result")
+        .cloned()
+        .ok_or_else(|| "the app's answer has no result".to_string())
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+        .iter()
+        .any(|p| url.starts_with(p))
+}
+
+fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
+    if req.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {token}")) {
+        return Response::json(401, &json!({"error": "a bearer token is needed"}));
+    }
+    if req.method != "POST" || req.path != "/rpc" {
+        return Response::json(404, &json!({"error": "POST /rpc"}));
+    }
+    let Ok(msg) = serde_json::from_slice::<Value>(&req.body) else {
+        return rpc_error(&Value::Null, -32700, "parse error");
+    };
+    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    let params = msg.get("params").cloned().unwrap_or(Value::Null);
+    let Some(method) = msg.get("method").and_then(Value::as_str) else {
+        return rpc_error(&id, -32600, "invalid request: no method");
+    };
+    match method {
+        "register" => {
+            let (Some(app), Some(callback)) = (params["app"].as_str(), params["callback"].as_str())
+            else {
+                return rpc_error(&id, -32602, "register needs app and callback");
+            };
+            if !is_loopback_url(callback) {
+                return rpc_error(&id, -32602, "the callback must be an http URL on loopback");
+            }
+            if app.is_empty() || app.contains(['.', ' ']) {
+                return rpc_error(&id, -32602, "the app name must be one word");
+            }
+            let specs: Vec<ToolSpec> = match serde_json::from_value(params["tools"].clone()) {
+                Ok(s) => s,
+                Err(e) => return rpc_error(&id, -32602, &format!("tools: {e}")),
+            };
+            let mut reg = shared.registry.lock().unwrap_or_else(|p| p.into_inner());
+            let mut names = Vec::new();
+            for mut spec in specs {
+                let local = spec.name.clone();
+                spec.name = format!("{app}.{local}");
+                let cb = callback.to_string();
+                reg.unregister(&spec.name);
+                let name = spec.name.clone();
+                if let Err(e) = reg.register(spec, move |args| call_app(&cb, &local, args)) {
+                    return rpc_error(&id, -32602, &e.to_string());
+                }
+                names.push(name);
+            }
+            rpc_ok(&id, json!({"registered": names}))
+        }
+        "unregister" => {
+            let Some(app) = params["app"].as_str() else {
+                return rpc_error(&id, -32602, "unregister needs app");
+            };
+            let mut reg = shared.registry.lock().unwrap_or_else(|p| p.into_inner());
+            let prefix = format!("{app}.");
+            let names: Vec<String> = reg
+                .specs()
+                .filter(|s| s.name.starts_with(&prefix))
+                .map(|s| s.name.clone())
+                .collect();
+            for n in &names {
+                reg.unregister(n);
+            }
+            rpc_ok(&id, json!({"unregistered": names}))
+        }
+        "tools.list" => {
+            let reg = shared.registry.lock().unwrap_or_else(|p| p.into_inner());
+            rpc_ok(
+                &id,
+                serde_json::to_value(reg.specs().collect::<Vec<_>>()).unwrap_or_default(),
+            )
+        }
+        "approvals.pending" => {
+            let a = shared.approvals.lock().unwrap_or_else(|p| p.into_inner());
+            rpc_ok(
+                &id,
+                serde_json::to_value(a.pending().collect::<Vec<_>>()).unwrap_or_default(),
+            )
+        }
+        "approvals.answer" => {
+            let (Some(rid), Some(answer)) = (params["id"].as_str(), params["answer"].as_str())
+            else {
+                return rpc_error(&id, -32602, "approvals.answer needs id and answer");
+            };
+            let now = *shared.now_ms.lock().unwrap_or_else(|p| p.into_inner());
+            let mut a = shared.approvals.lock().unwrap_or_else(|p| p.into_inner());
+            match a.answer(&[rid], &interpret(answer), Source::Endpoint, now) {
+                Ok(d) => rpc_ok(
+                    &id,
+                    json!({"decision": format!("{:?}", d[0]).to_lowercase()}),
+                ),
+                Err(e) => rpc_error(&id, -32000, &e.to_string()),
+            }
+        }
+        other => rpc_error(&id, -32601, &format!("no method {other:?}")),
+    }
+}
+
+/// Starts the endpoint on `addr` (loopback; `127.0.0.1:0` picks a port).
+pub fn start(addr: &str, token: &str, shared: Shared) -> std::io::Result<Server> {
+    if !(addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with("localhost")) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the endpoint listens on loopback only",
+        ));
+    }
+    let token = token.to_string();
+    Server::start(addr, move |req| handle(&shared, &token, req))
+}
