@@ -20,6 +20,7 @@ pub mod approval;
 pub mod audit;
 pub mod endpoint;
 pub mod http;
+pub mod mcp;
 pub mod outbox;
 pub mod schema;
 pub mod serial;
