@@ -18,6 +18,7 @@
 pub mod agent;
 pub mod approval;
 pub mod audit;
+pub mod builtin;
 pub mod endpoint;
 pub mod http;
 pub mod mcp;
