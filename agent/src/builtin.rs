@@ -113,6 +113,9 @@ pub struct TurnArgs {
     pub angle: f64,
 }
 
+/// A tool's function, boxed.
+type ToolFn = dyn Fn(&Value) -> std::result::Result<Value, String> + Send + Sync;
+
 /// The parameters schema of `T`, as the registry takes it.
 pub fn schema<T: JsonSchema>() -> Value {
     let mut v = serde_json::to_value(schemars::schema_for!(T))
@@ -155,10 +158,7 @@ impl std::fmt::Debug for Wiring {
 /// Registers the tools whose connectors are wired; their names.
 pub fn register(registry: &mut Registry, wiring: &Wiring) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    let mut add = |registry: &mut Registry,
-                   spec: ToolSpec,
-                   f: Box<dyn Fn(&Value) -> std::result::Result<Value, String> + Send + Sync>|
-     -> Result<()> {
+    let mut add = |registry: &mut Registry, spec: ToolSpec, f: Box<ToolFn>| -> Result<()> {
         names.push(spec.name.clone());
         registry.register(spec, move |a| f(a))
     };
