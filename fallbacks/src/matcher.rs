@@ -101,6 +101,24 @@ pub enum Value {
     },
 }
 
+impl Value {
+    /// The value as one number: durations and times of day in seconds,
+    /// percentages in percent, temperatures in degrees, text if it reads as
+    /// a number; `None` for dates and other text.
+    pub fn as_number(&self) -> Option<f64> {
+        Some(match self {
+            Value::Integer(n) => *n as f64,
+            Value::Number(n) => *n,
+            Value::Duration { seconds } => *seconds,
+            Value::Time(t) => f64::from(t.minutes) * 60.0,
+            Value::Percentage { percent } => *percent,
+            Value::Temperature { degrees, .. } => *degrees,
+            Value::Text(t) => t.parse().ok()?,
+            Value::Date(_) => return None,
+        })
+    }
+}
+
 fn plural(n: f64, unit: &str) -> String {
     if (n - 1.0).abs() < 1e-9 {
         format!("1 {unit}")

@@ -95,16 +95,7 @@ impl Frame {
 
     /// A slot's value as a number: durations and times in seconds.
     pub fn number(&self, name: &str) -> Option<f64> {
-        Some(match &self.slots.get(name)?.value {
-            Value::Integer(n) => *n as f64,
-            Value::Number(n) => *n,
-            Value::Duration { seconds } => *seconds,
-            Value::Time(t) => f64::from(t.minutes) * 60.0,
-            Value::Percentage { percent } => *percent,
-            Value::Temperature { degrees, .. } => *degrees,
-            Value::Text(t) => t.parse().ok()?,
-            Value::Date(_) => return None,
-        })
+        self.slots.get(name)?.value.as_number()
     }
 
     /// A slot's value as a date.
@@ -120,20 +111,7 @@ fn fact_of(v: &Value) -> Fact {
     match v {
         Value::Text(t) => Fact::Str(t.clone()),
         Value::Date(d) => Fact::Str(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
-        _ => {
-            let f = Frame {
-                slots: [(
-                    "x".to_string(),
-                    FrameSlot {
-                        value: v.clone(),
-                        text: String::new(),
-                    },
-                )]
-                .into(),
-                ..Frame::default()
-            };
-            Fact::Num(f.number("x").unwrap_or(0.0))
-        }
+        _ => Fact::Num(v.as_number().unwrap_or(0.0)),
     }
 }
 
