@@ -142,7 +142,7 @@ pub fn relative_date(w: &[String], today: Date) -> Option<(Date, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::words;
+    use crate::text::words;
 
     fn d(y: i32, m: u32, day: u32) -> Date {
         Date::new(y, m, day).unwrap()

@@ -49,7 +49,7 @@ pub struct NameMatch {
 }
 
 /// The best name from `names` at the start of `words` (normalised words, see
-/// [`crate::values::words`]), trying one word fewer to one word more than
+/// [`crate::text::words`]), trying one word fewer to one word more than
 /// the name has; `None` below `min_similarity` (0.8 is a good default). Ties
 /// go to the longer match, then to the earlier name.
 pub fn best_match(words: &[String], names: &[&str], min_similarity: f32) -> Option<NameMatch> {
@@ -76,7 +76,7 @@ pub fn best_match(words: &[String], names: &[&str], min_similarity: f32) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::words;
+    use crate::text::words;
 
     const NAMES: [&str; 5] = [
         "living room lamp",

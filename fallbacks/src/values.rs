@@ -1,33 +1,12 @@
 //! Slot value parsers over normalised words. Each parser takes the words of
-//! a slot (lower case, punctuation removed; [`words`] does that) and returns
+//! a slot (lower case, punctuation removed; [`crate::text::words`] does
+//! that, as for the matcher) and returns
 //! the value and how many words it used, so that a template matcher can try
 //! a parser at any position. Digits and words are equal ("25", "twenty
 //! five", "twenty-five"), as are the forms recognisers produce ("2.5",
 //! "two point five").
 
 use serde::Serialize;
-
-/// Lower-case words, punctuation dropped except inside numbers ("2.5",
-/// "7:15", "50%" becomes "50" "percent"), hyphens split ("twenty-five").
-pub fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for raw in text.split(|c: char| c.is_whitespace() || c == '-') {
-        let mut w: String = raw.to_lowercase();
-        let percent = w.ends_with('%');
-        w = w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
-        // Thousands separators inside digits: "1,000".
-        if w.chars().all(|c| c.is_ascii_digit() || c == ',') {
-            w.retain(|c| c != ',');
-        }
-        if !w.is_empty() {
-            out.push(w);
-        }
-        if percent {
-            out.push("percent".into());
-        }
-    }
-    out
-}
 
 fn unit(w: &str) -> Option<u64> {
     Some(match w {
@@ -532,6 +511,7 @@ pub fn temperature(w: &[String]) -> Option<((f64, Scale), usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::words;
 
     /// Run `parser` on `input` and describe the result as "value/words used", or "none".
     fn check<T: std::fmt::Debug>(
@@ -549,6 +529,7 @@ mod tests {
 
     #[test]
     fn words_normalise() {
+        // The parsers' words are the matcher's: one tokenizer for both.
         assert_eq!(words("Twenty-five, please!"), ["twenty", "five", "please"]);
         assert_eq!(words("50% off"), ["50", "percent", "off"]);
         assert_eq!(words("1,000 and 2.5"), ["1000", "and", "2.5"]);
