@@ -127,29 +127,6 @@ pub fn words(text: &str) -> Vec<String> {
     tokens(text).into_iter().map(|t| t.word).collect()
 }
 
-const CARDINALS: [&str; 21] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-];
 const ORDINALS: [(&str, &str); 12] = [
     ("first", "1st"),
     ("second", "2nd"),
@@ -169,9 +146,14 @@ const ORDINALS: [(&str, &str); 12] = [
 /// digits, a few spelling variants merged ("ok", "colour"), everything
 /// else as it is.
 pub fn canonical(word: &str) -> std::borrow::Cow<'_, str> {
+    use crate::values::{ONES, TENS};
     use std::borrow::Cow;
-    if let Some(n) = CARDINALS.iter().position(|c| *c == word) {
+    if let Some(n) = ONES.iter().position(|c| *c == word) {
         return Cow::Owned(n.to_string());
+    }
+    // The tens "twenty" to "sixty" (seventy to ninety are not canonicalised yet).
+    if let Some(i) = TENS[2..=6].iter().position(|t| *t == word) {
+        return Cow::Owned(((i + 2) * 10).to_string());
     }
     if let Some((_, d)) = ORDINALS.iter().find(|(w, _)| *w == word) {
         return Cow::Borrowed(d);
@@ -180,10 +162,6 @@ pub fn canonical(word: &str) -> std::borrow::Cow<'_, str> {
         "ok" => Cow::Borrowed("okay"),
         "colour" => Cow::Borrowed("color"),
         "favourite" => Cow::Borrowed("favorite"),
-        "thirty" => Cow::Borrowed("30"),
-        "forty" => Cow::Borrowed("40"),
-        "fifty" => Cow::Borrowed("50"),
-        "sixty" => Cow::Borrowed("60"),
         "hundred" => Cow::Borrowed("100"),
         _ => Cow::Borrowed(word),
     }

@@ -8,44 +8,83 @@
 
 use serde::Serialize;
 
+/// "zero" to "nineteen", each at its value.
+pub const ONES: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+
+/// The tens, each at its value over ten ("twenty" at 2; 0 and 1 empty).
+pub const TENS: [&str; 10] = [
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+
 fn unit(w: &str) -> Option<u64> {
-    Some(match w {
-        "zero" | "oh" | "nought" | "nil" | "no" => 0,
-        "one" | "a" | "an" => 1,
-        "two" => 2,
-        "three" => 3,
-        "four" => 4,
-        "five" => 5,
-        "six" => 6,
-        "seven" => 7,
-        "eight" => 8,
-        "nine" => 9,
-        "ten" => 10,
-        "eleven" => 11,
-        "twelve" => 12,
-        "thirteen" => 13,
-        "fourteen" => 14,
-        "fifteen" => 15,
-        "sixteen" => 16,
-        "seventeen" => 17,
-        "eighteen" => 18,
-        "nineteen" => 19,
-        _ => return None,
-    })
+    ONES.iter()
+        .position(|o| *o == w)
+        .map(|n| n as u64)
+        .or(match w {
+            "oh" | "nought" | "nil" | "no" => Some(0),
+            "a" | "an" => Some(1),
+            _ => None,
+        })
 }
 
 fn tens(w: &str) -> Option<u64> {
-    Some(match w {
-        "twenty" => 20,
-        "thirty" => 30,
-        "forty" | "fourty" => 40,
-        "fifty" => 50,
-        "sixty" => 60,
-        "seventy" => 70,
-        "eighty" => 80,
-        "ninety" => 90,
-        _ => return None,
-    })
+    let w = if w == "fourty" { "forty" } else { w };
+    TENS.iter()
+        .position(|t| !t.is_empty() && *t == w)
+        .map(|n| n as u64 * 10)
+}
+
+/// A whole number below a million in words, as the number parsers read it
+/// back: 123 is "one hundred twenty three".
+pub fn spell(n: u64) -> String {
+    match n {
+        0..=19 => ONES[n as usize].to_string(),
+        20..=99 => {
+            let t = TENS[(n / 10) as usize];
+            if n.is_multiple_of(10) {
+                t.to_string()
+            } else {
+                format!("{t} {}", ONES[(n % 10) as usize])
+            }
+        }
+        100..=999 => {
+            let h = format!("{} hundred", ONES[(n / 100) as usize]);
+            if n.is_multiple_of(100) {
+                h
+            } else {
+                format!("{h} {}", spell(n % 100))
+            }
+        }
+        _ => {
+            let th = format!("{} thousand", spell(n / 1000));
+            if n.is_multiple_of(1000) {
+                th
+            } else {
+                format!("{th} {}", spell(n % 1000))
+            }
+        }
+    }
 }
 
 fn scale(w: &str) -> Option<u64> {
@@ -533,6 +572,15 @@ mod tests {
         assert_eq!(words("Twenty-five, please!"), ["twenty", "five", "please"]);
         assert_eq!(words("50% off"), ["50", "percent", "off"]);
         assert_eq!(words("1,000 and 2.5"), ["1000", "and", "2.5"]);
+    }
+
+    #[test]
+    fn spelled_numbers_read_back() {
+        for n in [0, 7, 19, 20, 42, 100, 103, 999, 1000, 2026, 999_999] {
+            let w = words(&spell(n));
+            assert_eq!(integer(&w), Some((n, w.len())), "{n}: {}", spell(n));
+        }
+        assert_eq!(spell(123), "one hundred twenty three");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Word error rate, on normalised text: case, punctuation and numbers
 //! ("10" and "ten") do not count as errors.
 
+use ainima_fallbacks::values::spell;
+
 /// Lower-case words without punctuation, numbers spelled out.
 pub fn normalize(text: &str) -> Vec<String> {
     // Thousands groups: "10,001" is one number ("1,0001" is not a group).
@@ -48,61 +50,6 @@ pub fn normalize(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn spell(n: u64) -> String {
-    const ONES: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 10] = [
-        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
-    match n {
-        0..=19 => ONES[n as usize].to_string(),
-        20..=99 => {
-            let t = TENS[(n / 10) as usize];
-            if n.is_multiple_of(10) {
-                t.to_string()
-            } else {
-                format!("{t} {}", ONES[(n % 10) as usize])
-            }
-        }
-        100..=999 => {
-            let h = format!("{} hundred", ONES[(n / 100) as usize]);
-            if n.is_multiple_of(100) {
-                h
-            } else {
-                format!("{h} {}", spell(n % 100))
-            }
-        }
-        _ => {
-            let th = format!("{} thousand", spell(n / 1000));
-            if n.is_multiple_of(1000) {
-                th
-            } else {
-                format!("{th} {}", spell(n % 1000))
-            }
-        }
-    }
 }
 
 /// Word-level edit distance between reference and hypothesis, and the reference's length.
