@@ -417,16 +417,7 @@ impl Catalog {
 
     /// Adds every `*.toml` file of a folder, in name order.
     pub fn add_dir(&mut self, dir: &Path) -> Result<(), Error> {
-        let read = |source| Error::Read {
-            path: dir.to_path_buf(),
-            source,
-        };
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .map_err(read)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        paths.sort();
+        let paths = crate::files_in(dir, |p| p.extension().is_some_and(|e| e == "toml"))?;
         for p in paths {
             self.add_file(&p)?;
         }

@@ -20,3 +20,21 @@ pub mod values;
 pub use catalog::Catalog;
 pub use error::{Error, Origin};
 pub use matcher::{Context, Matcher, Parse, Slot, Value};
+
+/// The files of a folder that `keep` accepts, in name order (skill files,
+/// example files).
+pub(crate) fn files_in(
+    dir: &std::path::Path,
+    keep: impl Fn(&std::path::Path) -> bool,
+) -> Result<Vec<std::path::PathBuf>, Error> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| keep(p))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}

@@ -85,21 +85,12 @@ pub fn read_file(path: &Path) -> Result<Vec<Example>, Error> {
 
 /// Reads every `{prefix}*.json` file of a folder, in name order.
 pub fn read_dir(dir: &Path, prefix: &str) -> Result<Vec<Example>, Error> {
-    let read = |source| Error::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .map_err(read)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix))
-        })
-        .collect();
-    paths.sort();
+    let paths = crate::files_in(dir, |p| {
+        p.extension().is_some_and(|e| e == "json")
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+    })?;
     if paths.is_empty() {
         return Err(Error::Examples {
             path: dir.to_path_buf(),
