@@ -502,6 +502,18 @@ impl Core {
 mod flow {
     use super::*;
 
+    /// An answer not understood: ask `question` again, or give up after
+    /// [`MAX_TRIES`].
+    fn not_understood(context: &mut Core, tries: &mut u8, question: String) -> Outcome<State> {
+        *tries += 1;
+        if *tries >= MAX_TRIES {
+            context.say_key("gave_up", &[]);
+            return Transition(State::idle());
+        }
+        context.say_key("not_understood", &[("question", question)]);
+        Handled
+    }
+
     impl Next {
         pub(super) fn outcome(self) -> Outcome<State> {
             match self {
@@ -607,14 +619,8 @@ mod flow {
                     context.new_request().outcome()
                 }
                 _ => {
-                    *tries += 1;
-                    if *tries >= MAX_TRIES {
-                        context.say_key("gave_up", &[]);
-                        return Transition(State::idle());
-                    }
                     let q = context.question(frame, slot);
-                    context.say_key("not_understood", &[("question", q)]);
-                    Handled
+                    not_understood(context, tries, q)
                 }
             }
         }
@@ -657,16 +663,7 @@ mod flow {
                             .push(format!("dropped {} for a new request", frame.intent));
                         return context.new_request().outcome();
                     }
-                    *tries += 1;
-                    if *tries >= MAX_TRIES {
-                        context.say_key("gave_up", &[]);
-                        return Transition(State::idle());
-                    }
-                    context.say_key(
-                        "not_understood",
-                        &[("question", "Shall I go ahead, yes or no?".into())],
-                    );
-                    Handled
+                    not_understood(context, tries, "Shall I go ahead, yes or no?".into())
                 }
             }
         }
