@@ -4,49 +4,17 @@
 //! Its tools become registry tools, their annotations feed the policy, and
 //! calls go through the same gate as every other tool.
 
-use std::path::PathBuf;
-
 use ainima_agent::approval::{Approvals, Policy, default_policy};
 use ainima_agent::mcp::{self, McpServer};
 use ainima_agent::tools::Registry;
 use ainima_agent::{Error, execute};
 use serde_json::json;
 
-fn server_path() -> Option<PathBuf> {
-    let path = std::env::var_os("AINIMA_MCP_EVERYTHING")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let cache = std::env::var_os("AINIMA_SETUP_CACHE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    std::env::var_os("XDG_CACHE_HOME")
-                        .map(PathBuf::from)
-                        .unwrap_or_else(|| {
-                            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                                .join(".cache")
-                        })
-                        .join("ainima-setup")
-                });
-            cache.join("npm/node_modules/.bin/mcp-server-everything")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
-        "AINIMA_REQUIRE_DATA=1 but no MCP server at {} (scripts/setup installs it)",
-        path.display()
-    );
-    eprintln!(
-        "skipped: no MCP server at {} (scripts/setup installs it)",
-        path.display()
-    );
-    None
-}
-
 #[test]
 fn tools_of_a_real_mcp_server_are_callable_through_the_gate() {
-    let Some(path) = server_path() else { return };
+    let Some(path) = ainima_testkit::mcp_everything() else {
+        return;
+    };
     let server =
         McpServer::spawn("everything", path.to_str().expect("utf-8"), &["stdio"]).expect("starts");
     let mut reg = Registry::new();

@@ -37,12 +37,9 @@ fn pty_pair(name: &str) -> Option<Pty> {
     let child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            assert!(
-                std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
-                "AINIMA_REQUIRE_DATA=1 but socat does not run: {e}"
-            );
-            eprintln!("skipped: socat does not run ({e}); scripts/setup installs it");
-            return None;
+            return ainima_testkit::skip(format!(
+                "socat does not run ({e}); scripts/setup installs it"
+            ));
         }
     };
     let start = Instant::now();

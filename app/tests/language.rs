@@ -168,19 +168,9 @@ fn rules_list_shows_where_and_why() {
 
 #[test]
 fn nlu_eval_on_snips_prints_the_required_fields() {
-    let dir = std::env::var_os("AINIMA_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-        .join("snips");
-    if !dir.join("validate_PlayMusic.json").is_file() {
-        assert!(
-            std::env::var("AINIMA_REQUIRE_DATA").as_deref() != Ok("1"),
-            "AINIMA_REQUIRE_DATA=1 but no SNIPS data at {}",
-            dir.display()
-        );
-        eprintln!("skipped: no SNIPS data at {}", dir.display());
+    let Some(dir) = ainima_testkit::snips_dir() else {
         return;
-    }
+    };
     let h = home("nlu");
     let o = ainima(
         &h,

