@@ -502,6 +502,15 @@ impl Core {
 mod flow {
     use super::*;
 
+    /// What every state does first: "cancel" ends the flow; "repeat" and
+    /// "why" are answered without changing it.
+    fn anywhere(context: &mut Core) -> Option<Outcome<State>> {
+        if let Some(n) = context.common() {
+            return Some(n.outcome());
+        }
+        context.repeat().then_some(Handled)
+    }
+
     /// An answer not understood: ask `question` again, or give up after
     /// [`MAX_TRIES`].
     fn not_understood(context: &mut Core, tries: &mut u8, question: String) -> Outcome<State> {
@@ -541,11 +550,8 @@ mod flow {
         #[state]
         fn idle(context: &mut Core, event: &Event) -> Outcome<State> {
             let Event::Heard = event;
-            if let Some(n) = context.common() {
-                return n.outcome();
-            }
-            if context.repeat() {
-                return Handled;
+            if let Some(o) = anywhere(context) {
+                return o;
             }
             match context.intent_of().as_deref() {
                 Some("yes" | "no") => {
@@ -583,11 +589,8 @@ mod flow {
             event: &Event,
         ) -> Outcome<State> {
             let Event::Heard = event;
-            if let Some(n) = context.common() {
-                return n.outcome();
-            }
-            if context.repeat() {
-                return Handled;
+            if let Some(o) = anywhere(context) {
+                return o;
             }
             let text = match context.intent_of().as_deref() {
                 Some("correction") => context.slot_text("answer").unwrap_or_default(),
@@ -634,11 +637,8 @@ mod flow {
             event: &Event,
         ) -> Outcome<State> {
             let Event::Heard = event;
-            if let Some(n) = context.common() {
-                return n.outcome();
-            }
-            if context.repeat() {
-                return Handled;
+            if let Some(o) = anywhere(context) {
+                return o;
             }
             let intent = context.intent_of();
             match intent.as_deref() {
