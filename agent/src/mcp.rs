@@ -96,7 +96,12 @@ impl McpServer {
         let name = self.name.clone();
         writeln!(self.stdin, "{msg}")
             .and_then(|()| self.stdin.flush())
-            .map_err(|e| failed(&name, format!("write: {e}")))
+            .map_err(|e| match e.kind() {
+                // Whether the write or the read notices first is a race:
+                // say the same either way.
+                std::io::ErrorKind::BrokenPipe => failed(&name, "the server exited"),
+                _ => failed(&name, format!("write: {e}")),
+            })
     }
 
     /// Sends a request and waits for its answer's `result`.
