@@ -1,7 +1,7 @@
 //! The built-in skills' external actions as tools, their parameters derived
 //! from Rust types (schemars), wired to connectors: a message goes into the
-//! outbox for its webhook; the coffee machine and the robot are serial
-//! devices. The dialogue's other actions (timers, lists, lights in this
+//! outbox for its webhook; the coffee machine and the robot are line
+//! devices (serial, or HID with the `hid` feature). The dialogue's other actions (timers, lists, lights in this
 //! first version) are done by the skills themselves.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::Result;
 use crate::outbox::Outbox;
-use crate::serial::{SerialDevice, command_line};
+use crate::serial::{LineDevice, command_line};
 use crate::tools::{Annotations, Registry, ToolSpec};
 
 /// `message.send`.
@@ -143,10 +143,10 @@ fn hardware() -> Annotations {
 pub struct Wiring {
     /// Messages: the outbox and the webhook URL they are queued for.
     pub messages: Option<(Arc<Outbox>, String)>,
-    /// The coffee machine's serial device.
-    pub coffee: Option<SerialDevice>,
-    /// The robot's serial device.
-    pub robot: Option<SerialDevice>,
+    /// The coffee machine (a serial or HID device).
+    pub coffee: Option<Arc<dyn LineDevice>>,
+    /// The robot (a serial or HID device).
+    pub robot: Option<Arc<dyn LineDevice>>,
 }
 
 impl std::fmt::Debug for Wiring {

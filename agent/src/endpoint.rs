@@ -6,14 +6,19 @@
 //!
 //! Methods: `register {app, callback, tools: [ToolSpec]}`, `unregister
 //! {app}`, `tools.list`, `approvals.pending`, `approvals.answer {id,
-//! answer}`. An app's function is called with a JSON-RPC request `call
+//! answer, via?}` (`via: "cli"` for `ainima approvals`). An app's function is called with a JSON-RPC request `call
 //! {tool, args}` POSTed to its callback; its `result` is the tool's result,
 //! its `error.message` the tool's failure.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::Error;
+type Result<T> = crate::Result<T>;
 
 use crate::approval::{Approvals, Source, interpret};
 use crate::http::{Request, Response, Server};
@@ -48,7 +53,7 @@ fn rpc_ok(id: &Value, result: Value) -> Response {
 }
 
 /// Calls `tool` of an app at `callback` (loopback only).
-fn call_app(callback: &str, tool: &str, args: &Value) -> Result<Value, String> {
+fn call_app(callback: &str, tool: &str, args: &Value) -> std::result::Result<Value, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .http_status_as_error(false)
@@ -168,7 +173,13 @@ fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
             };
             let now = *shared.now_ms.lock().unwrap_or_else(|p| p.into_inner());
             let mut a = shared.approvals.lock().unwrap_or_else(|p| p.into_inner());
-            match a.answer(&[rid], &interpret(answer), Source::Endpoint, now) {
+            // An answer typed at `ainima approvals` says so; anything else
+            // is an app's approval UI. Neither can be the assistant's voice.
+            let source = match params["via"].as_str() {
+                Some("cli") => Source::Cli,
+                _ => Source::Endpoint,
+            };
+            match a.answer(&[rid], &interpret(answer), source, now) {
                 Ok(d) => rpc_ok(
                     &id,
                     json!({"decision": format!("{:?}", d[0]).to_lowercase()}),
@@ -190,4 +201,130 @@ pub fn start(addr: &str, token: &str, shared: Shared) -> std::io::Result<Server>
     }
     let token = token.to_string();
     Server::start(addr, move |req| handle(&shared, &token, req))
+}
+
+/// The file, in the data folder, where a running endpoint says where it is.
+pub const ADVERT_FILE: &str = "endpoint.json";
+
+/// Where a running endpoint listens and the token it wants: written by the
+/// process that started it (readable by its user only), read by clients
+/// such as `ainima approvals`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advert {
+    /// `http://127.0.0.1:PORT/rpc`.
+    pub url: String,
+    /// The bearer token.
+    pub token: String,
+    /// The process serving it.
+    pub pid: u32,
+}
+
+impl Advert {
+    /// Writes the advert into `dir` atomically, mode 0600 on Unix; returns
+    /// the file.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf> {
+        let path = dir.join(ADVERT_FILE);
+        let tmp = dir.join(format!(".{ADVERT_FILE}.{}", std::process::id()));
+        let what = || path.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|e| Error::storage(what(), e))?;
+        let body = serde_json::to_vec_pretty(self).map_err(|e| Error::storage(what(), e))?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp).map_err(|e| Error::storage(what(), e))?;
+        std::io::Write::write_all(&mut f, &body).map_err(|e| Error::storage(what(), e))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|e| Error::storage(what(), e))?;
+        Ok(path)
+    }
+
+    /// Reads the advert in `dir`.
+    pub fn read(dir: &Path) -> Result<Advert> {
+        let path = dir.join(ADVERT_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| Error::Storage {
+            what: path.display().to_string(),
+            message: format!("{e} (is a session with the endpoint running?)"),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::storage(path.display().to_string(), e))
+    }
+}
+
+/// A client of the local endpoint.
+#[derive(Debug, Clone)]
+pub struct Client {
+    url: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client of the endpoint at `url` (`.../rpc`) with `token`.
+    pub fn new(url: &str, token: &str) -> Client {
+        Client {
+            url: url.to_string(),
+            token: token.to_string(),
+            agent: ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(10)))
+                .http_status_as_error(false)
+                .build()
+                .into(),
+        }
+    }
+
+    /// Calls `method` with `params`; its result.
+    pub fn call(&self, method: &str, params: Value) -> Result<Value> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let mut resp = self
+            .agent
+            .post(&self.url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())
+            .map_err(|e| Error::Delivery {
+                target: self.url.clone(),
+                message: format!("{e} (is a session with the endpoint running?)"),
+                retryable: true,
+            })?;
+        let status = resp.status().as_u16();
+        let unreadable = |e: &dyn std::fmt::Display| Error::Rpc {
+            method: method.to_string(),
+            message: format!("HTTP {status}, unreadable answer: {e}"),
+        };
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| unreadable(&e))?;
+        let reply: Value = serde_json::from_str(&text).map_err(|e| unreadable(&e))?;
+        if let Some(err) = reply.get("error") {
+            let message = err
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| err.to_string(), str::to_string);
+            return Err(Error::Rpc {
+                method: method.to_string(),
+                message,
+            });
+        }
+        Ok(reply.get("result").cloned().unwrap_or(Value::Null))
+    }
+
+    /// The pending approval requests.
+    pub fn pending(&self) -> Result<Vec<crate::approval::ApprovalRequest>> {
+        let v = self.call("approvals.pending", Value::Null)?;
+        serde_json::from_value(v).map_err(|e| Error::Rpc {
+            method: "approvals.pending".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Answers one request ("yes", "no") as the command line; the decision
+    /// (`approved`, `denied`).
+    pub fn answer(&self, id: &str, answer: &str) -> Result<String> {
+        let v = self.call(
+            "approvals.answer",
+            json!({"id": id, "answer": answer, "via": "cli"}),
+        )?;
+        Ok(v["decision"].as_str().unwrap_or_default().to_string())
+    }
 }

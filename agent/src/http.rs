@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -50,8 +50,10 @@ impl Response {
     }
 }
 
-fn read_request(stream: &mut TcpStream) -> Result<Request, String> {
-    let mut r = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+/// Reads one request (headers and a `Content-Length` body, within the
+/// limits) from any stream: a TCP connection, or a TLS session over one.
+pub fn read_request<S: Read>(stream: &mut S) -> Result<Request, String> {
+    let mut r = BufReader::new(stream);
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();
@@ -105,7 +107,8 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, String> {
     })
 }
 
-fn write_response(stream: &mut TcpStream, resp: &Response) -> std::io::Result<()> {
+/// Writes a response and closes the exchange (`Connection: close`).
+pub fn write_response<S: Write>(stream: &mut S, resp: &Response) -> std::io::Result<()> {
     let reason = match resp.status {
         200 => "OK",
         201 => "Created",

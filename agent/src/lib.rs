@@ -20,6 +20,7 @@ pub mod approval;
 pub mod audit;
 pub mod builtin;
 pub mod endpoint;
+pub mod hid;
 pub mod http;
 pub mod mcp;
 pub mod outbox;
@@ -89,6 +90,15 @@ pub enum Error {
         /// Whether trying again later may work (network down, 5xx), or not
         /// (refused address, 4xx).
         retryable: bool,
+    },
+    /// The local endpoint answered a call with an error: the message says
+    /// what to fix (an unknown approval id, a missing parameter).
+    #[error("the endpoint refused {method}: {message}")]
+    Rpc {
+        /// The method called.
+        method: String,
+        /// The endpoint's message.
+        message: String,
     },
 }
 

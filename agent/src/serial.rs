@@ -11,6 +11,14 @@ use std::time::Duration;
 
 use crate::{Error, Result};
 
+/// A device speaking the line protocol, over whatever carries it (a serial
+/// port, HID reports).
+pub trait LineDevice: Send + Sync + std::fmt::Debug {
+    /// Sends one command line; the device's `OK` answer (without the `OK`);
+    /// an `ERR` answer is an error that will not change by itself.
+    fn send(&self, line: &str) -> Result<String>;
+}
+
 /// A device on a serial port.
 #[derive(Debug, Clone)]
 pub struct SerialDevice {
@@ -51,6 +59,12 @@ pub fn command_line(verb: &str, args: &[(&str, String)]) -> Result<String> {
     Ok(line)
 }
 
+impl LineDevice for SerialDevice {
+    fn send(&self, line: &str) -> Result<String> {
+        self.exchange(line)
+    }
+}
+
 impl SerialDevice {
     /// A device at 115200 baud with a 2 s timeout, if `path` is allowed.
     pub fn open_allowed(path: &str, allow: &[String]) -> Result<SerialDevice> {
@@ -73,6 +87,10 @@ impl SerialDevice {
     /// Sends one command line and returns the device's `OK` answer (without
     /// the `OK`); an `ERR` answer is an error that will not change by itself.
     pub fn send(&self, line: &str) -> Result<String> {
+        self.exchange(line)
+    }
+
+    fn exchange(&self, line: &str) -> Result<String> {
         let mut port = serialport::new(&self.path, self.baud)
             .timeout(self.timeout)
             .open()

@@ -63,8 +63,8 @@ fn coffee_robot_and_messages_through_their_connectors() {
     let outbox = Arc::new(Outbox::open(&d.join("outbox.redb")).expect("opens"));
     let wiring = Wiring {
         messages: Some((outbox.clone(), "https://example.invalid/messages".into())),
-        coffee: Some(dev.clone()),
-        robot: Some(dev),
+        coffee: Some(Arc::new(dev.clone())),
+        robot: Some(Arc::new(dev)),
     };
     let mut reg = Registry::new();
     let names = builtin::register(&mut reg, &wiring).expect("registers");

@@ -1,4 +1,4 @@
-//! `ainima audit` and `ainima outbox`.
+//! `ainima audit`, `ainima approvals` and `ainima outbox`.
 
 use std::io::Write;
 use std::path::Path;
@@ -87,11 +87,11 @@ pub fn outbox_set(db: &Path, id: u64, retry: bool, out: &mut dyn Write) -> Resul
 }
 
 /// `ainima outbox deliver`: due entries to their webhook targets, until
-/// none is pending (or once, with `once`).
+/// none is pending (or once, with `once`). `template` holds the secret,
+/// the allowed private hosts and the trusted roots; its URL is ignored.
 pub fn outbox_deliver(
     db: &Path,
-    secret: Option<Vec<u8>>,
-    allow_private: &[String],
+    template: &Webhook,
     once: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -99,9 +99,8 @@ pub fn outbox_deliver(
     let (mut total_ok, mut total_bad) = (0, 0);
     loop {
         let (ok, bad) = o.deliver_due(now_ms(), &mut |e| {
-            let mut w = Webhook::new(&e.target);
-            w.secret = secret.clone();
-            w.allow_private = allow_private.to_vec();
+            let mut w = template.clone();
+            w.url = e.target.clone();
             w.deliver(&e.key, &e.payload).map(|_| ())
         })?;
         total_ok += ok;
@@ -120,4 +119,65 @@ pub fn outbox_deliver(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The local endpoint's client: from `--endpoint` and `--token-env`, or
+/// from the advert a running session wrote into the data folder.
+pub fn endpoint_client(
+    data: &Path,
+    endpoint: Option<String>,
+    token_env: Option<String>,
+) -> Result<ainima_agent::endpoint::Client> {
+    use ainima_agent::endpoint::{Advert, Client};
+    let token_from = |var: &str| {
+        std::env::var(var).with_context(|| format!("the token's variable {var} is not set"))
+    };
+    Ok(match (endpoint, token_env) {
+        (Some(url), Some(var)) => Client::new(&url, &token_from(&var)?),
+        (None, var) => {
+            let advert = Advert::read(data)?;
+            let token = match var {
+                Some(var) => token_from(&var)?,
+                None => advert.token,
+            };
+            Client::new(&advert.url, &token)
+        }
+        (Some(_), None) => anyhow::bail!("--endpoint needs --token-env"),
+    })
+}
+
+/// `ainima approvals list`.
+pub fn approvals_list(
+    client: &ainima_agent::endpoint::Client,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let pending = client.pending()?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&pending)?)?;
+        return Ok(());
+    }
+    if pending.is_empty() {
+        writeln!(out, "nothing waits for approval")?;
+    }
+    for r in pending {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\texpires at {} ms",
+            r.id, r.tool, r.sentence, r.args, r.expires_ms
+        )?;
+    }
+    Ok(())
+}
+
+/// `ainima approvals approve|deny ID`.
+pub fn approvals_answer(
+    client: &ainima_agent::endpoint::Client,
+    id: &str,
+    approve: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let decision = client.answer(id, if approve { "yes" } else { "no" })?;
+    writeln!(out, "{id}: {decision}")?;
+    Ok(())
 }

@@ -43,6 +43,18 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Pending approval requests of a running session, answered from here.
+    Approvals {
+        /// The endpoint's URL (default: the one a running session advertises
+        /// in endpoint.json in the data folder).
+        #[arg(long, global = true, value_name = "URL", requires = "token_env")]
+        endpoint: Option<String>,
+        /// Environment variable holding the endpoint's bearer token.
+        #[arg(long, global = true, value_name = "VAR")]
+        token_env: Option<String>,
+        #[command(subcommand)]
+        action: ApprovalsCommand,
+    },
     /// The agent's outbox of external actions.
     Outbox {
         /// The database (default: outbox.redb in the data folder).
@@ -162,6 +174,26 @@ enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ApprovalsCommand {
+    /// What waits for an answer: id, tool, the question, arguments, expiry.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let one request's call run (once, with exactly the arguments shown).
+    Approve {
+        /// The request.
+        id: String,
+    },
+    /// Refuse one request.
+    Deny {
+        /// The request.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum OutboxCommand {
     /// Every queued action and where it is.
     List {
@@ -187,6 +219,10 @@ enum OutboxCommand {
         /// A host allowed although it is private or loopback.
         #[arg(long, value_name = "HOST")]
         allow_private: Vec<String>,
+        /// PEM certificates to trust instead of the public roots (a service
+        /// behind a private certificate authority).
+        #[arg(long, value_name = "FILE")]
+        roots: Option<PathBuf>,
         /// One round only.
         #[arg(long)]
         once: bool,
@@ -530,6 +566,24 @@ fn run(cli: Cli) -> Result<()> {
                 AuditCommand::Verify => agent_cmd::audit_verify(&log, &mut out)?,
             }
         }
+        Command::Approvals {
+            endpoint,
+            token_env,
+            action,
+        } => {
+            let client = agent_cmd::endpoint_client(&home.data, endpoint, token_env)?;
+            match action {
+                ApprovalsCommand::List { json } => {
+                    agent_cmd::approvals_list(&client, json, &mut out)?
+                }
+                ApprovalsCommand::Approve { id } => {
+                    agent_cmd::approvals_answer(&client, &id, true, &mut out)?
+                }
+                ApprovalsCommand::Deny { id } => {
+                    agent_cmd::approvals_answer(&client, &id, false, &mut out)?
+                }
+            }
+        }
         Command::Outbox { db, action } => {
             let db = db.unwrap_or_else(|| home.data.join("outbox.redb"));
             if let Some(parent) = db.parent() {
@@ -542,6 +596,7 @@ fn run(cli: Cli) -> Result<()> {
                 OutboxCommand::Deliver {
                     secret_env,
                     allow_private,
+                    roots,
                     once,
                 } => {
                     let secret = match secret_env {
@@ -552,7 +607,14 @@ fn run(cli: Cli) -> Result<()> {
                         ),
                         None => None,
                     };
-                    agent_cmd::outbox_deliver(&db, secret, &allow_private, once, &mut out)?
+                    let mut template = ainima_agent::webhook::Webhook::new("");
+                    template.secret = secret;
+                    template.allow_private = allow_private;
+                    if let Some(roots) = roots {
+                        template.roots_pem = std::fs::read(&roots)
+                            .with_context(|| format!("the trusted roots {}", roots.display()))?;
+                    }
+                    agent_cmd::outbox_deliver(&db, &template, once, &mut out)?
                 }
             }
         }

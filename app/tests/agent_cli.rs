@@ -1,4 +1,4 @@
-//! `ainima audit` and `ainima outbox`, run as a user runs them.
+//! `ainima audit`, `ainima approvals` and `ainima outbox`, run as a user runs them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -104,4 +104,119 @@ fn outbox_list_retry_drop() {
     let out = text(&o.stdout);
     assert!(out.contains("1\tpending\tmessage.send"), "{out}");
     assert!(out.contains("2\tdropped\tcoffee.order"), "{out}");
+}
+
+#[test]
+fn approvals_are_listed_and_answered_from_the_command_line() {
+    use ainima_agent::endpoint::{self, Advert};
+    let h = home("approvals");
+    // Nothing running yet: a clear error, not a hang.
+    let o = ainima(&h, &["approvals", "list"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("is a session with the endpoint running?"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let shared = endpoint::Shared::default();
+    let server = endpoint::start("127.0.0.1:0", "s3cret", shared.clone()).expect("endpoint");
+    let advert = Advert {
+        url: format!("{}/rpc", server.url()),
+        token: "s3cret".into(),
+        pid: std::process::id(),
+    };
+    let file = advert.write(&h.join("data")).expect("advert");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("advert")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the token is for its user only");
+    }
+    let (first, second) = {
+        let mut a = shared.approvals.lock().expect("approvals");
+        let args = json!({"to": "Mom", "text": "I'm late"});
+        let first = a.request("message.send", &args, "Send 'I'm late' to Mom?", 0);
+        let second = a.request("robot.move", &json!({"meters": 2}), "Move forward 2 m?", 0);
+        (first, second)
+    };
+
+    let o = ainima(&h, &["approvals", "list"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let listed = text(&o.stdout);
+    assert!(
+        listed.contains(&first.id) && listed.contains("Send 'I'm late' to Mom?"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&second.id) && listed.contains("robot.move"),
+        "{listed}"
+    );
+
+    let o = ainima(&h, &["approvals", "approve", &first.id]);
+    assert_eq!(
+        text(&o.stdout).trim(),
+        format!("{}: approved", first.id),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = ainima(&h, &["approvals", "deny", &second.id]);
+    assert_eq!(
+        text(&o.stdout).trim(),
+        format!("{}: denied", second.id),
+        "{}",
+        text(&o.stderr)
+    );
+    // Answered once: a second answer is refused, by name.
+    let o = ainima(&h, &["approvals", "approve", &second.id]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("answered already"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = ainima(&h, &["approvals", "list", "--json"]);
+    let pending: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(pending, json!([]));
+
+    // The approval is spendable exactly once, for exactly those arguments.
+    let mut a = shared.approvals.lock().expect("approvals");
+    let args = json!({"to": "Mom", "text": "I'm late"});
+    assert!(
+        a.authorize(
+            &first.id,
+            "message.send",
+            &json!({"to": "Mom", "text": "hi"}),
+            1
+        )
+        .is_err()
+    );
+    a.authorize(&first.id, "message.send", &args, 1)
+        .expect("approved from the CLI");
+    assert!(a.authorize(&first.id, "message.send", &args, 1).is_err());
+    drop(a);
+
+    // A wrong token is refused.
+    let o = Command::new(env!("CARGO_BIN_EXE_ainima"))
+        .args([
+            "approvals",
+            "list",
+            "--endpoint",
+            &advert.url,
+            "--token-env",
+            "T",
+        ])
+        .env("AINIMA_HOME", &h)
+        .env("T", "wrong")
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("bearer token"),
+        "{}",
+        text(&o.stderr)
+    );
 }
