@@ -30,7 +30,8 @@ pub struct CallOutcome {
     pub tool: String,
     /// Its arguments.
     pub args: Value,
-    /// `done`, `failed`, `refused`, `awaiting approval`, `not a tool`.
+    /// `done`, `failed`, `refused`, `awaiting approval`, `no connector`
+    /// (an external action with no connector wired: nothing happened).
     pub status: String,
     /// The result or the reason.
     pub detail: Value,
@@ -218,11 +219,17 @@ impl Agent {
         for action in &turn.actions {
             let args = args_of(action);
             if self.registry.spec(&action.tool).is_none() {
-                // Built in: the skills did it themselves.
+                // Built in: the skills did it themselves; an external
+                // action without a connector did not happen at all.
+                let status = if action.external {
+                    "no connector"
+                } else {
+                    "done"
+                };
                 calls.push(CallOutcome {
                     tool: action.tool.clone(),
                     args,
-                    status: "not a tool".into(),
+                    status: status.into(),
                     detail: Value::Null,
                 });
                 continue;

@@ -127,8 +127,22 @@ pub fn schema<T: JsonSchema>() -> Value {
     v
 }
 
+/// Whole numbers as integers: the language core's numbers are floats ("2",
+/// a rule's default of 1 shot), the tools' fields integers.
+fn whole(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 && n.is_f64() => json!(f as i64),
+            _ => v.clone(),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(whole).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), whole(v))).collect()),
+        _ => v.clone(),
+    }
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(args: &Value) -> std::result::Result<T, String> {
-    serde_json::from_value(args.clone()).map_err(|e| e.to_string())
+    serde_json::from_value(whole(args)).map_err(|e| e.to_string())
 }
 
 fn hardware() -> Annotations {
@@ -279,6 +293,18 @@ pub fn register(registry: &mut Registry, wiring: &Wiring) -> Result<Vec<String>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_shot_count_from_the_rules_is_an_integer() {
+        // The rules default `shots` to 1, a float: it once failed as "invalid
+        // type: floating point `1.0`, expected u8".
+        let c: CoffeeArgs =
+            parse(&json!({"drink": "americano", "size": "large", "shots": 1.0})).expect("parses");
+        assert_eq!(c.shots, 1);
+        assert!(
+            parse::<CoffeeArgs>(&json!({"drink": "tea", "size": "small", "shots": 1.5})).is_err()
+        );
+    }
 
     #[test]
     fn derived_schemas_check_the_dialogues_arguments() {

@@ -19,6 +19,22 @@ pub trait LineDevice: Send + Sync + std::fmt::Debug {
     fn send(&self, line: &str) -> Result<String>;
 }
 
+/// The simulated coffee machine and robot in process, for sessions and
+/// demos without hardware: the same answers [`simulate`] gives over a port.
+#[derive(Debug, Clone, Default)]
+pub struct Simulated;
+
+impl LineDevice for Simulated {
+    fn send(&self, line: &str) -> Result<String> {
+        let answer = respond(line);
+        match answer.split_once(' ').unwrap_or((answer.as_str(), "")) {
+            ("OK", rest) => Ok(rest.to_string()),
+            _ if answer == "OK" => Ok(String::new()),
+            (_, rest) => Err(refused("simulated", rest.to_string(), false)),
+        }
+    }
+}
+
 /// A device on a serial port.
 #[derive(Debug, Clone)]
 pub struct SerialDevice {

@@ -28,6 +28,13 @@ pub enum Error {
     /// The audio cannot be transcribed as given: fix the input.
     #[error(transparent)]
     Audio(#[from] ainima_audio::Error),
+    /// The speech synthesiser could not speak: check that its voice data is
+    /// installed (`apt-get install espeak-ng-data`) and the voice name.
+    #[error("text to speech: {0}")]
+    Speech(String),
+    /// A setting or skill file is wrong: fix what the message names.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The tensor library failed: a bug or an exhausted machine; retry, report.
     #[error("inference failed: {0}")]
     Inference(String),

@@ -1,11 +1,14 @@
-//! Ainima's aural runtime. Today: speech to text, with Whisper on candle
-//! (model code of our own: a trimmed encoder context and a key-value cache),
-//! CTranslate2 import, and a model store. The full-duplex session follows.
-#![forbid(unsafe_code)]
+//! Ainima's aural runtime: speech to text (Whisper on candle, model code of
+//! our own), text to speech (espeak-ng in process), the model store, and the
+//! full-duplex session.
+// Unsafe code only in `tts::espeak`, the FFI to libespeak-ng.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
+pub mod session;
 pub mod store;
 pub mod stt;
+pub mod tts;
 
 pub use error::{Error, Result};

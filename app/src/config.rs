@@ -16,6 +16,8 @@ pub struct AppConfig {
     pub aec: ainima_audio::aec::AecConfig,
     /// The simulated room (demo, scenarios).
     pub room: ainima_audio::room::RoomConfig,
+    /// The assistant's voice.
+    pub voice: ainima::tts::Voice,
 }
 
 impl AppConfig {

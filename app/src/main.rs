@@ -10,6 +10,7 @@ mod config;
 mod demo;
 mod home;
 mod language;
+mod run;
 mod speech;
 
 use std::io::Write;
@@ -104,6 +105,52 @@ enum Command {
     Nlu {
         #[command(subcommand)]
         action: NluCommand,
+    },
+    /// A whole session over a recording, in a simulated room on the
+    /// simulated clock: what was heard, understood, done and said, and when.
+    Run {
+        /// The user's side of the conversation (WAV, FLAC, MP3, Ogg).
+        #[arg(long)]
+        input: PathBuf,
+        /// What the assistant said, placed in time (WAV, 16 kHz).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// One event a line: {"t": SECONDS, "type": ..., ...}.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Stage timings, turn timelines and histograms as JSON.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Fixed stage costs instead of measured ones: a replay gives the
+        /// same events bit for bit.
+        #[arg(long)]
+        deterministic: bool,
+        /// Picks among reply variants.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// An installed speech model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
+        /// No running commentary or table.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Speak text with the built-in voice (espeak-ng, in process) into a WAV file.
+    Say {
+        /// What to say.
+        text: String,
+        /// The WAV file to write (16 kHz mono, 16-bit).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// The voice (`espeak-ng --voices` lists them).
+        #[arg(long, default_value = "en-us")]
+        voice: String,
+        /// Words a minute (80 to 450).
+        #[arg(long, default_value_t = 175)]
+        rate: u32,
+        /// Pitch, 0 to 100.
+        #[arg(long, default_value_t = 50)]
+        pitch: u32,
     },
     /// Find the stretches of speech in an audio file (WAV, FLAC, MP3, Ogg).
     Segments {
@@ -423,6 +470,60 @@ fn run(cli: Cli) -> Result<()> {
     let cfg = load_config(cli.config.as_ref(), &home)?;
     let mut out = std::io::stdout().lock();
     match cli.command {
+        Command::Run {
+            input,
+            output,
+            events,
+            profile,
+            deterministic,
+            seed,
+            model,
+            quiet,
+        } => {
+            let store = ainima::store::Store::new(&home.models);
+            let name = pick_model(&store, model.as_deref())?;
+            let dir = store.installed(&name)?;
+            let args = run::RunArgs {
+                input: &input,
+                output: output.as_deref(),
+                events: events.as_deref(),
+                profile: profile.as_deref(),
+                deterministic,
+                seed,
+                quiet,
+            };
+            run::run(&cfg, &home.config, &dir, &args, &mut out)?;
+        }
+        Command::Say {
+            text,
+            output,
+            voice,
+            rate,
+            pitch,
+        } => {
+            use ainima::tts::TextToSpeech;
+            let mut tts = ainima::tts::espeak::Espeak::new(ainima::tts::Voice {
+                name: voice,
+                rate_wpm: rate,
+                pitch,
+            })?;
+            let mut audio = Vec::new();
+            let mut sentences = 0;
+            tts.speak(&text, &mut |s| {
+                audio.extend_from_slice(&s.audio);
+                sentences += 1;
+                true
+            })?;
+            ainima_audio::device::file::write_wav(&output, &audio)
+                .with_context(|| output.display().to_string())?;
+            writeln!(
+                out,
+                "{}: {:.2} s, {sentences} sentence(s), {}",
+                output.display(),
+                audio.len() as f64 / 16_000.0,
+                tts.name()
+            )?;
+        }
         Command::Segments { audio, json } => {
             let samples = ainima_audio::decode::load_16k_mono(&audio)
                 .with_context(|| audio.display().to_string())?;

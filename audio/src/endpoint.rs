@@ -209,6 +209,9 @@ pub struct Endpointer {
     floor_db: f32,
     /// End of the last reported utterance: a new one never starts before it.
     last_end: u64,
+    /// Speech does not end on the hangover before this sample (the words so
+    /// far are clearly unfinished).
+    hold_until: u64,
 }
 
 /// How fast the noise floor estimate may rise, in dB per second.
@@ -233,6 +236,7 @@ impl Endpointer {
             history_start: 0,
             floor_db: INITIAL_FLOOR_DB,
             last_end: 0,
+            hold_until: 0,
         })
     }
 
@@ -328,7 +332,9 @@ impl Endpointer {
                             voiced_ms: voiced_ms + f,
                         }
                     }
-                } else if frame_end - last_voiced_end >= ms_to_samples(self.cfg.hangover_ms) {
+                } else if frame_end - last_voiced_end >= ms_to_samples(self.cfg.hangover_ms)
+                    && frame_end >= self.hold_until
+                {
                     self.finish_utterance(
                         start,
                         last_voiced_end,
@@ -364,6 +370,53 @@ impl Endpointer {
         }
         self.state = State::Silence;
         self.trim_to_preroll();
+    }
+
+    /// Inside confirmed speech: its first sample and one past its last
+    /// voiced sample so far (the pause since then is `position() - end`).
+    pub fn speech_so_far(&self) -> Option<(u64, u64)> {
+        match self.state {
+            State::Speech {
+                start,
+                last_voiced_end,
+                ..
+            } => Some((start, last_voiced_end)),
+            _ => None,
+        }
+    }
+
+    /// The audio of the utterance in progress, pre-roll included, up to now.
+    pub fn audio_so_far(&self) -> Option<&[f32]> {
+        let (start, _) = self.speech_so_far()?;
+        let audio_start = start
+            .saturating_sub(ms_to_samples(self.cfg.preroll_ms))
+            .max(self.history_start);
+        self.history
+            .get((audio_start - self.history_start) as usize..)
+    }
+
+    /// Ends the utterance in progress now, as the hangover would have: the
+    /// caller knows the words so far already form a complete request
+    /// (endpointing by meaning). Nothing happens outside speech.
+    pub fn end_now(&mut self, sink: &mut impl FnMut(EndpointEvent)) {
+        if let State::Speech {
+            start,
+            last_voiced_end,
+            voiced_ms,
+        } = self.state
+        {
+            self.finish_utterance(start, last_voiced_end, voiced_ms, self.pos, false, sink);
+            self.state = State::Silence;
+            self.hold_until = 0;
+            self.trim_to_preroll();
+        }
+    }
+
+    /// Keeps the utterance in progress open until `sample` at least, however
+    /// long the pause: the words so far are clearly unfinished ("set a timer
+    /// for ..."). Cleared when the utterance ends.
+    pub fn hold_until(&mut self, sample: u64) {
+        self.hold_until = sample;
     }
 
     /// Drop any speech in progress without reporting it (e.g. after a barge-in was handled).
@@ -409,6 +462,7 @@ impl Endpointer {
         truncated: bool,
         sink: &mut impl FnMut(EndpointEvent),
     ) {
+        self.hold_until = 0;
         if voiced_ms < self.cfg.min_utterance_ms {
             sink(EndpointEvent::Rejected { start, end });
             return;
@@ -539,6 +593,11 @@ impl Segmenter {
     }
 
     /// The endpointer inside.
+    pub fn endpointer_mut(&mut self) -> &mut Endpointer {
+        &mut self.endpointer
+    }
+
+    /// The endpointer.
     pub fn endpointer(&self) -> &Endpointer {
         &self.endpointer
     }
@@ -632,6 +691,43 @@ mod tests {
         }
         ep.finish(&mut sink);
         out.join(", ")
+    }
+
+    #[test]
+    fn speech_ends_early_when_complete_and_late_when_held() {
+        let frame = [0.0f32; 160];
+        let mut ep = Endpointer::new(cfg()).unwrap();
+        let mut ends = Vec::new();
+        let mut sink = |e: EndpointEvent| {
+            if let EndpointEvent::SpeechEnd(u) = e {
+                ends.push((u.start / 160, u.end / 160, u.decided_at / 160));
+            }
+        };
+        for _ in 0..10 {
+            ep.push(&frame, true, &mut sink);
+        }
+        ep.push(&frame, false, &mut sink);
+        ep.push(&frame, false, &mut sink);
+        assert_eq!(
+            ep.speech_so_far().map(|(s, e)| (s / 160, e / 160)),
+            Some((0, 10))
+        );
+        assert_eq!(ep.audio_so_far().map(|a| a.len() / 160), Some(12));
+        ep.end_now(&mut sink);
+        assert!(ep.speech_so_far().is_none());
+        ep.end_now(&mut sink); // outside speech: nothing
+        // Held: a pause longer than the hangover does not end it.
+        for _ in 0..10 {
+            ep.push(&frame, true, &mut sink);
+        }
+        let pos = ep.position();
+        ep.hold_until(pos + 20 * 160);
+        for _ in 0..19 {
+            ep.push(&frame, false, &mut sink);
+        }
+        assert!(ep.speech_so_far().is_some(), "held");
+        ep.push(&frame, false, &mut sink);
+        assert_eq!(ends, vec![(0, 10, 12), (12, 22, 42)]);
     }
 
     fn cfg() -> Config {

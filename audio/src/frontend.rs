@@ -38,6 +38,12 @@ impl FrontEnd {
         &self.segmenter
     }
 
+    /// Mutable access to the segmenter (to end or hold an utterance by its
+    /// meaning).
+    pub fn segmenter_mut(&mut self) -> &mut Segmenter {
+        &mut self.segmenter
+    }
+
     /// One block: `mic` and `reference` of equal length, a multiple of
     /// [`BLOCK`] (at most 480 ms). `clean` receives the echo-cancelled audio
     /// when given.

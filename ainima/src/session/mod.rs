@@ -1,0 +1,1086 @@
+//! The full-duplex session: audio in → echo canceller → VAD and endpointer
+//! → speech to text → language core and agent → reply → text to speech →
+//! audio out, with a turn-taking state machine deciding who has the floor.
+//!
+//! Time is the device's: one block of [`BLOCK`] samples at a time, and every
+//! stage's work is charged to that time. In measured mode ([`Costs::Measured`])
+//! each stage's real compute time, read from the stopwatch passed in, delays
+//! its result by as much simulated time, so latency figures include the work
+//! done; with [`Costs::Fixed`] each stage costs a fixed time, so a replay
+//! gives the same events bit for bit. A result computed now is released when
+//! the device's time reaches it; until then audio keeps flowing (the user may
+//! go on talking, and the assistant's audio goes on playing).
+//!
+//! Endpointing by meaning: after a short pause the words so far are
+//! transcribed; a complete request (an intent with every required slot) ends
+//! the turn at once; a clearly unfinished one ("set a timer for") holds it
+//! open; otherwise the endpointer's hangover decides.
+//!
+//! Barge-in: the assistant's audio stops at the user's first confirmed
+//! syllable (the block it is detected in); the words then decide: a stop
+//! word or a request drops the rest of the reply, a backchannel or a noise
+//! resumes it where it stopped.
+
+pub mod profile;
+mod turn;
+pub mod words;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ainima_agent::agent::Agent;
+use ainima_agent::approval::Source;
+use ainima_audio::aec::{AecConfig, BLOCK};
+use ainima_audio::clock::Clock;
+use ainima_audio::device::DuplexDevice;
+use ainima_audio::endpoint::{self, EndpointEvent, Utterance};
+use ainima_audio::frontend::FrontEnd;
+use ainima_fallbacks::catalog::Catalog;
+use ainima_fallbacks::matcher::{Context, Matcher};
+use ainima_neurosymbolic::Now;
+use serde::Serialize;
+use serde_json::{Value, json};
+use statig::blocking::{IntoStateMachineExt, StateMachine};
+
+use crate::stt::SpeechToText;
+use crate::tts::TextToSpeech;
+use crate::{Error, Result};
+use profile::Profile;
+use turn::{Do, Input, Orders, Turns};
+use words::Kind;
+
+/// Samples a second at the session's boundary.
+pub const RATE: u64 = 16_000;
+
+/// How stage costs are charged to the session's time.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Costs {
+    /// Each stage's real compute time (honest latency).
+    Measured,
+    /// Fixed costs (replays are identical).
+    Fixed(FixedCosts),
+}
+
+/// The fixed cost of each stage, milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FixedCosts {
+    /// Speech to text, per utterance.
+    pub stt_ms: f64,
+    /// Language core and agent, per turn.
+    pub agent_ms: f64,
+    /// Text to speech, per sentence.
+    pub tts_ms: f64,
+}
+
+impl Default for FixedCosts {
+    fn default() -> FixedCosts {
+        FixedCosts {
+            stt_ms: 100.0,
+            agent_ms: 1.0,
+            tts_ms: 30.0,
+        }
+    }
+}
+
+/// Everything a session is tuned by.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// VAD and endpointer.
+    pub endpointer: endpoint::Config,
+    /// Echo canceller; `None` only for a device without a speaker path.
+    pub aec: Option<AecConfig>,
+    /// The assistant's voice.
+    pub voice: crate::tts::Voice,
+    /// How stage costs are charged.
+    pub costs: Costs,
+    /// The pause after which the words so far are checked for a complete
+    /// request (endpointing by meaning); 0 turns it off.
+    pub meaning_pause_ms: u32,
+    /// How long past its pause an unfinished sentence is held open.
+    pub unfinished_hold_ms: u32,
+    /// A request the same as one being handled, within this long, is merged
+    /// into it (not run twice).
+    pub debounce_ms: u32,
+    /// The wall time the session starts at, Unix seconds (for the skills'
+    /// clock: timers, "what time is it").
+    pub start_unix: i64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            endpointer: endpoint::Config::default(),
+            aec: Some(AecConfig::default()),
+            voice: crate::tts::Voice::default(),
+            costs: Costs::Measured,
+            meaning_pause_ms: 200,
+            unfinished_hold_ms: 1_500,
+            debounce_ms: 4_000,
+            start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
+        }
+    }
+}
+
+/// One thing that happened, at `t` seconds of session time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Seconds since the session started.
+    pub t: f64,
+    /// What.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The user began speaking (`t`: the first voiced sample).
+    SpeechStart {
+        /// When the endpointer knew.
+        decided_at: f64,
+    },
+    /// The user stopped (`t`: the end of the last voiced frame).
+    SpeechEnd {
+        /// When the turn was judged over.
+        decided_at: f64,
+        /// `silence` (the hangover) or `meaning` (a complete request).
+        by: &'static str,
+    },
+    /// Too short to be speech: a click, a cough.
+    Noise {
+        /// Its start.
+        start: f64,
+    },
+    /// The words of an utterance.
+    Transcript {
+        /// The words.
+        text: String,
+        /// The recogniser's confidence, 0 to 1.
+        confidence: f32,
+        /// How they count for turn-taking.
+        kind: Kind,
+        /// Compute time, ms.
+        stt_ms: f64,
+    },
+    /// What the language core understood.
+    Intent {
+        /// The intent, if any.
+        intent: Option<String>,
+        /// Slots.
+        slots: Value,
+        /// Confidence.
+        confidence: f32,
+        /// The dialogue's state afterwards.
+        state: String,
+        /// The words it was given (a self-repair rewritten).
+        text: String,
+    },
+    /// A tool call and what came of it.
+    ToolCall {
+        /// The tool.
+        tool: String,
+        /// Its arguments.
+        args: Value,
+        /// `done`, `failed`, `refused`, `awaiting approval`, `no connector`.
+        status: String,
+        /// Result or reason.
+        detail: Value,
+    },
+    /// The user is asked to approve something.
+    ApprovalRequest {
+        /// The request id (none for the dialogue's own confirmation).
+        id: Option<String>,
+        /// The tool, if known.
+        tool: Option<String>,
+        /// The question.
+        sentence: String,
+    },
+    /// What the assistant will say.
+    Reply {
+        /// The words.
+        text: String,
+    },
+    /// The assistant's audio starts.
+    TtsStart {
+        /// The reply's words.
+        text: String,
+    },
+    /// The assistant's audio stops.
+    TtsStop {
+        /// `done`, `barge_in`, `stop_word` or `superseded`.
+        reason: &'static str,
+    },
+    /// The assistant fell silent because the user spoke over it.
+    Yield {
+        /// The user's onset, seconds.
+        onset: f64,
+    },
+    /// It goes on where it stopped (a backchannel, a noise).
+    Resume {
+        /// Why: `backchannel` or `noise`.
+        after: &'static str,
+    },
+    /// The user interrupted: the rest of the reply is dropped.
+    BargeIn {
+        /// The user's onset, seconds.
+        onset: f64,
+        /// From the onset to the assistant's silence, ms.
+        stop_latency_ms: f64,
+    },
+    /// A request the same as one being handled: merged, not run again.
+    Debounced {
+        /// The words.
+        text: String,
+    },
+    /// A stage failed; the session goes on with its fallback.
+    Error {
+        /// Which stage.
+        stage: &'static str,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// A result waiting for its time.
+#[derive(Debug)]
+enum Job {
+    Final {
+        text: String,
+        confidence: f32,
+        stt_ms: f64,
+    },
+    Tentative {
+        voiced_end: u64,
+        text: String,
+        confidence: f32,
+        stt_ms: f64,
+    },
+    Sentence {
+        reply: u64,
+        audio: Vec<f32>,
+        first: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Reply {
+    id: u64,
+    text: String,
+    /// Everything queued for the speaker so far.
+    queued: Vec<f32>,
+    /// Sentences not yet released.
+    waiting: usize,
+    started: bool,
+    /// The turn it answers (for the profile).
+    turn: usize,
+    /// Where in `queued` its closing question starts.
+    question_from: Option<usize>,
+}
+
+/// The session.
+pub struct Session {
+    cfg: Config,
+    front: FrontEnd,
+    stt: Box<dyn SpeechToText + Send>,
+    tts: Box<dyn TextToSpeech>,
+    /// The agent: language core, tools, approvals, audit.
+    pub agent: Agent,
+    matcher: Matcher,
+    catalog: Catalog,
+    turns: StateMachine<Turns>,
+    stopwatch: Arc<dyn Clock>,
+    pos: u64,
+    events: Vec<Event>,
+    jobs: VecDeque<(u64, Job)>,
+    stt_free_at: u64,
+    tts_free_at: u64,
+    checked_pause: Option<u64>,
+    meaning_transcript: Option<(String, f32, f64)>,
+    reply: Option<Reply>,
+    next_reply: u64,
+    paused: Option<Vec<f32>>,
+    onset: Option<u64>,
+    paused_at: Option<u64>,
+    last_request: Option<(String, u64)>,
+    asking: bool,
+    /// Per-turn timelines and stage histograms.
+    pub profile: Profile,
+    mic: Vec<f32>,
+    reference: Vec<f32>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("pos", &self.pos)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+fn secs(samples: u64) -> f64 {
+    samples as f64 / RATE as f64
+}
+
+/// Runs `f`, returning its result and its cost in ms: measured on
+/// `stopwatch`, or the fixed cost `fixed` picks.
+fn charged<T>(
+    costs: &Costs,
+    stopwatch: &dyn Clock,
+    fixed: impl Fn(&FixedCosts) -> f64,
+    f: impl FnOnce() -> T,
+) -> (T, f64) {
+    let t0 = stopwatch.now();
+    let out = f();
+    let ms = match costs {
+        Costs::Measured => stopwatch.now().saturating_sub(t0).as_secs_f64() * 1000.0,
+        Costs::Fixed(c) => fixed(c),
+    };
+    (out, ms)
+}
+
+fn ms_to_samples(ms: f64) -> u64 {
+    (ms.max(0.0) * RATE as f64 / 1000.0).round() as u64
+}
+
+impl Session {
+    /// A session. `stopwatch` measures compute time in measured mode (a
+    /// [`ainima_audio::clock::SystemClock`]); `catalog` is the one the
+    /// agent's assistant was built from (for completeness checks).
+    pub fn new(
+        cfg: Config,
+        stt: Box<dyn SpeechToText + Send>,
+        tts: Box<dyn TextToSpeech>,
+        agent: Agent,
+        catalog: Catalog,
+        stopwatch: Arc<dyn Clock>,
+    ) -> Result<Session> {
+        cfg.voice.validate()?;
+        let front = FrontEnd::new(cfg.endpointer.clone(), cfg.aec.clone())?;
+        let matcher = Matcher::new(&catalog).map_err(|e| Error::Config(e.to_string()))?;
+        let mut turns = Turns.state_machine();
+        turns.handle_with_context(&Input::Silent, &mut Orders::default());
+        Ok(Session {
+            cfg,
+            front,
+            stt,
+            tts,
+            agent,
+            matcher,
+            catalog,
+            turns,
+            stopwatch,
+            pos: 0,
+            events: Vec::new(),
+            jobs: VecDeque::new(),
+            stt_free_at: 0,
+            tts_free_at: 0,
+            checked_pause: None,
+            meaning_transcript: None,
+            reply: None,
+            next_reply: 0,
+            paused: None,
+            onset: None,
+            paused_at: None,
+            last_request: None,
+            asking: false,
+            profile: Profile::default(),
+            mic: vec![0.0; BLOCK],
+            reference: vec![0.0; BLOCK],
+        })
+    }
+
+    /// The turn-taking state's name.
+    pub fn state(&self) -> &'static str {
+        turn::name(self.turns.state())
+    }
+
+    /// Session time, in samples.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Events so far, taken.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn emit(&mut self, at: u64, kind: EventKind) {
+        self.events.push(Event { t: secs(at), kind });
+    }
+
+    fn schedule(&mut self, ready: u64, job: Job) {
+        let at = self
+            .jobs
+            .iter()
+            .position(|(r, _)| *r > ready)
+            .unwrap_or(self.jobs.len());
+        self.jobs.insert(at, (ready, job));
+    }
+
+    fn transcribe(&mut self, audio: &[f32]) -> (Result<crate::stt::Transcript>, f64) {
+        let stt = &mut self.stt;
+        let (out, ms) = charged(
+            &self.cfg.costs,
+            &*self.stopwatch,
+            |c| c.stt_ms,
+            || catch_unwind(AssertUnwindSafe(|| stt.transcribe(audio))),
+        );
+        let out = out.unwrap_or_else(|_| Err(Error::Inference("the recogniser panicked".into())));
+        (out, ms)
+    }
+
+    /// One block from `device`: capture, hear, decide, speak. Returns
+    /// `false` at the end of the device's stream.
+    pub fn step(&mut self, device: &mut dyn DuplexDevice) -> Result<bool> {
+        let n = match device.capture(&mut self.mic, &mut self.reference) {
+            Ok(n) => n,
+            Err(ainima_audio::Error::EndOfStream) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        self.pos += n as u64;
+        let mut found = Vec::new();
+        self.front
+            .process(&self.mic, &self.reference, &mut |e| found.push(e))?;
+        for e in found {
+            self.on_endpoint(e, device);
+        }
+        self.meaning_check();
+        self.release(device);
+        self.playback_check(device);
+        Ok(n == BLOCK)
+    }
+
+    /// Runs until the device's stream ends or `until` samples, then lets
+    /// pending work finish (up to 30 s more of silence is not captured: the
+    /// clock simply moves to each result).
+    pub fn run(&mut self, device: &mut dyn DuplexDevice, until: u64) -> Result<()> {
+        while self.pos < until && self.step(device)? {}
+        let mut found = Vec::new();
+        self.front.finish(&mut |e| found.push(e))?;
+        for e in found {
+            self.on_endpoint(e, device);
+        }
+        Ok(())
+    }
+
+    fn on_endpoint(&mut self, e: EndpointEvent, device: &mut dyn DuplexDevice) {
+        match e {
+            EndpointEvent::SpeechStart { start, decided_at } => {
+                self.emit(
+                    start,
+                    EventKind::SpeechStart {
+                        decided_at: secs(decided_at),
+                    },
+                );
+                self.onset = Some(start);
+                self.checked_pause = None;
+                self.meaning_transcript = None;
+                self.feed(Input::Onset, device);
+            }
+            EndpointEvent::Rejected { start, end } => {
+                self.emit(end, EventKind::Noise { start: secs(start) });
+                self.feed(Input::Rejected, device);
+                if self.state() == "resuming" {
+                    self.feed(Input::Speaking, device);
+                }
+            }
+            EndpointEvent::SpeechEnd(u) => self.on_utterance(u, device),
+        }
+    }
+
+    fn on_utterance(&mut self, u: Utterance, device: &mut dyn DuplexDevice) {
+        let by_meaning = self.meaning_transcript.take();
+        self.emit(
+            u.end,
+            EventKind::SpeechEnd {
+                decided_at: secs(u.decided_at),
+                by: if by_meaning.is_some() {
+                    "meaning"
+                } else {
+                    "silence"
+                },
+            },
+        );
+        self.feed(Input::End, device);
+        self.profile.begin(secs(u.end), secs(u.decided_at));
+        match by_meaning {
+            // The words are known already: the check that ended the turn.
+            Some((text, confidence, stt_ms)) => {
+                self.profile.stage("stt", stt_ms);
+                self.schedule(
+                    self.pos,
+                    Job::Final {
+                        text,
+                        confidence,
+                        stt_ms,
+                    },
+                );
+            }
+            None => {
+                let (out, ms) = self.transcribe(&u.audio);
+                let begin = self.pos.max(self.stt_free_at);
+                let ready = begin + ms_to_samples(ms);
+                self.stt_free_at = ready;
+                self.profile.stage("stt", ms);
+                match out {
+                    Ok(t) => self.schedule(
+                        ready,
+                        Job::Final {
+                            text: t.text,
+                            confidence: t.confidence,
+                            stt_ms: ms,
+                        },
+                    ),
+                    Err(e) => {
+                        self.emit(
+                            ready,
+                            EventKind::Error {
+                                stage: "stt",
+                                message: e.to_string(),
+                            },
+                        );
+                        // Nothing recognised: treated as noise, and said so.
+                        self.schedule(
+                            ready,
+                            Job::Final {
+                                text: String::new(),
+                                confidence: 0.0,
+                                stt_ms: ms,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Endpointing by meaning: after `meaning_pause_ms` without a voiced
+    /// frame, transcribe the words so far once.
+    fn meaning_check(&mut self) {
+        if self.cfg.meaning_pause_ms == 0 {
+            return;
+        }
+        let ep = self.front.segmenter().endpointer();
+        let Some((_, voiced_end)) = ep.speech_so_far() else {
+            return;
+        };
+        let pause = self.pos.saturating_sub(voiced_end);
+        if pause < ms_to_samples(self.cfg.meaning_pause_ms as f64)
+            || self.checked_pause == Some(voiced_end)
+        {
+            return;
+        }
+        self.checked_pause = Some(voiced_end);
+        let Some(audio) = ep.audio_so_far().map(<[f32]>::to_vec) else {
+            return;
+        };
+        let (out, ms) = self.transcribe(&audio);
+        let begin = self.pos.max(self.stt_free_at);
+        let ready = begin + ms_to_samples(ms);
+        self.stt_free_at = ready;
+        if let Ok(t) = out {
+            self.schedule(
+                ready,
+                Job::Tentative {
+                    voiced_end,
+                    text: t.text,
+                    confidence: t.confidence,
+                    stt_ms: ms,
+                },
+            );
+        }
+    }
+
+    /// Whether `text` parses to an intent with every required slot.
+    fn complete(&self, text: &str) -> bool {
+        let Some(p) = self.matcher.parse(text, &Context::default()) else {
+            return false;
+        };
+        if p.confidence < 0.8 {
+            return false;
+        }
+        self.catalog
+            .intents
+            .get(&p.intent)
+            .is_none_or(|i| i.required.iter().all(|r| p.slot(r).is_some()))
+    }
+
+    fn release(&mut self, device: &mut dyn DuplexDevice) {
+        while self.jobs.front().is_some_and(|(r, _)| *r <= self.pos) {
+            let Some((_, job)) = self.jobs.pop_front() else {
+                break;
+            };
+            match job {
+                Job::Tentative {
+                    voiced_end,
+                    text,
+                    confidence,
+                    stt_ms,
+                } => {
+                    let ep = self.front.segmenter().endpointer();
+                    // Still the same pause: no word since.
+                    if ep.speech_so_far().map(|(_, e)| e) != Some(voiced_end) {
+                        continue;
+                    }
+                    let kind = self.kind(&text);
+                    let yielding = self.state() == "yielding";
+                    let ends = match kind {
+                        // Over the assistant, a short word decides at once.
+                        Kind::Stop | Kind::Backchannel | Kind::Noise if yielding => true,
+                        Kind::Stop => true,
+                        _ => self.complete(&text) || self.repaired(&text).is_some(),
+                    };
+                    if ends {
+                        self.meaning_transcript = Some((text, confidence, stt_ms));
+                        let mut found = Vec::new();
+                        self.front
+                            .segmenter_mut()
+                            .endpointer_mut()
+                            .end_now(&mut |e| found.push(e));
+                        for e in found {
+                            self.on_endpoint(e, device);
+                        }
+                        self.meaning_transcript = None;
+                    } else if words::unfinished(&text) {
+                        let hold = self.pos + ms_to_samples(self.cfg.unfinished_hold_ms as f64);
+                        self.front.segmenter_mut().endpointer_mut().hold_until(hold);
+                    }
+                }
+                Job::Final {
+                    text,
+                    confidence,
+                    stt_ms,
+                } => self.on_words(text, confidence, stt_ms, device),
+                Job::Sentence {
+                    reply,
+                    audio,
+                    first,
+                } => self.on_sentence(reply, audio, first, device),
+            }
+        }
+    }
+
+    fn on_words(
+        &mut self,
+        text: String,
+        confidence: f32,
+        stt_ms: f64,
+        device: &mut dyn DuplexDevice,
+    ) {
+        let mut kind = self.kind(&text);
+        let repeated = kind == Kind::Request && self.repeats(&text);
+        self.emit(
+            self.pos,
+            EventKind::Transcript {
+                text: text.clone(),
+                confidence,
+                kind,
+                stt_ms,
+            },
+        );
+        self.profile.mark("stt_final", secs(self.pos));
+        if repeated {
+            // Said again while the first is handled: merged, and the reply
+            // goes on as after a backchannel.
+            self.emit(self.pos, EventKind::Debounced { text: text.clone() });
+            kind = Kind::Backchannel;
+        }
+        let orders = self.feed(Input::Heard(kind), device);
+        if orders.contains(&Do::Answer) {
+            self.answer(&text, device);
+        }
+    }
+
+    /// What identifies a request: its intent and slot values.
+    fn request_key(&self, text: &str) -> Option<String> {
+        let text = if self.complete(text) {
+            text.to_string()
+        } else {
+            self.repaired(text)?
+        };
+        self.matcher.parse(&text, &Context::default()).map(|p| {
+            let slots: BTreeMap<&str, String> = p
+                .slots
+                .iter()
+                .map(|s| (s.name.as_str(), s.value.to_string()))
+                .collect();
+            format!("{} {slots:?}", p.intent)
+        })
+    }
+
+    /// Whether `text` repeats the request still being handled (its reply
+    /// not yet over) within `debounce_ms`.
+    fn repeats(&self, text: &str) -> bool {
+        let busy = self.reply.is_some()
+            || matches!(
+                self.state(),
+                "thinking" | "speaking" | "yielding" | "resuming"
+            );
+        match (&self.last_request, busy) {
+            (Some((last, at)), true) => {
+                self.pos.saturating_sub(*at) <= ms_to_samples(self.cfg.debounce_ms as f64)
+                    && self.request_key(text).as_ref() == Some(last)
+            }
+            _ => false,
+        }
+    }
+
+    /// How `text` counts for turn-taking. Over the assistant's speech, one
+    /// word that is neither a stop word nor a request on its own ("and",
+    /// Whisper's reading of a murmured "mm-hmm") is a backchannel: a real
+    /// interruption says what it wants.
+    fn kind(&self, text: &str) -> Kind {
+        let k = words::classify(text, self.asking);
+        let over_speech = matches!(self.state(), "yielding" | "speaking" | "resuming");
+        if k == Kind::Request
+            && over_speech
+            && words::plain(text).split_whitespace().count() <= 1
+            && !self.complete(text)
+        {
+            return Kind::Backchannel;
+        }
+        k
+    }
+
+    /// A complete reading of `text` without its wake word or with its
+    /// self-repair applied, if any.
+    fn repaired(&self, text: &str) -> Option<String> {
+        let base = words::without_wake_word(text)
+            .or_else(|| words::without_vocative(text).filter(|v| self.complete(v)));
+        if let Some(b) = &base
+            && self.complete(b)
+        {
+            return base;
+        }
+        let t = base.as_deref().unwrap_or(text);
+        words::repairs(t).into_iter().find(|r| self.complete(r))
+    }
+
+    fn answer(&mut self, heard: &str, device: &mut dyn DuplexDevice) {
+        let text = if self.complete(heard) {
+            heard.to_string()
+        } else {
+            self.repaired(heard)
+                .or_else(|| words::without_wake_word(heard))
+                .unwrap_or_else(|| heard.to_string())
+        };
+        if let Some(k) = self.request_key(&text) {
+            self.last_request = Some((k, self.pos));
+        }
+        let now_ms = self.pos * 1000 / RATE;
+        let now = Now::from_unix(self.cfg.start_unix + (self.pos / RATE) as i64);
+        let pending_before: Vec<String> = self
+            .agent
+            .approvals
+            .pending()
+            .map(|r| r.id.clone())
+            .collect();
+        let agent = &mut self.agent;
+        let (turn, agent_ms) = charged(
+            &self.cfg.costs,
+            &*self.stopwatch,
+            |c| c.agent_ms,
+            || {
+                catch_unwind(AssertUnwindSafe(|| {
+                    agent.hear(&text, Source::UserVoice, now, now_ms)
+                }))
+            },
+        );
+        self.profile.stage("agent", agent_ms);
+        let at = self.pos + ms_to_samples(agent_ms);
+        let turn = match turn {
+            Ok(t) => t,
+            Err(_) => {
+                self.emit(
+                    at,
+                    EventKind::Error {
+                        stage: "agent",
+                        message: "the language core or a tool panicked; the dialogue was reset"
+                            .into(),
+                    },
+                );
+                ainima_agent::agent::AgentTurn {
+                    dialogue: None,
+                    calls: Vec::new(),
+                    reply: "Sorry, something went wrong. Please say that again.".into(),
+                }
+            }
+        };
+        if let Some(d) = &turn.dialogue {
+            self.emit(
+                at,
+                EventKind::Intent {
+                    intent: d.intent.clone(),
+                    slots: json!(d.slots),
+                    confidence: d.confidence,
+                    state: d.state.to_string(),
+                    text: text.clone(),
+                },
+            );
+            if d.state == "confirming" {
+                self.emit(
+                    at,
+                    EventKind::ApprovalRequest {
+                        id: None,
+                        tool: d
+                            .intent
+                            .as_ref()
+                            .and_then(|i| self.catalog.intents.get(i))
+                            .and_then(|i| i.action.clone()),
+                        sentence: d.reply.clone(),
+                    },
+                );
+            }
+        }
+        for c in &turn.calls {
+            self.emit(
+                at,
+                EventKind::ToolCall {
+                    tool: c.tool.clone(),
+                    args: c.args.clone(),
+                    status: c.status.clone(),
+                    detail: c.detail.clone(),
+                },
+            );
+        }
+        let new_requests: Vec<_> = self
+            .agent
+            .approvals
+            .pending()
+            .filter(|r| !pending_before.contains(&r.id))
+            .cloned()
+            .collect();
+        for r in new_requests {
+            self.emit(
+                at,
+                EventKind::ApprovalRequest {
+                    id: Some(r.id),
+                    tool: Some(r.tool),
+                    sentence: r.sentence,
+                },
+            );
+        }
+        if turn.reply.trim().is_empty() {
+            self.feed(Input::Silent, device);
+            return;
+        }
+        self.emit(
+            at,
+            EventKind::Reply {
+                text: turn.reply.clone(),
+            },
+        );
+        // It asks once its question is heard (see `on_sentence`).
+        self.asking = false;
+        self.speak(turn.reply, at);
+    }
+
+    /// Synthesises `text` sentence by sentence from `at`; each sentence is
+    /// released when its synthesis would be done.
+    fn speak(&mut self, text: String, at: u64) {
+        self.next_reply += 1;
+        let id = self.next_reply;
+        let mut sentences = Vec::new();
+        let tts = &mut self.tts;
+        let t0 = self.stopwatch.now();
+        let mut last = t0;
+        let stopwatch = self.stopwatch.clone();
+        let fixed = match &self.cfg.costs {
+            Costs::Fixed(c) => Some(c.tts_ms),
+            Costs::Measured => None,
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            tts.speak(&text, &mut |s| {
+                let now = stopwatch.now();
+                let ms = fixed.unwrap_or_else(|| now.saturating_sub(last).as_secs_f64() * 1000.0);
+                last = now;
+                sentences.push((s, ms));
+                true
+            })
+        }));
+        let failure = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("the synthesiser panicked".to_string()),
+        };
+        if let Some(message) = failure {
+            self.emit(
+                at,
+                EventKind::Error {
+                    stage: "tts",
+                    message,
+                },
+            );
+        }
+        let mut ready = at.max(self.tts_free_at);
+        let n = sentences.len();
+        for (i, (s, ms)) in sentences.into_iter().enumerate() {
+            if i == 0 {
+                self.profile.stage("tts_first", ms);
+            }
+            ready += ms_to_samples(ms);
+            self.schedule(
+                ready,
+                Job::Sentence {
+                    reply: id,
+                    audio: s.audio,
+                    first: i == 0,
+                },
+            );
+        }
+        self.tts_free_at = ready;
+        let turn = self.profile.current();
+        self.reply = Some(Reply {
+            id,
+            text,
+            queued: Vec::new(),
+            waiting: n,
+            started: false,
+            turn,
+            question_from: None,
+        });
+    }
+
+    fn on_sentence(
+        &mut self,
+        id: u64,
+        audio: Vec<f32>,
+        first: bool,
+        device: &mut dyn DuplexDevice,
+    ) {
+        let Some(reply) = self.reply.as_mut().filter(|r| r.id == id) else {
+            return; // dropped or superseded
+        };
+        reply.waiting = reply.waiting.saturating_sub(1);
+        reply.queued.extend_from_slice(&audio);
+        // The last sentence of a question: once it is heard, "okay" answers.
+        if reply.waiting == 0 && reply.text.trim_end().ends_with('?') {
+            reply.question_from = Some(reply.queued.len() - audio.len());
+        }
+        if let Some(p) = self.paused.as_mut() {
+            p.extend_from_slice(&audio);
+            return;
+        }
+        let _ = device.play(&audio);
+        if first || !reply.started {
+            reply.started = true;
+            let text = reply.text.clone();
+            let turn = reply.turn;
+            self.profile.first_audio(turn, secs(self.pos));
+            self.emit(self.pos, EventKind::TtsStart { text });
+            self.feed(Input::Speaking, device);
+        }
+    }
+
+    fn playback_check(&mut self, device: &mut dyn DuplexDevice) {
+        if let Some(r) = &self.reply
+            && self.paused.is_none()
+        {
+            let played = r.queued.len().saturating_sub(device.pending_playback());
+            if r.question_from.is_some_and(|q| played > q) {
+                self.asking = true;
+            }
+        }
+        let done = self.paused.is_none()
+            && self
+                .reply
+                .as_ref()
+                .is_some_and(|r| r.started && r.waiting == 0)
+            && device.pending_playback() == 0;
+        if done {
+            self.reply = None;
+            self.emit(self.pos, EventKind::TtsStop { reason: "done" });
+            self.feed(Input::Done, device);
+        }
+    }
+
+    /// Hands `input` to the turn-taking machine and carries out its orders.
+    fn feed(&mut self, input: Input, device: &mut dyn DuplexDevice) -> Vec<Do> {
+        let mut orders = Orders::default();
+        self.turns.handle_with_context(&input, &mut orders);
+        for o in &orders.0 {
+            match o {
+                Do::Pause => {
+                    let pending = device.pending_playback();
+                    device.stop_playback();
+                    let queued = self.reply.as_ref().map_or(&[][..], |r| &r.queued[..]);
+                    let from = queued.len().saturating_sub(pending);
+                    self.paused = Some(queued[from..].to_vec());
+                    self.paused_at = Some(self.pos);
+                    let onset = self.onset.unwrap_or(self.pos);
+                    self.emit(self.pos, EventKind::Yield { onset: secs(onset) });
+                }
+                Do::Resume => {
+                    let after = match input {
+                        Input::Rejected | Input::Heard(Kind::Noise) => "noise",
+                        _ => "backchannel",
+                    };
+                    if let Some(rest) = self.paused.take() {
+                        let _ = device.play(&rest);
+                    }
+                    self.paused_at = None;
+                    self.emit(self.pos, EventKind::Resume { after });
+                }
+                Do::Drop | Do::DropForStop => {
+                    device.stop_playback();
+                    let onset = self.onset.unwrap_or(self.pos);
+                    let stopped = self.paused_at.take().unwrap_or(self.pos);
+                    let had_reply = self.reply.is_some() || self.paused.is_some();
+                    self.paused = None;
+                    self.reply = None;
+                    if had_reply {
+                        self.emit(
+                            self.pos,
+                            EventKind::BargeIn {
+                                onset: secs(onset),
+                                stop_latency_ms: secs(stopped.saturating_sub(onset)) * 1000.0,
+                            },
+                        );
+                        self.profile
+                            .barge_in(secs(stopped.saturating_sub(onset)) * 1000.0);
+                        let reason = if *o == Do::DropForStop {
+                            "stop_word"
+                        } else {
+                            "barge_in"
+                        };
+                        self.emit(self.pos, EventKind::TtsStop { reason });
+                    }
+                }
+                Do::Supersede => {
+                    if self.reply.take().is_some() {
+                        self.emit(
+                            self.pos,
+                            EventKind::TtsStop {
+                                reason: "superseded",
+                            },
+                        );
+                    }
+                }
+                Do::Answer => {}
+            }
+        }
+        orders.0
+    }
+
+    /// Lets the work still pending finish, as if the room stayed quiet:
+    /// captures silence until every result is released and every reply
+    /// played, at most `max` more.
+    pub fn drain(&mut self, device: &mut dyn DuplexDevice, max: Duration) -> Result<()> {
+        let limit = self.pos + (max.as_secs_f64() * RATE as f64) as u64;
+        while (self.reply.is_some() || !self.jobs.is_empty() || self.paused.is_some())
+            && self.pos < limit
+        {
+            if !self.step(device)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,326 @@
+//! What a short utterance is, by its words, while the assistant talks or
+//! when a turn may end: a stop word, a backchannel, noise, a request; and
+//! whether a sentence is clearly unfinished. Plain rules, no model.
+
+use ainima_fallbacks::text;
+
+/// What the user said, as far as turn-taking cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Nothing recognisable: a cough, a click, breath, Whisper's filler.
+    Noise,
+    /// "mm-hmm", "ok", "right": the listener is listening; go on talking.
+    Backchannel,
+    /// "stop", "cancel", "wait": stop talking now, always.
+    Stop,
+    /// Anything else: a turn of its own.
+    Request,
+}
+
+/// Phrases that stop the assistant whatever it is doing.
+pub const STOP: &[&str] = &[
+    "stop",
+    "stop it",
+    "stop talking",
+    "cancel",
+    "cancel that",
+    "wait",
+    "wait a moment",
+    "wait a second",
+    "hold on",
+    "be quiet",
+    "quiet",
+    "shut up",
+    "enough",
+    "that is enough",
+    "never mind",
+    "nevermind",
+];
+
+/// Listener feedback that is not a turn.
+pub const BACKCHANNEL: &[&str] = &[
+    "mm",
+    "mmm",
+    "mm hmm",
+    "mhm",
+    "mmhmm",
+    "hmm",
+    "uh huh",
+    "uhhuh",
+    "aha",
+    "ah",
+    "oh",
+    "ok",
+    "okay",
+    "right",
+    "yeah",
+    "yep",
+    "sure",
+    "i see",
+    "got it",
+    "alright",
+    "all right",
+    "cool",
+    "nice",
+];
+
+/// Backchannels that also answer a question ("Shall I?" "Okay."): when the
+/// assistant has asked, these are answers.
+const ANSWERS: &[&str] = &[
+    "ok",
+    "okay",
+    "right",
+    "yeah",
+    "yep",
+    "sure",
+    "alright",
+    "all right",
+    "cool",
+    "nice",
+];
+
+/// Words Whisper is known to produce from noise or silence.
+const NOISE: &[&str] = &["", "you", "thank you", "bye", "uh", "um", "er"];
+
+/// Words that carry no meaning at the edges of a short utterance.
+const EDGE: &[&str] = &["oh", "uh", "um", "please", "ainima", "now", "just"];
+
+/// The utterance's words, lower case, without punctuation, sound
+/// annotations (`(coughing)`, `[BLANK_AUDIO]`, `*cough*`) or hyphens.
+pub fn plain(heard: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0i32;
+    for c in heard.chars() {
+        match c {
+            '(' | '[' | '*' if depth == 0 || c != '*' => depth += 1,
+            ')' | ']' => depth = (depth - 1).max(0),
+            '*' => depth = 0,
+            _ if depth > 0 => {}
+            '-' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    text::tokens(&out)
+        .into_iter()
+        .map(|t| t.word)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn trimmed(words: &str) -> String {
+    let mut w: Vec<&str> = words.split_whitespace().collect();
+    while w.first().is_some_and(|x| EDGE.contains(x)) && w.len() > 1 {
+        w.remove(0);
+    }
+    while w.last().is_some_and(|x| EDGE.contains(x)) && w.len() > 1 {
+        w.pop();
+    }
+    w.join(" ")
+}
+
+/// What `heard` is. `asking` says the assistant's words end in a question,
+/// so "yes", "ok" and "sure" answer it rather than acknowledge.
+pub fn classify(heard: &str, asking: bool) -> Kind {
+    let p = plain(heard);
+    if NOISE.contains(&p.as_str()) {
+        return Kind::Noise;
+    }
+    let t = trimmed(&p);
+    if STOP.contains(&t.as_str()) {
+        return Kind::Stop;
+    }
+    // A run of backchannel words ("yeah yeah", "ok ok right").
+    let all_back = !t.is_empty()
+        && (BACKCHANNEL.contains(&t.as_str())
+            || BACKCHANNEL.contains(&p.as_str())
+            || t.split_whitespace().all(|w| BACKCHANNEL.contains(&w)));
+    let answers =
+        t.split_whitespace().any(|w| ANSWERS.contains(&w)) || ANSWERS.contains(&t.as_str());
+    if all_back && !(asking && answers) {
+        return Kind::Backchannel;
+    }
+    Kind::Request
+}
+
+/// Words after which a sentence cannot end: "set a timer for", "turn on
+/// the", "send a message to".
+const DANGLING: &[&str] = &[
+    "a", "an", "the", "to", "for", "of", "in", "on", "at", "by", "with", "and", "or", "but", "my",
+    "your", "from", "into", "about", "than", "until", "is", "are", "was", "set", "turn", "play",
+    "send", "tell", "remind", "call", "open", "add", "put", "make", "order", "move", "what",
+    "which", "who", "where", "when", "how", "so", "because", "if", "that", "this", "some",
+    "please", "um", "uh", "like",
+];
+
+/// Whether `heard` so far is clearly unfinished (it ends on a word a
+/// sentence cannot end on, or with a comma).
+pub fn unfinished(heard: &str) -> bool {
+    let t = heard.trim_end();
+    if t.ends_with(',') || t.ends_with("...") || t.ends_with('-') {
+        return true;
+    }
+    let p = plain(t);
+    p.split_whitespace()
+        .last()
+        .is_some_and(|w| DANGLING.contains(&w))
+}
+
+/// Names people call an assistant by, said before a request.
+const WAKE: &[&str] = &[
+    "ainima",
+    "picovoice",
+    "mycroft",
+    "computer",
+    "assistant",
+    "jarvis",
+    "alexa",
+    "siri",
+];
+
+/// `heard` without a leading wake phrase ("Picovoice, make me a coffee",
+/// "hey Mycroft, what time is it"), if it has one.
+pub fn without_wake_word(heard: &str) -> Option<String> {
+    let p = plain(heard);
+    let mut w: Vec<&str> = p.split_whitespace().collect();
+    if w.first()
+        .is_some_and(|x| matches!(*x, "hey" | "hi" | "ok" | "okay"))
+        && w.len() > 1
+    {
+        w.remove(0);
+    }
+    if w.first().is_some_and(|x| WAKE.contains(x)) && w.len() > 1 {
+        return Some(w[1..].join(" "));
+    }
+    None
+}
+
+/// `heard` without one or two words before a comma that opens it: a name
+/// the recogniser spelled its own way ("Pico boys, make me a coffee"), or
+/// an opener ("So, what time is it"). Only for when what is left is a
+/// complete request.
+pub fn without_vocative(heard: &str) -> Option<String> {
+    // A name the recogniser spelled its own way ("Pico boys, make me a
+    // coffee"): one or two words before a comma that opens the sentence.
+    let (head, rest) = heard.split_once(',')?;
+    let n = plain(head).split_whitespace().count();
+    let rest = plain(rest);
+    ((1..=2).contains(&n) && !rest.is_empty()).then_some(rest)
+}
+
+/// Markers of a self-repair: "five, no, ten minutes", "at six, I mean
+/// seven".
+const REPAIR: &[&str] = &[
+    "no",
+    "i mean",
+    "sorry",
+    "actually",
+    "rather",
+    "make that",
+    "no wait",
+];
+
+/// Readings of a self-corrected sentence, most likely first: for "set a
+/// timer for five, no, ten minutes", "set a timer for ten minutes" (the
+/// repair replaces the last word before the marker), then with two, three
+/// words replaced. Empty when there is no repair marker inside.
+pub fn repairs(heard: &str) -> Vec<String> {
+    let words: Vec<String> = plain(heard)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let mut out = Vec::new();
+    for marker in REPAIR {
+        let m: Vec<&str> = marker.split(' ').collect();
+        for at in 1..words.len() {
+            if at + m.len() >= words.len() || words[at..at + m.len()] != m[..] {
+                continue;
+            }
+            let after = &words[at + m.len()..];
+            for k in 1..=at.min(3) {
+                let mut w: Vec<&str> = words[..at - k].iter().map(String::as_str).collect();
+                w.extend(after.iter().map(String::as_str));
+                let s = w.join(" ");
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(heard: &str, asking: bool, expect: Kind) {
+        assert_eq!(classify(heard, asking), expect, "{heard:?}");
+    }
+
+    #[test]
+    fn short_utterances_are_told_apart() {
+        check("", false, Kind::Noise);
+        check("(coughing)", false, Kind::Noise);
+        check("[BLANK_AUDIO]", false, Kind::Noise);
+        check(" you", false, Kind::Noise);
+        check("Mm-hmm.", false, Kind::Backchannel);
+        check("Uh-huh", false, Kind::Backchannel);
+        check("Okay.", false, Kind::Backchannel);
+        check("Yeah, yeah.", false, Kind::Backchannel);
+        check("Right.", false, Kind::Backchannel);
+        check("OK", true, Kind::Request);
+        check("Mm-hmm", true, Kind::Backchannel);
+        check("Stop!", false, Kind::Stop);
+        check("Stop.", true, Kind::Stop);
+        check("Wait.", false, Kind::Stop);
+        check("Cancel that please", false, Kind::Stop);
+        check("oh stop it", false, Kind::Stop);
+        check("Stop the music", false, Kind::Request);
+        check("What time is it?", false, Kind::Request);
+        check("Okay, what time is it?", false, Kind::Request);
+    }
+
+    #[test]
+    fn unfinished_sentences_are_recognised() {
+        assert!(unfinished("Set a timer for"));
+        assert!(unfinished("Turn on the"));
+        assert!(unfinished("Send a message to Alice,"));
+        assert!(!unfinished("Set a timer for five minutes."));
+        assert!(!unfinished("What time is it?"));
+        assert!(!unfinished(""));
+    }
+
+    #[test]
+    fn wake_words_are_taken_off() {
+        assert_eq!(
+            without_wake_word("Picovoice, make me a large coffee").as_deref(),
+            Some("make me a large coffee")
+        );
+        assert_eq!(
+            without_wake_word("Hey Mycroft, what time is it?").as_deref(),
+            Some("what time is it")
+        );
+        assert_eq!(
+            without_vocative("Pico boys, make me a large coffee.").as_deref(),
+            Some("make me a large coffee")
+        );
+        assert_eq!(without_wake_word("Computer"), None);
+        assert_eq!(without_wake_word("make me a coffee"), None);
+    }
+
+    #[test]
+    fn self_repairs_are_read_as_corrected() {
+        assert_eq!(
+            repairs("Set a timer for five, no, ten minutes.")[0],
+            "set a timer for ten minutes"
+        );
+        assert_eq!(
+            repairs("Wake me at six, I mean seven.")[0],
+            "wake me at seven"
+        );
+        assert!(repairs("No, I said ten.").len() <= 3);
+        assert!(repairs("Turn on the light").is_empty());
+        assert!(repairs("no").is_empty());
+    }
+}

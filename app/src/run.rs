@@ -1,0 +1,232 @@
+//! `ainima run`: a whole session over a recording, in a simulated room on
+//! the simulated clock, as fast as the machine allows.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use ainima::session::{Config, Costs, FixedCosts, Session};
+use ainima_agent::agent::Agent;
+use ainima_agent::tools::Registry;
+use ainima_audio::clock::{SimClock, SystemClock};
+use ainima_audio::device::DuplexDevice;
+use ainima_audio::room::SimRoom;
+use ainima_neurosymbolic::Assistant;
+
+use crate::config::AppConfig;
+
+/// What `ainima run` is told.
+#[derive(Debug)]
+pub struct RunArgs<'a> {
+    /// The user's side: a recording.
+    pub input: &'a Path,
+    /// Where what the assistant said goes, placed in time.
+    pub output: Option<&'a Path>,
+    /// One event a line.
+    pub events: Option<&'a Path>,
+    /// The profile as JSON.
+    pub profile: Option<&'a Path>,
+    /// Fixed stage costs instead of measured ones.
+    pub deterministic: bool,
+    /// Picks among reply variants.
+    pub seed: u64,
+    /// Print the events as they happen.
+    pub quiet: bool,
+}
+
+/// A session over the built-in skills, the whisper model at `model_dir`,
+/// and espeak-ng.
+pub fn session(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    deterministic: bool,
+    seed: u64,
+) -> Result<Session> {
+    let catalog = crate::language::catalog(config_dir, &[])?;
+    let assistant = Assistant::new(catalog.clone(), seed)?;
+    // The built-in hardware skills drive the simulated coffee machine and
+    // robot (in process; real devices are wired by configuration).
+    let mut registry = Registry::new();
+    let sim: Arc<dyn ainima_agent::serial::LineDevice> = Arc::new(ainima_agent::serial::Simulated);
+    let wiring = ainima_agent::builtin::Wiring {
+        messages: None,
+        coffee: Some(sim.clone()),
+        robot: Some(sim),
+    };
+    ainima_agent::builtin::register(&mut registry, &wiring)?;
+    let agent = Agent::new(assistant, registry);
+    let mut stt = ainima::stt::whisper::WhisperEngine::load(model_dir)?;
+    stt.endpointer = cfg.endpointer.clone();
+    let tts = ainima::tts::espeak::Espeak::new(cfg.voice.clone())?;
+    let session_cfg = Config {
+        endpointer: cfg.endpointer.clone(),
+        aec: Some(cfg.aec.clone()),
+        voice: cfg.voice.clone(),
+        costs: if deterministic {
+            Costs::Fixed(FixedCosts::default())
+        } else {
+            Costs::Measured
+        },
+        ..Config::default()
+    };
+    Ok(Session::new(
+        session_cfg,
+        Box::new(stt),
+        Box::new(tts),
+        agent,
+        catalog,
+        Arc::new(SystemClock::new()),
+    )?)
+}
+
+/// Runs `session` over `user` speech (16 kHz) said at `start` samples into
+/// `room`; returns what the speaker emitted, sample for sample.
+pub fn over_room(
+    session: &mut Session,
+    room: &mut SimRoom,
+    until: u64,
+    on_events: &mut dyn FnMut(&[ainima::session::Event]) -> Result<()>,
+) -> Result<Vec<f32>> {
+    let mut spoken = Vec::new();
+    let mut dev = Recorder {
+        inner: room,
+        spoken: &mut spoken,
+    };
+    while session.position() < until && session.step(&mut dev)? {
+        on_events(&session.take_events())?;
+    }
+    session.drain(&mut dev, Duration::from_secs(30))?;
+    on_events(&session.take_events())?;
+    Ok(spoken)
+}
+
+/// A device that keeps what its speaker emitted.
+struct Recorder<'a> {
+    inner: &'a mut SimRoom,
+    spoken: &'a mut Vec<f32>,
+}
+
+impl DuplexDevice for Recorder<'_> {
+    fn capture(&mut self, mic: &mut [f32], reference: &mut [f32]) -> ainima_audio::Result<usize> {
+        let n = self.inner.capture(mic, reference)?;
+        self.spoken.extend_from_slice(&reference[..n]);
+        Ok(n)
+    }
+    fn play(&mut self, samples: &[f32]) -> ainima_audio::Result<()> {
+        self.inner.play(samples)
+    }
+    fn stop_playback(&mut self) -> usize {
+        self.inner.stop_playback()
+    }
+    fn pending_playback(&self) -> usize {
+        self.inner.pending_playback()
+    }
+    fn info(&self) -> ainima_audio::device::DeviceInfo {
+        self.inner.info()
+    }
+}
+
+/// `ainima run`.
+pub fn run(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    args: &RunArgs<'_>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let user = ainima_audio::decode::load_16k_mono(args.input)
+        .with_context(|| args.input.display().to_string())?;
+    let mut session = session(cfg, config_dir, model_dir, args.deterministic, args.seed)?;
+    let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
+    room.add_user_speech(0, user.clone(), 1.0);
+    // The recording, then time for the last answer.
+    let until = user.len() as u64 + 3 * 16_000;
+    room.end_at(until + 30 * 16_000);
+    let mut events_file = match args.events {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| p.display().to_string())?,
+        )),
+        None => None,
+    };
+    let wall = std::time::Instant::now();
+    let quiet = args.quiet;
+    let spoken = over_room(&mut session, &mut room, until, &mut |events| {
+        for e in events {
+            let line = serde_json::to_string(e)?;
+            if let Some(f) = events_file.as_mut() {
+                writeln!(f, "{line}")?;
+            }
+            if !quiet {
+                writeln!(out, "{}", describe(e))?;
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(mut f) = events_file {
+        f.flush()?;
+    }
+    let simulated = session.position() as f64 / 16_000.0;
+    let wall = wall.elapsed().as_secs_f64();
+    if let Some(p) = args.output {
+        ainima_audio::device::file::write_wav(p, &spoken)
+            .with_context(|| p.display().to_string())?;
+    }
+    if let Some(p) = args.profile {
+        let json = serde_json::json!({
+            "summary": session.profile.summary(),
+            "turns": session.profile.turns,
+            "simulated_seconds": simulated,
+            "wall_seconds": wall,
+        });
+        std::fs::write(p, serde_json::to_string_pretty(&json)?)
+            .with_context(|| p.display().to_string())?;
+    }
+    if !quiet {
+        writeln!(
+            out,
+            "\n{simulated:.1} s of session in {wall:.1} s ({:.1}x real time)\n\n{}",
+            simulated / wall.max(1e-9),
+            session.profile.table()
+        )?;
+    }
+    Ok(())
+}
+
+/// One line for a person.
+pub fn describe(e: &ainima::session::Event) -> String {
+    use ainima::session::EventKind as K;
+    let what = match &e.kind {
+        K::SpeechStart { .. } => "user starts speaking".to_string(),
+        K::SpeechEnd { by, decided_at } => {
+            format!("user stops (turn over at {decided_at:.2} s, by {by})")
+        }
+        K::Noise { .. } => "noise, not speech".to_string(),
+        K::Transcript {
+            text, kind, stt_ms, ..
+        } => {
+            format!("heard {text:?} ({kind:?}, {stt_ms:.0} ms)")
+        }
+        K::Intent { intent, slots, .. } => {
+            format!("intent {} {}", intent.as_deref().unwrap_or("(none)"), slots)
+        }
+        K::ToolCall {
+            tool, args, status, ..
+        } => format!("tool {tool} {args}: {status}"),
+        K::ApprovalRequest { sentence, .. } => format!("asks approval: {sentence:?}"),
+        K::Reply { text } => format!("reply {text:?}"),
+        K::TtsStart { .. } => "assistant starts speaking".to_string(),
+        K::TtsStop { reason } => format!("assistant stops ({reason})"),
+        K::Yield { .. } => "assistant falls silent: the user speaks over it".to_string(),
+        K::Resume { after } => format!("assistant resumes (after a {after})"),
+        K::BargeIn {
+            stop_latency_ms, ..
+        } => format!("barge-in: reply dropped ({stop_latency_ms:.0} ms onset to silence)"),
+        K::Debounced { text } => format!("repeated request merged: {text:?}"),
+        K::Error { stage, message } => format!("{stage} failed: {message}"),
+    };
+    format!("{:>7.2} s  {what}", e.t)
+}

@@ -1,0 +1,363 @@
+//! Whole sessions through `ainima run`: real recordings and synthesised
+//! speech said into the simulated room, the real Whisper model, the
+//! language core, the agent and espeak-ng; the events say what happened.
+//! Needs the Whisper wheel and the shared recordings (see README).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use ainima_testkit::{data_dir, whisper_wheel};
+use serde_json::Value;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ainima(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ainima"))
+        .args(args)
+        .env("AINIMA_HOME", home)
+        .output()
+        .expect("runs")
+}
+
+/// One home with the model imported, shared by this file's tests.
+fn home() -> Option<&'static PathBuf> {
+    static HOME: OnceLock<Option<PathBuf>> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let wheel = whisper_wheel()?;
+        let h = std::env::temp_dir().join(format!("ainima-session-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&h);
+        std::fs::create_dir_all(&h).expect("home");
+        let o = ainima(&h, &["models", "import", wheel.to_str().expect("path")]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        Some(h)
+    })
+    .as_ref()
+}
+
+/// 16 kHz mono audio of a recording below `speech/`.
+fn recording(data: &Path, rel: &str) -> Vec<f32> {
+    ainima_audio::decode::load_16k_mono(&data.join("speech").join(rel)).expect("a recording")
+}
+
+/// `text` said by espeak-ng (through `ainima say`).
+fn said(home: &Path, words: &str, rate: u32) -> Vec<f32> {
+    let wav = home.join(format!(
+        "say-{}.wav",
+        words.replace(|c: char| !c.is_alphanumeric(), "_")
+    ));
+    let o = ainima(
+        home,
+        &[
+            "say",
+            words,
+            "--output",
+            wav.to_str().expect("path"),
+            "--rate",
+            &rate.to_string(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    ainima_audio::decode::load_16k_mono(&wav).expect("speech")
+}
+
+fn silence(secs: f64) -> Vec<f32> {
+    vec![0.0; (secs * 16_000.0) as usize]
+}
+
+/// Runs a session over `parts` one after another; its events.
+fn run(home: &Path, name: &str, parts: &[Vec<f32>]) -> Vec<Value> {
+    let input = home.join(format!("{name}.wav"));
+    let all: Vec<f32> = parts.concat();
+    ainima_audio::device::file::write_wav(&input, &all).expect("input");
+    let events = home.join(format!("{name}.jsonl"));
+    let o = ainima(
+        home,
+        &[
+            "run",
+            "--input",
+            input.to_str().expect("path"),
+            "--events",
+            events.to_str().expect("path"),
+            "--deterministic",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::read_to_string(&events)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event a line"))
+        .collect()
+}
+
+fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == t).collect()
+}
+
+fn story(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn commands_in_real_recordings_make_the_right_tool_calls() {
+    let (Some(home), Some(data)) = (home(), data_dir()) else {
+        return;
+    };
+    let events = run(
+        home,
+        "commands",
+        &[
+            recording(&data, "voice2json/launch_firefox.wav"),
+            silence(3.0),
+            recording(&data, "rhasspy/what_time_is_it.wav"),
+            silence(3.0),
+            recording(&data, "picovoice/picovoice-coffee.wav"),
+            silence(4.0),
+            recording(&data, "tflite_micro/yes_1000ms.wav"),
+            silence(3.0),
+            recording(
+                &data,
+                "wyoming_faster_whisper/turn_on_the_living_room_lamp.wav",
+            ),
+        ],
+    );
+    let calls: Vec<(String, Value, String)> = of_type(&events, "tool_call")
+        .into_iter()
+        .map(|c| {
+            (
+                c["tool"].as_str().unwrap_or_default().to_string(),
+                c["args"].clone(),
+                c["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("app.open", serde_json::json!({"app": "firefox"})),
+        ("clock.time", serde_json::json!({})),
+        (
+            "coffee.order",
+            serde_json::json!({"drink": "americano", "size": "large", "shots": 1.0}),
+        ),
+        (
+            "device.on",
+            serde_json::json!({"device": "living room lamp"}),
+        ),
+    ];
+    assert_eq!(calls.len(), expect.len(), "{}", story(&events));
+    for ((tool, args, status), (want_tool, want_args)) in calls.iter().zip(expect) {
+        assert_eq!(
+            (tool.as_str(), args),
+            (want_tool, &want_args),
+            "{}",
+            story(&events)
+        );
+        assert_eq!(status, "done", "{tool}: {}", story(&events));
+    }
+    // The coffee was asked about before it was made.
+    let asked = of_type(&events, "approval_request");
+    assert_eq!(asked.len(), 1, "{}", story(&events));
+    assert_eq!(asked[0]["tool"], "coffee.order");
+    // Every turn was answered, and every answer spoken.
+    assert_eq!(of_type(&events, "reply").len(), 5, "{}", story(&events));
+    assert_eq!(of_type(&events, "tts_start").len(), 5);
+    assert!(
+        of_type(&events, "barge_in").is_empty(),
+        "{}",
+        story(&events)
+    );
+}
+
+/// The assistant's long answer to "What can you do?", and `then` said
+/// 2.4 s after the question ends (about a second into the answer).
+fn over_the_answer(home: &Path, name: &str, then: Vec<f32>) -> Vec<Value> {
+    run(
+        home,
+        name,
+        &[
+            said(home, "What can you do?", 150),
+            silence(2.4),
+            then,
+            silence(1.0),
+        ],
+    )
+}
+
+#[test]
+fn a_request_over_the_assistant_stops_it_and_is_answered() {
+    let (Some(home), Some(data)) = (home(), data_dir()) else {
+        return;
+    };
+    let events = over_the_answer(
+        home,
+        "barge-in",
+        recording(&data, "rhasspy/turn_on_living_room_lamp.wav"),
+    );
+    let barge = of_type(&events, "barge_in");
+    assert_eq!(barge.len(), 1, "{}", story(&events));
+    let stops: Vec<&str> = of_type(&events, "tts_stop")
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(stops, ["barge_in", "done"], "{}", story(&events));
+    let calls = of_type(&events, "tool_call");
+    assert_eq!(calls.len(), 1, "{}", story(&events));
+    assert_eq!(calls[0]["tool"], "device.on");
+    // The assistant fell silent before the words were known.
+    let yielded = of_type(&events, "yield")[0]["t"].as_f64().expect("t");
+    let heard = of_type(&events, "transcript")[1]["t"].as_f64().expect("t");
+    assert!(yielded < heard, "{}", story(&events));
+}
+
+#[test]
+fn a_backchannel_over_the_assistant_does_not_stop_it() {
+    let Some(home) = home() else {
+        return;
+    };
+    for (name, words) in [("okay", "Okay."), ("uh-huh", "Uh-huh.")] {
+        let events = over_the_answer(home, name, said(home, words, 140));
+        assert!(
+            of_type(&events, "barge_in").is_empty(),
+            "{name}: {}",
+            story(&events)
+        );
+        assert_eq!(
+            of_type(&events, "resume").len(),
+            1,
+            "{name}: {}",
+            story(&events)
+        );
+        let stops: Vec<&str> = of_type(&events, "tts_stop")
+            .iter()
+            .filter_map(|e| e["reason"].as_str())
+            .collect();
+        assert_eq!(stops, ["done"], "{name}: {}", story(&events));
+        assert_eq!(
+            of_type(&events, "reply").len(),
+            1,
+            "{name}: {}",
+            story(&events)
+        );
+    }
+}
+
+#[test]
+fn a_stop_word_stops_the_assistant_and_nothing_else_happens() {
+    let Some(home) = home() else {
+        return;
+    };
+    let events = over_the_answer(home, "stop", said(home, "Stop.", 140));
+    let stops: Vec<&str> = of_type(&events, "tts_stop")
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(stops, ["stop_word"], "{}", story(&events));
+    assert_eq!(of_type(&events, "reply").len(), 1, "{}", story(&events));
+    assert!(of_type(&events, "tool_call").is_empty());
+}
+
+#[test]
+fn a_request_said_again_while_answered_is_merged() {
+    let Some(home) = home() else {
+        return;
+    };
+    let question = said(home, "What can you do?", 150);
+    let events = run(
+        home,
+        "repeat",
+        &[question.clone(), silence(2.4), question, silence(1.0)],
+    );
+    assert_eq!(of_type(&events, "debounced").len(), 1, "{}", story(&events));
+    assert_eq!(of_type(&events, "reply").len(), 1, "{}", story(&events));
+    assert_eq!(of_type(&events, "intent").len(), 1, "{}", story(&events));
+}
+
+#[test]
+fn a_request_corrected_midway_runs_once_corrected() {
+    let Some(home) = home() else {
+        return;
+    };
+    let events = run(
+        home,
+        "repair",
+        &[
+            said(home, "Set a timer for five, no, ten minutes.", 170),
+            silence(1.0),
+        ],
+    );
+    let calls = of_type(&events, "tool_call");
+    assert_eq!(calls.len(), 1, "{}", story(&events));
+    assert_eq!(calls[0]["tool"], "timer.start");
+    assert_eq!(
+        calls[0]["args"]["duration"]["seconds"],
+        600.0,
+        "{}",
+        story(&events)
+    );
+}
+
+#[test]
+fn deterministic_runs_give_the_same_events_and_the_assistant_s_audio() {
+    let (Some(home), Some(data)) = (home(), data_dir()) else {
+        return;
+    };
+    let lamp = recording(&data, "rhasspy/turn_on_living_room_lamp.wav");
+    let a = run(home, "replay-a", &[lamp.clone(), silence(1.0)]);
+    let b = run(home, "replay-b", &[lamp, silence(1.0)]);
+    assert_eq!(a, b);
+    // Every event has its time and type; speech_end is the end of speech,
+    // the decision comes after it.
+    for e in &a {
+        assert!(
+            e["t"].as_f64().is_some() && e["type"].as_str().is_some(),
+            "{e}"
+        );
+    }
+    let end = &of_type(&a, "speech_end")[0];
+    assert!(end["decided_at"].as_f64() > end["t"].as_f64());
+    // What the assistant said, placed in time.
+    let out = home.join("replay-out.wav");
+    let input = home.join("replay-a.wav");
+    let o = ainima(
+        home,
+        &[
+            "run",
+            "--input",
+            input.to_str().expect("path"),
+            "--output",
+            out.to_str().expect("path"),
+            "--deterministic",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let said = ainima_audio::decode::load_16k_mono(&out).expect("the output");
+    let start = of_type(&a, "tts_start")[0]["t"].as_f64().expect("t");
+    let at = (start * 16_000.0) as usize;
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt();
+    assert!(rms(&said[..at]) < 1e-4, "silent before the reply");
+    assert!(rms(&said[at..at + 16_000]) > 0.01, "the reply after");
+}
+
+#[test]
+fn a_bad_input_file_is_a_clear_error() {
+    let Some(home) = home() else {
+        return;
+    };
+    let bad = home.join("bad.wav");
+    std::fs::write(&bad, b"RIFF\x10\x00\x00\x00WAVEfmt junk").expect("file");
+    let o = ainima(
+        home,
+        &["run", "--input", bad.to_str().expect("path"), "--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("bad.wav"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
