@@ -1,145 +1,168 @@
-//! `ainima demo`: the front end on real recordings, then full duplex in a simulated room.
+//! `ainima demo`: a scripted conversation through the simulated room. The
+//! user's lines are synthesised (espeak-ng) and said into the room when
+//! their cue comes (after the assistant's reply, or into it, to interrupt);
+//! the real session hears them through the echo canceller, Whisper, the
+//! language core and the agent, and answers with its own voice. Printed:
+//! what was said and heard, the actions taken, and the latency table.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
+use ainima::session::{Event, EventKind};
+use ainima::tts::Voice;
 use ainima_audio::clock::SimClock;
-use ainima_audio::device::DuplexDevice;
-use ainima_audio::endpoint::EndpointEvent;
-use ainima_audio::frame::seconds;
-use ainima_audio::frontend::FrontEnd;
-use ainima_audio::room::{SimRoom, run_front_end};
+use ainima_audio::room::SimRoom;
 
 use crate::config::AppConfig;
-use crate::speech;
+use crate::script::{Cue, Line, drive};
 
-const SHOWN: [&str; 4] = [
-    "whisper_cpp/jfk.wav",
-    "voice2json/would_you_please_turn_on_living_room_lamp.wav",
-    "speechbrain_audiomnist/6_56_49.wav",
-    "pocketsphinx/goforward.wav",
+/// The script: what the user says, and when.
+pub const SCRIPT: &[Line] = &[
+    Line {
+        text: "What time is it?",
+        cue: Cue::AfterReply(0.5),
+    },
+    Line {
+        text: "Turn on the kitchen light.",
+        cue: Cue::AfterReply(1.0),
+    },
+    Line {
+        text: "What can you do?",
+        cue: Cue::AfterReply(1.0),
+    },
+    Line {
+        text: "Okay.",
+        cue: Cue::IntoReply(2.0),
+    },
+    Line {
+        text: "Make me a large latte.",
+        cue: Cue::IntoReply(5.0),
+    },
+    Line {
+        text: "Yes.",
+        cue: Cue::AfterReply(0.8),
+    },
+    Line {
+        text: "Set a timer for five, no, ten minutes.",
+        cue: Cue::AfterReply(1.0),
+    },
+    Line {
+        text: "Add milk to my shopping list.",
+        cue: Cue::AfterReply(1.0),
+    },
+    Line {
+        text: "What is on my shopping list?",
+        cue: Cue::AfterReply(1.0),
+    },
+    Line {
+        text: "What can you do?",
+        cue: Cue::AfterReply(1.0),
+    },
+    Line {
+        text: "Stop.",
+        cue: Cue::IntoReply(1.5),
+    },
 ];
 
-pub fn run(cfg: &AppConfig, data: &Path, models: &Path, out: &mut impl Write) -> Result<()> {
-    // Speech to text when a model is installed (scripts/demo installs one).
-    let store = ainima::store::Store::new(models);
-    let mut stt = match store.installed("whisper-tiny.en") {
-        Ok(dir) => Some(ainima::stt::whisper::WhisperEngine::load(&dir)?),
-        Err(_) => None,
-    };
-    writeln!(out, "Ainima audio front end\n")?;
-    writeln!(
-        out,
-        "1. Speech found in real recordings (any rate and channel count, brought to 16 kHz mono)"
-    )?;
-    let have_data = data.join("speech/MANIFEST.tsv").is_file();
-    if have_data {
-        for rel in SHOWN {
-            let path = data.join("speech").join(rel);
-            let audio = ainima_audio::decode::decode_file(&path, &Default::default())?;
-            let mono = audio.to_16k_mono()?;
-            let segs = ainima_audio::endpoint::segments(&mono, &cfg.endpointer)?;
-            let list: Vec<String> = segs
-                .iter()
-                .map(|u| format!("{:.2}-{:.2} s", seconds(u.start), seconds(u.end)))
-                .collect();
-            writeln!(
-                out,
-                "   {rel} ({} Hz, {} ch, {:.1} s): {}",
-                audio.sample_rate,
-                audio.channels,
-                audio.duration(),
-                list.join(", ")
-            )?;
-        }
-    } else {
-        writeln!(
-            out,
-            "   (no recordings at {}: set AINIMA_DATA_DIR)",
-            data.display()
-        )?;
+/// The user's voice: espeak-ng, lower and slower than the assistant's.
+pub fn user_voice() -> Voice {
+    Voice {
+        name: "en-us".into(),
+        rate_wpm: 150,
+        pitch: 40,
     }
+}
 
-    let interrupt_at = 6.0;
+pub fn run(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    out: &mut impl Write,
+) -> Result<()> {
     writeln!(
         out,
-        "\n2. The assistant speaks in a simulated room (RT60 {} ms, echo delay {} ms); the user talks over it at {interrupt_at:.1} s",
+        "Ainima demo: a conversation in a simulated room (RT60 {} ms, echo delay {} ms).\n\
+         The user's lines are synthesised and said into the room; the assistant hears\n\
+         them through its echo canceller while it speaks, and answers with its own voice.\n",
         cfg.room.rt60_ms, cfg.room.delay_ms
     )?;
-    let voice = speech::espeak(speech::MONOLOGUE)?;
-    let user = if have_data {
-        ainima_audio::decode::load_16k_mono(&data.join("speech/rhasspy/what_time_is_it.wav"))?
-    } else {
-        speech::espeak("what time is it")?
-    };
-    let until = voice.len() as u64 + 16_000;
-    for (label, aec) in [
-        ("without echo cancellation", None),
-        ("with echo cancellation", Some(cfg.aec.clone())),
-    ] {
-        let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
-        room.play(&voice)?;
-        room.add_user_speech((interrupt_at * 16_000.0) as u64, user.clone(), 1.0);
-        let mut fe = FrontEnd::new(cfg.endpointer.clone(), aec)?;
-        let mut lines = Vec::new();
-        let mut heard: Vec<(usize, Vec<f32>)> = Vec::new();
-        run_front_end(&mut room, &mut fe, until, None, &mut |t, e| match e {
-            EndpointEvent::SpeechStart { start, .. } => lines.push(format!(
-                "   {:>6.2} s  user speech starts (from {:.2} s)",
-                seconds(t),
-                seconds(start)
-            )),
-            EndpointEvent::SpeechEnd(u) => {
-                lines.push(format!(
-                    "   {:>6.2} s  user speech ends ({:.2}-{:.2} s)",
-                    seconds(t),
-                    seconds(u.start),
-                    seconds(u.end)
-                ));
-                heard.push((lines.len(), u.audio));
-            }
-            EndpointEvent::Rejected { .. } => {}
-        })?;
-        // What the recogniser makes of each utterance (the echo-cancelled audio).
-        if let Some(engine) = stt.as_mut() {
-            use ainima::stt::SpeechToText;
-            for (at, audio) in heard.into_iter().rev() {
-                let t = engine.transcribe(&audio)?;
-                let text = if t.text.is_empty() {
-                    "(nothing)".to_string()
-                } else {
-                    format!("{:?}", t.text)
-                };
-                lines.insert(
-                    at,
-                    format!(
-                        "             heard: {text} ({:.0} ms)",
-                        t.timings_ms["total"]
-                    ),
-                );
-            }
-        }
-        writeln!(out, "  {label}:")?;
-        for l in &lines {
-            writeln!(out, "{l}")?;
-        }
-    }
-    // ERLE is echo over residual while only the assistant talks: a run without the user.
+    let mut session = crate::run::session(cfg, config_dir, model_dir, false, 0, &|_| {})?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
-    room.play(&voice)?;
-    let mut fe = FrontEnd::new(cfg.endpointer.clone(), Some(cfg.aec.clone()))?;
-    run_front_end(&mut room, &mut fe, until, Some(3 * 16_000), &mut |_, _| {})?;
-    if let Some(erle) = fe.aec().and_then(|a| a.erle_db()) {
-        writeln!(
-            out,
-            "  echo return loss enhancement (linear filter, after 3 s of the assistant alone): {erle:.1} dB"
-        )?;
-    }
+    let wall = std::time::Instant::now();
+    let rate = 16_000.0;
+    let (all, _) = drive(
+        &mut session,
+        &mut room,
+        SCRIPT,
+        &user_voice(),
+        300.0,
+        &mut |said, events| {
+            if let Some(s) = said {
+                writeln!(out, "{:>7.2} s  user:      {}", s.at, s.line.text)?;
+            }
+            for e in events {
+                if let Some(l) = describe(e) {
+                    writeln!(out, "{:>7.2} s  {l}", e.t)?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    let simulated = session.position() as f64 / rate;
+    let wall = wall.elapsed().as_secs_f64();
+    let calls: Vec<String> = all
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCall {
+                tool, args, status, ..
+            } => Some(format!("  {tool} {args}: {status}")),
+            _ => None,
+        })
+        .collect();
+    writeln!(out, "\nActions taken:\n{}", calls.join("\n"))?;
     writeln!(
         out,
-        "\nWithout the canceller the assistant's own voice is taken for the user; with it, only the user is heard."
+        "\n{simulated:.1} s of conversation simulated in {wall:.1} s ({:.1}x real time), \
+         stage costs measured on this machine:\n\n{}",
+        simulated / wall.max(1e-9),
+        session.profile.table()
+    )?;
+    writeln!(
+        out,
+        "voice_to_voice: end of the user's speech to the assistant's first audio.\n\
+         barge_in_stop: the user's first syllable to the assistant's silence."
     )?;
     Ok(())
+}
+
+/// A line of the conversation for the events a person cares about.
+fn describe(e: &Event) -> Option<String> {
+    Some(match &e.kind {
+        EventKind::Transcript { text, .. } => format!("heard:     {text:?}"),
+        EventKind::Reply { text } => format!("assistant: {text}"),
+        EventKind::ToolCall {
+            tool, args, status, ..
+        } => {
+            format!("action:    {tool} {args} ({status})")
+        }
+        EventKind::Yield { .. } => {
+            "           (the assistant falls silent: the user speaks over it)".into()
+        }
+        EventKind::Resume { after } => format!("           (it goes on: that was a {after})"),
+        EventKind::BargeIn {
+            stop_latency_ms, ..
+        } => {
+            format!(
+                "           (barge-in: the rest of the reply is dropped; silent {stop_latency_ms:.0} ms after the onset)"
+            )
+        }
+        EventKind::TtsStop {
+            reason: "stop_word",
+        } => "           (stopped by a stop word)".into(),
+        EventKind::Debounced { .. } => "           (said again while answered: merged)".into(),
+        EventKind::Error { stage, message } => format!("error:     {stage}: {message}"),
+        _ => return None,
+    })
 }

@@ -5,12 +5,14 @@ mod agent_cmd;
 mod bench;
 mod bench_agent;
 mod bench_nlu;
+mod bench_session;
 mod bench_stt;
 mod config;
 mod demo;
 mod home;
 mod language;
 mod run;
+mod script;
 mod speech;
 
 use std::io::Write;
@@ -135,6 +137,13 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// A live session: the default microphone and speaker, with a status
+    /// line. Ctrl-C ends it.
+    Listen {
+        /// An installed speech model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Speak text with the built-in voice (espeak-ng, in process) into a WAV file.
     Say {
         /// What to say.
@@ -191,12 +200,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A short tour of the front end: real recordings, then the assistant
-    /// talking in a simulated room while a user talks over it.
+    /// A scripted conversation in the simulated room: the user's lines
+    /// synthesised, barge-in, a backchannel and a stop word included; the
+    /// transcript, the actions taken and the latency table.
     Demo {
-        /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
+        /// An installed speech model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Benchmarks, side by side with peers measured in the same run.
     Bench {
@@ -343,6 +353,20 @@ enum ModelsCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Whole conversations in the simulated room: voice-to-voice and
+    /// barge-in latency, false barge-ins on backchannels, peak memory,
+    /// beside a silence-endpointed cascade.
+    Session {
+        /// Also write the results as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Repetitions (room seeds).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// An installed speech model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Tool dispatch overhead and outbox throughput, beside baselines.
     Agent {
         /// Also write the results as JSON here.
@@ -493,6 +517,12 @@ fn run(cli: Cli) -> Result<()> {
                 quiet,
             };
             run::run(&cfg, &home.config, &dir, &args, &mut out)?;
+        }
+        Command::Listen { model } => {
+            let store = ainima::store::Store::new(&home.models);
+            let name = pick_model(&store, model.as_deref())?;
+            let dir = store.installed(&name)?;
+            run::listen(&cfg, &home.config, &dir, &mut out)?;
         }
         Command::Say {
             text,
@@ -748,7 +778,27 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
-        Command::Demo { data } => demo::run(&cfg, &data_dir(data), &home.models, &mut out)?,
+        Command::Demo { model } => {
+            let store = ainima::store::Store::new(&home.models);
+            let name = pick_model(&store, model.as_deref())?;
+            let dir = store.installed(&name)?;
+            demo::run(&cfg, &home.config, &dir, &mut out)?
+        }
+        Command::Bench {
+            which: BenchCommand::Session { json, runs, model },
+        } => {
+            let store = ainima::store::Store::new(&home.models);
+            let name = pick_model(&store, model.as_deref())?;
+            let dir = store.installed(&name)?;
+            bench_session::run(
+                &cfg,
+                &home.config,
+                &dir,
+                json.as_deref(),
+                runs.max(1),
+                &mut out,
+            )?
+        }
         Command::Bench {
             which: BenchCommand::Agent { json, runs },
         } => bench_agent::run(json.as_deref(), runs.max(1), &mut out)?,

@@ -45,6 +45,7 @@ pub fn session(
     model_dir: &Path,
     deterministic: bool,
     seed: u64,
+    adjust: &dyn Fn(&mut Config),
 ) -> Result<Session> {
     let catalog = crate::language::catalog(config_dir, &[])?;
     let assistant = Assistant::new(catalog.clone(), seed)?;
@@ -73,6 +74,8 @@ pub fn session(
         },
         ..Config::default()
     };
+    let mut session_cfg = session_cfg;
+    adjust(&mut session_cfg);
     Ok(Session::new(
         session_cfg,
         Box::new(stt),
@@ -105,9 +108,24 @@ pub fn over_room(
 }
 
 /// A device that keeps what its speaker emitted.
-struct Recorder<'a> {
+pub struct Recorder<'a> {
     inner: &'a mut SimRoom,
     spoken: &'a mut Vec<f32>,
+}
+
+impl<'a> Recorder<'a> {
+    /// Records what `room`'s speaker emits into `spoken`.
+    pub fn new(room: &'a mut SimRoom, spoken: &'a mut Vec<f32>) -> Recorder<'a> {
+        Recorder {
+            inner: room,
+            spoken,
+        }
+    }
+
+    /// The room, to add speech to.
+    pub fn room(&mut self) -> &mut SimRoom {
+        self.inner
+    }
 }
 
 impl DuplexDevice for Recorder<'_> {
@@ -140,7 +158,14 @@ pub fn run(
 ) -> Result<()> {
     let user = ainima_audio::decode::load_16k_mono(args.input)
         .with_context(|| args.input.display().to_string())?;
-    let mut session = session(cfg, config_dir, model_dir, args.deterministic, args.seed)?;
+    let mut session = session(
+        cfg,
+        config_dir,
+        model_dir,
+        args.deterministic,
+        args.seed,
+        &|_| {},
+    )?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     room.add_user_speech(0, user.clone(), 1.0);
     // The recording, then time for the last answer.
@@ -192,6 +217,42 @@ pub fn run(
             simulated / wall.max(1e-9),
             session.profile.table()
         )?;
+    }
+    Ok(())
+}
+
+/// `ainima listen`: the session on the default microphone and speaker, on
+/// the real clock (stage costs are the time they really take).
+pub fn listen(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut device = ainima_audio::device::cpal::CpalDevice::default_devices()
+        .context("no usable microphone and speaker")?;
+    let info = device.info();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut session = session(cfg, config_dir, model_dir, false, 0, &|c: &mut Config| {
+        c.start_unix = start;
+    })?;
+    writeln!(
+        out,
+        "Listening on {} ({} Hz in, {} Hz out). Ctrl-C ends.",
+        info.name, info.input_rate, info.output_rate
+    )?;
+    let mut shown = "";
+    while session.step(&mut device)? {
+        for e in session.take_events() {
+            writeln!(out, "\r\x1b[K{}", describe(&e))?;
+        }
+        if session.state() != shown {
+            shown = session.state();
+            write!(out, "\r\x1b[K[{shown}]")?;
+            out.flush()?;
+        }
     }
     Ok(())
 }

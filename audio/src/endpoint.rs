@@ -419,6 +419,13 @@ impl Endpointer {
         self.hold_until = sample;
     }
 
+    /// Changes how much voiced time starts speech, from the next frame on
+    /// (at least one frame): shorter while the assistant talks, so a
+    /// barge-in is noticed sooner.
+    pub fn set_onset_ms(&mut self, ms: u32) {
+        self.cfg.onset_ms = ms.max(self.cfg.frame.ms());
+    }
+
     /// Drop any speech in progress without reporting it (e.g. after a barge-in was handled).
     pub fn reset(&mut self) {
         self.state = State::Silence;

@@ -52,6 +52,10 @@ pub const FILLERS: &[&str] = &[
     "thank you",
     "thanks",
     "you know",
+    "and then",
+    "so",
+    "okay so",
+    "right so",
 ];
 
 /// Cost of each skipped filler word.

@@ -40,7 +40,15 @@ pub fn render(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String
         }
     }
     out.push_str(rest);
-    out
+    // A reply opening with a value ("{item} is on your list") starts a
+    // sentence all the same.
+    match out.chars().next() {
+        Some(c) if c.is_lowercase() && template.starts_with('{') => {
+            let upper: String = c.to_uppercase().collect();
+            upper + &out[c.len_utf8()..]
+        }
+        _ => out,
+    }
 }
 
 #[cfg(test)]
@@ -70,6 +78,6 @@ mod tests {
             render("Turning on the {device}.", f),
             "Turning on the kitchen light."
         );
-        assert_eq!(render("{x} and {device", f), "that and {device");
+        assert_eq!(render("{x} and {device", f), "That and {device");
     }
 }

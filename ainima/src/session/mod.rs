@@ -106,6 +106,10 @@ pub struct Config {
     /// A request the same as one being handled, within this long, is merged
     /// into it (not run twice).
     pub debounce_ms: u32,
+    /// Voiced time that starts speech while the assistant talks (the
+    /// endpointer's own `onset_ms` otherwise): a barge-in is noticed sooner;
+    /// a click that gets through is resumed over.
+    pub barge_in_onset_ms: u32,
     /// The wall time the session starts at, Unix seconds (for the skills'
     /// clock: timers, "what time is it").
     pub start_unix: i64,
@@ -121,6 +125,7 @@ impl Default for Config {
             meaning_pause_ms: 200,
             unfinished_hold_ms: 1_500,
             debounce_ms: 4_000,
+            barge_in_onset_ms: 20,
             start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
         }
     }
@@ -635,7 +640,15 @@ impl Session {
                         // Over the assistant, a short word decides at once.
                         Kind::Stop | Kind::Backchannel | Kind::Noise if yielding => true,
                         Kind::Stop => true,
-                        _ => self.complete(&text) || self.repaired(&text).is_some(),
+                        // A complete request ends the turn; so does a
+                        // sentence the recogniser closed (".", "?") that
+                        // does not dangle: the dialogue asks for the rest.
+                        _ => {
+                            self.complete(&text)
+                                || self.repaired(&text).is_some()
+                                || (text.trim_end().ends_with(['.', '?', '!'])
+                                    && !words::unfinished(&text))
+                        }
                     };
                     if ends {
                         self.meaning_transcript = Some((text, confidence, stt_ms));
@@ -732,19 +745,22 @@ impl Session {
         }
     }
 
-    /// How `text` counts for turn-taking. Over the assistant's speech, one
-    /// word that is neither a stop word nor a request on its own ("and",
-    /// Whisper's reading of a murmured "mm-hmm") is a backchannel: a real
-    /// interruption says what it wants.
+    /// How `text` counts for turn-taking. Over the assistant's speech, a
+    /// word or three that are neither a stop word nor a request the language
+    /// core reads are a backchannel: a real interruption says what it wants.
     fn kind(&self, text: &str) -> Kind {
         let k = words::classify(text, self.asking);
         let over_speech = matches!(self.state(), "yielding" | "speaking" | "resuming");
-        if k == Kind::Request
-            && over_speech
-            && words::plain(text).split_whitespace().count() <= 1
-            && !self.complete(text)
-        {
-            return Kind::Backchannel;
+        if k == Kind::Request && over_speech {
+            let n = text.split_whitespace().count();
+            let understood = self.matcher.parse(text, &Context::default()).is_some()
+                || self.repaired(text).is_some();
+            // A word or a short mumble the language core cannot read ("and
+            // have them", Whisper's reading of a murmured "mm-hmm") is not
+            // worth stopping for; a request it can read is.
+            if n <= 1 && !self.complete(text) || n <= 3 && !understood {
+                return Kind::Backchannel;
+            }
         }
         k
     }
@@ -1005,6 +1021,16 @@ impl Session {
     fn feed(&mut self, input: Input, device: &mut dyn DuplexDevice) -> Vec<Do> {
         let mut orders = Orders::default();
         self.turns.handle_with_context(&input, &mut orders);
+        let talking = matches!(self.state(), "speaking" | "resuming" | "yielding");
+        let onset = if talking {
+            self.cfg.barge_in_onset_ms
+        } else {
+            self.cfg.endpointer.onset_ms
+        };
+        self.front
+            .segmenter_mut()
+            .endpointer_mut()
+            .set_onset_ms(onset);
         for o in &orders.0 {
             match o {
                 Do::Pause => {

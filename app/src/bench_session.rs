@@ -1,0 +1,223 @@
+//! `ainima bench session`: whole conversations in the simulated room, the
+//! session's stage costs measured on this machine: voice-to-voice latency,
+//! barge-in stop latency, false barge-ins on backchannels, peak memory and
+//! speed against real time. Beside it, in the same run, the same session
+//! as a classic cascade (the turn ends only on silence, as in pipelines
+//! that wait for the VAD's hangover).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::json;
+
+use ainima::session::profile::stats;
+use ainima::session::{Config, EventKind};
+use ainima::tts::Voice;
+use ainima_audio::clock::SimClock;
+use ainima_audio::room::SimRoom;
+
+use crate::config::AppConfig;
+use crate::script::{Cue, Line, drive};
+
+/// Backchannels said over the assistant's long answer, one a line.
+const BACKCHANNELS: &[&str] = &[
+    "Okay.", "Uh-huh.", "Right.", "Yeah.", "Mm-hmm.", "I see.", "Sure.", "Got it.",
+];
+
+fn backchannel_script() -> Vec<Line> {
+    let mut s = Vec::new();
+    for (i, b) in BACKCHANNELS.iter().enumerate() {
+        s.push(Line {
+            text: "What can you do?",
+            cue: Cue::AfterReply(1.0),
+        });
+        s.push(Line {
+            text: b,
+            cue: Cue::IntoReply(1.5 + 0.5 * (i % 4) as f64),
+        });
+    }
+    s
+}
+
+fn voices() -> Vec<Voice> {
+    [(150, 40), (160, 55), (140, 50)]
+        .into_iter()
+        .map(|(rate_wpm, pitch)| Voice {
+            name: "en-us".into(),
+            rate_wpm,
+            pitch,
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Tally {
+    v2v: Vec<f64>,
+    barge_stop: Vec<f64>,
+    backchannels: usize,
+    false_barge_ins: usize,
+    simulated: f64,
+    wall: f64,
+    turns_answered: usize,
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn measure(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    meaning: bool,
+    runs: usize,
+) -> Result<Tally> {
+    let mut t = Tally::default();
+    let scripts: Vec<Vec<Line>> = vec![crate::demo::SCRIPT.to_vec(), backchannel_script()];
+    for run in 0..runs {
+        for voice in voices() {
+            for script in &scripts {
+                let mut session = crate::run::session(
+                    cfg,
+                    config_dir,
+                    model_dir,
+                    false,
+                    0,
+                    &|c: &mut Config| {
+                        if !meaning {
+                            c.meaning_pause_ms = 0;
+                        }
+                    },
+                )?;
+                let mut room_cfg = cfg.room.clone();
+                room_cfg.seed = room_cfg.seed.wrapping_add(run as u64);
+                let mut room = SimRoom::new(room_cfg, SimClock::new())?;
+                let wall = std::time::Instant::now();
+                let trace = std::env::var_os("AINIMA_BENCH_TRACE").is_some();
+                let (events, said) = drive(
+                    &mut session,
+                    &mut room,
+                    script,
+                    &voice,
+                    400.0,
+                    &mut |said, events| {
+                        if trace {
+                            if let Some(s) = said {
+                                eprintln!("{:>7.2} s  USER {}", s.at, s.line.text);
+                            }
+                            for e in events {
+                                eprintln!("{}", crate::run::describe(e));
+                            }
+                        }
+                        Ok(())
+                    },
+                )?;
+                t.wall += wall.elapsed().as_secs_f64();
+                t.simulated += session.position() as f64 / 16_000.0;
+                let summary = session.profile.summary();
+                let _ = summary;
+                t.v2v.extend(
+                    session
+                        .profile
+                        .turns
+                        .iter()
+                        .filter_map(|x| x.voice_to_voice_ms()),
+                );
+                t.turns_answered += session
+                    .profile
+                    .turns
+                    .iter()
+                    .filter(|x| x.first_audio.is_some())
+                    .count();
+                t.barge_stop
+                    .extend(session.profile.barge_in_ms.iter().copied());
+                for s in said.iter().filter(|s| BACKCHANNELS.contains(&s.line.text)) {
+                    t.backchannels += 1;
+                    let dropped = events.iter().any(|e| {
+                        matches!(e.kind, EventKind::BargeIn { onset, .. } if onset >= s.at - 0.3 && onset <= s.end + 0.3)
+                    });
+                    if dropped {
+                        t.false_barge_ins += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// Runs the benchmark.
+pub fn run(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    json_out: Option<&Path>,
+    runs: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let ours = measure(cfg, config_dir, model_dir, true, runs)?;
+    let cascade = measure(cfg, config_dir, model_dir, false, runs)?;
+    let peak = peak_rss_mb();
+    let row = |name: &str, t: &Tally| {
+        let v = stats(&t.v2v);
+        let b = stats(&t.barge_stop);
+        json!({
+            "name": name,
+            "turns_answered": t.turns_answered,
+            "voice_to_voice_ms": {"p50": v.as_ref().map(|s| s.p50), "p95": v.as_ref().map(|s| s.p95), "count": v.as_ref().map(|s| s.count)},
+            "barge_in_stop_ms": {"p50": b.as_ref().map(|s| s.p50), "p95": b.as_ref().map(|s| s.p95), "count": b.as_ref().map(|s| s.count)},
+            "backchannels": t.backchannels,
+            "false_barge_ins": t.false_barge_ins,
+            "false_barge_in_rate": t.false_barge_ins as f64 / t.backchannels.max(1) as f64,
+            "simulated_seconds": t.simulated,
+            "wall_seconds": t.wall,
+            "speed_vs_real_time": t.simulated / t.wall.max(1e-9),
+        })
+    };
+    let rows = [
+        row("ainima (endpointing by meaning)", &ours),
+        row("cascade (silence endpointing, 600 ms hangover)", &cascade),
+    ];
+    writeln!(
+        out,
+        "{} conversations ({} voices x 2 scripts x {runs} run(s)) each, simulated room, stage costs measured\n",
+        voices().len() * 2 * runs,
+        voices().len()
+    )?;
+    writeln!(
+        out,
+        "{:<48} {:>9} {:>9} {:>11} {:>11} {:>12} {:>8}",
+        "", "v2v p50", "v2v p95", "barge p95", "false b-in", "turns", "x real"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:<48} {:>7.0}ms {:>7.0}ms {:>9.0}ms {:>5}/{:<5} {:>12} {:>7.1}x",
+            r["name"].as_str().unwrap_or_default(),
+            r["voice_to_voice_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+            r["voice_to_voice_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
+            r["barge_in_stop_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
+            r["false_barge_ins"],
+            r["backchannels"],
+            r["turns_answered"],
+            r["speed_vs_real_time"].as_f64().unwrap_or(f64::NAN),
+        )?;
+    }
+    writeln!(
+        out,
+        "\npeak memory (both, Whisper tiny.en loaded per session): {peak:.0} MB"
+    )?;
+    if let Some(p) = json_out {
+        let j = json!({"rows": rows, "peak_rss_mb": peak, "runs": runs});
+        std::fs::write(p, serde_json::to_string_pretty(&j)?)?;
+    }
+    Ok(())
+}
