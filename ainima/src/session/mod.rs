@@ -259,6 +259,8 @@ enum Job {
         text: String,
         confidence: f32,
         stt_ms: f64,
+        /// The recogniser failed twice on this utterance.
+        error: Option<String>,
     },
     Tentative {
         voiced_end: u64,
@@ -525,43 +527,38 @@ impl Session {
                         text,
                         confidence,
                         stt_ms,
+                        error: None,
                     },
                 );
             }
             None => {
-                let (out, ms) = self.transcribe(&u.audio);
+                let (mut out, mut ms) = self.transcribe(&u.audio);
+                // A failure may be passing (a panic, an exhausted machine):
+                // once more, before the words are given up.
+                if out.is_err() {
+                    let (again, ms2) = self.transcribe(&u.audio);
+                    out = again;
+                    ms += ms2;
+                }
                 let begin = self.pos.max(self.stt_free_at);
                 let ready = begin + ms_to_samples(ms);
                 self.stt_free_at = ready;
                 self.profile.stage("stt", ms);
-                match out {
-                    Ok(t) => self.schedule(
-                        ready,
-                        Job::Final {
-                            text: t.text,
-                            confidence: t.confidence,
-                            stt_ms: ms,
-                        },
-                    ),
-                    Err(e) => {
-                        self.emit(
-                            ready,
-                            EventKind::Error {
-                                stage: "stt",
-                                message: e.to_string(),
-                            },
-                        );
-                        // Nothing recognised: treated as noise, and said so.
-                        self.schedule(
-                            ready,
-                            Job::Final {
-                                text: String::new(),
-                                confidence: 0.0,
-                                stt_ms: ms,
-                            },
-                        );
-                    }
-                }
+                let job = match out {
+                    Ok(t) => Job::Final {
+                        text: t.text,
+                        confidence: t.confidence,
+                        stt_ms: ms,
+                        error: None,
+                    },
+                    Err(e) => Job::Final {
+                        text: String::new(),
+                        confidence: 0.0,
+                        stt_ms: ms,
+                        error: Some(e.to_string()),
+                    },
+                };
+                self.schedule(ready, job);
             }
         }
     }
@@ -670,7 +667,12 @@ impl Session {
                     text,
                     confidence,
                     stt_ms,
+                    error: None,
                 } => self.on_words(text, confidence, stt_ms, device),
+                Job::Final {
+                    error: Some(message),
+                    ..
+                } => self.missed(message, device),
                 Job::Sentence {
                     reply,
                     audio,
@@ -763,6 +765,31 @@ impl Session {
             }
         }
         k
+    }
+
+    /// The recogniser failed on an utterance: say so, so the user can say it
+    /// again (over the assistant's own speech, it goes on instead).
+    fn missed(&mut self, message: String, device: &mut dyn DuplexDevice) {
+        self.emit(
+            self.pos,
+            EventKind::Error {
+                stage: "stt",
+                message,
+            },
+        );
+        let over_speech = matches!(self.state(), "yielding" | "speaking" | "resuming");
+        let kind = if over_speech {
+            Kind::Noise
+        } else {
+            Kind::Request
+        };
+        let orders = self.feed(Input::Heard(kind), device);
+        if orders.contains(&Do::Answer) {
+            let text = "Sorry, I missed that. Could you say it again?".to_string();
+            self.emit(self.pos, EventKind::Reply { text: text.clone() });
+            self.asking = false;
+            self.speak(text, self.pos);
+        }
     }
 
     /// A complete reading of `text` without its wake word or with its

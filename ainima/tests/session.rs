@@ -1,0 +1,154 @@
+//! The session survives failing stages: the recogniser panicking on an
+//! utterance (twice: the retry fails too), the synthesiser failing on a
+//! reply. The real Whisper model and espeak-ng do the rest; the room is
+//! simulated, the costs fixed.
+#![cfg(feature = "espeak")]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ainima::session::{Config, Costs, EventKind, FixedCosts, Session};
+use ainima::stt::whisper::WhisperEngine;
+use ainima::stt::{SpeechToText, Transcript};
+use ainima::tts::espeak::Espeak;
+use ainima::tts::{Sentence, TextToSpeech, Voice};
+use ainima_agent::agent::Agent;
+use ainima_agent::tools::Registry;
+use ainima_audio::clock::{SimClock, SystemClock};
+use ainima_audio::room::{RoomConfig, SimRoom};
+use ainima_neurosymbolic::Assistant;
+
+/// The real recogniser, panicking on its first `fail` calls.
+struct Flaky {
+    inner: WhisperEngine,
+    calls: Arc<AtomicUsize>,
+    fail: usize,
+}
+
+impl SpeechToText for Flaky {
+    fn transcribe(&mut self, samples: &[f32]) -> ainima::Result<Transcript> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) < self.fail {
+            panic!("injected recogniser failure");
+        }
+        self.inner.transcribe(samples)
+    }
+    fn name(&self) -> &str {
+        "flaky whisper"
+    }
+}
+
+/// The real synthesiser, failing on its first reply.
+struct Hoarse {
+    inner: Espeak,
+    replies: usize,
+}
+
+impl TextToSpeech for Hoarse {
+    fn speak(&mut self, text: &str, sink: &mut dyn FnMut(Sentence) -> bool) -> ainima::Result<()> {
+        self.replies += 1;
+        if self.replies == 1 {
+            return Err(ainima::Error::Speech("injected synthesiser failure".into()));
+        }
+        self.inner.speak(text, sink)
+    }
+    fn name(&self) -> String {
+        "hoarse espeak".into()
+    }
+}
+
+#[test]
+fn a_failing_recogniser_or_synthesiser_never_ends_the_session() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let catalog = ainima_fallbacks::builtin::catalog().expect("skills");
+    let agent = Agent::new(
+        Assistant::new(catalog.clone(), 0).expect("assistant"),
+        Registry::new(),
+    );
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stt = Flaky {
+        inner: WhisperEngine::load(&model).expect("model"),
+        calls: calls.clone(),
+        fail: 2,
+    };
+    let tts = Hoarse {
+        inner: Espeak::new(Voice::default()).expect("voice"),
+        replies: 0,
+    };
+    let cfg = Config {
+        costs: Costs::Fixed(FixedCosts::default()),
+        meaning_pause_ms: 0, // one transcription an utterance: the count below is exact
+        ..Config::default()
+    };
+    let mut session = Session::new(
+        cfg,
+        Box::new(stt),
+        Box::new(tts),
+        agent,
+        catalog,
+        Arc::new(SystemClock::new()),
+    )
+    .expect("session");
+    let lamp = ainima_audio::decode::load_16k_mono(
+        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
+    )
+    .expect("recording");
+    let time =
+        ainima_audio::decode::load_16k_mono(&data.join("speech/rhasspy/what_time_is_it.wav"))
+            .expect("recording");
+    let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).expect("room");
+    // Said, lost to the recogniser; said again; then another request.
+    room.add_user_speech(0, lamp.clone(), 1.0);
+    room.add_user_speech(6 * 16_000, lamp, 1.0);
+    room.add_user_speech(12 * 16_000, time, 1.0);
+    room.end_at(20 * 16_000);
+    session
+        .run(&mut room, 20 * 16_000)
+        .expect("the session goes on");
+    let events = session.take_events();
+    let story: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    let story = story.join("\n");
+    let errors: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Error { stage, .. } => Some(*stage),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors, ["stt", "tts"], "{story}");
+    let replies: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Reply { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    // The lost words are owned up to (that reply's voice fails: an error,
+    // not an end), the repeated request and the next are answered aloud.
+    assert_eq!(replies.len(), 3, "{story}");
+    assert!(replies[0].contains("missed that"), "{story}");
+    let calls_made: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCall { tool, .. } => Some(tool.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls_made, ["device.on", "clock.time"], "{story}");
+    let spoken = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::TtsStart { .. }))
+        .count();
+    assert_eq!(spoken, 2, "{story}");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "two failures, then one call an utterance"
+    );
+}
