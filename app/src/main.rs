@@ -14,6 +14,7 @@ mod language;
 mod run;
 mod script;
 mod speech;
+mod ttdd_cmd;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -144,6 +145,11 @@ enum Command {
         #[arg(long)]
         model: Option<String>,
     },
+    /// Turing-test regression suites of spoken dialogues.
+    Ttdd {
+        #[command(subcommand)]
+        action: TtddCommand,
+    },
     /// Speak text with the built-in voice (espeak-ng, in process) into a WAV file.
     Say {
         /// What to say.
@@ -228,6 +234,51 @@ enum AuditCommand {
     },
     /// Check the hash chain and the head; names the first bad record.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum TtddCommand {
+    /// Run scenarios through the real session in the simulated room, on the
+    /// simulated clock; exit code 1 on any failure or regression.
+    Run {
+        /// Scenario files or folders (default: the suite built in).
+        paths: Vec<PathBuf>,
+        /// JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Self-contained HTML report.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// JSON report.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// A JSON report to compare with: a p95 turn gap 10 % worse, or a
+        /// lower task success, fails.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Run only shard K of N (1-based), as 2/4.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Scenarios at once (each loads its own model).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Fixed stage costs: two runs give the same JSON.
+        #[arg(long)]
+        deterministic: bool,
+        /// Only scenarios with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Turn a part of the session off, to see the suite catch it:
+        /// barge-in (half duplex), meaning (silence endpointing only).
+        #[arg(long, value_name = "PART")]
+        disable: Vec<String>,
+        /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// An installed speech model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -523,6 +574,57 @@ fn run(cli: Cli) -> Result<()> {
             let name = pick_model(&store, model.as_deref())?;
             let dir = store.installed(&name)?;
             run::listen(&cfg, &home.config, &dir, &mut out)?;
+        }
+        Command::Ttdd {
+            action:
+                TtddCommand::Run {
+                    paths,
+                    junit,
+                    html,
+                    json,
+                    baseline,
+                    shard,
+                    jobs,
+                    deterministic,
+                    tag,
+                    disable,
+                    data,
+                    model,
+                },
+        } => {
+            let store = ainima::store::Store::new(&home.models);
+            let name = pick_model(&store, model.as_deref())?;
+            let dir = store.installed(&name)?;
+            let data = data_dir(data);
+            let require = std::env::var("AINIMA_REQUIRE_DATA").is_ok_and(|v| v == "1");
+            let args = ttdd_cmd::Args {
+                paths,
+                junit,
+                html,
+                json,
+                baseline,
+                shard,
+                jobs,
+                deterministic,
+                tag,
+                disable,
+            };
+            // With --deterministic, one scenario at a time: the synthesiser's
+            // state carries from one text to the next, so the order matters.
+            let args = ttdd_cmd::Args {
+                jobs: if args.deterministic { 1 } else { args.jobs },
+                ..args
+            };
+            ttdd_cmd::run(
+                &cfg,
+                &home.config,
+                &dir,
+                data.join("speech").is_dir().then_some(data),
+                require,
+                &home.cache.join("ttdd"),
+                &args,
+                &mut out,
+            )?;
         }
         Command::Say {
             text,

@@ -47,6 +47,30 @@ pub fn session(
     seed: u64,
     adjust: &dyn Fn(&mut Config),
 ) -> Result<Session> {
+    session_with(
+        cfg,
+        config_dir,
+        model_dir,
+        deterministic,
+        seed,
+        adjust,
+        None,
+    )
+}
+
+/// Messages' outbox and the webhook they are queued for.
+pub type Messages = Option<(Arc<ainima_agent::outbox::Outbox>, String)>;
+
+/// [`session`], with messages wired to an outbox.
+pub fn session_with(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    deterministic: bool,
+    seed: u64,
+    adjust: &dyn Fn(&mut Config),
+    messages: Messages,
+) -> Result<Session> {
     let catalog = crate::language::catalog(config_dir, &[])?;
     let assistant = Assistant::new(catalog.clone(), seed)?;
     // The built-in hardware skills drive the simulated coffee machine and
@@ -54,7 +78,7 @@ pub fn session(
     let mut registry = Registry::new();
     let sim: Arc<dyn ainima_agent::serial::LineDevice> = Arc::new(ainima_agent::serial::Simulated);
     let wiring = ainima_agent::builtin::Wiring {
-        messages: None,
+        messages,
         coffee: Some(sim.clone()),
         robot: Some(sim),
     };
@@ -95,57 +119,13 @@ pub fn over_room(
     on_events: &mut dyn FnMut(&[ainima::session::Event]) -> Result<()>,
 ) -> Result<Vec<f32>> {
     let mut spoken = Vec::new();
-    let mut dev = Recorder {
-        inner: room,
-        spoken: &mut spoken,
-    };
+    let mut dev = ainima_ttdd::drive::Recorder::new(room, &mut spoken);
     while session.position() < until && session.step(&mut dev)? {
         on_events(&session.take_events())?;
     }
     session.drain(&mut dev, Duration::from_secs(30))?;
     on_events(&session.take_events())?;
     Ok(spoken)
-}
-
-/// A device that keeps what its speaker emitted.
-pub struct Recorder<'a> {
-    inner: &'a mut SimRoom,
-    spoken: &'a mut Vec<f32>,
-}
-
-impl<'a> Recorder<'a> {
-    /// Records what `room`'s speaker emits into `spoken`.
-    pub fn new(room: &'a mut SimRoom, spoken: &'a mut Vec<f32>) -> Recorder<'a> {
-        Recorder {
-            inner: room,
-            spoken,
-        }
-    }
-
-    /// The room, to add speech to.
-    pub fn room(&mut self) -> &mut SimRoom {
-        self.inner
-    }
-}
-
-impl DuplexDevice for Recorder<'_> {
-    fn capture(&mut self, mic: &mut [f32], reference: &mut [f32]) -> ainima_audio::Result<usize> {
-        let n = self.inner.capture(mic, reference)?;
-        self.spoken.extend_from_slice(&reference[..n]);
-        Ok(n)
-    }
-    fn play(&mut self, samples: &[f32]) -> ainima_audio::Result<()> {
-        self.inner.play(samples)
-    }
-    fn stop_playback(&mut self) -> usize {
-        self.inner.stop_playback()
-    }
-    fn pending_playback(&self) -> usize {
-        self.inner.pending_playback()
-    }
-    fn info(&self) -> ainima_audio::device::DeviceInfo {
-        self.inner.info()
-    }
 }
 
 /// `ainima run`.

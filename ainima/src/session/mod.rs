@@ -106,6 +106,10 @@ pub struct Config {
     /// A request the same as one being handled, within this long, is merged
     /// into it (not run twice).
     pub debounce_ms: u32,
+    /// Full duplex: the assistant listens while it talks, and can be
+    /// interrupted. `false` makes it half duplex (deaf while it talks), as
+    /// many assistants are.
+    pub barge_in: bool,
     /// Voiced time that starts speech while the assistant talks (the
     /// endpointer's own `onset_ms` otherwise): a barge-in is noticed sooner;
     /// a click that gets through is resumed over.
@@ -125,6 +129,7 @@ impl Default for Config {
             meaning_pause_ms: 200,
             unfinished_hold_ms: 1_500,
             debounce_ms: 4_000,
+            barge_in: true,
             barge_in_onset_ms: 20,
             start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
         }
@@ -452,6 +457,10 @@ impl Session {
             Err(e) => return Err(e.into()),
         };
         self.pos += n as u64;
+        if !self.cfg.barge_in && matches!(self.state(), "speaking" | "resuming") {
+            // Half duplex: nothing is heard while the assistant talks.
+            self.mic.fill(0.0);
+        }
         let mut found = Vec::new();
         self.front
             .process(&self.mic, &self.reference, &mut |e| found.push(e))?;
@@ -638,13 +647,16 @@ impl Session {
                         Kind::Stop | Kind::Backchannel | Kind::Noise if yielding => true,
                         Kind::Stop => true,
                         // A complete request ends the turn; so does a
-                        // sentence the recogniser closed (".", "?") that
-                        // does not dangle: the dialogue asks for the rest.
+                        // request the recogniser closed (".", "?") that does
+                        // not dangle: the dialogue asks for the rest. Words
+                        // the core cannot read ("Picovoice.", a name before
+                        // the request) wait for the hangover.
                         _ => {
                             self.complete(&text)
                                 || self.repaired(&text).is_some()
                                 || (text.trim_end().ends_with(['.', '?', '!'])
-                                    && !words::unfinished(&text))
+                                    && !words::unfinished(&text)
+                                    && self.matcher.parse(&text, &Context::default()).is_some())
                         }
                     };
                     if ends {

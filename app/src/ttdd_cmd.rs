@@ -1,0 +1,200 @@
+//! `ainima ttdd run`: scenario suites through the real session on the
+//! simulated room and clock, in parallel, with reports.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, bail};
+
+use ainima::session::Config;
+use ainima_ttdd::runner::{Options, Status};
+use ainima_ttdd::suite;
+
+use crate::config::AppConfig;
+
+/// What `ainima ttdd run` is told.
+#[derive(Debug)]
+pub struct Args {
+    /// Scenario files or folders; none: the default suite.
+    pub paths: Vec<PathBuf>,
+    /// JUnit XML report.
+    pub junit: Option<PathBuf>,
+    /// HTML report.
+    pub html: Option<PathBuf>,
+    /// JSON report.
+    pub json: Option<PathBuf>,
+    /// A JSON report to compare with.
+    pub baseline: Option<PathBuf>,
+    /// `K/N`.
+    pub shard: Option<String>,
+    /// Scenarios at once.
+    pub jobs: usize,
+    /// Fixed stage costs.
+    pub deterministic: bool,
+    /// Only scenarios with this tag.
+    pub tag: Option<String>,
+    /// Turn a part of the session off, to see the suite catch it
+    /// (`barge-in`, `meaning`).
+    pub disable: Vec<String>,
+}
+
+/// Runs a suite; fails (exit 1) on any failure or regression.
+#[allow(clippy::too_many_arguments)] // reason: the command's inputs, each from the command line or home
+pub fn run(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    data_dir: Option<PathBuf>,
+    require_data: bool,
+    scratch: &Path,
+    args: &Args,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut entries = if args.paths.is_empty() {
+        suite::default_suite()?
+    } else {
+        suite::load(&args.paths)?
+    };
+    if let Some(tag) = &args.tag {
+        entries.retain(|e| e.scenario.tags.iter().any(|t| t == tag));
+    }
+    if let Some(s) = &args.shard {
+        let (k, n) = s
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+            .with_context(|| format!("--shard {s}: K/N, as 1/4"))?;
+        entries = suite::shard(entries, k, n)?;
+    }
+    for d in &args.disable {
+        if !matches!(d.as_str(), "barge-in" | "meaning") {
+            bail!("--disable {d}: barge-in or meaning");
+        }
+    }
+    std::fs::create_dir_all(scratch).with_context(|| scratch.display().to_string())?;
+    let counter = AtomicUsize::new(0);
+    let disable = args.disable.clone();
+    let factory =
+        |s: &ainima_ttdd::scenario::Scenario| -> ainima::Result<ainima::session::Session> {
+            // Messages go to an outbox of the scenario's own, for a webhook that
+            // is not there: the network is down, the outbox keeps them.
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let db = scratch.join(format!("outbox-{}-{n}.redb", std::process::id()));
+            let outbox = ainima_agent::outbox::Outbox::open(&db)
+                .map_err(|e| ainima::Error::Config(e.to_string()))?;
+            let messages = Some((Arc::new(outbox), "http://127.0.0.1:9/offline".to_string()));
+            let start = s.start_unix;
+            let disable = disable.clone();
+            let adjust = move |c: &mut Config| {
+                if let Some(t) = start {
+                    c.start_unix = t;
+                }
+                if disable.iter().any(|d| d == "barge-in") {
+                    c.barge_in = false;
+                }
+                if disable.iter().any(|d| d == "meaning") {
+                    c.meaning_pause_ms = 0;
+                }
+            };
+            crate::run::session_with(
+                cfg,
+                config_dir,
+                model_dir,
+                args.deterministic,
+                0,
+                &adjust,
+                messages,
+            )
+            .map_err(|e| ainima::Error::Config(format!("{e:#}")))
+        };
+    let opts = Options {
+        data_dir,
+        require_data,
+        ..Options::default()
+    };
+    let wall = std::time::Instant::now();
+    let printed = std::sync::Mutex::new(Vec::<String>::new());
+    let outcomes = suite::run_all(&entries, &factory, &opts, args.jobs, &|o| {
+        let mark = match o.status {
+            Status::Passed => "ok  ",
+            Status::Failed => "FAIL",
+            Status::Skipped => "skip",
+        };
+        let mut line = format!("{mark} {} ({})", o.name, o.file);
+        for f in &o.failures {
+            line.push_str(&format!("\n       {f}"));
+        }
+        eprintln!("{line}");
+        printed.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    });
+    let wall = wall.elapsed().as_secs_f64();
+    let mut report = suite::report(outcomes, (!args.deterministic).then_some(wall));
+    if let Some(b) = &args.baseline {
+        let text = std::fs::read_to_string(b).with_context(|| b.display().to_string())?;
+        let base: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a JSON report", b.display()))?;
+        report.compare(&base);
+    }
+    if let Some(p) = &args.json {
+        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| p.display().to_string())?;
+    }
+    if let Some(p) = &args.junit {
+        std::fs::write(p, ainima_ttdd::report::junit(&report))
+            .with_context(|| p.display().to_string())?;
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, ainima_ttdd::report::html(&report))
+            .with_context(|| p.display().to_string())?;
+    }
+    let t = &report.totals;
+    let m = &report.metrics;
+    let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
+    writeln!(
+        out,
+        "\n{} scenarios: {} passed, {} failed, {} skipped. {:.1} s of conversation in {wall:.1} s ({:.1}x real time).",
+        t.scenarios,
+        t.passed,
+        t.failed,
+        t.skipped,
+        t.simulated_seconds,
+        t.simulated_seconds / wall.max(1e-9)
+    )?;
+    writeln!(
+        out,
+        "turn gap p50 {} ms, p95 {} ms (people: about 200 ms); time to yield p95 {} ms; \
+         backchannel tolerance {}; speech over the user {:.3}; reply variety {:.2}; task success {:.3}",
+        f(m.turn_gap_ms.value.p50),
+        f(m.turn_gap_ms.value.p95),
+        f(m.time_to_yield_ms.value.p95),
+        m.backchannel_tolerance
+            .value
+            .map_or("-".into(), |v| format!("{v:.2}")),
+        m.speech_over_user_rate.value,
+        m.reply_variety.value,
+        m.task_success.value
+    )?;
+    for r in &report.regressions {
+        writeln!(out, "regression: {r}")?;
+    }
+    if !report.passed() {
+        let failed: Vec<&str> = report
+            .scenarios
+            .iter()
+            .filter(|o| o.status == Status::Failed)
+            .map(|o| o.name.as_str())
+            .collect();
+        bail!(
+            "the suite failed: {} scenario(s) ({}){}",
+            failed.len(),
+            failed.join("; "),
+            if report.regressions.is_empty() {
+                ""
+            } else {
+                ", and regressions against the baseline"
+            }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Driving a session through a conversation: each user turn's audio is said
+//! into the simulated room when its cue comes (after the assistant's reply,
+//! into it, or at a time), while the session runs block by block.
+
+use ainima::session::{Event, EventKind, Session};
+use ainima_audio::device::{DeviceInfo, DuplexDevice};
+use ainima_audio::room::SimRoom;
+
+use crate::Result;
+use crate::scenario::Cue;
+
+/// A user turn ready to be said.
+#[derive(Debug, Clone)]
+pub struct Said {
+    /// Which turn, from 0.
+    pub index: usize,
+    /// When it began, seconds.
+    pub at: f64,
+    /// When it ended, seconds.
+    pub end: f64,
+}
+
+/// Sees each turn as it is said, and the events of each step.
+pub type Observer<'a> = dyn FnMut(Option<&Said>, &[Event]) -> Result<()> + 'a;
+
+/// A device that keeps what its speaker emitted.
+pub struct Recorder<'a> {
+    inner: &'a mut SimRoom,
+    spoken: &'a mut Vec<f32>,
+}
+
+impl<'a> Recorder<'a> {
+    /// Records what `room`'s speaker emits into `spoken`.
+    pub fn new(room: &'a mut SimRoom, spoken: &'a mut Vec<f32>) -> Recorder<'a> {
+        Recorder {
+            inner: room,
+            spoken,
+        }
+    }
+
+    /// The room, to add speech to.
+    pub fn room(&mut self) -> &mut SimRoom {
+        self.inner
+    }
+}
+
+impl std::fmt::Debug for Recorder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl DuplexDevice for Recorder<'_> {
+    fn capture(&mut self, mic: &mut [f32], reference: &mut [f32]) -> ainima_audio::Result<usize> {
+        let n = self.inner.capture(mic, reference)?;
+        self.spoken.extend_from_slice(&reference[..n]);
+        Ok(n)
+    }
+    fn play(&mut self, samples: &[f32]) -> ainima_audio::Result<()> {
+        self.inner.play(samples)
+    }
+    fn stop_playback(&mut self) -> usize {
+        self.inner.stop_playback()
+    }
+    fn pending_playback(&self) -> usize {
+        self.inner.pending_playback()
+    }
+    fn info(&self) -> DeviceInfo {
+        self.inner.info()
+    }
+}
+
+/// What a conversation produced.
+#[derive(Debug, Default)]
+pub struct Conversation {
+    /// Every event, in order.
+    pub events: Vec<Event>,
+    /// Each turn as said.
+    pub said: Vec<Said>,
+    /// What the assistant's speaker emitted, sample for sample.
+    pub spoken: Vec<f32>,
+}
+
+const RATE: f64 = 16_000.0;
+
+/// Runs `session` in `room` through `turns` (16 kHz audio and its cue).
+/// Stops a second after the last turn once the assistant is quiet, or at
+/// `max_s` seconds.
+pub fn drive(
+    session: &mut Session,
+    room: &mut SimRoom,
+    turns: &[(Vec<f32>, Cue)],
+    max_s: f64,
+    on: &mut Observer<'_>,
+) -> Result<Conversation> {
+    let mut out = Conversation::default();
+    let mut spoken = Vec::new();
+    let mut dev = Recorder::new(room, &mut spoken);
+    let mut next = 0usize;
+    let mut due: Option<u64> = None;
+    let mut quiet_since: Option<u64> = None;
+    let mut listening_since: Option<u64> = None;
+    let mut reply_started: Option<f64> = None;
+    let mut first = true;
+    loop {
+        let pos = session.position();
+        let now = pos as f64 / RATE;
+        // The first turn, and turns at a fixed time, need no event.
+        if due.is_none() && next < turns.len() {
+            match turns[next].1 {
+                Cue::At(t) => due = Some((t * RATE) as u64),
+                // The conversation opens half a second in.
+                Cue::AfterReply(_) | Cue::IntoReply(_) if first => {
+                    due = Some((0.5 * RATE) as u64);
+                }
+                _ => {}
+            }
+        }
+        if let Some(at) = due
+            && pos >= at
+            && next < turns.len()
+        {
+            let (audio, _) = &turns[next];
+            let s = Said {
+                index: next,
+                at: now,
+                end: (pos + audio.len() as u64) as f64 / RATE,
+            };
+            on(Some(&s), &[])?;
+            out.said.push(s);
+            dev.room().add_user_speech(pos, audio.clone(), 1.0);
+            due = None;
+            listening_since = None;
+            first = false;
+            next += 1;
+        }
+        if !session.step(&mut dev)? {
+            break;
+        }
+        let events = session.take_events();
+        on(None, &events)?;
+        for e in &events {
+            match e.kind {
+                EventKind::TtsStart { .. } => reply_started = Some(e.t),
+                EventKind::TtsStop { .. } => reply_started = None,
+                _ => {}
+            }
+        }
+        let pos = session.position();
+        let now = pos as f64 / RATE;
+        let last_end = out.said.last().map_or(0.0, |s| s.end);
+        if due.is_none() && next < turns.len() && now > last_end {
+            let after = |e: &&Event| e.t >= last_end - 1e-6;
+            due = match turns[next].1 {
+                Cue::AfterReply(gap) => events
+                    .iter()
+                    .filter(after)
+                    .find(|e| {
+                        matches!(
+                            e.kind,
+                            EventKind::TtsStop {
+                                reason: "done" | "stop_word"
+                            }
+                        )
+                    })
+                    .map(|e| ((e.t + gap) * RATE) as u64),
+                // Into the reply that starts after the last turn, or the
+                // one still going on (resumed after a backchannel).
+                Cue::IntoReply(d) => events
+                    .iter()
+                    .filter(after)
+                    .find(|e| matches!(e.kind, EventKind::TtsStart { .. }))
+                    .map(|e| ((e.t + d) * RATE) as u64)
+                    .or_else(|| {
+                        let going_on = matches!(session.state(), "speaking" | "resuming");
+                        let started = reply_started?;
+                        going_on.then(|| (((started + d) * RATE) as u64).max(pos))
+                    }),
+                Cue::At(t) => Some((t * RATE) as u64),
+            };
+            // Nothing came of the turn (no reply at all, or a reply that
+            // went on past it): go on once the assistant has been quiet 2 s.
+            let quiet = matches!(session.state(), "listening" | "idle");
+            listening_since = if quiet {
+                listening_since.or(Some(pos))
+            } else {
+                None
+            };
+            if due.is_none()
+                && now > last_end + 2.0
+                && listening_since.is_some_and(|l| pos > l + 2 * 16_000)
+            {
+                due = Some(pos);
+            }
+        }
+        out.events.extend(events);
+        let idle =
+            next == turns.len() && due.is_none() && matches!(session.state(), "listening" | "idle");
+        quiet_since = if idle {
+            quiet_since.or(Some(pos))
+        } else {
+            None
+        };
+        if quiet_since.is_some_and(|q| pos > q + 16_000) || now > max_s {
+            break;
+        }
+    }
+    drop(dev);
+    out.spoken = spoken;
+    Ok(out)
+}
