@@ -37,6 +37,26 @@ pub struct RunArgs<'a> {
     pub quiet: bool,
 }
 
+/// The recogniser at `model_dir`: loaded once a process, then cloned (the
+/// clones share the weights; each session decodes on its own).
+pub fn engine(model_dir: &Path) -> Result<ainima::stt::whisper::WhisperEngine> {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    static LOADED: OnceLock<
+        Mutex<BTreeMap<std::path::PathBuf, ainima::stt::whisper::WhisperEngine>>,
+    > = OnceLock::new();
+    let mut loaded = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = loaded.get(model_dir) {
+        return Ok(e.clone());
+    }
+    let e = ainima::stt::whisper::WhisperEngine::load(model_dir)?;
+    loaded.insert(model_dir.to_path_buf(), e.clone());
+    Ok(e)
+}
+
 /// A session over the built-in skills, the whisper model at `model_dir`,
 /// and espeak-ng.
 pub fn session(
@@ -84,7 +104,7 @@ pub fn session_with(
     };
     ainima_agent::builtin::register(&mut registry, &wiring)?;
     let agent = Agent::new(assistant, registry);
-    let mut stt = ainima::stt::whisper::WhisperEngine::load(model_dir)?;
+    let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
     let tts = ainima::tts::espeak::Espeak::new(cfg.voice.clone())?;
     let session_cfg = Config {

@@ -108,6 +108,7 @@ impl Default for MelConfig {
 }
 
 /// Computes log10 mel power spectra, frame by frame, with pre-allocated buffers.
+#[derive(Clone)]
 pub struct LogMel {
     cfg: MelConfig,
     filters: Vec<f32>,

@@ -205,7 +205,6 @@ pub fn drive(
             break;
         }
     }
-    drop(dev);
     out.spoken = spoken;
     Ok(out)
 }

@@ -266,18 +266,18 @@ fn check_turn(x: &Expect, words: Option<&str>, w: &[&Event], label: &str, o: &mu
             _ => None,
         })
         .collect();
-    if let Some(want) = &x.intent {
-        if !intents.iter().any(|(i, _)| *i == Some(want.as_str())) {
-            let got: Vec<&str> = intents.iter().map(|(i, _)| i.unwrap_or("none")).collect();
-            fail(format!(
-                "expected intent {want}, got {} ({heard_s})",
-                if got.is_empty() {
-                    "none".to_string()
-                } else {
-                    got.join(", ")
-                }
-            ));
-        }
+    if let Some(want) = &x.intent
+        && !intents.iter().any(|(i, _)| *i == Some(want.as_str()))
+    {
+        let got: Vec<&str> = intents.iter().map(|(i, _)| i.unwrap_or("none")).collect();
+        fail(format!(
+            "expected intent {want}, got {} ({heard_s})",
+            if got.is_empty() {
+                "none".to_string()
+            } else {
+                got.join(", ")
+            }
+        ));
     }
     if let Some(want) = &x.slots {
         let want = Value::Object(want.clone().into_iter().collect());

@@ -204,7 +204,9 @@ impl Default for DecodeOptions {
     }
 }
 
-/// The Whisper speech recogniser.
+/// The Whisper speech recogniser. A clone shares the weights (cheap) and
+/// has its own decoding state.
+#[derive(Clone)]
 pub struct WhisperEngine {
     name: String,
     model: model::Whisper,

@@ -18,6 +18,7 @@ use crate::Result;
 
 /// A linear layer in f32, or with its weights in 8 bits (q8_0) where a
 /// step reads them whole for one token and memory bandwidth sets the pace.
+#[derive(Clone)]
 enum Lin {
     F32(Linear),
     Q8(QMatMul, Option<Tensor>),
@@ -67,6 +68,7 @@ fn layer_norm(vb: &VarBuilder, name: &str, d: usize) -> Result<LayerNorm> {
 /// Encoder queries attended at once (see `Attention::forward_full`).
 const ATTENTION_CHUNK: usize = 750;
 
+#[derive(Clone)]
 struct Attention {
     q: Lin,
     k: Lin,
@@ -178,6 +180,7 @@ impl Attention {
     }
 }
 
+#[derive(Clone)]
 struct Block {
     attn: Attention,
     attn_ln: LayerNorm,
@@ -247,6 +250,7 @@ impl Block {
 }
 
 /// The whole model.
+#[derive(Clone)]
 pub struct Whisper {
     cfg: Config,
     conv1: Conv1d,
