@@ -55,6 +55,7 @@ struct Entry {
 #[derive(Default)]
 pub struct Registry {
     tools: BTreeMap<String, Entry>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -93,6 +94,15 @@ impl Registry {
             },
         );
         Ok(())
+    }
+
+    /// How long a call may take before it is given up as failed (none by
+    /// default: in-process functions are called directly). With a timeout,
+    /// each call runs on a thread of its own; one that does not answer in
+    /// time is reported as failed and left to finish alone (its effect may
+    /// still happen, and the error says so).
+    pub fn set_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.timeout = timeout;
     }
 
     /// Removes a tool (an app that went away).
@@ -134,7 +144,40 @@ impl Registry {
         self.validate(name, args)?;
         let e = &self.tools[name];
         let handler = e.handler.clone();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(args))) {
+        let outcome = match self.timeout {
+            None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(args))),
+            Some(limit) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let owned = args.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("tool {name}"))
+                    .spawn(move || {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            handler(&owned)
+                        }));
+                        let _ = tx.send(r);
+                    });
+                if let Err(e) = spawned {
+                    return Err(Error::ToolFailed {
+                        tool: name.to_string(),
+                        message: format!("no thread to run it on: {e}"),
+                    });
+                }
+                match rx.recv_timeout(limit) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        return Err(Error::ToolFailed {
+                            tool: name.to_string(),
+                            message: format!(
+                                "no answer within {:.1} s (it may still finish)",
+                                limit.as_secs_f64()
+                            ),
+                        });
+                    }
+                }
+            }
+        };
+        match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(message)) => Err(Error::ToolFailed {
                 tool: name.to_string(),
@@ -185,6 +228,35 @@ mod tests {
                 ..Annotations::default()
             },
         }
+    }
+
+    #[test]
+    fn a_tool_that_hangs_is_given_up_after_the_timeout() {
+        let mut r = Registry::new();
+        r.register(timer(), |a| {
+            if a["seconds"] == json!(1) {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+            }
+            if a["seconds"] == json!(2) {
+                panic!("a broken tool");
+            }
+            Ok(json!({"ok": true}))
+        })
+        .expect("registers");
+        r.set_timeout(Some(std::time::Duration::from_millis(100)));
+        let e = r
+            .call("timer.start", &json!({"seconds": 1}))
+            .expect_err("hangs");
+        assert!(e.to_string().contains("no answer within 0.1 s"), "{e}");
+        let e = r
+            .call("timer.start", &json!({"seconds": 2}))
+            .expect_err("panics");
+        assert!(e.to_string().contains("panicked"), "{e}");
+        assert_eq!(
+            r.call("timer.start", &json!({"seconds": 3}))
+                .expect("answers"),
+            json!({"ok": true})
+        );
     }
 
     #[test]

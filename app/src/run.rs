@@ -103,6 +103,8 @@ pub fn session_with(
         robot: Some(sim),
     };
     ainima_agent::builtin::register(&mut registry, &wiring)?;
+    // A tool that hangs costs the turn 5 s, never the session.
+    registry.set_timeout(Some(std::time::Duration::from_secs(5)));
     let agent = Agent::new(assistant, registry);
     let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
