@@ -383,3 +383,15 @@ fn run_speex(tmp: &Path, mic: &[f32], reference: &[f32], filter: usize) -> Resul
     let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse()?;
     Ok((read_raw_i16(&o)?, secs))
 }
+
+/// The process's peak resident memory, MB (Linux; NaN elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}

@@ -62,17 +62,6 @@ struct Tally {
     turns_answered: usize,
 }
 
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn measure(
     cfg: &AppConfig,
     config_dir: &Path,
@@ -165,7 +154,7 @@ pub fn run(
 ) -> Result<()> {
     let ours = measure(cfg, config_dir, model_dir, true, runs)?;
     let cascade = measure(cfg, config_dir, model_dir, false, runs)?;
-    let peak = peak_rss_mb();
+    let peak = crate::bench::peak_rss_mb();
     let row = |name: &str, t: &Tally| {
         let v = stats(&t.v2v);
         let b = stats(&t.barge_stop);

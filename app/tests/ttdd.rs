@@ -3,36 +3,19 @@
 //! named by line and column. Needs the Whisper wheel (see README).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-use ainima_testkit::whisper_wheel;
+use std::process::Output;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 fn ainima(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ainima"))
-        .args(args)
-        .env("AINIMA_HOME", home)
-        .output()
-        .expect("runs")
+    ainima_testkit::ainima(env!("CARGO_BIN_EXE_ainima"), home, args)
 }
 
 /// One home with the model imported, shared by this file's tests.
-fn home() -> Option<&'static PathBuf> {
-    static HOME: OnceLock<Option<PathBuf>> = OnceLock::new();
-    HOME.get_or_init(|| {
-        let wheel = whisper_wheel()?;
-        let h = std::env::temp_dir().join(format!("ainima-ttdd-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&h);
-        std::fs::create_dir_all(&h).expect("home");
-        let o = ainima(&h, &["models", "import", wheel.to_str().expect("path")]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        Some(h)
-    })
-    .as_ref()
+fn home() -> Option<PathBuf> {
+    ainima_testkit::model_home(env!("CARGO_BIN_EXE_ainima"), "ttdd")
 }
 
 fn suite(home: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -53,6 +36,7 @@ fn a_suite_reports_the_same_json_twice_and_junit_and_html() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     let dir = suite(
         home,
         "small",
@@ -147,6 +131,7 @@ fn a_half_duplex_session_fails_the_barge_in_scenarios_and_says_why() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     // The default suite's barge-in scenarios, with the session made deaf
     // while it talks: the deliberately broken build.
     let html = home.join("broken.html");
@@ -184,6 +169,7 @@ fn malformed_scenarios_and_options_are_clear_errors() {
     let Some(home) = home() else {
         return;
     };
+    let home = &home;
     let dir = suite(
         home,
         "bad",

