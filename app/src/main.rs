@@ -272,6 +272,11 @@ enum TtddCommand {
         /// barge-in (half duplex), meaning (silence endpointing only).
         #[arg(long, value_name = "PART")]
         disable: Vec<String>,
+        /// Recursive testing: run variants of each passing scenario (rate,
+        /// pitch, noise, reverberation, fillers); save each failing one,
+        /// shrunk to the fewest turns that still fail, into DIR.
+        #[arg(long, value_name = "DIR")]
+        explore: Option<PathBuf>,
         /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
@@ -592,6 +597,7 @@ fn run(cli: Cli) -> Result<()> {
                     deterministic,
                     tag,
                     disable,
+                    explore,
                     data,
                     model,
                 },
@@ -610,6 +616,7 @@ fn run(cli: Cli) -> Result<()> {
                 deterministic,
                 tag,
                 disable,
+                explore,
             };
             // With --deterministic, one scenario at a time: the synthesiser's
             // state carries from one text to the next, so the order matters.

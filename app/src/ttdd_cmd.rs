@@ -38,6 +38,9 @@ pub struct Args {
     /// Turn a part of the session off, to see the suite catch it
     /// (`barge-in`, `meaning`).
     pub disable: Vec<String>,
+    /// Explore variants of the passing scenarios; save each failing one,
+    /// shrunk, into this folder.
+    pub explore: Option<PathBuf>,
 }
 
 /// Runs a suite; fails (exit 1) on any failure or regression.
@@ -129,6 +132,9 @@ pub fn run(
         printed.lock().unwrap_or_else(|p| p.into_inner()).push(line);
     });
     let wall = wall.elapsed().as_secs_f64();
+    if let Some(dir) = &args.explore {
+        explore(&entries, &outcomes, &factory, &opts, dir, out)?;
+    }
     let mut report = suite::report(outcomes, (!args.deterministic).then_some(wall));
     if let Some(b) = &args.baseline {
         let text = std::fs::read_to_string(b).with_context(|| b.display().to_string())?;
@@ -196,5 +202,71 @@ pub fn run(
             }
         );
     }
+    Ok(())
+}
+
+/// Runs the variants of every passing scenario; a failing variant is shrunk
+/// to the fewest turns that still fail and saved into `dir`.
+fn explore(
+    entries: &[suite::Entry],
+    outcomes: &[ainima_ttdd::runner::Outcome],
+    factory: &ainima_ttdd::runner::Factory<'_>,
+    opts: &Options,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use ainima_ttdd::{explore, runner};
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    let slug = |s: &str| {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .split('-')
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+    };
+    let (mut tried, mut saved) = (0, 0);
+    for (e, o) in entries.iter().zip(outcomes) {
+        if o.status != Status::Passed {
+            continue;
+        }
+        for (label, v) in explore::variants(&e.scenario) {
+            tried += 1;
+            let first = runner::run(&v, &e.file, factory, opts)?;
+            if first.status != Status::Failed {
+                continue;
+            }
+            let small = explore::shrink(&v, &mut |c| {
+                runner::run(c, &e.file, factory, opts).is_ok_and(|o| o.status == Status::Failed)
+            });
+            let path = dir.join(format!("{}-{}.yaml", slug(&e.scenario.name), slug(&label)));
+            let why = first.failures.first().cloned().unwrap_or_default();
+            std::fs::write(
+                &path,
+                explore::to_yaml(&small, &format!("{label} breaks it: {why}")),
+            )
+            .with_context(|| path.display().to_string())?;
+            writeln!(
+                out,
+                "variant {label:?} of {:?} fails ({why}); shrunk to {} turn(s): {}",
+                e.scenario.name,
+                small.turns.len(),
+                path.display()
+            )?;
+            saved += 1;
+        }
+    }
+    writeln!(
+        out,
+        "explored {tried} variants; {saved} failed and were saved in {}",
+        dir.display()
+    )?;
     Ok(())
 }

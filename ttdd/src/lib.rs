@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod drive;
+pub mod explore;
 pub mod metrics;
 pub mod report;
 pub mod runner;
