@@ -272,6 +272,12 @@ enum TtddCommand {
         /// barge-in (half duplex), meaning (silence endpointing only).
         #[arg(long, value_name = "PART")]
         disable: Vec<String>,
+        /// Suite budget: the share of scenarios that must pass (0 to 1).
+        #[arg(long, value_name = "RATE")]
+        min_success: Option<f64>,
+        /// Suite budget: the turn gap's 95th percentile at most, ms.
+        #[arg(long, value_name = "MS")]
+        max_gap_p95: Option<f64>,
         /// Recursive testing: run variants of each passing scenario (rate,
         /// pitch, noise, reverberation, fillers); save each failing one,
         /// shrunk to the fewest turns that still fail, into DIR.
@@ -597,6 +603,8 @@ fn run(cli: Cli) -> Result<()> {
                     deterministic,
                     tag,
                     disable,
+                    min_success,
+                    max_gap_p95,
                     explore,
                     data,
                     model,
@@ -616,6 +624,8 @@ fn run(cli: Cli) -> Result<()> {
                 deterministic,
                 tag,
                 disable,
+                min_success,
+                max_gap_p95,
                 explore,
             };
             // With --deterministic, one scenario at a time: the synthesiser's

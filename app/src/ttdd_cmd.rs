@@ -38,6 +38,10 @@ pub struct Args {
     /// Turn a part of the session off, to see the suite catch it
     /// (`barge-in`, `meaning`).
     pub disable: Vec<String>,
+    /// Suite budget: the share of scenarios that must pass.
+    pub min_success: Option<f64>,
+    /// Suite budget: the turn gap's 95th percentile at most, ms.
+    pub max_gap_p95: Option<f64>,
     /// Explore variants of the passing scenarios; save each failing one,
     /// shrunk, into this folder.
     pub explore: Option<PathBuf>,
@@ -136,6 +140,7 @@ pub fn run(
         explore(&entries, &outcomes, &factory, &opts, dir, out)?;
     }
     let mut report = suite::report(outcomes, (!args.deterministic).then_some(wall));
+    report.budgets(args.min_success, args.max_gap_p95);
     if let Some(b) = &args.baseline {
         let text = std::fs::read_to_string(b).with_context(|| b.display().to_string())?;
         let base: serde_json::Value = serde_json::from_str(&text)
@@ -182,7 +187,7 @@ pub fn run(
         m.task_success.value
     )?;
     for r in &report.regressions {
-        writeln!(out, "regression: {r}")?;
+        writeln!(out, "suite: {r}")?;
     }
     if !report.passed() {
         let failed: Vec<&str> = report
@@ -191,16 +196,16 @@ pub fn run(
             .filter(|o| o.status == Status::Failed)
             .map(|o| o.name.as_str())
             .collect();
-        bail!(
-            "the suite failed: {} scenario(s) ({}){}",
-            failed.len(),
-            failed.join("; "),
-            if report.regressions.is_empty() {
-                ""
-            } else {
-                ", and regressions against the baseline"
-            }
-        );
+        let mut why = Vec::new();
+        if !failed.is_empty() {
+            why.push(format!(
+                "{} scenario(s) failed ({})",
+                failed.len(),
+                failed.join("; ")
+            ));
+        }
+        why.extend(report.regressions.iter().cloned());
+        bail!("the suite failed: {}", why.join("; "));
     }
     Ok(())
 }

@@ -120,7 +120,32 @@ fn a_suite_reports_the_same_json_twice_and_junit_and_html() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o.stdout).contains("regression: task success"),
+        text(&o.stdout).contains("suite: task success"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Suite budgets: a turn gap no session can meet fails, and says so.
+    let o = ainima(
+        home,
+        &[
+            "ttdd",
+            "run",
+            dir.to_str().expect("path"),
+            "--deterministic",
+            "--min-success",
+            "1",
+            "--max-gap-p95",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("suite: turn gap p95"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(
+        !text(&o.stdout).contains("suite: task success"),
         "{}",
         text(&o.stdout)
     );

@@ -35,7 +35,8 @@ pub struct Report {
     pub metrics: HumanLikeness,
     /// Totals.
     pub totals: Totals,
-    /// Regressions against the baseline, one sentence each.
+    /// Regressions against the baseline and suite budgets missed, one
+    /// sentence each.
     pub regressions: Vec<String>,
 }
 
@@ -64,6 +65,26 @@ impl Report {
     /// Whether the suite passed (no failure, no regression).
     pub fn passed(&self) -> bool {
         self.totals.failed == 0 && self.regressions.is_empty()
+    }
+
+    /// Checks suite-level budgets: the share of scenarios that pass, and the
+    /// turn gap's 95th percentile.
+    pub fn budgets(&mut self, min_success: Option<f64>, max_gap_p95_ms: Option<f64>) {
+        if let Some(min) = min_success
+            && self.metrics.task_success.value < min
+        {
+            self.regressions.push(format!(
+                "task success {:.3} is under the budget of {min:.3}",
+                self.metrics.task_success.value
+            ));
+        }
+        if let (Some(max), Some(p95)) = (max_gap_p95_ms, self.metrics.turn_gap_ms.value.p95)
+            && p95 > max
+        {
+            self.regressions.push(format!(
+                "turn gap p95 {p95:.0} ms is over the budget of {max:.0} ms"
+            ));
+        }
     }
 
     /// Checks against a baseline report's JSON: a p95 turn gap more than 10 %

@@ -412,6 +412,11 @@ fn check_turn(x: &Expect, words: Option<&str>, w: &[&Event], label: &str, o: &mu
             }),
         ),
         (x.silent, "no reply", replies.is_empty()),
+        (
+            x.over_user,
+            "the assistant to start over the user",
+            started_over_user(w),
+        ),
     ] {
         if let Some(want) = want
             && want != got
@@ -422,6 +427,20 @@ fn check_turn(x: &Expect, words: Option<&str>, w: &[&Event], label: &str, o: &mu
             ));
         }
     }
+}
+
+/// Whether a reply starts while the user is speaking, within `w`.
+fn started_over_user(w: &[&Event]) -> bool {
+    let mut speaking = false;
+    for e in w {
+        match e.kind {
+            EventKind::SpeechStart { .. } => speaking = true,
+            EventKind::SpeechEnd { .. } => speaking = false,
+            EventKind::TtsStart { .. } if speaking => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 fn measure(s: &Scenario, conv: &Conversation, o: &mut Outcome) {

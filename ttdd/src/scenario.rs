@@ -303,6 +303,8 @@ pub struct Expect {
     pub stopped: Option<bool>,
     /// Whether it says nothing in reply.
     pub silent: Option<bool>,
+    /// Whether the assistant starts talking while the user still is.
+    pub over_user: Option<bool>,
 }
 
 /// One string or several.
