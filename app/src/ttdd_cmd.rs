@@ -137,7 +137,25 @@ pub fn run(
     });
     let wall = wall.elapsed().as_secs_f64();
     if let Some(dir) = &args.explore {
-        explore(&entries, &outcomes, &factory, &opts, dir, out)?;
+        // Paraphrases from the skills' templates: the same intent and slot
+        // words, another template.
+        let catalog = crate::language::catalog(config_dir, &[])?;
+        let matcher = ainima_fallbacks::matcher::Matcher::new(&catalog)?;
+        let paraphrase = |text: &str| -> Option<String> {
+            let ctx = ainima_fallbacks::matcher::Context::default();
+            let p = matcher.parse(text, &ctx)?;
+            let said = p
+                .slots
+                .iter()
+                .map(|s| (s.name.clone(), s.text.clone()))
+                .collect();
+            let norm = |x: &str| ainima::session::words::plain(x);
+            catalog
+                .paraphrases(&p.intent, &said)
+                .into_iter()
+                .find(|o| norm(o) != norm(text))
+        };
+        explore(&paraphrase, &entries, &outcomes, &factory, &opts, dir, out)?;
     }
     let mut report = suite::report(outcomes, (!args.deterministic).then_some(wall));
     report.budgets(args.min_success, args.max_gap_p95);
@@ -212,7 +230,9 @@ pub fn run(
 
 /// Runs the variants of every passing scenario; a failing variant is shrunk
 /// to the fewest turns that still fail and saved into `dir`.
+#[allow(clippy::too_many_arguments)] // reason: the suite, its results and everything a rerun needs
 fn explore(
+    paraphrase: &ainima_ttdd::explore::Paraphrase<'_>,
     entries: &[suite::Entry],
     outcomes: &[ainima_ttdd::runner::Outcome],
     factory: &ainima_ttdd::runner::Factory<'_>,
@@ -242,7 +262,7 @@ fn explore(
         if o.status != Status::Passed {
             continue;
         }
-        for (label, v) in explore::variants(&e.scenario) {
+        for (label, v) in explore::variants(&e.scenario, Some(paraphrase)) {
             tried += 1;
             let first = runner::run(&v, &e.file, factory, opts)?;
             if first.status != Status::Failed {

@@ -26,7 +26,7 @@
 //! because = "A reminder at night."
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -263,6 +263,62 @@ fn parse_template(source: &str, origin: Origin) -> Result<Template, Error> {
     })
 }
 
+/// A template realised: its words, with `fill`'s words for the slots it
+/// names and an example value for the others.
+fn realise(
+    c: &Catalog,
+    e: &Expr,
+    turn: usize,
+    fill: &BTreeMap<String, String>,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
+    match e {
+        Expr::Word(w) => out.push(w.clone()),
+        Expr::Seq(v) => v.iter().for_each(|x| realise(c, x, turn, fill, out, depth)),
+        Expr::Alt(v) => {
+            if let Some(x) = v.first() {
+                realise(c, x, turn, fill, out, depth);
+            }
+        }
+        Expr::Opt(x) => realise(c, x, turn, fill, out, depth),
+        Expr::Rule { name, .. } if depth < 8 => {
+            if let Some(t) = c.expansions.get(name) {
+                realise(c, &t.expr, turn, fill, out, depth + 1);
+            }
+        }
+        Expr::Rule { .. } => {}
+        Expr::Slot { name, .. } if fill.contains_key(name) => out.push(fill[name].clone()),
+        Expr::Slot { list, .. } => match c.list(list).map(|l| l.kind.clone()) {
+            Some(ListKind::Values(v)) if !v.is_empty() => out.push(v[turn % v.len()].0.clone()),
+            Some(ListKind::Parser(p)) => out.push(
+                match p {
+                    ParserKind::Integer | ParserKind::Number => "two",
+                    ParserKind::Ordinal => "second",
+                    ParserKind::Duration => "ten minutes",
+                    ParserKind::Time => "seven thirty",
+                    ParserKind::Date => "tomorrow",
+                    ParserKind::Percentage => "fifty percent",
+                    ParserKind::Temperature => "twenty degrees",
+                }
+                .to_string(),
+            ),
+            _ => {}
+        },
+    }
+}
+
+/// Words as a sentence: capitalised, with a full stop.
+fn sentence(words: &[String]) -> Option<String> {
+    let s = words.join(" ");
+    let first = s.chars().next()?;
+    Some(format!(
+        "{}{}.",
+        first.to_uppercase(),
+        &s[first.len_utf8()..]
+    ))
+}
+
 impl Catalog {
     /// An empty catalog.
     pub fn new() -> Catalog {
@@ -467,42 +523,7 @@ impl Catalog {
     /// recognition towards what the skills expect ("Turn on kitchen light.
     /// Set a timer for ten minutes.").
     pub fn examples(&self) -> Vec<String> {
-        fn realise(c: &Catalog, e: &Expr, turn: usize, out: &mut Vec<String>, depth: usize) {
-            match e {
-                Expr::Word(w) => out.push(w.clone()),
-                Expr::Seq(v) => v.iter().for_each(|x| realise(c, x, turn, out, depth)),
-                Expr::Alt(v) => {
-                    if let Some(x) = v.first() {
-                        realise(c, x, turn, out, depth);
-                    }
-                }
-                Expr::Opt(x) => realise(c, x, turn, out, depth),
-                Expr::Rule { name, .. } if depth < 8 => {
-                    if let Some(t) = c.expansions.get(name) {
-                        realise(c, &t.expr, turn, out, depth + 1);
-                    }
-                }
-                Expr::Rule { .. } => {}
-                Expr::Slot { list, .. } => match c.list(list).map(|l| l.kind.clone()) {
-                    Some(ListKind::Values(v)) if !v.is_empty() => {
-                        out.push(v[turn % v.len()].0.clone())
-                    }
-                    Some(ListKind::Parser(p)) => out.push(
-                        match p {
-                            ParserKind::Integer | ParserKind::Number => "two",
-                            ParserKind::Ordinal => "second",
-                            ParserKind::Duration => "ten minutes",
-                            ParserKind::Time => "seven thirty",
-                            ParserKind::Date => "tomorrow",
-                            ParserKind::Percentage => "fifty percent",
-                            ParserKind::Temperature => "twenty degrees",
-                        }
-                        .to_string(),
-                    ),
-                    _ => {}
-                },
-            }
-        }
+        let none = BTreeMap::new();
         let mut out = Vec::new();
         for (i, intent) in self
             .intents
@@ -514,13 +535,52 @@ impl Catalog {
                 continue;
             };
             let mut words = Vec::new();
-            realise(self, &t.expr, i, &mut words, 0);
-            let mut s = words.join(" ");
-            if let Some(first) = s.get(..1) {
-                s = first.to_uppercase() + &s[1..];
+            realise(self, &t.expr, i, &none, &mut words, 0);
+            if let Some(s) = sentence(&words) {
+                out.push(s);
             }
-            if !s.is_empty() {
-                out.push(format!("{s}."));
+        }
+        out
+    }
+
+    /// Other ways to say a request of `intent` whose slots were said as
+    /// `said` (slot name to the words used): every template of the intent
+    /// with exactly those slots, realised with those words (first
+    /// alternatives, optional words kept). For paraphrase variants of test
+    /// scenarios.
+    pub fn paraphrases(&self, intent: &str, said: &BTreeMap<String, String>) -> Vec<String> {
+        fn slots(c: &Catalog, e: &Expr, out: &mut BTreeSet<String>, depth: usize) {
+            match e {
+                Expr::Slot { name, .. } => {
+                    out.insert(name.clone());
+                }
+                Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| slots(c, x, out, depth)),
+                Expr::Opt(x) => slots(c, x, out, depth),
+                Expr::Rule { name, .. } if depth < 8 => {
+                    if let Some(t) = c.expansions.get(name) {
+                        slots(c, &t.expr, out, depth + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(i) = self.intents.get(intent) else {
+            return Vec::new();
+        };
+        let want: BTreeSet<String> = said.keys().cloned().collect();
+        let mut out: Vec<String> = Vec::new();
+        for t in &i.templates {
+            let mut names = BTreeSet::new();
+            slots(self, &t.expr, &mut names, 0);
+            if names != want {
+                continue;
+            }
+            let mut words = Vec::new();
+            realise(self, &t.expr, 0, said, &mut words, 0);
+            if let Some(s) = sentence(&words)
+                && !out.contains(&s)
+            {
+                out.push(s);
             }
         }
         out
@@ -588,6 +648,22 @@ mod tests {
             Err(e) => e.to_string(),
         };
         assert_eq!(got, expect, "source:\n{src}");
+    }
+
+    #[test]
+    fn paraphrases_realise_each_template_with_the_words_said() {
+        let mut c = Catalog::new();
+        c.add_str(
+            "x.toml",
+            "[intents.a]\ntemplates = [\"(turn|switch) on [the] {device}\", \"{device} on\", \"x\", \"on {device} at {level}\"]\naction = \"a\"\n[lists.device]\nvalues = [\"lamp\", \"fan\"]\n[lists.level]\nparser = \"percentage\"\n",
+        )
+        .expect("loads");
+        let said = BTreeMap::from([("device".to_string(), "kitchen fan".to_string())]);
+        assert_eq!(
+            c.paraphrases("a", &said),
+            ["Turn on the kitchen fan.", "Kitchen fan on."]
+        );
+        assert!(c.paraphrases("nope", &said).is_empty());
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Recursive testing: variants of a scenario (speaking rate, pitch, noise,
-//! filler words) to find where behaviour breaks, and a failing variant shrunk
+//! reverberation, filler words, paraphrases) to find where behaviour breaks, and a failing variant shrunk
 //! to the fewest turns that still fail, saved as a regression scenario.
 
 use crate::scenario::{Scenario, Speech};
 
-/// The variants of `s`, each with a label saying what changed.
-pub fn variants(s: &Scenario) -> Vec<(String, Scenario)> {
+/// Another way to say a request (from the skills' templates), if any.
+pub type Paraphrase<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// The variants of `s`, each with a label saying what changed; with
+/// `paraphrase`, also one with every request it knows another way to say
+/// said that way.
+pub fn variants(s: &Scenario, paraphrase: Option<&Paraphrase<'_>>) -> Vec<(String, Scenario)> {
     let mut out = Vec::new();
     let mut push = |label: String, f: &dyn Fn(&mut Scenario)| {
         let mut v = s.clone();
@@ -34,6 +39,22 @@ pub fn variants(s: &Scenario) -> Vec<(String, Scenario)> {
             }
         }
     });
+    if let Some(p) = paraphrase {
+        let mut v = s.clone();
+        let mut changed = false;
+        for t in &mut v.turns {
+            if let Speech::Say(text) = &mut t.speech
+                && let Some(other) = p(text)
+            {
+                *text = other;
+                changed = true;
+            }
+        }
+        if changed {
+            v.name = format!("{} [paraphrased]", s.name);
+            out.push(("paraphrased".into(), v));
+        }
+    }
     out
 }
 
@@ -92,8 +113,16 @@ mod tests {
     #[test]
     fn variants_change_one_thing_each() {
         let s = three_turns();
-        let v = variants(&s);
+        let v = variants(&s, None);
         assert_eq!(v.len(), 8);
+        let p = |t: &str| (t == "What time is it?").then(|| "Tell me the time.".to_string());
+        let with = variants(&s, Some(&p));
+        let (_, para) = with.last().expect("a paraphrase");
+        assert_eq!(para.turns[0].speech.words(), Some("Tell me the time."));
+        assert_eq!(
+            para.turns[1].speech.words(),
+            Some("Turn on the kitchen light.")
+        );
         assert!(
             v.iter()
                 .all(|(_, x)| x.turns.len() == 3 && x.name != s.name)
