@@ -91,7 +91,7 @@ fn is_loopback_url(url: &str) -> bool {
 }
 
 fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
-    if req.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {token}")) {
+    if req.header("authorization") != Some(&format!("Bearer {token}")) {
         return Response::json(401, &json!({"error": "a bearer token is needed"}));
     }
     if req.method != "POST" || req.path != "/rpc" {

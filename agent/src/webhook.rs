@@ -38,6 +38,23 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Whether `header`, an `X-Ainima-Signature` value (`sha256=HEX`), signs
+/// `body` under `secret`: what a receiver checks. The comparison takes the
+/// same time however much of it matches.
+pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
+    let Some(tag) = header
+        .and_then(|h| h.strip_prefix("sha256="))
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&tag).is_ok()
+}
+
 /// Whether an address is not on the public internet.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
@@ -251,5 +268,12 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+        let header = format!("sha256={}", signature(b"k", b"body"));
+        assert!(verify(b"k", b"body", Some(&header)));
+        assert!(!verify(b"k", b"body!", Some(&header)));
+        assert!(!verify(b"other", b"body", Some(&header)));
+        assert!(!verify(b"k", b"body", Some("sha256=zz")));
+        assert!(!verify(b"k", b"body", Some(&header[7..])));
+        assert!(!verify(b"k", b"body", None));
     }
 }

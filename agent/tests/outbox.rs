@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use ainima_agent::http::{Response, Server};
 use ainima_agent::outbox::{Outbox, State};
-use ainima_agent::webhook::{Webhook, signature};
+use ainima_agent::webhook::{Webhook, verify};
 use serde_json::json;
 
 const SECRET: &[u8] = b"shared secret";
@@ -23,16 +23,10 @@ fn receiver(status: Arc<AtomicU16>) -> (Server, Arc<Mutex<Seen>>) {
     let s = seen.clone();
     let server = Server::start("127.0.0.1:0", move |req| {
         let key = req
-            .headers
-            .get("idempotency-key")
-            .cloned()
-            .unwrap_or_default();
-        let sig = req
-            .headers
-            .get("x-ainima-signature")
-            .cloned()
-            .unwrap_or_default();
-        let valid = sig == format!("sha256={}", signature(SECRET, &req.body));
+            .header("idempotency-key")
+            .unwrap_or_default()
+            .to_string();
+        let valid = verify(SECRET, &req.body, req.header("x-ainima-signature"));
         let body = serde_json::from_slice(&req.body).unwrap_or(serde_json::Value::Null);
         s.lock().expect("lock").requests.push((key, body, valid));
         Response::json(status.load(Ordering::SeqCst), &json!({"ok": true}))

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 
 use ainima_agent::Error;
 use ainima_agent::http::{Response, read_request, write_response};
-use ainima_agent::webhook::{Webhook, signature};
+use ainima_agent::webhook::{Webhook, verify};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
@@ -62,17 +62,11 @@ fn receiver(
             let Ok(req) = read_request(&mut tls) else {
                 continue;
             };
-            let sig = req
-                .headers
-                .get("x-ainima-signature")
-                .cloned()
-                .unwrap_or_default();
-            let valid = sig == format!("sha256={}", signature(SECRET, &req.body));
+            let valid = verify(SECRET, &req.body, req.header("x-ainima-signature"));
             let key = req
-                .headers
-                .get("idempotency-key")
-                .cloned()
-                .unwrap_or_default();
+                .header("idempotency-key")
+                .unwrap_or_default()
+                .to_string();
             let body = serde_json::from_slice(&req.body).unwrap_or_default();
             let _ = tx.send((key, body, valid));
             let _ = write_response(&mut tls, &Response::json(200, &json!({"ok": true})));

@@ -25,10 +25,9 @@ fn killed_a_hundred_times_nothing_lost_nothing_doubled() {
     let s = seen.clone();
     let server = Server::start("127.0.0.1:0", move |req| {
         let key = req
-            .headers
-            .get("idempotency-key")
-            .cloned()
-            .unwrap_or_default();
+            .header("idempotency-key")
+            .unwrap_or_default()
+            .to_string();
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let mut m = s.lock().expect("lock");
         let e = m.entry(key).or_insert((0, body.clone()));
