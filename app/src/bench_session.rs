@@ -111,8 +111,6 @@ fn measure(
                 )?;
                 t.wall += wall.elapsed().as_secs_f64();
                 t.simulated += session.position() as f64 / 16_000.0;
-                let summary = session.profile.summary();
-                let _ = summary;
                 t.v2v.extend(
                     session
                         .profile

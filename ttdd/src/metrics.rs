@@ -22,18 +22,14 @@ pub struct Dist {
     pub mean: Option<f64>,
 }
 
-/// Nearest-rank distribution of `v`.
+/// Nearest-rank distribution of `v` (the session profile's statistics).
 pub fn dist(v: &[f64]) -> Dist {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let rank = |p: f64| {
-        (!s.is_empty()).then(|| s[((p * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1])
-    };
+    let s = ainima::session::profile::stats(v);
     Dist {
-        count: s.len(),
-        p50: rank(0.5),
-        p95: rank(0.95),
-        mean: (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64),
+        count: v.len(),
+        p50: s.as_ref().map(|s| s.p50),
+        p95: s.as_ref().map(|s| s.p95),
+        mean: s.as_ref().map(|s| s.mean),
     }
 }
 

@@ -222,14 +222,10 @@ fn judge(s: &Scenario, conv: &Conversation, o: &mut Outcome) {
         ));
     }
     measure(s, conv, o);
-    let p95 = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v.get(((v.len() as f64 * 0.95).ceil() as usize).saturating_sub(1))
-            .copied()
-    };
-    if let (Some(limit), Some(got)) = (s.budgets.voice_to_voice_p95_ms, p95(&o.measures.gaps_ms))
-        && got > limit
+    if let (Some(limit), Some(got)) = (
+        s.budgets.voice_to_voice_p95_ms,
+        crate::metrics::dist(&o.measures.gaps_ms).p95,
+    ) && got > limit
     {
         o.failures.push(format!(
             "voice-to-voice p95 {got:.0} ms is over the budget of {limit:.0} ms"

@@ -712,7 +712,7 @@ impl Session {
                 stt_ms,
             },
         );
-        self.profile.mark("stt_final", secs(self.pos));
+        self.profile.stt_final(secs(self.pos));
         if repeated {
             // Said again while the first is handled: merged, and the reply
             // goes on as after a backchannel.

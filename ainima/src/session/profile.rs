@@ -90,13 +90,10 @@ impl Profile {
         self.stages.entry(name.to_string()).or_default().push(ms);
     }
 
-    /// A point on the latest turn's timeline.
-    pub fn mark(&mut self, what: &str, t: f64) {
-        if let Some(turn) = self.turns.last_mut()
-            && what == "stt_final"
-            && turn.stt_final.is_none()
-        {
-            turn.stt_final = Some(t);
+    /// When the latest turn's final words were known (the first time only).
+    pub fn stt_final(&mut self, t: f64) {
+        if let Some(turn) = self.turns.last_mut() {
+            turn.stt_final.get_or_insert(t);
         }
     }
 
