@@ -241,48 +241,8 @@ enum TtddCommand {
     /// Run scenarios through the real session in the simulated room, on the
     /// simulated clock; exit code 1 on any failure or regression.
     Run {
-        /// Scenario files or folders (default: the suite built in).
-        paths: Vec<PathBuf>,
-        /// JUnit XML report.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Self-contained HTML report.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-        /// JSON report.
-        #[arg(long, value_name = "FILE")]
-        json: Option<PathBuf>,
-        /// A JSON report to compare with: a p95 turn gap 10 % worse, or a
-        /// lower task success, fails.
-        #[arg(long, value_name = "FILE")]
-        baseline: Option<PathBuf>,
-        /// Run only shard K of N (1-based), as 2/4.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<String>,
-        /// Scenarios at once (each loads its own model).
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
-        /// Fixed stage costs: two runs give the same JSON.
-        #[arg(long)]
-        deterministic: bool,
-        /// Only scenarios with this tag.
-        #[arg(long)]
-        tag: Option<String>,
-        /// Turn a part of the session off, to see the suite catch it:
-        /// barge-in (half duplex), meaning (silence endpointing only).
-        #[arg(long, value_name = "PART")]
-        disable: Vec<String>,
-        /// Suite budget: the share of scenarios that must pass (0 to 1).
-        #[arg(long, value_name = "RATE")]
-        min_success: Option<f64>,
-        /// Suite budget: the turn gap's 95th percentile at most, ms.
-        #[arg(long, value_name = "MS")]
-        max_gap_p95: Option<f64>,
-        /// Recursive testing: run variants of each passing scenario (rate,
-        /// pitch, noise, reverberation, fillers); save each failing one,
-        /// shrunk to the fewest turns that still fail, into DIR.
-        #[arg(long, value_name = "DIR")]
-        explore: Option<PathBuf>,
+        #[command(flatten)]
+        args: ttdd_cmd::Args,
         /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
@@ -591,49 +551,11 @@ fn run(cli: Cli) -> Result<()> {
             run::listen(&cfg, &home.config, &dir, &mut out)?;
         }
         Command::Ttdd {
-            action:
-                TtddCommand::Run {
-                    paths,
-                    junit,
-                    html,
-                    json,
-                    baseline,
-                    shard,
-                    jobs,
-                    deterministic,
-                    tag,
-                    disable,
-                    min_success,
-                    max_gap_p95,
-                    explore,
-                    data,
-                    model,
-                },
+            action: TtddCommand::Run { args, data, model },
         } => {
             let dir = model_dir(&home, model.as_deref())?;
             let data = data_dir(data);
             let require = std::env::var("AINIMA_REQUIRE_DATA").is_ok_and(|v| v == "1");
-            let args = ttdd_cmd::Args {
-                paths,
-                junit,
-                html,
-                json,
-                baseline,
-                shard,
-                jobs,
-                deterministic,
-                tag,
-                disable,
-                min_success,
-                max_gap_p95,
-                explore,
-            };
-            // With --deterministic, one scenario at a time: the synthesiser's
-            // state carries from one text to the next, so the order matters.
-            let args = ttdd_cmd::Args {
-                jobs: if args.deterministic { 1 } else { args.jobs },
-                ..args
-            };
             ttdd_cmd::run(
                 &cfg,
                 &home.config,

@@ -15,35 +15,50 @@ use ainima_ttdd::suite;
 use crate::config::AppConfig;
 
 /// What `ainima ttdd run` is told.
-#[derive(Debug)]
+#[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Scenario files or folders; none: the default suite.
+    /// Scenario files or folders (default: the suite built in).
     pub paths: Vec<PathBuf>,
     /// JUnit XML report.
+    #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// HTML report.
+    /// Self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// JSON report.
+    #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// A JSON report to compare with.
+    /// A JSON report to compare with: a p95 turn gap 10 % worse, or a
+    /// lower task success, fails.
+    #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// `K/N`.
+    /// Run only shard K of N (1-based), as 2/4.
+    #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Scenarios at once.
+    /// Scenarios at once (each its own session; the model is loaded once).
+    #[arg(long, default_value_t = 2)]
     pub jobs: usize,
-    /// Fixed stage costs.
+    /// Fixed stage costs, one scenario at a time: two runs give the same
+    /// JSON.
+    #[arg(long)]
     pub deterministic: bool,
     /// Only scenarios with this tag.
+    #[arg(long)]
     pub tag: Option<String>,
-    /// Turn a part of the session off, to see the suite catch it
-    /// (`barge-in`, `meaning`).
+    /// Turn a part of the session off, to see the suite catch it:
+    /// barge-in (half duplex), meaning (silence endpointing only).
+    #[arg(long, value_name = "PART")]
     pub disable: Vec<String>,
-    /// Suite budget: the share of scenarios that must pass.
+    /// Suite budget: the share of scenarios that must pass (0 to 1).
+    #[arg(long, value_name = "RATE")]
     pub min_success: Option<f64>,
     /// Suite budget: the turn gap's 95th percentile at most, ms.
+    #[arg(long, value_name = "MS")]
     pub max_gap_p95: Option<f64>,
-    /// Explore variants of the passing scenarios; save each failing one,
-    /// shrunk, into this folder.
+    /// Recursive testing: run variants of each passing scenario (rate,
+    /// pitch, noise, reverberation, fillers, paraphrases); save each failing one,
+    /// shrunk to the fewest turns that still fail, into DIR.
+    #[arg(long, value_name = "DIR")]
     pub explore: Option<PathBuf>,
 }
 
@@ -120,9 +135,12 @@ pub fn run(
         require_data,
         ..Options::default()
     };
+    // With --deterministic, one scenario at a time: the synthesiser's state
+    // carries from one text to the next, so the order matters.
+    let jobs = if args.deterministic { 1 } else { args.jobs };
     let wall = std::time::Instant::now();
     let printed = std::sync::Mutex::new(Vec::<String>::new());
-    let outcomes = suite::run_all(&entries, &factory, &opts, args.jobs, &|o| {
+    let outcomes = suite::run_all(&entries, &factory, &opts, jobs, &|o| {
         let mark = match o.status {
             Status::Passed => "ok  ",
             Status::Failed => "FAIL",
