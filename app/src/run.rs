@@ -259,37 +259,7 @@ pub fn listen(
     Ok(())
 }
 
-/// One line for a person.
+/// One line for a person: the time, then what happened.
 pub fn describe(e: &ainima::session::Event) -> String {
-    use ainima::session::EventKind as K;
-    let what = match &e.kind {
-        K::SpeechStart { .. } => "user starts speaking".to_string(),
-        K::SpeechEnd { by, decided_at } => {
-            format!("user stops (turn over at {decided_at:.2} s, by {by})")
-        }
-        K::Noise { .. } => "noise, not speech".to_string(),
-        K::Transcript {
-            text, kind, stt_ms, ..
-        } => {
-            format!("heard {text:?} ({kind:?}, {stt_ms:.0} ms)")
-        }
-        K::Intent { intent, slots, .. } => {
-            format!("intent {} {}", intent.as_deref().unwrap_or("(none)"), slots)
-        }
-        K::ToolCall {
-            tool, args, status, ..
-        } => format!("tool {tool} {args}: {status}"),
-        K::ApprovalRequest { sentence, .. } => format!("asks approval: {sentence:?}"),
-        K::Reply { text } => format!("reply {text:?}"),
-        K::TtsStart { .. } => "assistant starts speaking".to_string(),
-        K::TtsStop { reason } => format!("assistant stops ({reason})"),
-        K::Yield { .. } => "assistant falls silent: the user speaks over it".to_string(),
-        K::Resume { after } => format!("assistant resumes (after a {after})"),
-        K::BargeIn {
-            stop_latency_ms, ..
-        } => format!("barge-in: reply dropped ({stop_latency_ms:.0} ms onset to silence)"),
-        K::Debounced { text } => format!("repeated request merged: {text:?}"),
-        K::Error { stage, message } => format!("{stage} failed: {message}"),
-    };
-    format!("{:>7.2} s  {what}", e.t)
+    format!("{:>7.2} s  {}", e.t, e.kind.describe())
 }

@@ -2,7 +2,6 @@
 //! metrics, totals), JUnit XML for CI systems, and a self-contained HTML
 //! page with latency histograms and a timeline of each failed dialogue.
 
-use ainima::session::EventKind;
 use serde::Serialize;
 
 use crate::metrics::{HumanLikeness, human_likeness};
@@ -309,24 +308,7 @@ pub fn html(r: &Report) -> String {
             .map(|(a, b, w)| (*a, format!("{a:>7.2} s  USER says {w:?} (until {b:.2} s)")))
             .collect();
         for e in &o.events {
-            let what = match &e.kind {
-                EventKind::Transcript { text, .. } => format!("heard {text:?}"),
-                EventKind::Intent { intent, slots, .. } => {
-                    format!("intent {} {slots}", intent.as_deref().unwrap_or("none"))
-                }
-                EventKind::ToolCall {
-                    tool, args, status, ..
-                } => format!("tool {tool} {args} ({status})"),
-                EventKind::Reply { text } => format!("ASSISTANT says {text:?}"),
-                EventKind::TtsStart { .. } => "assistant audio starts".into(),
-                EventKind::TtsStop { reason } => format!("assistant audio stops ({reason})"),
-                EventKind::BargeIn { .. } => "barge-in".into(),
-                EventKind::Resume { after } => format!("resumes after a {after}"),
-                EventKind::Yield { .. } => "assistant falls silent".into(),
-                EventKind::Error { stage, message } => format!("{stage} failed: {message}"),
-                _ => continue,
-            };
-            lines.push((e.t, format!("{:>7.2} s  {what}", e.t)));
+            lines.push((e.t, format!("{:>7.2} s  {}", e.t, e.kind.describe())));
         }
         lines.sort_by(|a, b| a.0.total_cmp(&b.0));
         for (_, l) in lines {
