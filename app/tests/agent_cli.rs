@@ -15,12 +15,7 @@ fn home(name: &str) -> PathBuf {
 }
 
 fn ainima(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ainima"))
-        .args(args)
-        .env("AINIMA_HOME", home)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("runs")
+    ainima_testkit::ainima(env!("CARGO_BIN_EXE_ainima"), home, args)
 }
 
 fn text(b: &[u8]) -> String {

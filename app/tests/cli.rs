@@ -1,7 +1,7 @@
 //! The `ainima` binary, run as a user runs it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ainima_testkit::{data_dir, whisper_wheel};
 
@@ -14,12 +14,7 @@ fn home(name: &str) -> PathBuf {
 }
 
 fn ainima(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ainima"))
-        .args(args)
-        .env("AINIMA_HOME", home)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
+    ainima_testkit::ainima(env!("CARGO_BIN_EXE_ainima"), home, args)
 }
 
 fn stdout(o: &Output) -> String {

@@ -168,11 +168,13 @@ pub fn check_snapshot(snapshots: &Path, name: &str, actual: &str) {
     );
 }
 
-/// Runs the `ainima` binary `bin` with `AINIMA_HOME=home`.
+/// Runs the `ainima` binary `bin` with `AINIMA_HOME=home` (and no
+/// `RUST_BACKTRACE`, so errors read as a user sees them).
 pub fn ainima(bin: &str, home: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(bin)
         .args(args)
         .env("AINIMA_HOME", home)
+        .env_remove("RUST_BACKTRACE")
         .output()
         .expect("the ainima binary runs")
 }
