@@ -1,20 +1,30 @@
 //! The audit log: every proposal, approval, denial, call and result as one
-//! JSON line, each carrying the SHA-256 of the one before (a hash chain).
-//! A head file beside the log holds the last record's number and hash,
-//! replaced atomically after each append, so cutting records off the end is
-//! caught too; every [`CHECKPOINT_EVERY`] records a checkpoint record
-//! restates the count and the running hash. [`verify`] names the first
-//! record that does not hold. Secrets (keys like `password`, `token`,
-//! `api_key`, `authorization`, `secret`) are replaced before anything is
-//! written.
+//! JSON line, each carrying the hash of the one before (a hash chain).
+//! The chain is keyed: each record's hash is an HMAC-SHA256 under a key
+//! kept beside the log (`LOG.key`, 32 random bytes, mode 0600, made with
+//! the log), so a chain rewritten by someone without the key, with every
+//! hash recomputed, does not verify. A head file beside the log (`LOG.head`)
+//! holds the last record's number and hash under a MAC of its own, replaced
+//! atomically after each append, so cutting records off the end, or
+//! deleting the log and starting a fresh one, is caught too; every
+//! [`CHECKPOINT_EVERY`] records a checkpoint record restates the count and
+//! the running hash. The log, its head and its key are made together: any
+//! one without the others is tampering. [`verify`] names the first record
+//! that does not hold. Secrets (keys like `password`, `token`, `api_key`,
+//! `authorization`, `secret`) are replaced before anything is written.
+//!
+//! What it cannot catch: someone who can read the key (the user's own
+//! account) can forge a chain; someone who deletes the log, its head and
+//! its key leaves no trace here.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::{Error, Result};
 
@@ -44,14 +54,48 @@ pub struct Record {
 struct Head {
     seq: u64,
     hash: String,
+    /// HMAC of `seq` and `hash` under the log's key.
+    #[serde(default)]
+    mac: String,
 }
 
-fn record_hash(prev: &str, seq: u64, time_ms: u64, kind: &str, data: &Value) -> String {
-    let body = json!({"seq": seq, "time_ms": time_ms, "kind": kind, "data": data});
-    let mut h = Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(serde_json::to_string(&body).unwrap_or_default().as_bytes());
-    hex::encode(h.finalize())
+/// The key a log's chain is made with.
+#[derive(Clone)]
+struct Key([u8; 32]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key([redacted])")
+    }
+}
+
+impl Key {
+    fn mac(&self, parts: &[&[u8]]) -> String {
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        for p in parts {
+            m.update(p);
+        }
+        hex::encode(m.finalize().into_bytes())
+    }
+
+    fn record_hash(&self, prev: &str, seq: u64, time_ms: u64, kind: &str, data: &Value) -> String {
+        let body = json!({"seq": seq, "time_ms": time_ms, "kind": kind, "data": data});
+        let body = serde_json::to_string(&body).unwrap_or_default();
+        self.mac(&[prev.as_bytes(), body.as_bytes()])
+    }
+
+    fn head_mac(&self, seq: u64, hash: &str) -> String {
+        self.mac(&[b"head", &seq.to_be_bytes(), hash.as_bytes()])
+    }
+
+    fn head(&self, seq: u64, hash: &str) -> Head {
+        Head {
+            seq,
+            hash: hash.to_string(),
+            mac: self.head_mac(seq, hash),
+        }
+    }
 }
 
 const SECRET_KEYS: &[&str] = &[
@@ -85,10 +129,78 @@ pub fn redact(v: &Value) -> Value {
     }
 }
 
-fn head_path(path: &Path) -> PathBuf {
+fn beside(path: &Path, ext: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
-    p.push(".head");
+    p.push(ext);
     PathBuf::from(p)
+}
+
+fn head_path(path: &Path) -> PathBuf {
+    beside(path, ".head")
+}
+
+/// Where the key of the log at `path` is kept (`LOG.key`).
+pub fn key_path(path: &Path) -> PathBuf {
+    beside(path, ".key")
+}
+
+fn read_key(path: &Path) -> Result<Key> {
+    let kp = key_path(path);
+    let text = std::fs::read_to_string(&kp).map_err(|e| Error::Tampered {
+        record: 1,
+        reason: format!("the log's key {} cannot be read ({e})", kp.display()),
+    })?;
+    let bytes = hex::decode(text.trim()).ok().filter(|b| b.len() == 32);
+    let bytes = bytes.ok_or_else(|| Error::Tampered {
+        record: 1,
+        reason: format!("the log's key {} is damaged", kp.display()),
+    })?;
+    let mut k = [0u8; 32];
+    k.copy_from_slice(&bytes);
+    Ok(Key(k))
+}
+
+/// Writes `body` to `to` through a file beside it, made readable by its
+/// owner only, then renamed over `to`.
+fn write_private(to: &Path, body: &[u8]) -> Result<()> {
+    let tmp = beside(to, ".tmp");
+    let what = || to.display().to_string();
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).map_err(|e| Error::storage(what(), e))?;
+    f.write_all(body).map_err(|e| Error::storage(what(), e))?;
+    f.sync_data().map_err(|e| Error::storage(what(), e))?;
+    drop(f);
+    std::fs::rename(&tmp, to).map_err(|e| Error::storage(what(), e))
+}
+
+/// Makes a new log at `path`: its key, an empty log and a head saying so.
+fn create(path: &Path) -> Result<Key> {
+    let (log, head, key) = (path, head_path(path), key_path(path));
+    for p in [log, head.as_path(), key.as_path()] {
+        if p.exists() {
+            return Err(Error::Tampered {
+                record: 1,
+                reason: format!(
+                    "{} is there but not the rest of the log (log, .head and .key are made together)",
+                    p.display()
+                ),
+            });
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir.display().to_string(), e))?;
+    }
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).map_err(|e| Error::storage("the audit key", e))?;
+    let k = Key(k);
+    write_private(&key, hex::encode(k.0).as_bytes())?;
+    let h = serde_json::to_vec(&k.head(0, GENESIS)).unwrap_or_default();
+    write_private(&head, &h)?;
+    write_private(log, b"")?;
+    Ok(k)
 }
 
 /// An open log, appending.
@@ -96,27 +208,32 @@ fn head_path(path: &Path) -> PathBuf {
 pub struct AuditLog {
     path: PathBuf,
     file: File,
+    key: Key,
     seq: u64,
     hash: String,
 }
 
 impl AuditLog {
-    /// Opens (or creates) the log at `path`, verifying it first: nothing is
-    /// appended to a damaged log.
+    /// Opens the log at `path`, verifying it first (nothing is appended to
+    /// a damaged log), or makes it with its key and head when none of the
+    /// three is there.
     pub fn open(path: &Path) -> Result<AuditLog> {
-        let (seq, hash) = if path.exists() {
-            verify_chain(path)?
+        let nothing = !path.exists() && !head_path(path).exists() && !key_path(path).exists();
+        let (key, seq, hash) = if nothing {
+            (create(path)?, 0, GENESIS.to_string())
         } else {
-            (0, GENESIS.to_string())
+            let key = read_key(path)?;
+            let (seq, hash) = verify_chain(path, &key)?;
+            (key, seq, hash)
         };
         let file = OpenOptions::new()
-            .create(true)
             .append(true)
             .open(path)
             .map_err(|e| Error::storage(path.display().to_string(), e))?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,
+            key,
             seq,
             hash,
         })
@@ -144,7 +261,7 @@ impl AuditLog {
 
     fn write(&mut self, kind: &str, data: Value, time_ms: u64) -> Result<Record> {
         let seq = self.seq + 1;
-        let hash = record_hash(&self.hash, seq, time_ms, kind, &data);
+        let hash = self.key.record_hash(&self.hash, seq, time_ms, kind, &data);
         let r = Record {
             seq,
             time_ms,
@@ -163,23 +280,22 @@ impl AuditLog {
             .sync_data()
             .map_err(|e| Error::storage(what(), e))?;
         // The head moves only once the record is safely written.
-        let head = head_path(&self.path);
-        let tmp = head.with_extension("head.tmp");
-        let text = serde_json::to_string(&Head {
-            seq,
-            hash: r.hash.clone(),
-        })
-        .unwrap_or_default();
-        std::fs::write(&tmp, text).map_err(|e| Error::storage(tmp.display().to_string(), e))?;
-        std::fs::rename(&tmp, &head).map_err(|e| Error::storage(head.display().to_string(), e))?;
+        let head = serde_json::to_vec(&self.key.head(seq, &r.hash)).unwrap_or_default();
+        write_private(&head_path(&self.path), &head)?;
         self.seq = seq;
         self.hash = r.hash.clone();
         Ok(r)
     }
 }
 
-fn verify_chain(path: &Path) -> Result<(u64, String)> {
-    let file = File::open(path).map_err(|e| Error::storage(path.display().to_string(), e))?;
+fn verify_chain(path: &Path, key: &Key) -> Result<(u64, String)> {
+    let file = File::open(path).map_err(|e| Error::Tampered {
+        record: 1,
+        reason: format!(
+            "the log {} is missing or unreadable ({e}) but its key is there",
+            path.display()
+        ),
+    })?;
     let mut prev = GENESIS.to_string();
     let mut seq = 0u64;
     let bad = |record: u64, reason: String| Error::Tampered { record, reason };
@@ -203,7 +319,7 @@ fn verify_chain(path: &Path) -> Result<(u64, String)> {
                 "does not follow the record before it (deleted or moved records)".into(),
             ));
         }
-        if record_hash(&r.prev, r.seq, r.time_ms, &r.kind, &r.data) != r.hash {
+        if key.record_hash(&r.prev, r.seq, r.time_ms, &r.kind, &r.data) != r.hash {
             return Err(bad(n, "its contents do not match its hash (edited)".into()));
         }
         if r.kind == "checkpoint"
@@ -219,33 +335,50 @@ fn verify_chain(path: &Path) -> Result<(u64, String)> {
         seq = n;
     }
     let head = head_path(path);
-    match std::fs::read(&head) {
-        Ok(b) => {
-            let h: Head = serde_json::from_slice(&b).map_err(|e| {
-                bad(
-                    seq + 1,
-                    format!("the head file {} is damaged ({e})", head.display()),
-                )
-            })?;
-            if h.seq != seq || h.hash != prev {
-                return Err(bad(
-                    seq.min(h.seq) + 1,
-                    format!(
-                        "the log ends at record {seq} but its head says {} (truncated or rolled back)",
-                        h.seq
-                    ),
-                ));
-            }
-        }
-        Err(_) if seq == 0 => {}
-        Err(e) => return Err(bad(seq, format!("no head file {} ({e})", head.display()))),
+    let b = std::fs::read(&head)
+        .map_err(|e| bad(seq.max(1), format!("no head file {} ({e})", head.display())))?;
+    let h: Head = serde_json::from_slice(&b).map_err(|e| {
+        bad(
+            seq + 1,
+            format!("the head file {} is damaged ({e})", head.display()),
+        )
+    })?;
+    if key.head_mac(h.seq, &h.hash) != h.mac {
+        return Err(bad(
+            seq + 1,
+            format!(
+                "the head file {} was not written with the log's key",
+                head.display()
+            ),
+        ));
+    }
+    if h.seq != seq || h.hash != prev {
+        return Err(bad(
+            seq.min(h.seq) + 1,
+            format!(
+                "the log ends at record {seq} but its head says {} (truncated or rolled back)",
+                h.seq
+            ),
+        ));
     }
     Ok((seq, prev))
 }
 
-/// Checks the whole chain and the head; the number of records if all hold.
+/// Checks the whole chain, its key and its head; the number of records if
+/// all hold. A log that is missing while its head or key is there, or
+/// whose key is gone, does not verify.
 pub fn verify(path: &Path) -> Result<u64> {
-    verify_chain(path).map(|(n, _)| n)
+    if !path.exists() && (head_path(path).exists() || key_path(path).exists()) {
+        return Err(Error::Tampered {
+            record: 1,
+            reason: format!(
+                "the log {} is missing but its head or key is there (deleted)",
+                path.display()
+            ),
+        });
+    }
+    let key = read_key(path)?;
+    verify_chain(path, &key).map(|(n, _)| n)
 }
 
 /// Records from `since` (1-based) on, after verifying the log.

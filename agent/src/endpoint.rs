@@ -6,13 +6,18 @@
 //!
 //! Methods: `register {app, callback, tools: [ToolSpec]}`, `unregister
 //! {app}`, `tools.list`, `approvals.pending`, `approvals.answer {id,
-//! answer, via?}` (`via: "cli"` for `ainima approvals`). An app's function is called with a JSON-RPC request `call
-//! {tool, args}` POSTed to its callback; its `result` is the tool's result,
-//! its `error.message` the tool's failure.
+//! answer}`. Every answer given here is recorded as the endpoint's
+//! ([`Source::Endpoint`]): no client says where its answer came from. An
+//! app's function is called with a JSON-RPC request `call {tool, args}`
+//! POSTed to its callback (an `http` URL whose host is a loopback address
+//! or `localhost`, connected to only if it resolves to loopback); its
+//! `result` is the tool's result, its `error.message` the tool's failure.
+//!
+//! The endpoint binds loopback addresses only and checks the address it
+//! got; the bearer token is compared in constant time.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -54,11 +59,7 @@ fn rpc_ok(id: &Value, result: Value) -> Response {
 
 /// Calls `tool` of an app at `callback` (loopback only).
 fn call_app(callback: &str, tool: &str, args: &Value) -> std::result::Result<Value, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::net::agent(crate::net::Reach::Loopback, crate::net::Options::default());
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "call", "params": {"tool": tool, "args": args}});
     let mut resp = agent
         .post(callback)
@@ -84,14 +85,30 @@ fn call_app(callback: &str, tool: &str, args: &Value) -> std::result::Result<Val
         .ok_or_else(|| "the app's answer has no result".to_string())
 }
 
+/// Whether `url` is an `http` URL on loopback: a loopback address or
+/// `localhost`, no user information (checked again, on the addresses it
+/// resolves to, when it is called).
 fn is_loopback_url(url: &str) -> bool {
-    ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-        .iter()
-        .any(|p| url.starts_with(p))
+    let Ok(t) = crate::net::parse(url) else {
+        return false;
+    };
+    t.scheme == "http"
+        && (t.host == "localhost"
+            || t.host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()))
+}
+
+/// Whether the request carries `Bearer TOKEN`, compared in constant time.
+fn authorized(req: &Request, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let given = req.header("authorization").unwrap_or_default();
+    let want = format!("Bearer {token}");
+    given.len() == want.len() && bool::from(given.as_bytes().ct_eq(want.as_bytes()))
 }
 
 fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
-    if req.header("authorization") != Some(&format!("Bearer {token}")) {
+    if !authorized(req, token) {
         return Response::json(401, &json!({"error": "a bearer token is needed"}));
     }
     if req.method != "POST" || req.path != "/rpc" {
@@ -171,14 +188,16 @@ fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
             else {
                 return rpc_error(&id, -32602, "approvals.answer needs id and answer");
             };
+            if params.get("via").is_some() {
+                return rpc_error(
+                    &id,
+                    -32602,
+                    "an answer's source is recorded by the endpoint, not claimed by its client",
+                );
+            }
             let now = *shared.now_ms.lock().unwrap_or_else(|p| p.into_inner());
             let mut a = shared.approvals.lock().unwrap_or_else(|p| p.into_inner());
-            // An answer typed at `ainima approvals` says so; anything else
-            // is an app's approval UI. Neither can be the assistant's voice.
-            let source = match params["via"].as_str() {
-                Some("cli") => Source::Cli,
-                _ => Source::Endpoint,
-            };
+            let source = Source::Endpoint;
             match a.answer(&[rid], &interpret(answer), source, now) {
                 Ok(d) => rpc_ok(
                     &id,
@@ -192,15 +211,38 @@ fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
 }
 
 /// Starts the endpoint on `addr` (loopback; `127.0.0.1:0` picks a port).
+/// Every address `addr` names, and the one bound, must be loopback.
 pub fn start(addr: &str, token: &str, shared: Shared) -> std::io::Result<Server> {
-    if !(addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with("localhost")) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the endpoint listens on loopback only",
-        ));
+    start_with(addr, token, shared, crate::http::Limits::default())
+}
+
+/// [`start`] within other limits (connections at once, time to read a
+/// request).
+pub fn start_with(
+    addr: &str,
+    token: &str,
+    shared: Shared,
+    limits: crate::http::Limits,
+) -> std::io::Result<Server> {
+    use std::net::ToSocketAddrs;
+    let refuse = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let addrs: Vec<std::net::SocketAddr> = addr.to_socket_addrs()?.collect();
+    if addrs.is_empty() || addrs.iter().any(|a| !a.ip().is_loopback()) {
+        return Err(refuse(format!(
+            "the endpoint listens on loopback only, and {addr} is not"
+        )));
     }
     let token = token.to_string();
-    Server::start(addr, move |req| handle(&shared, &token, req))
+    let server = Server::start_with(&addrs[0].to_string(), limits, move |req| {
+        handle(&shared, &token, req)
+    })?;
+    if !server.addr().ip().is_loopback() {
+        return Err(refuse(format!(
+            "the endpoint was bound to {}, not loopback",
+            server.addr()
+        )));
+    }
+    Ok(server)
 }
 
 /// The file, in the data folder, where a running endpoint says where it is.
@@ -264,11 +306,8 @@ impl Client {
         Client {
             url: url.to_string(),
             token: token.to_string(),
-            agent: ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(10)))
-                .http_status_as_error(false)
-                .build()
-                .into(),
+            // The token goes only to loopback, whatever the advert says.
+            agent: crate::net::agent(crate::net::Reach::Loopback, crate::net::Options::default()),
         }
     }
 
@@ -283,7 +322,10 @@ impl Client {
             .send(body.to_string().as_bytes())
             .map_err(|e| Error::Delivery {
                 target: self.url.clone(),
-                message: format!("{e} (is a session with the endpoint running?)"),
+                message: match crate::net::refusal(&e) {
+                    Some(m) => m,
+                    None => format!("{e} (is a session with the endpoint running?)"),
+                },
                 retryable: true,
             })?;
         let status = resp.status().as_u16();
@@ -318,13 +360,10 @@ impl Client {
         })
     }
 
-    /// Answers one request ("yes", "no") as the command line; the decision
+    /// Answers one request ("yes", "no"), recorded as the endpoint's; the decision
     /// (`approved`, `denied`).
     pub fn answer(&self, id: &str, answer: &str) -> Result<String> {
-        let v = self.call(
-            "approvals.answer",
-            json!({"id": id, "answer": answer, "via": "cli"}),
-        )?;
+        let v = self.call("approvals.answer", json!({"id": id, "answer": answer}))?;
         Ok(v["decision"].as_str().unwrap_or_default().to_string())
     }
 }

@@ -1,19 +1,65 @@
 //! A small HTTP/1.1 server on the standard library, for the local endpoint
 //! apps talk to and for receivers on loopback: one request per connection,
 //! a thread per connection, sizes bounded (16 KiB of headers, 1 MiB of
-//! body), malformed requests answered 400 and never a panic.
+//! body), connections bounded ([`MAX_CONNECTIONS`] at once; past that a
+//! 503 at once), the whole request read within [`REQUEST_TIME`] (a client
+//! that trickles bytes is cut off), malformed requests answered 400 and
+//! never a panic.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Largest header block accepted.
 pub const MAX_HEADERS: usize = 16 * 1024;
 /// Largest body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// Connections served at once; more are answered 503 and closed.
+pub const MAX_CONNECTIONS: usize = 32;
+/// Time to read a whole request, from the connection's accept.
+pub const REQUEST_TIME: Duration = Duration::from_secs(10);
+
+/// How much a server takes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once.
+    pub connections: usize,
+    /// Time to read a whole request.
+    pub request_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections: MAX_CONNECTIONS,
+            request_time: REQUEST_TIME,
+        }
+    }
+}
+
+/// A TCP stream whose reads all end by one deadline: each read waits at most
+/// the time left.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request took too long",
+            ));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        (&mut &*self.stream).read(buf)
+    }
+}
 
 /// A request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +92,8 @@ pub struct Response {
     pub content_type: String,
     /// Body.
     pub body: Vec<u8>,
+    /// Other headers (name, value), written as they are.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
@@ -55,7 +103,15 @@ impl Response {
             status,
             content_type: "application/json".into(),
             body: v.to_string().into_bytes(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The response with one more header (CR and LF taken out of both).
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        let clean = |s: &str| s.replace(['\r', '\n'], "");
+        self.headers.push((clean(name), clean(value)));
+        self
     }
 }
 
@@ -126,17 +182,24 @@ pub fn write_response<S: Write>(stream: &mut S, resp: &Response) -> std::io::Res
         401 => "Unauthorized",
         404 => "Not Found",
         409 => "Conflict",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
     };
     write!(
         stream,
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         resp.status,
         resp.content_type,
         resp.body.len()
     )?;
+    for (k, v) in &resp.headers {
+        write!(stream, "{k}: {v}\r\n")?;
+    }
+    stream.write_all(b"\r\n")?;
     stream.write_all(&resp.body)?;
     stream.flush()
 }
@@ -153,22 +216,44 @@ impl Server {
         addr: &str,
         handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
     ) -> std::io::Result<Server> {
+        Server::start_with(addr, Limits::default(), handler)
+    }
+
+    /// [`Server::start`] within other limits.
+    pub fn start_with(
+        addr: &str,
+        limits: Limits,
+        handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let handler = Arc::new(handler);
         let flag = stop.clone();
+        let open = Arc::new(AtomicUsize::new(0));
         std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_write_timeout(Some(limits.request_time));
+                        if open.fetch_add(1, Ordering::AcqRel) >= limits.connections {
+                            open.fetch_sub(1, Ordering::AcqRel);
+                            let busy = serde_json::json!({"error": "too many connections"});
+                            let _ = write_response(&mut stream, &Response::json(503, &busy));
+                            continue;
+                        }
                         let handler = handler.clone();
+                        let open = open.clone();
                         std::thread::spawn(move || {
-                            let _ = stream.set_nonblocking(false);
-                            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                            let until = Instant::now() + limits.request_time;
+                            let read = read_request(&mut Deadline {
+                                stream: &stream,
+                                until,
+                            });
                             let resp =
-                                match read_request(&mut stream) {
+                                match read {
                                     Ok(req) => std::panic::catch_unwind(
                                         std::panic::AssertUnwindSafe(|| handler(&req)),
                                     )
@@ -181,6 +266,7 @@ impl Server {
                                     Err(e) => Response::json(400, &serde_json::json!({"error": e})),
                                 };
                             let _ = write_response(&mut stream, &resp);
+                            open.fetch_sub(1, Ordering::AcqRel);
                         });
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

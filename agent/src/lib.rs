@@ -23,6 +23,7 @@ pub mod endpoint;
 pub mod hid;
 pub mod http;
 pub mod mcp;
+pub mod net;
 pub mod outbox;
 pub mod schema;
 pub mod serial;

@@ -4,7 +4,7 @@
 //! loopback, private, link-local or unspecified addresses are refused unless
 //! the host is allow-listed (a local service the user chose).
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -55,51 +55,7 @@ pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
     mac.verify_slice(&tag).is_ok()
 }
 
-/// Whether an address is not on the public internet.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v) => {
-            v.is_loopback()
-                || v.is_private()
-                || v.is_link_local()
-                || v.is_unspecified()
-                || v.is_broadcast()
-                || v.octets()[0] == 100 && (v.octets()[1] & 0xC0) == 64 // carrier-grade NAT
-        }
-        IpAddr::V6(v) => {
-            let s = v.segments();
-            v.is_loopback()
-                || v.is_unspecified()
-                || (s[0] & 0xFE00) == 0xFC00 // unique local
-                || (s[0] & 0xFFC0) == 0xFE80 // link local
-                || v.to_ipv4_mapped().is_some_and(|m| is_private(IpAddr::V4(m)))
-        }
-    }
-}
-
-/// (host, port) of an http(s) URL.
-fn host_port(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let default = match scheme {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = after
-            .strip_prefix(':')
-            .map_or(Some(default), |p| p.parse().ok())?;
-        return Some((host.to_string(), port));
-    }
-    match authority.rsplit_once(':') {
-        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
-        None => Some((authority.to_string(), default)),
-    }
-    .filter(|(h, _)| !h.is_empty())
-}
+pub use crate::net::is_private;
 
 impl Webhook {
     /// A target with a 10 s timeout, no secret, nothing private allowed.
@@ -121,38 +77,34 @@ impl Webhook {
         }
     }
 
-    /// Checks the URL and where it resolves to.
+    /// Checks the URL and where it resolves to now. [`Webhook::deliver`]
+    /// checks again the addresses it connects to, whatever this said.
     pub fn check_target(&self) -> Result<()> {
-        let Some((host, port)) = host_port(&self.url) else {
-            return Err(self.refuse("not an http:// or https:// URL".into()));
-        };
-        if self
-            .allow_private
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&host))
-        {
-            return Ok(());
-        }
-        let addrs: Vec<_> = (host.as_str(), port)
+        let target = crate::net::parse(&self.url).map_err(|m| self.refuse(m))?;
+        let addrs: Vec<_> = (target.host.as_str(), target.port)
             .to_socket_addrs()
             .map_err(|e| Error::Delivery {
                 target: self.url.clone(),
-                message: format!("cannot resolve {host}: {e}"),
+                message: format!("cannot resolve {}: {e}", target.host),
                 retryable: true,
             })?
+            .map(|a| a.ip())
             .collect();
-        if let Some(a) = addrs.iter().find(|a| is_private(a.ip())) {
-            return Err(self.refuse(format!(
-                "{host} is a private or loopback address ({}); allow it explicitly",
-                a.ip()
-            )));
+        crate::net::check(&self.reach(), &target.host, &addrs).map_err(|m| self.refuse(m))
+    }
+
+    fn reach(&self) -> crate::net::Reach {
+        crate::net::Reach::Public {
+            allow: self.allow_private.clone(),
         }
-        Ok(())
     }
 
     /// POSTs `body` with the idempotency key; the status code on a 2xx.
+    /// The connection goes only to addresses checked against the
+    /// allow-list; a redirect is refused, never followed (the signature and
+    /// key would go where the receiver says).
     pub fn deliver(&self, key: &str, body: &Value) -> Result<u16> {
-        self.check_target()?;
+        crate::net::parse(&self.url).map_err(|m| self.refuse(m))?;
         let bytes = serde_json::to_vec(body).map_err(|e| self.refuse(e.to_string()))?;
         let mut tls = ureq::tls::TlsConfig::builder();
         if !self.roots_pem.is_empty() {
@@ -169,12 +121,13 @@ impl Webhook {
             }
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .tls_config(tls.build())
-            .build()
-            .into();
+        let agent = crate::net::agent(
+            self.reach(),
+            crate::net::Options {
+                timeout: self.timeout,
+                tls: Some(tls.build()),
+            },
+        );
         let mut req = agent
             .post(&self.url)
             .header("Content-Type", "application/json")
@@ -185,11 +138,16 @@ impl Webhook {
                 format!("sha256={}", signature(secret, &bytes)),
             );
         }
-        let resp = req.send(&bytes[..]).map_err(|e| Error::Delivery {
-            target: self.url.clone(),
-            message: e.to_string(),
-            retryable: true,
-        })?;
+        let resp = req
+            .send(&bytes[..])
+            .map_err(|e| match crate::net::refusal(&e) {
+                Some(m) => self.refuse(m),
+                None => Error::Delivery {
+                    target: self.url.clone(),
+                    message: e.to_string(),
+                    retryable: true,
+                },
+            })?;
         let status = resp.status().as_u16();
         match status {
             200..=299 => Ok(status),
@@ -198,6 +156,13 @@ impl Webhook {
                 message: format!("HTTP {status}"),
                 retryable: true,
             }),
+            300..=399 => Err(self.refuse(format!(
+                "HTTP {status}: a redirect (to {}) is not followed; give the webhook's final URL",
+                resp.headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("nowhere")
+            ))),
             _ => Err(self.refuse(format!("HTTP {status}"))),
         }
     }
@@ -206,42 +171,6 @@ impl Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_and_addresses() {
-        assert_eq!(
-            host_port("https://example.com/hook"),
-            Some(("example.com".into(), 443))
-        );
-        assert_eq!(
-            host_port("http://user@127.0.0.1:8080/x?y"),
-            Some(("127.0.0.1".into(), 8080))
-        );
-        assert_eq!(host_port("http://[::1]:9/"), Some(("::1".into(), 9)));
-        assert_eq!(host_port("ftp://example.com"), None);
-        assert_eq!(host_port("http://:80/"), None);
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.1.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "100.64.0.1",
-        ] {
-            assert!(
-                is_private(private.parse().expect("an address")),
-                "{private}"
-            );
-        }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
-            assert!(!is_private(public.parse().expect("an address")), "{public}");
-        }
-    }
 
     #[test]
     fn loopback_is_refused_unless_allowed() {

@@ -145,3 +145,89 @@ fn truncation_deletion_reordering_and_rollback_are_caught() {
     put(&p, &good[..29]);
     assert!(AuditLog::open(&p).is_err(), "no appending to a damaged log");
 }
+
+/// Regression (review of 79c2283): the chain was plain SHA-256, so anyone
+/// who knew the format could rewrite the whole log, recompute every hash
+/// and the head, and it verified. The chain is keyed now.
+#[test]
+fn a_rewritten_chain_with_recomputed_hashes_does_not_verify() {
+    use sha2::{Digest, Sha256};
+    let d = dir("rewrite");
+    let p = d.join("audit.jsonl");
+    write_log(&p, 10);
+    let mut prev = "0".repeat(64);
+    let mut out = Vec::new();
+    for (i, line) in lines(&p).iter().enumerate() {
+        let mut r: audit::Record = serde_json::from_str(line).expect("a record");
+        if i == 3 {
+            r.data = json!({"tool": "message.send", "to": "someone else"});
+        }
+        let body = json!({"seq": r.seq, "time_ms": r.time_ms, "kind": r.kind, "data": r.data});
+        let mut h = Sha256::new();
+        h.update(prev.as_bytes());
+        h.update(body.to_string().as_bytes());
+        r.prev = prev.clone();
+        r.hash = hex::encode(h.finalize());
+        prev = r.hash.clone();
+        out.push(serde_json::to_string(&r).expect("serialises"));
+    }
+    put(&p, &out);
+    let head = json!({"seq": out.len(), "hash": prev});
+    std::fs::write(d.join("audit.jsonl.head"), head.to_string()).expect("writes");
+    assert_eq!(first_bad(&p), Some(1));
+    assert!(AuditLog::open(&p).is_err());
+}
+
+/// Regression (review of 79c2283): with the log deleted and its head left,
+/// opening it started a fresh chain (and overwrote the head).
+#[test]
+fn a_deleted_log_with_its_head_present_is_refused() {
+    let d = dir("deleted");
+    let p = d.join("audit.jsonl");
+    write_log(&p, 10);
+    std::fs::remove_file(&p).expect("deletes");
+    let e = AuditLog::open(&p).expect_err("refused");
+    assert!(matches!(e, Error::Tampered { .. }), "{e}");
+    assert!(first_bad(&p).is_some());
+    assert!(!p.exists(), "no fresh log was started");
+}
+
+/// Regression (review of 79c2283): a log deleted with its head verified
+/// (nothing to check); the key left behind says a log was there.
+#[test]
+fn a_missing_log_with_no_head_does_not_verify() {
+    let d = dir("gone");
+    let p = d.join("audit.jsonl");
+    write_log(&p, 3);
+    std::fs::remove_file(&p).expect("deletes");
+    std::fs::remove_file(d.join("audit.jsonl.head")).expect("deletes");
+    assert_eq!(first_bad(&p), Some(1));
+    assert!(AuditLog::open(&p).is_err());
+    // The key gone too, the head and log left: no key, no trust.
+    let d = dir("keyless");
+    let p = d.join("audit.jsonl");
+    write_log(&p, 3);
+    std::fs::remove_file(audit::key_path(&p)).expect("deletes");
+    assert_eq!(first_bad(&p), Some(1));
+}
+
+/// A new log is made with its key and head, readable by its owner only.
+#[test]
+fn a_new_log_has_a_private_key_and_a_head() {
+    let d = dir("new");
+    let p = d.join("audit.jsonl");
+    let log = AuditLog::open(&p).expect("opens");
+    assert!(log.is_empty());
+    assert_eq!(audit::verify(&p).expect("verifies"), 0);
+    #[cfg(unix)]
+    for f in [audit::key_path(&p), d.join("audit.jsonl.head")] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&f).expect("there").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", f.display());
+    }
+    // Two logs have different keys: the same records hash differently.
+    let q = d.join("other.jsonl");
+    write_log(&p, 2);
+    write_log(&q, 2);
+    assert_ne!(lines(&p)[0], lines(&q)[0]);
+}

@@ -184,3 +184,145 @@ fn strangers_and_garbage_are_turned_away() {
         "loopback only"
     );
 }
+
+fn register(url: &str, callback: &str) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "register", "params": {"app": "x", "callback": callback, "tools": []}});
+    rpc(url, Some(TOKEN), &body.to_string()).1
+}
+
+/// Regression (review of 79c2283): the callback check was a prefix test, so
+/// `http://127.0.0.1:@evil.example/rpc` (user information `127.0.0.1:`, host
+/// `evil.example`) passed as loopback.
+#[test]
+fn a_callback_with_user_information_is_not_loopback() {
+    let ep = endpoint::start("127.0.0.1:0", TOKEN, Shared::default()).expect("listens");
+    for bad in [
+        "http://127.0.0.1:@evil.example/rpc",
+        "http://localhost:80@evil.example/rpc",
+        "http://[::1]:1@evil.example/",
+        "http://127.0.0.1.evil.example:80/",
+        "https://127.0.0.1:9/",
+    ] {
+        let v = register(&ep.url(), bad);
+        assert_eq!(v["error"]["code"], -32602, "{bad}: {v}");
+    }
+    for good in [
+        "http://127.0.0.1:9/rpc",
+        "http://localhost:9/",
+        "http://[::1]:9/",
+    ] {
+        let v = register(&ep.url(), good);
+        assert!(v["result"].is_object(), "{good}: {v}");
+    }
+}
+
+/// Regression (review of 79c2283): a client could say its answer came from
+/// the command line (`via: "cli"`); the endpoint records every answer as its
+/// own and refuses a claimed source.
+#[test]
+fn no_client_claims_the_source_of_an_answer() {
+    let shared = Shared::default();
+    let ep = endpoint::start("127.0.0.1:0", TOKEN, shared.clone()).expect("listens");
+    let req = shared.approvals.lock().expect("lock").request(
+        "message.send",
+        &json!({"to": "mom"}),
+        "Send?",
+        0,
+    );
+    let claim = json!({"jsonrpc": "2.0", "id": 2, "method": "approvals.answer", "params": {"id": req.id, "answer": "yes", "via": "cli"}});
+    let (_, v) = rpc(&ep.url(), Some(TOKEN), &claim.to_string());
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    assert_eq!(
+        shared.approvals.lock().expect("lock").pending().count(),
+        1,
+        "nothing was answered"
+    );
+}
+
+/// Regression (review of 79c2283): each read waited up to 10 s, so a client
+/// sending a byte at a time held a connection for ever. The whole request
+/// must arrive within the limit.
+#[test]
+fn a_request_that_trickles_in_is_cut_off() {
+    use std::io::{Read, Write};
+    let limits = ainima_agent::http::Limits {
+        request_time: Duration::from_millis(800),
+        ..Default::default()
+    };
+    let ep =
+        endpoint::start_with("127.0.0.1:0", TOKEN, Shared::default(), limits).expect("listens");
+    let mut s = std::net::TcpStream::connect(ep.addr()).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let started = std::time::Instant::now();
+    let head = b"POST /rpc HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    s.write_all(head).expect("writes");
+    // One byte every 200 ms, never finishing the headers.
+    let mut answer = Vec::new();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(200));
+        if s.write_all(b"a").is_err() {
+            break;
+        }
+        s.set_nonblocking(true).expect("nonblocking");
+        let mut buf = [0u8; 512];
+        let got = s.read(&mut buf);
+        s.set_nonblocking(false).expect("blocking");
+        if let Ok(n) = got {
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || answer.ends_with(b"}") {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text:?}");
+    assert!(text.contains("too long"), "{text:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "cut off after {:?}",
+        started.elapsed()
+    );
+}
+
+/// Regression (review of 79c2283): connections were unbounded (a thread
+/// each). Past the limit, a connection is answered 503 at once.
+#[test]
+fn connections_beyond_the_limit_are_turned_away() {
+    use std::io::Read;
+    let limits = ainima_agent::http::Limits {
+        connections: 2,
+        ..Default::default()
+    };
+    let ep =
+        endpoint::start_with("127.0.0.1:0", TOKEN, Shared::default(), limits).expect("listens");
+    let idle: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(ep.addr()).expect("connects"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut third = std::net::TcpStream::connect(ep.addr()).expect("connects");
+    third
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let mut text = String::new();
+    let _ = third.read_to_string(&mut text);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text:?}");
+    drop(idle);
+    // Once they are gone, requests are served again.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(rpc(&ep.url(), None, "{}").0, 401);
+}
+
+/// The endpoint binds loopback only, by address or by a name that resolves
+/// to loopback alone; a token of the right length but wrong is refused.
+#[test]
+fn the_endpoint_binds_loopback_and_wants_the_exact_token() {
+    assert!(endpoint::start("0.0.0.0:0", TOKEN, Shared::default()).is_err());
+    assert!(endpoint::start("[::]:0", TOKEN, Shared::default()).is_err());
+    let ep = endpoint::start("localhost:0", TOKEN, Shared::default()).expect("listens");
+    assert!(ep.addr().ip().is_loopback());
+    let same_length = "x".repeat(TOKEN.len());
+    assert_eq!(rpc(&ep.url(), Some(&same_length), "{}").0, 401);
+    assert_eq!(rpc(&ep.url(), Some(&TOKEN[..5]), "{}").0, 401);
+    assert_eq!(rpc(&ep.url(), Some(&format!("{TOKEN}x")), "{}").0, 401);
+}

