@@ -108,7 +108,14 @@ pub fn session_with(
     let agent = Agent::new(assistant, registry);
     let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
-    let tts = ainima::tts::espeak::Espeak::new(cfg.voice.clone())?;
+    // Replays take each sentence from a process of its own: the
+    // assistant's audio then depends on its words alone, not on what the
+    // process spoke before (other sessions, scenarios, jobs).
+    let tts = if deterministic {
+        ainima::tts::espeak::Espeak::fresh(cfg.voice.clone())?
+    } else {
+        ainima::tts::espeak::Espeak::new(cfg.voice.clone())?
+    };
     let session_cfg = Config {
         endpointer: cfg.endpointer.clone(),
         aec: Some(cfg.aec.clone()),

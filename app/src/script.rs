@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use ainima::session::{Event, Session};
-use ainima::tts::{TextToSpeech, Voice};
+use ainima::tts::Voice;
 use ainima_audio::room::SimRoom;
 pub use ainima_ttdd::scenario::Cue;
 
@@ -42,10 +42,11 @@ pub fn drive(
     max_s: f64,
     on: &mut Observer<'_>,
 ) -> Result<(Vec<Event>, Vec<Said>)> {
-    let mut tts = ainima::tts::espeak::Espeak::new(voice.clone())?;
+    // Each line by an espeak-ng process of its own: the same line, the
+    // same audio, whatever the session's voice said before.
     let mut turns = Vec::new();
     for l in script {
-        turns.push((tts.speak_all(l.text)?, l.cue));
+        turns.push((ainima::tts::espeak::speak_fresh(l.text, voice)?, l.cue));
     }
     let mut failure = None;
     let conv = ainima_ttdd::drive::drive(session, room, &turns, max_s, &mut |s, events| {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 /// `text` spoken by espeak-ng (voice en-us, 160 words a minute) at 16 kHz mono.
 pub fn espeak(text: &str) -> Result<Vec<f32>> {
@@ -12,21 +12,12 @@ pub fn espeak(text: &str) -> Result<Vec<f32>> {
 
 /// `text` spoken by espeak-ng in `voice` at `wpm` words a minute, 16 kHz mono.
 pub fn espeak_voice(text: &str, voice: &str, wpm: u32) -> Result<Vec<f32>> {
-    let dir = std::env::temp_dir().join(format!("ainima-espeak-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
-    let wav = dir.join("speech.wav");
-    let status = std::process::Command::new("espeak-ng")
-        .args(["-v", voice, "-s", &wpm.to_string(), "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .context("cannot run espeak-ng (apt-get install espeak-ng)")?;
-    if !status.success() {
-        bail!("espeak-ng failed: {status}");
-    }
-    let samples = ainima_audio::decode::load_16k_mono(&wav)?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(samples)
+    let voice = ainima::tts::Voice {
+        name: voice.to_string(),
+        rate_wpm: wpm,
+        ..Default::default()
+    };
+    Ok(ainima::tts::espeak::speak_fresh(text, &voice)?)
 }
 
 /// The assistant's monologue used by the demo and the echo benchmark (about 17 s).

@@ -101,6 +101,36 @@ pub struct EchoCanceller {
     erle_mic: f64,
     erle_err: f64,
     last: AecBlockStats,
+    /// The microphone's previous block (for its spectrum over two blocks).
+    d_prev: [f32; BLOCK],
+    /// The reference's spectra over the last [`LAGS`] blocks, newest at
+    /// `ref_head`: further back than the filter reaches, to find an echo
+    /// delay it cannot cancel.
+    ref_hist: Vec<[Complex<f32>; BINS]>,
+    ref_head: usize,
+    /// The lag, in blocks, at which the reference last explained the
+    /// microphone best: the echo path's delay.
+    echo_lag: usize,
+    /// Smoothed cross-spectra of each lag of the reference with the
+    /// microphone, the reference's power per lag, and the microphone's.
+    s_xd: Vec<[Complex<f32>; BINS]>,
+    s_xx: Vec<[f32; BINS]>,
+    s_dd: [f32; BINS],
+    /// The best lag's magnitude-squared coherence, averaged over speech bins.
+    coherence: f32,
+    /// Recent peak of the microphone's energy while it was coherent with
+    /// the reference (echo alone), decaying.
+    coherent_peak: f32,
+    /// The last block's output before residual echo suppression.
+    linear: [f32; BLOCK],
+    /// The far end is between two sentences of one reply: its silence
+    /// is no end (set by the caller, who knows).
+    mid_reply: bool,
+    /// Far-end blocks so far in which the reference explained the
+    /// microphone (coherence above [`COHERENT`]): until there are
+    /// [`EXPLAINED_BLOCKS`], the echo path may be beyond the reach of the
+    /// lags, and low coherence proves nothing.
+    explained: usize,
 }
 
 impl std::fmt::Debug for EchoCanceller {
@@ -123,6 +153,25 @@ const DT_MARGIN: f32 = 10.0;
 const DT_HOLD_BLOCKS: usize = 5;
 /// Blocks adaptation stays frozen after the last detection.
 const DT_PROTECT_BLOCKS: usize = 30;
+/// Smoothing of the spectra behind the coherence (per block: about 50 ms).
+const COHERENCE_SMOOTHING: f32 = 0.8;
+/// Lags searched for the echo's delay: 1 s of 10 ms blocks.
+const LAGS: usize = 100;
+/// Bins over which coherence is judged: 250 Hz to 4 kHz (50 Hz a bin).
+const COHERENCE_BINS: std::ops::Range<usize> = 5..80;
+/// Coherence above which the microphone is taken for echo alone.
+const COHERENT: f32 = 0.7;
+/// Coherence below which a talker may be there (with [`NEAR_SHARE`]).
+const INCOHERENT: f32 = 0.4;
+/// The unexplained part of the microphone must reach this share of the
+/// recent echo's peak (-5 dB) to be a talker.
+const NEAR_SHARE: f32 = 0.3;
+/// Far-end blocks the reference must have explained before low coherence
+/// counts as a talker (200 ms of the assistant's speech).
+const EXPLAINED_BLOCKS: usize = 20;
+/// Per-block decay of the coherent echo's peak (13 dB a second: it holds
+/// the assistant's loud syllables through its soft ones).
+const COHERENT_PEAK_DECAY: f32 = 0.97;
 /// Per-block decay of the echo peak tracker (about 46 dB a second, slower than any room's tail).
 const Y_PEAK_DECAY: f32 = 0.9;
 
@@ -171,8 +220,27 @@ impl EchoCanceller {
             erle_mic: 0.0,
             erle_err: 0.0,
             last: AecBlockStats::default(),
+            d_prev: [0.0; BLOCK],
+            s_xd: vec![[ZERO; BINS]; LAGS],
+            s_xx: vec![[0.0; BINS]; LAGS],
+            ref_hist: vec![[ZERO; BINS]; LAGS],
+            ref_head: 0,
+            echo_lag: 0,
+            s_dd: [0.0; BINS],
+            coherence: 0.0,
+            coherent_peak: 0.0,
+            explained: 0,
+            mid_reply: false,
+            linear: [0.0; BLOCK],
             cfg,
         })
+    }
+
+    /// Says whether the far end is in the middle of one reply (more is to
+    /// be played): its pauses between sentences then keep counting as far
+    /// end, as its echo may still be arriving.
+    pub fn set_mid_reply(&mut self, mid_reply: bool) {
+        self.mid_reply = mid_reply;
     }
 
     /// The settings.
@@ -196,6 +264,13 @@ impl EchoCanceller {
     /// The slow ERLE estimate the double-talk detector uses, in dB.
     pub fn erle_estimate_db(&self) -> f32 {
         self.erle_est
+    }
+
+    /// The last block as the linear filter left it, before the residual
+    /// echo suppressor: what to put back when double talk turns out to have
+    /// begun a moment before it was detected.
+    pub fn last_linear(&self) -> &[f32; BLOCK] {
+        &self.linear
     }
 
     /// What the last block looked like.
@@ -267,6 +342,47 @@ impl EchoCanceller {
         est.copy_from_slice(&self.time[BLOCK..]);
     }
 
+    /// Updates the smoothed spectra with this block; the best lag's
+    /// coherence with the microphone over 250 Hz to 4 kHz.
+    fn update_coherence(&mut self, mic: &[f32]) -> f32 {
+        self.time[..BLOCK].copy_from_slice(&self.d_prev);
+        for (t, &m) in self.time[BLOCK..].iter_mut().zip(mic) {
+            *t = if m.is_finite() { m } else { 0.0 };
+        }
+        self.d_prev.copy_from_slice(&self.time[BLOCK..]);
+        self.fft();
+        let d = self.spec;
+        let a = COHERENCE_SMOOTHING;
+        for (s, dk) in self.s_dd.iter_mut().zip(&d) {
+            *s = a * *s + (1.0 - a) * dk.norm_sqr();
+        }
+        let (lo, hi) = (COHERENCE_BINS.start, COHERENCE_BINS.end);
+        let mut best = 0.0f32;
+        let mut best_lag = 0;
+        for p in 0..LAGS {
+            let x = &self.ref_hist[(self.ref_head + LAGS - p) % LAGS];
+            let (sxd, sxx) = (&mut self.s_xd[p], &mut self.s_xx[p]);
+            let mut num = 0.0f32;
+            let mut den = 0.0f32;
+            for k in 0..BINS {
+                sxd[k] = sxd[k] * a + x[k].conj() * d[k] * (1.0 - a);
+                sxx[k] = a * sxx[k] + (1.0 - a) * x[k].norm_sqr();
+                if (lo..hi).contains(&k) {
+                    num += sxd[k].norm_sqr();
+                    den += sxx[k] * self.s_dd[k];
+                }
+            }
+            if den > 0.0 && num / den > best {
+                best = num / den;
+                best_lag = p;
+            }
+        }
+        if best > COHERENT {
+            self.echo_lag = best_lag;
+        }
+        best
+    }
+
     fn block(&mut self, mic: &[f32], reference: &[f32], out: &mut [f32]) {
         // 1. The reference block's spectrum, over [previous block, this block].
         self.time[..BLOCK].copy_from_slice(&self.x_prev);
@@ -277,6 +393,13 @@ impl EchoCanceller {
         self.fft();
         self.head = (self.head + 1) % self.partitions;
         self.x_hist[self.head] = self.spec;
+        self.ref_head = (self.ref_head + 1) % LAGS;
+        self.ref_hist[self.ref_head] = self.spec;
+
+        // 1b. How much of the microphone the reference explains, lag by lag:
+        // echo alone is coherent with the reference at its delay; a near-end
+        // talker is not. Needs no converged filter.
+        self.coherence = self.update_coherence(mic);
 
         // 2. Both paths' echo estimates and errors.
         let mut y_fg = [0.0f32; BLOCK];
@@ -304,9 +427,10 @@ impl EchoCanceller {
         self.s_y_fg = a * self.s_y_fg + (1.0 - a) * ey / n;
         self.s_ref = a * self.s_ref + (1.0 - a) * er / n;
         // The room rings on after the speaker stops: the far end counts as
-        // active for as long as the filter reaches back.
-        if self.s_ref > FAR_END_FLOOR {
-            self.far_end_hold = self.partitions;
+        // active for as long as the filter reaches back, after the echo's
+        // own delay (which a slow device can push past the filter).
+        if self.s_ref > FAR_END_FLOOR || self.mid_reply {
+            self.far_end_hold = self.partitions + self.echo_lag;
         } else {
             self.far_end_hold = self.far_end_hold.saturating_sub(1);
         }
@@ -331,11 +455,28 @@ impl EchoCanceller {
         // noticed in the block they start in.
         let e_now = (ef / n).max(self.s_e_fg);
         let m_now = (em / n).max(self.s_mic);
-        let detected = far_end
-            && self.erle_est > CONVERGED_DB
-            && e_now > DT_MARGIN * expected_residual
-            && e_now > 10.0 * self.noise
-            && e_now <= m_now;
+        // Before the filter has converged, its residual says nothing; the
+        // coherence does: a talker's share of the microphone is what the
+        // reference does not explain, and it must be loud beside the echo.
+        let coh = self.coherence;
+        self.coherent_peak *= COHERENT_PEAK_DECAY;
+        if coh > COHERENT && far_end {
+            self.coherent_peak = self.coherent_peak.max(m_now);
+            self.explained = self.explained.saturating_add(1);
+        }
+        let early = far_end
+            && self.erle_est <= CONVERGED_DB
+            && self.s_ref > FAR_END_FLOOR
+            && coh < INCOHERENT
+            && self.explained >= EXPLAINED_BLOCKS
+            && (1.0 - coh) * m_now > NEAR_SHARE * self.coherent_peak
+            && m_now > 10.0 * self.noise;
+        let detected = early
+            || far_end
+                && self.erle_est > CONVERGED_DB
+                && e_now > DT_MARGIN * expected_residual
+                && e_now > 10.0 * self.noise
+                && e_now <= m_now;
         // Speech has soft moments between loud ones: the verdict holds briefly
         // for the VAD, and much longer for the filter, which must not learn the
         // near end's voice as if it were echo.
@@ -427,8 +568,9 @@ impl EchoCanceller {
         // Never make it worse: a filter whose output is louder than the
         // microphone is passed over for this block.
         let src: &[f32] = if self.s_e_fg > self.s_mic { mic } else { &e_fg };
-        for (o, e) in out.iter_mut().zip(src) {
-            *o = if e.is_finite() { e * self.gain } else { 0.0 };
+        for ((o, l), e) in out.iter_mut().zip(&mut self.linear).zip(src) {
+            *l = if e.is_finite() { *e } else { 0.0 };
+            *o = *l * self.gain;
         }
         self.last = AecBlockStats {
             double_talk,

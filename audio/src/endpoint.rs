@@ -494,6 +494,14 @@ impl Endpointer {
         self.drop_before(keep_from);
     }
 
+    /// Replaces the newest samples of the history with `samples` (as many
+    /// as are held).
+    pub fn restore_recent(&mut self, samples: &[f32]) {
+        let n = samples.len().min(self.history.len());
+        let at = self.history.len() - n;
+        self.history[at..].copy_from_slice(&samples[samples.len() - n..]);
+    }
+
     /// Energy of the frame `[at, at + frame)` from the history, if still held.
     fn frame_db(&self, at: u64) -> Option<f32> {
         let n = self.cfg.frame.samples() as u64;
@@ -639,6 +647,16 @@ impl Segmenter {
             }
         }
         Ok(())
+    }
+
+    /// Replaces the last `samples.len()` samples pushed (as far as they are
+    /// still held) with `samples`: audio suppressed as echo that turned out
+    /// to be the user's. Voicing already decided stays as it was.
+    pub fn restore_recent(&mut self, samples: &[f32]) {
+        let pending = self.filled.min(samples.len());
+        let (older, newest) = samples.split_at(samples.len() - pending);
+        self.frame[self.filled - pending..self.filled].copy_from_slice(newest);
+        self.endpointer.restore_recent(older);
     }
 
     /// End of stream: a partial last frame is padded with silence; speech in progress is closed.

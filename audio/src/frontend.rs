@@ -11,7 +11,16 @@ pub struct FrontEnd {
     aec: Option<EchoCanceller>,
     segmenter: Segmenter,
     clean: Vec<f32>,
+    /// The last [`RESTORE_BLOCKS`] blocks before residual echo suppression,
+    /// oldest first.
+    linear: Vec<f32>,
+    /// Double talk in the last block.
+    double_talk: bool,
 }
+
+/// Blocks of suppressed audio given back when double talk is detected (a
+/// talker's onset precedes its detection; 80 ms).
+pub const RESTORE_BLOCKS: usize = 8;
 
 impl FrontEnd {
     /// With an echo canceller when `aec` is given.
@@ -20,6 +29,8 @@ impl FrontEnd {
             aec: aec.map(EchoCanceller::new).transpose()?,
             segmenter: Segmenter::new(endpointer)?,
             clean: vec![0.0; BLOCK * 48],
+            linear: vec![0.0; BLOCK * RESTORE_BLOCKS],
+            double_talk: false,
         })
     }
 
@@ -78,6 +89,16 @@ impl FrontEnd {
                         &mut self.clean[block.clone()],
                     )?;
                     let s = aec.last_block();
+                    // A talker detected now began a little earlier, while
+                    // the suppressor still held them down: give the
+                    // endpointer (and so the recogniser) their onset back.
+                    if s.double_talk && !self.double_talk {
+                        self.segmenter.restore_recent(&self.linear);
+                    }
+                    self.double_talk = s.double_talk;
+                    self.linear.copy_within(BLOCK.., 0);
+                    let n = self.linear.len();
+                    self.linear[n - BLOCK..].copy_from_slice(aec.last_linear());
                     !s.far_end_active || s.double_talk
                 }
                 None => {

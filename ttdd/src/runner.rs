@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use ainima::session::{Event, EventKind, Session};
-use ainima::tts::{TextToSpeech, Voice};
+use ainima::tts::Voice;
 use ainima_audio::clock::SimClock;
 use ainima_audio::room::{RoomConfig, SimRoom};
 use serde::Serialize;
@@ -120,18 +120,18 @@ pub fn run(s: &Scenario, file: &str, factory: &Factory<'_>, opts: &Options) -> R
         events: Vec::new(),
         said: Vec::new(),
     };
-    // The user's side, all of it first, in order (the synthesiser's state
-    // carries from one text to the next: the same order, the same audio).
+    // The user's side, each line by an espeak-ng process of its own: a
+    // line's audio depends on its words and voice alone, never on what the
+    // process spoke before (other scenarios, other jobs, the assistant).
     let voice = Voice {
         name: s.voice.name.clone(),
         rate_wpm: s.voice.rate_wpm,
         pitch: s.voice.pitch,
     };
-    let mut tts = ainima::tts::espeak::Espeak::new(voice)?;
     let mut turns: Vec<(Vec<f32>, Cue)> = Vec::new();
     for t in &s.turns {
         let audio = match &t.speech {
-            Speech::Say(text) => tts.speak_all(text)?,
+            Speech::Say(text) => ainima::tts::espeak::speak_fresh(text, &voice)?,
             Speech::Recording { path, .. } => match &opts.data_dir {
                 Some(d) if d.join("speech").join(path).is_file() => {
                     ainima_audio::decode::load_16k_mono(&d.join("speech").join(path))?

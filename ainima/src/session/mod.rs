@@ -523,6 +523,13 @@ impl Session {
             // Half duplex: nothing is heard while the assistant talks.
             self.mic.fill(0.0);
         }
+        // Between two sentences of a reply its echo may still arrive: the
+        // canceller keeps treating the far end as active until the reply is
+        // over (or paused).
+        let mid_reply = self.paused.is_none() && self.reply.as_ref().is_some_and(|r| r.started);
+        if let Some(aec) = self.front.aec_mut() {
+            aec.set_mid_reply(mid_reply);
+        }
         let mut found = Vec::new();
         self.front
             .process(&self.mic, &self.reference, &mut |e| found.push(e))?;
@@ -887,6 +894,17 @@ impl Session {
             let n = text.split_whitespace().count();
             let understood = self.matcher.parse(text, &Context::default()).is_some()
                 || self.repaired(text).is_some();
+            // Over its speech, a short utterance that ends in a stop phrase
+            // and that the core reads as nothing else than "cancel" is a
+            // stop ("and then stop": the echo of its own words, or the
+            // user's run-up, before the stop).
+            let cancel_or_nothing = self
+                .matcher
+                .parse(text, &Context::default())
+                .is_none_or(|p| p.intent == "cancel");
+            if cancel_or_nothing && words::ends_in_stop(text) {
+                return Kind::Stop;
+            }
             // A word or a short mumble the language core cannot read ("and
             // have them", Whisper's reading of a murmured "mm-hmm") is not
             // worth stopping for; a request it can read is.

@@ -162,6 +162,29 @@ pub fn classify(heard: &str, asking: bool) -> Kind {
     Kind::Request
 }
 
+/// Whether a short utterance (five words at most) ends in a stop phrase
+/// that nothing before negates: "and then stop", "okay, wait", "no no
+/// stop", but not "don't stop". Over the assistant's own speech the first
+/// words of an interruption are often its echo, or the user's run-up; the
+/// last ones say what they want.
+pub fn ends_in_stop(heard: &str) -> bool {
+    let p = plain(heard);
+    let t = trimmed(&p);
+    let w: Vec<&str> = t.split_whitespace().collect();
+    if w.is_empty() || w.len() > 5 {
+        return false;
+    }
+    (1..=3.min(w.len())).any(|n| {
+        let tail = w[w.len() - n..].join(" ");
+        let before = &w[..w.len() - n];
+        let negated = before
+            .last()
+            .is_some_and(|b| ["don't", "dont", "not", "never", "no need to"].contains(b))
+            || before.ends_with(&["do", "not"]);
+        STOP.contains(&tail.as_str()) && !negated
+    })
+}
+
 /// Words after which a sentence cannot end: "set a timer for", "turn on
 /// the", "send a message to".
 const DANGLING: &[&str] = &[
@@ -275,6 +298,25 @@ mod tests {
 
     fn check(heard: &str, asking: bool, expect: Kind) {
         assert_eq!(classify(heard, asking), expect, "{heard:?}");
+    }
+
+    #[test]
+    fn a_short_utterance_ending_in_a_stop_phrase() {
+        for (heard, expect) in [
+            ("and then stop.", true),
+            ("I can stop.", true),
+            ("Okay, wait.", true),
+            ("no no stop it", true),
+            ("Stop.", true),
+            ("don't stop", false),
+            ("do not stop", false),
+            ("never stop", false),
+            ("stop the music", false),
+            ("I told you many times to stop", false),
+            ("", false),
+        ] {
+            assert_eq!(ends_in_stop(heard), expect, "{heard:?}");
+        }
     }
 
     #[test]

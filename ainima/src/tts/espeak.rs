@@ -156,6 +156,43 @@ fn synth(job: &Job, rate: u32, current: &mut Option<Voice>) -> Result<Vec<f32>> 
     Ok(ainima_audio::resample::to_16k(&pcm, rate)?)
 }
 
+/// `text` in `voice`, spoken by an `espeak-ng` process of its own: the
+/// same text and voice give the same samples whatever was spoken before (the
+/// library in this process carries state from one text to the next). For
+/// the other side of simulated conversations, whose audio must not depend
+/// on what else ran (TTDD's users, the demo's and benchmarks' lines). The
+/// WAV goes through a private temporary file (random name, mode 0600).
+pub fn speak_fresh(text: &str, voice: &Voice) -> Result<Vec<f32>> {
+    voice.validate()?;
+    let wav = tempfile::Builder::new()
+        .prefix("ainima-say-")
+        .suffix(".wav")
+        .tempfile()
+        .map_err(|e| Error::Speech(format!("a temporary file for espeak-ng: {e}")))?;
+    let out = std::process::Command::new("espeak-ng")
+        .args(["-v", &voice.name])
+        .args(["-s", &voice.rate_wpm.to_string()])
+        .args(["-p", &voice.pitch.to_string()])
+        .arg("-w")
+        .arg(wav.path())
+        .arg("--")
+        .arg(text.replace('\0', " "))
+        .output()
+        .map_err(|e| {
+            Error::Speech(format!(
+                "cannot run espeak-ng ({e}): apt-get install espeak-ng"
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(Error::Speech(format!(
+            "espeak-ng failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(ainima_audio::decode::load_16k_mono(wav.path())?)
+}
+
 fn jobs() -> &'static Mutex<Sender<Job>> {
     static JOBS: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
     JOBS.get_or_init(|| {
@@ -187,10 +224,11 @@ fn bounded(s: &str) -> Vec<&str> {
     out
 }
 
-/// espeak-ng in process.
+/// espeak-ng in process (or, [`Espeak::fresh`], a process a sentence).
 #[derive(Debug, Clone)]
 pub struct Espeak {
     voice: Voice,
+    fresh: bool,
 }
 
 impl Espeak {
@@ -198,11 +236,27 @@ impl Espeak {
     /// first use, once per process).
     pub fn new(voice: Voice) -> Result<Espeak> {
         voice.validate()?;
-        Ok(Espeak { voice })
+        Ok(Espeak {
+            voice,
+            fresh: false,
+        })
+    }
+
+    /// A handle whose every sentence is spoken by an `espeak-ng` process of
+    /// its own ([`speak_fresh`]): the same sentence, the same samples,
+    /// whatever else was spoken. For replays that must not depend on what
+    /// ran before them (deterministic sessions, TTDD suites); slower to
+    /// start a sentence than the library in process.
+    pub fn fresh(voice: Voice) -> Result<Espeak> {
+        voice.validate()?;
+        Ok(Espeak { voice, fresh: true })
     }
 
     /// One sentence's audio at 16 kHz.
     pub fn sentence(&self, text: &str) -> Result<Vec<f32>> {
+        if self.fresh {
+            return speak_fresh(text, &self.voice);
+        }
         let (tx, rx) = channel();
         let job = Job {
             text: text.to_string(),
@@ -238,8 +292,15 @@ impl TextToSpeech for Espeak {
 
     fn name(&self) -> String {
         format!(
-            "espeak-ng {} {} wpm pitch {}",
-            self.voice.name, self.voice.rate_wpm, self.voice.pitch
+            "espeak-ng {} {} wpm pitch {}{}",
+            self.voice.name,
+            self.voice.rate_wpm,
+            self.voice.pitch,
+            if self.fresh {
+                " (a process a sentence)"
+            } else {
+                ""
+            }
         )
     }
 }
