@@ -57,7 +57,13 @@ impl Read for Deadline<'_> {
             ));
         }
         self.stream.set_read_timeout(Some(left))?;
-        (&mut &*self.stream).read(buf)
+        // A read that times out says WouldBlock on Unix, TimedOut elsewhere.
+        (&mut &*self.stream).read(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the request took too long")
+            }
+            _ => e,
+        })
     }
 }
 

@@ -123,8 +123,8 @@ fn an_app_registers_functions_and_receives_the_calls() {
     );
 }
 
-#[test]
-fn approvals_are_answered_over_the_endpoint() {
+/// An endpoint with one approval request pending.
+fn endpoint_with_a_request() -> (Shared, Server, ainima_agent::approval::ApprovalRequest) {
     let shared = Shared::default();
     let ep = endpoint::start("127.0.0.1:0", TOKEN, shared.clone()).expect("listens");
     let req = shared.approvals.lock().expect("lock").request(
@@ -133,6 +133,12 @@ fn approvals_are_answered_over_the_endpoint() {
         "Send?",
         0,
     );
+    (shared, ep, req)
+}
+
+#[test]
+fn approvals_are_answered_over_the_endpoint() {
+    let (shared, ep, req) = endpoint_with_a_request();
     let (_, v) = rpc(
         &ep.url(),
         Some(TOKEN),
@@ -221,14 +227,7 @@ fn a_callback_with_user_information_is_not_loopback() {
 /// own and refuses a claimed source.
 #[test]
 fn no_client_claims_the_source_of_an_answer() {
-    let shared = Shared::default();
-    let ep = endpoint::start("127.0.0.1:0", TOKEN, shared.clone()).expect("listens");
-    let req = shared.approvals.lock().expect("lock").request(
-        "message.send",
-        &json!({"to": "mom"}),
-        "Send?",
-        0,
-    );
+    let (shared, ep, req) = endpoint_with_a_request();
     let claim = json!({"jsonrpc": "2.0", "id": 2, "method": "approvals.answer", "params": {"id": req.id, "answer": "yes", "via": "cli"}});
     let (_, v) = rpc(&ep.url(), Some(TOKEN), &claim.to_string());
     assert_eq!(v["error"]["code"], -32602, "{v}");

@@ -57,6 +57,10 @@ struct Tally {
     barge_stop: Vec<f64>,
     backchannels: usize,
     false_barge_ins: usize,
+    /// Backchannels the assistant paused for (yielded, then resumed).
+    paused: usize,
+    /// Requests that got no reply at all.
+    unanswered: usize,
     simulated: f64,
     wall: f64,
     turns_answered: usize,
@@ -111,19 +115,23 @@ fn measure(
                 )?;
                 t.wall += wall.elapsed().as_secs_f64();
                 t.simulated += session.position() as f64 / 16_000.0;
-                t.v2v.extend(
-                    session
-                        .profile
-                        .turns
-                        .iter()
-                        .filter_map(|x| x.voice_to_voice_ms()),
-                );
-                t.turns_answered += session
-                    .profile
-                    .turns
-                    .iter()
-                    .filter(|x| x.first_audio.is_some())
-                    .count();
+                // Voice to voice, dated from the end of the user's voice
+                // (which the driver knows) to the first reply audio before
+                // the next line; a request that got none is a failure.
+                let turns: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.end)).collect();
+                let gaps = ainima_ttdd::drive::reply_gaps(&turns, &events);
+                for (s, gap) in said.iter().zip(gaps) {
+                    if BACKCHANNELS.contains(&s.line.text) {
+                        continue;
+                    }
+                    match gap {
+                        Some(ms) => {
+                            t.v2v.push(ms);
+                            t.turns_answered += 1;
+                        }
+                        None => t.unanswered += 1,
+                    }
+                }
                 t.barge_stop
                     .extend(session.profile.barge_in_ms.iter().copied());
                 for s in said.iter().filter(|s| BACKCHANNELS.contains(&s.line.text)) {
@@ -131,8 +139,13 @@ fn measure(
                     let dropped = events.iter().any(|e| {
                         matches!(e.kind, EventKind::BargeIn { onset, .. } if onset >= s.at - 0.3 && onset <= s.end + 0.3)
                     });
+                    let paused = events.iter().any(|e| {
+                        matches!(e.kind, EventKind::Yield { onset } if onset >= s.at - 0.3 && onset <= s.end + 0.3)
+                    });
                     if dropped {
                         t.false_barge_ins += 1;
+                    } else if paused {
+                        t.paused += 1;
                     }
                 }
             }
@@ -163,6 +176,8 @@ pub fn run(
             "barge_in_stop_ms": {"p50": b.as_ref().map(|s| s.p50), "p95": b.as_ref().map(|s| s.p95), "count": b.as_ref().map(|s| s.count)},
             "backchannels": t.backchannels,
             "false_barge_ins": t.false_barge_ins,
+            "paused_for_backchannels": t.paused,
+            "unanswered": t.unanswered,
             "false_barge_in_rate": t.false_barge_ins as f64 / t.backchannels.max(1) as f64,
             "simulated_seconds": t.simulated,
             "wall_seconds": t.wall,
@@ -175,26 +190,27 @@ pub fn run(
     ];
     writeln!(
         out,
-        "{} conversations ({} voices x 2 scripts x {runs} run(s)) each, simulated room, stage costs measured\n",
+        "{} conversations ({} voices x 2 scripts x {runs} run(s)) each, simulated room, stage costs measured;\nvoice to voice from the end of the user's voice to the first reply audio\n",
         voices().len() * 2 * runs,
         voices().len()
     )?;
     writeln!(
         out,
-        "{:<48} {:>9} {:>9} {:>11} {:>11} {:>12} {:>8}",
-        "", "v2v p50", "v2v p95", "barge p95", "false b-in", "turns", "x real"
+        "{:<48} {:>9} {:>9} {:>11} {:>11} {:>9} {:>10} {:>8}",
+        "", "v2v p50", "v2v p95", "barge p95", "false b-in", "paused", "unanswered", "x real"
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{:<48} {:>7.0}ms {:>7.0}ms {:>9.0}ms {:>5}/{:<5} {:>12} {:>7.1}x",
+            "{:<48} {:>7.0}ms {:>7.0}ms {:>9.0}ms {:>5}/{:<5} {:>9} {:>10} {:>7.1}x",
             r["name"].as_str().unwrap_or_default(),
             r["voice_to_voice_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
             r["voice_to_voice_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
             r["barge_in_stop_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
             r["false_barge_ins"],
             r["backchannels"],
-            r["turns_answered"],
+            r["paused_for_backchannels"],
+            r["unanswered"],
             r["speed_vs_real_time"].as_f64().unwrap_or(f64::NAN),
         )?;
     }

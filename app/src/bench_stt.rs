@@ -204,8 +204,9 @@ pub fn run(
     ));
     writeln!(
         out,
-        "Whisper {name}, {} recordings, {runs} runs a file; peer: faster-whisper, int8, 2 threads, greedy",
-        recs.len()
+        "Whisper {name}, {} recordings, {runs} runs a file; ours: {} threads (RAYON_NUM_THREADS), the speech the VAD found plus 1 s; peer: faster-whisper, int8, 2 threads, greedy, a 30 s window",
+        recs.len(),
+        ainima::stt::whisper::threads()
     )?;
     writeln!(out, "{:48}  {:>10}  {:>14}", "", "Ainima", "faster-whisper")?;
     for (what, a, b) in &rows {

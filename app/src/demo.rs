@@ -92,7 +92,7 @@ pub fn run(
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     let wall = std::time::Instant::now();
     let rate = 16_000.0;
-    let (all, _) = drive(
+    let (all, said) = drive(
         &mut session,
         &mut room,
         SCRIPT,
@@ -129,9 +129,24 @@ pub fn run(
         simulated / wall.max(1e-9),
         session.profile.table()
     )?;
+    // From the end of the user's voice, as the driver knows it, to the
+    // reply's first audio; a line that asked and got nothing counts too.
+    let turns: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.end)).collect();
+    let gaps = ainima_ttdd::drive::reply_gaps(&turns, &all);
+    let answered: Vec<f64> = gaps.iter().flatten().copied().collect();
+    if let Some(g) = ainima::session::profile::stats(&answered) {
+        writeln!(
+            out,
+            "voice to voice, from the end of the user's voice: p50 {:.0} ms, p95 {:.0} ms over {} answered lines ({} lines got no reply: stop words, backchannels, or a miss)\n",
+            g.p50,
+            g.p95,
+            answered.len(),
+            gaps.len() - answered.len()
+        )?;
+    }
     writeln!(
         out,
-        "voice_to_voice: end of the user's speech to the assistant's first audio.\n\
+        "voice_to_voice (table): the session's own judgement of the end of speech to the assistant's first audio.\n\
          barge_in_stop: the user's first syllable to the assistant's silence."
     )?;
     Ok(())

@@ -52,9 +52,18 @@ pub struct Args {
     /// Suite budget: the share of scenarios that must pass (0 to 1).
     #[arg(long, value_name = "RATE")]
     pub min_success: Option<f64>,
-    /// Suite budget: the turn gap's 95th percentile at most, ms.
+    /// Suite budget: the turn gap's 95th percentile at most, ms (from the
+    /// end of the user's voice to the reply's first audio).
     #[arg(long, value_name = "MS")]
     pub max_gap_p95: Option<f64>,
+    /// Suite budget: the time to yield's 95th percentile at most, ms (the
+    /// user's onset to the assistant's silence when interrupted).
+    #[arg(long, value_name = "MS")]
+    pub max_yield_p95: Option<f64>,
+    /// Suite budget: the share of backchannels talked on through, at least
+    /// (0 to 1; 1 means no false barge-in).
+    #[arg(long, value_name = "RATE")]
+    pub min_backchannel_tolerance: Option<f64>,
     /// Recursive testing: run variants of each passing scenario (rate,
     /// pitch, noise, reverberation, fillers, paraphrases); save each failing one,
     /// shrunk to the fewest turns that still fail, into DIR.
@@ -176,7 +185,12 @@ pub fn run(
         explore(&paraphrase, &entries, &outcomes, &factory, &opts, dir, out)?;
     }
     let mut report = suite::report(outcomes, (!args.deterministic).then_some(wall));
-    report.budgets(args.min_success, args.max_gap_p95);
+    report.budgets(&ainima_ttdd::report::SuiteBudgets {
+        min_success: args.min_success,
+        max_gap_p95_ms: args.max_gap_p95,
+        max_yield_p95_ms: args.max_yield_p95,
+        min_backchannel_tolerance: args.min_backchannel_tolerance,
+    });
     if let Some(b) = &args.baseline {
         let text = std::fs::read_to_string(b).with_context(|| b.display().to_string())?;
         let base: serde_json::Value = serde_json::from_str(&text)

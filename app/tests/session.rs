@@ -354,3 +354,53 @@ fn a_bad_input_file_is_a_clear_error() {
     assert!(err.contains("bad.wav"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Regression (review of 79c2283): every transcript counted as the user's
+/// voice, so the assistant's own "Shall I go ahead?" leaking past the
+/// canceller was read as "go ahead": a yes, and the message was sent with
+/// nobody's say-so. Here the speaker is 1 s late (beyond the filter's reach
+/// and the delays the canceller looks for), so its words leak back, garbled
+/// or not, while it talks and after; nothing they say approves anything.
+#[test]
+fn the_assistant_s_own_voice_never_approves() {
+    let Some(home) = home() else { return };
+    let request = said(&home, "Send a message to Mom saying hello.", 175);
+    let input = home.join("own-voice.wav");
+    ainima_audio::device::file::write_wav(&input, &[request, silence(8.0)].concat())
+        .expect("input");
+    let config = home.join("slow-speaker.toml");
+    std::fs::write(&config, "[room]\ndelay_ms = 1000\necho_gain = 1.0\n").expect("config");
+    let events = home.join("own-voice.jsonl");
+    let o = ainima(
+        &home,
+        &[
+            "--config",
+            config.to_str().expect("path"),
+            "run",
+            "--input",
+            input.to_str().expect("path"),
+            "--events",
+            events.to_str().expect("path"),
+            "--deterministic",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let events: Vec<Value> = std::fs::read_to_string(&events)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event a line"))
+        .collect();
+    let story = story(&events);
+    assert_eq!(of_type(&events, "approval_request").len(), 1, "{story}");
+    assert!(
+        of_type(&events, "yield").len() + of_type(&events, "own_voice").len() > 0,
+        "its voice did leak back: {story}"
+    );
+    assert!(
+        of_type(&events, "tool_call")
+            .iter()
+            .all(|c| c["tool"] != "message.send"),
+        "{story}"
+    );
+}

@@ -16,8 +16,39 @@ pub struct Said {
     pub index: usize,
     /// When it began, seconds.
     pub at: f64,
-    /// When it ended, seconds.
+    /// When its voice ended, seconds: the last sample above -50 dBFS, so
+    /// the synthesiser's trailing silence does not count (what a listener
+    /// hears as the end of the turn; latencies are dated from here).
     pub end: f64,
+}
+
+/// For each turn, said from `at` to `end` seconds (its voice's end), the
+/// time from its end to the first reply audio before the next turn began,
+/// ms; `None` for a turn nothing answered. Latency dated from the end of
+/// the user's voice, which the driver knows, not from the session's own
+/// judgement of it.
+pub fn reply_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<Option<f64>> {
+    turns
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, end))| {
+            let until = turns.get(i + 1).map_or(f64::INFINITY, |n| n.0);
+            events
+                .iter()
+                .find(|e| e.t >= end && e.t < until && matches!(e.kind, EventKind::TtsStart { .. }))
+                .map(|e| (e.t - end) * 1000.0)
+        })
+        .collect()
+}
+
+/// Where the voice in `audio` ends: one past the last sample above -50 dBFS
+/// (the clip's length when it is all quiet).
+pub fn voice_end(audio: &[f32]) -> usize {
+    const QUIET: f32 = 0.003_162; // -50 dBFS
+    audio
+        .iter()
+        .rposition(|x| x.abs() > QUIET)
+        .map_or(audio.len(), |i| i + 1)
 }
 
 /// Sees each turn as it is said, and the events of each step.
@@ -124,7 +155,7 @@ pub fn drive(
             let s = Said {
                 index: next,
                 at: now,
-                end: (pos + audio.len() as u64) as f64 / RATE,
+                end: (pos + voice_end(audio) as u64) as f64 / RATE,
             };
             on(Some(&s), &[])?;
             out.said.push(s);

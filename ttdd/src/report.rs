@@ -68,22 +68,42 @@ impl Report {
 
     /// Checks suite-level budgets: the share of scenarios that pass, and the
     /// turn gap's 95th percentile.
-    pub fn budgets(&mut self, min_success: Option<f64>, max_gap_p95_ms: Option<f64>) {
-        if let Some(min) = min_success
-            && self.metrics.task_success.value < min
+    pub fn budgets(&mut self, b: &SuiteBudgets) {
+        let m = &self.metrics;
+        let mut over = Vec::new();
+        if let Some(min) = b.min_success
+            && m.task_success.value < min
         {
-            self.regressions.push(format!(
+            over.push(format!(
                 "task success {:.3} is under the budget of {min:.3}",
-                self.metrics.task_success.value
+                m.task_success.value
             ));
         }
-        if let (Some(max), Some(p95)) = (max_gap_p95_ms, self.metrics.turn_gap_ms.value.p95)
-            && p95 > max
+        for (limit, p95, what) in [
+            (b.max_gap_p95_ms, m.turn_gap_ms.value.p95, "turn gap"),
+            (
+                b.max_yield_p95_ms,
+                m.time_to_yield_ms.value.p95,
+                "time to yield",
+            ),
+        ] {
+            if let (Some(max), Some(p95)) = (limit, p95)
+                && p95 > max
+            {
+                over.push(format!(
+                    "{what} p95 {p95:.0} ms is over the budget of {max:.0} ms"
+                ));
+            }
+        }
+        if let Some(min) = b.min_backchannel_tolerance
+            && m.backchannel_tolerance.value.is_some_and(|t| t < min)
         {
-            self.regressions.push(format!(
-                "turn gap p95 {p95:.0} ms is over the budget of {max:.0} ms"
+            over.push(format!(
+                "backchannel tolerance {:.3} is under the budget of {min:.3} (false barge-ins)",
+                m.backchannel_tolerance.value.unwrap_or_default()
             ));
         }
+        self.regressions.extend(over);
     }
 
     /// Checks against a baseline report's JSON: a p95 turn gap more than 10 %
@@ -319,4 +339,19 @@ pub fn html(r: &Report) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// A suite's budgets: what the whole suite must reach, beside each
+/// scenario's own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SuiteBudgets {
+    /// The share of scenarios that must pass (0 to 1).
+    pub min_success: Option<f64>,
+    /// The turn gap's 95th percentile at most, ms.
+    pub max_gap_p95_ms: Option<f64>,
+    /// The time to yield's (barge-in stop) 95th percentile at most, ms.
+    pub max_yield_p95_ms: Option<f64>,
+    /// The share of backchannels talked on through, at least (1 - the
+    /// false barge-in rate).
+    pub min_backchannel_tolerance: Option<f64>,
 }

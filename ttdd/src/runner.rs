@@ -441,22 +441,23 @@ fn started_over_user(w: &[&Event]) -> bool {
 
 fn measure(s: &Scenario, conv: &Conversation, o: &mut Outcome) {
     let m = &mut o.measures;
+    // Turn gaps are dated from the end of the user's voice (see
+    // `reply_gaps`).
+    let turns: Vec<(f64, f64)> = conv.said.iter().map(|x| (x.at, x.end)).collect();
+    m.gaps_ms.extend(
+        crate::drive::reply_gaps(&turns, &conv.events)
+            .into_iter()
+            .flatten(),
+    );
     let mut user_speaking = false;
-    let mut last_end: Option<f64> = None;
     for e in &conv.events {
         match &e.kind {
             EventKind::SpeechStart { .. } => user_speaking = true,
-            EventKind::SpeechEnd { .. } => {
-                user_speaking = false;
-                last_end = Some(e.t);
-            }
+            EventKind::SpeechEnd { .. } => user_speaking = false,
             EventKind::TtsStart { .. } => {
                 m.replies_started += 1;
                 if user_speaking {
                     m.spoke_over_user += 1;
-                }
-                if let Some(end) = last_end.take() {
-                    m.gaps_ms.push((e.t - end) * 1000.0);
                 }
             }
             EventKind::BargeIn {

@@ -102,6 +102,12 @@ pub struct Manifest {
     pub suppress_ids_begin: Vec<u32>,
 }
 
+/// The threads candle's CPU kernels use: `RAYON_NUM_THREADS` if set, else
+/// the physical cores (for benchmarks to say, and pin, beside a peer's).
+pub fn threads() -> usize {
+    candle_core::utils::get_num_threads()
+}
+
 /// Whisper's log-mel spectrogram: `frames = samples / 160` frames of
 /// `n_mels` bands, band-major (`[n_mels, frames]`), log10, floored 8 below
 /// the maximum and scaled as `(x + 4) / 4`.
