@@ -138,7 +138,7 @@ fn endpoint_with_a_request() -> (Shared, Server, ainima_agent::approval::Approva
 
 #[test]
 fn approvals_are_answered_over_the_endpoint() {
-    let (shared, ep, req) = endpoint_with_a_request();
+    let (_, ep, req) = endpoint_with_a_request();
     let (_, v) = rpc(
         &ep.url(),
         Some(TOKEN),

@@ -241,8 +241,9 @@ enum TtddCommand {
     /// Run scenarios through the real session in the simulated room, on the
     /// simulated clock; exit code 1 on any failure or regression.
     Run {
+        // Boxed: the options are many, and the command enum stays small.
         #[command(flatten)]
-        args: ttdd_cmd::Args,
+        args: Box<ttdd_cmd::Args>,
         /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
