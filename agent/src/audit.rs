@@ -165,8 +165,11 @@ fn read_key(path: &Path) -> Result<Key> {
 fn write_private(to: &Path, body: &[u8]) -> Result<()> {
     let tmp = beside(to, ".tmp");
     let what = || to.display().to_string();
+    // A file left (or planted) under the temporary name keeps its own mode
+    // or target: it goes first, and the new one is made fresh.
+    let _ = std::fs::remove_file(&tmp);
     let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(&tmp).map_err(|e| Error::storage(what(), e))?;

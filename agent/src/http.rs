@@ -210,6 +210,16 @@ pub fn write_response<S: Write>(stream: &mut S, resp: &Response) -> std::io::Res
     stream.flush()
 }
 
+/// One connection's place among [`Limits::connections`], given back when
+/// the connection's thread ends, however it ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A running server; stops when dropped.
 pub struct Server {
     addr: SocketAddr,
@@ -251,8 +261,9 @@ impl Server {
                             continue;
                         }
                         let handler = handler.clone();
-                        let open = open.clone();
-                        std::thread::spawn(move || {
+                        let slot = Slot(open.clone());
+                        let spawned = std::thread::Builder::new().spawn(move || {
+                            let _slot = slot;
                             let until = Instant::now() + limits.request_time;
                             let read = read_request(&mut Deadline {
                                 stream: &stream,
@@ -272,8 +283,10 @@ impl Server {
                                     Err(e) => Response::json(400, &serde_json::json!({"error": e})),
                                 };
                             let _ = write_response(&mut stream, &resp);
-                            open.fetch_sub(1, Ordering::AcqRel);
                         });
+                        // No thread to be had: the connection is dropped (its
+                        // slot given back with the closure), the server goes on.
+                        drop(spawned);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(2));

@@ -45,27 +45,32 @@ fn is_private_v4(v: Ipv4Addr) -> bool {
 
 /// Whether an IPv6 address is not a public unicast address, including the
 /// forms that carry an IPv4 address (mapped `::ffff:a.b.c.d`, compatible
-/// `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`): those are judged
-/// by the IPv4 address inside, and `2002::/16` and `64:ff9b::/96` are
-/// refused outright, since where they lead depends on a relay.
+/// `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`): mapped ones are
+/// judged by the IPv4 address inside, and the others refused outright
+/// (where they lead depends on a relay), as is everything outside global
+/// unicast `2000::/3` and the reserved blocks inside it.
 fn is_private_v6(v: Ipv6Addr) -> bool {
     let s = v.segments();
     let embedded_v4 = || {
         let o = v.octets();
         Ipv4Addr::new(o[12], o[13], o[14], o[15])
     };
+    if let Some(m) = v.to_ipv4_mapped() {
+        return is_private_v4(m);
+    }
     v.is_loopback()
         || v.is_unspecified()
         || v.is_multicast()
+        || (s[0] & 0xE000) != 0x2000 // outside global unicast 2000::/3
         || (s[0] & 0xFE00) == 0xFC00 // unique local fc00::/7
         || (s[0] & 0xFFC0) == 0xFE80 // link local fe80::/10
         || (s[0] & 0xFFC0) == 0xFEC0 // site local fec0::/10 (deprecated)
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
         || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, Teredo
         || s[0] == 0x2002 // 6to4
         || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64 (64:ff9b::/96 and /48)
         || s[0] == 0x0100 && s[1..4] == [0, 0, 0] // discard-only 100::/64
-        || v.to_ipv4_mapped().is_some_and(is_private_v4)
         || (s[..6] == [0; 6] && is_private_v4(embedded_v4())) // IPv4-compatible
 }
 
@@ -301,6 +306,9 @@ mod tests {
             "64:ff9b::808:808",
             "2002:7f00:1::1",
             "2001:db8::1",
+            "::ffff:0:7f00:1",
+            "3fff::1",
+            "4000::1",
         ] {
             check_private(a, true);
         }

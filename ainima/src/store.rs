@@ -160,9 +160,14 @@ impl Source {
                 let mut buf = Vec::with_capacity(entry.size().min(1 << 20) as usize);
                 entry
                     .by_ref()
-                    .take(MAX_FILE)
+                    .take(MAX_FILE + 1)
                     .read_to_end(&mut buf)
                     .map_err(|e| Error::BadModel(format!("{full}: {e}")))?;
+                if buf.len() as u64 > MAX_FILE {
+                    return Err(Error::BadModel(format!(
+                        "{full}: more than {MAX_FILE} bytes inside (its header said less)"
+                    )));
+                }
                 files.insert(f.to_string(), buf);
             }
         }
@@ -472,7 +477,11 @@ impl Hub {
     fn get(&self, url: &str) -> Result<(ureq::http::Response<ureq::Body>, Option<String>)> {
         let mut url = url.to_string();
         let mut linked = None;
+        let hub = ainima_agent::net::parse(&self.base)
+            .map_err(|e| Error::Config(format!("the hub {}: {e}", self.base)))?;
         for _ in 0..=MAX_REDIRECTS {
+            let here = ainima_agent::net::parse(&url)
+                .map_err(|e| Error::BadModel(format!("{url}: {e}")))?;
             let resp =
                 self.agent
                     .get(&url)
@@ -481,9 +490,13 @@ impl Hub {
                         Some(m) => Error::BadModel(format!("{url}: refused: {m}")),
                         None => net_error(&url, e),
                     })?;
+            // The hash counts only as the hub itself says it (its own host
+            // and scheme), and the first time it says it.
+            let from_hub = here.host == hub.host && here.scheme == hub.scheme;
             if let Some(e) = resp
                 .headers()
                 .get("x-linked-etag")
+                .filter(|_| from_hub && linked.is_none())
                 .and_then(|v| v.to_str().ok())
                 .map(|e| e.trim_matches('"').to_ascii_lowercase())
                 .filter(|e| is_hex(e, 64))
@@ -502,7 +515,13 @@ impl Hub {
                         .ok_or_else(|| {
                             net_error(&url, format!("HTTP {status} with no Location"))
                         })?;
-                    url = join(&url, to);
+                    let next = join(&url, to);
+                    if here.scheme == "https" && next.starts_with("http://") {
+                        return Err(Error::BadModel(format!(
+                            "{url}: refused: a redirect from https to plain http ({next})"
+                        )));
+                    }
+                    url = next;
                 }
                 _ => return Err(net_error(&url, format!("HTTP {status}"))),
             }
@@ -579,10 +598,25 @@ impl Hub {
                 "{label}: the hub gives no hash for it, so it cannot be checked (pull with --no-verify to install it unchecked)"
             )));
         }
+        // A git blob's id hashes its length first: it is streamed from the
+        // length the hub declares (and checked against what arrives).
+        let mut git = match (&expected, total) {
+            (Some(Expected::GitBlob(_)), Some(t)) => {
+                use sha1::Digest as _;
+                let mut h = sha1::Sha1::new();
+                h.update(format!("blob {t}\0").as_bytes());
+                Some(h)
+            }
+            (Some(Expected::GitBlob(_)), None) => {
+                return Err(Error::BadModel(format!(
+                    "{label}: the hub sent no length, which its git blob id needs"
+                )));
+            }
+            _ => None,
+        };
         let mut reader = resp.body_mut().with_config().limit(MAX_DOWNLOAD).reader();
         let mut file = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
         let mut sha256 = Sha256::new();
-        let mut content = Vec::new();
         let mut buf = vec![0u8; 1 << 16];
         let mut got = 0u64;
         loop {
@@ -591,8 +625,8 @@ impl Hub {
                 break;
             }
             sha256.update(&buf[..n]);
-            if matches!(expected, Some(Expected::GitBlob(_))) {
-                content.extend_from_slice(&buf[..n]);
+            if let Some(g) = git.as_mut() {
+                sha1::Digest::update(g, &buf[..n]);
             }
             std::io::Write::write_all(&mut file, &buf[..n]).map_err(|e| Error::io(to, e))?;
             got += n as u64;
@@ -617,7 +651,10 @@ impl Hub {
                 }
             }
             Some(Expected::GitBlob(want)) => {
-                let have = git_blob_id(&content);
+                let have = git
+                    .take()
+                    .map(|g| hex(&sha1::Digest::finalize(g)))
+                    .unwrap_or_default();
                 if have != want {
                     return Err(mismatch(format!("git blob {have}"), &want));
                 }
@@ -628,20 +665,17 @@ impl Hub {
     }
 }
 
-/// Git's id of a blob: SHA-1 of `blob LEN\0` followed by the content.
-fn git_blob_id(content: &[u8]) -> String {
-    use sha1::Digest as _;
-    let mut h = sha1::Sha1::new();
-    h.update(format!("blob {}\0", content.len()).as_bytes());
-    h.update(content);
-    hex(&h.finalize())
-}
-
 /// A redirect's `Location` against the URL it answered: absolute URLs as
 /// they are, `/path` on the same scheme and host.
 fn join(from: &str, location: &str) -> String {
-    if location.contains("://") {
+    let path_part = location.split(['?', '#']).next().unwrap_or_default();
+    if path_part.contains("://") {
         return location.to_string();
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        // Scheme-relative: the same scheme, another host.
+        let scheme = from.split("://").next().unwrap_or("https");
+        return format!("{scheme}://{rest}");
     }
     let origin_end = from
         .find("://")

@@ -15,9 +15,20 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Whether no audit log was ever made at `log`: neither it, nor its head,
+/// nor its key (any one of them left means one was, and must verify).
+fn never_made(log: &Path) -> bool {
+    let head = {
+        let mut p = log.as_os_str().to_owned();
+        p.push(".head");
+        std::path::PathBuf::from(p)
+    };
+    !log.exists() && !head.exists() && !ainima_agent::audit::key_path(log).exists()
+}
+
 /// `ainima audit show`.
 pub fn audit_show(log: &Path, since: u64, json: bool, out: &mut dyn Write) -> Result<()> {
-    if !log.exists() {
+    if never_made(log) {
         writeln!(out, "no audit log yet at {}", log.display())?;
         return Ok(());
     }
@@ -34,7 +45,7 @@ pub fn audit_show(log: &Path, since: u64, json: bool, out: &mut dyn Write) -> Re
 /// `ainima audit verify`.
 pub fn audit_verify(log: &Path, out: &mut dyn Write) -> Result<()> {
     let key = ainima_agent::audit::key_path(log);
-    if !log.exists() && !key.exists() {
+    if never_made(log) {
         writeln!(out, "no audit log yet at {}", log.display())?;
         return Ok(());
     }

@@ -298,6 +298,78 @@ pub fn run(
         "-"
     )?;
     table["synthesised"] = json!({"voice": voice, "wpm": wpm, "ours_wer": plain, "ours_wer_biased": biased, "ours_wer_commands": commands, "ours_median_ms": plain_ms, "ours_biased_median_ms": biased_ms, "ours_commands_median_ms": commands_ms, "faster_whisper_wer": peer_synth});
+
+    // Data nothing was tuned on: Speech-to-Phrase's commands (a neural
+    // voice; each file's name is its transcript), both sides, no prompt.
+    let stp_dir = data.join("speech-to-phrase/en");
+    let mut stp = Vec::new();
+    if stp_dir.is_dir() {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&stp_dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+            .collect();
+        names.sort();
+        for (i, p) in names.iter().enumerate() {
+            let said = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let x = ainima_audio::decode::load_16k_mono(p)?;
+            let wav16 = tmp.join(format!("stp{i}.wav"));
+            ainima_audio::device::file::write_wav(&wav16, &x)?;
+            stp.push((said, x, wav16));
+        }
+    }
+    if !stp.is_empty() {
+        engine.options.prompt = None;
+        let (mut e, mut n, mut ms) = (0, 0, Vec::new());
+        for (said, x, _) in &stp {
+            let t = engine.transcribe(x)?;
+            let (err, len) = wer::errors(said, &t.text);
+            e += err;
+            n += len;
+            ms.push(t.timings_ms["total"]);
+        }
+        let ours_wer = e as f64 / n as f64;
+        let ours_ms = median(ms);
+        let peer_stp: Option<(f64, f64)> = (|| -> Result<(f64, f64)> {
+            let mut args = vec![ct2.clone().into_os_string(), "1".into()];
+            args.extend(stp.iter().map(|(_, _, w)| w.clone().into_os_string()));
+            let v = python_json(&script, &args)?;
+            let (mut e, mut n, mut secs) = (0, 0, Vec::new());
+            for (said, _, w) in &stp {
+                let f = &v["files"][w.to_str().unwrap_or_default()];
+                let (err, len) = wer::errors(said, f["text"].as_str().unwrap_or(""));
+                e += err;
+                n += len;
+                secs.push(f["seconds"].as_f64().unwrap_or(f64::NAN) * 1e3);
+            }
+            Ok((e as f64 / n as f64, median(secs)))
+        })()
+        .ok();
+        writeln!(
+            out,
+            "
+{} Speech-to-Phrase commands (a neural voice; not tuned on), one run",
+            stp.len()
+        )?;
+        writeln!(out, "{:48}  {:>10}  {:>14}", "", "Ainima", "faster-whisper")?;
+        writeln!(
+            out,
+            "{:48}  {:>10}  {:>14}",
+            "Word error rate (normalised)",
+            format!("{:.1} %", ours_wer * 100.0),
+            peer_stp.map_or("n/a".to_string(), |(w, _)| format!("{:.1} %", w * 100.0))
+        )?;
+        writeln!(
+            out,
+            "{:48}  {:>10}  {:>14}",
+            "Median latency, ms",
+            format!("{ours_ms:.0}"),
+            peer_stp.map_or("n/a".to_string(), |(_, ms)| format!("{ms:.0}"))
+        )?;
+        table["speech_to_phrase"] = json!({"files": stp.len(), "ours_wer": ours_wer, "ours_median_ms": ours_ms, "faster_whisper_wer": peer_stp.map(|p| p.0), "faster_whisper_median_ms": peer_stp.map(|p| p.1)});
+    }
     if let Some(p) = json_out {
         std::fs::write(p, serde_json::to_string_pretty(&table)?)?;
     }

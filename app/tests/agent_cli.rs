@@ -231,6 +231,13 @@ fn audit_verify_fails_for_a_deleted_log() {
     let o = ainima(&h, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
     assert!(text(&o.stderr).contains("missing"), "{}", text(&o.stderr));
+    // Only the head left (log and key deleted): still not "no log yet".
+    std::fs::remove_file(h.join("data/audit.jsonl.key")).expect("deletes");
+    std::fs::write(h.join("data/audit.jsonl.head"), "{}").expect("writes");
+    for cmd in ["verify", "show"] {
+        let o = ainima(&h, &["audit", cmd]);
+        assert_eq!(o.status.code(), Some(1), "audit {cmd}: {}", text(&o.stdout));
+    }
     // A home that never had a log says so and succeeds.
     let fresh = home("audit-none");
     let o = ainima(&fresh, &["audit", "verify"]);
