@@ -121,7 +121,10 @@ fn measure(
                 let turns: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.end)).collect();
                 let gaps = ainima_ttdd::drive::reply_gaps(&turns, &events);
                 for (s, gap) in said.iter().zip(gaps) {
-                    if BACKCHANNELS.contains(&s.line.text) {
+                    // Backchannels and stop words ask for no reply.
+                    let stop = ainima::session::words::classify(s.line.text, false)
+                        == ainima::session::words::Kind::Stop;
+                    if BACKCHANNELS.contains(&s.line.text) || stop {
                         continue;
                     }
                     match gap {
@@ -196,21 +199,21 @@ pub fn run(
     )?;
     writeln!(
         out,
-        "{:<48} {:>9} {:>9} {:>11} {:>11} {:>9} {:>10} {:>8}",
+        "{:<48} {:>9} {:>9} {:>11} {:>11} {:>9} {:>11} {:>8}",
         "", "v2v p50", "v2v p95", "barge p95", "false b-in", "paused", "unanswered", "x real"
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{:<48} {:>7.0}ms {:>7.0}ms {:>9.0}ms {:>5}/{:<5} {:>9} {:>10} {:>7.1}x",
+            "{:<48} {:>7.0}ms {:>7.0}ms {:>9.0}ms {:>5}/{:<5} {:>9} {:>11} {:>7.1}x",
             r["name"].as_str().unwrap_or_default(),
             r["voice_to_voice_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
             r["voice_to_voice_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
             r["barge_in_stop_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
-            r["false_barge_ins"],
-            r["backchannels"],
-            r["paused_for_backchannels"],
-            r["unanswered"],
+            r["false_barge_ins"].as_u64().unwrap_or(0),
+            r["backchannels"].as_u64().unwrap_or(0),
+            r["paused_for_backchannels"].as_u64().unwrap_or(0),
+            r["unanswered"].as_u64().unwrap_or(0),
             r["speed_vs_real_time"].as_f64().unwrap_or(f64::NAN),
         )?;
     }

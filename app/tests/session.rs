@@ -54,22 +54,29 @@ fn silence(secs: f64) -> Vec<f32> {
 
 /// Runs a session over `parts` one after another; its events.
 fn run(home: &Path, name: &str, parts: &[Vec<f32>]) -> Vec<Value> {
+    run_with(home, name, parts, None)
+}
+
+/// [`run`] with a configuration file (`--config`).
+fn run_with(home: &Path, name: &str, parts: &[Vec<f32>], config: Option<&Path>) -> Vec<Value> {
     let input = home.join(format!("{name}.wav"));
     let all: Vec<f32> = parts.concat();
     ainima_audio::device::file::write_wav(&input, &all).expect("input");
     let events = home.join(format!("{name}.jsonl"));
-    let o = ainima(
-        home,
-        &[
-            "run",
-            "--input",
-            input.to_str().expect("path"),
-            "--events",
-            events.to_str().expect("path"),
-            "--deterministic",
-            "--quiet",
-        ],
-    );
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(c) = config {
+        args.extend(["--config", c.to_str().expect("path")]);
+    }
+    args.extend([
+        "run",
+        "--input",
+        input.to_str().expect("path"),
+        "--events",
+        events.to_str().expect("path"),
+        "--deterministic",
+        "--quiet",
+    ]);
+    let o = ainima(home, &args);
     assert!(o.status.success(), "{}", text(&o.stderr));
     std::fs::read_to_string(&events)
         .expect("events")
@@ -365,32 +372,9 @@ fn a_bad_input_file_is_a_clear_error() {
 fn the_assistant_s_own_voice_never_approves() {
     let Some(home) = home() else { return };
     let request = said(&home, "Send a message to Mom saying hello.", 175);
-    let input = home.join("own-voice.wav");
-    ainima_audio::device::file::write_wav(&input, &[request, silence(8.0)].concat())
-        .expect("input");
     let config = home.join("slow-speaker.toml");
     std::fs::write(&config, "[room]\ndelay_ms = 1000\necho_gain = 1.0\n").expect("config");
-    let events = home.join("own-voice.jsonl");
-    let o = ainima(
-        &home,
-        &[
-            "--config",
-            config.to_str().expect("path"),
-            "run",
-            "--input",
-            input.to_str().expect("path"),
-            "--events",
-            events.to_str().expect("path"),
-            "--deterministic",
-            "--quiet",
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let events: Vec<Value> = std::fs::read_to_string(&events)
-        .expect("events")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON event a line"))
-        .collect();
+    let events = run_with(&home, "own-voice", &[request, silence(8.0)], Some(&config));
     let story = story(&events);
     assert_eq!(of_type(&events, "approval_request").len(), 1, "{story}");
     assert!(
