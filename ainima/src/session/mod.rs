@@ -892,16 +892,13 @@ impl Session {
         let over_speech = matches!(self.state(), "yielding" | "speaking" | "resuming");
         if k == Kind::Request && over_speech {
             let n = text.split_whitespace().count();
-            let understood = self.matcher.parse(text, &Context::default()).is_some()
-                || self.repaired(text).is_some();
+            let parsed = self.matcher.parse(text, &Context::default());
             // Over its speech, a short utterance that ends in a stop phrase
             // and that the core reads as nothing else than "cancel" is a
             // stop ("and then stop": the echo of its own words, or the
             // user's run-up, before the stop).
-            let cancel_or_nothing = self
-                .matcher
-                .parse(text, &Context::default())
-                .is_none_or(|p| p.intent == "cancel");
+            let cancel_or_nothing = parsed.as_ref().is_none_or(|p| p.intent == "cancel");
+            let understood = parsed.is_some() || self.repaired(text).is_some();
             if cancel_or_nothing && words::ends_in_stop(text) {
                 return Kind::Stop;
             }
