@@ -75,13 +75,17 @@ pub fn session(
         seed,
         adjust,
         None,
+        deterministic,
     )
 }
 
 /// Messages' outbox and the webhook they are queued for.
 pub type Messages = Option<(Arc<ainima_agent::outbox::Outbox>, String)>;
 
-/// [`session`], with messages wired to an outbox.
+/// [`session`], with messages wired to an outbox; `fresh_voice` speaks each
+/// sentence from an espeak-ng process of its own (audio that depends on the
+/// words alone: replays, and TTDD scenarios run side by side).
+#[allow(clippy::too_many_arguments)] // reason: the one assembly of a session; each argument is a separate choice of its callers
 pub fn session_with(
     cfg: &AppConfig,
     config_dir: &Path,
@@ -90,6 +94,7 @@ pub fn session_with(
     seed: u64,
     adjust: &dyn Fn(&mut Config),
     messages: Messages,
+    fresh_voice: bool,
 ) -> Result<Session> {
     let catalog = crate::language::catalog(config_dir, &[])?;
     let assistant = Assistant::new(catalog.clone(), seed)?;
@@ -108,10 +113,10 @@ pub fn session_with(
     let agent = Agent::new(assistant, registry);
     let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
-    // Replays take each sentence from a process of its own: the
+    // Replays and suites take each sentence from a process of its own: the
     // assistant's audio then depends on its words alone, not on what the
     // process spoke before (other sessions, scenarios, jobs).
-    let tts = if deterministic {
+    let tts = if fresh_voice {
         ainima::tts::espeak::Espeak::fresh(cfg.voice.clone())?
     } else {
         ainima::tts::espeak::Espeak::new(cfg.voice.clone())?

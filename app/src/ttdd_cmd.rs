@@ -136,6 +136,9 @@ pub fn run(
                 0,
                 &adjust,
                 messages,
+                // Scenarios side by side must not hear each other through
+                // the synthesiser's state.
+                true,
             )
             .map_err(|e| ainima::Error::Config(format!("{e:#}")))
         };
