@@ -226,7 +226,7 @@ impl AuditLog {
             (create(path)?, 0, GENESIS.to_string())
         } else {
             let key = read_key(path)?;
-            let (seq, hash) = verify_chain(path, &key)?;
+            let (seq, hash) = verify_chain(path, &key, &mut |_| {})?;
             (key, seq, hash)
         };
         let file = OpenOptions::new()
@@ -291,7 +291,9 @@ impl AuditLog {
     }
 }
 
-fn verify_chain(path: &Path, key: &Key) -> Result<(u64, String)> {
+/// Checks the chain and its head; `keep` sees each record as it is checked
+/// (so what a caller reads is what was verified, not a second read).
+fn verify_chain(path: &Path, key: &Key, keep: &mut dyn FnMut(&Record)) -> Result<(u64, String)> {
     let file = File::open(path).map_err(|e| Error::Tampered {
         record: 1,
         reason: format!(
@@ -334,6 +336,7 @@ fn verify_chain(path: &Path, key: &Key) -> Result<(u64, String)> {
                 "the checkpoint does not match the records before it".into(),
             ));
         }
+        keep(&r);
         prev = r.hash;
         seq = n;
     }
@@ -371,6 +374,10 @@ fn verify_chain(path: &Path, key: &Key) -> Result<(u64, String)> {
 /// all hold. A log that is missing while its head or key is there, or
 /// whose key is gone, does not verify.
 pub fn verify(path: &Path) -> Result<u64> {
+    verify_keeping(path, &mut |_| {})
+}
+
+fn verify_keeping(path: &Path, keep: &mut dyn FnMut(&Record)) -> Result<u64> {
     if !path.exists() && (head_path(path).exists() || key_path(path).exists()) {
         return Err(Error::Tampered {
             record: 1,
@@ -381,20 +388,16 @@ pub fn verify(path: &Path) -> Result<u64> {
         });
     }
     let key = read_key(path)?;
-    verify_chain(path, &key).map(|(n, _)| n)
+    verify_chain(path, &key, keep).map(|(n, _)| n)
 }
 
 /// Records from `since` (1-based) on, after verifying the log.
 pub fn read(path: &Path, since: u64) -> Result<Vec<Record>> {
-    verify(path)?;
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::storage(path.display().to_string(), e))?;
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            serde_json::from_str::<Record>(l)
-                .map_err(|e| Error::storage(path.display().to_string(), e))
-        })
-        .filter(|r| r.as_ref().map_or(true, |r| r.seq >= since))
-        .collect()
+    let mut out = Vec::new();
+    verify_keeping(path, &mut |r| {
+        if r.seq >= since {
+            out.push(r.clone());
+        }
+    })?;
+    Ok(out)
 }

@@ -331,8 +331,8 @@ impl Store {
     /// `X-Linked-Etag` on its redirect, small (git) files against the git
     /// blob id the hub lists; where no hash is known the pull fails, unless
     /// `verify` is [`Verify::No`] (the user's explicit choice). Requests go
-    /// only to public addresses, but for the hub's own host (the user named
-    /// it); redirects are followed by hand, at most [`MAX_REDIRECTS`], each
+    /// only to public addresses, but for the hub's own host when the user
+    /// named it (not [`DEFAULT_HUB`]); redirects are followed by hand, at most [`MAX_REDIRECTS`], each
     /// target checked again. `progress` hears (file, bytes so far, total
     /// bytes if known).
     pub fn pull(
@@ -415,6 +415,9 @@ impl Store {
 const MAX_DOWNLOAD: u64 = 8 << 30;
 /// Largest file listing accepted from a hub: 4 MiB.
 const MAX_LISTING: u64 = 4 << 20;
+/// The hub pulls go to unless the user names another.
+pub const DEFAULT_HUB: &str = "https://huggingface.co";
+
 /// Redirects followed for one file.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -458,8 +461,15 @@ impl Hub {
     fn new(base: &str) -> Result<Hub> {
         let target = ainima_agent::net::parse(base)
             .map_err(|e| Error::Config(format!("the hub {base}: {e}")))?;
+        // A hub the user named may be on their own network; the default
+        // one is public, wherever its name resolves.
+        let user_named = base.trim_end_matches('/') != DEFAULT_HUB;
         let reach = ainima_agent::net::Reach::Public {
-            allow: vec![target.host],
+            allow: if user_named {
+                vec![target.host]
+            } else {
+                Vec::new()
+            },
         };
         let options = ainima_agent::net::Options {
             timeout: std::time::Duration::from_secs(3600),

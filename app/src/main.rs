@@ -697,7 +697,7 @@ fn run(cli: Cli) -> Result<()> {
                 } => {
                     let hub = hub
                         .or_else(|| std::env::var("AINIMA_HUB").ok())
-                        .unwrap_or_else(|| "https://huggingface.co".into());
+                        .unwrap_or_else(|| ainima::store::DEFAULT_HUB.into());
                     let mut err = std::io::stderr();
                     let mut last = (String::new(), 0u64);
                     let verify = if no_verify {
