@@ -135,7 +135,8 @@ fn beside(path: &Path, ext: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn head_path(path: &Path) -> PathBuf {
+/// Where the head of the log at `path` is kept (`LOG.head`).
+pub fn head_path(path: &Path) -> PathBuf {
     beside(path, ".head")
 }
 

@@ -43,35 +43,24 @@ fn is_private_v4(v: Ipv4Addr) -> bool {
         || (a == 192 && b == 88 && c == 99)
 }
 
-/// Whether an IPv6 address is not a public unicast address, including the
-/// forms that carry an IPv4 address (mapped `::ffff:a.b.c.d`, compatible
-/// `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`): mapped ones are
-/// judged by the IPv4 address inside, and the others refused outright
-/// (where they lead depends on a relay), as is everything outside global
-/// unicast `2000::/3` and the reserved blocks inside it.
+/// Whether an IPv6 address is not a public unicast address. Mapped
+/// `::ffff:a.b.c.d` addresses are judged by the IPv4 address inside;
+/// everything outside global unicast `2000::/3` is refused (loopback,
+/// unspecified, IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, discard,
+/// unique and link local, site local, multicast), and inside it the
+/// reserved blocks: documentation (`2001:db8::/32`, `3fff::/20`), IETF
+/// protocol assignments and Teredo (`2001::/23`), and 6to4 (`2002::/16`),
+/// whose destination depends on a relay.
 fn is_private_v6(v: Ipv6Addr) -> bool {
-    let s = v.segments();
-    let embedded_v4 = || {
-        let o = v.octets();
-        Ipv4Addr::new(o[12], o[13], o[14], o[15])
-    };
     if let Some(m) = v.to_ipv4_mapped() {
         return is_private_v4(m);
     }
-    v.is_loopback()
-        || v.is_unspecified()
-        || v.is_multicast()
-        || (s[0] & 0xE000) != 0x2000 // outside global unicast 2000::/3
-        || (s[0] & 0xFE00) == 0xFC00 // unique local fc00::/7
-        || (s[0] & 0xFFC0) == 0xFE80 // link local fe80::/10
-        || (s[0] & 0xFFC0) == 0xFEC0 // site local fec0::/10 (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
-        || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, Teredo
-        || s[0] == 0x2002 // 6to4
-        || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64 (64:ff9b::/96 and /48)
-        || s[0] == 0x0100 && s[1..4] == [0, 0, 0] // discard-only 100::/64
-        || (s[..6] == [0; 6] && is_private_v4(embedded_v4())) // IPv4-compatible
+    let s = v.segments();
+    (s[0] & 0xE000) != 0x2000
+        || (s[0] == 0x2001 && s[1] == 0x0db8)
+        || (s[0] == 0x3fff && s[1] < 0x1000)
+        || (s[0] == 0x2001 && s[1] < 0x0200)
+        || s[0] == 0x2002
 }
 
 /// Whether an address is not on the public internet.

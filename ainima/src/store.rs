@@ -443,6 +443,8 @@ enum Expected {
 /// and the hub's own host.
 struct Hub {
     base: String,
+    /// The base URL's parts: whose `X-Linked-Etag` counts.
+    target: ainima_agent::net::Target,
     agent: ureq::Agent,
 }
 
@@ -466,7 +468,7 @@ impl Hub {
         let user_named = base.trim_end_matches('/') != DEFAULT_HUB;
         let reach = ainima_agent::net::Reach::Public {
             allow: if user_named {
-                vec![target.host]
+                vec![target.host.clone()]
             } else {
                 Vec::new()
             },
@@ -477,6 +479,7 @@ impl Hub {
         };
         Ok(Hub {
             base: base.to_string(),
+            target,
             agent: ainima_agent::net::agent(reach, options),
         })
     }
@@ -487,8 +490,7 @@ impl Hub {
     fn get(&self, url: &str) -> Result<(ureq::http::Response<ureq::Body>, Option<String>)> {
         let mut url = url.to_string();
         let mut linked = None;
-        let hub = ainima_agent::net::parse(&self.base)
-            .map_err(|e| Error::Config(format!("the hub {}: {e}", self.base)))?;
+        let hub = &self.target;
         for _ in 0..=MAX_REDIRECTS {
             let here = ainima_agent::net::parse(&url)
                 .map_err(|e| Error::BadModel(format!("{url}: {e}")))?;

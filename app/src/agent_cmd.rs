@@ -18,12 +18,8 @@ pub fn now_ms() -> u64 {
 /// Whether no audit log was ever made at `log`: neither it, nor its head,
 /// nor its key (any one of them left means one was, and must verify).
 fn never_made(log: &Path) -> bool {
-    let head = {
-        let mut p = log.as_os_str().to_owned();
-        p.push(".head");
-        std::path::PathBuf::from(p)
-    };
-    !log.exists() && !head.exists() && !ainima_agent::audit::key_path(log).exists()
+    use ainima_agent::audit::{head_path, key_path};
+    !log.exists() && !head_path(log).exists() && !key_path(log).exists()
 }
 
 /// `ainima audit show`.
