@@ -127,6 +127,9 @@ fn measure(
                     if BACKCHANNELS.contains(&s.line.text) || stop {
                         continue;
                     }
+                    if trace {
+                        eprintln!("GAP {gap:?} {:.2} {}", s.end, s.line.text);
+                    }
                     match gap {
                         Some(ms) => {
                             t.v2v.push(ms);

@@ -101,6 +101,13 @@ pub struct Config {
     /// The pause after which the words so far are checked for a complete
     /// request (endpointing by meaning); 0 turns it off.
     pub meaning_pause_ms: u32,
+    /// How much of that pause the transcription may start early, so that
+    /// its result is ready when the pause is complete: the words are
+    /// transcribed `meaning_pause_ms - meaning_lookahead_ms` into the
+    /// pause, and the turn ends no sooner than `meaning_pause_ms` into it
+    /// (a word said in between discards the result). 0: transcribe only
+    /// once the pause is complete.
+    pub meaning_lookahead_ms: u32,
     /// How long past its pause an unfinished sentence is held open.
     pub unfinished_hold_ms: u32,
     /// A request the same as one being handled, within this long, is merged
@@ -131,6 +138,7 @@ impl Default for Config {
             voice: crate::tts::Voice::default(),
             costs: Costs::Measured,
             meaning_pause_ms: 200,
+            meaning_lookahead_ms: 100,
             unfinished_hold_ms: 1_500,
             debounce_ms: 4_000,
             barge_in: true,
@@ -655,9 +663,11 @@ impl Session {
             return;
         };
         let pause = self.pos.saturating_sub(voiced_end);
-        if pause < ms_to_samples(self.cfg.meaning_pause_ms as f64)
-            || self.checked_pause == Some(voiced_end)
-        {
+        let early = self
+            .cfg
+            .meaning_pause_ms
+            .saturating_sub(self.cfg.meaning_lookahead_ms);
+        if pause < ms_to_samples(early as f64) || self.checked_pause == Some(voiced_end) {
             return;
         }
         self.checked_pause = Some(voiced_end);
@@ -668,9 +678,11 @@ impl Session {
         let begin = self.pos.max(self.stt_free_at);
         let ready = begin + ms_to_samples(ms);
         self.stt_free_at = ready;
+        // Decided no sooner than the whole pause.
+        let decide = ready.max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
         if let Ok(t) = out {
             self.schedule(
-                ready,
+                decide,
                 Job::Tentative {
                     voiced_end,
                     text: t.text,
@@ -719,16 +731,19 @@ impl Session {
                         Kind::Stop | Kind::Backchannel | Kind::Noise if yielding => true,
                         Kind::Stop => true,
                         // A complete request ends the turn; so does a
-                        // request the recogniser closed (".", "?") that does
-                        // not dangle: the dialogue asks for the rest. Words
-                        // the core cannot read ("Picovoice.", a name before
-                        // the request) wait for the hangover.
+                        // sentence the recogniser closed (".", "?") that
+                        // does not dangle and is a request, or is three
+                        // words or more the core cannot read: the dialogue
+                        // asks for the rest, or says it cannot help, a
+                        // hangover sooner. A name alone ("Picovoice.", said
+                        // before the request) waits for the hangover.
                         _ => {
                             self.complete(&text)
                                 || self.repaired(&text).is_some()
                                 || (text.trim_end().ends_with(['.', '?', '!'])
                                     && !words::unfinished(&text)
-                                    && self.matcher.parse(&text, &Context::default()).is_some())
+                                    && (self.matcher.parse(&text, &Context::default()).is_some()
+                                        || words::sentence_of_words(&text)))
                         }
                     };
                     if ends {

@@ -195,17 +195,31 @@ const DANGLING: &[&str] = &[
     "please", "um", "uh", "like",
 ];
 
-/// Whether `heard` so far is clearly unfinished (it ends on a word a
-/// sentence cannot end on, or with a comma).
+/// Whether `heard` so far is clearly unfinished: it ends on a word a
+/// sentence cannot end on, with a comma, or on a self-repair marker that
+/// asks for the replacement still to come ("set a timer for five, no.").
 pub fn unfinished(heard: &str) -> bool {
     let t = heard.trim_end();
     if t.ends_with(',') || t.ends_with("...") || t.ends_with('-') {
         return true;
     }
     let p = plain(t);
-    p.split_whitespace()
-        .last()
-        .is_some_and(|w| DANGLING.contains(&w))
+    let w: Vec<&str> = p.split_whitespace().collect();
+    if w.last().is_some_and(|w| DANGLING.contains(w)) {
+        return true;
+    }
+    ["no", "i mean", "make that", "no wait", "rather"]
+        .iter()
+        .any(|m| {
+            let m: Vec<&str> = m.split(' ').collect();
+            w.len() >= m.len() + 2 && w[w.len() - m.len()..] == m[..]
+        })
+}
+
+/// Whether `heard` has three words or more: more than a name said to the
+/// assistant before the request ("Picovoice.", "Hey Mycroft.").
+pub fn sentence_of_words(heard: &str) -> bool {
+    plain(heard).split_whitespace().count() >= 3
 }
 
 /// Names people call an assistant by, said before a request.
@@ -368,6 +382,13 @@ mod tests {
         assert!(!unfinished("Set a timer for five minutes."));
         assert!(!unfinished("What time is it?"));
         assert!(!unfinished(""));
+        // Regression (timer_repair_cut_at_its_marker): with the words
+        // transcribed early in the pause, "five, no," was taken as a
+        // finished sentence and the repair cut off.
+        assert!(unfinished("Set a timer for five, no."));
+        assert!(unfinished("Dim the lights to forty, I mean."));
+        assert!(!unfinished("No."));
+        assert!(!unfinished("Set a timer for five, no, ten minutes."));
     }
 
     #[test]
