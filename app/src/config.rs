@@ -18,6 +18,9 @@ pub struct AppConfig {
     pub room: ainima_audio::room::RoomConfig,
     /// The assistant's voice.
     pub voice: ainima::tts::Voice,
+    /// The time zone the assistant tells time in (an IANA name such as
+    /// "Europe/Berlin"); default: `TZ`, else `/etc/localtime`.
+    pub time_zone: Option<String>,
 }
 
 impl AppConfig {
@@ -40,6 +43,9 @@ impl AppConfig {
         cfg.endpointer.validate()?;
         ainima_audio::aec::EchoCanceller::new(cfg.aec.clone())?;
         cfg.room.impulse_response()?;
+        if let Some(z) = &cfg.time_zone {
+            crate::clock::zone(Some(z))?;
+        }
         Ok(cfg)
     }
 }
@@ -102,5 +108,10 @@ mod tests {
         assert!(e.contains("VAD mode 7"), "{e}");
         let e = format!("{:#}", AppConfig::parse("[aec]\nstep = 0\n").unwrap_err());
         assert!(e.contains("aec.step"), "{e}");
+        let e = format!(
+            "{:#}",
+            AppConfig::parse("time_zone = \"Europe/Atlantis\"\n").unwrap_err()
+        );
+        assert!(e.contains("Europe/Atlantis"), "{e}");
     }
 }

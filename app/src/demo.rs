@@ -88,7 +88,12 @@ pub fn run(
          them through its echo canceller while it speaks, and answers with its own voice.\n",
         cfg.room.rt60_ms, cfg.room.delay_ms
     )?;
-    let mut session = crate::run::session(cfg, config_dir, model_dir, false, 0, &|_| {})?;
+    // The user's clock: "What time is it?" is answered in their zone.
+    let start = crate::clock::wall(cfg.time_zone.as_deref())?;
+    let mut session = crate::run::session(cfg, config_dir, model_dir, false, 0, &|c| {
+        c.start_unix = start.unix;
+        c.time_zone = start.zone.clone();
+    })?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     let wall = std::time::Instant::now();
     let rate = 16_000.0;

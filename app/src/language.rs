@@ -29,14 +29,10 @@ pub fn catalog(config_dir: &Path, extra: &[PathBuf]) -> Result<Catalog> {
 }
 
 /// The time for the dialogue: `--now` (Unix seconds) if given, else the
-/// system clock, shifted by `utc_offset_hours`.
-pub fn now(at: Option<i64>, utc_offset_hours: f64) -> Now {
-    let unix = at.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    });
-    Now::from_unix(unix + (utc_offset_hours * 3600.0).round() as i64)
+/// system clock, told in `zone`.
+pub fn now(at: Option<i64>, zone: &jiff::tz::TimeZone) -> Now {
+    let unix = at.unwrap_or_else(|| jiff::Timestamp::now().as_second());
+    ainima::session::local_now(unix, zone)
 }
 
 /// `ainima parse TEXT`.
@@ -92,7 +88,7 @@ pub fn chat(
     catalog: Catalog,
     seed: u64,
     at: Option<i64>,
-    utc_offset_hours: f64,
+    zone: &jiff::tz::TimeZone,
     json: bool,
     explain: bool,
     out: &mut dyn Write,
@@ -124,7 +120,7 @@ pub fn chat(
         if line.is_empty() {
             continue;
         }
-        let turn = assistant.hear(line, now(at, utc_offset_hours));
+        let turn = assistant.hear(line, now(at, zone));
         if json {
             writeln!(out, "{}", serde_json::to_string(&turn)?)?;
         } else {

@@ -7,6 +7,7 @@ mod bench_agent;
 mod bench_nlu;
 mod bench_session;
 mod bench_stt;
+mod clock;
 mod config;
 mod demo;
 mod home;
@@ -89,9 +90,10 @@ enum Command {
         /// The time, as Unix seconds (default: the system clock).
         #[arg(long, value_name = "SECONDS")]
         now: Option<i64>,
-        /// Hours to add to UTC for the local time.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        utc_offset: f64,
+        /// The time zone to tell time in, an IANA name (default: the
+        /// configuration's `time_zone`, else the local zone).
+        #[arg(long, value_name = "ZONE")]
+        time_zone: Option<String>,
         /// Each turn as a JSON line.
         #[arg(long)]
         json: bool,
@@ -137,6 +139,12 @@ enum Command {
         /// No running commentary or table.
         #[arg(long)]
         quiet: bool,
+        /// When the session starts, for the skills' clock: a time with its
+        /// zone (2026-03-29T07:30[Europe/Berlin]), with an offset
+        /// (2026-03-29T07:30:00+02:00) or Unix seconds (default: now, in
+        /// the local zone; with --deterministic, 2026-01-01 00:00 UTC).
+        #[arg(long, value_name = "TIME")]
+        start: Option<String>,
     },
     /// A live session: the default microphone and speaker, with a status
     /// line. Ctrl-C ends it.
@@ -537,9 +545,12 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             model,
             quiet,
+            start,
         } => {
             let dir = model_dir(&home, model.as_deref())?;
+            let start = clock::start(start.as_deref(), deterministic, cfg.time_zone.as_deref())?;
             let args = run::RunArgs {
+                start,
                 input: &input,
                 output: output.as_deref(),
                 events: events.as_deref(),
@@ -807,18 +818,20 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Parse { text, json, skills } => {
             let catalog = language::catalog(&home.config, &skills)?;
-            language::parse(catalog, &text, language::now(None, 0.0), json, &mut out)?;
+            let zone = clock::zone(cfg.time_zone.as_deref())?;
+            language::parse(catalog, &text, language::now(None, &zone), json, &mut out)?;
         }
         Command::Chat {
             skills,
             seed,
             now,
-            utc_offset,
+            time_zone,
             json,
             explain,
         } => {
+            let zone = clock::zone(time_zone.as_deref().or(cfg.time_zone.as_deref()))?;
             let catalog = language::catalog(&home.config, &skills)?;
-            language::chat(catalog, seed, now, utc_offset, json, explain, &mut out)?;
+            language::chat(catalog, seed, now, &zone, json, explain, &mut out)?;
         }
         Command::Rules {
             action: RulesCommand::List { json, skills },

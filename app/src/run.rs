@@ -35,6 +35,8 @@ pub struct RunArgs<'a> {
     pub seed: u64,
     /// Print the events as they happen.
     pub quiet: bool,
+    /// When the session starts, and the zone the skills tell time in.
+    pub start: crate::clock::Start,
 }
 
 /// The recogniser at `model_dir`: loaded once a process, then cloned (the
@@ -178,7 +180,10 @@ pub fn run(
         model_dir,
         args.deterministic,
         args.seed,
-        &|_| {},
+        &|c: &mut Config| {
+            c.start_unix = args.start.unix;
+            c.time_zone = args.start.zone.clone();
+        },
     )?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     room.add_user_speech(0, user.clone(), 1.0);
@@ -246,11 +251,10 @@ pub fn listen(
     let mut device = ainima_audio::device::cpal::CpalDevice::default_devices()
         .context("no usable microphone and speaker")?;
     let info = device.info();
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let start = crate::clock::wall(cfg.time_zone.as_deref())?;
     let mut session = session(cfg, config_dir, model_dir, false, 0, &|c: &mut Config| {
-        c.start_unix = start;
+        c.start_unix = start.unix;
+        c.time_zone = start.zone.clone();
     })?;
     writeln!(
         out,

@@ -116,10 +116,20 @@ pub fn run(
                 .map_err(|e| ainima::Error::Config(e.to_string()))?;
             let messages = Some((Arc::new(outbox), "http://127.0.0.1:9/offline".to_string()));
             let start = s.start_unix;
+            let zone = match &s.time_zone {
+                Some(z) => Some(
+                    crate::clock::zone(Some(z))
+                        .map_err(|e| ainima::Error::Config(format!("{}: {e:#}", s.name)))?,
+                ),
+                None => None,
+            };
             let disable = disable.clone();
             let adjust = move |c: &mut Config| {
                 if let Some(t) = start {
                     c.start_unix = t;
+                }
+                if let Some(z) = &zone {
+                    c.time_zone = z.clone();
                 }
                 if disable.iter().any(|d| d == "barge-in") {
                     c.barge_in = false;

@@ -203,3 +203,57 @@ fn nlu_eval_on_snips_prints_the_required_fields() {
         text(&o.stderr)
     );
 }
+
+/// Regression (clock_answered_in_utc): the time was told in UTC whatever the
+/// user's zone; now in `--time-zone`, the configuration's `time_zone`, or
+/// `TZ`.
+#[test]
+fn chat_tells_the_time_in_the_user_s_zone() {
+    let h = home("zone");
+    // 2026-03-29 05:30 UTC: Berlin has just moved to summer time.
+    let now = "1774762200";
+    let check = |args: &[&str], tz: Option<&str>, expect: &str| {
+        let mut all = vec!["chat", "--now", now];
+        all.extend_from_slice(args);
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ainima"));
+        c.args(&all).env("AINIMA_HOME", &h);
+        match tz {
+            Some(z) => c.env("TZ", z),
+            None => c.env_remove("TZ"),
+        };
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"What time is it?\n")
+            .expect("writes");
+        let o = child.wait_with_output().expect("ends");
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "{all:?}: {}", text(&o.stderr));
+        assert!(out.contains(expect), "{all:?} TZ={tz:?}: {out}");
+    };
+    check(&["--time-zone", "Europe/Berlin"], None, "7:30 am");
+    check(&[], Some("America/New_York"), "1:30 am");
+    check(&["--time-zone", "UTC"], Some("America/New_York"), "5:30 am");
+    let cfg = h.join("zone.toml");
+    std::fs::write(&cfg, "time_zone = \"Asia/Kolkata\"\n").expect("config");
+    check(
+        &["--config", cfg.to_str().expect("utf-8")],
+        Some("UTC"),
+        "11:00 am",
+    );
+    // An unknown zone is a clear error.
+    let o = ainima(&h, &["chat", "--time-zone", "Mars/Olympus_Mons"], "");
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("Mars/Olympus_Mons"),
+        "{}",
+        text(&o.stderr)
+    );
+}

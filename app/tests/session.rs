@@ -388,3 +388,76 @@ fn the_assistant_s_own_voice_never_approves() {
         "{story}"
     );
 }
+
+/// The reply to "what time is it" in a run of the real recording with
+/// `extra` arguments and `TZ`.
+fn time_told(home: &Path, data: &Path, extra: &[&str], tz: &str) -> String {
+    let input = data.join("speech/rhasspy/what_time_is_it.wav");
+    let events = home.join(format!("time-{}.jsonl", tz.replace('/', "-")));
+    let mut args = vec![
+        "run",
+        "--input",
+        input.to_str().expect("path"),
+        "--events",
+        events.to_str().expect("path"),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ainima"))
+        .args(&args)
+        .env("AINIMA_HOME", home)
+        .env("TZ", tz)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let events: Vec<Value> = std::fs::read_to_string(&events)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    of_type(&events, "reply")
+        .first()
+        .and_then(|r| r["text"].as_str())
+        .unwrap_or_else(|| panic!("no reply: {}", story(&events)))
+        .to_string()
+}
+
+/// Regression (run_tells_midnight_utc): `ainima run` and the demo started
+/// their sessions at a fixed time and told it in UTC ("It's 12:00 am.");
+/// now the wall clock in the local zone, a pinned start with
+/// `--deterministic`, or `--start`.
+#[test]
+fn a_run_tells_the_local_time_or_the_start_it_is_given() {
+    let (Some(home), Some(data)) = (home(), data_dir()) else {
+        return;
+    };
+    let check = |extra: &[&str], tz: &str, expect: &str| {
+        let said = time_told(&home, &data, extra, tz);
+        assert!(said.contains(expect), "{extra:?} TZ={tz}: {said}");
+    };
+    check(
+        &["--start", "2026-03-29T07:30[Europe/Berlin]"],
+        "UTC",
+        "7:30 am",
+    );
+    check(&["--start", "1774762200"], "UTC", "5:30 am");
+    check(&["--deterministic"], "Asia/Tokyo", "12:00 am");
+    // The wall clock, in TZ: the hour is the one the system tells there.
+    let hour = |tz: &str| {
+        let o = std::process::Command::new("date")
+            .args(["+%-I"])
+            .env("TZ", tz)
+            .output()
+            .expect("date");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    for tz in ["Asia/Tokyo", "America/Los_Angeles"] {
+        let before = hour(tz);
+        let said = time_told(&home, &data, &[], tz);
+        let after = hour(tz);
+        assert!(
+            said.contains(&format!(" {before}:")) || said.contains(&format!(" {after}:")),
+            "TZ={tz}: {said} (the hour there: {before})"
+        );
+    }
+}

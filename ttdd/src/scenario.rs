@@ -43,9 +43,13 @@ pub struct Scenario {
     /// The room.
     #[serde(default)]
     pub room: RoomSpec,
-    /// Time the session starts at, Unix seconds (the skills' clock).
+    /// Time the session starts at, Unix seconds (the skills' clock;
+    /// default 2026-01-01 00:00 UTC).
     #[serde(default)]
     pub start_unix: Option<i64>,
+    /// The zone the skills tell time in, an IANA name (default UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// The user's turns, in order.
     pub turns: Vec<Turn>,
     /// Limits over the whole scenario.
@@ -400,6 +404,11 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario> {
     {
         return Err(at_top("room.noise_snr_db: between -10 and 80".into()));
     }
+    if let Some(z) = &s.time_zone
+        && let Err(e) = jiff::tz::TimeZone::get(z)
+    {
+        return Err(at_top(format!("time_zone {z:?}: {e}")));
+    }
     Ok(s)
 }
 
@@ -443,6 +452,10 @@ mod tests {
         let e = err("name: [unclosed\n");
         assert!(e.starts_with("s.yaml:"), "{e}");
         assert!(err("name: n\nturns: []\n").contains("at least one turn"));
+        assert!(
+            err("name: n\ntime_zone: Mars/Olympus\nturns:\n  - say: x\n")
+                .contains("time_zone \"Mars/Olympus\"")
+        );
         assert!(
             err("name: n\nturns:\n  - recording: ../../etc/passwd\n")
                 .contains("below the speech folder")

@@ -124,6 +124,9 @@ pub struct Config {
     /// The wall time the session starts at, Unix seconds (for the skills'
     /// clock: timers, "what time is it").
     pub start_unix: i64,
+    /// The time zone the skills' clock tells local time in.
+    #[serde(skip)]
+    pub time_zone: jiff::tz::TimeZone,
     /// Words heard that begin while the assistant is audible, or within
     /// this long after, and are mostly its own recent words, are its own
     /// voice leaking past the canceller: never an answer, never a request.
@@ -144,6 +147,7 @@ impl Default for Config {
             barge_in: true,
             barge_in_onset_ms: 20,
             start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
+            time_zone: jiff::tz::TimeZone::UTC,
             own_voice_ms: 800,
         }
     }
@@ -402,6 +406,24 @@ impl std::fmt::Debug for Session {
             .field("pos", &self.pos)
             .field("state", &self.state())
             .finish_non_exhaustive()
+    }
+}
+
+/// The civil time `unix` seconds after the epoch in `zone` (what the
+/// skills' clock tells: "what time is it", alarms, dates).
+pub fn local_now(unix: i64, zone: &jiff::tz::TimeZone) -> Now {
+    let Ok(t) = jiff::Timestamp::from_second(unix) else {
+        return Now::from_unix(unix);
+    };
+    let c = zone.to_datetime(t);
+    let Some(date) =
+        ainima_fallbacks::date::Date::new(i32::from(c.year()), c.month() as u32, c.day() as u32)
+    else {
+        return Now::from_unix(unix);
+    };
+    Now {
+        date,
+        seconds: c.hour() as u32 * 3600 + c.minute() as u32 * 60 + c.second() as u32,
     }
 }
 
@@ -832,7 +854,10 @@ impl Session {
         if self.own_voice(start, &text) {
             self.emit(self.pos, EventKind::OwnVoice { text: text.clone() });
             let now_ms = self.pos * 1000 / RATE;
-            let now = Now::from_unix(self.cfg.start_unix + (self.pos / RATE) as i64);
+            let now = local_now(
+                self.cfg.start_unix + (self.pos / RATE) as i64,
+                &self.cfg.time_zone,
+            );
             let agent = &mut self.agent;
             // Logged by the agent as ignored; nothing else comes of it.
             let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -978,7 +1003,10 @@ impl Session {
             self.last_request = Some((k, self.pos));
         }
         let now_ms = self.pos * 1000 / RATE;
-        let now = Now::from_unix(self.cfg.start_unix + (self.pos / RATE) as i64);
+        let now = local_now(
+            self.cfg.start_unix + (self.pos / RATE) as i64,
+            &self.cfg.time_zone,
+        );
         let pending_before: Vec<String> = self
             .agent
             .approvals
