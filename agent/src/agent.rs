@@ -226,6 +226,11 @@ impl Agent {
                 } else {
                     "done"
                 };
+                self.log(
+                    "call",
+                    json!({"tool": action.tool, "args": args, "heard": text, "by": "skills", "status": status}),
+                    now_ms,
+                );
                 calls.push(CallOutcome {
                     tool: action.tool.clone(),
                     args,

@@ -215,6 +215,8 @@ pub struct AuditLog {
     key: Key,
     seq: u64,
     hash: String,
+    /// The log's length after this process's last append (or open).
+    len: u64,
 }
 
 impl AuditLog {
@@ -222,24 +224,44 @@ impl AuditLog {
     /// a damaged log), or makes it with its key and head when none of the
     /// three is there.
     pub fn open(path: &Path) -> Result<AuditLog> {
+        let what = || path.display().to_string();
         let nothing = !path.exists() && !head_path(path).exists() && !key_path(path).exists();
-        let (key, seq, hash) = if nothing {
-            (create(path)?, 0, GENESIS.to_string())
-        } else {
-            let key = read_key(path)?;
-            let (seq, hash) = verify_chain(path, &key, &mut |_| {})?;
-            (key, seq, hash)
-        };
+        let key = if nothing { Some(create(path)?) } else { None };
+        if key.is_none() && !path.exists() {
+            // A head or key without its log: refused (the chain's own
+            // check says how), never a fresh log under them.
+            verify_chain(path, &read_key(path)?, &mut |_| {})?;
+        }
         let file = OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(|e| Error::storage(path.display().to_string(), e))?;
+            .map_err(|e| Error::storage(what(), e))?;
+        // Checked under the lock: another process may be appending.
+        file.lock().map_err(|e| Error::storage(what(), e))?;
+        let checked = (|| {
+            let (key, seq, hash) = match key {
+                Some(k) => (k, 0, GENESIS.to_string()),
+                None => {
+                    let key = read_key(path)?;
+                    let (seq, hash) = verify_chain(path, &key, &mut |_| {})?;
+                    (key, seq, hash)
+                }
+            };
+            let len = file
+                .metadata()
+                .map_err(|e| Error::storage(what(), e))?
+                .len();
+            Ok((key, seq, hash, len))
+        })();
+        let _ = file.unlock();
+        let (key, seq, hash, len) = checked?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,
             key,
             seq,
             hash,
+            len,
         })
     }
 
@@ -253,14 +275,41 @@ impl AuditLog {
         self.seq == 0
     }
 
-    /// Appends a record (and a checkpoint when one is due), durably.
+    /// Appends a record (and a checkpoint when one is due), durably. The
+    /// log is locked meanwhile, so processes sharing it (two sessions, a
+    /// session and `ainima run`) append one after another, each going on
+    /// from the chain as the others left it.
     pub fn append(&mut self, kind: &str, data: &Value, time_ms: u64) -> Result<Record> {
+        let what = || self.path.display().to_string();
+        self.file.lock().map_err(|e| Error::storage(what(), e))?;
+        let out = self.append_locked(kind, data, time_ms);
+        let _ = self.file.unlock();
+        out
+    }
+
+    fn append_locked(&mut self, kind: &str, data: &Value, time_ms: u64) -> Result<Record> {
+        self.catch_up()?;
         let r = self.write(kind, redact(data), time_ms)?;
         if self.seq % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
             let data = json!({"records": self.seq, "hash": self.hash});
             self.write("checkpoint", data, time_ms)?;
         }
         Ok(r)
+    }
+
+    /// Another process appended since this one last did: the chain is
+    /// checked again and goes on from its new end.
+    fn catch_up(&mut self) -> Result<()> {
+        let len = std::fs::metadata(&self.path)
+            .map_err(|e| Error::storage(self.path.display().to_string(), e))?
+            .len();
+        if len != self.len {
+            let (seq, hash) = verify_chain(&self.path, &self.key, &mut |_| {})?;
+            self.seq = seq;
+            self.hash = hash;
+            self.len = len;
+        }
+        Ok(())
     }
 
     fn write(&mut self, kind: &str, data: Value, time_ms: u64) -> Result<Record> {
@@ -288,6 +337,7 @@ impl AuditLog {
         write_private(&head_path(&self.path), &head)?;
         self.seq = seq;
         self.hash = r.hash.clone();
+        self.len += line.len() as u64;
         Ok(r)
     }
 }

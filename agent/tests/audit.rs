@@ -231,3 +231,39 @@ fn a_new_log_has_a_private_key_and_a_head() {
     write_log(&q, 2);
     assert_ne!(lines(&p)[0], lines(&q)[0]);
 }
+
+/// Regression (audit_log_shared_by_two_processes): two sessions appending
+/// to the one log in the data folder each went on from its own idea of the
+/// chain's end, forking it; now each append is locked and goes on from the
+/// chain as the other left it.
+#[test]
+fn two_writers_of_one_log_keep_one_chain() {
+    let d = dir("two-writers");
+    let log = d.join("audit.jsonl");
+    let mut a = AuditLog::open(&log).expect("opens");
+    let mut b = AuditLog::open(&log).expect("opens again");
+    for i in 0..10u64 {
+        a.append("call", &json!({"by": "a", "i": i}), i)
+            .expect("a appends");
+        b.append("call", &json!({"by": "b", "i": i}), i)
+            .expect("b appends");
+    }
+    // And from threads at once.
+    let t: Vec<_> = (0..2)
+        .map(|w| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut l = AuditLog::open(&log).expect("opens");
+                for i in 0..20u64 {
+                    l.append("call", &json!({"by": w, "i": i}), i)
+                        .expect("appends");
+                }
+            })
+        })
+        .collect();
+    for t in t {
+        t.join().expect("writer");
+    }
+    let n = audit::verify(&log).expect("one intact chain");
+    assert!(n >= 60, "{n} records");
+}

@@ -79,6 +79,7 @@ pub fn run(
     cfg: &AppConfig,
     config_dir: &Path,
     model_dir: &Path,
+    data: &Path,
     out: &mut impl Write,
 ) -> Result<()> {
     writeln!(
@@ -94,6 +95,7 @@ pub fn run(
         c.start_unix = start.unix;
         c.time_zone = start.zone.clone();
     })?;
+    crate::run::open_audit(&mut session, data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     let wall = std::time::Instant::now();
     let rate = 16_000.0;

@@ -551,6 +551,7 @@ fn run(cli: Cli) -> Result<()> {
             let start = clock::start(start.as_deref(), deterministic, cfg.time_zone.as_deref())?;
             let args = run::RunArgs {
                 start,
+                data: &home.data,
                 input: &input,
                 output: output.as_deref(),
                 events: events.as_deref(),
@@ -563,7 +564,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Listen { model } => {
             let dir = model_dir(&home, model.as_deref())?;
-            run::listen(&cfg, &home.config, &dir, &mut out)?;
+            run::listen(&cfg, &home.config, &dir, &home.data, &mut out)?;
         }
         Command::Ttdd {
             action: TtddCommand::Run { args, data, model },
@@ -849,7 +850,7 @@ fn run(cli: Cli) -> Result<()> {
         } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
         Command::Demo { model } => {
             let dir = model_dir(&home, model.as_deref())?;
-            demo::run(&cfg, &home.config, &dir, &mut out)?
+            demo::run(&cfg, &home.config, &dir, &home.data, &mut out)?
         }
         Command::Bench {
             which: BenchCommand::Session { json, runs, model },

@@ -37,6 +37,23 @@ pub struct RunArgs<'a> {
     pub quiet: bool,
     /// When the session starts, and the zone the skills tell time in.
     pub start: crate::clock::Start,
+    /// The data folder, where the audit log is kept.
+    pub data: &'a Path,
+}
+
+/// Opens the agent's audit log, `audit.jsonl` in `data` (always on for
+/// sessions with a person at them: every request, approval, tool call and
+/// result is recorded, hash-chained; `ainima audit show|verify`).
+pub fn open_audit(session: &mut Session, data: &Path) -> Result<()> {
+    let log = data.join("audit.jsonl");
+    let audit = ainima_agent::audit::AuditLog::open(&log).with_context(|| {
+        format!(
+            "the audit log {} (`ainima audit verify` says what is wrong; move the log, its .head and .key aside to start a new one)",
+            log.display()
+        )
+    })?;
+    session.agent.audit = Some(audit);
+    Ok(())
 }
 
 /// The recogniser at `model_dir`: loaded once a process, then cloned (the
@@ -185,6 +202,7 @@ pub fn run(
             c.time_zone = args.start.zone.clone();
         },
     )?;
+    open_audit(&mut session, args.data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     room.add_user_speech(0, user.clone(), 1.0);
     // The recording, then time for the last answer.
@@ -246,6 +264,7 @@ pub fn listen(
     cfg: &AppConfig,
     config_dir: &Path,
     model_dir: &Path,
+    data: &Path,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut device = ainima_audio::device::cpal::CpalDevice::default_devices()
@@ -256,6 +275,7 @@ pub fn listen(
         c.start_unix = start.unix;
         c.time_zone = start.zone.clone();
     })?;
+    open_audit(&mut session, data)?;
     writeln!(
         out,
         "Listening on {} ({} Hz in, {} Hz out). Ctrl-C ends.",

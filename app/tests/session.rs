@@ -461,3 +461,38 @@ fn a_run_tells_the_local_time_or_the_start_it_is_given() {
         );
     }
 }
+
+/// Regression (audit_log_never_written): every command ran its agent with
+/// no audit log, so `ainima audit show|verify` read a file nothing wrote;
+/// now sessions record every step in the data folder's log.
+#[test]
+fn a_run_records_what_it_did_in_the_audit_log() {
+    let (Some(home), Some(data)) = (home(), data_dir()) else {
+        return;
+    };
+    let lamp = recording(&data, "rhasspy/turn_on_living_room_lamp.wav");
+    let events = run(&home, "audited", &[lamp, silence(1.0)]);
+    assert_eq!(of_type(&events, "tool_call").len(), 1, "{}", story(&events));
+    let o = ainima(&home, &["audit", "show", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let records: Vec<Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert!(
+        records.iter().any(|r| r["kind"] == "call"
+            && r["data"]["tool"] == "device.on"
+            && r["data"]["args"]["device"] == "living room lamp"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Dated on the session's clock: the pinned start of a replay.
+    assert!(
+        records
+            .iter()
+            .all(|r| r["time_ms"].as_u64() >= Some(1_767_225_600_000))
+    );
+    let o = ainima(&home, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("intact"), "{}", text(&o.stdout));
+}

@@ -357,7 +357,15 @@ def main():
             vstops = [e for e in before if e["kind"] == "vad_stop"]
             vstop = vstops[-1] if vstops else None
             since = [e for e in before if vstop and e["wall"] >= vstop["wall"]]
-            verdict = next((e for e in since if e["kind"] == "smart_turn"), None)
+            # Smart-turn's verdict on that stop. Its MetricsFrame is queued, so
+            # it may come through after the UserStoppedSpeakingFrame it caused.
+            verdict = None
+            for e in ev[ev.index(vstop) + 1:] if vstop else []:
+                if e["kind"] == "vad_start":
+                    break
+                if e["kind"] == "smart_turn":
+                    verdict = e
+                    break
             timed_out = any(e["kind"] == "stop_timeout" for e in since)
             starts = [e for e in before if e["kind"] == "user_started"]
             t0 = starts[0]["wall"] if starts else 0.0

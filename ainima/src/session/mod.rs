@@ -505,6 +505,12 @@ impl Session {
         turn::name(self.turns.state())
     }
 
+    /// The wall time now, Unix milliseconds: the session's start plus the
+    /// device's time (what the agent dates approvals and audit records by).
+    pub fn wall_ms(&self) -> u64 {
+        (self.cfg.start_unix.max(0) as u64) * 1000 + self.pos * 1000 / RATE
+    }
+
     /// Session time, in samples.
     pub fn position(&self) -> u64 {
         self.pos
@@ -853,7 +859,7 @@ impl Session {
     ) {
         if self.own_voice(start, &text) {
             self.emit(self.pos, EventKind::OwnVoice { text: text.clone() });
-            let now_ms = self.pos * 1000 / RATE;
+            let now_ms = self.wall_ms();
             let now = local_now(
                 self.cfg.start_unix + (self.pos / RATE) as i64,
                 &self.cfg.time_zone,
@@ -1002,7 +1008,7 @@ impl Session {
         if let Some(k) = self.request_key(&text) {
             self.last_request = Some((k, self.pos));
         }
-        let now_ms = self.pos * 1000 / RATE;
+        let now_ms = self.wall_ms();
         let now = local_now(
             self.cfg.start_unix + (self.pos / RATE) as i64,
             &self.cfg.time_zone,
