@@ -215,8 +215,8 @@ pub struct AuditLog {
     key: Key,
     seq: u64,
     hash: String,
-    /// The log's length after this process's last append (or open).
-    len: u64,
+    /// The log's size in bytes after this process's last append (or open).
+    bytes: u64,
 }
 
 impl AuditLog {
@@ -261,7 +261,7 @@ impl AuditLog {
             key,
             seq,
             hash,
-            len,
+            bytes,
         })
     }
 
@@ -300,14 +300,14 @@ impl AuditLog {
     /// Another process appended since this one last did: the chain is
     /// checked again and goes on from its new end.
     fn catch_up(&mut self) -> Result<()> {
-        let len = std::fs::metadata(&self.path)
+        let bytes = std::fs::metadata(&self.path)
             .map_err(|e| Error::storage(self.path.display().to_string(), e))?
             .len();
-        if len != self.len {
+        if bytes != self.bytes {
             let (seq, hash) = verify_chain(&self.path, &self.key, &mut |_| {})?;
             self.seq = seq;
             self.hash = hash;
-            self.len = len;
+            self.bytes = bytes;
         }
         Ok(())
     }
@@ -337,7 +337,7 @@ impl AuditLog {
         write_private(&head_path(&self.path), &head)?;
         self.seq = seq;
         self.hash = r.hash.clone();
-        self.len += line.len() as u64;
+        self.bytes += line.len() as u64;
         Ok(r)
     }
 }
