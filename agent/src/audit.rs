@@ -247,14 +247,14 @@ impl AuditLog {
                     (key, seq, hash)
                 }
             };
-            let len = file
+            let bytes = file
                 .metadata()
                 .map_err(|e| Error::storage(what(), e))?
                 .len();
-            Ok((key, seq, hash, len))
+            Ok((key, seq, hash, bytes))
         })();
         let _ = file.unlock();
-        let (key, seq, hash, len) = checked?;
+        let (key, seq, hash, bytes) = checked?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,
