@@ -40,6 +40,15 @@ fn backchannel_script() -> Vec<Line> {
     s
 }
 
+/// A request of the demo's script said after the assistant's reply (not
+/// into it, not a backchannel or stop word): the lines a turn-taking peer
+/// without an echo canceller can be given alone.
+fn is_request_after_reply(l: &Line) -> bool {
+    matches!(l.cue, Cue::AfterReply(_))
+        && !BACKCHANNELS.contains(&l.text)
+        && ainima::session::words::classify(l.text, false) != ainima::session::words::Kind::Stop
+}
+
 fn voices() -> Vec<Voice> {
     [(150, 40), (160, 55), (140, 50)]
         .into_iter()
@@ -54,6 +63,9 @@ fn voices() -> Vec<Voice> {
 #[derive(Default)]
 struct Tally {
     v2v: Vec<f64>,
+    /// Voice to voice on the demo's requests said after the reply (what
+    /// the Pipecat row is measured on).
+    v2v_requests: Vec<f64>,
     barge_stop: Vec<f64>,
     backchannels: usize,
     false_barge_ins: usize,
@@ -130,6 +142,9 @@ fn measure(
                     if trace {
                         eprintln!("GAP {gap:?} {:.2} {}", s.end, s.line.text);
                     }
+                    if let (Some(ms), true) = (gap, is_request_after_reply(&s.line)) {
+                        t.v2v_requests.push(ms);
+                    }
                     match gap {
                         Some(ms) => {
                             t.v2v.push(ms);
@@ -167,10 +182,15 @@ pub fn run(
     model_dir: &Path,
     json_out: Option<&Path>,
     runs: usize,
+    pipecat: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<()> {
     let ours = measure(cfg, config_dir, model_dir, true, runs)?;
     let cascade = measure(cfg, config_dir, model_dir, false, runs)?;
+    let peer = match pipecat {
+        Some(model) => Some(pipecat_row(cfg, config_dir, model)?),
+        None => None,
+    };
     let peak = crate::bench::peak_rss_mb();
     let row = |name: &str, t: &Tally| {
         let v = stats(&t.v2v);
@@ -224,9 +244,173 @@ pub fn run(
         out,
         "\npeak memory (both, Whisper tiny.en loaded per session): {peak:.0} MB"
     )?;
+    let mut pipecat_json = serde_json::Value::Null;
+    if let Some(p) = &peer {
+        let v = stats(&p.v2v);
+        let o = stats(&ours.v2v_requests);
+        writeln!(
+            out,
+            "\nThe demo's {} requests said after the reply ({} voices), each alone in the same room:\n",
+            p.files,
+            voices().len()
+        )?;
+        writeln!(
+            out,
+            "{:<48} {:>9} {:>9} {:>11}",
+            "", "v2v p50", "v2v p95", "unanswered"
+        )?;
+        let line = |name: &str, s: &Option<ainima::session::profile::Stats>, unanswered: usize| {
+            format!(
+                "{:<48} {:>7.0}ms {:>7.0}ms {:>11}",
+                name,
+                s.as_ref().map_or(f64::NAN, |s| s.p50),
+                s.as_ref().map_or(f64::NAN, |s| s.p95),
+                unanswered
+            )
+        };
+        writeln!(
+            out,
+            "{}",
+            line("ainima (the same lines, in the conversations above)", &o, 0)
+        )?;
+        writeln!(
+            out,
+            "{}",
+            line(
+                &format!(
+                    "pipecat {} (Silero VAD, smart-turn, faster-whisper)",
+                    p.version
+                ),
+                &v,
+                p.unanswered
+            )
+        )?;
+        pipecat_json = json!({
+            "version": p.version,
+            "files": p.files,
+            "unanswered": p.unanswered,
+            "voice_to_voice_ms": {"p50": v.as_ref().map(|s| s.p50), "p95": v.as_ref().map(|s| s.p95)},
+            "ours_same_lines_ms": {"p50": o.as_ref().map(|s| s.p50), "p95": o.as_ref().map(|s| s.p95)},
+            "peer": p.raw,
+        });
+    }
     if let Some(p) = json_out {
-        let j = json!({"rows": rows, "peak_rss_mb": peak, "runs": runs});
+        let j = json!({"rows": rows, "peak_rss_mb": peak, "runs": runs, "pipecat": pipecat_json});
         std::fs::write(p, serde_json::to_string_pretty(&j)?)?;
     }
     Ok(())
+}
+
+/// What the Pipecat peer did with the demo's requests.
+struct PeerRow {
+    version: String,
+    files: usize,
+    v2v: Vec<f64>,
+    unanswered: usize,
+    raw: serde_json::Value,
+}
+
+const PIPECAT_PY: &str = include_str!("../../bench/peers/pipecat_turns.py");
+
+/// Pipecat's own pipeline (its Silero VAD and smart-turn with default
+/// settings, its faster-whisper STT service on the same Whisper tiny.en)
+/// over each of the demo's requests said alone into the same simulated
+/// room; its voice to voice is its end of turn (from the end of the user's
+/// voice, on its audio clock, the transcript in) plus our language core's
+/// and espeak-ng's first sentence, measured here, as its text and voice
+/// steps.
+fn pipecat_row(cfg: &AppConfig, config_dir: &Path, model: &Path) -> Result<PeerRow> {
+    use anyhow::Context;
+    let tmp = std::env::temp_dir().join(format!("ainima-bench-pipecat-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let ct2 = crate::bench_stt::unpack_ct2(model, &tmp.join("ct2"))?;
+    let lead = 8_000usize; // 0.5 s before the voice
+    let tail = 3 * 16_000usize;
+    let mut files = Vec::new();
+    let mut texts = Vec::new();
+    for (v, voice) in voices().iter().enumerate() {
+        for (i, l) in crate::demo::SCRIPT
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| is_request_after_reply(l))
+        {
+            let audio = ainima::tts::espeak::speak_fresh(l.text, voice)?;
+            let end = ainima_ttdd::drive::voice_end(&audio);
+            let total = lead + audio.len() + tail;
+            let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
+            room.add_user_speech(lead as u64, audio, 1.0);
+            room.end_at(total as u64);
+            let mut mic = vec![0.0f32; total];
+            let mut reference = vec![0.0f32; 160];
+            let mut at = 0;
+            while at < total {
+                let n = (total - at).min(160);
+                let got = ainima_audio::device::DuplexDevice::capture(
+                    &mut room,
+                    &mut mic[at..at + n],
+                    &mut reference[..n],
+                )?;
+                if got == 0 {
+                    break;
+                }
+                at += got;
+            }
+            let wav = tmp.join(format!("v{v}-l{i}.wav"));
+            ainima_audio::device::file::write_wav(&wav, &mic)?;
+            files.push(json!({"path": wav, "voice_end": (lead + end) as f64 / 16_000.0}));
+            texts.push(l.text);
+        }
+    }
+    let input = tmp.join("input.json");
+    std::fs::write(&input, serde_json::to_vec(&json!({"files": files}))?)?;
+    let script = tmp.join("pipecat_turns.py");
+    std::fs::write(&script, PIPECAT_PY)?;
+    let raw = crate::bench::python_json(
+        &script,
+        [
+            "--model".as_ref(),
+            ct2.as_os_str(),
+            "--threads".as_ref(),
+            "2".as_ref(),
+            input.as_os_str(),
+        ],
+    )
+    .context("the Pipecat peer (pip install -r bench/peers/pipecat-requirements.txt)")?;
+    // Its text and voice steps: our language core and espeak-ng's first
+    // sentence, timed here on what it heard.
+    let catalog = crate::language::catalog(config_dir, &[])?;
+    let mut tts = ainima::tts::espeak::Espeak::new(cfg.voice.clone())?;
+    let mut v2v = Vec::new();
+    let mut unanswered = 0;
+    let out = raw["files"].as_array().cloned().unwrap_or_default();
+    for f in &out {
+        let text = f["text"].as_str().unwrap_or_default().trim().to_string();
+        let Some(turn_end) = f["turn_end_ms"].as_f64().filter(|_| !text.is_empty()) else {
+            unanswered += 1;
+            continue;
+        };
+        let t0 = std::time::Instant::now();
+        let mut assistant = ainima_neurosymbolic::Assistant::new(catalog.clone(), 0)?;
+        let reply = assistant
+            .hear(
+                &text,
+                ainima::session::local_now(crate::clock::PINNED_START, &jiff::tz::TimeZone::UTC),
+            )
+            .reply;
+        let mut first = None;
+        use ainima::tts::TextToSpeech;
+        tts.speak(&reply, &mut |_| {
+            first.get_or_insert(t0.elapsed().as_secs_f64() * 1000.0);
+            false
+        })?;
+        v2v.push(turn_end + first.unwrap_or(0.0));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(PeerRow {
+        version: raw["pipecat_version"].as_str().unwrap_or("?").to_string(),
+        files: texts.len(),
+        v2v,
+        unanswered,
+        raw,
+    })
 }

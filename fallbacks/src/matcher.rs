@@ -634,6 +634,47 @@ impl Matcher {
             .collect()
     }
 
+    /// Whether `input` reads as the beginning of a template that goes on:
+    /// all its words, or all but the last (a slot's value begun,
+    /// "five" of "five minutes"), read without a near-miss or a wildcard into a template
+    /// that has a word or slot still to come, and at least two words read.
+    /// "Set a timer for five" goes on; "please paint
+    /// the fence green" does not. Such a sentence may be unfinished even
+    /// when the recogniser closed it with a full stop. A sentence a template
+    /// takes whole does not go on.
+    pub fn continues(&self, input: &str, ctx: &Context) -> bool {
+        let (toks, lattice) = self.search(input, ctx);
+        let len = toks.len();
+        let whole = lattice[len]
+            .iter()
+            .any(|e| !self.states[e.state as usize].accepts.is_empty());
+        !whole
+            && (len.saturating_sub(1).max(2)..=len).any(|pos| {
+                lattice[pos].iter().any(|e| {
+                    let st = &self.states[e.state as usize];
+                    e.state != START
+                        && (!st.words.is_empty() || !st.slots.is_empty())
+                        && Self::read_exactly(&lattice, e)
+                })
+            })
+    }
+
+    /// Whether the path to `e` read its words exactly: template words,
+    /// fillers, listed values and parsed ones, no near-miss and no
+    /// wildcard (which would make any words the beginning of a request).
+    fn read_exactly(lattice: &[Vec<Entry>], e: &Entry) -> bool {
+        let mut at = Some(e);
+        while let Some(x) = at {
+            if let Label::Slot { value, .. } = &x.label
+                && matches!(value, Hit::Fuzzy(..) | Hit::Words)
+            {
+                return false;
+            }
+            at = x.back.map(|(p, i)| &lattice[p][i]);
+        }
+        true
+    }
+
     /// Every template that fits `input` at all, as (intent, index of the
     /// template within its intent, cost), in compile order. Learning uses it
     /// to find templates that also fit other intents' examples.
@@ -1014,6 +1055,34 @@ start = "(start|begin)"
             }
         };
         assert_eq!(got, expect, "input {input:?}");
+    }
+
+    #[test]
+    fn beginnings_of_templates_go_on() {
+        let m = matcher();
+        for (input, expect) in [
+            ("Set a timer for five.", true),
+            ("Set a timer for", true),
+            ("Turn on the", true),
+            ("send alice", true),
+            ("Please paint the garden fence green.", false),
+            ("and milk to my sharpened list.", false),
+            ("Turn on the kitchen light.", false),
+            ("", false),
+        ] {
+            assert_eq!(m.continues(input, &Context::default()), expect, "{input:?}");
+        }
+        // The built-in skills: a misheard request does not read as one
+        // begun (it is answered at once, not after the hangover).
+        let b = Matcher::new(&crate::builtin::catalog().expect("skills")).expect("compiles");
+        for (input, expect) in [
+            ("Set a timer for five.", true),
+            ("and milk to my sharpened list.", false),
+            ("and milk to my sharpening list.", false),
+            ("Please paint the garden fence green.", false),
+        ] {
+            assert_eq!(b.continues(input, &Context::default()), expect, "{input:?}");
+        }
     }
 
     #[test]

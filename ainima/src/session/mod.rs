@@ -761,17 +761,22 @@ impl Session {
                         // A complete request ends the turn; so does a
                         // sentence the recogniser closed (".", "?") that
                         // does not dangle and is a request, or is three
-                        // words or more the core cannot read: the dialogue
-                        // asks for the rest, or says it cannot help, a
-                        // hangover sooner. A name alone ("Picovoice.", said
-                        // before the request) waits for the hangover.
+                        // words or more the core cannot read and that do
+                        // not begin one ("set a timer for five." may go on
+                        // "no, ten minutes"): the dialogue asks for the
+                        // rest, or says it cannot help, a hangover sooner.
+                        // A name alone ("Picovoice.", said before the
+                        // request) waits for the hangover.
                         _ => {
                             self.complete(&text)
                                 || self.repaired(&text).is_some()
                                 || (text.trim_end().ends_with(['.', '?', '!'])
                                     && !words::unfinished(&text)
                                     && (self.matcher.parse(&text, &Context::default()).is_some()
-                                        || words::sentence_of_words(&text)))
+                                        || (words::sentence_of_words(&text)
+                                            && !self
+                                                .matcher
+                                                .continues(&text, &Context::default()))))
                         }
                     };
                     if ends {
