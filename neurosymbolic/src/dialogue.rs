@@ -769,6 +769,13 @@ impl Assistant {
         self.core.matcher.parse(text, &Context { today: now.date })
     }
 
+    /// Timers that ended and alarms whose time came by `now`, as what to
+    /// say ("Your timer for 10 minutes is done."), taken off their lists:
+    /// things that happen to the assistant, not things said to it.
+    pub fn due(&mut self, now: Now) -> Vec<String> {
+        self.core.skills.due(now)
+    }
+
     /// One turn: the user said `text` at `now`.
     pub fn hear(&mut self, text: &str, now: Now) -> Turn {
         let c = &mut self.core;

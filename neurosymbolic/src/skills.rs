@@ -156,8 +156,8 @@ pub fn convert(amount: f64, from: &str, to: &str) -> Option<f64> {
 /// The built-in skills' state.
 #[derive(Debug, Clone, Default)]
 pub struct Skills {
-    /// Timers: absolute end time in seconds.
-    pub timers: Vec<i64>,
+    /// Timers: (absolute end time, length), seconds.
+    pub timers: Vec<(i64, i64)>,
     /// Alarms: (date, seconds of the day).
     pub alarms: Vec<(Date, u32)>,
     /// Devices: name to "on" or "off", brightness and colour.
@@ -184,6 +184,34 @@ pub const EXTERNAL: &[&str] = &[
 ];
 
 impl Skills {
+    /// What has come due by `now`, in order: each timer that ended ("Your
+    /// timer for 10 minutes is done.") and each alarm whose time came ("It's
+    /// 7:30 am: your alarm."), taken off the list.
+    pub fn due(&mut self, now: Now) -> Vec<String> {
+        let t = now.absolute();
+        let mut due: Vec<(i64, String)> = Vec::new();
+        self.timers.retain(|&(end, length)| {
+            if end > t {
+                return true;
+            }
+            due.push((
+                end,
+                format!("Your timer for {} is done.", duration_text(length)),
+            ));
+            false
+        });
+        self.alarms.retain(|&(date, secs)| {
+            let at = date.days_since_epoch() * 86_400 + i64::from(secs);
+            if at > t {
+                return true;
+            }
+            due.push((at, format!("It's {}: your alarm.", clock_text(secs))));
+            false
+        });
+        due.sort_by_key(|d| d.0);
+        due.into_iter().map(|d| d.1).collect()
+    }
+
     /// Skills with the volume at half.
     pub fn new() -> Skills {
         Skills {
@@ -206,10 +234,10 @@ impl Skills {
             "clock.date" => set("date", date_text(now.date)),
             "timer.start" => {
                 let secs = num("duration").unwrap_or(0.0).round() as i64;
-                self.timers.push(t + secs);
+                self.timers.push((t + secs, secs));
             }
             "timer.cancel" => {
-                self.timers.retain(|&end| end > t);
+                self.timers.retain(|&(end, _)| end > t);
                 let n = self.timers.len();
                 self.timers.clear();
                 set(
@@ -222,8 +250,8 @@ impl Skills {
                 );
             }
             "timer.left" => {
-                self.timers.retain(|&end| end > t);
-                let next = self.timers.iter().min();
+                self.timers.retain(|&(end, _)| end > t);
+                let next = self.timers.iter().map(|&(end, _)| end).min();
                 set(
                     "result",
                     match next {

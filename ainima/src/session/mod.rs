@@ -272,6 +272,13 @@ pub enum EventKind {
         /// The words.
         text: String,
     },
+    /// Something came due: a timer ended, an alarm's time came. Said
+    /// after a chime once nobody is speaking, never over the user; "stop"
+    /// silences it as it does any reply.
+    Ring {
+        /// What is said.
+        text: String,
+    },
     /// A stage failed; the session goes on with its fallback.
     Error {
         /// Which stage.
@@ -311,6 +318,7 @@ impl EventKind {
             } => format!("barge-in: reply dropped ({stop_latency_ms:.0} ms onset to silence)"),
             K::Debounced { text } => format!("repeated request merged: {text:?}"),
             K::OwnVoice { text } => format!("its own voice heard back, ignored: {text:?}"),
+            K::Ring { text } => format!("rings: {text:?}"),
             K::Error { stage, message } => format!("{stage} failed: {message}"),
         }
     }
@@ -383,6 +391,8 @@ pub struct Session {
     stt_free_at: u64,
     tts_free_at: u64,
     checked_pause: Option<u64>,
+    /// The next reply starts with a chime (a ring).
+    chime_next: bool,
     meaning_transcript: Option<(String, f32, f64)>,
     reply: Option<Reply>,
     next_reply: u64,
@@ -425,6 +435,22 @@ pub fn local_now(unix: i64, zone: &jiff::tz::TimeZone) -> Now {
         date,
         seconds: c.hour() as u32 * 3600 + c.minute() as u32 * 60 + c.second() as u32,
     }
+}
+
+/// Two falling tones, 150 ms each with a 10 ms fade, then 100 ms of
+/// silence: what a ring starts with.
+fn chime() -> Vec<f32> {
+    let tone = |hz: f32| {
+        let n = (RATE as usize) * 150 / 1000;
+        let fade = (RATE as usize) / 100;
+        (0..n).map(move |i| {
+            let env = (i.min(n - 1 - i) as f32 / fade as f32).min(1.0);
+            0.3 * env * (std::f32::consts::TAU * hz * i as f32 / RATE as f32).sin()
+        })
+    };
+    let mut out: Vec<f32> = tone(880.0).chain(tone(660.0)).collect();
+    out.resize(out.len() + RATE as usize / 10, 0.0);
+    out
 }
 
 fn secs(samples: u64) -> f64 {
@@ -485,6 +511,7 @@ impl Session {
             stt_free_at: 0,
             tts_free_at: 0,
             checked_pause: None,
+            chime_next: false,
             meaning_transcript: None,
             reply: None,
             next_reply: 0,
@@ -575,6 +602,7 @@ impl Session {
         self.meaning_check();
         self.release(device);
         self.playback_check(device);
+        self.ring_check();
         Ok(n == BLOCK)
     }
 
@@ -1126,6 +1154,38 @@ impl Session {
 
     /// Synthesises `text` sentence by sentence from `at`; each sentence is
     /// released when its synthesis would be done.
+    /// Timers and alarms that came due are said once the floor is free:
+    /// nobody speaking, no turn being worked on, no reply playing.
+    fn ring_check(&mut self) {
+        if self.pos % (RATE / 10) >= BLOCK as u64
+            || self.state() != "listening"
+            || self.reply.is_some()
+            || self.paused.is_some()
+            || !self.jobs.is_empty()
+            || self
+                .front
+                .segmenter()
+                .endpointer()
+                .speech_so_far()
+                .is_some()
+        {
+            return;
+        }
+        let now = local_now(
+            self.cfg.start_unix + (self.pos / RATE) as i64,
+            &self.cfg.time_zone,
+        );
+        let due = self.agent.assistant.due(now);
+        if due.is_empty() {
+            return;
+        }
+        let text = due.join(" ");
+        self.emit(self.pos, EventKind::Ring { text: text.clone() });
+        self.emit(self.pos, EventKind::Reply { text: text.clone() });
+        self.chime_next = true;
+        self.speak(text, self.pos);
+    }
+
     fn speak(&mut self, text: String, at: u64) {
         self.next_reply += 1;
         let id = self.next_reply;
@@ -1160,6 +1220,13 @@ impl Session {
                     message,
                 },
             );
+        }
+        if std::mem::take(&mut self.chime_next)
+            && let Some((first, _)) = sentences.first_mut()
+        {
+            let mut audio = chime();
+            audio.append(&mut first.audio);
+            first.audio = audio;
         }
         let mut ready = at.max(self.tts_free_at);
         let n = sentences.len();
