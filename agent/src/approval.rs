@@ -47,8 +47,10 @@ pub enum Source {
     UserVoice,
     /// The assistant's own voice, heard back: never an answer.
     AssistantVoice,
-    /// The command line.
+    /// The command line (`ainima approvals`).
     Cli,
+    /// The user typing to the assistant (`ainima chat`).
+    Typed,
     /// The local endpoint (an app's approval UI).
     Endpoint,
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ainima_fallbacks::snips::{self, LearnConfig};
 use ainima_fallbacks::{Catalog, Context as ParseContext};
-use ainima_neurosymbolic::{Assistant, Now};
+use ainima_neurosymbolic::Now;
 use anyhow::{Context, Result};
 
 /// The built-in skills, then `<config>/skills/*.toml` if that folder
@@ -31,8 +31,12 @@ pub fn catalog(config_dir: &Path, extra: &[PathBuf]) -> Result<Catalog> {
 /// The time for the dialogue: `--now` (Unix seconds) if given, else the
 /// system clock, told in `zone`.
 pub fn now(at: Option<i64>, zone: &jiff::tz::TimeZone) -> Now {
-    let unix = at.unwrap_or_else(|| jiff::Timestamp::now().as_second());
-    ainima::session::local_now(unix, zone)
+    ainima::session::local_now(now_unix(at), zone)
+}
+
+/// `--now` if given, else the system clock, Unix seconds.
+fn now_unix(at: Option<i64>) -> i64 {
+    at.unwrap_or_else(|| jiff::Timestamp::now().as_second())
 }
 
 /// `ainima parse TEXT`.
@@ -84,6 +88,7 @@ pub fn parse(
 }
 
 /// `ainima chat`: one line in, one reply out, until the input ends.
+#[allow(clippy::too_many_arguments)] // reason: each is one of the command's options
 pub fn chat(
     catalog: Catalog,
     seed: u64,
@@ -91,9 +96,13 @@ pub fn chat(
     zone: &jiff::tz::TimeZone,
     json: bool,
     explain: bool,
+    data: &Path,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut assistant = Assistant::new(catalog, seed)?;
+    // The same agent as a voice session: its tools, approvals (a typed
+    // "yes" answers), the audit log.
+    let mut agent = crate::run::agent(catalog, seed, None)?;
+    agent.audit = Some(crate::run::audit_log(data)?);
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
@@ -120,18 +129,34 @@ pub fn chat(
         if line.is_empty() {
             continue;
         }
-        let turn = assistant.hear(line, now(at, zone));
+        let now = now(at, zone);
+        let now_ms = (now_unix(at).max(0) as u64) * 1000;
+        // Timers and alarms that came due meanwhile are told first.
+        for ring in agent.assistant.due(now) {
+            if json {
+                writeln!(out, "{}", serde_json::json!({"ring": ring}))?;
+            } else {
+                writeln!(out, "ainima> (ring) {ring}")?;
+            }
+        }
+        let turn = agent.hear(line, ainima_agent::approval::Source::Typed, now, now_ms);
         if json {
-            writeln!(out, "{}", serde_json::to_string(&turn)?)?;
+            // The dialogue's turn, with the agent's reply and calls.
+            let mut v = match &turn.dialogue {
+                Some(d) => serde_json::to_value(d)?,
+                None => serde_json::json!({}),
+            };
+            v["reply"] = serde_json::json!(turn.reply);
+            v["calls"] = serde_json::to_value(&turn.calls)?;
+            writeln!(out, "{v}")?;
         } else {
             writeln!(out, "ainima> {}", turn.reply)?;
-            for a in &turn.actions {
-                let args = serde_json::to_string(&a.args)?;
-                let tag = if a.external { " (needs the agent)" } else { "" };
-                writeln!(out, "        action {} {args}{tag}", a.tool)?;
+            for c in &turn.calls {
+                let args = serde_json::to_string(&c.args)?;
+                writeln!(out, "        {} {args}: {}", c.tool, c.status)?;
             }
-            if explain {
-                for e in &turn.explanation {
+            if explain && let Some(d) = &turn.dialogue {
+                for e in &d.explanation {
                     writeln!(out, "        - {e}")?;
                 }
             }

@@ -837,7 +837,9 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let zone = clock::zone(time_zone.as_deref().or(cfg.time_zone.as_deref()))?;
             let catalog = language::catalog(&home.config, &skills)?;
-            language::chat(catalog, seed, now, &zone, json, explain, &mut out)?;
+            language::chat(
+                catalog, seed, now, &zone, json, explain, &home.data, &mut out,
+            )?;
         }
         Command::Rules {
             action: RulesCommand::List { json, skills },

@@ -45,15 +45,19 @@ pub struct RunArgs<'a> {
 /// sessions with a person at them: every request, approval, tool call and
 /// result is recorded, hash-chained; `ainima audit show|verify`).
 pub fn open_audit(session: &mut Session, data: &Path) -> Result<()> {
+    session.agent.audit = Some(audit_log(data)?);
+    Ok(())
+}
+
+/// The audit log in `data`, opened (and checked).
+pub fn audit_log(data: &Path) -> Result<ainima_agent::audit::AuditLog> {
     let log = data.join("audit.jsonl");
-    let audit = ainima_agent::audit::AuditLog::open(&log).with_context(|| {
+    ainima_agent::audit::AuditLog::open(&log).with_context(|| {
         format!(
             "the audit log {} (`ainima audit verify` says what is wrong; move the log, its .head and .key aside to start a new one)",
             log.display()
         )
-    })?;
-    session.agent.audit = Some(audit);
-    Ok(())
+    })
 }
 
 /// The recogniser at `model_dir`: loaded once a process, then cloned (the
@@ -98,6 +102,30 @@ pub fn session(
     )
 }
 
+/// The agent every command that talks runs: the language core over
+/// `catalog`, the built-in tools (the simulated coffee machine and robot,
+/// messages through `messages`' outbox when given).
+pub fn agent(
+    catalog: ainima_fallbacks::catalog::Catalog,
+    seed: u64,
+    messages: Messages,
+) -> Result<Agent> {
+    let assistant = Assistant::new(catalog, seed)?;
+    // The built-in hardware skills drive the simulated coffee machine and
+    // robot (in process; real devices are wired by configuration).
+    let mut registry = Registry::new();
+    let sim: Arc<dyn ainima_agent::serial::LineDevice> = Arc::new(ainima_agent::serial::Simulated);
+    let wiring = ainima_agent::builtin::Wiring {
+        messages,
+        coffee: Some(sim.clone()),
+        robot: Some(sim),
+    };
+    ainima_agent::builtin::register(&mut registry, &wiring)?;
+    // A tool that hangs costs the turn 5 s, never the session.
+    registry.set_timeout(Some(std::time::Duration::from_secs(5)));
+    Ok(Agent::new(assistant, registry))
+}
+
 /// Messages' outbox and the webhook they are queued for.
 pub type Messages = Option<(Arc<ainima_agent::outbox::Outbox>, String)>;
 
@@ -116,20 +144,7 @@ pub fn session_with(
     fresh_voice: bool,
 ) -> Result<Session> {
     let catalog = crate::language::catalog(config_dir, &[])?;
-    let assistant = Assistant::new(catalog.clone(), seed)?;
-    // The built-in hardware skills drive the simulated coffee machine and
-    // robot (in process; real devices are wired by configuration).
-    let mut registry = Registry::new();
-    let sim: Arc<dyn ainima_agent::serial::LineDevice> = Arc::new(ainima_agent::serial::Simulated);
-    let wiring = ainima_agent::builtin::Wiring {
-        messages,
-        coffee: Some(sim.clone()),
-        robot: Some(sim),
-    };
-    ainima_agent::builtin::register(&mut registry, &wiring)?;
-    // A tool that hangs costs the turn 5 s, never the session.
-    registry.set_timeout(Some(std::time::Duration::from_secs(5)));
-    let agent = Agent::new(assistant, registry);
+    let agent = agent(catalog.clone(), seed, messages)?;
     let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
     // Replays and suites take each sentence from a process of its own: the

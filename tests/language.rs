@@ -257,3 +257,53 @@ fn chat_tells_the_time_in_the_user_s_zone() {
         text(&o.stderr)
     );
 }
+
+/// Regression (chat_bypassed_the_agent): typed requests reached the language
+/// core only: no tools, no approvals, no audit. Now `chat` runs the same
+/// agent as a voice session: an action that needs approval asks, a typed
+/// "yes" approves it, the tool runs, and every step is in the audit log.
+#[test]
+fn chat_runs_the_agent_with_approval_and_audit() {
+    let h = home("agent");
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795341600", "--json"],
+        "make me a large latte\nyes\nturn on the kitchen light\n",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let turns: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let all = text(&o.stdout);
+    assert_eq!(turns.len(), 3, "{all}");
+    // The dialogue confirms the order; the yes is the approval.
+    assert!(
+        turns[0]["reply"].as_str().is_some_and(|r| r.contains('?')),
+        "{all}"
+    );
+    assert_eq!(turns[1]["calls"][0]["tool"], "coffee.order", "{all}");
+    assert_eq!(turns[1]["calls"][0]["status"], "done", "{all}");
+    assert_eq!(turns[2]["calls"][0]["tool"], "device.on", "{all}");
+    let o = ainima(&h, &["audit", "show", "--json"], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = text(&o.stdout);
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["kind"] == "approval" && r["data"]["by"] == "typed"),
+        "{log}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["kind"] == "call" && r["data"]["tool"] == "coffee.order"),
+        "{log}"
+    );
+    let o = ainima(&h, &["audit", "verify"], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
