@@ -187,11 +187,12 @@ pub fn run(
 ) -> Result<()> {
     let ours = measure(cfg, config_dir, model_dir, true, runs)?;
     let cascade = measure(cfg, config_dir, model_dir, false, runs)?;
+    // Our process's peak, before the peer's steps add to it.
+    let peak = crate::bench::peak_rss_mb();
     let peer = match pipecat {
         Some(model) => Some(pipecat_row(cfg, config_dir, model)?),
         None => None,
     };
-    let peak = crate::bench::peak_rss_mb();
     let row = |name: &str, t: &Tally| {
         let v = stats(&t.v2v);
         let b = stats(&t.barge_stop);
@@ -271,7 +272,7 @@ pub fn run(
         writeln!(
             out,
             "{}",
-            line("ainima (the same lines, in the conversations above)", &o, 0)
+            line("ainima (these lines, in the conversations)", &o, 0)
         )?;
         writeln!(
             out,
