@@ -108,6 +108,13 @@ pub struct Config {
     /// (a word said in between discards the result). 0: transcribe only
     /// once the pause is complete.
     pub meaning_lookahead_ms: u32,
+    /// When the words are a whole sentence the language core cannot read
+    /// and that begins no request, hear them again biased towards what the
+    /// skills can do (their example commands as Whisper's previous text),
+    /// and take that reading if it is a complete request sharing at least
+    /// half its words, in order, with the first. Costs a second
+    /// recognition, only on such sentences.
+    pub bias_retry: bool,
     /// How long past its pause an unfinished sentence is held open.
     pub unfinished_hold_ms: u32,
     /// A request the same as one being handled, within this long, is merged
@@ -142,6 +149,7 @@ impl Default for Config {
             costs: Costs::Measured,
             meaning_pause_ms: 200,
             meaning_lookahead_ms: 100,
+            bias_retry: true,
             unfinished_hold_ms: 1_500,
             debounce_ms: 4_000,
             barge_in: true,
@@ -383,6 +391,8 @@ pub struct Session {
     pub agent: Agent,
     matcher: Matcher,
     catalog: Catalog,
+    /// The skills' example commands, for a biased second hearing.
+    bias: String,
     turns: StateMachine<Turns>,
     stopwatch: Arc<dyn Clock>,
     pos: u64,
@@ -502,6 +512,7 @@ impl Session {
             tts,
             agent,
             matcher,
+            bias: catalog.examples().join(" "),
             catalog,
             turns,
             stopwatch,
@@ -562,15 +573,62 @@ impl Session {
     }
 
     fn transcribe(&mut self, audio: &[f32]) -> (Result<crate::stt::Transcript>, f64) {
+        let (out, ms) = self.recognise(audio, false);
+        match out {
+            Ok(t) if self.cfg.bias_retry && self.unreadable(&t.text) => {
+                let (again, ms2) = self.recognise(audio, true);
+                let ms = ms + ms2;
+                match again {
+                    Ok(b)
+                        if self.complete(&b.text) && {
+                            let (a, b) = (
+                                crate::stt::wer::normalize(&t.text),
+                                crate::stt::wer::normalize(&b.text),
+                            );
+                            2 * words::common_in_order(&a, &b) >= a.len().max(b.len())
+                        } =>
+                    {
+                        (Ok(b), ms)
+                    }
+                    _ => (Ok(t), ms),
+                }
+            }
+            other => (other, ms),
+        }
+    }
+
+    /// One hearing of `audio`, biased towards the skills or not, charged.
+    fn recognise(&mut self, audio: &[f32], biased: bool) -> (Result<crate::stt::Transcript>, f64) {
         let stt = &mut self.stt;
+        let bias = &self.bias;
         let (out, ms) = charged(
             &self.cfg.costs,
             &*self.stopwatch,
             |c| c.stt_ms,
-            || catch_unwind(AssertUnwindSafe(|| stt.transcribe(audio))),
+            || {
+                catch_unwind(AssertUnwindSafe(|| {
+                    if biased {
+                        stt.transcribe_biased(audio, bias)
+                    } else {
+                        stt.transcribe(audio)
+                    }
+                }))
+            },
         );
         let out = out.unwrap_or_else(|_| Err(Error::Inference("the recogniser panicked".into())));
         (out, ms)
+    }
+
+    /// A whole sentence the core cannot read and that begins no request:
+    /// closed by the recogniser, three words or more, no template fits,
+    /// not even with its self-repair applied or its wake word taken off.
+    fn unreadable(&self, text: &str) -> bool {
+        text.trim_end().ends_with(['.', '?', '!'])
+            && !words::unfinished(text)
+            && words::sentence_of_words(text)
+            && self.matcher.parse(text, &Context::default()).is_none()
+            && !self.matcher.continues(text, &Context::default())
+            && self.repaired(text).is_none()
     }
 
     /// One block from `device`: capture, hear, decide, speak. Returns

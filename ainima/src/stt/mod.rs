@@ -45,6 +45,14 @@ pub trait SpeechToText {
         Ok(t)
     }
 
+    /// Transcribe, biased towards `prompt` (text the speaker is likely to
+    /// say: what the skills can do). Engines that cannot be biased
+    /// transcribe as usual.
+    fn transcribe_biased(&mut self, samples: &[f32], prompt: &str) -> crate::Result<Transcript> {
+        let _ = prompt;
+        self.transcribe(samples)
+    }
+
     /// The model's name.
     fn name(&self) -> &str;
 }

@@ -632,6 +632,13 @@ impl SpeechToText for WhisperEngine {
         })
     }
 
+    fn transcribe_biased(&mut self, samples: &[f32], prompt: &str) -> Result<Transcript> {
+        let before = self.options.prompt.replace(prompt.to_string());
+        let out = self.transcribe(samples);
+        self.options.prompt = before;
+        out
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
