@@ -12,10 +12,18 @@ fn home(name: &str) -> PathBuf {
 }
 
 fn ainima(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ainima"))
-        .args(args)
-        .env("AINIMA_HOME", home)
-        .env_remove("RUST_BACKTRACE")
+    ainima_tz(home, args, stdin, None)
+}
+
+/// [`ainima`] with `TZ` set to `tz`, or unset.
+fn ainima_tz(home: &Path, args: &[&str], stdin: &str, tz: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ainima"));
+    c.args(args).env("AINIMA_HOME", home).env_remove("RUST_BACKTRACE");
+    match tz {
+        Some(z) => c.env("TZ", z),
+        None => c.env_remove("TZ"),
+    };
+    let mut child = c
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -215,25 +223,7 @@ fn chat_tells_the_time_in_the_user_s_zone() {
     let check = |args: &[&str], tz: Option<&str>, expect: &str| {
         let mut all = vec!["chat", "--now", now];
         all.extend_from_slice(args);
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ainima"));
-        c.args(&all).env("AINIMA_HOME", &h);
-        match tz {
-            Some(z) => c.env("TZ", z),
-            None => c.env_remove("TZ"),
-        };
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"What time is it?\n")
-            .expect("writes");
-        let o = child.wait_with_output().expect("ends");
+        let o = ainima_tz(&h, &all, "What time is it?\n", tz);
         let out = text(&o.stdout);
         assert!(o.status.success(), "{all:?}: {}", text(&o.stderr));
         assert!(out.contains(expect), "{all:?} TZ={tz:?}: {out}");

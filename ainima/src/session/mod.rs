@@ -391,8 +391,9 @@ pub struct Session {
     pub agent: Agent,
     matcher: Matcher,
     catalog: Catalog,
-    /// The skills' example commands, for a biased second hearing.
-    bias: String,
+    /// The skills' example commands, for a biased second hearing, each
+    /// with its words of four letters or more.
+    bias: Vec<(Vec<String>, String)>,
     turns: StateMachine<Turns>,
     stopwatch: Arc<dyn Clock>,
     pos: u64,
@@ -403,6 +404,9 @@ pub struct Session {
     checked_pause: Option<u64>,
     /// The next reply starts with a chime (a ring).
     chime_next: bool,
+    /// The last words transcribed in a pause: (voiced end, text,
+    /// confidence, ms, ready at).
+    tentative: Option<(u64, String, f32, f64, u64)>,
     meaning_transcript: Option<(String, f32, f64)>,
     reply: Option<Reply>,
     next_reply: u64,
@@ -463,6 +467,15 @@ fn chime() -> Vec<f32> {
     out
 }
 
+/// The words of four letters or more in `text`, normalised: what a
+/// sentence is about, more or less ("milk", "list"; not "to", "my").
+fn content_words(text: &str) -> Vec<String> {
+    crate::stt::wer::normalize(text)
+        .into_iter()
+        .filter(|w| w.chars().count() >= 4)
+        .collect()
+}
+
 fn secs(samples: u64) -> f64 {
     samples as f64 / RATE as f64
 }
@@ -512,7 +525,11 @@ impl Session {
             tts,
             agent,
             matcher,
-            bias: catalog.examples().join(" "),
+            bias: catalog
+                .examples()
+                .into_iter()
+                .map(|e| (content_words(&e), e))
+                .collect(),
             catalog,
             turns,
             stopwatch,
@@ -523,6 +540,7 @@ impl Session {
             tts_free_at: 0,
             checked_pause: None,
             chime_next: false,
+            tentative: None,
             meaning_transcript: None,
             reply: None,
             next_reply: 0,
@@ -573,10 +591,25 @@ impl Session {
     }
 
     fn transcribe(&mut self, audio: &[f32]) -> (Result<crate::stt::Transcript>, f64) {
-        let (out, ms) = self.recognise(audio, false);
+        let (out, ms) = self.recognise(audio, None);
         match out {
             Ok(t) if self.cfg.bias_retry && self.unreadable(&t.text) => {
-                let (again, ms2) = self.recognise(audio, true);
+                // Biased towards the commands that share a word with what
+                // was heard ("list" in "and milk to my sharpened list"):
+                // a short prompt, a quick second hearing; none share one,
+                // none is made.
+                let heard = content_words(&t.text);
+                let prompt: Vec<&str> = self
+                    .bias
+                    .iter()
+                    .filter(|(w, _)| w.iter().any(|x| heard.contains(x)))
+                    .map(|(_, e)| e.as_str())
+                    .collect();
+                if prompt.is_empty() {
+                    return (Ok(t), ms);
+                }
+                let prompt = prompt.join(" ");
+                let (again, ms2) = self.recognise(audio, Some(&prompt));
                 let ms = ms + ms2;
                 match again {
                     Ok(b)
@@ -597,21 +630,21 @@ impl Session {
         }
     }
 
-    /// One hearing of `audio`, biased towards the skills or not, charged.
-    fn recognise(&mut self, audio: &[f32], biased: bool) -> (Result<crate::stt::Transcript>, f64) {
+    /// One hearing of `audio`, biased towards `prompt` or not, charged.
+    fn recognise(
+        &mut self,
+        audio: &[f32],
+        prompt: Option<&str>,
+    ) -> (Result<crate::stt::Transcript>, f64) {
         let stt = &mut self.stt;
-        let bias = &self.bias;
         let (out, ms) = charged(
             &self.cfg.costs,
             &*self.stopwatch,
             |c| c.stt_ms,
             || {
-                catch_unwind(AssertUnwindSafe(|| {
-                    if biased {
-                        stt.transcribe_biased(audio, bias)
-                    } else {
-                        stt.transcribe(audio)
-                    }
+                catch_unwind(AssertUnwindSafe(|| match prompt {
+                    Some(p) => stt.transcribe_biased(audio, p),
+                    None => stt.transcribe(audio),
                 }))
             },
         );
@@ -732,6 +765,24 @@ impl Session {
                     },
                 );
             }
+            // Transcribed in the pause, and nothing said since: that
+            // reading stands (ready when it is), not heard a second time.
+            None if self.tentative.as_ref().is_some_and(|t| t.0 == u.end) => {
+                let Some((_, text, confidence, stt_ms, ready)) = self.tentative.take() else {
+                    return;
+                };
+                self.profile.stage("stt", stt_ms);
+                self.schedule(
+                    ready.max(self.pos),
+                    Job::Final {
+                        start: u.start,
+                        text,
+                        confidence,
+                        stt_ms,
+                        error: None,
+                    },
+                );
+            }
             None => {
                 let (mut out, mut ms) = self.transcribe(&u.audio);
                 // A failure may be passing (a panic, an exhausted machine):
@@ -795,6 +846,7 @@ impl Session {
         // Decided no sooner than the whole pause.
         let decide = ready.max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
         if let Ok(t) = out {
+            self.tentative = Some((voiced_end, t.text.clone(), t.confidence, ms, ready));
             self.schedule(
                 decide,
                 Job::Tentative {
