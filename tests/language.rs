@@ -18,7 +18,9 @@ fn ainima(home: &Path, args: &[&str], stdin: &str) -> Output {
 /// [`ainima`] with `TZ` set to `tz`, or unset.
 fn ainima_tz(home: &Path, args: &[&str], stdin: &str, tz: Option<&str>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ainima"));
-    c.args(args).env("AINIMA_HOME", home).env_remove("RUST_BACKTRACE");
+    c.args(args)
+        .env("AINIMA_HOME", home)
+        .env_remove("RUST_BACKTRACE");
     match tz {
         Some(z) => c.env("TZ", z),
         None => c.env_remove("TZ"),

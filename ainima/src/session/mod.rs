@@ -750,30 +750,21 @@ impl Session {
         );
         self.feed(Input::End, device);
         self.profile.begin(secs(u.end), secs(u.decided_at));
-        match by_meaning {
-            // The words are known already: the check that ended the turn.
-            Some((text, confidence, stt_ms)) => {
+        // The words are known already: the check that ended the turn, or
+        // the words transcribed in the pause with nothing said since (that
+        // reading stands, ready when it is: not heard a second time).
+        let known = by_meaning
+            .map(|(text, c, ms)| (text, c, ms, self.pos))
+            .or_else(|| {
+                self.tentative
+                    .take_if(|t| t.0 == u.end)
+                    .map(|(_, text, c, ms, ready)| (text, c, ms, ready.max(self.pos)))
+            });
+        match known {
+            Some((text, confidence, stt_ms, ready)) => {
                 self.profile.stage("stt", stt_ms);
                 self.schedule(
-                    self.pos,
-                    Job::Final {
-                        start: u.start,
-                        text,
-                        confidence,
-                        stt_ms,
-                        error: None,
-                    },
-                );
-            }
-            // Transcribed in the pause, and nothing said since: that
-            // reading stands (ready when it is), not heard a second time.
-            None if self.tentative.as_ref().is_some_and(|t| t.0 == u.end) => {
-                let Some((_, text, confidence, stt_ms, ready)) = self.tentative.take() else {
-                    return;
-                };
-                self.profile.stage("stt", stt_ms);
-                self.schedule(
-                    ready.max(self.pos),
+                    ready,
                     Job::Final {
                         start: u.start,
                         text,
