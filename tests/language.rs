@@ -299,3 +299,55 @@ fn chat_runs_the_agent_with_approval_and_audit() {
     let o = ainima(&h, &["audit", "verify"], "");
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// Regression (timers_lost_between_runs): timers and alarms lived only in
+/// the process; now they are kept in the data folder, and one that ended
+/// while the assistant was off is told when it next starts.
+#[test]
+fn a_timer_set_in_one_chat_rings_in_the_next() {
+    let h = home("pending");
+    // 2026-11-29 09:00 UTC.
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795942800", "--time-zone", "UTC"],
+        "set a timer for one hour\nset an alarm for eleven\n",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Half an hour later nothing is due yet.
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795944600", "--time-zone", "UTC"],
+        "what time is it\n",
+    );
+    let out = text(&o.stdout);
+    assert!(!out.contains("(ring)"), "{out}");
+    // At half past eleven both have come and gone while it was off.
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795951800", "--time-zone", "UTC"],
+        "",
+    );
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        out.contains("(ring) Your timer for 1 hour is done."),
+        "{out}"
+    );
+    assert!(out.contains("(ring) It's 11:00 am: your alarm."), "{out}");
+    // Told once.
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795951900", "--time-zone", "UTC"],
+        "",
+    );
+    assert!(!text(&o.stdout).contains("(ring)"), "{}", text(&o.stdout));
+    // A damaged file is a clear error, not a silent loss.
+    std::fs::write(h.join("data/pending.json"), "{not json").expect("write");
+    let o = ainima(&h, &["chat", "--now", "1795951900"], "");
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("pending.json"),
+        "{}",
+        text(&o.stderr)
+    );
+}

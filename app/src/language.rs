@@ -103,6 +103,24 @@ pub fn chat(
     // "yes" answers), the audit log.
     let mut agent = crate::run::agent(catalog, seed, None)?;
     agent.audit = Some(crate::run::audit_log(data)?);
+    // Timers and alarms kept from before; those that came due meanwhile
+    // are told first.
+    crate::run::restore_pending(&mut agent, data)?;
+    let tell_rings = |agent: &mut ainima_agent::agent::Agent, out: &mut dyn Write| -> Result<()> {
+        let rings = agent.assistant.due(now(at, zone));
+        for ring in &rings {
+            if json {
+                writeln!(out, "{}", serde_json::json!({"ring": ring}))?;
+            } else {
+                writeln!(out, "ainima> (ring) {ring}")?;
+            }
+        }
+        if !rings.is_empty() {
+            crate::run::keep_pending(agent, data)?;
+        }
+        Ok(())
+    };
+    tell_rings(&mut agent, out)?;
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
@@ -132,14 +150,9 @@ pub fn chat(
         let now = now(at, zone);
         let now_ms = (now_unix(at).max(0) as u64) * 1000;
         // Timers and alarms that came due meanwhile are told first.
-        for ring in agent.assistant.due(now) {
-            if json {
-                writeln!(out, "{}", serde_json::json!({"ring": ring}))?;
-            } else {
-                writeln!(out, "ainima> (ring) {ring}")?;
-            }
-        }
+        tell_rings(&mut agent, out)?;
         let turn = agent.hear(line, ainima_agent::approval::Source::Typed, now, now_ms);
+        crate::run::keep_pending(&agent, data)?;
         if json {
             // The dialogue's turn, with the agent's reply and calls.
             let mut v = match &turn.dialogue {

@@ -49,6 +49,42 @@ pub fn open_audit(session: &mut Session, data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where timers and alarms are kept between runs of a live session.
+fn pending_path(data: &Path) -> std::path::PathBuf {
+    data.join("pending.json")
+}
+
+/// Takes back the timers and alarms a live session kept in `data` (those
+/// that came due meanwhile ring first).
+pub fn restore_pending(agent: &mut Agent, data: &Path) -> Result<()> {
+    let path = pending_path(data);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| path.display().to_string()),
+    };
+    let p: ainima_neurosymbolic::skills::Pending =
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} (the kept timers and alarms; remove it to start afresh)",
+                path.display()
+            )
+        })?;
+    agent.assistant.restore(&p);
+    Ok(())
+}
+
+/// Keeps `agent`'s timers and alarms in `data`, written whole then renamed.
+pub fn keep_pending(agent: &Agent, data: &Path) -> Result<()> {
+    let path = pending_path(data);
+    std::fs::create_dir_all(data).with_context(|| data.display().to_string())?;
+    let tmp = data.join("pending.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec(&agent.assistant.pending())?)
+        .with_context(|| tmp.display().to_string())?;
+    std::fs::rename(&tmp, &path).with_context(|| path.display().to_string())?;
+    Ok(())
+}
+
 /// The audit log in `data`, opened (and checked).
 pub fn audit_log(data: &Path) -> Result<ainima_agent::audit::AuditLog> {
     let log = data.join("audit.jsonl");
@@ -291,6 +327,7 @@ pub fn listen(
         c.time_zone = start.zone.clone();
     })?;
     open_audit(&mut session, data)?;
+    restore_pending(&mut session.agent, data)?;
     writeln!(
         out,
         "Listening on {} ({} Hz in, {} Hz out). Ctrl-C ends.",
@@ -298,8 +335,18 @@ pub fn listen(
     )?;
     let mut shown = "";
     while session.step(&mut device)? {
-        for e in session.take_events() {
-            writeln!(out, "\r\x1b[K{}", describe(&e))?;
+        let events = session.take_events();
+        for e in &events {
+            writeln!(out, "\r\x1b[K{}", describe(e))?;
+        }
+        if events.iter().any(|e| {
+            matches!(
+                e.kind,
+                ainima::session::EventKind::ToolCall { .. }
+                    | ainima::session::EventKind::Ring { .. }
+            )
+        }) {
+            keep_pending(&session.agent, data)?;
         }
         if session.state() != shown {
             shown = session.state();

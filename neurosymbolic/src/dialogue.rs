@@ -776,6 +776,16 @@ impl Assistant {
         self.core.skills.due(now)
     }
 
+    /// Timers and alarms still to come, to keep across restarts.
+    pub fn pending(&self) -> crate::skills::Pending {
+        self.core.skills.pending()
+    }
+
+    /// Takes back timers and alarms kept from before.
+    pub fn restore(&mut self, p: &crate::skills::Pending) {
+        self.core.skills.restore(p);
+    }
+
     /// One turn: the user said `text` at `now`.
     pub fn hear(&mut self, text: &str, now: Now) -> Turn {
         let c = &mut self.core;

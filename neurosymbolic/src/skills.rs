@@ -174,6 +174,17 @@ pub struct Skills {
     pub volume: u32,
 }
 
+/// Timers and alarms still to come, as kept across restarts: times are
+/// seconds on the skills' local clock (`Now::absolute`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    /// (end, length) of each timer.
+    pub timers: Vec<(i64, i64)>,
+    /// When each alarm rings.
+    pub alarms: Vec<i64>,
+}
+
 /// Tools whose effect leaves the machine or moves hardware.
 pub const EXTERNAL: &[&str] = &[
     "message.send",
@@ -210,6 +221,35 @@ impl Skills {
         });
         due.sort_by_key(|d| d.0);
         due.into_iter().map(|d| d.1).collect()
+    }
+
+    /// The timers and alarms still to come.
+    pub fn pending(&self) -> Pending {
+        Pending {
+            timers: self.timers.clone(),
+            alarms: self
+                .alarms
+                .iter()
+                .map(|&(d, secs)| d.days_since_epoch() * 86_400 + i64::from(secs))
+                .collect(),
+        }
+    }
+
+    /// Takes back timers and alarms kept from before (those already due
+    /// ring at the next [`Skills::due`]).
+    pub fn restore(&mut self, p: &Pending) {
+        self.timers.extend(p.timers.iter().copied());
+        let epoch = Date::new(1970, 1, 1).unwrap_or(Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        });
+        self.alarms.extend(p.alarms.iter().map(|&at| {
+            (
+                epoch.add_days(at.div_euclid(86_400)),
+                at.rem_euclid(86_400) as u32,
+            )
+        }));
     }
 
     /// Skills with the volume at half.
