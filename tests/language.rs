@@ -351,3 +351,40 @@ fn a_timer_set_in_one_chat_rings_in_the_next() {
         text(&o.stderr)
     );
 }
+
+/// `chat --events` writes the same events a voice session writes for the
+/// same turns: what was understood, the approval asked, the tool calls,
+/// the replies.
+#[test]
+fn chat_writes_a_session_s_events() {
+    let h = home("events");
+    let file = h.join("events.jsonl");
+    let o = ainima(
+        &h,
+        &[
+            "chat",
+            "--now",
+            "1795341600",
+            "--events",
+            file.to_str().expect("utf-8"),
+        ],
+        "make me a large latte\nyes\n",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event a line"))
+        .collect();
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    let all = format!("{events:#?}");
+    assert_eq!(
+        types,
+        ["intent", "approval_request", "reply", "intent", "tool_call", "reply"],
+        "{all}"
+    );
+    assert_eq!(events[0]["intent"], "coffee_order", "{all}");
+    assert_eq!(events[4]["tool"], "coffee.order", "{all}");
+    assert_eq!(events[4]["status"], "done", "{all}");
+    assert!(events.iter().all(|e| e["t"].as_f64().is_some()), "{all}");
+}

@@ -88,27 +88,68 @@ pub fn parse(
 }
 
 /// `ainima chat`: one line in, one reply out, until the input ends.
-#[allow(clippy::too_many_arguments)] // reason: each is one of the command's options
-pub fn chat(
-    catalog: Catalog,
-    seed: u64,
-    at: Option<i64>,
-    zone: &jiff::tz::TimeZone,
-    json: bool,
-    explain: bool,
-    data: &Path,
-    out: &mut dyn Write,
-) -> Result<()> {
+/// What `ainima chat` is told.
+#[derive(Debug)]
+pub struct ChatArgs<'a> {
+    /// Picks among reply variants.
+    pub seed: u64,
+    /// `--now`, Unix seconds.
+    pub at: Option<i64>,
+    /// The zone to tell time in.
+    pub zone: &'a jiff::tz::TimeZone,
+    /// A JSON line a turn.
+    pub json: bool,
+    /// Show why.
+    pub explain: bool,
+    /// The data folder (audit log, kept timers).
+    pub data: &'a Path,
+    /// Where to write the events, one a line.
+    pub events: Option<&'a Path>,
+}
+
+/// `ainima chat`.
+pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Result<()> {
+    let ChatArgs {
+        seed,
+        at,
+        zone,
+        json,
+        explain,
+        data,
+        events,
+    } = *args;
+    let started = std::time::Instant::now();
+    let mut events = match events {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| p.display().to_string())?,
+        )),
+        None => None,
+    };
+    let mut write_event = |kind: ainima::session::EventKind| -> Result<()> {
+        if let Some(f) = events.as_mut() {
+            let e = ainima::session::Event {
+                t: started.elapsed().as_secs_f64(),
+                kind,
+            };
+            writeln!(f, "{}", serde_json::to_string(&e)?)?;
+            f.flush()?;
+        }
+        Ok(())
+    };
     // The same agent as a voice session: its tools, approvals (a typed
     // "yes" answers), the audit log.
-    let mut agent = crate::run::agent(catalog, seed, None)?;
+    let mut agent = crate::run::agent(catalog.clone(), seed, None)?;
     agent.audit = Some(crate::run::audit_log(data)?);
     // Timers and alarms kept from before; those that came due meanwhile
     // are told first.
     crate::run::restore_pending(&mut agent, data)?;
-    let tell_rings = |agent: &mut ainima_agent::agent::Agent, out: &mut dyn Write| -> Result<()> {
+    let tell_rings = |agent: &mut ainima_agent::agent::Agent,
+                      out: &mut dyn Write,
+                      write_event: &mut dyn FnMut(ainima::session::EventKind) -> Result<()>|
+     -> Result<()> {
         let rings = agent.assistant.due(now(at, zone));
         for ring in &rings {
+            write_event(ainima::session::EventKind::Ring { text: ring.clone() })?;
             if json {
                 writeln!(out, "{}", serde_json::json!({"ring": ring}))?;
             } else {
@@ -120,7 +161,7 @@ pub fn chat(
         }
         Ok(())
     };
-    tell_rings(&mut agent, out)?;
+    tell_rings(&mut agent, out, &mut write_event)?;
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
@@ -150,9 +191,24 @@ pub fn chat(
         let now = now(at, zone);
         let now_ms = (now_unix(at).max(0) as u64) * 1000;
         // Timers and alarms that came due meanwhile are told first.
-        tell_rings(&mut agent, out)?;
+        tell_rings(&mut agent, out, &mut write_event)?;
+        let before: Vec<String> = agent.approvals.pending().map(|r| r.id.clone()).collect();
         let turn = agent.hear(line, ainima_agent::approval::Source::Typed, now, now_ms);
         crate::run::keep_pending(&agent, data)?;
+        let new_requests: Vec<_> = agent
+            .approvals
+            .pending()
+            .filter(|r| !before.contains(&r.id))
+            .cloned()
+            .collect();
+        for kind in ainima::session::turn_events(&turn, line, &catalog, new_requests) {
+            write_event(kind)?;
+        }
+        if !turn.reply.trim().is_empty() {
+            write_event(ainima::session::EventKind::Reply {
+                text: turn.reply.clone(),
+            })?;
+        }
         if json {
             // The dialogue's turn, with the agent's reply and calls.
             let mut v = match &turn.dialogue {

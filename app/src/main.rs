@@ -100,6 +100,10 @@ enum Command {
         /// Show why: template, slots, rules, transitions.
         #[arg(long)]
         explain: bool,
+        /// One event a line, as a voice session writes them (`intent`,
+        /// `tool_call`, `approval_request`, `reply`, `ring`).
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
     },
     /// The rule engine's rules.
     Rules {
@@ -834,11 +838,22 @@ fn run(cli: Cli) -> Result<()> {
             time_zone,
             json,
             explain,
+            events,
         } => {
             let zone = clock::zone(time_zone.as_deref().or(cfg.time_zone.as_deref()))?;
             let catalog = language::catalog(&home.config, &skills)?;
             language::chat(
-                catalog, seed, now, &zone, json, explain, &home.data, &mut out,
+                catalog,
+                &language::ChatArgs {
+                    seed,
+                    at: now,
+                    zone: &zone,
+                    json,
+                    explain,
+                    data: &home.data,
+                    events: events.as_deref(),
+                },
+                &mut out,
             )?;
         }
         Command::Rules {

@@ -451,6 +451,56 @@ pub fn local_now(unix: i64, zone: &jiff::tz::TimeZone) -> Now {
     }
 }
 
+/// The events of one agent turn on `text` (the words it was given):
+/// what was understood, the approval asked for by the dialogue or the
+/// agent (`new_requests`), each tool call, in the order a session emits
+/// them (the reply's event comes after, when there is one). Typed and
+/// spoken turns write the same events.
+pub fn turn_events(
+    turn: &ainima_agent::agent::AgentTurn,
+    text: &str,
+    catalog: &Catalog,
+    new_requests: Vec<ainima_agent::approval::ApprovalRequest>,
+) -> Vec<EventKind> {
+    let mut out = Vec::new();
+    if let Some(d) = &turn.dialogue {
+        out.push(EventKind::Intent {
+            intent: d.intent.clone(),
+            slots: json!(d.slots),
+            confidence: d.confidence,
+            state: d.state.to_string(),
+            text: text.to_string(),
+        });
+        if d.state == "confirming" {
+            out.push(EventKind::ApprovalRequest {
+                id: None,
+                tool: d
+                    .intent
+                    .as_ref()
+                    .and_then(|i| catalog.intents.get(i))
+                    .and_then(|i| i.action.clone()),
+                sentence: d.reply.clone(),
+            });
+        }
+    }
+    for c in &turn.calls {
+        out.push(EventKind::ToolCall {
+            tool: c.tool.clone(),
+            args: c.args.clone(),
+            status: c.status.clone(),
+            detail: c.detail.clone(),
+        });
+    }
+    for r in new_requests {
+        out.push(EventKind::ApprovalRequest {
+            id: Some(r.id),
+            tool: Some(r.tool),
+            sentence: r.sentence,
+        });
+    }
+    out
+}
+
 /// Two falling tones, 150 ms each with a 10 ms fade, then 100 ms of
 /// silence: what a ring starts with.
 fn chime() -> Vec<f32> {
@@ -1184,43 +1234,6 @@ impl Session {
                 }
             }
         };
-        if let Some(d) = &turn.dialogue {
-            self.emit(
-                at,
-                EventKind::Intent {
-                    intent: d.intent.clone(),
-                    slots: json!(d.slots),
-                    confidence: d.confidence,
-                    state: d.state.to_string(),
-                    text: text.clone(),
-                },
-            );
-            if d.state == "confirming" {
-                self.emit(
-                    at,
-                    EventKind::ApprovalRequest {
-                        id: None,
-                        tool: d
-                            .intent
-                            .as_ref()
-                            .and_then(|i| self.catalog.intents.get(i))
-                            .and_then(|i| i.action.clone()),
-                        sentence: d.reply.clone(),
-                    },
-                );
-            }
-        }
-        for c in &turn.calls {
-            self.emit(
-                at,
-                EventKind::ToolCall {
-                    tool: c.tool.clone(),
-                    args: c.args.clone(),
-                    status: c.status.clone(),
-                    detail: c.detail.clone(),
-                },
-            );
-        }
         let new_requests: Vec<_> = self
             .agent
             .approvals
@@ -1228,15 +1241,8 @@ impl Session {
             .filter(|r| !pending_before.contains(&r.id))
             .cloned()
             .collect();
-        for r in new_requests {
-            self.emit(
-                at,
-                EventKind::ApprovalRequest {
-                    id: Some(r.id),
-                    tool: Some(r.tool),
-                    sentence: r.sentence,
-                },
-            );
+        for kind in turn_events(&turn, &text, &self.catalog, new_requests) {
+            self.emit(at, kind);
         }
         if turn.reply.trim().is_empty() {
             self.feed(Input::Silent, device);
