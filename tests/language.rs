@@ -380,7 +380,14 @@ fn chat_writes_a_session_s_events() {
     let all = format!("{events:#?}");
     assert_eq!(
         types,
-        ["intent", "approval_request", "reply", "intent", "tool_call", "reply"],
+        [
+            "intent",
+            "approval_request",
+            "reply",
+            "intent",
+            "tool_call",
+            "reply"
+        ],
         "{all}"
     );
     assert_eq!(events[0]["intent"], "coffee_order", "{all}");
