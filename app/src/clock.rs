@@ -19,6 +19,14 @@ pub struct Start {
     pub zone: TimeZone,
 }
 
+impl Start {
+    /// Sets a session's clock to start here.
+    pub fn apply(&self, c: &mut ainima::session::Config) {
+        c.start_unix = self.unix;
+        c.time_zone = self.zone.clone();
+    }
+}
+
 /// The zone named `name` (IANA, as "Europe/Berlin"), or the system's when
 /// `None`; a zone that cannot be read falls back to UTC with a warning.
 pub fn zone(name: Option<&str>) -> Result<TimeZone> {
@@ -33,6 +41,14 @@ pub fn zone(name: Option<&str>) -> Result<TimeZone> {
     }
 }
 
+/// The zone named `name`, or `otherwise` when none is named.
+fn zone_or(name: Option<&str>, otherwise: TimeZone) -> Result<TimeZone> {
+    match name {
+        Some(_) => zone(name),
+        None => Ok(otherwise),
+    }
+}
+
 /// Parses `--start`: an RFC 9557 time with its zone
 /// (`2026-03-29T07:30[Europe/Berlin]`), an RFC 3339 time with an offset
 /// (`2026-03-29T07:30:00+02:00`, told in that fixed offset, or in
@@ -40,17 +56,11 @@ pub fn zone(name: Option<&str>) -> Result<TimeZone> {
 pub fn parse_start(text: &str, zone_name: Option<&str>) -> Result<Start> {
     let t = text.trim();
     if let Ok(unix) = t.parse::<i64>() {
-        let zone = match zone_name {
-            Some(_) => zone(zone_name)?,
-            None => TimeZone::UTC,
-        };
+        let zone = zone_or(zone_name, TimeZone::UTC)?;
         return Ok(Start { unix, zone });
     }
     if let Ok(z) = t.parse::<jiff::Zoned>() {
-        let zone = match zone_name {
-            Some(_) => zone(zone_name)?,
-            None => z.time_zone().clone(),
-        };
+        let zone = zone_or(zone_name, z.time_zone().clone())?;
         return Ok(Start {
             unix: z.timestamp().as_second(),
             zone,
@@ -59,14 +69,12 @@ pub fn parse_start(text: &str, zone_name: Option<&str>) -> Result<Start> {
     let ts: jiff::Timestamp = t.parse().with_context(|| {
         format!("--start {t:?}: a time such as 2026-03-29T07:30[Europe/Berlin], 2026-03-29T07:30:00+02:00 or Unix seconds")
     })?;
-    let zone = match zone_name {
-        Some(_) => zone(zone_name)?,
-        // The offset written is the zone.
-        None => jiff::fmt::temporal::Pieces::parse(t)
-            .ok()
-            .and_then(|p| p.to_numeric_offset())
-            .map_or(TimeZone::UTC, TimeZone::fixed),
-    };
+    // Unless a zone is named, the offset written is the zone.
+    let written = jiff::fmt::temporal::Pieces::parse(t)
+        .ok()
+        .and_then(|p| p.to_numeric_offset())
+        .map_or(TimeZone::UTC, TimeZone::fixed);
+    let zone = zone_or(zone_name, written)?;
     Ok(Start {
         unix: ts.as_second(),
         zone,
@@ -88,10 +96,7 @@ pub fn start(given: Option<&str>, deterministic: bool, zone_name: Option<&str>) 
         Some(s) => parse_start(s, zone_name),
         None if deterministic => Ok(Start {
             unix: PINNED_START,
-            zone: match zone_name {
-                Some(_) => zone(zone_name)?,
-                None => TimeZone::UTC,
-            },
+            zone: zone_or(zone_name, TimeZone::UTC)?,
         }),
         None => wall(zone_name),
     }

@@ -91,10 +91,8 @@ pub fn run(
     )?;
     // The user's clock: "What time is it?" is answered in their zone.
     let start = crate::clock::wall(cfg.time_zone.as_deref())?;
-    let mut session = crate::run::session(cfg, config_dir, model_dir, false, 0, &|c| {
-        c.start_unix = start.unix;
-        c.time_zone = start.zone.clone();
-    })?;
+    let mut session =
+        crate::run::session(cfg, config_dir, model_dir, false, 0, &|c| start.apply(c))?;
     crate::run::open_audit(&mut session, data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     let wall = std::time::Instant::now();

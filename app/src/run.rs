@@ -248,10 +248,7 @@ pub fn run(
         model_dir,
         args.deterministic,
         args.seed,
-        &|c: &mut Config| {
-            c.start_unix = args.start.unix;
-            c.time_zone = args.start.zone.clone();
-        },
+        &|c: &mut Config| args.start.apply(c),
     )?;
     open_audit(&mut session, args.data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
@@ -323,8 +320,7 @@ pub fn listen(
     let info = device.info();
     let start = crate::clock::wall(cfg.time_zone.as_deref())?;
     let mut session = session(cfg, config_dir, model_dir, false, 0, &|c: &mut Config| {
-        c.start_unix = start.unix;
-        c.time_zone = start.zone.clone();
+        start.apply(c)
     })?;
     open_audit(&mut session, data)?;
     restore_pending(&mut session.agent, data)?;

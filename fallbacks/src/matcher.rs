@@ -635,13 +635,13 @@ impl Matcher {
     }
 
     /// Whether `input` reads as the beginning of a template that goes on:
-    /// all its words, or all but the last (a slot's value begun,
-    /// "five" of "five minutes"), read without a near-miss or a wildcard into a template
-    /// that has a word or slot still to come, and at least two words read.
-    /// "Set a timer for five" goes on; "please paint
-    /// the fence green" does not. Such a sentence may be unfinished even
-    /// when the recogniser closed it with a full stop. A sentence a template
-    /// takes whole does not go on.
+    /// all its words, or all but the last (a slot's value begun, "five" of
+    /// "five minutes"), read without a near-miss or a wildcard into a
+    /// template that has a word or slot still to come, and at least two
+    /// words read. "Set a timer for five" goes on; "please paint the fence
+    /// green" does not. Such a sentence may be unfinished even when the
+    /// recogniser closed it with a full stop. A sentence a template takes
+    /// whole does not go on.
     pub fn continues(&self, input: &str, ctx: &Context) -> bool {
         let (toks, lattice) = self.search(input, ctx);
         let len = toks.len();

@@ -211,12 +211,12 @@ impl Skills {
             ));
             false
         });
-        self.alarms.retain(|&(date, secs)| {
-            let at = date.days_since_epoch() * 86_400 + i64::from(secs);
+        self.alarms.retain(|&(date, seconds)| {
+            let at = Now { date, seconds }.absolute();
             if at > t {
                 return true;
             }
-            due.push((at, format!("It's {}: your alarm.", clock_text(secs))));
+            due.push((at, format!("It's {}: your alarm.", clock_text(seconds))));
             false
         });
         due.sort_by_key(|d| d.0);
@@ -230,7 +230,7 @@ impl Skills {
             alarms: self
                 .alarms
                 .iter()
-                .map(|&(d, secs)| d.days_since_epoch() * 86_400 + i64::from(secs))
+                .map(|&(date, seconds)| Now { date, seconds }.absolute())
                 .collect(),
         }
     }
@@ -239,16 +239,9 @@ impl Skills {
     /// ring at the next [`Skills::due`]).
     pub fn restore(&mut self, p: &Pending) {
         self.timers.extend(p.timers.iter().copied());
-        let epoch = Date::new(1970, 1, 1).unwrap_or(Date {
-            year: 1970,
-            month: 1,
-            day: 1,
-        });
         self.alarms.extend(p.alarms.iter().map(|&at| {
-            (
-                epoch.add_days(at.div_euclid(86_400)),
-                at.rem_euclid(86_400) as u32,
-            )
+            let n = Now::from_unix(at);
+            (n.date, n.seconds)
         }));
     }
 

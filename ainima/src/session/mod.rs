@@ -402,8 +402,6 @@ pub struct Session {
     stt_free_at: u64,
     tts_free_at: u64,
     checked_pause: Option<u64>,
-    /// The next reply starts with a chime (a ring).
-    chime_next: bool,
     /// The last words transcribed in a pause: (voiced end, text,
     /// confidence, ms, ready at).
     tentative: Option<(u64, String, f32, f64, u64)>,
@@ -503,7 +501,7 @@ pub fn turn_events(
 
 /// Two falling tones, 150 ms each with a 10 ms fade, then 100 ms of
 /// silence: what a ring starts with.
-fn chime() -> Vec<f32> {
+fn chime_audio() -> Vec<f32> {
     let tone = |hz: f32| {
         let n = (RATE as usize) * 150 / 1000;
         let fade = (RATE as usize) / 100;
@@ -589,7 +587,6 @@ impl Session {
             stt_free_at: 0,
             tts_free_at: 0,
             checked_pause: None,
-            chime_next: false,
             tentative: None,
             meaning_transcript: None,
             reply: None,
@@ -615,6 +612,15 @@ impl Session {
     /// device's time (what the agent dates approvals and audit records by).
     pub fn wall_ms(&self) -> u64 {
         (self.cfg.start_unix.max(0) as u64) * 1000 + self.pos * 1000 / RATE
+    }
+
+    /// The skills' clock now: the session's start plus the device's time,
+    /// told in its zone.
+    fn now(&self) -> Now {
+        local_now(
+            self.cfg.start_unix + (self.pos / RATE) as i64,
+            &self.cfg.time_zone,
+        )
     }
 
     /// Session time, in samples.
@@ -951,11 +957,8 @@ impl Session {
                                 || self.repaired(&text).is_some()
                                 || (text.trim_end().ends_with(['.', '?', '!'])
                                     && !words::unfinished(&text)
-                                    && (self.matcher.parse(&text, &Context::default()).is_some()
-                                        || (words::sentence_of_words(&text)
-                                            && !self
-                                                .matcher
-                                                .continues(&text, &Context::default()))))
+                                    && self.matcher.parse(&text, &Context::default()).is_some())
+                                || self.unreadable(&text)
                         }
                     };
                     if ends {
@@ -1044,10 +1047,7 @@ impl Session {
         if self.own_voice(start, &text) {
             self.emit(self.pos, EventKind::OwnVoice { text: text.clone() });
             let now_ms = self.wall_ms();
-            let now = local_now(
-                self.cfg.start_unix + (self.pos / RATE) as i64,
-                &self.cfg.time_zone,
-            );
+            let now = self.now();
             let agent = &mut self.agent;
             // Logged by the agent as ignored; nothing else comes of it.
             let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -1163,7 +1163,7 @@ impl Session {
             let text = "Sorry, I missed that. Could you say it again?".to_string();
             self.emit(self.pos, EventKind::Reply { text: text.clone() });
             self.asking = false;
-            self.speak(text, self.pos);
+            self.speak(text, self.pos, false);
         }
     }
 
@@ -1193,10 +1193,7 @@ impl Session {
             self.last_request = Some((k, self.pos));
         }
         let now_ms = self.wall_ms();
-        let now = local_now(
-            self.cfg.start_unix + (self.pos / RATE) as i64,
-            &self.cfg.time_zone,
-        );
+        let now = self.now();
         let pending_before: Vec<String> = self
             .agent
             .approvals
@@ -1256,11 +1253,9 @@ impl Session {
         );
         // It asks once its question is heard (see `on_sentence`).
         self.asking = false;
-        self.speak(turn.reply, at);
+        self.speak(turn.reply, at, false);
     }
 
-    /// Synthesises `text` sentence by sentence from `at`; each sentence is
-    /// released when its synthesis would be done.
     /// Timers and alarms that came due are said once the floor is free:
     /// nobody speaking, no turn being worked on, no reply playing.
     fn ring_check(&mut self) {
@@ -1278,10 +1273,7 @@ impl Session {
         {
             return;
         }
-        let now = local_now(
-            self.cfg.start_unix + (self.pos / RATE) as i64,
-            &self.cfg.time_zone,
-        );
+        let now = self.now();
         let due = self.agent.assistant.due(now);
         if due.is_empty() {
             return;
@@ -1289,11 +1281,13 @@ impl Session {
         let text = due.join(" ");
         self.emit(self.pos, EventKind::Ring { text: text.clone() });
         self.emit(self.pos, EventKind::Reply { text: text.clone() });
-        self.chime_next = true;
-        self.speak(text, self.pos);
+        self.speak(text, self.pos, true);
     }
 
-    fn speak(&mut self, text: String, at: u64) {
+    /// Synthesises `text` sentence by sentence from `at`, after a chime
+    /// when `chime`; each sentence is released when its synthesis would be
+    /// done.
+    fn speak(&mut self, text: String, at: u64, chime: bool) {
         self.next_reply += 1;
         let id = self.next_reply;
         let mut sentences = Vec::new();
@@ -1328,10 +1322,8 @@ impl Session {
                 },
             );
         }
-        if std::mem::take(&mut self.chime_next)
-            && let Some((first, _)) = sentences.first_mut()
-        {
-            let mut audio = chime();
+        if chime && let Some((first, _)) = sentences.first_mut() {
+            let mut audio = chime_audio();
             audio.append(&mut first.audio);
             first.audio = audio;
         }
