@@ -135,6 +135,21 @@ fn beside(path: &Path, ext: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The lock file beside the log at `path` (`LOG.lock`), made if need be
+/// (with the log's folder), never removed.
+fn lock_file(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir.display().to_string(), e))?;
+    }
+    let lock = beside(path, ".lock");
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(&lock)
+        .map_err(|e| Error::storage(lock.display().to_string(), e))
+}
+
 /// Where the head of the log at `path` is kept (`LOG.head`).
 pub fn head_path(path: &Path) -> PathBuf {
     beside(path, ".head")
@@ -212,6 +227,8 @@ fn create(path: &Path) -> Result<Key> {
 pub struct AuditLog {
     path: PathBuf,
     file: File,
+    /// `LOG.lock`: held while the log is made, checked or appended to.
+    lock: File,
     key: Key,
     seq: u64,
     hash: String,
@@ -225,39 +242,37 @@ impl AuditLog {
     /// three is there.
     pub fn open(path: &Path) -> Result<AuditLog> {
         let what = || path.display().to_string();
-        let nothing = !path.exists() && !head_path(path).exists() && !key_path(path).exists();
-        let key = if nothing { Some(create(path)?) } else { None };
-        if key.is_none() && !path.exists() {
-            // A head or key without its log: refused (the chain's own
-            // check says how), never a fresh log under them.
-            verify_chain(path, &read_key(path)?, &mut |_| {})?;
-        }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| Error::storage(what(), e))?;
-        // Checked under the lock: another process may be appending.
-        file.lock().map_err(|e| Error::storage(what(), e))?;
-        let checked = (|| {
-            let (key, seq, hash) = match key {
-                Some(k) => (k, 0, GENESIS.to_string()),
-                None => {
-                    let key = read_key(path)?;
-                    let (seq, hash) = verify_chain(path, &key, &mut |_| {})?;
-                    (key, seq, hash)
-                }
+        // Made, or checked, under the log's lock: another process may be
+        // making it or appending to it.
+        let lock = lock_file(path)?;
+        lock.lock().map_err(|e| Error::storage(what(), e))?;
+        let opened = (|| {
+            let nothing = !path.exists() && !head_path(path).exists() && !key_path(path).exists();
+            let (key, seq, hash) = if nothing {
+                (create(path)?, 0, GENESIS.to_string())
+            } else {
+                // A head or key without its log is refused by the chain's
+                // own check, never a fresh log under them.
+                let key = read_key(path)?;
+                let (seq, hash) = verify_chain(path, &key, &mut |_| {})?;
+                (key, seq, hash)
             };
+            let file = OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(|e| Error::storage(what(), e))?;
             let bytes = file
                 .metadata()
                 .map_err(|e| Error::storage(what(), e))?
                 .len();
-            Ok((key, seq, hash, bytes))
+            Ok((file, key, seq, hash, bytes))
         })();
-        let _ = file.unlock();
-        let (key, seq, hash, bytes) = checked?;
+        let _ = lock.unlock();
+        let (file, key, seq, hash, bytes) = opened?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,
+            lock,
             key,
             seq,
             hash,
@@ -281,9 +296,9 @@ impl AuditLog {
     /// from the chain as the others left it.
     pub fn append(&mut self, kind: &str, data: &Value, time_ms: u64) -> Result<Record> {
         let what = || self.path.display().to_string();
-        self.file.lock().map_err(|e| Error::storage(what(), e))?;
+        self.lock.lock().map_err(|e| Error::storage(what(), e))?;
         let out = self.append_locked(kind, data, time_ms);
-        let _ = self.file.unlock();
+        let _ = self.lock.unlock();
         out
     }
 

@@ -267,3 +267,27 @@ fn two_writers_of_one_log_keep_one_chain() {
     let n = audit::verify(&log).expect("one intact chain");
     assert!(n >= 60, "{n} records");
 }
+
+/// Regression (audit_log_made_twice_at_once): processes opening a log that
+/// did not exist yet raced its making: one saw the key before the log and
+/// refused it as tampered. Making and checking are now under one lock.
+#[test]
+fn a_new_log_opened_by_several_writers_at_once_is_made_once() {
+    for round in 0..20 {
+        let d = dir(&format!("made-at-once-{round}"));
+        let log = d.join("data/audit.jsonl");
+        let t: Vec<_> = (0..4)
+            .map(|w| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut l = AuditLog::open(&log).expect("opens while others make it");
+                    l.append("call", &json!({"by": w}), 1).expect("appends");
+                })
+            })
+            .collect();
+        for t in t {
+            t.join().expect("writer");
+        }
+        assert_eq!(audit::verify(&log).expect("one intact chain"), 4);
+    }
+}
