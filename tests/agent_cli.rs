@@ -244,3 +244,160 @@ fn audit_verify_fails_for_a_deleted_log() {
     assert!(o.status.success());
     assert!(text(&o.stdout).contains("no audit log yet"));
 }
+
+/// A running `ainima chat` on a pipe: lines in, JSON lines out (each read
+/// within 20 s, or the test fails).
+struct Chat {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Chat {
+    fn start(home: &Path) -> Chat {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ainima"))
+            .args(["chat", "--json", "--now", "1795341600"])
+            .env("AINIMA_HOME", home)
+            .env_remove("RUST_BACKTRACE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("ainima chat runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(|l| l.ok())
+            {
+                let _ = tx.send(l);
+            }
+        });
+        Chat {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("chat reads");
+        stdin.flush().expect("chat reads");
+    }
+
+    fn next(&self) -> serde_json::Value {
+        let l = self
+            .lines
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a line from chat within 20 s");
+        serde_json::from_str(&l).unwrap_or_else(|e| panic!("{e}: {l}"))
+    }
+
+    fn end(mut self) {
+        drop(self.stdin.take());
+        let status = self.child.wait().expect("chat ends");
+        assert!(status.success());
+    }
+}
+
+/// Regression (approvals_never_reached_a_session): no command started the
+/// local endpoint, and the endpoint kept approvals of its own apart from
+/// the agent's, so `ainima approvals` could never answer what a session
+/// waited on. Two processes now: a chat asks, the command line answers,
+/// and the chat acts (or not) at once.
+#[test]
+fn approvals_answer_what_a_running_chat_waits_on() {
+    let h = home("two-processes");
+    let mut chat = Chat::start(&h);
+    chat.say("make me a large latte");
+    let asked = chat.next();
+    assert!(
+        asked["reply"].as_str().is_some_and(|r| r.contains('?')),
+        "{asked}"
+    );
+
+    let o = ainima(&h, &["approvals", "list", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let pending: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["tool"], "coffee.order");
+    assert_eq!(
+        pending[0]["args"],
+        json!({"drink": "latte", "shots": 1.0, "size": "large"})
+    );
+    let id = pending[0]["id"].as_str().expect("an id").to_string();
+
+    let o = ainima(&h, &["approvals", "approve", &id]);
+    assert_eq!(
+        text(&o.stdout).trim(),
+        format!("{id}: approved"),
+        "{}",
+        text(&o.stderr)
+    );
+    // The chat acts on it without another word typed.
+    let acted = chat.next();
+    assert_eq!(acted["calls"][0]["tool"], "coffee.order", "{acted}");
+    assert_eq!(acted["calls"][0]["status"], "done", "{acted}");
+
+    // Refused at the command line: nothing is brewed, and the dialogue is
+    // over (the next yes is no approval).
+    chat.say("make me a small espresso");
+    chat.next();
+    let o = ainima(&h, &["approvals", "list", "--json"]);
+    let pending: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON");
+    let id = pending[0]["id"].as_str().expect("an id").to_string();
+    let o = ainima(&h, &["approvals", "deny", &id]);
+    assert_eq!(
+        text(&o.stdout).trim(),
+        format!("{id}: denied"),
+        "{}",
+        text(&o.stderr)
+    );
+    let refused = chat.next();
+    assert_eq!(refused["calls"], json!([]), "{refused}");
+    chat.say("yes");
+    let after = chat.next();
+    assert_eq!(after["calls"], json!([]), "{after}");
+
+    // A yes typed into the chat answers its request too: none is left.
+    chat.say("make me a large latte");
+    chat.next();
+    chat.say("yes");
+    let typed = chat.next();
+    assert_eq!(typed["calls"][0]["status"], "done", "{typed}");
+    let o = ainima(&h, &["approvals", "list", "--json"]);
+    let pending: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(pending, json!([]));
+    chat.end();
+    assert!(
+        !h.join("data/endpoint.json").exists(),
+        "the advert goes with the session"
+    );
+
+    let o = ainima(&h, &["audit", "show", "--json"]);
+    let log = text(&o.stdout);
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let by = |kind: &str, by: &str| {
+        records
+            .iter()
+            .filter(|r| r["kind"] == kind && r["data"]["by"] == by)
+            .count()
+    };
+    assert_eq!(by("approval", "endpoint"), 1, "{log}");
+    assert_eq!(by("denial", "endpoint"), 1, "{log}");
+    assert_eq!(by("approval", "typed"), 1, "{log}");
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["kind"] == "call" && r["data"]["tool"] == "coffee.order")
+            .count(),
+        2,
+        "{log}"
+    );
+}

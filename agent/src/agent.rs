@@ -16,10 +16,14 @@ use ainima_neurosymbolic::{Assistant, Now, Turn};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use std::sync::MutexGuard;
+
 use crate::approval::{
-    Answer, ApprovalRequest, Approvals, Decision, Policy, Source, default_policy, interpret,
+    Answer, ApprovalRequest, Approvals, Decision, Policy, Source, Status, default_policy, digest,
+    interpret,
 };
 use crate::audit::AuditLog;
+use crate::endpoint::Shared;
 use crate::tools::Registry;
 use crate::{Error, execute};
 
@@ -47,27 +51,51 @@ pub struct AgentTurn {
     pub calls: Vec<CallOutcome>,
     /// What to say.
     pub reply: String,
+    /// Approval requests this turn made (they wait in [`Agent::approvals`],
+    /// where the local endpoint shows them too).
+    pub requests: Vec<ApprovalRequest>,
+}
+
+impl AgentTurn {
+    fn said(reply: impl Into<String>, calls: Vec<CallOutcome>) -> AgentTurn {
+        AgentTurn {
+            dialogue: None,
+            calls,
+            reply: reply.into(),
+            requests: Vec::new(),
+        }
+    }
+}
+
+/// What a waiting approval request stands for.
+#[derive(Debug, Clone)]
+enum Held {
+    /// A tool call the agent asked about itself ("... needs your approval.
+    /// Shall I?").
+    Call(Action),
+    /// The dialogue's own question ("Shall I go ahead?"): a yes spoken,
+    /// typed or given at the endpoint answers it.
+    Dialogue,
 }
 
 /// The language core, the tools, approvals and the audit log together.
 pub struct Agent {
     /// The dialogue.
     pub assistant: Assistant,
-    /// The tools actions are run with.
-    pub registry: Registry,
-    /// Approval requests.
-    pub approvals: Approvals,
+    /// The tools and the approval requests, shared with the local endpoint
+    /// when one runs ([`Agent::shared`]).
+    shared: Shared,
     /// Policies that override the tools' defaults.
     pub policies: BTreeMap<String, Policy>,
     /// Where every step is recorded, if anywhere.
     pub audit: Option<AuditLog>,
-    pending: Option<(ApprovalRequest, Action)>,
+    pending: Option<(ApprovalRequest, Held)>,
 }
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
-            .field("registry", &self.registry)
+            .field("registry", &*self.registry())
             .finish_non_exhaustive()
     }
 }
@@ -76,17 +104,49 @@ fn args_of(a: &Action) -> Value {
     Value::Object(a.args.clone().into_iter().collect())
 }
 
+fn done_or_not(call: &CallOutcome) -> String {
+    if call.status == "done" {
+        "Done.".to_string()
+    } else {
+        format!("That didn't work: {}", call.detail)
+    }
+}
+
 impl Agent {
     /// An agent over an assistant and its tools.
     pub fn new(assistant: Assistant, registry: Registry) -> Agent {
+        let shared = Shared::default();
+        *shared.registry.lock().unwrap_or_else(|p| p.into_inner()) = registry;
         Agent {
             assistant,
-            registry,
-            approvals: Approvals::default(),
+            shared,
             policies: BTreeMap::new(),
             audit: None,
             pending: None,
         }
+    }
+
+    /// The registry and approvals, to hand to the local endpoint: apps it
+    /// registers become this agent's tools, and answers given there decide
+    /// this agent's requests.
+    pub fn shared(&self) -> Shared {
+        self.shared.clone()
+    }
+
+    /// The tools.
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.shared
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The approval requests.
+    pub fn approvals(&self) -> MutexGuard<'_, Approvals> {
+        self.shared
+            .approvals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The policy for a tool: an override, else the default from its
@@ -96,7 +156,7 @@ impl Agent {
             .get(tool)
             .copied()
             .or_else(|| {
-                self.registry
+                self.registry()
                     .spec(tool)
                     .map(|s| default_policy(&s.annotations))
             })
@@ -114,9 +174,20 @@ impl Agent {
     fn run(&mut self, action: &Action, approval: Option<&str>, now_ms: u64) -> CallOutcome {
         let args = args_of(action);
         let policy = self.policy(&action.tool);
+        *self.shared.now_ms.lock().unwrap_or_else(|p| p.into_inner()) = now_ms;
+        let registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut approvals = self
+            .shared
+            .approvals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let out = execute(
-            &self.registry,
-            &mut self.approvals,
+            &registry,
+            &mut approvals,
             policy,
             &action.tool,
             &args,
@@ -137,6 +208,69 @@ impl Agent {
         }
     }
 
+    /// Requests past their expiry are denied and logged; the agent's own
+    /// one among them is dropped.
+    fn expire(&mut self, now_ms: u64) -> Option<ApprovalRequest> {
+        *self.shared.now_ms.lock().unwrap_or_else(|p| p.into_inner()) = now_ms;
+        let lapsed = self.approvals().expire(now_ms);
+        let mut ours = None;
+        for l in lapsed {
+            self.log(
+                "denial",
+                json!({"approval": l.id, "tool": l.tool, "why": "expired"}),
+                now_ms,
+            );
+            if self.pending.as_ref().is_some_and(|(r, _)| r.id == l.id) {
+                ours = self.pending.take().map(|(r, _)| r);
+            }
+        }
+        ours
+    }
+
+    /// Something that happened to the waiting request meanwhile, outside
+    /// the conversation: an answer given at the local endpoint (the call
+    /// then runs, or not), or its expiry. `None` while it still waits, or
+    /// when nothing waits.
+    pub fn poll(&mut self, now: Now, now_ms: u64) -> Option<AgentTurn> {
+        if let Some(lapsed) = self.expire(now_ms) {
+            if self.assistant.confirming().is_some() {
+                self.assistant.hear("no", now);
+            }
+            return Some(AgentTurn::said(
+                format!(
+                    "Nobody approved it in time, so I didn't: {}",
+                    lapsed.sentence
+                ),
+                Vec::new(),
+            ));
+        }
+        let (req, _) = self.pending.as_ref()?;
+        let status = self.approvals().status(&req.id);
+        let (req, held) = match status {
+            Status::Pending => return None,
+            _ => self.pending.take()?,
+        };
+        let approved = status == Status::Granted;
+        self.log(
+            if approved { "approval" } else { "denial" },
+            json!({"approval": req.id, "tool": req.tool, "by": Source::Endpoint}),
+            now_ms,
+        );
+        match held {
+            Held::Call(action) if approved => {
+                let call = self.run(&action, Some(&req.id), now_ms);
+                Some(AgentTurn::said(done_or_not(&call), vec![call]))
+            }
+            Held::Call(_) => Some(AgentTurn::said("OK, I won't.", Vec::new())),
+            Held::Dialogue => {
+                // The dialogue hears the answer as if the user had said it.
+                let text = if approved { "yes" } else { "no" };
+                let turn = self.assistant.hear(text, now);
+                Some(self.act(turn, text, Source::Endpoint, Some(req), now_ms))
+            }
+        }
+    }
+
     /// One utterance from `source` at `now` (`now_ms` on the same clock).
     pub fn hear(&mut self, text: &str, source: Source, now: Now, now_ms: u64) -> AgentTurn {
         if source == Source::AssistantVoice {
@@ -146,79 +280,66 @@ impl Agent {
                 json!({"heard": text, "why": "the assistant's own voice"}),
                 now_ms,
             );
-            return AgentTurn {
-                dialogue: None,
-                calls: Vec::new(),
-                reply: String::new(),
-            };
+            return AgentTurn::said("", Vec::new());
         }
-        for lapsed in self.approvals.expire(now_ms) {
-            self.log(
-                "denial",
-                json!({"approval": lapsed.id, "tool": lapsed.tool, "why": "expired"}),
-                now_ms,
-            );
-            if self
-                .pending
-                .as_ref()
-                .is_some_and(|(r, _)| r.id == lapsed.id)
-            {
-                self.pending = None;
+        self.expire(now_ms);
+        let mut asked = None;
+        match self.pending.take() {
+            Some((req, Held::Call(action))) => {
+                let answer = interpret(text);
+                let decision = self.approvals().answer(&[&req.id], &answer, source, now_ms);
+                match decision.as_deref() {
+                    Ok([Decision::Approved]) => {
+                        self.log(
+                            "approval",
+                            json!({"approval": req.id, "tool": req.tool, "by": source}),
+                            now_ms,
+                        );
+                        let call = self.run(&action, Some(&req.id), now_ms);
+                        return AgentTurn::said(done_or_not(&call), vec![call]);
+                    }
+                    Ok([Decision::Denied]) => {
+                        self.log(
+                            "denial",
+                            json!({"approval": req.id, "tool": req.tool, "by": source}),
+                            now_ms,
+                        );
+                        return AgentTurn::said("OK, I won't.", Vec::new());
+                    }
+                    Ok(_) if answer == Answer::Unclear => {
+                        let reply = format!("{} Yes or no?", req.sentence);
+                        self.pending = Some((req, Held::Call(action)));
+                        return AgentTurn::said(reply, Vec::new());
+                    }
+                    _ => {}
+                }
             }
-        }
-        if let Some((req, action)) = self.pending.take() {
-            let answer = interpret(text);
-            let decision = self.approvals.answer(&[&req.id], &answer, source, now_ms);
-            match decision.as_deref() {
-                Ok([Decision::Approved]) => {
-                    self.log(
-                        "approval",
-                        json!({"approval": req.id, "tool": req.tool, "by": source}),
-                        now_ms,
-                    );
-                    let call = self.run(&action, Some(&req.id), now_ms);
-                    let reply = if call.status == "done" {
-                        "Done.".to_string()
-                    } else {
-                        format!("That didn't work: {}", call.detail)
-                    };
-                    return AgentTurn {
-                        dialogue: None,
-                        calls: vec![call],
-                        reply,
-                    };
-                }
-                Ok([Decision::Denied]) => {
-                    self.log(
-                        "denial",
-                        json!({"approval": req.id, "tool": req.tool, "by": source}),
-                        now_ms,
-                    );
-                    return AgentTurn {
-                        dialogue: None,
-                        calls: Vec::new(),
-                        reply: "OK, I won't.".into(),
-                    };
-                }
-                Ok(_) if answer == Answer::Unclear => {
-                    let reply = format!("{} Yes or no?", req.sentence);
-                    self.pending = Some((req, action));
-                    return AgentTurn {
-                        dialogue: None,
-                        calls: Vec::new(),
-                        reply,
-                    };
-                }
-                _ => {}
-            }
+            Some((req, Held::Dialogue)) => asked = Some(req),
+            None => {}
         }
         let turn = self.assistant.hear(text, now);
+        self.act(turn, text, source, asked, now_ms)
+    }
+
+    /// Runs what the dialogue's `turn` settled on. `asked` is the request
+    /// that stood for the dialogue's question, if one was waiting: a yes
+    /// answers it, anything else withdraws it (unless the dialogue still
+    /// asks).
+    fn act(
+        &mut self,
+        turn: Turn,
+        text: &str,
+        source: Source,
+        mut asked: Option<ApprovalRequest>,
+        now_ms: u64,
+    ) -> AgentTurn {
         let confirmed_now = turn.intent.as_deref() == Some("yes");
         let mut calls = Vec::new();
+        let mut requests = Vec::new();
         let mut reply = turn.reply.clone();
         for action in &turn.actions {
             let args = args_of(action);
-            if self.registry.spec(&action.tool).is_none() {
+            if self.registry().spec(&action.tool).is_none() {
                 // Built in: the skills did it themselves; an external
                 // action without a connector did not happen at all.
                 let status = if action.external {
@@ -246,24 +367,53 @@ impl Agent {
             );
             match self.policy(&action.tool) {
                 Policy::Confirm if confirmed_now => {
-                    // The dialogue asked and the user said yes to exactly these arguments.
-                    let req = self
-                        .approvals
-                        .request(&action.tool, &args, &turn.reply, now_ms);
-                    let _ = self
-                        .approvals
-                        .answer(&[&req.id], &Answer::Yes, source, now_ms);
-                    self.log(
-                        "approval",
-                        json!({"approval": req.id, "tool": action.tool, "by": source}),
-                        now_ms,
-                    );
-                    calls.push(self.run(action, Some(&req.id), now_ms));
+                    // The dialogue asked and the user said yes to exactly
+                    // these arguments: the request that stood for the
+                    // question (answered here, or already at the endpoint),
+                    // or one made and answered now.
+                    let id = match asked.take() {
+                        Some(r) if r.tool == action.tool && r.digest == digest(&args) => {
+                            if source != Source::Endpoint {
+                                let _ =
+                                    self.approvals()
+                                        .answer(&[&r.id], &Answer::Yes, source, now_ms);
+                            }
+                            r.id
+                        }
+                        other => {
+                            if let Some(r) = other {
+                                self.approvals().withdraw(&r.id);
+                            }
+                            if source == Source::Endpoint {
+                                // What was approved there is not what
+                                // would run: nothing runs.
+                                calls.push(CallOutcome {
+                                    tool: action.tool.clone(),
+                                    args,
+                                    status: "refused".into(),
+                                    detail: json!("the approval was for other arguments"),
+                                });
+                                continue;
+                            }
+                            let mut approvals = self.approvals();
+                            let r = approvals.request(&action.tool, &args, &turn.reply, now_ms);
+                            let _ = approvals.answer(&[&r.id], &Answer::Yes, source, now_ms);
+                            r.id
+                        }
+                    };
+                    if source != Source::Endpoint {
+                        self.log(
+                            "approval",
+                            json!({"approval": id, "tool": action.tool, "by": source}),
+                            now_ms,
+                        );
+                    }
+                    calls.push(self.run(action, Some(&id), now_ms));
                 }
                 Policy::Confirm => {
                     let sentence = format!("{} needs your approval.", action.tool);
                     let req = self
-                        .approvals
+                        .approvals()
                         .request(&action.tool, &args, &sentence, now_ms);
                     reply = format!("{sentence} Shall I?");
                     calls.push(CallOutcome {
@@ -272,11 +422,46 @@ impl Agent {
                         status: "awaiting approval".into(),
                         detail: json!(req.id),
                     });
-                    self.pending = Some((req, action.clone()));
+                    requests.push(req.clone());
+                    self.pending = Some((req, Held::Call(action.clone())));
                     break;
                 }
                 _ => calls.push(self.run(action, None, now_ms)),
             }
+        }
+        // The dialogue's question, left unanswered: still asked, or over.
+        if let Some(r) = asked {
+            if turn.state == "confirming" && self.assistant.confirming().is_some() {
+                self.pending = Some((r, Held::Dialogue));
+            } else {
+                self.approvals().withdraw(&r.id);
+                let why = if turn.intent.as_deref() == Some("no") {
+                    "refused"
+                } else {
+                    "withdrawn"
+                };
+                if source != Source::Endpoint {
+                    self.log(
+                        "denial",
+                        json!({"approval": r.id, "tool": r.tool, "by": source, "why": why}),
+                        now_ms,
+                    );
+                }
+            }
+        }
+        // A new question from the dialogue about a tool that asks first:
+        // a request, so that an approval UI can answer it too.
+        if self.pending.is_none()
+            && turn.state == "confirming"
+            && let Some(action) = self.assistant.confirming()
+            && self.registry().spec(&action.tool).is_some()
+            && self.policy(&action.tool) == Policy::Confirm
+        {
+            let req =
+                self.approvals()
+                    .request(&action.tool, &args_of(&action), &turn.reply, now_ms);
+            requests.push(req.clone());
+            self.pending = Some((req, Held::Dialogue));
         }
         if let Some(c) = calls
             .iter()
@@ -291,6 +476,7 @@ impl Agent {
             dialogue: Some(turn),
             calls,
             reply,
+            requests,
         }
     }
 }

@@ -160,6 +160,19 @@ pub fn digest(v: &Value) -> String {
     ))
 }
 
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for an answer.
+    Pending,
+    /// Approved, not yet spent.
+    Granted,
+    /// Denied, expired, withdrawn or spent.
+    Closed,
+    /// Never asked here.
+    Unknown,
+}
+
 /// How long a request waits for its answer by default: a minute.
 pub const DEFAULT_TTL_MS: u64 = 60_000;
 
@@ -289,6 +302,27 @@ impl Approvals {
             }
         }
         Ok(out)
+    }
+
+    /// Where the request `id` stands.
+    pub fn status(&self, id: &str) -> Status {
+        if self.pending.contains_key(id) {
+            Status::Pending
+        } else if self.granted.contains_key(id) {
+            Status::Granted
+        } else if self.closed.contains(id) {
+            Status::Closed
+        } else {
+            Status::Unknown
+        }
+    }
+
+    /// Withdraws a request nobody answered (the conversation moved on):
+    /// it can no longer be approved.
+    pub fn withdraw(&mut self, id: &str) {
+        if self.pending.remove(id).is_some() || self.granted.remove(id).is_some() {
+            self.closed.insert(id.to_string());
+        }
     }
 
     /// Spends the approval `id` on a call of `tool` with `args`: it must be

@@ -292,6 +292,63 @@ impl Advert {
     }
 }
 
+/// The endpoint of a running session, advertised in its data folder;
+/// dropping it stops the endpoint and takes its advert back.
+pub struct Running {
+    server: Server,
+    advert: PathBuf,
+    /// What the advert says.
+    pub info: Advert,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("url", &self.info.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// Where it listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.addr()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Another session may have advertised itself since: its advert stays.
+        if Advert::read(self.advert.parent().unwrap_or(Path::new(".")))
+            .is_ok_and(|a| a.pid == self.info.pid && a.url == self.info.url)
+        {
+            let _ = std::fs::remove_file(&self.advert);
+        }
+    }
+}
+
+/// Starts the endpoint for `shared` on a free loopback port with a fresh
+/// random token, and advertises it in `data` (`endpoint.json`, mode 0600),
+/// where `ainima approvals` and apps find it.
+pub fn serve(data: &Path, shared: Shared) -> Result<Running> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| Error::storage("the endpoint's token", e))?;
+    let token = hex::encode(key);
+    let server = start("127.0.0.1:0", &token, shared)
+        .map_err(|e| Error::storage("the local endpoint", e))?;
+    let info = Advert {
+        url: format!("{}/rpc", server.url()),
+        token,
+        pid: std::process::id(),
+    };
+    let advert = info.write(data)?;
+    Ok(Running {
+        server,
+        advert,
+        info,
+    })
+}
+
 /// A client of the local endpoint.
 #[derive(Debug, Clone)]
 pub struct Client {

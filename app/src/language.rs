@@ -1,7 +1,7 @@
 //! The language core on the command line: `parse`, `chat`, `rules` and
 //! `nlu eval`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use ainima_fallbacks::snips::{self, LearnConfig};
@@ -146,7 +146,7 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
     let tell_rings = |agent: &mut ainima_agent::agent::Agent,
                       out: &mut dyn Write,
                       write_event: &mut dyn FnMut(ainima::session::EventKind) -> Result<()>|
-     -> Result<()> {
+     -> Result<bool> {
         let rings = agent.assistant.due(now(at, zone));
         for ring in &rings {
             write_event(ainima::session::EventKind::Ring { text: ring.clone() })?;
@@ -159,31 +159,63 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
         if !rings.is_empty() {
             crate::run::keep_pending(agent, data)?;
         }
-        Ok(())
+        Ok(!rings.is_empty())
     };
     tell_rings(&mut agent, out, &mut write_event)?;
-    let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
+    // The local endpoint, with this agent's tools and approvals: `ainima
+    // approvals` and apps reach this conversation while it runs.
+    let endpoint = ainima_agent::endpoint::serve(data, agent.shared())
+        .context("starting the local endpoint")?;
+    let interactive = std::io::stdin().is_terminal();
     if interactive {
         writeln!(
             out,
-            "Type to talk; Ctrl-D ends. Try \"set a timer\" or \"why\"."
+            "Type to talk; Ctrl-D ends. Try \"set a timer\" or \"why\". Approvals: `ainima approvals list` (endpoint {}).",
+            endpoint.info.url
         )?;
     }
+    // Lines come from a thread of their own, so that what happens meanwhile
+    // (an approval answered at the endpoint, a timer) is told at once.
+    let (tx, lines) = std::sync::mpsc::channel::<std::io::Result<String>>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut prompt = true;
     loop {
-        if interactive {
+        if interactive && prompt {
             write!(out, "you> ")?;
             out.flush()?;
+            prompt = false;
         }
-        let mut line = String::new();
-        if stdin
-            .lock()
-            .read_line(&mut line)
-            .context("reading standard input")?
-            == 0
-        {
-            break;
-        }
+        let line = match lines.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(line) => line.context("reading standard input")?,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if tell_rings(&mut agent, out, &mut write_event)? {
+                    prompt = true;
+                }
+                let now_ms = (now_unix(at).max(0) as u64) * 1000;
+                if let Some(turn) = agent.poll(now(at, zone), now_ms) {
+                    let heard = turn.dialogue.as_ref().map(|d| d.heard.clone());
+                    show_turn(
+                        &turn,
+                        heard.as_deref().unwrap_or(""),
+                        &catalog,
+                        json,
+                        explain,
+                        out,
+                        &mut write_event,
+                    )?;
+                    prompt = true;
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        prompt = true;
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -192,46 +224,54 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
         let now_ms = (now_unix(at).max(0) as u64) * 1000;
         // Timers and alarms that came due meanwhile are told first.
         tell_rings(&mut agent, out, &mut write_event)?;
-        let before: Vec<String> = agent.approvals.pending().map(|r| r.id.clone()).collect();
         let turn = agent.hear(line, ainima_agent::approval::Source::Typed, now, now_ms);
         crate::run::keep_pending(&agent, data)?;
-        let new_requests: Vec<_> = agent
-            .approvals
-            .pending()
-            .filter(|r| !before.contains(&r.id))
-            .cloned()
-            .collect();
-        for kind in ainima::session::turn_events(&turn, line, &catalog, new_requests) {
-            write_event(kind)?;
-        }
-        if !turn.reply.trim().is_empty() {
-            write_event(ainima::session::EventKind::Reply {
-                text: turn.reply.clone(),
-            })?;
-        }
-        if json {
-            // The dialogue's turn, with the agent's reply and calls.
-            let mut v = match &turn.dialogue {
-                Some(d) => serde_json::to_value(d)?,
-                None => serde_json::json!({}),
-            };
-            v["reply"] = serde_json::json!(turn.reply);
-            v["calls"] = serde_json::to_value(&turn.calls)?;
-            writeln!(out, "{v}")?;
-        } else {
-            writeln!(out, "ainima> {}", turn.reply)?;
-            for c in &turn.calls {
-                let args = serde_json::to_string(&c.args)?;
-                writeln!(out, "        {} {args}: {}", c.tool, c.status)?;
-            }
-            if explain && let Some(d) = &turn.dialogue {
-                for e in &d.explanation {
-                    writeln!(out, "        - {e}")?;
-                }
-            }
-        }
-        out.flush()?;
+        show_turn(&turn, line, &catalog, json, explain, out, &mut write_event)?;
     }
+    drop(endpoint);
+    Ok(())
+}
+
+/// A turn of `chat` as events, and for the person (a line, or JSON).
+fn show_turn(
+    turn: &ainima_agent::agent::AgentTurn,
+    line: &str,
+    catalog: &Catalog,
+    json: bool,
+    explain: bool,
+    out: &mut dyn Write,
+    write_event: &mut dyn FnMut(ainima::session::EventKind) -> Result<()>,
+) -> Result<()> {
+    for kind in ainima::session::turn_events(turn, line, catalog) {
+        write_event(kind)?;
+    }
+    if !turn.reply.trim().is_empty() {
+        write_event(ainima::session::EventKind::Reply {
+            text: turn.reply.clone(),
+        })?;
+    }
+    if json {
+        // The dialogue's turn, with the agent's reply and calls.
+        let mut v = match &turn.dialogue {
+            Some(d) => serde_json::to_value(d)?,
+            None => serde_json::json!({}),
+        };
+        v["reply"] = serde_json::json!(turn.reply);
+        v["calls"] = serde_json::to_value(&turn.calls)?;
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "ainima> {}", turn.reply)?;
+        for c in &turn.calls {
+            let args = serde_json::to_string(&c.args)?;
+            writeln!(out, "        {} {args}: {}", c.tool, c.status)?;
+        }
+        if explain && let Some(d) = &turn.dialogue {
+            for e in &d.explanation {
+                writeln!(out, "        - {e}")?;
+            }
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 

@@ -324,10 +324,13 @@ pub fn listen(
     })?;
     open_audit(&mut session, data)?;
     restore_pending(&mut session.agent, data)?;
+    // Apps and `ainima approvals` reach this session's agent here.
+    let endpoint = ainima_agent::endpoint::serve(data, session.agent.shared())
+        .context("starting the local endpoint")?;
     writeln!(
         out,
-        "Listening on {} ({} Hz in, {} Hz out). Ctrl-C ends.",
-        info.name, info.input_rate, info.output_rate
+        "Listening on {} ({} Hz in, {} Hz out); endpoint {}. Ctrl-C ends.",
+        info.name, info.input_rate, info.output_rate, endpoint.info.url
     )?;
     let mut shown = "";
     while session.step(&mut device)? {

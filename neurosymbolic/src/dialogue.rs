@@ -786,6 +786,35 @@ impl Assistant {
         self.core.skills.restore(p);
     }
 
+    /// The action a yes would run now, while the dialogue asks to confirm
+    /// one (what an approval UI shows; the arguments are the frame's slots).
+    pub fn confirming(&self) -> Option<Action> {
+        let State::Confirming { frame, .. } = self.machine.state() else {
+            return None;
+        };
+        let tool = self
+            .core
+            .catalog
+            .intents
+            .get(&frame.intent)?
+            .action
+            .clone()?;
+        Some(Action {
+            external: EXTERNAL.contains(&tool.as_str()),
+            args: frame
+                .slots
+                .iter()
+                .map(|(k, s)| {
+                    (
+                        k.clone(),
+                        serde_json::to_value(&s.value).unwrap_or(serde_json::Value::Null),
+                    )
+                })
+                .collect(),
+            tool,
+        })
+    }
+
     /// One turn: the user said `text` at `now`.
     pub fn hear(&mut self, text: &str, now: Now) -> Turn {
         let c = &mut self.core;

@@ -458,7 +458,6 @@ pub fn turn_events(
     turn: &ainima_agent::agent::AgentTurn,
     text: &str,
     catalog: &Catalog,
-    new_requests: Vec<ainima_agent::approval::ApprovalRequest>,
 ) -> Vec<EventKind> {
     let mut out = Vec::new();
     if let Some(d) = &turn.dialogue {
@@ -469,7 +468,8 @@ pub fn turn_events(
             state: d.state.to_string(),
             text: text.to_string(),
         });
-        if d.state == "confirming" {
+        // The dialogue's question; with its request's id when it made one.
+        if d.state == "confirming" && turn.requests.is_empty() {
             out.push(EventKind::ApprovalRequest {
                 id: None,
                 tool: d
@@ -489,11 +489,11 @@ pub fn turn_events(
             detail: c.detail.clone(),
         });
     }
-    for r in new_requests {
+    for r in &turn.requests {
         out.push(EventKind::ApprovalRequest {
-            id: Some(r.id),
-            tool: Some(r.tool),
-            sentence: r.sentence,
+            id: Some(r.id.clone()),
+            tool: Some(r.tool.clone()),
+            sentence: r.sentence.clone(),
         });
     }
     out
@@ -1194,12 +1194,6 @@ impl Session {
         }
         let now_ms = self.wall_ms();
         let now = self.now();
-        let pending_before: Vec<String> = self
-            .agent
-            .approvals
-            .pending()
-            .map(|r| r.id.clone())
-            .collect();
         let agent = &mut self.agent;
         let (turn, agent_ms) = charged(
             &self.cfg.costs,
@@ -1228,17 +1222,11 @@ impl Session {
                     dialogue: None,
                     calls: Vec::new(),
                     reply: "Sorry, something went wrong. Please say that again.".into(),
+                    requests: Vec::new(),
                 }
             }
         };
-        let new_requests: Vec<_> = self
-            .agent
-            .approvals
-            .pending()
-            .filter(|r| !pending_before.contains(&r.id))
-            .cloned()
-            .collect();
-        for kind in turn_events(&turn, &text, &self.catalog, new_requests) {
+        for kind in turn_events(&turn, &text, &self.catalog) {
             self.emit(at, kind);
         }
         if turn.reply.trim().is_empty() {
@@ -1256,8 +1244,9 @@ impl Session {
         self.speak(turn.reply, at, false);
     }
 
-    /// Timers and alarms that came due are said once the floor is free:
-    /// nobody speaking, no turn being worked on, no reply playing.
+    /// Timers and alarms that came due, and approvals answered elsewhere,
+    /// are said once the floor is free: nobody speaking, no turn being
+    /// worked on, no reply playing.
     fn ring_check(&mut self) {
         if self.pos % (RATE / 10) >= BLOCK as u64
             || self.state() != "listening"
@@ -1274,6 +1263,24 @@ impl Session {
             return;
         }
         let now = self.now();
+        // An approval given or refused elsewhere (the local endpoint), or
+        // one that lapsed: what it led to is said now.
+        if let Some(turn) = self.agent.poll(now, self.wall_ms()) {
+            let heard = turn.dialogue.as_ref().map(|d| d.heard.clone());
+            for kind in turn_events(&turn, heard.as_deref().unwrap_or(""), &self.catalog) {
+                self.emit(self.pos, kind);
+            }
+            if !turn.reply.trim().is_empty() {
+                self.emit(
+                    self.pos,
+                    EventKind::Reply {
+                        text: turn.reply.clone(),
+                    },
+                );
+                self.speak(turn.reply, self.pos, false);
+                return;
+            }
+        }
         let due = self.agent.assistant.due(now);
         if due.is_empty() {
             return;
