@@ -104,6 +104,15 @@ fn args_of(a: &Action) -> Value {
     Value::Object(a.args.clone().into_iter().collect())
 }
 
+/// A tool's result as words: text as it is, anything else as compact JSON.
+fn spoken(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn done_or_not(call: &CallOutcome) -> String {
     if call.status == "done" {
         "Done.".to_string()
@@ -462,6 +471,14 @@ impl Agent {
                     .request(&action.tool, &args_of(&action), &turn.reply, now_ms);
             requests.push(req.clone());
             self.pending = Some((req, Held::Dialogue));
+        }
+        if reply.contains("{result}") {
+            // A bound tool's answer, said as it came.
+            let result = calls
+                .iter()
+                .find(|c| c.status == "done" && !c.detail.is_null())
+                .map_or_else(|| "that".to_string(), |c| spoken(&c.detail));
+            reply = reply.replace("{result}", &result);
         }
         if let Some(c) = calls
             .iter()

@@ -18,6 +18,7 @@
 pub mod agent;
 pub mod approval;
 pub mod audit;
+pub mod binding;
 pub mod builtin;
 pub mod endpoint;
 pub mod hid;
@@ -91,6 +92,15 @@ pub enum Error {
         /// Whether trying again later may work (network down, 5xx), or not
         /// (refused address, 4xx).
         retryable: bool,
+    },
+    /// A skill binds an intent to a tool that cannot take what its slots
+    /// give: fix the skill file at the place named.
+    #[error("{at}: {message}")]
+    Binding {
+        /// `file:line:column` of the binding.
+        at: String,
+        /// What does not fit.
+        message: String,
     },
     /// The local endpoint answered a call with an error: the message says
     /// what to fix (an unknown approval id, a missing parameter).

@@ -55,8 +55,19 @@ fn failed(name: &str, message: impl Into<String>) -> Error {
 impl McpServer {
     /// Starts `command args...` and completes the handshake.
     pub fn spawn(name: &str, command: &str, args: &[&str]) -> Result<McpServer> {
+        Self::spawn_with(name, command, args, &[])
+    }
+
+    /// [`McpServer::spawn`] with `env` added to the server's environment.
+    pub fn spawn_with(
+        name: &str,
+        command: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<McpServer> {
         let mut child = Command::new(command)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

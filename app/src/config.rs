@@ -21,6 +21,29 @@ pub struct AppConfig {
     /// The time zone the assistant tells time in (an IANA name such as
     /// "Europe/Berlin"); default: `TZ`, else `/etc/localtime`.
     pub time_zone: Option<String>,
+    /// MCP servers started with every conversation (`[[mcp]]`): their
+    /// tools become the assistant's, `SERVER.TOOL`, for skills to bind.
+    pub mcp: Vec<McpServer>,
+    /// Approval policies that override a tool's default (from its
+    /// annotations): `[policies]` `"everything.echo" = "confirm"`; `auto`,
+    /// `confirm` or `deny`.
+    pub policies: std::collections::BTreeMap<String, ainima_agent::approval::Policy>,
+}
+
+/// An MCP server over stdio.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServer {
+    /// Its tools' prefix: one word.
+    pub name: String,
+    /// The program.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Variables added to its environment.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl AppConfig {
@@ -45,6 +68,20 @@ impl AppConfig {
         cfg.room.impulse_response()?;
         if let Some(z) = &cfg.time_zone {
             crate::clock::zone(Some(z))?;
+        }
+        for (i, m) in cfg.mcp.iter().enumerate() {
+            if m.name.is_empty() || m.name.contains(['.', ' ']) {
+                anyhow::bail!(
+                    "mcp[{i}]: the name must be one word without dots, not {:?}",
+                    m.name
+                );
+            }
+            if m.command.trim().is_empty() {
+                anyhow::bail!("mcp[{i}] ({}): a command is needed", m.name);
+            }
+            if cfg.mcp[..i].iter().any(|o| o.name == m.name) {
+                anyhow::bail!("mcp[{i}]: a server named {:?} is declared twice", m.name);
+            }
         }
         Ok(cfg)
     }

@@ -105,6 +105,8 @@ pub struct ChatArgs<'a> {
     pub data: &'a Path,
     /// Where to write the events, one a line.
     pub events: Option<&'a Path>,
+    /// The configuration (MCP servers, policies).
+    pub cfg: &'a crate::config::AppConfig,
 }
 
 /// `ainima chat`.
@@ -117,6 +119,7 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
         explain,
         data,
         events,
+        cfg,
     } = *args;
     let started = std::time::Instant::now();
     let mut events = match events {
@@ -138,7 +141,7 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
     };
     // The same agent as a voice session: its tools, approvals (a typed
     // "yes" answers), the audit log.
-    let mut agent = crate::run::agent(catalog.clone(), seed, None)?;
+    let mut agent = crate::run::agent(catalog.clone(), seed, None, cfg)?;
     agent.audit = Some(crate::run::audit_log(data)?);
     // Timers and alarms kept from before; those that came due meanwhile
     // are told first.

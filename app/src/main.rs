@@ -852,6 +852,7 @@ fn run(cli: Cli) -> Result<()> {
                     explain,
                     data: &home.data,
                     events: events.as_deref(),
+                    cfg: &cfg,
                 },
                 &mut out,
             )?;

@@ -140,13 +140,16 @@ pub fn session(
 
 /// The agent every command that talks runs: the language core over
 /// `catalog`, the built-in tools (the simulated coffee machine and robot,
-/// messages through `messages`' outbox when given).
+/// messages through `messages`' outbox when given), the MCP servers and
+/// policies of `cfg`; every skill bound to a tool is checked against the
+/// tool's schema before anyone speaks.
 pub fn agent(
     catalog: ainima_fallbacks::catalog::Catalog,
     seed: u64,
     messages: Messages,
+    cfg: &AppConfig,
 ) -> Result<Agent> {
-    let assistant = Assistant::new(catalog, seed)?;
+    let assistant = Assistant::new(catalog.clone(), seed)?;
     // The built-in hardware skills drive the simulated coffee machine and
     // robot (in process; real devices are wired by configuration).
     let mut registry = Registry::new();
@@ -157,9 +160,29 @@ pub fn agent(
         robot: Some(sim),
     };
     ainima_agent::builtin::register(&mut registry, &wiring)?;
+    for m in &cfg.mcp {
+        let args: Vec<&str> = m.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = m
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let server = ainima_agent::mcp::McpServer::spawn_with(&m.name, &m.command, &args, &env)
+            .with_context(|| format!("the MCP server `{}` ({})", m.name, m.command))?;
+        ainima_agent::mcp::register(&mut registry, server)
+            .with_context(|| format!("the MCP server `{}`'s tools", m.name))?;
+    }
+    for tool in cfg.policies.keys() {
+        if registry.spec(tool).is_none() {
+            anyhow::bail!("policies: no tool `{tool}` is registered");
+        }
+    }
+    ainima_agent::binding::check(&catalog, &registry)?;
     // A tool that hangs costs the turn 5 s, never the session.
     registry.set_timeout(Some(std::time::Duration::from_secs(5)));
-    Ok(Agent::new(assistant, registry))
+    let mut agent = Agent::new(assistant, registry);
+    agent.policies = cfg.policies.clone();
+    Ok(agent)
 }
 
 /// Messages' outbox and the webhook they are queued for.
@@ -180,7 +203,7 @@ pub fn session_with(
     fresh_voice: bool,
 ) -> Result<Session> {
     let catalog = crate::language::catalog(config_dir, &[])?;
-    let agent = agent(catalog.clone(), seed, messages)?;
+    let agent = agent(catalog.clone(), seed, messages, cfg)?;
     let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
     // Replays and suites take each sentence from a process of its own: the

@@ -65,9 +65,26 @@ pub struct Intent {
     pub replies: Vec<String>,
     /// The action to run (a tool name), if the intent acts.
     pub action: Option<String>,
+    /// Where the action was named.
+    pub action_origin: Option<Origin>,
+    /// The action's arguments from the slots (`args = { a = "first" }`:
+    /// argument `a` takes slot `first`'s value); empty: each slot is the
+    /// argument of its own name.
+    pub args: Vec<ArgBinding>,
     /// What confirming says the action will do, with `{slot}` placeholders.
     pub summary: Option<String>,
     /// Where it was first defined.
+    pub origin: Origin,
+}
+
+/// One argument of an intent's action, taken from a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArgBinding {
+    /// The tool's argument.
+    pub arg: String,
+    /// The slot whose value it takes.
+    pub slot: String,
+    /// Where the binding is written.
     pub origin: Origin,
 }
 
@@ -200,7 +217,9 @@ struct RawIntent {
     confirm: bool,
     #[serde(default)]
     replies: Vec<String>,
-    action: Option<String>,
+    action: Option<Spanned<String>>,
+    #[serde(default)]
+    args: BTreeMap<String, Spanned<String>>,
     summary: Option<String>,
 }
 
@@ -437,8 +456,20 @@ impl Catalog {
             if !raw.replies.is_empty() {
                 intent.replies = raw.replies;
             }
-            if raw.action.is_some() {
-                intent.action = raw.action;
+            if let Some(a) = raw.action {
+                intent.action_origin = Some(string_origin(&file, src, a.span()));
+                intent.action = Some(a.into_inner());
+            }
+            if !raw.args.is_empty() {
+                intent.args = raw
+                    .args
+                    .into_iter()
+                    .map(|(arg, slot)| ArgBinding {
+                        arg,
+                        origin: string_origin(&file, src, slot.span()),
+                        slot: slot.into_inner(),
+                    })
+                    .collect();
             }
             if raw.summary.is_some() {
                 intent.summary = raw.summary;
@@ -514,6 +545,40 @@ impl Catalog {
                 origin: Origin::default(),
             })
         })
+    }
+
+    /// The slots `intent`'s templates can fill, each with the list that
+    /// fills it (the first template's, where several name one slot),
+    /// expansions followed.
+    pub fn slots_of(&self, intent: &str) -> BTreeMap<String, String> {
+        fn walk(c: &Catalog, e: &Expr, out: &mut BTreeMap<String, String>, depth: usize) {
+            if depth > 32 {
+                return;
+            }
+            match e {
+                Expr::Slot { list, name, .. } => {
+                    out.entry(name.clone()).or_insert_with(|| list.clone());
+                }
+                Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| walk(c, x, out, depth)),
+                Expr::Opt(x) => walk(c, x, out, depth),
+                Expr::Rule { name, .. } => {
+                    if let Some(t) = c.expansions.get(name) {
+                        walk(c, &t.expr, out, depth + 1);
+                    }
+                }
+                Expr::Word(_) => {}
+            }
+        }
+        let mut out = BTreeMap::new();
+        for t in self
+            .intents
+            .get(intent)
+            .map(|i| &i.templates[..])
+            .unwrap_or_default()
+        {
+            walk(self, &t.expr, &mut out, 0);
+        }
+        out
     }
 
     /// One example sentence per intent that acts (in name order), from its
@@ -723,7 +788,7 @@ mod tests {
         );
         check(
             "[intents.a]\ntemplate = [\"x\"]\n",
-            "skill.toml:2:1: unknown field `template`, expected one of `description`, `templates`, `required`, `ask`, `confirm`, `replies`, `action`, `summary`",
+            "skill.toml:2:1: unknown field `template`, expected one of `description`, `templates`, `required`, `ask`, `confirm`, `replies`, `action`, `args`, `summary`",
         );
         check(
             "[lists.x]\nparser = \"colour\"\n",

@@ -979,23 +979,7 @@ impl Matcher {
             }
             Edge::Parser(p) => {
                 let w = &words[pos..];
-                let parsed = match p {
-                    ParserKind::Integer => values::integer(w).map(|(n, k)| (Value::Integer(n), k)),
-                    ParserKind::Number => values::number(w).map(|(n, k)| (Value::Number(n), k)),
-                    ParserKind::Ordinal => values::ordinal(w).map(|(n, k)| (Value::Integer(n), k)),
-                    ParserKind::Duration => {
-                        values::duration(w).map(|(s, k)| (Value::Duration { seconds: s }, k))
-                    }
-                    ParserKind::Time => values::time_of_day(w).map(|(t, k)| (Value::Time(t), k)),
-                    ParserKind::Date => {
-                        date::relative_date(w, ctx.today).map(|(d, k)| (Value::Date(d), k))
-                    }
-                    ParserKind::Percentage => {
-                        values::percentage(w).map(|(p, k)| (Value::Percentage { percent: p }, k))
-                    }
-                    ParserKind::Temperature => values::temperature(w)
-                        .map(|((d, scale), k)| (Value::Temperature { degrees: d, scale }, k)),
-                };
+                let parsed = parse_value(*p, w, ctx.today);
                 if let Some((v, k)) = parsed
                     && k > 0
                 {
@@ -1008,6 +992,44 @@ impl Matcher {
         }
         out
     }
+}
+
+/// The value parser `p` at the start of `w`: the value and the words used.
+fn parse_value(p: ParserKind, w: &[String], today: Date) -> Option<(Value, usize)> {
+    match p {
+        ParserKind::Integer => values::integer(w).map(|(n, k)| (Value::Integer(n), k)),
+        ParserKind::Number => values::number(w).map(|(n, k)| (Value::Number(n), k)),
+        ParserKind::Ordinal => values::ordinal(w).map(|(n, k)| (Value::Integer(n), k)),
+        ParserKind::Duration => {
+            values::duration(w).map(|(s, k)| (Value::Duration { seconds: s }, k))
+        }
+        ParserKind::Time => values::time_of_day(w).map(|(t, k)| (Value::Time(t), k)),
+        ParserKind::Date => date::relative_date(w, today).map(|(d, k)| (Value::Date(d), k)),
+        ParserKind::Percentage => {
+            values::percentage(w).map(|(p, k)| (Value::Percentage { percent: p }, k))
+        }
+        ParserKind::Temperature => values::temperature(w)
+            .map(|((d, scale), k)| (Value::Temperature { degrees: d, scale }, k)),
+    }
+}
+
+/// A value the parser `p` gives (for "two and a half", "five minutes",
+/// "seven thirty"...): what a slot of that list hands on, to check where
+/// it goes (a tool's argument) before anyone speaks.
+pub fn sample_value(p: ParserKind) -> Option<Value> {
+    let phrase = match p {
+        ParserKind::Integer => "two",
+        ParserKind::Number => "two and a half",
+        ParserKind::Ordinal => "second",
+        ParserKind::Duration => "five minutes",
+        ParserKind::Time => "seven thirty",
+        ParserKind::Date => "tomorrow",
+        ParserKind::Percentage => "fifty percent",
+        ParserKind::Temperature => "twenty degrees",
+    };
+    let words = crate::text::words(phrase);
+    let today = Date::new(2026, 1, 1)?;
+    parse_value(p, &words, today).map(|(v, _)| v)
 }
 
 #[cfg(test)]

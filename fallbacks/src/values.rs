@@ -169,6 +169,8 @@ pub fn integer(w: &[String]) -> Option<(u64, usize)> {
             last_unit = false;
         } else if word == "and"
             && any
+            && w.get(used.wrapping_sub(1))
+                .is_some_and(|p| scale(p).is_some())
             && w.get(used + 1)
                 .is_some_and(|n| unit(n).is_some() || tens(n).is_some())
         {
@@ -595,6 +597,11 @@ mod tests {
         check(integer, "five five", "5/1");
         check(integer, "three hundred", "300/2");
         check(integer, "seven and", "7/1");
+        // Regression (two_and_three_read_as_five): "and" joins a number
+        // only after a scale word ("a hundred and three"), so "the sum of
+        // two and three" has two numbers in it.
+        check(integer, "two and three", "2/1");
+        check(integer, "twenty and five", "20/1");
         check(integer, "a lamp", "none");
         check(integer, "lights", "none");
         check(integer, "one million two hundred thousand", "1200000/5");

@@ -30,7 +30,6 @@ use std::collections::BTreeMap;
 use ainima_fallbacks::catalog::{Catalog, ListKind};
 use ainima_fallbacks::date::Date;
 use ainima_fallbacks::replies;
-use ainima_fallbacks::template::Expr;
 use ainima_fallbacks::{Context, Matcher, Parse, Value};
 use serde::Serialize;
 use statig::prelude::*;
@@ -345,16 +344,12 @@ impl Core {
                 return Next::Idle;
             }
             vars = out.vars;
-            let args = frame
-                .slots
-                .iter()
-                .map(|(k, s)| {
-                    (
-                        k.clone(),
-                        serde_json::to_value(&s.value).unwrap_or(serde_json::Value::Null),
-                    )
-                })
-                .collect();
+            let args = action_args(&intent, &frame);
+            if !vars.contains_key("result") {
+                // A tool the skills do not run: the agent puts its result
+                // in once it ran.
+                vars.insert("result".into(), "{result}".into());
+            }
             self.actions.push(Action {
                 tool: tool.clone(),
                 args,
@@ -686,14 +681,9 @@ impl Assistant {
         let engine = Engine::new(&catalog.rules)?;
         // Which list each slot of each intent reads, for answers to questions.
         let mut slot_lists = BTreeMap::new();
-        for (name, intent) in &catalog.intents {
-            for t in &intent.templates {
-                let mut add = |list: &str, slot: &str, _: usize| {
-                    slot_lists
-                        .entry((name.clone(), slot.to_string()))
-                        .or_insert_with(|| list.to_string());
-                };
-                expand(&catalog, &t.expr, &mut add, 0);
+        for name in catalog.intents.keys() {
+            for (slot, list) in catalog.slots_of(name) {
+                slot_lists.insert((name.clone(), slot), list);
             }
         }
         let mut answers = BTreeMap::new();
@@ -792,25 +782,11 @@ impl Assistant {
         let State::Confirming { frame, .. } = self.machine.state() else {
             return None;
         };
-        let tool = self
-            .core
-            .catalog
-            .intents
-            .get(&frame.intent)?
-            .action
-            .clone()?;
+        let intent = self.core.catalog.intents.get(&frame.intent)?;
+        let tool = intent.action.clone()?;
         Some(Action {
             external: EXTERNAL.contains(&tool.as_str()),
-            args: frame
-                .slots
-                .iter()
-                .map(|(k, s)| {
-                    (
-                        k.clone(),
-                        serde_json::to_value(&s.value).unwrap_or(serde_json::Value::Null),
-                    )
-                })
-                .collect(),
+            args: action_args(intent, frame),
             tool,
         })
     }
@@ -875,28 +851,31 @@ impl Assistant {
     }
 }
 
+/// The arguments of `intent`'s action from `frame`: its bindings (`args`),
+/// or each slot under its own name.
+fn action_args(
+    intent: &ainima_fallbacks::catalog::Intent,
+    frame: &Frame,
+) -> BTreeMap<String, serde_json::Value> {
+    let value = |s: &FrameSlot| serde_json::to_value(&s.value).unwrap_or(serde_json::Value::Null);
+    if intent.args.is_empty() {
+        return frame
+            .slots
+            .iter()
+            .map(|(k, s)| (k.clone(), value(s)))
+            .collect();
+    }
+    intent
+        .args
+        .iter()
+        .filter_map(|b| Some((b.arg.clone(), value(frame.slots.get(&b.slot)?))))
+        .collect()
+}
+
 fn state_name(s: &State) -> &'static str {
     match s {
         State::Idle {} => "idle",
         State::Filling { .. } => "filling",
         State::Confirming { .. } => "confirming",
-    }
-}
-
-/// Calls `f` on the slots of `e`, expanding `<rules>`.
-fn expand(c: &Catalog, e: &Expr, f: &mut impl FnMut(&str, &str, usize), depth: usize) {
-    if depth > 32 {
-        return;
-    }
-    match e {
-        Expr::Slot { list, name, column } => f(list, name, *column),
-        Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| expand(c, x, f, depth)),
-        Expr::Opt(x) => expand(c, x, f, depth),
-        Expr::Rule { name, .. } => {
-            if let Some(t) = c.expansions.get(name) {
-                expand(c, &t.expr, f, depth + 1);
-            }
-        }
-        Expr::Word(_) => {}
     }
 }

@@ -1,0 +1,137 @@
+//! Voice-callable tools: a skill file binds an intent to any registered
+//! tool (built in, MCP, an app's function, a webhook) with `action`, and
+//! its slots to the tool's arguments with `args` (or each slot to the
+//! argument of its own name). [`check`] holds every binding against the
+//! tool's JSON Schema once the tools are known, before anyone speaks: a
+//! slot the tool has no argument for, a value of the slot's list the
+//! argument's schema refuses (a word outside its `enum`, text where it
+//! takes a number), or an argument the tool requires that no slot gives is
+//! an error at the binding's `file:line:column`.
+
+use ainima_fallbacks::catalog::{Catalog, ListKind};
+use ainima_fallbacks::matcher::{Value as SlotValue, sample_value};
+use serde_json::Value;
+
+use crate::tools::Registry;
+use crate::{Error, Result};
+
+/// Values a slot of `list` can hand on, as the tool will see them: every
+/// listed value, a parser's typical value, or free text.
+fn slot_values(catalog: &Catalog, list: &str) -> Vec<Value> {
+    let Some(l) = catalog.list(list) else {
+        return Vec::new();
+    };
+    let json = |v: SlotValue| serde_json::to_value(v).unwrap_or(Value::Null);
+    match &l.kind {
+        ListKind::Values(values) => values
+            .iter()
+            .map(|(_, out)| json(SlotValue::Text(out.clone())))
+            .collect(),
+        ListKind::Parser(p) => sample_value(*p).map(json).into_iter().collect(),
+        ListKind::Wildcard => vec![json(SlotValue::Text("some words".into()))],
+    }
+}
+
+/// Checks every intent whose action is a tool in `registry` against that
+/// tool's schema; intents bound with `args` must name a registered tool.
+pub fn check(catalog: &Catalog, registry: &Registry) -> Result<()> {
+    for (name, intent) in &catalog.intents {
+        let Some(tool) = &intent.action else {
+            continue;
+        };
+        let at =
+            |origin: Option<&ainima_fallbacks::error::Origin>, message: String| Error::Binding {
+                at: origin.map_or_else(|| intent.origin.to_string(), ToString::to_string),
+                message: format!("intent `{name}`: {message}"),
+            };
+        let Some(spec) = registry.spec(tool) else {
+            if intent.args.is_empty() {
+                // A built-in skill's own action.
+                continue;
+            }
+            let known: Vec<&str> = registry.specs().map(|s| s.name.as_str()).collect();
+            return Err(at(
+                intent.action_origin.as_ref(),
+                format!(
+                    "no tool `{tool}` is registered (tools: {})",
+                    known.join(", ")
+                ),
+            ));
+        };
+        let slots = catalog.slots_of(name);
+        let schema = &spec.parameters;
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
+        // (argument, slot, where written)
+        let bindings: Vec<(String, String, Option<&ainima_fallbacks::error::Origin>)> =
+            if intent.args.is_empty() {
+                slots
+                    .keys()
+                    .map(|s| (s.clone(), s.clone(), intent.action_origin.as_ref()))
+                    .collect()
+            } else {
+                intent
+                    .args
+                    .iter()
+                    .map(|b| (b.arg.clone(), b.slot.clone(), Some(&b.origin)))
+                    .collect()
+            };
+        for (arg, slot, origin) in &bindings {
+            let Some(list) = slots.get(slot) else {
+                return Err(at(
+                    *origin,
+                    format!("no template of the intent has a slot `{slot}`"),
+                ));
+            };
+            let Some(sub) = properties.and_then(|p| p.get(arg)) else {
+                if properties.is_some() || closed {
+                    let takes: Vec<&str> = properties
+                        .map(|p| p.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    return Err(at(
+                        *origin,
+                        format!(
+                            "`{tool}` has no argument `{arg}` (it takes {})",
+                            if takes.is_empty() {
+                                "none".to_string()
+                            } else {
+                                takes.join(", ")
+                            }
+                        ),
+                    ));
+                }
+                continue;
+            };
+            for v in slot_values(catalog, list) {
+                if let Err(e) = crate::schema::validate(sub, &v) {
+                    return Err(at(
+                        *origin,
+                        format!(
+                            "slot `{slot}` (list `{list}`) can give {v}, which `{tool}`'s argument `{arg}` does not take: {}",
+                            e.message
+                        ),
+                    ));
+                }
+            }
+        }
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let given = bindings.iter().any(|(a, _, _)| a == req);
+            let default = properties
+                .and_then(|p| p.get(req))
+                .is_some_and(|p| p.get("default").is_some());
+            if !given && !default {
+                return Err(at(
+                    intent.action_origin.as_ref(),
+                    format!("`{tool}` requires the argument `{req}`, which no slot gives"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
