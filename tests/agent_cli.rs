@@ -255,10 +255,15 @@ struct Chat {
 
 impl Chat {
     fn start(home: &Path) -> Chat {
+        Self::start_with(home, &[])
+    }
+
+    fn start_with(home: &Path, env: &[(&str, &str)]) -> Chat {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_ainima"))
             .args(["chat", "--json", "--now", "1795341600"])
             .env("AINIMA_HOME", home)
+            .envs(env.iter().copied())
             .env_remove("RUST_BACKTRACE")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -400,4 +405,92 @@ fn approvals_answer_what_a_running_chat_waits_on() {
         2,
         "{log}"
     );
+}
+
+/// Regression (sessions_had_no_outbox): `run`, `listen`, `demo` and `chat`
+/// had no outbox, so a message could never be sent. With `[messages]` in
+/// `ainima.toml`, an approved message goes into the outbox and its worker
+/// delivers it, signed, while the conversation goes on; one the receiver
+/// refuses for good is told to the user, unasked.
+#[test]
+fn an_approved_message_is_delivered_by_the_outbox_while_chat_runs() {
+    use ainima_agent::http::{Response, Server};
+    use std::sync::{Arc, Mutex};
+    let h = home("messages");
+    // (path, signature, body) of each request the receiver got.
+    type Got = Vec<(String, Option<String>, Vec<u8>)>;
+    let got: Arc<Mutex<Got>> = Arc::default();
+    let seen = got.clone();
+    let server = Server::start("127.0.0.1:0", move |req| {
+        let mut g = seen.lock().expect("lock");
+        g.push((
+            req.path.clone(),
+            req.header("x-ainima-signature").map(str::to_string),
+            req.body.clone(),
+        ));
+        if req.path == "/refuse" {
+            Response::json(400, &json!({"error": "no such contact"}))
+        } else {
+            Response::json(200, &json!({"ok": true}))
+        }
+    })
+    .expect("receiver");
+    let config = |path: &str| {
+        std::fs::create_dir_all(h.join("config")).expect("config");
+        std::fs::write(
+            h.join("config/ainima.toml"),
+            format!(
+                "[messages]\nwebhook = \"{}{path}\"\nsecret_env = \"HOOK_SECRET\"\nallow_private = [\"127.0.0.1\"]\n",
+                server.url()
+            ),
+        )
+        .expect("config");
+    };
+    config("/hook");
+    let mut chat = Chat::start_with(&h, &[("HOOK_SECRET", "s3cret")]);
+    chat.say("send a message to Mom saying I'm late");
+    let asked = chat.next();
+    assert!(
+        asked["reply"].as_str().is_some_and(|r| r.contains('?')),
+        "{asked}"
+    );
+    chat.say("yes");
+    let sent = chat.next();
+    assert_eq!(sent["calls"][0]["tool"], "message.send", "{sent}");
+    assert_eq!(sent["calls"][0]["status"], "done", "{sent}");
+    // Delivered in the background, while the chat still runs.
+    let start = std::time::Instant::now();
+    while got.lock().expect("lock").is_empty() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (path, signature, body) = got.lock().expect("lock")[0].clone();
+    assert_eq!(path, "/hook");
+    assert!(
+        ainima_agent::webhook::verify(b"s3cret", &body, signature.as_deref()),
+        "signed with the configured secret"
+    );
+    let payload: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(payload, json!({"to": "mom", "text": "I'm late"}));
+    chat.end();
+
+    // A receiver that refuses for good: the user hears of it, unasked.
+    config("/refuse");
+    let mut chat = Chat::start_with(&h, &[("HOOK_SECRET", "s3cret")]);
+    chat.say("send a message to Dad saying hello");
+    chat.next();
+    chat.say("yes");
+    chat.next();
+    let told = chat.next();
+    assert!(
+        told["reply"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("I couldn't deliver your message to dad")),
+        "{told}"
+    );
+    chat.end();
+    let o = ainima(&h, &["outbox", "list", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON");
+    let states: Vec<&str> = entries.iter().filter_map(|e| e["state"].as_str()).collect();
+    assert_eq!(states, ["delivered", "failed"], "{entries:?}");
 }

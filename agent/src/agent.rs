@@ -90,6 +90,12 @@ pub struct Agent {
     /// Where every step is recorded, if anywhere.
     pub audit: Option<AuditLog>,
     pending: Option<(ApprovalRequest, Held)>,
+    /// What connectors running beside the agent have to say (a message
+    /// that could not be delivered).
+    notices: Option<std::sync::mpsc::Receiver<String>>,
+    notify: Option<std::sync::mpsc::Sender<String>>,
+    /// The outbox's delivery, while the agent lives.
+    worker: Option<crate::outbox::Worker>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -132,7 +138,54 @@ impl Agent {
             policies: BTreeMap::new(),
             audit: None,
             pending: None,
+            notices: None,
+            notify: None,
+            worker: None,
         }
+    }
+
+    /// Something connectors can say through the assistant: each text sent
+    /// is told (and logged) at the next [`Agent::poll`].
+    pub fn notifier(&mut self) -> std::sync::mpsc::Sender<String> {
+        if let Some(tx) = &self.notify {
+            return tx.clone();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.notices = Some(rx);
+        self.notify = Some(tx.clone());
+        tx
+    }
+
+    /// Delivers `outbox`'s entries to their webhooks in the background
+    /// while the agent lives (`template`: the secret, the private hosts
+    /// allowed and the roots trusted; each entry's own target), on the
+    /// clock `now_ms`; an entry given up on is told ("I couldn't deliver
+    /// ...").
+    pub fn run_outbox(
+        &mut self,
+        outbox: std::sync::Arc<crate::outbox::Outbox>,
+        template: crate::webhook::Webhook,
+        now_ms: impl Fn() -> u64 + Send + 'static,
+    ) {
+        let tell = self.notifier();
+        self.worker = Some(crate::outbox::Worker::spawn(
+            outbox,
+            move |e| {
+                let mut w = template.clone();
+                w.url = e.target.clone();
+                w.deliver(&e.key, &e.payload).map(|_| ())
+            },
+            now_ms,
+            move |e| {
+                let why = e.last_error.as_deref().unwrap_or("it failed");
+                let what = match e.payload.get("to").and_then(Value::as_str) {
+                    Some(to) if e.tool == "message.send" => format!("your message to {to}"),
+                    _ => e.tool.clone(),
+                };
+                let _ = tell.send(format!("I couldn't deliver {what}: {why}"));
+            },
+            std::time::Duration::from_millis(250),
+        ));
     }
 
     /// The registry and approvals, to hand to the local endpoint: apps it
@@ -236,11 +289,15 @@ impl Agent {
         ours
     }
 
-    /// Something that happened to the waiting request meanwhile, outside
-    /// the conversation: an answer given at the local endpoint (the call
-    /// then runs, or not), or its expiry. `None` while it still waits, or
-    /// when nothing waits.
+    /// Something that happened outside the conversation: a connector's
+    /// notice, or what became of the waiting request (an answer given at
+    /// the local endpoint: the call then runs, or not; its expiry). `None`
+    /// when there is nothing to tell.
     pub fn poll(&mut self, now: Now, now_ms: u64) -> Option<AgentTurn> {
+        if let Some(text) = self.notices.as_ref().and_then(|n| n.try_recv().ok()) {
+            self.log("notice", json!({"said": text}), now_ms);
+            return Some(AgentTurn::said(text, Vec::new()));
+        }
         if let Some(lapsed) = self.expire(now_ms) {
             if self.assistant.confirming().is_some() {
                 self.assistant.hear("no", now);

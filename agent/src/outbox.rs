@@ -269,24 +269,106 @@ impl Outbox {
         now_ms: u64,
         deliver: &mut dyn FnMut(&Entry) -> Result<()>,
     ) -> Result<(usize, usize)> {
-        let (mut ok, mut bad) = (0, 0);
+        let r = self.deliver_round(now_ms, deliver)?;
+        Ok((r.delivered, r.failed))
+    }
+
+    /// [`Outbox::deliver_due`], saying which entries it gave up on.
+    pub fn deliver_round(
+        &self,
+        now_ms: u64,
+        deliver: &mut dyn FnMut(&Entry) -> Result<()>,
+    ) -> Result<Round> {
+        let mut round = Round::default();
         for e in self.due(now_ms)? {
             match deliver(&e) {
                 Ok(()) => {
                     self.delivered(e.id)?;
-                    ok += 1;
+                    round.delivered += 1;
                 }
                 Err(err) => {
                     let retryable = match &err {
                         Error::Delivery { retryable, .. } => *retryable,
                         _ => true,
                     };
-                    self.failed(e.id, &err.to_string(), retryable, now_ms)?;
-                    bad += 1;
+                    let after = self.failed(e.id, &err.to_string(), retryable, now_ms)?;
+                    round.failed += 1;
+                    if after.state == State::Failed {
+                        round.given_up.push(after);
+                    }
                 }
             }
         }
-        Ok((ok, bad))
+        Ok(round)
+    }
+}
+
+/// What one delivery round did.
+#[derive(Debug, Clone, Default)]
+pub struct Round {
+    /// Entries the receiver took.
+    pub delivered: usize,
+    /// Failed attempts.
+    pub failed: usize,
+    /// Entries that failed for good this round (refused, or out of
+    /// attempts): someone should hear of them.
+    pub given_up: Vec<Entry>,
+}
+
+/// Delivers an outbox's due entries in the background, every `every`,
+/// until dropped; each entry given up on is handed to `given_up`.
+pub struct Worker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// Starts the worker on a thread of its own: `deliver` sends one entry,
+    /// `now_ms` is the clock retries are spaced on.
+    pub fn spawn(
+        outbox: std::sync::Arc<Outbox>,
+        mut deliver: impl FnMut(&Entry) -> Result<()> + Send + 'static,
+        now_ms: impl Fn() -> u64 + Send + 'static,
+        mut given_up: impl FnMut(&Entry) + Send + 'static,
+        every: std::time::Duration,
+    ) -> Worker {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                // A round that cannot read the database is tried again
+                // next time; the entries are safe where they are.
+                if let Ok(round) = outbox.deliver_round(now_ms(), &mut deliver) {
+                    round.given_up.iter().for_each(&mut given_up);
+                }
+                let mut slept = std::time::Duration::ZERO;
+                while slept < every && !flag.load(Ordering::Relaxed) {
+                    let step = std::time::Duration::from_millis(20).min(every - slept);
+                    std::thread::sleep(step);
+                    slept += step;
+                }
+            }
+        });
+        Worker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

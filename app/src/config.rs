@@ -28,6 +28,26 @@ pub struct AppConfig {
     /// annotations): `[policies]` `"everything.echo" = "confirm"`; `auto`,
     /// `confirm` or `deny`.
     pub policies: std::collections::BTreeMap<String, ainima_agent::approval::Policy>,
+    /// Where messages go (`[messages]`): without it, "send a message"
+    /// has no connector and nothing is sent.
+    pub messages: Option<MessagesConfig>,
+}
+
+/// Messages through the outbox to a webhook.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesConfig {
+    /// The webhook (https, or http to a host in `allow_private`).
+    pub webhook: String,
+    /// The environment variable holding the HMAC secret the requests are
+    /// signed with (`X-Ainima-Signature`).
+    pub secret_env: Option<String>,
+    /// Hosts on private addresses the webhook may be (a service on the
+    /// LAN, or loopback).
+    #[serde(default)]
+    pub allow_private: Vec<String>,
+    /// PEM certificates to trust instead of the public roots.
+    pub roots: Option<std::path::PathBuf>,
 }
 
 /// An MCP server over stdio.
@@ -68,6 +88,10 @@ impl AppConfig {
         cfg.room.impulse_response()?;
         if let Some(z) = &cfg.time_zone {
             crate::clock::zone(Some(z))?;
+        }
+        if let Some(m) = &cfg.messages {
+            ainima_agent::net::parse(&m.webhook)
+                .map_err(|e| anyhow::anyhow!("messages.webhook: {e}"))?;
         }
         for (i, m) in cfg.mcp.iter().enumerate() {
             if m.name.is_empty() || m.name.contains(['.', ' ']) {

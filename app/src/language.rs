@@ -143,6 +143,7 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
     // "yes" answers), the audit log.
     let mut agent = crate::run::agent(catalog.clone(), seed, None, cfg)?;
     agent.audit = Some(crate::run::audit_log(data)?);
+    crate::run::connect(&mut agent, cfg, data)?;
     // Timers and alarms kept from before; those that came due meanwhile
     // are told first.
     crate::run::restore_pending(&mut agent, data)?;

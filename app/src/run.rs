@@ -185,6 +185,47 @@ pub fn agent(
     Ok(agent)
 }
 
+/// Wires what `cfg` declares beyond the agent itself to `agent`, with its
+/// state in `data`: messages through the outbox (`outbox.redb`) to their
+/// webhook, delivered in the background while the agent lives; a message
+/// given up on is told.
+pub fn connect(agent: &mut Agent, cfg: &AppConfig, data: &Path) -> Result<()> {
+    let Some(m) = &cfg.messages else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(data).with_context(|| data.display().to_string())?;
+    let db = data.join("outbox.redb");
+    let outbox = Arc::new(ainima_agent::outbox::Outbox::open(&db).with_context(|| {
+        format!(
+            "the outbox {} (another ainima session may hold it)",
+            db.display()
+        )
+    })?);
+    ainima_agent::builtin::register(
+        &mut agent.registry(),
+        &ainima_agent::builtin::Wiring {
+            messages: Some((outbox.clone(), m.webhook.clone())),
+            coffee: None,
+            robot: None,
+        },
+    )?;
+    let mut template = ainima_agent::webhook::Webhook::new(&m.webhook);
+    if let Some(var) = &m.secret_env {
+        template.secret = Some(
+            std::env::var(var)
+                .with_context(|| format!("messages.secret_env: the variable {var} is not set"))?
+                .into_bytes(),
+        );
+    }
+    template.allow_private = m.allow_private.clone();
+    if let Some(roots) = &m.roots {
+        template.roots_pem =
+            std::fs::read(roots).with_context(|| format!("messages.roots {}", roots.display()))?;
+    }
+    agent.run_outbox(outbox, template, crate::agent_cmd::now_ms);
+    Ok(())
+}
+
 /// Messages' outbox and the webhook they are queued for.
 pub type Messages = Option<(Arc<ainima_agent::outbox::Outbox>, String)>;
 
@@ -274,6 +315,7 @@ pub fn run(
         &|c: &mut Config| args.start.apply(c),
     )?;
     open_audit(&mut session, args.data)?;
+    connect(&mut session.agent, cfg, args.data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     room.add_user_speech(0, user.clone(), 1.0);
     // The recording, then time for the last answer.
@@ -346,6 +388,7 @@ pub fn listen(
         start.apply(c)
     })?;
     open_audit(&mut session, data)?;
+    connect(&mut session.agent, cfg, data)?;
     restore_pending(&mut session.agent, data)?;
     // Apps and `ainima approvals` reach this session's agent here.
     let endpoint = ainima_agent::endpoint::serve(data, session.agent.shared())
