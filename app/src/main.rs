@@ -156,6 +156,9 @@ enum Command {
         /// An installed speech model (default: the only one, or whisper-tiny.en).
         #[arg(long)]
         model: Option<String>,
+        /// Write every event, one JSON object a line, to this file.
+        #[arg(long)]
+        events: Option<PathBuf>,
     },
     /// Turing-test regression suites of spoken dialogues.
     Ttdd {
@@ -571,9 +574,16 @@ fn run(cli: Cli) -> Result<()> {
             };
             run::run(&cfg, &home.config, &dir, &args, &mut out)?;
         }
-        Command::Listen { model } => {
+        Command::Listen { model, events } => {
             let dir = model_dir(&home, model.as_deref())?;
-            run::listen(&cfg, &home.config, &dir, &home.data, &mut out)?;
+            run::listen(
+                &cfg,
+                &home.config,
+                &dir,
+                &home.data,
+                events.as_deref(),
+                &mut out,
+            )?;
         }
         Command::Ttdd {
             action: TtddCommand::Run { args, data, model },

@@ -371,17 +371,24 @@ pub fn run(
     Ok(())
 }
 
+/// How long `listen` waits before reopening a lost or stalled device,
+/// doubling from the first to the last.
+const REOPEN_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(4));
+
 /// `ainima listen`: the session on the default microphone and speaker, on
-/// the real clock (stage costs are the time they really take).
+/// the real clock (stage costs are the time they really take). A device
+/// that fails, stalls or goes away is reopened with backoff, and the
+/// conversation goes on; `events`, when given, gets one JSON event a line.
 pub fn listen(
     cfg: &AppConfig,
     config_dir: &Path,
     model_dir: &Path,
     data: &Path,
+    events: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut device = ainima_audio::device::cpal::CpalDevice::default_devices()
-        .context("no usable microphone and speaker")?;
+    use ainima_audio::device::cpal::CpalDevice;
+    let mut device = CpalDevice::default_devices().context("no usable microphone and speaker")?;
     let info = device.info();
     let start = crate::clock::wall(cfg.time_zone.as_deref())?;
     let mut session = session(cfg, config_dir, model_dir, false, 0, &|c: &mut Config| {
@@ -393,24 +400,61 @@ pub fn listen(
     // Apps and `ainima approvals` reach this session's agent here.
     let endpoint = ainima_agent::endpoint::serve(data, session.agent.shared())
         .context("starting the local endpoint")?;
+    let mut events_file = match events {
+        Some(p) => Some(std::fs::File::create(p).with_context(|| p.display().to_string())?),
+        None => None,
+    };
     writeln!(
         out,
         "Listening on {} ({} Hz in, {} Hz out); endpoint {}. Ctrl-C ends.",
         info.name, info.input_rate, info.output_rate, endpoint.info.url
     )?;
     let mut shown = "";
-    while session.step(&mut device)? {
-        let events = session.take_events();
-        for e in &events {
-            writeln!(out, "\r\x1b[K{}", describe(e))?;
+    let mut backoff = REOPEN_BACKOFF.0;
+    let mut heard_at = std::time::Instant::now();
+    loop {
+        match session.step(&mut device) {
+            Ok(true) => {
+                backoff = REOPEN_BACKOFF.0;
+                heard_at = std::time::Instant::now();
+            }
+            Ok(false) => break,
+            // The device failed, stalled or went away: the conversation
+            // waits for it, never ends for it.
+            Err(ainima::Error::Audio(ainima_audio::Error::Device(why))) => {
+                session.device_status(format!("{why}; reopening"));
+                loop {
+                    show_events(&mut session, out, events_file.as_mut())?;
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(REOPEN_BACKOFF.1);
+                    match CpalDevice::default_devices() {
+                        Ok(d) => {
+                            // A stream whose server went away may never
+                            // return from its poll, and dropping it waits
+                            // for that thread: let it go on a thread of its
+                            // own rather than hang the conversation.
+                            let old = std::mem::replace(&mut device, d);
+                            std::thread::spawn(move || drop(old));
+                            break;
+                        }
+                        Err(e) => session.device_status(format!("{e}; retrying")),
+                    }
+                }
+                // The session's clock is its samples: the time without
+                // any passes as silence, so that timers, the debouncing of
+                // repeated requests and the audit log's times stay true.
+                let lost = (heard_at.elapsed().as_secs_f64() * 16_000.0) as usize;
+                let mut gap = ainima_audio::device::file::FileDevice::from_samples(
+                    "the time without a device",
+                    vec![0.0; lost],
+                );
+                while session.step(&mut gap)? {}
+                heard_at = std::time::Instant::now();
+                session.device_status(format!("back ({})", device.info().name));
+            }
+            Err(e) => return Err(e.into()),
         }
-        if events.iter().any(|e| {
-            matches!(
-                e.kind,
-                ainima::session::EventKind::ToolCall { .. }
-                    | ainima::session::EventKind::Ring { .. }
-            )
-        }) {
+        if show_events(&mut session, out, events_file.as_mut())? {
             keep_pending(&session.agent, data)?;
         }
         if session.state() != shown {
@@ -420,6 +464,31 @@ pub fn listen(
         }
     }
     Ok(())
+}
+
+/// Writes the session's new events for a person (and as JSON lines into
+/// `file`); whether timers or tool calls changed what is kept.
+fn show_events(
+    session: &mut Session,
+    out: &mut dyn Write,
+    mut file: Option<&mut std::fs::File>,
+) -> Result<bool> {
+    let events = session.take_events();
+    for e in &events {
+        writeln!(out, "\r\x1b[K{}", describe(e))?;
+        if let Some(f) = file.as_mut() {
+            writeln!(f, "{}", serde_json::to_string(e)?)?;
+        }
+    }
+    if !events.is_empty() {
+        out.flush()?;
+    }
+    Ok(events.iter().any(|e| {
+        matches!(
+            e.kind,
+            ainima::session::EventKind::ToolCall { .. } | ainima::session::EventKind::Ring { .. }
+        )
+    }))
 }
 
 /// One line for a person: the time, then what happened.

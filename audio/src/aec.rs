@@ -131,6 +131,13 @@ pub struct EchoCanceller {
     /// [`EXPLAINED_BLOCKS`], the echo path may be beyond the reach of the
     /// lags, and low coherence proves nothing.
     explained: usize,
+    /// Far-end blocks in a row in which the microphone stayed at its noise
+    /// floor: past [`NO_ECHO_BLOCKS`], there is no echo path at all (a
+    /// headset, a speaker the microphone cannot hear).
+    far_quiet: usize,
+    /// Far-end blocks in a row whose microphone the reference explained
+    /// almost wholly (above [`ECHO_BACK`]).
+    coherent_run: usize,
 }
 
 impl std::fmt::Debug for EchoCanceller {
@@ -169,6 +176,17 @@ const NEAR_SHARE: f32 = 0.3;
 /// Far-end blocks the reference must have explained before low coherence
 /// counts as a talker (200 ms of the assistant's speech).
 const EXPLAINED_BLOCKS: usize = 20;
+/// Far-end blocks with a silent microphone after which the echo path is
+/// taken to be absent (1.2 s: longer than the furthest echo delay the lags
+/// look for, so a slow device's echo is never mistaken for a talker).
+const NO_ECHO_BLOCKS: usize = 120;
+/// Coherence above which, for [`ECHO_BACK_BLOCKS`] blocks on end, the
+/// microphone is taken to hear the speaker again.
+const ECHO_BACK: f32 = 0.9;
+/// See [`ECHO_BACK`] (200 ms: any new sound on the microphone is coherent
+/// with some lag of the reference for its first few blocks, a smoothed
+/// estimate's artefact, and a talker's voice for a few more).
+const ECHO_BACK_BLOCKS: usize = 20;
 /// Per-block decay of the coherent echo's peak (13 dB a second: it holds
 /// the assistant's loud syllables through its soft ones).
 const COHERENT_PEAK_DECAY: f32 = 0.97;
@@ -230,6 +248,8 @@ impl EchoCanceller {
             coherence: 0.0,
             coherent_peak: 0.0,
             explained: 0,
+            far_quiet: 0,
+            coherent_run: 0,
             mid_reply: false,
             linear: [0.0; BLOCK],
             cfg,
@@ -464,6 +484,28 @@ impl EchoCanceller {
             self.coherent_peak = self.coherent_peak.max(m_now);
             self.explained = self.explained.saturating_add(1);
         }
+        // No echo path at all: the reference has played for longer than
+        // any echo takes to arrive and the microphone stayed at its noise
+        // floor. Anything it hears then is the near end; echo, once it
+        // shows, starts the count again.
+        let loud = m_now > 10.0 * self.noise && m_now > FAR_END_FLOOR;
+        // Echo is back only on clear evidence: the reference explains the
+        // microphone almost wholly for 200 ms on end.
+        self.coherent_run = if coh > ECHO_BACK && far_end {
+            self.coherent_run.saturating_add(1)
+        } else {
+            0
+        };
+        let established = self.far_quiet >= NO_ECHO_BLOCKS;
+        if self.coherent_run >= ECHO_BACK_BLOCKS || (far_end && loud && !established) {
+            // Until the silence is established, any sound heard while the
+            // assistant plays may be its echo (a slow device's comes late):
+            // the count starts again.
+            self.far_quiet = 0;
+        } else if far_end && self.s_ref > FAR_END_FLOOR && !loud {
+            self.far_quiet = self.far_quiet.saturating_add(1);
+        }
+        let no_echo = self.far_quiet >= NO_ECHO_BLOCKS;
         let early = far_end
             && self.erle_est <= CONVERGED_DB
             && self.s_ref > FAR_END_FLOOR
@@ -472,6 +514,7 @@ impl EchoCanceller {
             && (1.0 - coh) * m_now > NEAR_SHARE * self.coherent_peak
             && m_now > 10.0 * self.noise;
         let detected = early
+            || (far_end && no_echo && loud)
             || far_end
                 && self.erle_est > CONVERGED_DB
                 && e_now > DT_MARGIN * expected_residual

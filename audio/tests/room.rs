@@ -182,3 +182,98 @@ fn double_talk_does_not_make_the_canceller_diverge() {
     let erle = 10.0 * (e_mic / e_out).log10();
     assert!(erle >= 25.0, "ERLE after double talk: {erle:.1} dB");
 }
+
+/// Regression (no_echo_path_vetoes_the_user): with no echo path at all (a
+/// headset; PulseAudio's null sink), the canceller never saw echo to
+/// explain, so it never told a talker from echo and its veto kept the
+/// user unheard for as long as the assistant spoke. Once the reference
+/// has played longer than any echo takes to arrive over a silent
+/// microphone, what the microphone hears is the user.
+#[test]
+fn with_no_echo_path_a_user_talking_over_the_assistant_is_heard() {
+    let Some(voice) = espeak(ASSISTANT) else {
+        return;
+    };
+    let Some(dir) = common::data_dir() else {
+        return;
+    };
+    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav"))
+        .unwrap();
+    let alone = ainima_audio::endpoint::segments(&user, &Config::default()).unwrap();
+    let at = 3 * 16_000;
+    let onset = at + alone.first().expect("speech").start;
+    let headset = RoomConfig {
+        echo_gain: 0.0,
+        ..RoomConfig::default()
+    };
+    let run = run_room(
+        headset.clone(),
+        Some(AecConfig::default()),
+        &voice,
+        Some((at, user)),
+        8,
+    );
+    let detected = starts(&run);
+    assert_eq!(
+        detected.len(),
+        1,
+        "one user onset expected, got {detected:?}"
+    );
+    let latency_ms = (detected[0] as i64 - onset as i64) * 1000 / 16_000;
+    assert!(
+        (-20..=100).contains(&latency_ms),
+        "detected {latency_ms} ms after the onset"
+    );
+    // And the assistant alone still wakes nothing.
+    let alone = run_room(headset, Some(AecConfig::default()), &voice, None, 8);
+    assert_eq!(starts(&alone), Vec::<u64>::new());
+}
+
+/// With no echo path, a user who starts talking near the end of a reply
+/// (any time once it has played for longer than an echo takes) is heard
+/// whole: the onset of their voice must not pass for the echo coming back.
+#[test]
+fn with_no_echo_path_a_user_talking_at_the_end_of_a_reply_is_heard_whole() {
+    let Some(voice) = espeak(ASSISTANT) else {
+        return;
+    };
+    let Some(dir) = common::data_dir() else {
+        return;
+    };
+    let voice = &voice[..3 * 16_000];
+    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav"))
+        .unwrap();
+    let headset = RoomConfig {
+        echo_gain: 0.0,
+        ..RoomConfig::default()
+    };
+    for at_ms in [2_000u64, 2_500, 2_800, 2_900, 3_000, 3_200] {
+        let run = run_room(
+            headset.clone(),
+            Some(AecConfig::default()),
+            voice,
+            Some((at_ms * 16, user.clone())),
+            6,
+        );
+        let ends: Vec<(u64, u64)> = run
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EndpointEvent::SpeechEnd(u) => Some((u.start, u.end)),
+                _ => None,
+            })
+            .collect();
+        let rejected = run
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, EndpointEvent::Rejected { .. }))
+            .count();
+        assert_eq!(ends.len(), 1, "at {at_ms} ms: {:?}", run.events);
+        assert_eq!(rejected, 0, "at {at_ms} ms: {:?}", run.events);
+        let secs = (ends[0].1 - ends[0].0) as f64 / 16_000.0;
+        assert!(
+            secs > 0.8,
+            "at {at_ms} ms: {secs:.2} s of the user's speech"
+        );
+    }
+}

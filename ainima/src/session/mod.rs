@@ -294,6 +294,11 @@ pub enum EventKind {
         /// What happened.
         message: String,
     },
+    /// The audio device was lost, stalled, or came back (live sessions).
+    Device {
+        /// What became of it.
+        status: String,
+    },
 }
 
 impl EventKind {
@@ -328,6 +333,7 @@ impl EventKind {
             K::OwnVoice { text } => format!("its own voice heard back, ignored: {text:?}"),
             K::Ring { text } => format!("rings: {text:?}"),
             K::Error { stage, message } => format!("{stage} failed: {message}"),
+            K::Device { status } => format!("audio device: {status}"),
         }
     }
 }
@@ -751,6 +757,12 @@ impl Session {
         self.playback_check(device);
         self.ring_check();
         Ok(n == BLOCK)
+    }
+
+    /// Notes what became of the audio device (a live session reopening a
+    /// lost or stalled one): an event at the session's time.
+    pub fn device_status(&mut self, status: String) {
+        self.emit(self.pos, EventKind::Device { status });
     }
 
     /// Runs until the device's stream ends or `until` samples, then lets
