@@ -437,13 +437,20 @@ fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
     let i = wait_for(&ev, i, 30, "a device event", |e| e["type"] == "device");
     let i = i.max(wait_device_steady(&ev, 40));
     feeder.say(&said(&home, "Turn on the kitchen light."));
-    let i = wait_for(
+    let on = wait_for(
         &ev,
         i,
         40,
         "device.on call after the stall",
         tool_call("device.on"),
     );
+    // The words so far were heard while the user still spoke (the
+    // recogniser works beside the capture loop).
+    assert!(
+        events(&ev)[i..on].iter().any(|e| e["type"] == "partial"),
+        "no partial transcript before the final one"
+    );
+    let i = on;
 
     // The sound server restarts.
     drop(recorder);

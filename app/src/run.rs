@@ -392,7 +392,9 @@ pub fn listen(
     let info = device.info();
     let start = crate::clock::wall(cfg.time_zone.as_deref())?;
     let mut session = session(cfg, config_dir, model_dir, false, 0, &|c: &mut Config| {
-        start.apply(c)
+        start.apply(c);
+        // Recognition off the capture loop; partial transcripts.
+        c.live = true;
     })?;
     open_audit(&mut session, data)?;
     connect(&mut session.agent, cfg, data)?;
@@ -475,7 +477,13 @@ fn show_events(
 ) -> Result<bool> {
     let events = session.take_events();
     for e in &events {
-        writeln!(out, "\r\x1b[K{}", describe(e))?;
+        match &e.kind {
+            // The words so far update the status line in place.
+            ainima::session::EventKind::Partial { text } => {
+                write!(out, "\r\x1b[K[{}] {text} ...", session.state())?
+            }
+            _ => writeln!(out, "\r\x1b[K{}", describe(e))?,
+        }
         if let Some(f) = file.as_mut() {
             writeln!(f, "{}", serde_json::to_string(e)?)?;
         }

@@ -21,6 +21,8 @@
 //! word or a request drops the rest of the reply, a backchannel or a noise
 //! resumes it where it stopped.
 
+mod hearing;
+mod judge;
 pub mod profile;
 mod turn;
 pub mod words;
@@ -38,7 +40,7 @@ use ainima_audio::device::DuplexDevice;
 use ainima_audio::endpoint::{self, EndpointEvent, Utterance};
 use ainima_audio::frontend::FrontEnd;
 use ainima_fallbacks::catalog::Catalog;
-use ainima_fallbacks::matcher::{Context, Matcher};
+use ainima_fallbacks::matcher::Context;
 use ainima_neurosymbolic::Now;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -115,6 +117,13 @@ pub struct Config {
     /// half its words, in order, with the first. Costs a second
     /// recognition, only on such sentences.
     pub bias_retry: bool,
+    /// A live session (a real device, on the real clock): the recogniser
+    /// runs on a worker thread, so the session goes on hearing (a barge-in,
+    /// the next block) while it works, and partial transcripts of the
+    /// words so far are events. Off: it runs in the session's step, its
+    /// cost charged to the device's time (simulations and replays, bit for
+    /// bit).
+    pub live: bool,
     /// How long past its pause an unfinished sentence is held open.
     pub unfinished_hold_ms: u32,
     /// A request the same as one being handled, within this long, is merged
@@ -150,6 +159,7 @@ impl Default for Config {
             meaning_pause_ms: 200,
             meaning_lookahead_ms: 100,
             bias_retry: true,
+            live: false,
             unfinished_hold_ms: 1_500,
             debounce_ms: 4_000,
             barge_in: true,
@@ -294,6 +304,11 @@ pub enum EventKind {
         /// What happened.
         message: String,
     },
+    /// The words so far of speech still going on (live sessions).
+    Partial {
+        /// What the recogniser made of them.
+        text: String,
+    },
     /// The audio device was lost, stalled, or came back (live sessions).
     Device {
         /// What became of it.
@@ -334,6 +349,7 @@ impl EventKind {
             K::Ring { text } => format!("rings: {text:?}"),
             K::Error { stage, message } => format!("{stage} failed: {message}"),
             K::Device { status } => format!("audio device: {status}"),
+            K::Partial { text } => format!("hearing \"{text}\"..."),
         }
     }
 }
@@ -387,19 +403,30 @@ struct Reply {
     question_from: Option<usize>,
 }
 
+/// Where the recogniser runs.
+enum Hearer {
+    /// In the session's step, charged to the device's time.
+    Here(Box<dyn SpeechToText + Send>),
+    /// On a worker thread (live sessions).
+    Away(hearing::Hearing),
+}
+
 /// The session.
 pub struct Session {
     cfg: Config,
     front: FrontEnd,
-    stt: Box<dyn SpeechToText + Send>,
+    hearer: Hearer,
     tts: Box<dyn TextToSpeech>,
     /// The agent: language core, tools, approvals, audit.
     pub agent: Agent,
-    matcher: Matcher,
+    judge: judge::Judge,
     catalog: Catalog,
-    /// The skills' example commands, for a biased second hearing, each
-    /// with its words of four letters or more.
-    bias: Vec<(Vec<String>, String)>,
+    /// Where the latest partial transcript was asked for: (the speech's
+    /// onset, samples of it heard then).
+    partial_at: Option<(u64, usize)>,
+    /// The latest partial hearing: (onset, heard up to, text, confidence,
+    /// ms).
+    partial_heard: Option<(u64, u64, String, f32, f64)>,
     turns: StateMachine<Turns>,
     stopwatch: Arc<dyn Clock>,
     pos: u64,
@@ -551,6 +578,9 @@ fn charged<T>(
     (out, ms)
 }
 
+/// New speech between two partial hearings (300 ms).
+const PARTIAL_EVERY: usize = RATE as usize * 3 / 10;
+
 fn ms_to_samples(ms: f64) -> u64 {
     (ms.max(0.0) * RATE as f64 / 1000.0).round() as u64
 }
@@ -569,22 +599,29 @@ impl Session {
     ) -> Result<Session> {
         cfg.voice.validate()?;
         let front = FrontEnd::new(cfg.endpointer.clone(), cfg.aec.clone())?;
-        let matcher = Matcher::new(&catalog).map_err(|e| Error::Config(e.to_string()))?;
+        let judge = judge::Judge::new(&catalog, cfg.bias_retry)?;
+        let hearer = if cfg.live {
+            Hearer::Away(hearing::Hearing::start(
+                stt,
+                &catalog,
+                cfg.bias_retry,
+                stopwatch.clone(),
+            )?)
+        } else {
+            Hearer::Here(stt)
+        };
         let mut turns = Turns.state_machine();
         turns.handle_with_context(&Input::Silent, &mut Orders::default());
         Ok(Session {
             cfg,
             front,
-            stt,
+            hearer,
             tts,
             agent,
-            matcher,
-            bias: catalog
-                .examples()
-                .into_iter()
-                .map(|e| (content_words(&e), e))
-                .collect(),
+            judge,
             catalog,
+            partial_at: None,
+            partial_heard: None,
             turns,
             stopwatch,
             pos: 0,
@@ -652,78 +689,28 @@ impl Session {
         self.jobs.insert(at, (ready, job));
     }
 
+    /// Hears `audio` here and now, charged (with the second hearing).
     fn transcribe(&mut self, audio: &[f32]) -> (Result<crate::stt::Transcript>, f64) {
-        let (out, ms) = self.recognise(audio, None);
-        match out {
-            Ok(t) if self.cfg.bias_retry && self.unreadable(&t.text) => {
-                // Biased towards the commands that share a word with what
-                // was heard ("list" in "and milk to my sharpened list"):
-                // a short prompt, a quick second hearing; none share one,
-                // none is made.
-                let heard = content_words(&t.text);
-                let prompt: Vec<&str> = self
-                    .bias
-                    .iter()
-                    .filter(|(w, _)| w.iter().any(|x| heard.contains(x)))
-                    .map(|(_, e)| e.as_str())
-                    .collect();
-                if prompt.is_empty() {
-                    return (Ok(t), ms);
-                }
-                let prompt = prompt.join(" ");
-                let (again, ms2) = self.recognise(audio, Some(&prompt));
-                let ms = ms + ms2;
-                match again {
-                    Ok(b)
-                        if self.complete(&b.text) && {
-                            let (a, b) = (
-                                crate::stt::wer::normalize(&t.text),
-                                crate::stt::wer::normalize(&b.text),
-                            );
-                            2 * words::common_in_order(&a, &b) >= a.len().max(b.len())
-                        } =>
-                    {
-                        (Ok(b), ms)
-                    }
-                    _ => (Ok(t), ms),
-                }
-            }
-            other => (other, ms),
-        }
+        let Hearer::Here(stt) = &mut self.hearer else {
+            return (
+                Err(Error::Inference("the recogniser runs on its worker".into())),
+                0.0,
+            );
+        };
+        self.judge
+            .transcribe(&mut **stt, audio, &self.cfg.costs, &*self.stopwatch)
     }
 
-    /// One hearing of `audio`, biased towards `prompt` or not, charged.
-    fn recognise(
-        &mut self,
-        audio: &[f32],
-        prompt: Option<&str>,
-    ) -> (Result<crate::stt::Transcript>, f64) {
-        let stt = &mut self.stt;
-        let (out, ms) = charged(
-            &self.cfg.costs,
-            &*self.stopwatch,
-            |c| c.stt_ms,
-            || {
-                catch_unwind(AssertUnwindSafe(|| match prompt {
-                    Some(p) => stt.transcribe_biased(audio, p),
-                    None => stt.transcribe(audio),
-                }))
-            },
-        );
-        let out = out.unwrap_or_else(|_| Err(Error::Inference("the recogniser panicked".into())));
-        (out, ms)
-    }
-
-    /// A whole sentence the core cannot read and that begins no request:
-    /// closed by the recogniser, three words or more, no template fits,
-    /// not even with its self-repair applied or its wake word taken off.
     fn unreadable(&self, text: &str) -> bool {
-        text.trim_end().ends_with(['.', '?', '!'])
-            && !words::unfinished(text)
-            && words::sentence_of_words(text)
-            && self.matcher.parse(text, &Context::default()).is_none()
-            && !self.matcher.continues(text, &Context::default())
-            && self.repaired(text).is_none()
+        self.judge.unreadable(text)
+    }
+
+    fn complete(&self, text: &str) -> bool {
+        self.judge.complete(text)
+    }
+
+    fn repaired(&self, text: &str) -> Option<String> {
+        self.judge.repaired(text)
     }
 
     /// One block from `device`: capture, hear, decide, speak. Returns
@@ -752,6 +739,7 @@ impl Session {
         for e in found {
             self.on_endpoint(e, device);
         }
+        self.heard();
         self.meaning_check();
         self.release(device);
         self.playback_check(device);
@@ -842,6 +830,11 @@ impl Session {
                     },
                 );
             }
+            None if matches!(self.hearer, Hearer::Away(_)) => {
+                if let Hearer::Away(h) = &mut self.hearer {
+                    h.ask(hearing::Purpose::Final { start: u.start }, u.audio);
+                }
+            }
             None => {
                 let (mut out, mut ms) = self.transcribe(&u.audio);
                 // A failure may be passing (a panic, an exhausted machine):
@@ -898,6 +891,32 @@ impl Session {
         let Some(audio) = ep.audio_so_far().map(<[f32]>::to_vec) else {
             return;
         };
+        if let Hearer::Away(h) = &mut self.hearer {
+            // A partial hearing that took in everything voiced so far is
+            // the words of this pause: no second hearing of the same.
+            let onset = ep.speech_so_far().map(|(s, _)| s);
+            match self.partial_heard.take() {
+                Some((o, upto, text, confidence, stt_ms))
+                    if Some(o) == onset && upto >= voiced_end =>
+                {
+                    let decide = self
+                        .pos
+                        .max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
+                    self.tentative = Some((voiced_end, text.clone(), confidence, stt_ms, self.pos));
+                    self.schedule(
+                        decide,
+                        Job::Tentative {
+                            voiced_end,
+                            text,
+                            confidence,
+                            stt_ms,
+                        },
+                    );
+                }
+                _ => h.ask(hearing::Purpose::Tentative { voiced_end }, audio),
+            }
+            return;
+        }
         let (out, ms) = self.transcribe(&audio);
         let begin = self.pos.max(self.stt_free_at);
         let ready = begin + ms_to_samples(ms);
@@ -918,18 +937,97 @@ impl Session {
         }
     }
 
-    /// Whether `text` parses to an intent with every required slot.
-    fn complete(&self, text: &str) -> bool {
-        let Some(p) = self.matcher.parse(text, &Context::default()) else {
-            return false;
+    /// A live session's hearings that came back, each put where a
+    /// hearing in the step would have put it, at the time it came back;
+    /// and, while the user speaks and the worker is idle, a partial
+    /// hearing of the words so far every 300 ms of new speech.
+    fn heard(&mut self) {
+        let Hearer::Away(h) = &mut self.hearer else {
+            return;
         };
-        if p.confidence < 0.8 {
-            return false;
+        let mut back = Vec::new();
+        while let Some(r) = h.take() {
+            back.push(r);
         }
-        self.catalog
-            .intents
-            .get(&p.intent)
-            .is_none_or(|i| i.required.iter().all(|r| p.slot(r).is_some()))
+        let idle = h.in_flight() == 0;
+        for r in back {
+            match (r.purpose, r.transcript) {
+                (hearing::Purpose::Final { start }, out) => {
+                    self.profile.stage("stt", r.ms);
+                    let (text, confidence, error) = match out {
+                        Ok(t) => (t.text, t.confidence, None),
+                        Err(e) => (String::new(), 0.0, Some(e.to_string())),
+                    };
+                    self.schedule(
+                        self.pos,
+                        Job::Final {
+                            start,
+                            text,
+                            confidence,
+                            stt_ms: r.ms,
+                            error,
+                        },
+                    );
+                }
+                (hearing::Purpose::Tentative { voiced_end }, Ok(t)) => {
+                    let decide = self
+                        .pos
+                        .max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
+                    self.tentative =
+                        Some((voiced_end, t.text.clone(), t.confidence, r.ms, self.pos));
+                    self.schedule(
+                        decide,
+                        Job::Tentative {
+                            voiced_end,
+                            text: t.text,
+                            confidence: t.confidence,
+                            stt_ms: r.ms,
+                        },
+                    );
+                }
+                (hearing::Purpose::Partial { onset, upto }, Ok(t)) => {
+                    let still = self.front.segmenter().endpointer().speech_so_far();
+                    if still.is_some_and(|(s, _)| s == onset) && !t.text.trim().is_empty() {
+                        self.emit(
+                            self.pos,
+                            EventKind::Partial {
+                                text: t.text.clone(),
+                            },
+                        );
+                        self.partial_heard = Some((onset, upto, t.text, t.confidence, r.ms));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let ep = self.front.segmenter().endpointer();
+        let Some((onset, _)) = ep.speech_so_far() else {
+            self.partial_at = None;
+            return;
+        };
+        let Some(audio) = ep.audio_so_far() else {
+            return;
+        };
+        let last = match self.partial_at {
+            Some((o, n)) if o == onset => n,
+            _ => 0,
+        };
+        if idle && audio.len() >= last + PARTIAL_EVERY {
+            self.partial_at = Some((onset, audio.len()));
+            let audio = audio.to_vec();
+            let upto = self.pos;
+            if let Hearer::Away(h) = &mut self.hearer {
+                h.ask(hearing::Purpose::Partial { onset, upto }, audio);
+            }
+        }
+    }
+
+    /// Hearings asked for and not back yet (live sessions).
+    fn hearing(&self) -> usize {
+        match &self.hearer {
+            Hearer::Away(h) => h.in_flight(),
+            Hearer::Here(_) => 0,
+        }
     }
 
     fn release(&mut self, device: &mut dyn DuplexDevice) {
@@ -969,7 +1067,11 @@ impl Session {
                                 || self.repaired(&text).is_some()
                                 || (text.trim_end().ends_with(['.', '?', '!'])
                                     && !words::unfinished(&text)
-                                    && self.matcher.parse(&text, &Context::default()).is_some())
+                                    && self
+                                        .judge
+                                        .matcher
+                                        .parse(&text, &Context::default())
+                                        .is_some())
                                 || self.unreadable(&text)
                         }
                     };
@@ -1099,14 +1201,17 @@ impl Session {
         } else {
             self.repaired(text)?
         };
-        self.matcher.parse(&text, &Context::default()).map(|p| {
-            let slots: BTreeMap<&str, String> = p
-                .slots
-                .iter()
-                .map(|s| (s.name.as_str(), s.value.to_string()))
-                .collect();
-            format!("{} {slots:?}", p.intent)
-        })
+        self.judge
+            .matcher
+            .parse(&text, &Context::default())
+            .map(|p| {
+                let slots: BTreeMap<&str, String> = p
+                    .slots
+                    .iter()
+                    .map(|s| (s.name.as_str(), s.value.to_string()))
+                    .collect();
+                format!("{} {slots:?}", p.intent)
+            })
     }
 
     /// Whether `text` repeats the request still being handled (its reply
@@ -1134,7 +1239,7 @@ impl Session {
         let over_speech = matches!(self.state(), "yielding" | "speaking" | "resuming");
         if k == Kind::Request && over_speech {
             let n = text.split_whitespace().count();
-            let parsed = self.matcher.parse(text, &Context::default());
+            let parsed = self.judge.matcher.parse(text, &Context::default());
             // Over its speech, a short utterance that ends in a stop phrase
             // and that the core reads as nothing else than "cancel" is a
             // stop ("and then stop": the echo of its own words, or the
@@ -1177,20 +1282,6 @@ impl Session {
             self.asking = false;
             self.speak(text, self.pos, false);
         }
-    }
-
-    /// A complete reading of `text` without its wake word or with its
-    /// self-repair applied, if any.
-    fn repaired(&self, text: &str) -> Option<String> {
-        let base = words::without_wake_word(text)
-            .or_else(|| words::without_vocative(text).filter(|v| self.complete(v)));
-        if let Some(b) = &base
-            && self.complete(b)
-        {
-            return base;
-        }
-        let t = base.as_deref().unwrap_or(text);
-        words::repairs(t).into_iter().find(|r| self.complete(r))
     }
 
     fn answer(&mut self, heard: &str, device: &mut dyn DuplexDevice) {
@@ -1265,6 +1356,7 @@ impl Session {
             || self.reply.is_some()
             || self.paused.is_some()
             || !self.jobs.is_empty()
+            || self.hearing() > 0
             || self
                 .front
                 .segmenter()
@@ -1512,7 +1604,10 @@ impl Session {
     /// played, at most `max` more.
     pub fn drain(&mut self, device: &mut dyn DuplexDevice, max: Duration) -> Result<()> {
         let limit = self.pos + (max.as_secs_f64() * RATE as f64) as u64;
-        while (self.reply.is_some() || !self.jobs.is_empty() || self.paused.is_some())
+        while (self.reply.is_some()
+            || !self.jobs.is_empty()
+            || self.paused.is_some()
+            || self.hearing() > 0)
             && self.pos < limit
         {
             if !self.step(device)? {
