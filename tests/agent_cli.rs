@@ -494,3 +494,98 @@ fn an_approved_message_is_delivered_by_the_outbox_while_chat_runs() {
     let states: Vec<&str> = entries.iter().filter_map(|e| e["state"].as_str()).collect();
     assert_eq!(states, ["delivered", "failed"], "{entries:?}");
 }
+
+/// Regression (devices_reachable_from_no_command): the coffee machine and
+/// robot were always simulated in process; a real device on a serial port
+/// was a library part. With `[devices.coffee] serial = PORT`, an approved
+/// order goes down the port (here a socat pty pair, the line protocol's
+/// simulated machine on the far end) and its answer comes back.
+#[test]
+fn a_coffee_machine_on_a_serial_port_from_the_configuration() {
+    struct Socat(std::process::Child);
+    impl Drop for Socat {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let h = home("serial");
+    let (ours, theirs) = (h.join("coffee"), h.join("machine"));
+    let socat = Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", ours.display()))
+        .arg(format!("pty,raw,echo=0,link={}", theirs.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let _socat = match socat {
+        Ok(c) => Socat(c),
+        Err(e) => {
+            ainima_testkit::skip::<()>(format!(
+                "socat does not run ({e}); scripts/setup installs it"
+            ));
+            return;
+        }
+    };
+    let start = std::time::Instant::now();
+    while !(ours.exists() && theirs.exists()) {
+        assert!(start.elapsed().as_secs() < 10, "no pty pair");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let far = theirs.clone();
+    let machine = std::thread::spawn(move || ainima_agent::serial::simulate(&far, 1));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::fs::create_dir_all(h.join("config")).expect("config");
+    std::fs::write(
+        h.join("config/ainima.toml"),
+        format!(
+            "[devices.coffee]\nserial = {:?}\n",
+            ours.display().to_string()
+        ),
+    )
+    .expect("config");
+    let mut chat = Chat::start(&h);
+    chat.say("make me a large latte");
+    chat.next();
+    chat.say("yes");
+    let brewed = chat.next();
+    assert_eq!(brewed["calls"][0]["tool"], "coffee.order", "{brewed}");
+    assert_eq!(brewed["calls"][0]["status"], "done", "{brewed}");
+    chat.end();
+    machine
+        .join()
+        .expect("the machine ran")
+        .expect("it served the order");
+
+    // A port that is not there: the order fails, clearly, and nothing else.
+    std::fs::write(
+        h.join("config/ainima.toml"),
+        "[devices.coffee]\nserial = \"/dev/ainima-no-such-port\"\n",
+    )
+    .expect("config");
+    let mut chat = Chat::start(&h);
+    chat.say("make me a large latte");
+    chat.next();
+    chat.say("yes");
+    let failed = chat.next();
+    assert_eq!(failed["calls"][0]["status"], "failed", "{failed}");
+    assert!(
+        failed["reply"]
+            .as_str()
+            .is_some_and(|r| r.contains("cannot open")),
+        "{failed}"
+    );
+    chat.end();
+    // A device given both ways is a configuration error.
+    std::fs::write(
+        h.join("config/ainima.toml"),
+        "[devices.robot]\nserial = \"/dev/ttyUSB0\"\nhid = \"1209:0001\"\n",
+    )
+    .expect("config");
+    let o = ainima(&h, &["chat"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("devices.robot: give either serial or hid"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -31,6 +31,36 @@ pub struct AppConfig {
     /// Where messages go (`[messages]`): without it, "send a message"
     /// has no connector and nothing is sent.
     pub messages: Option<MessagesConfig>,
+    /// The hardware the built-in skills drive (`[devices.coffee]`,
+    /// `[devices.robot]`); a device not given is simulated in process.
+    pub devices: Devices,
+}
+
+/// The built-in skills' devices.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Devices {
+    /// The coffee machine.
+    pub coffee: Option<DeviceConfig>,
+    /// The robot.
+    pub robot: Option<DeviceConfig>,
+}
+
+/// A device speaking the line protocol (`BREW drink=latte ...` / `OK ...`),
+/// on a serial port or as a USB HID device: naming it here is what allows
+/// it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// A serial port (`/dev/ttyUSB0`).
+    pub serial: Option<String>,
+    /// Its baud rate (default 115200).
+    pub baud: Option<u32>,
+    /// A USB HID device, `VENDOR:PRODUCT[:SERIAL]` in hex as `lsusb`
+    /// shows (a build with the `hid` feature).
+    pub hid: Option<String>,
+    /// How long to wait for its answer, ms (default 2000).
+    pub timeout_ms: Option<u64>,
 }
 
 /// Messages through the outbox to a webhook.
@@ -92,6 +122,26 @@ impl AppConfig {
         if let Some(m) = &cfg.messages {
             ainima_agent::net::parse(&m.webhook)
                 .map_err(|e| anyhow::anyhow!("messages.webhook: {e}"))?;
+        }
+        for (name, d) in [
+            ("coffee", &cfg.devices.coffee),
+            ("robot", &cfg.devices.robot),
+        ] {
+            let Some(d) = d else { continue };
+            match (&d.serial, &d.hid) {
+                (Some(_), None) => {}
+                (None, Some(id)) => {
+                    ainima_agent::hid::HidId::parse(id)
+                        .map_err(|e| anyhow::anyhow!("devices.{name}.hid: {e}"))?;
+                }
+                _ => anyhow::bail!("devices.{name}: give either serial or hid"),
+            }
+            if d.baud.is_some_and(|b| !(50..=4_000_000).contains(&b)) {
+                anyhow::bail!("devices.{name}.baud: 50 to 4000000");
+            }
+            if d.timeout_ms.is_some_and(|t| !(1..=60_000).contains(&t)) {
+                anyhow::bail!("devices.{name}.timeout_ms: 1 to 60000");
+            }
         }
         for (i, m) in cfg.mcp.iter().enumerate() {
             if m.name.is_empty() || m.name.contains(['.', ' ']) {

@@ -150,14 +150,13 @@ pub fn agent(
     cfg: &AppConfig,
 ) -> Result<Agent> {
     let assistant = Assistant::new(catalog.clone(), seed)?;
-    // The built-in hardware skills drive the simulated coffee machine and
-    // robot (in process; real devices are wired by configuration).
+    // The built-in hardware skills drive the devices `[devices]` names,
+    // or the simulated coffee machine and robot in process.
     let mut registry = Registry::new();
-    let sim: Arc<dyn ainima_agent::serial::LineDevice> = Arc::new(ainima_agent::serial::Simulated);
     let wiring = ainima_agent::builtin::Wiring {
         messages,
-        coffee: Some(sim.clone()),
-        robot: Some(sim),
+        coffee: Some(line_device(cfg.devices.coffee.as_ref())?),
+        robot: Some(line_device(cfg.devices.robot.as_ref())?),
     };
     ainima_agent::builtin::register(&mut registry, &wiring)?;
     for m in &cfg.mcp {
@@ -224,6 +223,40 @@ pub fn connect(agent: &mut Agent, cfg: &AppConfig, data: &Path) -> Result<()> {
     }
     agent.run_outbox(outbox, template, crate::agent_cmd::now_ms);
     Ok(())
+}
+
+/// The device `d` describes (a serial port or a USB HID device, each
+/// allowed by being named), or the simulated one.
+fn line_device(
+    d: Option<&crate::config::DeviceConfig>,
+) -> Result<Arc<dyn ainima_agent::serial::LineDevice>> {
+    let Some(d) = d else {
+        return Ok(Arc::new(ainima_agent::serial::Simulated));
+    };
+    if let Some(path) = &d.serial {
+        let mut port = ainima_agent::serial::SerialDevice::open_allowed(path, &[path.clone()])?;
+        if let Some(b) = d.baud {
+            port.baud = b;
+        }
+        if let Some(t) = d.timeout_ms {
+            port.timeout = Duration::from_millis(t);
+        }
+        return Ok(Arc::new(port));
+    }
+    let id = d.hid.as_deref().unwrap_or_default();
+    #[cfg(feature = "hid")]
+    {
+        let id = ainima_agent::hid::HidId::parse(id)?;
+        let mut dev = ainima_agent::hid::HidDevice::open_allowed(&id, std::slice::from_ref(&id))?;
+        if let Some(t) = d.timeout_ms {
+            dev.timeout = Duration::from_millis(t);
+        }
+        Ok(Arc::new(dev))
+    }
+    #[cfg(not(feature = "hid"))]
+    anyhow::bail!(
+        "the HID device {id} needs a build with HID support (cargo build --release -p ainima-app --features hid)"
+    )
 }
 
 /// Messages' outbox and the webhook they are queued for.
