@@ -234,7 +234,8 @@ fn line_device(
         return Ok(Arc::new(ainima_agent::serial::Simulated));
     };
     if let Some(path) = &d.serial {
-        let mut port = ainima_agent::serial::SerialDevice::open_allowed(path, &[path.clone()])?;
+        let mut port =
+            ainima_agent::serial::SerialDevice::open_allowed(path, std::slice::from_ref(path))?;
         if let Some(b) = d.baud {
             port.baud = b;
         }
