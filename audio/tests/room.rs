@@ -148,18 +148,23 @@ fn a_user_talking_over_the_assistant_is_heard_within_100_ms() {
     }
 }
 
+/// The assistant's long reply and a real user's "What time is it?"; `None`
+/// (skipped) without espeak-ng or the shared data.
+fn voice_and_user() -> Option<(Vec<f32>, Vec<f32>)> {
+    let voice = espeak(ASSISTANT)?;
+    let dir = common::data_dir()?;
+    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav"))
+        .unwrap();
+    Some((voice, user))
+}
+
 /// Regression: a user talking over the assistant made the filter learn their
 /// voice as echo; after they stopped, echo came back 20 dB louder for seconds.
 #[test]
 fn double_talk_does_not_make_the_canceller_diverge() {
-    let Some(voice) = espeak(ASSISTANT) else {
+    let Some((voice, user)) = voice_and_user() else {
         return;
     };
-    let Some(dir) = common::data_dir() else {
-        return;
-    };
-    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav"))
-        .unwrap();
     let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).unwrap();
     room.play(&voice).unwrap();
     room.add_user_speech(6 * 16_000, user, 1.0);
@@ -191,14 +196,9 @@ fn double_talk_does_not_make_the_canceller_diverge() {
 /// microphone, what the microphone hears is the user.
 #[test]
 fn with_no_echo_path_a_user_talking_over_the_assistant_is_heard() {
-    let Some(voice) = espeak(ASSISTANT) else {
+    let Some((voice, user)) = voice_and_user() else {
         return;
     };
-    let Some(dir) = common::data_dir() else {
-        return;
-    };
-    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav"))
-        .unwrap();
     let alone = ainima_audio::endpoint::segments(&user, &Config::default()).unwrap();
     let at = 3 * 16_000;
     let onset = at + alone.first().expect("speech").start;
@@ -234,15 +234,10 @@ fn with_no_echo_path_a_user_talking_over_the_assistant_is_heard() {
 /// whole: the onset of their voice must not pass for the echo coming back.
 #[test]
 fn with_no_echo_path_a_user_talking_at_the_end_of_a_reply_is_heard_whole() {
-    let Some(voice) = espeak(ASSISTANT) else {
-        return;
-    };
-    let Some(dir) = common::data_dir() else {
+    let Some((voice, user)) = voice_and_user() else {
         return;
     };
     let voice = &voice[..3 * 16_000];
-    let user = ainima_audio::decode::load_16k_mono(&dir.join("speech/rhasspy/what_time_is_it.wav"))
-        .unwrap();
     let headset = RoomConfig {
         echo_gain: 0.0,
         ..RoomConfig::default()

@@ -899,19 +899,7 @@ impl Session {
                 Some((o, upto, text, confidence, stt_ms))
                     if Some(o) == onset && upto >= voiced_end =>
                 {
-                    let decide = self
-                        .pos
-                        .max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
-                    self.tentative = Some((voiced_end, text.clone(), confidence, stt_ms, self.pos));
-                    self.schedule(
-                        decide,
-                        Job::Tentative {
-                            voiced_end,
-                            text,
-                            confidence,
-                            stt_ms,
-                        },
-                    );
+                    self.pause_heard(voiced_end, text, confidence, stt_ms, self.pos);
                 }
                 _ => h.ask(hearing::Purpose::Tentative { voiced_end }, audio),
             }
@@ -921,20 +909,33 @@ impl Session {
         let begin = self.pos.max(self.stt_free_at);
         let ready = begin + ms_to_samples(ms);
         self.stt_free_at = ready;
-        // Decided no sooner than the whole pause.
-        let decide = ready.max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
         if let Ok(t) = out {
-            self.tentative = Some((voiced_end, t.text.clone(), t.confidence, ms, ready));
-            self.schedule(
-                decide,
-                Job::Tentative {
-                    voiced_end,
-                    text: t.text,
-                    confidence: t.confidence,
-                    stt_ms: ms,
-                },
-            );
+            self.pause_heard(voiced_end, t.text, t.confidence, ms, ready);
         }
+    }
+
+    /// The words of the pause after `voiced_end`, ready at `ready`: kept
+    /// (a turn the hangover ends takes them) and decided on no sooner than
+    /// the whole pause.
+    fn pause_heard(
+        &mut self,
+        voiced_end: u64,
+        text: String,
+        confidence: f32,
+        stt_ms: f64,
+        ready: u64,
+    ) {
+        let decide = ready.max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
+        self.tentative = Some((voiced_end, text.clone(), confidence, stt_ms, ready));
+        self.schedule(
+            decide,
+            Job::Tentative {
+                voiced_end,
+                text,
+                confidence,
+                stt_ms,
+            },
+        );
     }
 
     /// A live session's hearings that came back, each put where a
@@ -970,20 +971,7 @@ impl Session {
                     );
                 }
                 (hearing::Purpose::Tentative { voiced_end }, Ok(t)) => {
-                    let decide = self
-                        .pos
-                        .max(voiced_end + ms_to_samples(self.cfg.meaning_pause_ms as f64));
-                    self.tentative =
-                        Some((voiced_end, t.text.clone(), t.confidence, r.ms, self.pos));
-                    self.schedule(
-                        decide,
-                        Job::Tentative {
-                            voiced_end,
-                            text: t.text,
-                            confidence: t.confidence,
-                            stt_ms: r.ms,
-                        },
-                    );
+                    self.pause_heard(voiced_end, t.text, t.confidence, r.ms, self.pos);
                 }
                 (hearing::Purpose::Partial { onset, upto }, Ok(t)) => {
                     let still = self.front.segmenter().endpointer().speech_so_far();
