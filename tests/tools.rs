@@ -211,3 +211,22 @@ fn a_binding_that_does_not_fit_the_tool_is_an_error_at_its_place() {
         "everything.toml:3:11: intent `add`: no tool `everything.get-summ` is registered",
     );
 }
+
+/// Regression (result_lost_when_the_agent_asked_first): with a policy that
+/// asks first, the approved call's answer was replaced by "Done.".
+#[test]
+fn a_tool_that_asks_first_still_answers_with_its_result() {
+    let home = fresh("policy");
+    if with_everything(&home, SKILLS).is_none() {
+        return;
+    }
+    let config = home.join("config/ainima.toml");
+    let mut text_cfg = std::fs::read_to_string(&config).expect("config");
+    text_cfg.push_str("[policies]\n\"everything.get-sum\" = \"confirm\"\n");
+    std::fs::write(&config, text_cfg).expect("config");
+    let o = chat(&home, "what is the sum of two and three\nyes\n");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("needs your approval. Shall I?"), "{out}");
+    assert!(out.contains("ainima> The sum of 2 and 3 is 5."), "{out}");
+}

@@ -71,8 +71,8 @@ impl AgentTurn {
 #[derive(Debug, Clone)]
 enum Held {
     /// A tool call the agent asked about itself ("... needs your approval.
-    /// Shall I?").
-    Call(Action),
+    /// Shall I?"), and what the dialogue meant to say once it ran.
+    Call(Action, String),
     /// The dialogue's own question ("Shall I go ahead?"): a yes spoken,
     /// typed or given at the endpoint answers it.
     Dialogue,
@@ -119,12 +119,21 @@ fn spoken(v: &Value) -> String {
     }
 }
 
-fn done_or_not(call: &CallOutcome) -> String {
-    if call.status == "done" {
-        "Done.".to_string()
-    } else {
-        format!("That didn't work: {}", call.detail)
+/// What to say after an approved call: the dialogue's words with the
+/// tool's answer for `{result}` (or "Done."), or what went wrong.
+fn done_or_not(call: &CallOutcome, said: &str) -> String {
+    if call.status != "done" {
+        return format!("That didn't work: {}", call.detail);
     }
+    if said.contains("{result}") {
+        let result = if call.detail.is_null() {
+            "that".to_string()
+        } else {
+            spoken(&call.detail)
+        };
+        return said.replace("{result}", &result);
+    }
+    "Done.".to_string()
 }
 
 impl Agent {
@@ -298,6 +307,12 @@ impl Agent {
             self.log("notice", json!({"said": text}), now_ms);
             return Some(AgentTurn::said(text, Vec::new()));
         }
+        self.settle(now, now_ms)
+    }
+
+    /// What became of the waiting request outside the conversation: an
+    /// answer given at the endpoint, or its expiry; `None` while it waits.
+    fn settle(&mut self, now: Now, now_ms: u64) -> Option<AgentTurn> {
         if let Some(lapsed) = self.expire(now_ms) {
             if self.assistant.confirming().is_some() {
                 self.assistant.hear("no", now);
@@ -323,11 +338,11 @@ impl Agent {
             now_ms,
         );
         match held {
-            Held::Call(action) if approved => {
+            Held::Call(action, said) if approved => {
                 let call = self.run(&action, Some(&req.id), now_ms);
-                Some(AgentTurn::said(done_or_not(&call), vec![call]))
+                Some(AgentTurn::said(done_or_not(&call, &said), vec![call]))
             }
-            Held::Call(_) => Some(AgentTurn::said("OK, I won't.", Vec::new())),
+            Held::Call(..) => Some(AgentTurn::said("OK, I won't.", Vec::new())),
             Held::Dialogue => {
                 // The dialogue hears the answer as if the user had said it.
                 let text = if approved { "yes" } else { "no" };
@@ -348,10 +363,25 @@ impl Agent {
             );
             return AgentTurn::said("", Vec::new());
         }
-        self.expire(now_ms);
+        // A question answered elsewhere, or lapsed, meanwhile: settled
+        // first. Then a yes or no was about it and is spent; anything else
+        // is heard as well.
+        if let Some(settled) = self.settle(now, now_ms) {
+            if interpret(text) != Answer::Unclear {
+                return settled;
+            }
+            let mut turn = self.hear(text, source, now, now_ms);
+            turn.reply = format!("{} {}", settled.reply, turn.reply)
+                .trim()
+                .to_string();
+            let mut calls = settled.calls;
+            calls.append(&mut turn.calls);
+            turn.calls = calls;
+            return turn;
+        }
         let mut asked = None;
         match self.pending.take() {
-            Some((req, Held::Call(action))) => {
+            Some((req, Held::Call(action, said))) => {
                 let answer = interpret(text);
                 let decision = self.approvals().answer(&[&req.id], &answer, source, now_ms);
                 match decision.as_deref() {
@@ -362,7 +392,7 @@ impl Agent {
                             now_ms,
                         );
                         let call = self.run(&action, Some(&req.id), now_ms);
-                        return AgentTurn::said(done_or_not(&call), vec![call]);
+                        return AgentTurn::said(done_or_not(&call, &said), vec![call]);
                     }
                     Ok([Decision::Denied]) => {
                         self.log(
@@ -374,7 +404,7 @@ impl Agent {
                     }
                     Ok(_) if answer == Answer::Unclear => {
                         let reply = format!("{} Yes or no?", req.sentence);
-                        self.pending = Some((req, Held::Call(action)));
+                        self.pending = Some((req, Held::Call(action, said)));
                         return AgentTurn::said(reply, Vec::new());
                     }
                     _ => {}
@@ -489,7 +519,9 @@ impl Agent {
                         detail: json!(req.id),
                     });
                     requests.push(req.clone());
-                    self.pending = Some((req, Held::Call(action.clone())));
+                    // What the dialogue would have said once it ran
+                    // ("{result}" and all), said once it is approved.
+                    self.pending = Some((req, Held::Call(action.clone(), turn.reply.clone())));
                     break;
                 }
                 _ => calls.push(self.run(action, None, now_ms)),
@@ -497,8 +529,24 @@ impl Agent {
         }
         // The dialogue's question, left unanswered: still asked, or over.
         if let Some(r) = asked {
-            if turn.state == "confirming" && self.assistant.confirming().is_some() {
+            let still = self
+                .assistant
+                .confirming()
+                .filter(|_| turn.state == "confirming");
+            if still
+                .as_ref()
+                .is_some_and(|a| a.tool == r.tool && digest(&args_of(a)) == r.digest)
+            {
                 self.pending = Some((r, Held::Dialogue));
+            } else if let Some(action) = still {
+                // Corrected while it asks ("make it large"): the request
+                // shown elsewhere must be for what a yes would now run.
+                self.approvals().withdraw(&r.id);
+                let req =
+                    self.approvals()
+                        .request(&action.tool, &args_of(&action), &turn.reply, now_ms);
+                requests.push(req.clone());
+                self.pending = Some((req, Held::Dialogue));
             } else {
                 self.approvals().withdraw(&r.id);
                 let why = if turn.intent.as_deref() == Some("no") {

@@ -102,8 +102,26 @@ pub fn check(catalog: &Catalog, registry: &Registry) -> Result<()> {
                 }
                 continue;
             };
+            // A listed value is checked whole; a parser's typical value
+            // only for its kind (type, enum): the parser's range is the
+            // speaker's, not the sample's.
+            let parsed = catalog
+                .list(list)
+                .is_some_and(|l| !matches!(l.kind, ListKind::Values(_)));
+            let kind_only = |s: &Value| -> Value {
+                match s {
+                    Value::Object(o) => Value::Object(
+                        o.iter()
+                            .filter(|(k, _)| matches!(k.as_str(), "type" | "enum"))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                }
+            };
+            let sub = if parsed { kind_only(sub) } else { sub.clone() };
             for v in slot_values(catalog, list) {
-                if let Err(e) = crate::schema::validate(sub, &v) {
+                if let Err(e) = crate::schema::validate(&sub, &v) {
                     return Err(at(
                         *origin,
                         format!(

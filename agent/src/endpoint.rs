@@ -38,6 +38,9 @@ pub struct Shared {
     pub approvals: Arc<Mutex<Approvals>>,
     /// The agent's clock, ms, for answers (set by the agent as time passes).
     pub now_ms: Arc<Mutex<u64>>,
+    /// The tools apps registered here: the only ones an app may replace or
+    /// remove (never the assistant's own, `message.send` and the like).
+    pub app_tools: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -139,12 +142,25 @@ fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
                 Err(e) => return rpc_error(&id, -32602, &format!("tools: {e}")),
             };
             let mut reg = shared.registry.lock().unwrap_or_else(|p| p.into_inner());
+            let mut owned = shared.app_tools.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(taken) = specs
+                .iter()
+                .map(|s| format!("{app}.{}", s.name))
+                .find(|n| reg.spec(n).is_some() && !owned.contains(n))
+            {
+                return rpc_error(
+                    &id,
+                    -32602,
+                    &format!("{taken} is the assistant's own tool; pick another app name"),
+                );
+            }
             let mut names = Vec::new();
             for mut spec in specs {
                 let local = spec.name.clone();
                 spec.name = format!("{app}.{local}");
                 let cb = callback.to_string();
                 reg.unregister(&spec.name);
+                owned.insert(spec.name.clone());
                 let name = spec.name.clone();
                 if let Err(e) = reg.register(spec, move |args| call_app(&cb, &local, args)) {
                     return rpc_error(&id, -32602, &e.to_string());
@@ -158,14 +174,16 @@ fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
                 return rpc_error(&id, -32602, "unregister needs app");
             };
             let mut reg = shared.registry.lock().unwrap_or_else(|p| p.into_inner());
+            let mut owned = shared.app_tools.lock().unwrap_or_else(|p| p.into_inner());
             let prefix = format!("{app}.");
             let names: Vec<String> = reg
                 .specs()
-                .filter(|s| s.name.starts_with(&prefix))
+                .filter(|s| s.name.starts_with(&prefix) && owned.contains(&s.name))
                 .map(|s| s.name.clone())
                 .collect();
             for n in &names {
                 reg.unregister(n);
+                owned.remove(n);
             }
             rpc_ok(&id, json!({"unregistered": names}))
         }

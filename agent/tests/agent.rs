@@ -158,3 +158,90 @@ fn auto_tools_run_and_confirm_tools_ask_first() {
         .collect();
     assert_eq!(names, ["device.on", "device.off"]);
 }
+
+/// Regression (endpoint_approval_then_a_spoken_yes_lost_it): approved at
+/// the endpoint, then "yes" said before the session polled: the answer
+/// failed (already granted), the request was dropped and nothing ran.
+#[test]
+fn a_yes_after_an_approval_given_elsewhere_runs_it_once() {
+    let (mut a, calls, _) = agent("approved-elsewhere");
+    let now = Now::from_unix(NOW);
+    let t = a.hear("switch the fan off", Source::UserVoice, now, 0);
+    let id = t.requests[0].id.clone();
+    a.approvals()
+        .answer(
+            &[&id],
+            &ainima_agent::approval::Answer::Yes,
+            Source::Endpoint,
+            500,
+        )
+        .expect("answered at the endpoint");
+    let t = a.hear("yes", Source::UserVoice, now, 1000);
+    assert_eq!(t.calls.len(), 1, "{:?}", t.calls);
+    assert_eq!(t.calls[0].status, "done");
+    assert_eq!(calls.lock().expect("lock").len(), 1);
+    // Nothing is left waiting, and a second yes does nothing.
+    assert_eq!(a.approvals().pending().count(), 0);
+    let t = a.hear("yes", Source::UserVoice, now, 2000);
+    assert!(t.calls.is_empty(), "{:?}", t.calls);
+    assert_eq!(calls.lock().expect("lock").len(), 1);
+}
+
+/// Regression (a_lapse_during_speech_went_untold): a request that lapsed
+/// while the user spoke was dropped silently, and the dialogue still
+/// asked, so a late yes could confirm anew.
+#[test]
+fn a_yes_after_the_request_lapsed_is_told_and_runs_nothing() {
+    let (mut a, calls, _) = agent("lapsed");
+    let now = Now::from_unix(NOW);
+    let t = a.hear(
+        "send a message to mom saying I'm late",
+        Source::UserVoice,
+        now,
+        0,
+    );
+    assert_eq!(t.requests.len(), 1, "the dialogue's question is a request");
+    let t = a.hear("yes", Source::UserVoice, now, 61_000);
+    assert!(
+        t.reply.starts_with("Nobody approved it in time"),
+        "{}",
+        t.reply
+    );
+    assert!(t.calls.is_empty(), "{:?}", t.calls);
+    let t = a.hear("yes", Source::UserVoice, now, 62_000);
+    assert!(t.calls.is_empty(), "{:?}", t.calls);
+    assert!(calls.lock().expect("lock").is_empty());
+}
+
+/// Regression (stale_request_after_a_correction): corrected while the
+/// dialogue asked, the request shown at the endpoint kept the old
+/// arguments, and approving it ran nothing.
+#[test]
+fn a_correction_while_asked_makes_a_request_for_the_new_arguments() {
+    let (mut a, calls, _) = agent("corrected");
+    let now = Now::from_unix(NOW);
+    let t = a.hear(
+        "send a message to mom saying I'm late",
+        Source::UserVoice,
+        now,
+        0,
+    );
+    let first = t.requests[0].clone();
+    let t = a.hear("no, to dad", Source::UserVoice, now, 1000);
+    assert_eq!(t.dialogue.as_ref().map(|d| d.state), Some("confirming"));
+    let pending: Vec<_> = a.approvals().pending().cloned().collect();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_ne!(pending[0].id, first.id);
+    assert_eq!(pending[0].args["contact"], "dad", "{:?}", pending[0].args);
+    a.approvals()
+        .answer(
+            &[&pending[0].id],
+            &ainima_agent::approval::Answer::Yes,
+            Source::Endpoint,
+            1500,
+        )
+        .expect("answered");
+    let t = a.poll(now, 2000).expect("acted on");
+    assert_eq!(t.calls[0].status, "done", "{:?}", t.calls);
+    assert_eq!(calls.lock().expect("lock")[0].1["contact"], "dad");
+}

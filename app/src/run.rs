@@ -172,7 +172,10 @@ pub fn agent(
             .with_context(|| format!("the MCP server `{}`'s tools", m.name))?;
     }
     for tool in cfg.policies.keys() {
-        if registry.spec(tool).is_none() {
+        // The built-in skills' own tools may be wired later (messages by
+        // `connect`).
+        let builtin = ainima_neurosymbolic::skills::EXTERNAL.contains(&tool.as_str());
+        if registry.spec(tool).is_none() && !builtin {
             anyhow::bail!("policies: no tool `{tool}` is registered");
         }
     }
@@ -405,6 +408,48 @@ pub fn run(
     Ok(())
 }
 
+/// The longest time without a device that `listen` passes as silence.
+const MAX_GAP: Duration = Duration::from_secs(600);
+
+/// Silence for as many samples as it holds, then the end: the time a live
+/// session spent without a device (nothing allocated, nothing played).
+struct Gap(usize);
+
+impl DuplexDevice for Gap {
+    fn capture(&mut self, mic: &mut [f32], reference: &mut [f32]) -> ainima_audio::Result<usize> {
+        if self.0 == 0 {
+            return Err(ainima_audio::Error::EndOfStream);
+        }
+        let n = mic.len().min(reference.len()).min(self.0);
+        mic.fill(0.0);
+        reference.fill(0.0);
+        self.0 -= n;
+        Ok(n)
+    }
+
+    fn play(&mut self, _: &[f32]) -> ainima_audio::Result<()> {
+        Ok(())
+    }
+
+    fn stop_playback(&mut self) -> usize {
+        0
+    }
+
+    fn pending_playback(&self) -> usize {
+        0
+    }
+
+    fn info(&self) -> ainima_audio::device::DeviceInfo {
+        ainima_audio::device::DeviceInfo {
+            name: "the time without a device".into(),
+            input_rate: 16_000,
+            input_channels: 1,
+            output_rate: 16_000,
+            output_channels: 1,
+        }
+    }
+}
+
 /// How long `listen` waits before reopening a lost or stalled device,
 /// doubling from the first to the last.
 const REOPEN_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(4));
@@ -477,14 +522,16 @@ pub fn listen(
                     }
                 }
                 // The session's clock is its samples: the time without
-                // any passes as silence, so that timers, the debouncing of
-                // repeated requests and the audit log's times stay true.
-                let lost = (heard_at.elapsed().as_secs_f64() * 16_000.0) as usize;
-                let mut gap = ainima_audio::device::file::FileDevice::from_samples(
-                    "the time without a device",
-                    vec![0.0; lost],
-                );
+                // any passes as silence (up to ten minutes), so that
+                // timers, the debouncing of repeated requests and the
+                // audit log's times stay true; what it would say unasked
+                // meanwhile waits for the device.
+                let lost = heard_at.elapsed().min(MAX_GAP).as_secs_f64();
+                let mut gap = Gap((lost * 16_000.0) as usize);
+                session.hold_unasked(true);
                 while session.step(&mut gap)? {}
+                session.hold_unasked(false);
+                session.new_device()?;
                 heard_at = std::time::Instant::now();
                 session.device_status(format!("back ({})", device.info().name));
             }

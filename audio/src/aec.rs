@@ -489,6 +489,10 @@ impl EchoCanceller {
         // floor. Anything it hears then is the near end; echo, once it
         // shows, starts the count again.
         let loud = m_now > 10.0 * self.noise && m_now > FAR_END_FLOOR;
+        // Silence counts only near the noise floor (within 6 dB: the floor
+        // tracks the noise's minimum, its level sits a few dB above): a
+        // quiet echo further up is still an echo path.
+        let silent = m_now <= 4.0 * self.noise || m_now <= FAR_END_FLOOR * 0.01;
         // Echo is back only on clear evidence: the reference explains the
         // microphone almost wholly for 200 ms on end.
         self.coherent_run = if coh > ECHO_BACK && far_end {
@@ -497,12 +501,12 @@ impl EchoCanceller {
             0
         };
         let established = self.far_quiet >= NO_ECHO_BLOCKS;
-        if self.coherent_run >= ECHO_BACK_BLOCKS || (far_end && loud && !established) {
+        if self.coherent_run >= ECHO_BACK_BLOCKS || (far_end && !silent && !established) {
             // Until the silence is established, any sound heard while the
             // assistant plays may be its echo (a slow device's comes late):
             // the count starts again.
             self.far_quiet = 0;
-        } else if far_end && self.s_ref > FAR_END_FLOOR && !loud {
+        } else if far_end && self.s_ref > FAR_END_FLOOR && silent {
             self.far_quiet = self.far_quiet.saturating_add(1);
         }
         let no_echo = self.far_quiet >= NO_ECHO_BLOCKS;

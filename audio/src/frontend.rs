@@ -44,6 +44,14 @@ impl FrontEnd {
         self.aec.as_mut()
     }
 
+    /// Starts the echo canceller afresh (a new device: another echo path).
+    pub fn reset_echo(&mut self) -> Result<()> {
+        if let Some(aec) = self.aec.as_mut() {
+            *aec = EchoCanceller::new(aec.config().clone())?;
+        }
+        Ok(())
+    }
+
     /// The segmenter.
     pub fn segmenter(&self) -> &Segmenter {
         &self.segmenter

@@ -272,3 +272,26 @@ fn with_no_echo_path_a_user_talking_at_the_end_of_a_reply_is_heard_whole() {
         );
     }
 }
+
+/// Regression (a_quiet_echo_taken_for_no_echo_path): an echo only a few dB
+/// above the noise floor was counted as silence, "no echo path" settled,
+/// and the echo's loud syllables then passed for a user talking.
+#[test]
+fn a_quiet_echo_is_still_an_echo_path() {
+    let Some(voice) = espeak(ASSISTANT) else {
+        return;
+    };
+    for gain in [0.003f32, 0.006] {
+        let quiet = RoomConfig {
+            echo_gain: gain,
+            ..RoomConfig::default()
+        };
+        let run = run_room(quiet, Some(AecConfig::default()), &voice, None, 12);
+        assert_eq!(
+            starts(&run),
+            Vec::<u64>::new(),
+            "echo gain {gain}: {:?}",
+            run.events
+        );
+    }
+}

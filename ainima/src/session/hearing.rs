@@ -101,11 +101,28 @@ impl Hearing {
         self.in_flight
     }
 
-    /// The next result, if one is ready.
+    /// The next result, if one is ready. A worker that died (a panic
+    /// outside the recogniser) answers what it still owed with an error,
+    /// so that nothing waits on it.
     pub(crate) fn take(&mut self) -> Option<Heard> {
-        let h = self.results.try_recv().ok()?;
-        self.in_flight = self.in_flight.saturating_sub(1);
-        Some(h)
+        match self.results.try_recv() {
+            Ok(h) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                Some(h)
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) if self.in_flight > 0 => {
+                self.in_flight = 0;
+                self.requests = None;
+                Some(Heard {
+                    purpose: Purpose::Final { start: 0 },
+                    transcript: Err(crate::Error::Inference(
+                        "the recogniser's worker stopped; restart the session".into(),
+                    )),
+                    ms: 0.0,
+                })
+            }
+            Err(_) => None,
+        }
     }
 }
 

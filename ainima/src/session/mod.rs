@@ -427,6 +427,8 @@ pub struct Session {
     /// The latest partial hearing: (onset, heard up to, text, confidence,
     /// ms).
     partial_heard: Option<(u64, u64, String, f32, f64)>,
+    /// See [`Session::hold_unasked`].
+    hold_unasked: bool,
     turns: StateMachine<Turns>,
     stopwatch: Arc<dyn Clock>,
     pos: u64,
@@ -580,6 +582,8 @@ fn charged<T>(
 
 /// New speech between two partial hearings (300 ms).
 const PARTIAL_EVERY: usize = RATE as usize * 3 / 10;
+/// No partial hearing is started this far into a pause (ms).
+const PARTIAL_PAUSE_MS: f64 = 60.0;
 
 fn ms_to_samples(ms: f64) -> u64 {
     (ms.max(0.0) * RATE as f64 / 1000.0).round() as u64
@@ -622,6 +626,7 @@ impl Session {
             catalog,
             partial_at: None,
             partial_heard: None,
+            hold_unasked: false,
             turns,
             stopwatch,
             pos: 0,
@@ -751,6 +756,19 @@ impl Session {
     /// lost or stalled one): an event at the session's time.
     pub fn device_status(&mut self, status: String) {
         self.emit(self.pos, EventKind::Device { status });
+    }
+
+    /// Holds (or lets go) what the session would say unasked (rings,
+    /// approvals settled elsewhere, notices): while a live session passes
+    /// the time it had no device, nobody could hear them.
+    pub fn hold_unasked(&mut self, hold: bool) {
+        self.hold_unasked = hold;
+    }
+
+    /// A new device: the echo canceller starts afresh (another echo path).
+    pub fn new_device(&mut self) -> Result<()> {
+        self.front.reset_echo()?;
+        Ok(())
     }
 
     /// Runs until the device's stream ends or `until` samples, then lets
@@ -989,10 +1007,15 @@ impl Session {
             }
         }
         let ep = self.front.segmenter().endpointer();
-        let Some((onset, _)) = ep.speech_so_far() else {
+        let Some((onset, voiced_end)) = ep.speech_so_far() else {
             self.partial_at = None;
             return;
         };
+        // Not in a pause: the pause's own hearing (and the final one) must
+        // not wait behind a partial.
+        if self.pos.saturating_sub(voiced_end) > ms_to_samples(PARTIAL_PAUSE_MS) {
+            return;
+        }
         let Some(audio) = ep.audio_so_far() else {
             return;
         };
@@ -1339,7 +1362,8 @@ impl Session {
     /// are said once the floor is free: nobody speaking, no turn being
     /// worked on, no reply playing.
     fn ring_check(&mut self) {
-        if self.pos % (RATE / 10) >= BLOCK as u64
+        if self.hold_unasked
+            || self.pos % (RATE / 10) >= BLOCK as u64
             || self.state() != "listening"
             || self.reply.is_some()
             || self.paused.is_some()
