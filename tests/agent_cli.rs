@@ -589,3 +589,61 @@ fn a_coffee_machine_on_a_serial_port_from_the_configuration() {
         text(&o.stderr)
     );
 }
+
+/// An app's function, registered at a running chat's endpoint, is bound to
+/// sentences by a skill file: held against the skill's binding when it
+/// registers (refused, with the binding's place, when its schema does not
+/// fit), then called when the sentence is typed.
+#[test]
+fn an_app_function_registered_at_the_endpoint_is_called_by_its_sentence() {
+    use ainima_agent::http::{Response, Server};
+    let h = home("app-function");
+    std::fs::create_dir_all(h.join("config/skills")).expect("skills");
+    std::fs::write(
+        h.join("config/skills/gizmo.toml"),
+        "[intents.gizmo_set]\ntemplates = [\"set the gizmo to {state}\"]\nrequired = [\"state\"]\nreplies = [\"The gizmo says: {result}\"]\naction = \"gizmo.set\"\nargs = { power = \"state\" }\n[lists.state]\nvalues = [\"on\", \"off\"]\n",
+    )
+    .expect("skill");
+    let app = Server::start("127.0.0.1:0", |req| {
+        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let power = v["params"]["args"]["power"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        Response::json(
+            200,
+            &json!({"jsonrpc": "2.0", "id": v["id"], "result": format!("power {power}")}),
+        )
+    })
+    .expect("the app listens");
+    let mut chat = Chat::start(&h);
+    chat.say("hello");
+    chat.next();
+    let advert = ainima_agent::endpoint::Advert::read(&h.join("data")).expect("advert");
+    let client = ainima_agent::endpoint::Client::new(&advert.url, &advert.token);
+    let register = |power: serde_json::Value| {
+        client.call(
+            "register",
+            json!({"app": "gizmo", "callback": app.url(), "tools": [{
+                "name": "set", "description": "Power the gizmo.",
+                "parameters": {"type": "object", "properties": {"power": power}, "required": ["power"]},
+                "annotations": {}
+            }]}),
+        )
+    };
+    let refused = register(json!({"type": "boolean"})).expect_err("does not fit");
+    let why = refused.to_string();
+    assert!(
+        why.contains(
+            "gizmo.toml:6:19: intent `gizmo_set`: slot `state` (list `state`) can give \"on\""
+        ),
+        "{why}"
+    );
+    register(json!({"type": "string", "enum": ["on", "off"]})).expect("fits");
+    chat.say("set the gizmo to on");
+    let t = chat.next();
+    assert_eq!(t["calls"][0]["tool"], "gizmo.set", "{t}");
+    assert_eq!(t["calls"][0]["status"], "done", "{t}");
+    assert_eq!(t["reply"], "The gizmo says: power on", "{t}");
+    chat.end();
+}

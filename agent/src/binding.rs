@@ -33,31 +33,68 @@ fn slot_values(catalog: &Catalog, list: &str) -> Vec<Value> {
 }
 
 /// Checks every intent whose action is a tool in `registry` against that
-/// tool's schema; intents bound with `args` must name a registered tool.
+/// tool's schema. An intent bound with `args` to a tool of a known
+/// namespace (a server or connector whose other tools are registered) must
+/// name one of its tools; a tool of no known namespace is an app's, to be
+/// registered at the local endpoint, and is checked then ([`check_tool`]).
 pub fn check(catalog: &Catalog, registry: &Registry) -> Result<()> {
     for (name, intent) in &catalog.intents {
         let Some(tool) = &intent.action else {
             continue;
         };
+        match registry.spec(tool) {
+            Some(spec) => check_intent(catalog, name, spec)?,
+            None if intent.args.is_empty() => {
+                // A built-in skill's own action, or an app's function.
+            }
+            None => {
+                let namespace = tool.split_once('.').map_or(tool.as_str(), |(n, _)| n);
+                let known: Vec<&str> = registry
+                    .specs()
+                    .map(|s| s.name.as_str())
+                    .filter(|n| n.split_once('.').is_some_and(|(p, _)| p == namespace))
+                    .collect();
+                if !known.is_empty() {
+                    return Err(Error::Binding {
+                        at: intent
+                            .action_origin
+                            .as_ref()
+                            .map_or_else(|| intent.origin.to_string(), ToString::to_string),
+                        message: format!(
+                            "intent `{name}`: no tool `{tool}` is registered (tools: {})",
+                            known.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the intents bound to `spec` (an app's function being registered
+/// at the local endpoint) against its schema.
+pub fn check_tool(catalog: &Catalog, spec: &crate::tools::ToolSpec) -> Result<()> {
+    for (name, intent) in &catalog.intents {
+        if intent.action.as_deref() == Some(spec.name.as_str()) {
+            check_intent(catalog, name, spec)?;
+        }
+    }
+    Ok(())
+}
+
+/// One intent against the schema of the tool it is bound to.
+fn check_intent(catalog: &Catalog, name: &str, spec: &crate::tools::ToolSpec) -> Result<()> {
+    {
+        let Some(intent) = catalog.intents.get(name) else {
+            return Ok(());
+        };
+        let tool = &spec.name;
         let at =
             |origin: Option<&ainima_fallbacks::error::Origin>, message: String| Error::Binding {
                 at: origin.map_or_else(|| intent.origin.to_string(), ToString::to_string),
                 message: format!("intent `{name}`: {message}"),
             };
-        let Some(spec) = registry.spec(tool) else {
-            if intent.args.is_empty() {
-                // A built-in skill's own action.
-                continue;
-            }
-            let known: Vec<&str> = registry.specs().map(|s| s.name.as_str()).collect();
-            return Err(at(
-                intent.action_origin.as_ref(),
-                format!(
-                    "no tool `{tool}` is registered (tools: {})",
-                    known.join(", ")
-                ),
-            ));
-        };
         let slots = catalog.slots_of(name);
         let schema = &spec.parameters;
         let properties = schema.get("properties").and_then(Value::as_object);

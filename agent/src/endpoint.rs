@@ -41,7 +41,13 @@ pub struct Shared {
     /// The tools apps registered here: the only ones an app may replace or
     /// remove (never the assistant's own, `message.send` and the like).
     pub app_tools: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Checks an app's function against what the skills bind to it before
+    /// it is registered (set by whoever knows the skills).
+    pub check: Arc<Mutex<Option<ToolCheck>>>,
 }
+
+/// A check of a tool about to be registered: `Err` says why it is refused.
+pub type ToolCheck = Arc<dyn Fn(&ToolSpec) -> std::result::Result<(), String> + Send + Sync>;
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -153,6 +159,20 @@ fn handle(shared: &Shared, token: &str, req: &Request) -> Response {
                     -32602,
                     &format!("{taken} is the assistant's own tool; pick another app name"),
                 );
+            }
+            let check = shared
+                .check
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if let Some(check) = check {
+                for spec in &specs {
+                    let mut named = spec.clone();
+                    named.name = format!("{app}.{}", spec.name);
+                    if let Err(why) = check(&named) {
+                        return rpc_error(&id, -32602, &why);
+                    }
+                }
             }
             let mut names = Vec::new();
             for mut spec in specs {
