@@ -604,23 +604,26 @@ fn an_app_function_registered_at_the_endpoint_is_called_by_its_sentence() {
         "[intents.gizmo_set]\ntemplates = [\"set the gizmo to {state}\"]\nrequired = [\"state\"]\nreplies = [\"The gizmo says: {result}\"]\naction = \"gizmo.set\"\nargs = { power = \"state\" }\n[lists.state]\nvalues = [\"on\", \"off\"]\n",
     )
     .expect("skill");
-    let app = Server::start("127.0.0.1:0", |req| {
-        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
-        let power = v["params"]["args"]["power"]
-            .as_str()
-            .unwrap_or("?")
-            .to_string();
-        Response::json(
-            200,
-            &json!({"jsonrpc": "2.0", "id": v["id"], "result": format!("power {power}")}),
-        )
-    })
-    .expect("the app listens");
     let mut chat = Chat::start(&h);
     chat.say("hello");
     chat.next();
     let advert = ainima_agent::endpoint::Advert::read(&h.join("data")).expect("advert");
     let client = ainima_agent::endpoint::Client::new(&advert.url, &advert.token);
+    // The app asks the endpoint something while it is being called (as an
+    // app that shows its user what waits for approval would): the agent
+    // must not hold the endpoint's state while a tool runs (regression:
+    // the call waited for the 5 s timeout and failed).
+    let asks = client.clone();
+    let app = Server::start("127.0.0.1:0", move |req| {
+        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let waiting = asks.pending().map(|p| p.len()).unwrap_or(usize::MAX);
+        let power = v["params"]["args"]["power"].as_str().unwrap_or("?").to_string();
+        Response::json(
+            200,
+            &json!({"jsonrpc": "2.0", "id": v["id"], "result": format!("power {power}, {waiting} waiting")}),
+        )
+    })
+    .expect("the app listens");
     let register = |power: serde_json::Value| {
         client.call(
             "register",
@@ -644,6 +647,6 @@ fn an_app_function_registered_at_the_endpoint_is_called_by_its_sentence() {
     let t = chat.next();
     assert_eq!(t["calls"][0]["tool"], "gizmo.set", "{t}");
     assert_eq!(t["calls"][0]["status"], "done", "{t}");
-    assert_eq!(t["reply"], "The gizmo says: power on", "{t}");
+    assert_eq!(t["reply"], "The gizmo says: power on, 0 waiting", "{t}");
     chat.end();
 }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use std::sync::MutexGuard;
 
+use crate::Error;
 use crate::approval::{
     Answer, ApprovalRequest, Approvals, Decision, Policy, Source, Status, default_policy, digest,
     interpret,
@@ -25,7 +26,6 @@ use crate::approval::{
 use crate::audit::AuditLog;
 use crate::endpoint::Shared;
 use crate::tools::Registry;
-use crate::{Error, execute};
 
 /// What happened to one action.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -246,26 +246,29 @@ impl Agent {
         let args = args_of(action);
         let policy = self.policy(&action.tool);
         *self.shared.now_ms.lock().unwrap_or_else(|p| p.into_inner()) = now_ms;
-        let registry = self
-            .shared
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut approvals = self
-            .shared
-            .approvals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let out = execute(
-            &registry,
-            &mut approvals,
-            policy,
-            &action.tool,
-            &args,
-            approval,
-            now_ms,
-            self.audit.as_mut(),
-        );
+        // Neither the registry nor the approvals stay locked while the tool
+        // runs: an app's function may itself call the endpoint (register,
+        // list approvals), and approval UIs must not freeze on a slow tool.
+        let one = self.registry().only(&action.tool);
+        let admitted = {
+            let mut approvals = self
+                .shared
+                .approvals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            crate::admit(
+                &one,
+                &mut approvals,
+                policy,
+                &action.tool,
+                &args,
+                approval,
+                now_ms,
+                self.audit.as_mut(),
+            )
+        };
+        let out = admitted
+            .and_then(|()| crate::perform(&one, &action.tool, &args, now_ms, self.audit.as_mut()));
         let (status, detail) = match out {
             Ok(v) => ("done", v),
             Err(Error::ToolFailed { message, .. }) => ("failed", json!(message)),

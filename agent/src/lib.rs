@@ -129,6 +129,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The one way a tool runs: its policy decides; a tool that needs approval
 /// runs only by spending an approval granted for exactly this tool and
 /// these arguments. Every step goes to the audit log when one is given.
+/// [`admit`] then [`perform`].
 pub fn execute(
     registry: &tools::Registry,
     approvals: &mut approval::Approvals,
@@ -139,12 +140,46 @@ pub fn execute(
     now_ms: u64,
     mut audit: Option<&mut audit::AuditLog>,
 ) -> Result<serde_json::Value> {
-    let mut log = |kind: &str, data: serde_json::Value| -> Result<()> {
+    admit(
+        registry,
+        approvals,
+        policy,
+        tool,
+        args,
+        approval_id,
+        now_ms,
+        audit.as_deref_mut(),
+    )?;
+    perform(registry, tool, args, now_ms, audit)
+}
+
+fn logger<'a>(
+    mut audit: Option<&'a mut audit::AuditLog>,
+    now_ms: u64,
+) -> impl FnMut(&str, serde_json::Value) -> Result<()> + 'a {
+    move |kind, data| {
         if let Some(a) = audit.as_deref_mut() {
             a.append(kind, &data, now_ms)?;
         }
         Ok(())
-    };
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // reason: the gate takes every piece it checks, explicitly
+/// [`execute`]'s gate: the arguments checked, the policy applied, an
+/// approval spent where one is needed; the call logged, or its refusal.
+/// The approvals are needed only for this, not while the tool runs.
+pub fn admit(
+    registry: &tools::Registry,
+    approvals: &mut approval::Approvals,
+    policy: approval::Policy,
+    tool: &str,
+    args: &serde_json::Value,
+    approval_id: Option<&str>,
+    now_ms: u64,
+    audit: Option<&mut audit::AuditLog>,
+) -> Result<()> {
+    let mut log = logger(audit, now_ms);
     registry.validate(tool, args)?;
     let gate = match policy {
         approval::Policy::Deny => Err(Error::NotApproved(format!("{tool} is never allowed"))),
@@ -164,7 +199,19 @@ pub fn execute(
     log(
         "call",
         serde_json::json!({"tool": tool, "args": args, "approval": approval_id}),
-    )?;
+    )
+}
+
+/// [`execute`]'s call, once [`admit`] let it through: the tool runs, its
+/// result or failure is logged.
+pub fn perform(
+    registry: &tools::Registry,
+    tool: &str,
+    args: &serde_json::Value,
+    now_ms: u64,
+    audit: Option<&mut audit::AuditLog>,
+) -> Result<serde_json::Value> {
+    let mut log = logger(audit, now_ms);
     let out = registry.call(tool, args);
     match &out {
         Ok(v) => log("result", serde_json::json!({"tool": tool, "result": v}))?,

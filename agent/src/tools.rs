@@ -137,6 +137,28 @@ impl Registry {
         })
     }
 
+    /// A registry of the one tool `name` (none if it is not here), with
+    /// the same timeout: to call it without holding this one.
+    pub fn only(&self, name: &str) -> Registry {
+        Registry {
+            tools: self
+                .tools
+                .get(name)
+                .map(|e| {
+                    (
+                        name.to_string(),
+                        Entry {
+                            spec: e.spec.clone(),
+                            handler: e.handler.clone(),
+                        },
+                    )
+                })
+                .into_iter()
+                .collect(),
+            timeout: self.timeout,
+        }
+    }
+
     /// Calls a tool after checking its arguments. Approval is the caller's
     /// business (see [`crate::approval`]); this is the last gate for the
     /// arguments. A panic in a tool is an error, not the end of the agent.
