@@ -119,21 +119,26 @@ fn spoken(v: &Value) -> String {
     }
 }
 
+/// `said` with the first finished call's answer for `{result}` ("that"
+/// when none answered): a bound tool's answer, said as it came.
+fn with_result(said: &str, calls: &[CallOutcome]) -> String {
+    let result = calls
+        .iter()
+        .find(|c| c.status == "done" && !c.detail.is_null())
+        .map_or_else(|| "that".to_string(), |c| spoken(&c.detail));
+    said.replace("{result}", &result)
+}
+
 /// What to say after an approved call: the dialogue's words with the
 /// tool's answer for `{result}` (or "Done."), or what went wrong.
 fn done_or_not(call: &CallOutcome, said: &str) -> String {
     if call.status != "done" {
-        return format!("That didn't work: {}", call.detail);
+        format!("That didn't work: {}", call.detail)
+    } else if said.contains("{result}") {
+        with_result(said, std::slice::from_ref(call))
+    } else {
+        "Done.".to_string()
     }
-    if said.contains("{result}") {
-        let result = if call.detail.is_null() {
-            "that".to_string()
-        } else {
-            spoken(&call.detail)
-        };
-        return said.replace("{result}", &result);
-    }
-    "Done.".to_string()
 }
 
 impl Agent {
@@ -245,7 +250,6 @@ impl Agent {
     fn run(&mut self, action: &Action, approval: Option<&str>, now_ms: u64) -> CallOutcome {
         let args = args_of(action);
         let policy = self.policy(&action.tool);
-        *self.shared.now_ms.lock().unwrap_or_else(|p| p.into_inner()) = now_ms;
         // Neither the registry nor the approvals stay locked while the tool
         // runs: an app's function may itself call the endpoint (register,
         // list approvals), and approval UIs must not freeze on a slow tool.
@@ -541,15 +545,11 @@ impl Agent {
                 .is_some_and(|a| a.tool == r.tool && digest(&args_of(a)) == r.digest)
             {
                 self.pending = Some((r, Held::Dialogue));
-            } else if let Some(action) = still {
+            } else if still.is_some() {
                 // Corrected while it asks ("make it large"): the request
-                // shown elsewhere must be for what a yes would now run.
+                // shown elsewhere must be for what a yes would now run,
+                // made below as for any new question.
                 self.approvals().withdraw(&r.id);
-                let req =
-                    self.approvals()
-                        .request(&action.tool, &args_of(&action), &turn.reply, now_ms);
-                requests.push(req.clone());
-                self.pending = Some((req, Held::Dialogue));
             } else {
                 self.approvals().withdraw(&r.id);
                 let why = if turn.intent.as_deref() == Some("no") {
@@ -581,12 +581,7 @@ impl Agent {
             self.pending = Some((req, Held::Dialogue));
         }
         if reply.contains("{result}") {
-            // A bound tool's answer, said as it came.
-            let result = calls
-                .iter()
-                .find(|c| c.status == "done" && !c.detail.is_null())
-                .map_or_else(|| "that".to_string(), |c| spoken(&c.detail));
-            reply = reply.replace("{result}", &result);
+            reply = with_result(&reply, &calls);
         }
         if let Some(c) = calls
             .iter()

@@ -203,16 +203,7 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
                 }
                 let now_ms = (now_unix(at).max(0) as u64) * 1000;
                 if let Some(turn) = agent.poll(now(at, zone), now_ms) {
-                    let heard = turn.dialogue.as_ref().map(|d| d.heard.clone());
-                    show_turn(
-                        &turn,
-                        heard.as_deref().unwrap_or(""),
-                        &catalog,
-                        json,
-                        explain,
-                        out,
-                        &mut write_event,
-                    )?;
+                    show_turn(&turn, &catalog, json, explain, out, &mut write_event)?;
                     prompt = true;
                 }
                 continue;
@@ -230,7 +221,7 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
         tell_rings(&mut agent, out, &mut write_event)?;
         let turn = agent.hear(line, ainima_agent::approval::Source::Typed, now, now_ms);
         crate::run::keep_pending(&agent, data)?;
-        show_turn(&turn, line, &catalog, json, explain, out, &mut write_event)?;
+        show_turn(&turn, &catalog, json, explain, out, &mut write_event)?;
     }
     drop(endpoint);
     Ok(())
@@ -239,14 +230,13 @@ pub fn chat(catalog: Catalog, args: &ChatArgs<'_>, out: &mut dyn Write) -> Resul
 /// A turn of `chat` as events, and for the person (a line, or JSON).
 fn show_turn(
     turn: &ainima_agent::agent::AgentTurn,
-    line: &str,
     catalog: &Catalog,
     json: bool,
     explain: bool,
     out: &mut dyn Write,
     write_event: &mut dyn FnMut(ainima::session::EventKind) -> Result<()>,
 ) -> Result<()> {
-    for kind in ainima::session::turn_events(turn, line, catalog) {
+    for kind in ainima::session::turn_events(turn, catalog) {
         write_event(kind)?;
     }
     if !turn.reply.trim().is_empty() {

@@ -57,16 +57,15 @@ impl Hearing {
             .name("ainima-hearing".into())
             .spawn(move || {
                 for (purpose, audio) in rx {
-                    let (mut transcript, mut ms) =
-                        judge.transcribe(&mut *stt, &audio, &Costs::Measured, &*stopwatch);
-                    // A final hearing that failed may be passing (a panic,
-                    // an exhausted machine): once more.
-                    if transcript.is_err() && matches!(purpose, Purpose::Final { .. }) {
-                        let (again, ms2) =
-                            judge.transcribe(&mut *stt, &audio, &Costs::Measured, &*stopwatch);
-                        transcript = again;
-                        ms += ms2;
-                    }
+                    let (transcript, ms) = match purpose {
+                        Purpose::Final { .. } => judge.transcribe_utterance(
+                            &mut *stt,
+                            &audio,
+                            &Costs::Measured,
+                            &*stopwatch,
+                        ),
+                        _ => judge.transcribe(&mut *stt, &audio, &Costs::Measured, &*stopwatch),
+                    };
                     if tx
                         .send(Heard {
                             purpose,

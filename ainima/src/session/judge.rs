@@ -18,7 +18,7 @@ use crate::{Error, Result};
 /// The skills, as far as hearing and turn-taking need them.
 pub(crate) struct Judge {
     pub(crate) matcher: Matcher,
-    catalog: Catalog,
+    pub(crate) catalog: Catalog,
     /// The skills' example commands, for a biased second hearing, each
     /// with its words of four letters or more.
     bias: Vec<(Vec<String>, String)>,
@@ -127,6 +127,26 @@ impl Judge {
             }
             other => (other, ms),
         }
+    }
+}
+
+impl Judge {
+    /// A whole utterance heard: [`Judge::transcribe`], and once more when
+    /// that failed (a panic, an exhausted machine may be passing) before
+    /// the words are given up; the cost of both.
+    pub(crate) fn transcribe_utterance(
+        &self,
+        stt: &mut dyn SpeechToText,
+        audio: &[f32],
+        costs: &Costs,
+        stopwatch: &dyn Clock,
+    ) -> (Result<Transcript>, f64) {
+        let (out, ms) = self.transcribe(stt, audio, costs, stopwatch);
+        if out.is_ok() {
+            return (out, ms);
+        }
+        let (again, ms2) = self.transcribe(stt, audio, costs, stopwatch);
+        (again, ms + ms2)
     }
 }
 

@@ -379,6 +379,29 @@ enum Job {
     },
 }
 
+impl Job {
+    /// An utterance's hearing (its words, or why there are none) as the
+    /// job that hands it on.
+    fn heard(start: u64, out: Result<crate::stt::Transcript>, stt_ms: f64) -> Job {
+        match out {
+            Ok(t) => Job::Final {
+                start,
+                text: t.text,
+                confidence: t.confidence,
+                stt_ms,
+                error: None,
+            },
+            Err(e) => Job::Final {
+                start,
+                text: String::new(),
+                confidence: 0.0,
+                stt_ms,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
 /// What the assistant said and when it was audible.
 #[derive(Debug)]
 struct Spoken {
@@ -420,7 +443,6 @@ pub struct Session {
     /// The agent: language core, tools, approvals, audit.
     pub agent: Agent,
     judge: judge::Judge,
-    catalog: Catalog,
     /// Where the latest partial transcript was asked for: (the speech's
     /// onset, samples of it heard then).
     partial_at: Option<(u64, usize)>,
@@ -489,11 +511,7 @@ pub fn local_now(unix: i64, zone: &jiff::tz::TimeZone) -> Now {
 /// agent (`new_requests`), each tool call, in the order a session emits
 /// them (the reply's event comes after, when there is one). Typed and
 /// spoken turns write the same events.
-pub fn turn_events(
-    turn: &ainima_agent::agent::AgentTurn,
-    text: &str,
-    catalog: &Catalog,
-) -> Vec<EventKind> {
+pub fn turn_events(turn: &ainima_agent::agent::AgentTurn, catalog: &Catalog) -> Vec<EventKind> {
     let mut out = Vec::new();
     if let Some(d) = &turn.dialogue {
         out.push(EventKind::Intent {
@@ -501,7 +519,7 @@ pub fn turn_events(
             slots: json!(d.slots),
             confidence: d.confidence,
             state: d.state.to_string(),
-            text: text.to_string(),
+            text: d.heard.clone(),
         });
         // The dialogue's question; with its request's id when it made one.
         if d.state == "confirming" && turn.requests.is_empty() {
@@ -623,7 +641,6 @@ impl Session {
             tts,
             agent,
             judge,
-            catalog,
             partial_at: None,
             partial_heard: None,
             hold_unasked: false,
@@ -848,41 +865,25 @@ impl Session {
                     },
                 );
             }
-            None if matches!(self.hearer, Hearer::Away(_)) => {
+            None => {
                 if let Hearer::Away(h) = &mut self.hearer {
                     h.ask(hearing::Purpose::Final { start: u.start }, u.audio);
+                    return;
                 }
-            }
-            None => {
-                let (mut out, mut ms) = self.transcribe(&u.audio);
-                // A failure may be passing (a panic, an exhausted machine):
-                // once more, before the words are given up.
-                if out.is_err() {
-                    let (again, ms2) = self.transcribe(&u.audio);
-                    out = again;
-                    ms += ms2;
-                }
+                let Hearer::Here(stt) = &mut self.hearer else {
+                    return;
+                };
+                let (out, ms) = self.judge.transcribe_utterance(
+                    &mut **stt,
+                    &u.audio,
+                    &self.cfg.costs,
+                    &*self.stopwatch,
+                );
                 let begin = self.pos.max(self.stt_free_at);
                 let ready = begin + ms_to_samples(ms);
                 self.stt_free_at = ready;
                 self.profile.stage("stt", ms);
-                let job = match out {
-                    Ok(t) => Job::Final {
-                        start: u.start,
-                        text: t.text,
-                        confidence: t.confidence,
-                        stt_ms: ms,
-                        error: None,
-                    },
-                    Err(e) => Job::Final {
-                        start: u.start,
-                        text: String::new(),
-                        confidence: 0.0,
-                        stt_ms: ms,
-                        error: Some(e.to_string()),
-                    },
-                };
-                self.schedule(ready, job);
+                self.schedule(ready, Job::heard(u.start, out, ms));
             }
         }
     }
@@ -973,20 +974,7 @@ impl Session {
             match (r.purpose, r.transcript) {
                 (hearing::Purpose::Final { start }, out) => {
                     self.profile.stage("stt", r.ms);
-                    let (text, confidence, error) = match out {
-                        Ok(t) => (t.text, t.confidence, None),
-                        Err(e) => (String::new(), 0.0, Some(e.to_string())),
-                    };
-                    self.schedule(
-                        self.pos,
-                        Job::Final {
-                            start,
-                            text,
-                            confidence,
-                            stt_ms: r.ms,
-                            error,
-                        },
-                    );
+                    self.schedule(self.pos, Job::heard(start, out, r.ms));
                 }
                 (hearing::Purpose::Tentative { voiced_end }, Ok(t)) => {
                     self.pause_heard(voiced_end, t.text, t.confidence, r.ms, self.pos);
@@ -1340,7 +1328,7 @@ impl Session {
                 }
             }
         };
-        for kind in turn_events(&turn, &text, &self.catalog) {
+        for kind in turn_events(&turn, &self.judge.catalog) {
             self.emit(at, kind);
         }
         if turn.reply.trim().is_empty() {
@@ -1382,8 +1370,7 @@ impl Session {
         // An approval given or refused elsewhere (the local endpoint), or
         // one that lapsed: what it led to is said now.
         if let Some(turn) = self.agent.poll(now, self.wall_ms()) {
-            let heard = turn.dialogue.as_ref().map(|d| d.heard.clone());
-            for kind in turn_events(&turn, heard.as_deref().unwrap_or(""), &self.catalog) {
+            for kind in turn_events(&turn, &self.judge.catalog) {
                 self.emit(self.pos, kind);
             }
             if !turn.reply.trim().is_empty() {
