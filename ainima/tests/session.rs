@@ -152,3 +152,166 @@ fn a_failing_recogniser_or_synthesiser_never_ends_the_session() {
         "two failures, then one call an utterance"
     );
 }
+
+/// The real synthesiser, taking `delay` more for each sentence (a slow
+/// voice), counting the sentences it made.
+struct Slow {
+    inner: Espeak,
+    delay: std::time::Duration,
+    made: Arc<AtomicUsize>,
+}
+
+impl TextToSpeech for Slow {
+    fn speak(&mut self, text: &str, sink: &mut dyn FnMut(Sentence) -> bool) -> ainima::Result<()> {
+        let (delay, made) = (self.delay, self.made.clone());
+        self.inner.speak(text, &mut |s| {
+            std::thread::sleep(delay);
+            made.fetch_add(1, Ordering::SeqCst);
+            sink(s)
+        })
+    }
+    fn name(&self) -> String {
+        "slow espeak".into()
+    }
+}
+
+/// Issue 13: in a live session the recogniser, the synthesiser and the
+/// agent's tools work off the capture loop. A tool that takes 1.5 s and a
+/// voice that takes 1 s a sentence never hold a step up (before, the step
+/// waited for both: 1.5 s and more), the reply is still played, and a stop
+/// said over it is obeyed with the rest of the reply never made.
+#[test]
+fn a_live_session_captures_while_tools_and_the_voice_work() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    // One skill, with a reply of four sentences.
+    let mut catalog = ainima_fallbacks::catalog::Catalog::new();
+    catalog
+        .add_str(
+            "lamp.toml",
+            r#"
+[intents.lamp_on]
+description = "Switch the lamp on, and say so at length"
+templates = ["(turn|switch) on [the] living room (lamp|light)"]
+replies = ["The living room lamp is on now. It gives a warm white light. It uses little power. Enjoy your evening."]
+action = "device.on"
+"#,
+        )
+        .expect("skill");
+    catalog.check().expect("skill");
+    let mut registry = Registry::new();
+    let called = Arc::new(AtomicUsize::new(0));
+    let count = called.clone();
+    registry
+        .register(
+            ainima_agent::tools::ToolSpec {
+                name: "device.on".into(),
+                description: "Turns a device on, slowly.".into(),
+                parameters: serde_json::json!({"type": "object"}),
+                annotations: Default::default(),
+            },
+            move |_| {
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                count.fetch_add(1, Ordering::SeqCst);
+                Ok(serde_json::json!({"ok": true}))
+            },
+        )
+        .expect("tool");
+    let agent = Agent::new(
+        Assistant::new(catalog.clone(), 0).expect("assistant"),
+        registry,
+    );
+    let made = Arc::new(AtomicUsize::new(0));
+    let tts = Slow {
+        inner: Espeak::new(Voice::default()).expect("voice"),
+        delay: std::time::Duration::from_millis(1000),
+        made: made.clone(),
+    };
+    let cfg = Config {
+        live: true,
+        ..Config::default()
+    };
+    let stopwatch = Arc::new(SystemClock::new());
+    let mut session = Session::new(
+        cfg,
+        Box::new(WhisperEngine::load(&model).expect("model")),
+        Box::new(tts),
+        agent,
+        catalog,
+        stopwatch,
+    )
+    .expect("session");
+    let lamp = ainima_audio::decode::load_16k_mono(
+        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
+    )
+    .expect("recording");
+    let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).expect("room");
+    room.add_user_speech(0, lamp, 1.0);
+    let end = 30 * 16_000;
+    room.end_at(end);
+    // The room's time is paced to the wall's, as a device's is.
+    let wall = std::time::Instant::now();
+    let mut longest = std::time::Duration::ZERO;
+    let mut events = Vec::new();
+    let mut said_stop = false;
+    while session.position() < end {
+        let t = std::time::Instant::now();
+        if !session.step(&mut room).expect("step") {
+            break;
+        }
+        longest = longest.max(t.elapsed());
+        let batch = session.take_events();
+        // Stop, said while the reply plays (its later sentences still
+        // being made).
+        if !said_stop
+            && batch
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::TtsStart { .. }))
+        {
+            said_stop = true;
+            let stop = ainima::tts::espeak::speak_fresh("Stop.", &Voice::default()).expect("voice");
+            room.add_user_speech(session.position() + 8_000, stop, 1.0);
+        }
+        events.extend(batch);
+        let ahead = std::time::Duration::from_secs_f64(session.position() as f64 / 16_000.0);
+        if let Some(wait) = ahead.checked_sub(wall.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let story: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    let story = story.join("\n");
+    assert_eq!(called.load(Ordering::SeqCst), 1, "{story}");
+    let reply = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Reply { text } => Some(text.clone()),
+            _ => None,
+        })
+        .expect("a reply");
+    assert!(said_stop, "the reply was never played: {story}");
+    assert!(
+        events.iter().any(|e| matches!(
+            e.kind,
+            EventKind::TtsStop {
+                reason: "stop_word"
+            }
+        )),
+        "the stop was not obeyed: {story}"
+    );
+    // Its remaining sentences were never made once it stopped (the one
+    // being made then is finished and thrown away).
+    let sentences = ainima::tts::sentences(&reply).len();
+    assert!(
+        sentences >= 2 && made.load(Ordering::SeqCst) < sentences,
+        "{} of {sentences} sentences made of {reply:?}: {story}",
+        made.load(Ordering::SeqCst)
+    );
+    assert!(
+        longest < std::time::Duration::from_millis(700),
+        "a step took {longest:?}: {story}"
+    );
+}

@@ -94,7 +94,7 @@ pub fn run(
     let mut session =
         crate::run::session(cfg, config_dir, model_dir, false, 0, &|c| start.apply(c))?;
     crate::run::open_audit(&mut session, data)?;
-    crate::run::connect(&mut session.agent, cfg, data)?;
+    crate::run::connect(crate::run::agent_of(&mut session)?, cfg, data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     let wall = std::time::Instant::now();
     let rate = 16_000.0;

@@ -45,8 +45,15 @@ pub struct RunArgs<'a> {
 /// sessions with a person at them: every request, approval, tool call and
 /// result is recorded, hash-chained; `ainima audit show|verify`).
 pub fn open_audit(session: &mut Session, data: &Path) -> Result<()> {
-    session.agent.audit = Some(audit_log(data)?);
+    agent_of(session)?.audit = Some(audit_log(data)?);
     Ok(())
+}
+
+/// A session's agent, before the session runs (when it is always home).
+pub fn agent_of(session: &mut Session) -> Result<&mut ainima_agent::agent::Agent> {
+    session
+        .agent_mut()
+        .context("the session's agent is at work on a turn")
 }
 
 /// Where timers and alarms are kept between runs of a live session.
@@ -363,7 +370,7 @@ pub fn run(
         &|c: &mut Config| args.start.apply(c),
     )?;
     open_audit(&mut session, args.data)?;
-    connect(&mut session.agent, cfg, args.data)?;
+    connect(agent_of(&mut session)?, cfg, args.data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
     room.add_user_speech(0, user.clone(), 1.0);
     // The recording, then time for the last answer.
@@ -487,10 +494,10 @@ pub fn listen(
         c.live = true;
     })?;
     open_audit(&mut session, data)?;
-    connect(&mut session.agent, cfg, data)?;
-    restore_pending(&mut session.agent, data)?;
+    connect(agent_of(&mut session)?, cfg, data)?;
+    restore_pending(agent_of(&mut session)?, data)?;
     // Apps and `ainima approvals` reach this session's agent here.
-    let endpoint = ainima_agent::endpoint::serve(data, session.agent.shared())
+    let endpoint = ainima_agent::endpoint::serve(data, agent_of(&mut session)?.shared())
         .context("starting the local endpoint")?;
     let mut events_file = match events {
         Some(p) => Some(std::fs::File::create(p).with_context(|| p.display().to_string())?),
@@ -504,6 +511,7 @@ pub fn listen(
     let mut shown = "";
     let mut backoff = REOPEN_BACKOFF.0;
     let mut heard_at = std::time::Instant::now();
+    let mut unkept = false;
     loop {
         match session.step(&mut device) {
             Ok(true) => {
@@ -548,8 +556,11 @@ pub fn listen(
             }
             Err(e) => return Err(e.into()),
         }
-        if show_events(&mut session, out, events_file.as_mut())? {
-            keep_pending(&session.agent, data)?;
+        // Kept once the agent is home from the turn that changed them.
+        unkept |= show_events(&mut session, out, events_file.as_mut())?;
+        if unkept && let Some(agent) = session.agent() {
+            keep_pending(agent, data)?;
+            unkept = false;
         }
         if session.state() != shown {
             shown = session.state();

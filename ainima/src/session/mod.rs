@@ -24,7 +24,9 @@
 mod hearing;
 mod judge;
 pub mod profile;
+mod thinking;
 mod turn;
+mod voicing;
 pub mod words;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -424,6 +426,31 @@ struct Reply {
     turn: usize,
     /// Where in `queued` its closing question starts.
     question_from: Option<usize>,
+    /// Where in `queued` the latest sentence starts.
+    last_from: usize,
+    /// Its sentences are still being made (live sessions: how many there
+    /// will be is known once they are).
+    making: bool,
+    /// A chime goes before its first sentence.
+    chime: bool,
+}
+
+impl Reply {
+    /// Once its last sentence is in, a reply ending in a question asks
+    /// from that sentence on.
+    fn question_check(&mut self) {
+        if self.waiting == 0 && !self.making && self.text.trim_end().ends_with('?') {
+            self.question_from = Some(self.last_from);
+        }
+    }
+}
+
+/// Where the synthesiser runs.
+enum Speaker {
+    /// In the session's step, charged to the device's time.
+    Here(Box<dyn TextToSpeech>),
+    /// On a worker thread (live sessions).
+    Away(voicing::Voicing),
 }
 
 /// Where the recogniser runs.
@@ -439,9 +466,14 @@ pub struct Session {
     cfg: Config,
     front: FrontEnd,
     hearer: Hearer,
-    tts: Box<dyn TextToSpeech>,
-    /// The agent: language core, tools, approvals, audit.
-    pub agent: Agent,
+    speaker: Speaker,
+    /// The agent: language core, tools, approvals, audit; `None` while it
+    /// works on a turn on a live session's worker.
+    agent: Option<Agent>,
+    /// A live session's agent worker.
+    thinking: Option<thinking::Thinking>,
+    /// What was heard while the agent was at work, in order.
+    asked: VecDeque<(String, Source)>,
     judge: judge::Judge,
     /// Where the latest partial transcript was asked for: (the speech's
     /// onset, samples of it heard then).
@@ -632,14 +664,24 @@ impl Session {
         } else {
             Hearer::Here(stt)
         };
+        let (speaker, thinking) = if cfg.live {
+            (
+                Speaker::Away(voicing::Voicing::start(tts, stopwatch.clone())?),
+                Some(thinking::Thinking::start(stopwatch.clone())?),
+            )
+        } else {
+            (Speaker::Here(tts), None)
+        };
         let mut turns = Turns.state_machine();
         turns.handle_with_context(&Input::Silent, &mut Orders::default());
         Ok(Session {
             cfg,
             front,
             hearer,
-            tts,
-            agent,
+            speaker,
+            agent: Some(agent),
+            thinking,
+            asked: VecDeque::new(),
             judge,
             partial_at: None,
             partial_heard: None,
@@ -666,6 +708,17 @@ impl Session {
             mic: vec![0.0; BLOCK],
             reference: vec![0.0; BLOCK],
         })
+    }
+
+    /// The agent, unless it is at work on a turn (live sessions).
+    pub fn agent(&self) -> Option<&Agent> {
+        self.agent.as_ref()
+    }
+
+    /// The agent, unless it is at work on a turn (live sessions); before
+    /// the session runs it is always home.
+    pub fn agent_mut(&mut self) -> Option<&mut Agent> {
+        self.agent.as_mut()
     }
 
     /// The turn-taking state's name.
@@ -762,6 +815,8 @@ impl Session {
             self.on_endpoint(e, device);
         }
         self.heard();
+        self.thought(device);
+        self.voiced(device);
         self.meaning_check();
         self.release(device);
         self.playback_check(device);
@@ -1159,13 +1214,8 @@ impl Session {
     ) {
         if self.own_voice(start, &text) {
             self.emit(self.pos, EventKind::OwnVoice { text: text.clone() });
-            let now_ms = self.wall_ms();
-            let now = self.now();
-            let agent = &mut self.agent;
             // Logged by the agent as ignored; nothing else comes of it.
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                agent.hear(&text, Source::AssistantVoice, now, now_ms)
-            }));
+            self.think(text, Source::AssistantVoice, device);
             self.feed(Input::Heard(Kind::Noise), device);
             return;
         }
@@ -1294,24 +1344,106 @@ impl Session {
         if let Some(k) = self.request_key(&text) {
             self.last_request = Some((k, self.pos));
         }
+        self.think(text, Source::UserVoice, device);
+    }
+
+    /// Hands `text` to the agent: here and now, charged (simulations,
+    /// replays), or to a live session's agent worker, the capture going on
+    /// meanwhile; heard while the agent is at work, it waits its turn.
+    fn think(&mut self, text: String, source: Source, device: &mut dyn DuplexDevice) {
         let now_ms = self.wall_ms();
         let now = self.now();
-        let agent = &mut self.agent;
+        let Some(mut agent) = self.agent.take() else {
+            self.asked.push_back((text, source));
+            return;
+        };
+        let mut text = text;
+        if let Some(worker) = &self.thinking {
+            let ask = thinking::Ask {
+                agent,
+                text,
+                source,
+                now,
+                now_ms,
+            };
+            match worker.ask(ask) {
+                Ok(()) => return,
+                Err(back) => {
+                    // The worker is gone: the agent works here from now on.
+                    self.thinking = None;
+                    agent = back.agent;
+                    text = back.text;
+                }
+            }
+        }
         let (turn, agent_ms) = charged(
             &self.cfg.costs,
             &*self.stopwatch,
             |c| c.agent_ms,
-            || {
-                catch_unwind(AssertUnwindSafe(|| {
-                    agent.hear(&text, Source::UserVoice, now, now_ms)
-                }))
-            },
+            || catch_unwind(AssertUnwindSafe(|| agent.hear(&text, source, now, now_ms))),
         );
-        self.profile.stage("agent", agent_ms);
+        self.agent = Some(agent);
         let at = self.pos + ms_to_samples(agent_ms);
+        self.answered(source, turn.ok(), agent_ms, at, device);
+    }
+
+    /// A live session's agent back from its turn: what it did and says,
+    /// now; then what was heard meanwhile.
+    fn thought(&mut self, device: &mut dyn DuplexDevice) {
+        let Some(worker) = &self.thinking else {
+            return;
+        };
+        match worker.take() {
+            Ok(Some(t)) => {
+                self.agent = Some(t.agent);
+                if self.asked.iter().any(|(_, s)| *s == Source::UserVoice)
+                    && t.source == Source::UserVoice
+                {
+                    // Said again or anew while it worked: what this turn
+                    // did is told, its reply is superseded by the next.
+                    if let Some(turn) = &t.turn {
+                        for kind in turn_events(turn, &self.judge.catalog) {
+                            self.emit(self.pos, kind);
+                        }
+                    }
+                } else {
+                    self.answered(t.source, t.turn, t.ms, self.pos, device);
+                }
+                if let Some((text, source)) = self.asked.pop_front() {
+                    self.think(text, source, device);
+                }
+            }
+            Ok(None) => {}
+            Err(()) => {
+                // Never: a panic in a turn is caught on the worker.
+                self.thinking = None;
+                self.emit(
+                    self.pos,
+                    EventKind::Error {
+                        stage: "agent",
+                        message: "the agent's worker stopped; restart the session".into(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// What the agent's turn did and says, at `at`.
+    fn answered(
+        &mut self,
+        source: Source,
+        turn: Option<ainima_agent::agent::AgentTurn>,
+        agent_ms: f64,
+        at: u64,
+        device: &mut dyn DuplexDevice,
+    ) {
+        if source == Source::AssistantVoice {
+            return; // logged as ignored; nothing comes of it
+        }
+        self.profile.stage("agent", agent_ms);
         let turn = match turn {
-            Ok(t) => t,
-            Err(_) => {
+            Some(t) => t,
+            None => {
                 self.emit(
                     at,
                     EventKind::Error {
@@ -1367,9 +1499,14 @@ impl Session {
             return;
         }
         let now = self.now();
+        let wall_ms = self.wall_ms();
         // An approval given or refused elsewhere (the local endpoint), or
         // one that lapsed: what it led to is said now.
-        if let Some(turn) = self.agent.poll(now, self.wall_ms()) {
+        let polled = match self.agent.as_mut() {
+            Some(agent) => agent.poll(now, wall_ms),
+            None => return, // at work on a turn
+        };
+        if let Some(turn) = polled {
             for kind in turn_events(&turn, &self.judge.catalog) {
                 self.emit(self.pos, kind);
             }
@@ -1384,7 +1521,10 @@ impl Session {
                 return;
             }
         }
-        let due = self.agent.assistant.due(now);
+        let due = match self.agent.as_mut() {
+            Some(agent) => agent.assistant.due(now),
+            None => return,
+        };
         if due.is_empty() {
             return;
         }
@@ -1400,8 +1540,29 @@ impl Session {
     fn speak(&mut self, text: String, at: u64, chime: bool) {
         self.next_reply += 1;
         let id = self.next_reply;
+        let turn = self.profile.current();
+        self.reply = Some(Reply {
+            id,
+            text: text.clone(),
+            queued: Vec::new(),
+            waiting: 0,
+            started: false,
+            turn,
+            question_from: None,
+            last_from: 0,
+            making: true,
+            chime,
+        });
+        let tts = match &mut self.speaker {
+            Speaker::Away(voicing) => {
+                // Whatever it was making before is not wanted now.
+                voicing.drop_through(id - 1);
+                voicing.ask(id, text);
+                return;
+            }
+            Speaker::Here(tts) => tts,
+        };
         let mut sentences = Vec::new();
-        let tts = &mut self.tts;
         let t0 = self.stopwatch.now();
         let mut last = t0;
         let stopwatch = self.stopwatch.clone();
@@ -1432,11 +1593,6 @@ impl Session {
                 },
             );
         }
-        if chime && let Some((first, _)) = sentences.first_mut() {
-            let mut audio = chime_audio();
-            audio.append(&mut first.audio);
-            first.audio = audio;
-        }
         let mut ready = at.max(self.tts_free_at);
         let n = sentences.len();
         for (i, (s, ms)) in sentences.into_iter().enumerate() {
@@ -1454,16 +1610,60 @@ impl Session {
             );
         }
         self.tts_free_at = ready;
-        let turn = self.profile.current();
-        self.reply = Some(Reply {
-            id,
-            text,
-            queued: Vec::new(),
-            waiting: n,
-            started: false,
-            turn,
-            question_from: None,
-        });
+        if let Some(r) = self.reply.as_mut() {
+            r.waiting = n;
+            r.making = false;
+        }
+    }
+
+    /// A live session's sentences as they are made, each played at once
+    /// (or kept, while the reply is paused).
+    fn voiced(&mut self, device: &mut dyn DuplexDevice) {
+        let Speaker::Away(voicing) = &mut self.speaker else {
+            return;
+        };
+        let mut came = Vec::new();
+        while let Some(v) = voicing.take() {
+            came.push(v);
+        }
+        for v in came {
+            match v {
+                voicing::Voiced::Sentence {
+                    reply,
+                    index,
+                    audio,
+                    ms,
+                } => {
+                    let Some(r) = self.reply.as_mut().filter(|r| r.id == reply) else {
+                        continue; // dropped or superseded
+                    };
+                    r.waiting += 1;
+                    if index == 0 {
+                        self.profile.stage("tts_first", ms);
+                    }
+                    self.on_sentence(reply, audio, index == 0, device);
+                }
+                voicing::Voiced::Done { reply, error } => {
+                    if let Some(message) = error {
+                        self.emit(
+                            self.pos,
+                            EventKind::Error {
+                                stage: "tts",
+                                message,
+                            },
+                        );
+                    }
+                    if let Some(r) = self
+                        .reply
+                        .as_mut()
+                        .filter(|r| r.id == reply || reply == u64::MAX)
+                    {
+                        r.making = false;
+                        r.question_check();
+                    }
+                }
+            }
+        }
     }
 
     fn on_sentence(
@@ -1477,11 +1677,16 @@ impl Session {
             return; // dropped or superseded
         };
         reply.waiting = reply.waiting.saturating_sub(1);
+        let mut audio = audio;
+        if first && reply.chime {
+            let mut chimed = chime_audio();
+            chimed.append(&mut audio);
+            audio = chimed;
+        }
+        reply.last_from = reply.queued.len();
         reply.queued.extend_from_slice(&audio);
         // The last sentence of a question: once it is heard, "okay" answers.
-        if reply.waiting == 0 && reply.text.trim_end().ends_with('?') {
-            reply.question_from = Some(reply.queued.len() - audio.len());
-        }
+        reply.question_check();
         if let Some(p) = self.paused.as_mut() {
             p.extend_from_slice(&audio);
             return;
@@ -1507,11 +1712,21 @@ impl Session {
                 self.asking = true;
             }
         }
+        // Nothing to play: the synthesiser failed before a sentence.
+        if self
+            .reply
+            .as_ref()
+            .is_some_and(|r| !r.started && r.waiting == 0 && !r.making)
+        {
+            self.reply = None;
+            self.feed(Input::Silent, device);
+            return;
+        }
         let done = self.paused.is_none()
             && self
                 .reply
                 .as_ref()
-                .is_some_and(|r| r.started && r.waiting == 0)
+                .is_some_and(|r| r.started && r.waiting == 0 && !r.making)
             && device.pending_playback() == 0;
         if done {
             self.reply = None;
@@ -1564,6 +1779,7 @@ impl Session {
                     let had_reply = self.reply.is_some() || self.paused.is_some();
                     self.paused = None;
                     self.reply = None;
+                    self.stop_voicing();
                     if had_reply {
                         self.emit(
                             self.pos,
@@ -1583,6 +1799,7 @@ impl Session {
                     }
                 }
                 Do::Supersede => {
+                    self.stop_voicing();
                     if self.reply.take().is_some() {
                         self.emit(
                             self.pos,
@@ -1598,12 +1815,22 @@ impl Session {
         orders.0
     }
 
+    /// A live session's synthesiser makes nothing more of the replies so
+    /// far (dropped or superseded).
+    fn stop_voicing(&self) {
+        if let Speaker::Away(voicing) = &self.speaker {
+            voicing.drop_through(self.next_reply);
+        }
+    }
+
     /// Lets the work still pending finish, as if the room stayed quiet:
     /// captures silence until every result is released and every reply
     /// played, at most `max` more.
     pub fn drain(&mut self, device: &mut dyn DuplexDevice, max: Duration) -> Result<()> {
         let limit = self.pos + (max.as_secs_f64() * RATE as f64) as u64;
         while (self.reply.is_some()
+            || self.agent.is_none()
+            || !self.asked.is_empty()
             || !self.jobs.is_empty()
             || self.paused.is_some()
             || self.hearing() > 0)
