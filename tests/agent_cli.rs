@@ -499,7 +499,8 @@ fn an_approved_message_is_delivered_by_the_outbox_while_chat_runs() {
 /// robot were always simulated in process; a real device on a serial port
 /// was a library part. With `[devices.coffee] serial = PORT`, an approved
 /// order goes down the port (here a socat pty pair, the line protocol's
-/// simulated machine on the far end) and its answer comes back.
+/// simulated machine on the far end) and its answer comes back; what the
+/// machine reports later on its own is told.
 #[test]
 fn a_coffee_machine_on_a_serial_port_from_the_configuration() {
     struct Socat(std::process::Child);
@@ -550,6 +551,13 @@ fn a_coffee_machine_on_a_serial_port_from_the_configuration() {
     let brewed = chat.next();
     assert_eq!(brewed["calls"][0]["tool"], "coffee.order", "{brewed}");
     assert_eq!(brewed["calls"][0]["status"], "done", "{brewed}");
+    // The machine reports on its own when the drink is ready: told unasked
+    // (issue 13: device reports were never heard of).
+    let ready = chat.next();
+    assert_eq!(
+        ready["reply"], "The coffee machine says: Your large latte is ready.",
+        "{ready}"
+    );
     chat.end();
     machine
         .join()

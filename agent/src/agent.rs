@@ -54,6 +54,9 @@ pub struct AgentTurn {
     /// Approval requests this turn made (they wait in [`Agent::approvals`],
     /// where the local endpoint shows them too).
     pub requests: Vec<ApprovalRequest>,
+    /// Something that happened outside the conversation, which this turn
+    /// tells (a device's report, a message that could not be delivered).
+    pub notice: Option<String>,
 }
 
 impl AgentTurn {
@@ -63,6 +66,7 @@ impl AgentTurn {
             calls,
             reply: reply.into(),
             requests: Vec::new(),
+            notice: None,
         }
     }
 }
@@ -312,7 +316,9 @@ impl Agent {
     pub fn poll(&mut self, now: Now, now_ms: u64) -> Option<AgentTurn> {
         if let Some(text) = self.notices.as_ref().and_then(|n| n.try_recv().ok()) {
             self.log("notice", json!({"said": text}), now_ms);
-            return Some(AgentTurn::said(text, Vec::new()));
+            let mut turn = AgentTurn::said(text.clone(), Vec::new());
+            turn.notice = Some(text);
+            return Some(turn);
         }
         self.settle(now, now_ms)
     }
@@ -597,6 +603,7 @@ impl Agent {
             calls,
             reply,
             requests,
+            notice: None,
         }
     }
 }

@@ -1,12 +1,18 @@
 //! Hardware over serial ports: a small line protocol, one command a line
 //! (`BREW drink=latte size=large shots=2`), one answer a line (`OK ...` or
-//! `ERR ...`), with a timeout. Only ports on the allow-list are opened.
+//! `ERR ...`), with a timeout; a device may also report on its own at any
+//! time (`EVENT Your large latte is ready.`), and the report goes to
+//! whoever [`LineDevice::report_to`] names. Only ports on the allow-list
+//! are opened.
 //! [`simulate`] runs the built-in skills' coffee machine and robot on the
 //! other end of a port, so tests drive real serial I/O through a
 //! pseudo-terminal pair (socat) without hardware.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::{Error, Result};
@@ -17,6 +23,31 @@ pub trait LineDevice: Send + Sync + std::fmt::Debug {
     /// Sends one command line; the device's `OK` answer (without the `OK`);
     /// an `ERR` answer is an error that will not change by itself.
     fn send(&self, line: &str) -> Result<String>;
+
+    /// Where the device's own reports go (`EVENT` lines, as plain text);
+    /// a device that never reports ignores this.
+    fn report_to(&self, report: Report) {
+        let _ = report;
+    }
+}
+
+/// What is done with a device's report.
+pub type Report = Arc<dyn Fn(String) + Send + Sync>;
+
+/// Longest report kept, in characters (the rest is cut).
+pub const MAX_REPORT_CHARS: usize = 200;
+
+/// A report as words fit to say: control characters dropped, at most
+/// [`MAX_REPORT_CHARS`]; `None` when nothing is left.
+pub fn clean_report(text: &str) -> Option<String> {
+    let clean: String = text
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REPORT_CHARS)
+        .collect();
+    let clean = clean.trim().to_string();
+    (!clean.is_empty()).then_some(clean)
 }
 
 /// The simulated coffee machine and robot in process, for sessions and
@@ -35,8 +66,10 @@ impl LineDevice for Simulated {
     }
 }
 
-/// A device on a serial port.
-#[derive(Debug, Clone)]
+/// A device on a serial port. The port stays open between commands (a
+/// reader thread takes the answers and the reports); one that fails or
+/// does not answer is opened afresh for the next command.
+#[derive(Clone)]
 pub struct SerialDevice {
     /// The port (`/dev/ttyUSB0`, a pty).
     pub path: String,
@@ -44,7 +77,37 @@ pub struct SerialDevice {
     pub baud: u32,
     /// How long to wait for the answer.
     pub timeout: Duration,
+    link: Arc<Mutex<Option<Link>>>,
+    report: Arc<Mutex<Option<Report>>>,
 }
+
+impl std::fmt::Debug for SerialDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SerialDevice")
+            .field("path", &self.path)
+            .field("baud", &self.baud)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An open port: the writing half, and the answers its reader took.
+struct Link {
+    port: Box<dyn serialport::SerialPort>,
+    answers: Receiver<String>,
+    /// Cleared when the link is dropped: its reader ends.
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.alive.store(false, Ordering::Release);
+    }
+}
+
+/// How often a reader looks up from the port to see whether its link is
+/// still wanted.
+const READ_TICK: Duration = Duration::from_millis(200);
 
 fn refused(path: &str, message: impl Into<String>, retryable: bool) -> Error {
     Error::Delivery {
@@ -79,6 +142,16 @@ impl LineDevice for SerialDevice {
     fn send(&self, line: &str) -> Result<String> {
         self.exchange(line)
     }
+
+    fn report_to(&self, report: Report) {
+        *self.report.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+        // Listen from now on, if the port is there (else from the first
+        // command).
+        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        if link.is_none() {
+            *link = self.open_link().ok();
+        }
+    }
 }
 
 impl SerialDevice {
@@ -97,6 +170,8 @@ impl SerialDevice {
             path: path.to_string(),
             baud: 115_200,
             timeout: Duration::from_secs(2),
+            link: Arc::default(),
+            report: Arc::default(),
         })
     }
 
@@ -106,18 +181,84 @@ impl SerialDevice {
         self.exchange(line)
     }
 
-    fn exchange(&self, line: &str) -> Result<String> {
-        let mut port = serialport::new(&self.path, self.baud)
-            .timeout(self.timeout)
+    /// Opens the port and starts its reader: `EVENT` lines are reports,
+    /// every other line an answer.
+    fn open_link(&self) -> Result<Link> {
+        let port = serialport::new(&self.path, self.baud)
+            .timeout(READ_TICK)
             .open()
             .map_err(|e| refused(&self.path, format!("cannot open: {e}"), true))?;
-        port.write_all(format!("{line}\n").as_bytes())
-            .and_then(|()| port.flush())
-            .map_err(|e| refused(&self.path, format!("write: {e}"), true))?;
-        let mut answer = String::new();
-        BufReader::new(port)
-            .read_line(&mut answer)
-            .map_err(|e| refused(&self.path, format!("no answer: {e}"), true))?;
+        let reader = port
+            .try_clone()
+            .map_err(|e| refused(&self.path, format!("cannot open: {e}"), true))?;
+        let (tx, answers) = channel();
+        let alive = Arc::new(AtomicBool::new(true));
+        let (still, report) = (alive.clone(), self.report.clone());
+        std::thread::Builder::new()
+            .name("ainima-serial".into())
+            .spawn(move || {
+                let mut reader = BufReader::new(reader);
+                let mut line = String::new();
+                while still.load(Ordering::Acquire) {
+                    // A read that times out keeps what it read so far in
+                    // `line`; the rest comes with the next read.
+                    match reader.read_line(&mut line) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                        Err(_) => break,
+                    }
+                    let got = std::mem::take(&mut line);
+                    let got = got.trim();
+                    if let Some(said) = got.strip_prefix("EVENT") {
+                        let to = report.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                        if let (Some(to), Some(said)) = (to, clean_report(said)) {
+                            to(said);
+                        }
+                    } else if !got.is_empty() && tx.send(got.to_string()).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| refused(&self.path, format!("a reader thread: {e}"), true))?;
+        Ok(Link {
+            port,
+            answers,
+            alive,
+        })
+    }
+
+    fn exchange(&self, line: &str) -> Result<String> {
+        let mut guard = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.open_link()?);
+        }
+        let Some(link) = guard.as_mut() else {
+            return Err(refused(&self.path, "cannot open", true));
+        };
+        // An answer that came too late for an earlier command is not this
+        // one's.
+        while link.answers.try_recv().is_ok() {}
+        let written = link
+            .port
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| link.port.flush());
+        if let Err(e) = written {
+            *guard = None;
+            return Err(refused(&self.path, format!("write: {e}"), true));
+        }
+        let answer = match link.answers.recv_timeout(self.timeout) {
+            Ok(a) => a,
+            Err(e) => {
+                // Opened afresh for the next command.
+                *guard = None;
+                let why = match e {
+                    std::sync::mpsc::RecvTimeoutError::Timeout => "timed out",
+                    std::sync::mpsc::RecvTimeoutError::Disconnected => "the port closed",
+                };
+                return Err(refused(&self.path, format!("no answer: {why}"), true));
+            }
+        };
         let answer = answer.trim();
         if let Some(rest) = answer.strip_prefix("OK") {
             Ok(rest.trim().to_string())
@@ -180,9 +321,13 @@ pub fn respond(line: &str) -> String {
     }
 }
 
+/// How long the simulated coffee machine takes to brew.
+pub const BREW_TIME: Duration = Duration::from_secs(1);
+
 /// Serves [`respond`] on the serial port at `path` until the port closes or
-/// `lines` commands were answered (0: no limit). Runs on the caller's
-/// thread; start it on one of its own.
+/// `lines` commands were answered (0: no limit); a drink brewed is
+/// reported ready ([`BREW_TIME`] after its order is answered). Runs on
+/// the caller's thread; start it on one of its own.
 pub fn simulate(path: &Path, lines: usize) -> Result<()> {
     let port = serialport::new(path.to_string_lossy(), 115_200)
         .timeout(Duration::from_secs(3600))
@@ -216,6 +361,19 @@ pub fn simulate(path: &Path, lines: usize) -> Result<()> {
         {
             return Ok(());
         }
+        // The coffee machine says when a drink it brews is ready.
+        if let Some(what) = answer.strip_prefix("OK brewing ") {
+            std::thread::sleep(BREW_TIME);
+            let drink = what.split(" with ").next().unwrap_or(what);
+            let report = format!("EVENT Your {drink} is ready.\n");
+            if out
+                .write_all(report.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
         served += 1;
         if lines != 0 && served >= lines {
             return Ok(());
@@ -226,6 +384,17 @@ pub fn simulate(path: &Path, lines: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_are_cleaned_before_anyone_says_them() {
+        let check = |said: &str, expect: Option<&str>| {
+            assert_eq!(clean_report(said).as_deref(), expect, "{said:?}")
+        };
+        check(" Your latte is ready. ", Some("Your latte is ready."));
+        check("\u{1b}[2Jready\u{7}", Some("[2Jready"));
+        check("   \t ", None);
+        check(&"a".repeat(5000), Some(&"a".repeat(MAX_REPORT_CHARS)));
+    }
 
     #[test]
     fn the_simulated_devices_answer() {

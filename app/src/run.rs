@@ -160,10 +160,12 @@ pub fn agent(
     // The built-in hardware skills drive the devices `[devices]` names,
     // or the simulated coffee machine and robot in process.
     let mut registry = Registry::new();
+    let coffee = line_device(cfg.devices.coffee.as_ref())?;
+    let robot = line_device(cfg.devices.robot.as_ref())?;
     let wiring = ainima_agent::builtin::Wiring {
         messages,
-        coffee: Some(line_device(cfg.devices.coffee.as_ref())?),
-        robot: Some(line_device(cfg.devices.robot.as_ref())?),
+        coffee: Some(coffee.clone()),
+        robot: Some(robot.clone()),
     };
     ainima_agent::builtin::register(&mut registry, &wiring)?;
     for m in &cfg.mcp {
@@ -191,6 +193,14 @@ pub fn agent(
     registry.set_timeout(Some(std::time::Duration::from_secs(5)));
     let mut agent = Agent::new(assistant, registry);
     agent.policies = cfg.policies.clone();
+    // What a device reports on its own ("EVENT Your large latte is
+    // ready.") is told once the floor is free, as a notice.
+    for (device, name) in [(&coffee, "The coffee machine"), (&robot, "The robot")] {
+        let tell = agent.notifier();
+        device.report_to(Arc::new(move |said: String| {
+            let _ = tell.send(format!("{name} says: {said}"));
+        }));
+    }
     // An app's function registered later, at the local endpoint, is held
     // against the skills bound to it then.
     let skills = catalog;

@@ -299,6 +299,12 @@ pub enum EventKind {
         /// What is said.
         text: String,
     },
+    /// Something happened outside the conversation (a device's report, a
+    /// message that could not be delivered); said once the floor is free.
+    Notice {
+        /// What is said.
+        text: String,
+    },
     /// A stage failed; the session goes on with its fallback.
     Error {
         /// Which stage.
@@ -349,6 +355,7 @@ impl EventKind {
             K::Debounced { text } => format!("repeated request merged: {text:?}"),
             K::OwnVoice { text } => format!("its own voice heard back, ignored: {text:?}"),
             K::Ring { text } => format!("rings: {text:?}"),
+            K::Notice { text } => format!("notice: {text:?}"),
             K::Error { stage, message } => format!("{stage} failed: {message}"),
             K::Device { status } => format!("audio device: {status}"),
             K::Partial { text } => format!("hearing \"{text}\"..."),
@@ -580,6 +587,9 @@ pub fn turn_events(turn: &ainima_agent::agent::AgentTurn, catalog: &Catalog) -> 
             tool: Some(r.tool.clone()),
             sentence: r.sentence.clone(),
         });
+    }
+    if let Some(text) = &turn.notice {
+        out.push(EventKind::Notice { text: text.clone() });
     }
     out
 }
@@ -1457,6 +1467,7 @@ impl Session {
                     calls: Vec::new(),
                     reply: "Sorry, something went wrong. Please say that again.".into(),
                     requests: Vec::new(),
+                    notice: None,
                 }
             }
         };
