@@ -279,8 +279,22 @@ impl Outbox {
         now_ms: u64,
         deliver: &mut dyn FnMut(&Entry) -> Result<()>,
     ) -> Result<Round> {
+        self.deliver_round_until(now_ms, deliver, &|| false)
+    }
+
+    /// [`Outbox::deliver_round`], stopping before the next entry once
+    /// `stop` says so (the entries not tried stay due).
+    pub fn deliver_round_until(
+        &self,
+        now_ms: u64,
+        deliver: &mut dyn FnMut(&Entry) -> Result<()>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Round> {
         let mut round = Round::default();
         for e in self.due(now_ms)? {
+            if stop() {
+                break;
+            }
             match deliver(&e) {
                 Ok(()) => {
                     self.delivered(e.id)?;
@@ -316,7 +330,8 @@ pub struct Round {
 }
 
 /// Delivers an outbox's due entries in the background, every `every`,
-/// until dropped; each entry given up on is handed to `given_up`.
+/// until dropped; each entry given up on is handed to `given_up`. Dropping
+/// it waits for the delivery in flight, if any, and no more.
 pub struct Worker {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -345,7 +360,8 @@ impl Worker {
             while !flag.load(Ordering::Relaxed) {
                 // A round that cannot read the database is tried again
                 // next time; the entries are safe where they are.
-                if let Ok(round) = outbox.deliver_round(now_ms(), &mut deliver) {
+                let stopping = || flag.load(Ordering::Relaxed);
+                if let Ok(round) = outbox.deliver_round_until(now_ms(), &mut deliver, &stopping) {
                     round.given_up.iter().for_each(&mut given_up);
                 }
                 let mut slept = std::time::Duration::ZERO;

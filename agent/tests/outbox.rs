@@ -161,3 +161,51 @@ fn network_down_is_retried_and_a_refusal_is_final() {
     assert_eq!(o.drop_entry(bad.id).expect("drops").state, State::Dropped);
     assert_eq!(deliver(&o, 10_000).0, 0);
 }
+
+/// Regression (outbox_worker_stopped_between_rounds_only): a worker
+/// dropped while a slow receiver held the first of three due entries went
+/// on to try the other two before stopping (the session's exit waited for
+/// every slow delivery). Now it stops after the one in flight; the others
+/// stay queued.
+#[test]
+fn a_dropped_worker_stops_after_the_delivery_in_flight() {
+    let outbox = Arc::new(Outbox::open(&temp("worker-stop")).expect("opens"));
+    for i in 0..3 {
+        outbox
+            .enqueue(
+                "http://127.0.0.1:9/",
+                "message.send",
+                &json!({"n": i}),
+                None,
+                0,
+            )
+            .expect("queued");
+    }
+    let tried = Arc::new(AtomicU16::new(0));
+    let (started, in_flight) = std::sync::mpsc::channel();
+    let count = tried.clone();
+    let worker = ainima_agent::outbox::Worker::spawn(
+        outbox.clone(),
+        move |_| {
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = started.send(());
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        },
+        || 0,
+        |_| {},
+        std::time::Duration::from_millis(10),
+    );
+    in_flight
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a delivery starts");
+    drop(worker);
+    assert_eq!(tried.load(Ordering::SeqCst), 1);
+    let states: Vec<State> = outbox
+        .list()
+        .expect("lists")
+        .iter()
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(states, [State::Delivered, State::Pending, State::Pending]);
+}
