@@ -395,3 +395,118 @@ fn chat_writes_a_session_s_events() {
     assert_eq!(events[4]["status"], "done", "{all}");
     assert!(events.iter().all(|e| e["t"].as_f64().is_some()), "{all}");
 }
+
+/// Issue 14: Home Assistant's own English tests (home-assistant/intents'
+/// tests/en, its fixtures as the home) through `ainima intents test`:
+/// every sentence of every file whose sentences load gives the intent and
+/// exactly the slots its test names. The one file that does not load at
+/// the shared commit (HassLightSet/name_brightness.yaml uses a rule
+/// `<percent>` that no English file defines) is named with its place.
+#[test]
+fn home_assistant_s_english_tests_pass() {
+    let Some(data) = ainima_testkit::data_dir() else {
+        return;
+    };
+    let dir = data.join("ha-intents");
+    if !dir.join("tests/en/_fixtures.yaml").is_file() {
+        ainima_testkit::skip::<()>("no ha-intents in the shared data");
+        return;
+    }
+    let h = home("ha-en");
+    let o = ainima(
+        &h,
+        &[
+            "intents",
+            "test",
+            dir.to_str().expect("utf-8"),
+            "--language",
+            "en",
+            "--json",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let en = &v[0];
+    assert_eq!(en["language"], "en");
+    let files = en["files"].as_array().expect("files");
+    assert!(files.len() >= 50, "{} files", files.len());
+    let mut broken = Vec::new();
+    for f in files {
+        if let Some(e) = f["error"].as_str() {
+            broken.push((
+                f["file"].as_str().unwrap_or_default().to_string(),
+                e.to_string(),
+            ));
+            continue;
+        }
+        assert_eq!(
+            f["passed"],
+            f["total"],
+            "{}: {}",
+            f["file"],
+            serde_json::to_string_pretty(&f["misses"]).unwrap_or_default()
+        );
+    }
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0].0, "HassLightSet/name_brightness.yaml");
+    assert!(
+        broken[0]
+            .1
+            .contains("HassLightSet/name_brightness.yaml:13:10: sentence template: no expansion rule <percent>"),
+        "{}",
+        broken[0].1
+    );
+    // Not everything passed: the exit status says so.
+    assert_eq!(o.status.code(), Some(1));
+}
+
+/// Malformed Home Assistant files are errors at their place, never a
+/// panic: a template, YAML, a list.
+#[test]
+fn malformed_home_assistant_files_name_file_line_and_column() {
+    let h = home("ha-bad");
+    let check = |sentences: &str, expect: &str| {
+        let dir = h.join("intents");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sentences/xx")).expect("dir");
+        std::fs::create_dir_all(dir.join("tests/xx")).expect("dir");
+        std::fs::write(dir.join("sentences/xx/_common.yaml"), "language: xx\n").expect("file");
+        std::fs::write(dir.join("sentences/xx/lights.yaml"), sentences).expect("file");
+        std::fs::write(
+            dir.join("tests/xx/_fixtures.yaml"),
+            "areas:\n  - name: Kitchen\n    id: kitchen\n",
+        )
+        .expect("file");
+        let o = ainima(
+            &h,
+            &[
+                "intents",
+                "test",
+                dir.to_str().expect("utf-8"),
+                "--language",
+                "xx",
+            ],
+            "",
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        assert!(out.contains(expect), "{out}");
+        assert!(!text(&o.stderr).contains("panicked"));
+    };
+    check(
+        "language: xx\nintents:\n  HassTurnOn:\n    data:\n      - sentences:\n          - \"turn on (the {area}\"\n",
+        "sentences/xx/lights.yaml:6:33: sentence template: missing `)`",
+    );
+    check(
+        "language: xx\nintents:\n  HassTurnOn:\n    data: [\n",
+        "sentences/xx/lights.yaml:5:1:",
+    );
+    check(
+        "language: xx\nlists:\n  level:\n    range:\n      from: 10\n      to: 1\nintents: {}\n",
+        "sentences/xx/lights.yaml:3:3: list level: a range needs from <= to",
+    );
+    check(
+        "language: xx\nintents:\n  HassTurnOn:\n    data:\n      - sentences:\n          - \"turn on <nowhere>\"\n",
+        "sentences/xx/lights.yaml:6:14: sentence template: no expansion rule <nowhere>",
+    );
+}

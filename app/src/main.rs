@@ -11,6 +11,7 @@ mod clock;
 mod config;
 mod demo;
 mod home;
+mod intents;
 mod language;
 mod run;
 mod script;
@@ -114,6 +115,11 @@ enum Command {
     Nlu {
         #[command(subcommand)]
         action: NluCommand,
+    },
+    /// Home Assistant's intents (home-assistant/intents' format).
+    Intents {
+        #[command(subcommand)]
+        action: IntentsCommand,
     },
     /// A whole session over a recording, in a simulated room on the
     /// simulated clock: what was heard, understood, done and said, and when.
@@ -334,6 +340,23 @@ enum RulesCommand {
         /// Extra skill files or folders.
         #[arg(long, value_name = "PATH")]
         skills: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IntentsCommand {
+    /// Runs HA's own test files (tests/LANG, with _fixtures.yaml as the
+    /// home) against its sentences (sentences/LANG): intent and slots of
+    /// every test sentence, per file.
+    Test {
+        /// A checkout of home-assistant/intents (sentences/, tests/).
+        dir: PathBuf,
+        /// One language (en, de, ...); every language with tests otherwise.
+        #[arg(long)]
+        language: Option<String>,
+        /// As JSON: per language, per file, with the sentences missed.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -881,6 +904,18 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
+        Command::Intents {
+            action:
+                IntentsCommand::Test {
+                    dir,
+                    language,
+                    json,
+                },
+        } => {
+            if !intents::test(&dir, language.as_deref(), json, &mut out)? {
+                std::process::exit(1);
+            }
+        }
         Command::Demo { model } => {
             let dir = model_dir(&home, model.as_deref())?;
             demo::run(&cfg, &home.config, &dir, &home.data, &mut out)?

@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod catalog;
 pub mod date;
 pub mod error;
+pub mod ha;
 pub mod matcher;
 pub mod names;
 pub mod replies;

@@ -55,8 +55,9 @@ fn contraction(w: &str) -> Option<&'static [&'static str]> {
 /// The words of `text` with their byte ranges. Splits on white space and
 /// hyphens, lower-cases, trims punctuation from both ends of a word (so
 /// "7:15", "2.5" and "o'clock" survive), drops thousands separators
-/// ("1,000"), turns a trailing "%" into the word "percent" and expands
-/// contractions ("what's" is "what" "is", both spanning the original word).
+/// ("1,000"), turns a trailing "%" into the word "percent", expands
+/// contractions ("what's" is "what" "is", both spanning the original word)
+/// and parts a possessive "'s" from its word ("joe's" is "joe" "s").
 pub fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut start = None;
@@ -88,6 +89,16 @@ pub fn tokens(text: &str) -> Vec<Token> {
             for p in parts {
                 out.push(Token {
                     word: (*p).into(),
+                    start: s,
+                    end: e,
+                });
+            }
+        } else if let Some(stem) = w.strip_suffix("'s").filter(|s| !s.is_empty()) {
+            // A possessive: the name, then the "s" (so "the kitchen's
+            // lights" reads "the kitchen s lights" on both sides).
+            for word in [stem, "s"] {
+                out.push(Token {
+                    word: word.into(),
                     start: s,
                     end: e,
                 });
@@ -197,6 +208,7 @@ mod tests {
             "do@Don\u{2019}t not@Don\u{2019}t stop@stop",
         );
         check("and/or", "and@and or@or");
+        check("Joe's list", "joe@Joe's s@Joe's list@list");
     }
 
     #[test]

@@ -1,0 +1,98 @@
+//! `ainima intents test`: home-assistant/intents' own test files run
+//! against its sentences, compiled into the language core's automaton
+//! (`ainima_fallbacks::ha`), per language and per file.
+
+use std::io::Write;
+use std::path::Path;
+
+use ainima_fallbacks::ha;
+use anyhow::{Context, Result};
+
+/// Runs the tests of `language` (every language that has tests when
+/// `None`); writes a table (or JSON); whether every sentence passed.
+pub fn test(dir: &Path, language: Option<&str>, json: bool, out: &mut dyn Write) -> Result<bool> {
+    let tests = dir.join("tests");
+    let languages: Vec<String> = match language {
+        Some(l) => vec![l.to_string()],
+        None => {
+            let mut v: Vec<String> = std::fs::read_dir(&tests)
+                .with_context(|| format!("{}: no tests/ folder", dir.display()))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().join("_fixtures.yaml").is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    let mut all_passed = true;
+    let mut report = Vec::new();
+    for lang in &languages {
+        let sentences = dir.join("sentences").join(lang);
+        let lang_tests = tests.join(lang);
+        if !sentences.is_dir() || !lang_tests.is_dir() {
+            anyhow::bail!(
+                "{}: no sentences/{lang} and tests/{lang} (a checkout of home-assistant/intents?)",
+                dir.display()
+            );
+        }
+        let started = std::time::Instant::now();
+        let files = ha::run_tests(&sentences, &lang_tests);
+        let seconds = started.elapsed().as_secs_f64();
+        let files = match files {
+            Ok(f) => f,
+            Err(e) => {
+                // One language's broken file does not stop the others.
+                all_passed = false;
+                if json {
+                    report.push(serde_json::json!({"language": lang, "error": e.to_string()}));
+                } else {
+                    writeln!(out, "{lang}: {e}")?;
+                }
+                continue;
+            }
+        };
+        let passed: usize = files.iter().map(|f| f.passed).sum();
+        let total: usize = files.iter().map(|f| f.total).sum();
+        all_passed &= passed == total;
+        if json {
+            report.push(serde_json::json!({
+                "language": lang,
+                "passed": passed,
+                "total": total,
+                "seconds": seconds,
+                "files": files,
+            }));
+        } else {
+            if languages.len() == 1 {
+                for f in &files {
+                    writeln!(out, "{:>5} / {:<5} {}", f.passed, f.total, f.file)?;
+                    if let Some(e) = &f.error {
+                        writeln!(out, "        {e}")?;
+                    }
+                    for m in f.misses.iter().take(3) {
+                        writeln!(
+                            out,
+                            "        {:?}: expected {} {}, got {} {}",
+                            m.sentence,
+                            m.expected,
+                            serde_json::to_string(&m.expected_slots)?,
+                            m.got.as_deref().unwrap_or("nothing"),
+                            serde_json::to_string(&m.got_slots)?
+                        )?;
+                    }
+                }
+            }
+            writeln!(
+                out,
+                "{lang}: {passed} of {total} sentences ({:.1} %) in {seconds:.2} s",
+                100.0 * passed as f64 / total.max(1) as f64
+            )?;
+        }
+    }
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    }
+    out.flush()?;
+    Ok(all_passed)
+}

@@ -1,0 +1,1412 @@
+//! Home Assistant's intent format (home-assistant/intents, CC-BY-4.0):
+//! sentence files (intents and their data blocks, `expansion_rules`,
+//! `lists` with values, ranges and wildcards, `skip_words`,
+//! `requires_context`/`excludes_context`, fixed `slots`, `response`), a
+//! home in the format of its test fixtures (areas, floors, entities), and
+//! its test files. The sentences are compiled into the same automaton as
+//! the TOML skills ([`Matcher`]): each data block becomes an intent of a
+//! [`Catalog`] (`HassTurnOn#3`), its rules inlined, its local lists and the
+//! entity names its context allows as lists of its own.
+//!
+//! Templates are hassil's: `(a|b)`, `[x]`, `(a;b)` (any order), `{list}`,
+//! `{list:slot}`, `<rule>`, where a group written against a word joins it
+//! (`light[s]` is "light" or "lights").
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::catalog::{Catalog, Intent, List, ListKind, ParserKind, Template};
+use crate::error::{Error, Origin};
+use crate::matcher::{Context, Matcher, Value};
+
+/// Most strings a list value's `in` template or a joined word may stand
+/// for.
+const MAX_ALTERNATIVES: usize = 256;
+/// Deepest nesting of rules within rules.
+const MAX_RULE_DEPTH: usize = 24;
+
+// ---------------------------------------------------------------------------
+// The files.
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawSentences {
+    language: Option<String>,
+    intents: BTreeMap<String, RawIntent>,
+    lists: BTreeMap<String, RawList>,
+    expansion_rules: BTreeMap<String, String>,
+    skip_words: Vec<String>,
+    responses: Json,
+    /// An intent folder's file (`sentences/LANG/INTENT/KIND.yaml`): the
+    /// intent's blocks, the intent named by the folder.
+    data: Vec<RawData>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawIntent {
+    data: Vec<RawData>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawData {
+    sentences: Vec<String>,
+    slots: BTreeMap<String, Json>,
+    requires_context: BTreeMap<String, Json>,
+    excludes_context: BTreeMap<String, Json>,
+    expansion_rules: BTreeMap<String, String>,
+    lists: BTreeMap<String, RawList>,
+    response: Option<String>,
+    metadata: Json,
+    /// The domains of the entities `{name}` may be (intent folders).
+    name_domains: Vec<String>,
+    /// The domain slot the block fills (intent folders).
+    inferred_domain: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct RawList {
+    values: Option<Vec<RawValue>>,
+    range: Option<RawRange>,
+    wildcard: bool,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawValue {
+    Mapped {
+        #[serde(rename = "in")]
+        heard: String,
+        out: Json,
+    },
+    Plain(Json),
+}
+
+/// A range list: numbers from `from` to `to`.
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq)]
+#[serde(default)]
+struct RawRange {
+    from: f64,
+    to: f64,
+    step: Option<f64>,
+    multiplier: Option<f64>,
+    fractions: Option<Fractions>,
+}
+
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Fractions {
+    Halves,
+    Tenths,
+}
+
+/// A home: areas, floors and entities (the format of home-assistant/intents'
+/// test fixtures).
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(default)]
+pub struct Home {
+    /// Floors.
+    pub floors: Vec<Floor>,
+    /// Areas.
+    pub areas: Vec<Area>,
+    /// Entities.
+    pub entities: Vec<Entity>,
+}
+
+/// A floor.
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(default)]
+pub struct Floor {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// An area.
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(default)]
+pub struct Area {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// Its floor's id.
+    pub floor: Option<String>,
+}
+
+/// An entity.
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(default)]
+pub struct Entity {
+    /// Its name.
+    pub name: String,
+    /// `domain.object_id`.
+    pub id: String,
+    /// Its area's id.
+    pub area: Option<String>,
+    /// Its state.
+    pub state: Json,
+    /// Its attributes (`device_class`, `unit_of_measurement`, ...).
+    pub attributes: BTreeMap<String, Json>,
+}
+
+impl Entity {
+    /// The entity's domain (`light` of `light.kitchen`).
+    pub fn domain(&self) -> &str {
+        self.id.split('.').next().unwrap_or_default()
+    }
+
+    /// The value of a context key for this entity (`domain`,
+    /// `device_class`, or an attribute).
+    fn context(&self, key: &str) -> Option<String> {
+        match key {
+            "domain" => Some(self.domain().to_string()),
+            _ => self.attributes.get(key).map(json_text),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawTests {
+    tests: Vec<RawTest>,
+    /// An intent folder's test file brings its own home.
+    entities: Vec<FolderEntity>,
+    areas: Vec<Area>,
+    floors: Vec<Floor>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FolderEntity {
+    name: String,
+    domain: String,
+    area: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawTest {
+    sentences: Vec<String>,
+    intent: RawExpected,
+    /// An intent folder's test names its slots here.
+    slots: BTreeMap<String, Json>,
+    response: Option<Json>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawExpected {
+    name: String,
+    slots: BTreeMap<String, Json>,
+    context: BTreeMap<String, Json>,
+}
+
+/// A YAML file as `T`, errors at `file:line:column`.
+fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), Error> {
+    let src = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parsed = parse_yaml(&path.display().to_string(), &src)?;
+    Ok((parsed, src))
+}
+
+/// YAML text as `T`, errors at `name:line:column`.
+fn parse_yaml<T: for<'de> Deserialize<'de>>(name: &str, src: &str) -> Result<T, Error> {
+    serde_norway::from_str(src).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        Error::Invalid {
+            file: name.to_string(),
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })
+}
+
+fn json_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The strings a context value allows (one, or a list).
+fn allowed(v: &Json) -> Vec<String> {
+    match v {
+        Json::Array(a) => a.iter().map(json_text).collect(),
+        Json::Null => Vec::new(),
+        other => vec![json_text(other)],
+    }
+}
+
+// ---------------------------------------------------------------------------
+// hassil's template syntax, character by character.
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Text(String),
+    Seq(Vec<Node>),
+    Alt(Vec<Node>),
+    Perm(Vec<Node>),
+    Opt(Box<Node>),
+    Slot { list: String, name: String },
+    Rule(String),
+}
+
+struct Syntax<'a> {
+    chars: Vec<char>,
+    pos: usize,
+    src: &'a str,
+}
+
+impl Syntax<'_> {
+    fn err<T>(&self, message: impl Into<String>) -> Result<T, (usize, String)> {
+        Err((self.pos, message.into()))
+    }
+
+    /// Alternatives (`|`) or, inside parentheses, a permutation (`;`).
+    fn group(&mut self, close: Option<char>) -> Result<Node, (usize, String)> {
+        let mut alts = vec![self.seq()?];
+        let mut perm = false;
+        loop {
+            match self.chars.get(self.pos).copied() {
+                Some('|') => {
+                    self.pos += 1;
+                    alts.push(self.seq()?);
+                }
+                Some(';') => {
+                    perm = true;
+                    self.pos += 1;
+                    alts.push(self.seq()?);
+                }
+                Some(c) if Some(c) == close => {
+                    self.pos += 1;
+                    break;
+                }
+                None if close.is_none() => break,
+                None => return self.err(format!("missing `{}`", close.unwrap_or(')'))),
+                Some(c) => return self.err(format!("unexpected `{c}`")),
+            }
+        }
+        Ok(if perm {
+            Node::Perm(alts)
+        } else if alts.len() == 1 {
+            alts.pop().unwrap_or(Node::Seq(Vec::new()))
+        } else {
+            Node::Alt(alts)
+        })
+    }
+
+    fn seq(&mut self) -> Result<Node, (usize, String)> {
+        let mut items = Vec::new();
+        let mut text = String::new();
+        while let Some(c) = self.chars.get(self.pos).copied() {
+            match c {
+                '|' | ';' | ')' | ']' => break,
+                '(' | '[' | '{' | '<' => {
+                    if !text.is_empty() {
+                        items.push(Node::Text(std::mem::take(&mut text)));
+                    }
+                    self.pos += 1;
+                    items.push(match c {
+                        '(' => self.group(Some(')'))?,
+                        '[' => Node::Opt(Box::new(self.group(Some(']'))?)),
+                        '{' => {
+                            let name = self.name('}')?;
+                            let (list, slot) = match name.split_once(':') {
+                                Some((l, s)) => (l.trim().to_string(), s.trim().to_string()),
+                                None => (name.trim().to_string(), name.trim().to_string()),
+                            };
+                            if list.is_empty() || slot.is_empty() {
+                                return self.err("a slot needs a list name");
+                            }
+                            Node::Slot { list, name: slot }
+                        }
+                        _ => {
+                            let name = self.name('>')?;
+                            if name.trim().is_empty() {
+                                return self.err("a rule needs a name");
+                            }
+                            Node::Rule(name.trim().to_string())
+                        }
+                    });
+                }
+                '}' | '>' => return self.err(format!("unexpected `{c}`")),
+                '\\' => {
+                    self.pos += 1;
+                    if let Some(&e) = self.chars.get(self.pos) {
+                        text.push(e);
+                    }
+                    self.pos += 1;
+                }
+                _ => {
+                    text.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+        if !text.is_empty() {
+            items.push(Node::Text(text));
+        }
+        Ok(Node::Seq(items))
+    }
+
+    fn name(&mut self, close: char) -> Result<String, (usize, String)> {
+        let mut name = String::new();
+        while let Some(c) = self.chars.get(self.pos).copied() {
+            self.pos += 1;
+            if c == close {
+                return Ok(name);
+            }
+            if "()[]{}<>|".contains(c) {
+                self.pos -= 1;
+                return self.err(format!("`{c}` in a name"));
+            }
+            name.push(c);
+        }
+        let _ = self.src;
+        self.err(format!("missing `{close}`"))
+    }
+}
+
+/// Parses a hassil template; the error carries a 0-based character column.
+fn parse_hassil(src: &str) -> Result<Node, (usize, String)> {
+    let mut p = Syntax {
+        chars: src.chars().collect(),
+        pos: 0,
+        src,
+    };
+    p.group(None)
+}
+
+/// How a block's templates become ours: rules to inline, lists renamed.
+struct Scope<'a> {
+    local_rules: &'a BTreeMap<String, String>,
+    global_rules: &'a BTreeMap<String, String>,
+    /// A list's name as the catalog knows it (local lists and the entity
+    /// names the block's context allows are lists of the block's own).
+    rename: &'a dyn Fn(&str) -> String,
+}
+
+impl Scope<'_> {
+    /// `node` with every rule inlined and slots renamed.
+    fn resolve(&self, node: &Node, depth: usize) -> Result<Node, String> {
+        if depth > MAX_RULE_DEPTH {
+            return Err("rules nested too deep (a rule that uses itself?)".into());
+        }
+        let all = |v: &[Node]| -> Result<Vec<Node>, String> {
+            v.iter().map(|n| self.resolve(n, depth)).collect()
+        };
+        Ok(match node {
+            Node::Text(t) => Node::Text(t.clone()),
+            Node::Seq(v) => Node::Seq(all(v)?),
+            Node::Alt(v) => Node::Alt(all(v)?),
+            Node::Perm(v) => Node::Perm(all(v)?),
+            Node::Opt(x) => Node::Opt(Box::new(self.resolve(x, depth)?)),
+            Node::Slot { list, name } => Node::Slot {
+                list: (self.rename)(list),
+                name: name.clone(),
+            },
+            Node::Rule(name) => {
+                let body = self
+                    .local_rules
+                    .get(name)
+                    .or_else(|| self.global_rules.get(name))
+                    .ok_or_else(|| format!("no expansion rule <{name}>"))?;
+                let parsed = parse_hassil(body)
+                    .map_err(|(c, m)| format!("in rule <{name}>, column {}: {m}", c + 1))?;
+                // A group: what a rule stands for is one piece.
+                Node::Alt(vec![self.resolve(&parsed, depth + 1)?])
+            }
+        })
+    }
+}
+
+/// Every string `node` can be (no slots), or `None` when it holds a slot
+/// or stands for too many.
+fn strings(node: &Node) -> Option<Vec<String>> {
+    let mut out: Vec<String> = match node {
+        Node::Text(t) => vec![t.clone()],
+        Node::Seq(v) => {
+            let mut acc = vec![String::new()];
+            for n in v {
+                let s = strings(n)?;
+                let mut next = Vec::with_capacity(acc.len() * s.len());
+                for a in &acc {
+                    for b in &s {
+                        next.push(format!("{a}{b}"));
+                    }
+                }
+                if next.len() > MAX_ALTERNATIVES {
+                    return None;
+                }
+                acc = next;
+            }
+            acc
+        }
+        Node::Alt(v) => {
+            let mut acc = Vec::new();
+            for n in v {
+                acc.extend(strings(n)?);
+                if acc.len() > MAX_ALTERNATIVES {
+                    return None;
+                }
+            }
+            acc
+        }
+        Node::Opt(x) => {
+            let mut s = vec![String::new()];
+            s.extend(strings(x)?);
+            s
+        }
+        Node::Perm(v) => return strings(&permutations(v)),
+        Node::Slot { .. } | Node::Rule(_) => return None,
+    };
+    let mut seen = BTreeSet::new();
+    out.retain(|s| seen.insert(s.clone()));
+    Some(out)
+}
+
+/// `(a;b;c)`: every order, a space between.
+fn permutations(items: &[Node]) -> Node {
+    fn go(rest: &mut Vec<Node>, done: &mut Vec<Node>, out: &mut Vec<Node>) {
+        if rest.is_empty() {
+            let mut seq = Vec::new();
+            for (i, n) in done.iter().enumerate() {
+                if i > 0 {
+                    seq.push(Node::Text(" ".into()));
+                }
+                seq.push(n.clone());
+            }
+            out.push(Node::Seq(seq));
+            return;
+        }
+        for i in 0..rest.len() {
+            let n = rest.remove(i);
+            done.push(n.clone());
+            go(rest, done, out);
+            done.pop();
+            rest.insert(i, n);
+        }
+    }
+    let mut out = Vec::new();
+    go(&mut items.to_vec(), &mut Vec::new(), &mut out);
+    Node::Alt(out)
+}
+
+/// Words of a string for our template syntax (specials cannot occur:
+/// they were hassil's syntax).
+fn words_of(s: &str) -> String {
+    s.chars()
+        .map(|c| if "()[]{}<>|;\\".contains(c) { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One piece of a sequence: text split at white space, so that pieces
+/// written against each other can be joined.
+enum Piece<'a> {
+    Space,
+    Node(std::borrow::Cow<'a, Node>),
+}
+
+/// Lists made for slots written against words: a slot of listed values
+/// with a prefix or suffix joined (`{area}[e|me][t|n]`: "sovrummet").
+struct Joins<'a> {
+    lists: &'a mut BTreeMap<String, List>,
+    made: BTreeMap<(String, Vec<String>, Vec<String>), String>,
+}
+
+impl Joins<'_> {
+    /// `parts` (one slot, the rest words) as one slot of a joined list,
+    /// if the slot's list has listed values.
+    fn join(&mut self, parts: &[Node]) -> Option<String> {
+        let at = parts.iter().position(|n| matches!(n, Node::Slot { .. }))?;
+        let Node::Slot { list, name } = &parts[at] else {
+            return None;
+        };
+        let before = strings(&Node::Seq(parts[..at].to_vec()))?;
+        let after = strings(&Node::Seq(parts[at + 1..].to_vec()))?;
+        let key = (list.clone(), before.clone(), after.clone());
+        if let Some(made) = self.made.get(&key) {
+            return Some(format!("{{{made}:{name}}}"));
+        }
+        let ListKind::Values(values) = &self.lists.get(list)?.kind else {
+            return None;
+        };
+        let mut joined = Vec::new();
+        for (heard, out) in values {
+            for b in &before {
+                for a in &after {
+                    let w = words_of(&format!("{b}{heard}{a}"));
+                    if !w.is_empty() {
+                        joined.push((w, out.clone()));
+                    }
+                }
+            }
+        }
+        let made = format!("{list}__j{}", self.made.len());
+        self.lists.insert(
+            made.clone(),
+            List {
+                kind: ListKind::Values(joined),
+                fuzzy: false,
+                origin: Origin::default(),
+            },
+        );
+        self.made.insert(key, made.clone());
+        Some(format!("{{{made}:{name}}}"))
+    }
+}
+
+/// `node` in our template syntax ([`crate::template`]): words, `(a|b)`,
+/// `[x]`, `{list:slot}`; pieces written against each other become one
+/// word's alternatives.
+fn render(node: &Node, joins: &mut Joins) -> String {
+    match node {
+        Node::Text(t) => words_of(t),
+        Node::Slot { list, name } => format!("{{{list}:{name}}}"),
+        Node::Rule(_) => String::new(), // resolved before
+        Node::Opt(x) => {
+            let inner = render(x, joins);
+            if inner.trim().is_empty() {
+                String::new()
+            } else {
+                format!("[{inner}]")
+            }
+        }
+        Node::Alt(v) => {
+            let mut empty = false;
+            let alts: Vec<String> = v
+                .iter()
+                .map(|n| render(n, joins))
+                .filter(|s| {
+                    let blank = s.trim().is_empty();
+                    empty |= blank;
+                    !blank
+                })
+                .collect();
+            match (alts.len(), empty) {
+                (0, _) => String::new(),
+                (_, true) => format!("[({})]", alts.join("|")),
+                _ => format!("({})", alts.join("|")),
+            }
+        }
+        Node::Perm(v) => render(&permutations(v), joins),
+        Node::Seq(v) => {
+            // Split into pieces at white space; runs of pieces with no
+            // space between are one word (or a slot and what follows it).
+            let mut pieces: Vec<Piece> = Vec::new();
+            for n in v {
+                match n {
+                    Node::Text(t) => {
+                        let mut word = String::new();
+                        for c in t.chars() {
+                            if c.is_whitespace() {
+                                if !word.is_empty() {
+                                    pieces.push(Piece::Node(std::borrow::Cow::Owned(Node::Text(
+                                        std::mem::take(&mut word),
+                                    ))));
+                                }
+                                pieces.push(Piece::Space);
+                            } else {
+                                word.push(c);
+                            }
+                        }
+                        if !word.is_empty() {
+                            pieces.push(Piece::Node(std::borrow::Cow::Owned(Node::Text(word))));
+                        }
+                    }
+                    other => pieces.push(Piece::Node(std::borrow::Cow::Borrowed(other))),
+                }
+            }
+            let mut out: Vec<String> = Vec::new();
+            let mut run: Vec<Node> = Vec::new();
+            let flush = |run: &mut Vec<Node>, out: &mut Vec<String>, joins: &mut Joins| {
+                match run.len() {
+                    0 => {}
+                    1 => out.push(render(&run[0], joins)),
+                    _ => {
+                        let joined = Node::Seq(std::mem::take(run));
+                        match strings(&joined) {
+                            Some(alts) => {
+                                let alt = Node::Alt(alts.into_iter().map(Node::Text).collect());
+                                out.push(render(&alt, joins));
+                            }
+                            None => {
+                                if let Node::Seq(parts) = joined {
+                                    match joins.join(&parts) {
+                                        // A slot of listed values with
+                                        // words against it ("{area}[met]"):
+                                        // a list of the joined words.
+                                        Some(slot) => out.push(slot),
+                                        // Otherwise separate words.
+                                        None => out.extend(parts.iter().map(|n| render(n, joins))),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                run.clear();
+            };
+            for p in pieces {
+                match p {
+                    Piece::Space => flush(&mut run, &mut out, joins),
+                    Piece::Node(n) => run.push(n.into_owned()),
+                }
+            }
+            flush(&mut run, &mut out, joins);
+            out.retain(|s| !s.trim().is_empty());
+            out.join(" ")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A language: its sentences compiled with a home.
+
+/// What a data block adds to a match.
+#[derive(Debug, Clone)]
+struct Block {
+    /// HA's intent name.
+    intent: String,
+    /// Slots the block fixes.
+    slots: BTreeMap<String, Json>,
+    /// The response's key.
+    response: Option<String>,
+    /// Context the match needs from the caller (not about the entity),
+    /// with whether it becomes a slot.
+    needs: BTreeMap<String, (Vec<String>, bool)>,
+    /// Context the caller's must not have.
+    refuses: BTreeMap<String, Vec<String>>,
+    /// How many things it asks of the entity named (`requires_context`
+    /// about the entity): of two readings that cost the same, the one that
+    /// asks more of what it names is taken.
+    specific: usize,
+}
+
+/// A recognised sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recognized {
+    /// HA's intent name.
+    pub intent: String,
+    /// Slots, with HA's values.
+    pub slots: BTreeMap<String, Json>,
+    /// The response's key, if the block names one.
+    pub response: Option<String>,
+}
+
+/// One language's sentences compiled with a home.
+pub struct Language {
+    /// The catalog the sentences became.
+    pub catalog: Catalog,
+    matcher: Matcher,
+    blocks: Vec<Block>,
+    ranges: BTreeMap<String, RawRange>,
+}
+
+impl std::fmt::Debug for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Language")
+            .field("blocks", &self.blocks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A list value's `in` template as the phrases it stands for (its rules
+/// from `rules`).
+fn phrases(template: &str, rules: &BTreeMap<String, String>) -> Result<Vec<String>, String> {
+    let node = parse_hassil(template).map_err(|(c, m)| format!("column {}: {m}", c + 1))?;
+    let none = BTreeMap::new();
+    let keep = |l: &str| l.to_string();
+    let scope = Scope {
+        local_rules: &none,
+        global_rules: rules,
+        rename: &keep,
+    };
+    let node = scope.resolve(&node, 0)?;
+    let all = strings(&node).ok_or_else(|| {
+        format!("`{template}` stands for more than {MAX_ALTERNATIVES} phrases or holds a slot")
+    })?;
+    Ok(all
+        .into_iter()
+        .map(|s| words_of(&s))
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+/// A catalog list from an HA list; ranges noted in `ranges`.
+fn list_of(
+    name: &str,
+    raw: &RawList,
+    origin: &Origin,
+    rules: &BTreeMap<String, String>,
+    ranges: &mut BTreeMap<String, RawRange>,
+) -> Result<List, Error> {
+    let kind = if raw.wildcard {
+        ListKind::Wildcard
+    } else if let Some(r) = raw.range {
+        if !(r.from.is_finite() && r.to.is_finite() && r.from <= r.to) {
+            return Err(origin.error(format!("list {name}: a range needs from <= to")));
+        }
+        ranges.insert(name.to_string(), r);
+        // Whole numbers only, unless the range has fractions: "5 and a
+        // half minutes" is 5, "and", "a", "half", "minutes" there.
+        if r.fractions.is_none() && r.from.fract() == 0.0 && r.step.is_none_or(|s| s.fract() == 0.0)
+        {
+            ListKind::Parser(ParserKind::Integer)
+        } else {
+            ListKind::Parser(ParserKind::Number)
+        }
+    } else if let Some(values) = &raw.values {
+        let mut out = Vec::new();
+        for v in values {
+            let (heard, value) = match v {
+                RawValue::Mapped { heard, out, .. } => (heard.clone(), json_text(out)),
+                RawValue::Plain(v) => (json_text(v), json_text(v)),
+            };
+            let all =
+                phrases(&heard, rules).map_err(|m| origin.error(format!("list {name}: {m}")))?;
+            out.extend(all.into_iter().map(|p| (p, value.clone())));
+        }
+        ListKind::Values(out)
+    } else {
+        return Err(origin.error(format!("list {name}: give values, a range or wildcard")));
+    };
+    Ok(List {
+        kind,
+        fuzzy: false,
+        origin: origin.clone(),
+    })
+}
+
+/// The place of `needle`'s first occurrence in `src` (for errors in
+/// strings serde does not place).
+fn place(file: &Arc<str>, src: &str, needle: &str) -> Origin {
+    match src.find(needle) {
+        Some(at) => Origin::at(file, src, at),
+        None => Origin {
+            file: file.clone(),
+            line: 1,
+            column: 1,
+        },
+    }
+}
+
+impl Language {
+    /// Loads `dir` (one language's `sentences/LANG` folder: `_common.yaml`
+    /// first, then every other `*.yaml` in name order, subfolders too)
+    /// with `home`'s areas, floors and entities.
+    pub fn load(dir: &Path, home: &Home) -> Result<Language, Error> {
+        let mut files: Vec<PathBuf> = yaml_files(dir)?
+            .into_iter()
+            .filter(|p| p.parent() == Some(dir))
+            .collect();
+        files.sort_by_key(|p| (p.file_name().is_none_or(|n| n != "_common.yaml"), p.clone()));
+        let mut sources = Vec::new();
+        for p in &files {
+            let (raw, src): (RawSentences, String) = read_yaml(p)?;
+            sources.push((p.display().to_string(), raw, src));
+        }
+        Self::compile(&sources, home)
+    }
+
+    /// An intent folder's file (`sentences/LANG/INTENT/KIND.yaml`, its
+    /// blocks `INTENT`'s) with the language's `_common.yaml`.
+    pub fn load_folder(common: &Path, file: &Path, home: &Home) -> Result<Language, Error> {
+        let intent = file
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut sources = Vec::new();
+        let (raw, src): (RawSentences, String) = read_yaml(common)?;
+        sources.push((common.display().to_string(), raw, src));
+        let (mut raw, src): (RawSentences, String) = read_yaml(file)?;
+        let data = std::mem::take(&mut raw.data);
+        raw.intents.insert(intent, RawIntent { data });
+        sources.push((file.display().to_string(), raw, src));
+        Self::compile(&sources, home)
+    }
+
+    /// Sentence files given as text, `(name, YAML)`, in order, with a home
+    /// given as YAML (the test fixtures' format).
+    pub fn from_texts(files: &[(&str, &str)], home: &str) -> Result<Language, Error> {
+        let home: Home = parse_yaml("home", home)?;
+        let mut sources = Vec::new();
+        for (name, text) in files {
+            let raw: RawSentences = parse_yaml(name, text)?;
+            sources.push((name.to_string(), raw, text.to_string()));
+        }
+        Self::compile(&sources, &home)
+    }
+
+    /// Compiles sentence files already read: (name, parsed, text).
+    fn compile(sources: &[(String, RawSentences, String)], home: &Home) -> Result<Language, Error> {
+        let mut catalog = Catalog::new();
+        let mut ranges = BTreeMap::new();
+        let mut rules = BTreeMap::new();
+        for (_, raw, _) in sources {
+            for (k, v) in &raw.expansion_rules {
+                rules.insert(k.clone(), v.clone());
+            }
+        }
+        for (name, raw, src) in sources {
+            let file: Arc<str> = Arc::from(name.as_str());
+            for (k, l) in &raw.lists {
+                let origin = place(&file, src, &format!("{k}:"));
+                catalog
+                    .lists
+                    .insert(k.clone(), list_of(k, l, &origin, &rules, &mut ranges)?);
+            }
+            catalog.fillers.extend(raw.skip_words.iter().cloned());
+            let _ = (&raw.language, &raw.responses);
+        }
+        // The home's names.
+        let values = |v: Vec<(String, String)>| List {
+            kind: ListKind::Values(v),
+            fuzzy: false,
+            origin: Origin::default(),
+        };
+        // A name may be a template itself ("Trader Joe[']s"): each way of
+        // saying it gives that way, as written, as the value.
+        let named = |n: &str| -> Vec<(String, String)> {
+            let ways = parse_hassil(n)
+                .ok()
+                .and_then(|t| strings(&t))
+                .unwrap_or_else(|| vec![n.to_string()]);
+            ways.iter()
+                .map(|w| words_of(w))
+                .filter(|w| !w.is_empty())
+                .map(|w| (w.to_lowercase(), w))
+                .collect()
+        };
+        catalog.lists.insert(
+            "area".into(),
+            values(home.areas.iter().flat_map(|a| named(&a.name)).collect()),
+        );
+        catalog.lists.insert(
+            "floor".into(),
+            values(home.floors.iter().flat_map(|f| named(&f.name)).collect()),
+        );
+        catalog.lists.insert(
+            "name".into(),
+            values(home.entities.iter().flat_map(|e| named(&e.name)).collect()),
+        );
+        let mut blocks = Vec::new();
+        let mut filtered: BTreeMap<String, String> = BTreeMap::new();
+        let mut made = BTreeMap::new();
+        for (name, raw, src) in sources {
+            let file: Arc<str> = Arc::from(name.as_str());
+            for (intent, data) in &raw.intents {
+                for d in &data.data {
+                    let id = blocks.len();
+                    // The block's own lists.
+                    let mut local = BTreeSet::new();
+                    for (k, l) in &d.lists {
+                        let origin = place(&file, src, &format!("{k}:"));
+                        let key = format!("{k}__b{id}");
+                        let list = list_of(&key, l, &origin, &rules, &mut ranges)?;
+                        catalog.lists.insert(key, list);
+                        local.insert(k.clone());
+                    }
+                    // Entity names its context allows.
+                    let mut entity_needs = Vec::new();
+                    let mut needs = BTreeMap::new();
+                    for (k, v) in &d.requires_context {
+                        match v {
+                            Json::Object(o) => {
+                                let slot = o.get("slot").and_then(Json::as_bool).unwrap_or(false);
+                                let vals = o.get("value").map(allowed).unwrap_or_default();
+                                needs.insert(k.clone(), (vals, slot));
+                            }
+                            other if k == "area" || k == "floor" => {
+                                needs.insert(k.clone(), (allowed(other), false));
+                            }
+                            other => entity_needs.push((k.clone(), allowed(other))),
+                        }
+                    }
+                    if !d.name_domains.is_empty() {
+                        entity_needs.push(("domain".into(), d.name_domains.clone()));
+                    }
+                    let mut refuses = BTreeMap::new();
+                    let mut entity_refuses = Vec::new();
+                    for (k, v) in &d.excludes_context {
+                        if k == "area" || k == "floor" {
+                            refuses.insert(k.clone(), allowed(v));
+                        } else {
+                            entity_refuses.push((k.clone(), allowed(v)));
+                        }
+                    }
+                    let names = if entity_needs.is_empty() && entity_refuses.is_empty() {
+                        "name".to_string()
+                    } else {
+                        let key = format!("name?{entity_needs:?}!{entity_refuses:?}");
+                        let n = filtered.len();
+                        let list = filtered.entry(key).or_insert_with(|| format!("name__f{n}"));
+                        if !catalog.lists.contains_key(list.as_str()) {
+                            let fits = |e: &Entity| {
+                                entity_needs.iter().all(|(k, vals)| {
+                                    e.context(k).is_some_and(|c| vals.contains(&c))
+                                }) && entity_refuses.iter().all(|(k, vals)| {
+                                    e.context(k).is_none_or(|c| !vals.contains(&c))
+                                })
+                            };
+                            let v = home
+                                .entities
+                                .iter()
+                                .filter(|e| fits(e))
+                                .flat_map(|e| named(&e.name))
+                                .collect();
+                            catalog.lists.insert(list.clone(), values(v));
+                        }
+                        list.clone()
+                    };
+                    let rename = |l: &str| {
+                        if local.contains(l) {
+                            format!("{l}__b{id}")
+                        } else if l == "name" {
+                            names.clone()
+                        } else {
+                            l.to_string()
+                        }
+                    };
+                    let scope = Scope {
+                        local_rules: &d.expansion_rules,
+                        global_rules: &rules,
+                        rename: &rename,
+                    };
+                    let key = format!("{intent}#{id}");
+                    let mut templates = Vec::new();
+                    for s in &d.sentences {
+                        let origin = place(&file, src, s);
+                        let node = parse_hassil(s).map_err(|(c, m)| {
+                            origin.shifted(c).error(format!("sentence template: {m}"))
+                        })?;
+                        let resolved = scope
+                            .resolve(&node, 0)
+                            .map_err(|m| origin.error(format!("sentence template: {m}")))?;
+                        let mut joins = Joins {
+                            lists: &mut catalog.lists,
+                            made: std::mem::take(&mut made),
+                        };
+                        let ours = render(&resolved, &mut joins);
+                        made = joins.made;
+                        let expr = crate::template::parse(&ours).map_err(|e| {
+                            origin.error(format!(
+                                "sentence template (as {ours:?}, column {}): {}",
+                                e.column, e.message
+                            ))
+                        })?;
+                        templates.push(Template {
+                            source: s.clone(),
+                            expr,
+                            origin,
+                        });
+                    }
+                    let _ = &d.metadata;
+                    catalog.intents.insert(
+                        key,
+                        Intent {
+                            description: format!("{intent} (Home Assistant)"),
+                            templates,
+                            origin: place(&file, src, &format!("{intent}:")),
+                            ..Intent::default()
+                        },
+                    );
+                    let mut fixed = d.slots.clone();
+                    if let Some(domain) = &d.inferred_domain {
+                        fixed.insert("domain".into(), Json::String(domain.clone()));
+                    }
+                    blocks.push(Block {
+                        specific: entity_needs.len(),
+                        intent: intent.clone(),
+                        slots: fixed,
+                        response: d.response.clone(),
+                        needs,
+                        refuses,
+                    });
+                }
+            }
+        }
+        let matcher = Matcher::new(&catalog)?;
+        Ok(Language {
+            catalog,
+            matcher,
+            blocks,
+            ranges,
+        })
+    }
+
+    /// What `text` asks for, said where `context` holds (the satellite's
+    /// `area`, say), or `None`.
+    pub fn recognize(&self, text: &str, context: &BTreeMap<String, Json>) -> Option<Recognized> {
+        let mut parses = self.matcher.parse_all(text, &Context::default(), 64);
+        let block_of = |p: &crate::matcher::Parse| {
+            p.intent
+                .rsplit_once('#')
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+                .and_then(|id| self.blocks.get(id))
+        };
+        // Of readings that cost the same, as hassil's best: one that names
+        // an entity, then one that asks more of the entity it names, then
+        // the one with more of its words written in the template.
+        parses.sort_by_key(|p| {
+            let in_slots: usize = p
+                .slots
+                .iter()
+                .map(|s| s.text.split_whitespace().count())
+                .sum();
+            let names = p.slots.iter().any(|s| s.name == "name" && s.how == "list");
+            (
+                p.cost,
+                !names,
+                std::cmp::Reverse(block_of(p).map_or(0, |b| b.specific)),
+                in_slots,
+            )
+        });
+        'parses: for p in parses {
+            let Some(block) = block_of(&p) else {
+                continue;
+            };
+            let mut slots = block.slots.clone();
+            for (k, (vals, slot)) in &block.needs {
+                let Some(have) = context.get(k) else {
+                    continue 'parses;
+                };
+                if !vals.is_empty() && !allowed(have).iter().any(|h| vals.contains(h)) {
+                    continue 'parses;
+                }
+                if *slot {
+                    slots.insert(k.clone(), have.clone());
+                }
+            }
+            for (k, vals) in &block.refuses {
+                if let Some(have) = context.get(k)
+                    && allowed(have).iter().any(|h| vals.contains(h))
+                {
+                    continue 'parses;
+                }
+            }
+            for s in &p.slots {
+                let list = self
+                    .catalog
+                    .intents
+                    .get(&p.intent)
+                    .and_then(|i| slot_list(i, &s.name));
+                let value = match (&s.value, list.and_then(|l| self.ranges.get(&l))) {
+                    (v, Some(r)) => match v.as_number().and_then(|n| in_range(n, r)) {
+                        Some(n) => n,
+                        None => continue 'parses,
+                    },
+                    (Value::Text(t), None) => Json::String(t.clone()),
+                    (v, None) => serde_json::to_value(v).unwrap_or(Json::Null),
+                };
+                slots.insert(s.name.clone(), value);
+            }
+            return Some(Recognized {
+                intent: block.intent.clone(),
+                slots,
+                response: block.response.clone(),
+            });
+        }
+        None
+    }
+}
+
+/// The list slot `slot` of `intent` is filled from (its first template's).
+fn slot_list(intent: &Intent, slot: &str) -> Option<String> {
+    fn walk(e: &crate::template::Expr, slot: &str) -> Option<String> {
+        use crate::template::Expr;
+        match e {
+            Expr::Slot { list, name, .. } if name == slot => Some(list.clone()),
+            Expr::Seq(v) | Expr::Alt(v) => v.iter().find_map(|x| walk(x, slot)),
+            Expr::Opt(x) => walk(x, slot),
+            _ => None,
+        }
+    }
+    intent.templates.iter().find_map(|t| walk(&t.expr, slot))
+}
+
+/// `n` as the range gives it (multiplied), if the range has it.
+fn in_range(n: f64, r: &RawRange) -> Option<Json> {
+    if !(r.from..=r.to).contains(&n) {
+        return None;
+    }
+    let whole = (n - n.round()).abs() < 1e-9;
+    let fits = match r.fractions {
+        None => whole,
+        Some(Fractions::Halves) => ((n * 2.0) - (n * 2.0).round()).abs() < 1e-9,
+        Some(Fractions::Tenths) => ((n * 10.0) - (n * 10.0).round()).abs() < 1e-6,
+    };
+    let step = r.step.unwrap_or(1.0);
+    if !fits || (whole && step > 1.0 && ((n - r.from) % step).abs() > 1e-9) {
+        return None;
+    }
+    let v = n * r.multiplier.unwrap_or(1.0);
+    Some(if (v - v.round()).abs() < 1e-9 && v.abs() < 9.0e15 {
+        Json::from(v.round() as i64)
+    } else {
+        Json::from(v)
+    })
+}
+
+/// Every `*.yaml` file under `dir`.
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let read = std::fs::read_dir(&d).map_err(|source| Error::Read {
+            path: d.clone(),
+            source,
+        })?;
+        for entry in read.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// HA's test files.
+
+/// One sentence that did not come out as its test says.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Miss {
+    /// The sentence.
+    pub sentence: String,
+    /// The intent expected.
+    pub expected: String,
+    /// What came out instead.
+    pub got: Option<String>,
+    /// The slots expected.
+    pub expected_slots: BTreeMap<String, Json>,
+    /// The slots that came out.
+    pub got_slots: BTreeMap<String, Json>,
+}
+
+/// One test file's result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileResult {
+    /// The file's name.
+    pub file: String,
+    /// Sentences that came out right (intent and slots).
+    pub passed: usize,
+    /// Sentences tested.
+    pub total: usize,
+    /// The ones that did not.
+    pub misses: Vec<Miss>,
+    /// Why none could be tried (the file's sentences do not load).
+    pub error: Option<String>,
+}
+
+/// Values compare as HA's test runner's do: numbers by value, the rest as
+/// text, case and surrounding space aside.
+fn same(a: &Json, b: &Json) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+        _ => {
+            let t = |v: &Json| json_text(v).trim().to_lowercase();
+            match (a, b) {
+                (Json::Array(x), Json::Array(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+                }
+                // HA's tests give the values a slot may take as a list.
+                (Json::Array(x), y) | (y, Json::Array(x)) => x.iter().any(|p| same(p, y)),
+                _ => t(a) == t(b),
+            }
+        }
+    }
+}
+
+/// Runs one language's test files (`tests/LANG` of home-assistant/intents:
+/// `_fixtures.yaml` is the home) against its sentences (`sentences/LANG`):
+/// each sentence must give the intent and exactly the slots its test names.
+pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Error> {
+    let (home, _): (Home, String) = read_yaml(&tests.join("_fixtures.yaml"))?;
+    let language = Language::load(sentences, &home)?;
+    let mut out = Vec::new();
+    for p in yaml_files(tests)? {
+        if p.file_name().is_some_and(|n| n == "_fixtures.yaml") {
+            continue;
+        }
+        let (raw, _): (RawTests, String) = read_yaml(&p)?;
+        let name = p.strip_prefix(tests).unwrap_or(&p).to_path_buf();
+        // An intent folder's tests: that folder's sentence file, with the
+        // home the test file gives.
+        let folder = (p.parent() != Some(tests)).then(|| {
+            let intent = p
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            (intent, sentences.join(&name))
+        });
+        let own;
+        let (language, intent) = match &folder {
+            Some((intent, file)) => {
+                let home = Home {
+                    floors: raw.floors.clone(),
+                    areas: raw
+                        .areas
+                        .iter()
+                        .map(|a| Area {
+                            id: if a.id.is_empty() {
+                                a.name.clone()
+                            } else {
+                                a.id.clone()
+                            },
+                            ..a.clone()
+                        })
+                        .collect(),
+                    entities: raw
+                        .entities
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| Entity {
+                            name: e.name.clone(),
+                            id: format!("{}.entity_{i}", e.domain),
+                            area: e.area.clone(),
+                            ..Entity::default()
+                        })
+                        .collect(),
+                };
+                own = match Language::load_folder(&sentences.join("_common.yaml"), file, &home) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        out.push(FileResult {
+                            file: name.display().to_string(),
+                            passed: 0,
+                            total: raw.tests.iter().map(|t| t.sentences.len()).sum(),
+                            misses: Vec::new(),
+                            error: Some(e.to_string()),
+                        });
+                        continue;
+                    }
+                };
+                (&own, Some(intent.clone()))
+            }
+            None => (&language, None),
+        };
+        let mut result = FileResult {
+            file: name.display().to_string(),
+            passed: 0,
+            total: 0,
+            misses: Vec::new(),
+            error: None,
+        };
+        for t in &raw.tests {
+            let _ = &t.response;
+            let expected = intent.clone().unwrap_or_else(|| t.intent.name.clone());
+            let slots = if t.slots.is_empty() {
+                &t.intent.slots
+            } else {
+                &t.slots
+            };
+            for s in &t.sentences {
+                result.total += 1;
+                let got = language.recognize(s, &t.intent.context);
+                let right = got.as_ref().is_some_and(|g| {
+                    g.intent == expected
+                        && g.slots.len() == slots.len()
+                        && slots
+                            .iter()
+                            .all(|(k, v)| g.slots.get(k).is_some_and(|h| same(h, v)))
+                });
+                if right {
+                    result.passed += 1;
+                } else {
+                    result.misses.push(Miss {
+                        sentence: s.clone(),
+                        expected: expected.clone(),
+                        got: got.as_ref().map(|g| g.intent.clone()),
+                        expected_slots: slots.clone(),
+                        got_slots: got.map(|g| g.slots).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        out.push(result);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(template: &str, expect: &str) {
+        let node = parse_hassil(template).expect("parses");
+        let mut lists = BTreeMap::new();
+        lists.insert(
+            "area".to_string(),
+            List {
+                kind: ListKind::Values(vec![("sovrum".into(), "Sovrum".into())]),
+                fuzzy: false,
+                origin: Origin::default(),
+            },
+        );
+        let mut joins = Joins {
+            lists: &mut lists,
+            made: BTreeMap::new(),
+        };
+        assert_eq!(render(&node, &mut joins), expect, "{template:?}");
+    }
+
+    #[test]
+    fn templates_become_ours() {
+        check("turn on [the] light[s]", "turn on [the] (light|lights)");
+        check("(a;b)", "(a b|b a)");
+        check(
+            "{brightness}[%| percent]",
+            "{brightness:brightness} [(%|percent)]",
+        );
+        check("{volume:volume_level}", "{volume:volume_level}");
+        check("(light|lamp)[s] on", "(light|lights|lamp|lamps) on");
+        check("what's the time?", "what's the time?");
+        check("i {area}[me][t]", "i {area__j0:area}");
+    }
+
+    #[test]
+    fn bad_templates_are_placed() {
+        assert_eq!(parse_hassil("turn on (the").unwrap_err().1, "missing `)`");
+        assert!(parse_hassil("turn {on").is_err());
+        assert!(parse_hassil("a > b").is_err());
+    }
+
+    #[test]
+    fn ranges_take_what_they_allow() {
+        let r = RawRange {
+            from: 0.0,
+            to: 100.0,
+            ..RawRange::default()
+        };
+        assert_eq!(in_range(50.0, &r), Some(Json::from(50)));
+        assert_eq!(in_range(101.0, &r), None);
+        assert_eq!(in_range(2.5, &r), None);
+        let halves = RawRange {
+            fractions: Some(Fractions::Halves),
+            ..r
+        };
+        assert_eq!(in_range(2.5, &halves), Some(Json::from(2.5)));
+    }
+}
