@@ -54,6 +54,7 @@ pub fn test(dir: &Path, language: Option<&str>, json: bool, out: &mut dyn Write)
         };
         let passed: usize = files.iter().map(|f| f.passed).sum();
         let total: usize = files.iter().map(|f| f.total).sum();
+        let recognising: f64 = files.iter().map(|f| f.seconds).sum();
         all_passed &= passed == total;
         if json {
             report.push(serde_json::json!({
@@ -61,6 +62,7 @@ pub fn test(dir: &Path, language: Option<&str>, json: bool, out: &mut dyn Write)
                 "passed": passed,
                 "total": total,
                 "seconds": seconds,
+                "recognise_seconds": recognising,
                 "files": files,
             }));
         } else {
@@ -85,8 +87,9 @@ pub fn test(dir: &Path, language: Option<&str>, json: bool, out: &mut dyn Write)
             }
             writeln!(
                 out,
-                "{lang}: {passed} of {total} sentences ({:.1} %) in {seconds:.2} s",
-                100.0 * passed as f64 / total.max(1) as f64
+                "{lang}: {passed} of {total} sentences ({:.1} %) in {seconds:.2} s ({:.1} ms recognising)",
+                100.0 * passed as f64 / total.max(1) as f64,
+                recognising * 1000.0
             )?;
         }
     }

@@ -652,8 +652,32 @@ fn render(node: &Node, joins: &mut Joins) -> String {
                                         // words against it ("{area}[met]"):
                                         // a list of the joined words.
                                         Some(slot) => out.push(slot),
-                                        // Otherwise separate words.
-                                        None => out.extend(parts.iter().map(|n| render(n, joins))),
+                                        // Otherwise: the pieces without a
+                                        // slot joined, each slot apart
+                                        // ("minuto[s][ [e ]<seconds>]").
+                                        None => {
+                                            let mut words: Vec<Node> = Vec::new();
+                                            let joined = |words: &mut Vec<Node>, out: &mut Vec<String>, joins: &mut Joins| {
+                                                let run = std::mem::take(words);
+                                                match strings(&Node::Seq(run.clone())) {
+                                                    Some(alts) => {
+                                                        let alt = Node::Alt(alts.into_iter().map(Node::Text).collect());
+                                                        out.push(render(&alt, joins));
+                                                    }
+                                                    // Too many ways: word by word.
+                                                    None => out.extend(run.iter().map(|n| render(n, joins))),
+                                                }
+                                            };
+                                            for n in &parts {
+                                                if strings(n).is_some() {
+                                                    words.push(n.clone());
+                                                } else {
+                                                    joined(&mut words, out, joins);
+                                                    out.push(render(n, joins));
+                                                }
+                                            }
+                                            joined(&mut words, out, joins);
+                                        }
                                     }
                                 }
                             }
@@ -1217,6 +1241,8 @@ pub struct FileResult {
     pub misses: Vec<Miss>,
     /// Why none could be tried (the file's sentences do not load).
     pub error: Option<String>,
+    /// Time spent recognising its sentences, seconds (loading aside).
+    pub seconds: f64,
 }
 
 /// Values compare as HA's test runner's do: numbers by value, the rest as
@@ -1299,6 +1325,7 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
                             total: raw.tests.iter().map(|t| t.sentences.len()).sum(),
                             misses: Vec::new(),
                             error: Some(e.to_string()),
+                            seconds: 0.0,
                         });
                         continue;
                     }
@@ -1313,6 +1340,7 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
             total: 0,
             misses: Vec::new(),
             error: None,
+            seconds: 0.0,
         };
         for t in &raw.tests {
             let _ = &t.response;
@@ -1324,7 +1352,9 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
             };
             for s in &t.sentences {
                 result.total += 1;
+                let started = std::time::Instant::now();
                 let got = language.recognize(s, &t.intent.context);
+                result.seconds += started.elapsed().as_secs_f64();
                 let right = got.as_ref().is_some_and(|g| {
                     g.intent == expected
                         && g.slots.len() == slots.len()

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Home Assistant's hassil on home-assistant/intents' own tests, as its test
+runner sets them up: every sentence file of a language merged, the slot
+lists `name` (entities, with their domain and attributes as context),
+`area` and `floor` from the test fixtures, each test's `context` as the
+intent context, `recognize_best`; a sentence passes when the intent and
+exactly the expected slots come out (a list of values: any of them).
+Intent folders (tests/LANG/INTENT/*.yaml) are left out: hassil has no
+loader for them. Prints one JSON object a language:
+
+    {"language", "passed", "total", "load_seconds", "seconds", "files": {FILE: [passed, total]}}
+
+Usage: hassil_intents.py INTENTS_DIR LANG...
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from hassil import Intents, TextSlotList, merge_dict, recognize_best
+
+
+def text(v):
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip().lower()
+
+
+def same(got, want):
+    if isinstance(want, list):
+        return any(same(got, w) for w in want)
+    try:
+        return abs(float(got) - float(want)) < 1e-9
+    except (TypeError, ValueError):
+        return text(got) == text(want)
+
+
+def run(root: Path, lang: str):
+    t0 = time.perf_counter()
+    merged = {}
+    for p in sorted((root / "sentences" / lang).glob("*.yaml")):
+        with open(p, encoding="utf-8") as f:
+            merge_dict(merged, yaml.safe_load(f) or {})
+    intents = Intents.from_dict(merged)
+    with open(root / "tests" / lang / "_fixtures.yaml", encoding="utf-8") as f:
+        fixtures = yaml.safe_load(f) or {}
+    areas = {a["id"]: a for a in fixtures.get("areas") or []}
+    names = []
+    for e in fixtures.get("entities") or []:
+        context = {"domain": e["id"].split(".")[0]}
+        context.update(e.get("attributes") or {})
+        area = areas.get(e.get("area"))
+        if area:
+            context["area"] = area["name"]
+        names.append((e["name"], e["name"], context))
+    slot_lists = {
+        "name": TextSlotList.from_tuples(names, allow_template=True),
+        "area": TextSlotList.from_tuples(
+            [(a["name"], a["name"]) for a in fixtures.get("areas") or []]
+        ),
+        "floor": TextSlotList.from_tuples(
+            [(f["name"], f["name"]) for f in fixtures.get("floors") or []]
+        ),
+    }
+    load = time.perf_counter() - t0
+    passed = total = 0
+    files = {}
+    t1 = time.perf_counter()
+    for p in sorted((root / "tests" / lang).glob("*.yaml")):
+        if p.name == "_fixtures.yaml":
+            continue
+        with open(p, encoding="utf-8") as f:
+            tests = (yaml.safe_load(f) or {}).get("tests") or []
+        fp = ft = 0
+        for t in tests:
+            want = t.get("intent") or {}
+            slots = want.get("slots") or {}
+            context = want.get("context") or {}
+            for s in t.get("sentences") or []:
+                ft += 1
+                try:
+                    r = recognize_best(
+                        s, intents, slot_lists=slot_lists, intent_context=context, language=lang
+                    )
+                except Exception:  # a sentence hassil cannot take counts as a miss
+                    r = None
+                if r is None or r.intent.name != want.get("name"):
+                    continue
+                got = {k: v.value for k, v in r.entities.items()}
+                if set(got) == set(slots) and all(same(got[k], v) for k, v in slots.items()):
+                    fp += 1
+        files[p.name] = [fp, ft]
+        passed += fp
+        total += ft
+    return {
+        "language": lang,
+        "passed": passed,
+        "total": total,
+        "load_seconds": load,
+        "seconds": time.perf_counter() - t1,
+        "files": files,
+    }
+
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1])
+    for lang in sys.argv[2:]:
+        try:
+            print(json.dumps(run(root, lang)), flush=True)
+        except Exception as e:  # a language hassil cannot load
+            print(json.dumps({"language": lang, "error": repr(e)}), flush=True)
