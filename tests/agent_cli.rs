@@ -658,3 +658,63 @@ fn an_app_function_registered_at_the_endpoint_is_called_by_its_sentence() {
     assert_eq!(t["reply"], "The gizmo says: power on, 0 waiting", "{t}");
     chat.end();
 }
+
+/// Issue 14: a home in Home Assistant's format (`[home_assistant]`: HA's
+/// English sentences, the fixtures' home), typed into `ainima chat`: HA's
+/// sentences understand requests about the home's devices, which act on
+/// it through the agent (tool calls, audit) and say so; what the home does
+/// not have fails clearly; requests for the built-in skills still reach
+/// them.
+#[test]
+fn a_home_assistant_home_is_understood_and_acted_on() {
+    let Some(data) = ainima_testkit::data_dir() else {
+        return;
+    };
+    let ha = data.join("ha-intents");
+    if !ha.join("tests/en/_fixtures.yaml").is_file() {
+        ainima_testkit::skip::<()>("no ha-intents in the shared data");
+        return;
+    }
+    let h = home("ha-home");
+    std::fs::create_dir_all(h.join("config")).expect("config");
+    std::fs::write(
+        h.join("config/ainima.toml"),
+        format!(
+            "[home_assistant]\nsentences = {:?}\nhome = {:?}\narea = \"Living Room\"\n",
+            ha.join("sentences/en").display().to_string(),
+            ha.join("tests/en/_fixtures.yaml").display().to_string()
+        ),
+    )
+    .expect("config");
+    let mut chat = Chat::start(&h);
+    let mut turn = |said: &str| {
+        chat.say(said);
+        chat.next()
+    };
+    let on = turn("turn on the bedroom lamp");
+    assert_eq!(on["calls"][0]["tool"], "home.HassTurnOn", "{on}");
+    assert_eq!(on["calls"][0]["args"]["name"], "Bedroom Lamp", "{on}");
+    assert_eq!(on["calls"][0]["status"], "done", "{on}");
+    assert_eq!(on["reply"], "Turned on Bedroom Lamp.", "{on}");
+    let asked = turn("is the bedroom lamp on?");
+    assert_eq!(asked["calls"][0]["tool"], "home.HassGetState", "{asked}");
+    assert_eq!(asked["reply"], "Yes, Bedroom Lamp is on.", "{asked}");
+    let off = turn("turn off the lights in the kitchen");
+    assert_eq!(off["calls"][0]["args"]["area"], "Kitchen", "{off}");
+    assert_eq!(off["calls"][0]["args"]["domain"], "light", "{off}");
+    assert_eq!(off["reply"], "Turned off 3 lights in the Kitchen.", "{off}");
+    let none = turn("turn on the lights in the office");
+    assert_eq!(none["calls"][0]["status"], "failed", "{none}");
+    assert!(
+        none["reply"]
+            .as_str()
+            .is_some_and(|r| r.contains("nothing like that in the Office")),
+        "{none}"
+    );
+    let timer = turn("set a timer for 5 minutes");
+    assert_eq!(timer["calls"][0]["tool"], "timer.start", "{timer}");
+    chat.end();
+    let o = ainima(&h, &["audit", "show", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("home.HassTurnOn"));
+}

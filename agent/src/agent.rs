@@ -100,6 +100,17 @@ pub struct Agent {
     notify: Option<std::sync::mpsc::Sender<String>>,
     /// The outbox's delivery, while the agent lives.
     worker: Option<crate::outbox::Worker>,
+    /// Home Assistant's sentences for a described home: tried before the
+    /// dialogue, a request about the home's devices acts on it.
+    pub home: Option<HomeSentences>,
+}
+
+/// Home Assistant's sentences for a home ([`crate::home`]).
+pub struct HomeSentences {
+    /// The sentences, compiled with the home's names.
+    pub language: ainima_fallbacks::ha::Language,
+    /// Where the assistant is (`area`): "in here".
+    pub context: BTreeMap<String, Value>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -157,6 +168,7 @@ impl Agent {
             audit: None,
             pending: None,
             notices: None,
+            home: None,
             notify: None,
             worker: None,
         }
@@ -426,8 +438,58 @@ impl Agent {
             Some((req, Held::Dialogue)) => asked = Some(req),
             None => {}
         }
+        if asked.is_none()
+            && let Some(turn) = self.home_turn(text)
+        {
+            return self.act(turn, text, source, None, now_ms);
+        }
         let turn = self.assistant.hear(text, now);
         self.act(turn, text, source, asked, now_ms)
+    }
+
+    /// A request about the described home, understood with Home
+    /// Assistant's sentences, as a turn whose action is the intent's tool
+    /// (its answer is the reply).
+    fn home_turn(&self, text: &str) -> Option<Turn> {
+        let home = self.home.as_ref()?;
+        let r = home.language.recognize(text, &home.context)?;
+        if !crate::home::INTENTS.iter().any(|(i, _)| *i == r.intent) {
+            return None;
+        }
+        let tool = crate::home::tool_of(&r.intent);
+        self.registry().spec(&tool)?;
+        let slots = r
+            .slots
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::Number(n) => {
+                        ainima_fallbacks::Value::Number(n.as_f64().unwrap_or_default())
+                    }
+                    Value::String(s) => ainima_fallbacks::Value::Text(s.clone()),
+                    other => ainima_fallbacks::Value::Text(other.to_string()),
+                };
+                (k.clone(), value)
+            })
+            .collect();
+        Some(Turn {
+            heard: text.to_string(),
+            intent: Some(r.intent.clone()),
+            confidence: 1.0,
+            slots,
+            reply: "{result}".into(),
+            actions: vec![Action {
+                tool,
+                args: r.slots.clone().into_iter().collect(),
+                external: false,
+            }],
+            state: "idle",
+            explanation: vec![format!(
+                "Home Assistant's sentences: {} {}",
+                r.intent,
+                serde_json::to_string(&r.slots).unwrap_or_default()
+            )],
+        })
     }
 
     /// Runs what the dialogue's `turn` settled on. `asked` is the request

@@ -22,6 +22,7 @@ pub mod binding;
 pub mod builtin;
 pub mod endpoint;
 pub mod hid;
+pub mod home;
 pub mod http;
 pub mod mcp;
 pub mod net;

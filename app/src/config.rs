@@ -34,6 +34,24 @@ pub struct AppConfig {
     /// The hardware the built-in skills drive (`[devices.coffee]`,
     /// `[devices.robot]`); a device not given is simulated in process.
     pub devices: Devices,
+    /// A home in Home Assistant's format and HA's sentences for it
+    /// (`[home_assistant]`): requests about its devices are understood
+    /// with HA's sentences and act on the home described.
+    pub home_assistant: Option<HomeAssistantConfig>,
+}
+
+/// `[home_assistant]`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeAssistantConfig {
+    /// One language's sentence files (home-assistant/intents'
+    /// `sentences/LANG`).
+    pub sentences: std::path::PathBuf,
+    /// The home: areas, floors and entities with states and attributes
+    /// (the format of HA's test fixtures).
+    pub home: std::path::PathBuf,
+    /// The area the assistant is in ("turn on the lights in here").
+    pub area: Option<String>,
 }
 
 /// The built-in skills' devices.

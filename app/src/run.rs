@@ -180,6 +180,23 @@ pub fn agent(
         ainima_agent::mcp::register(&mut registry, server)
             .with_context(|| format!("the MCP server `{}`'s tools", m.name))?;
     }
+    // A home described in Home Assistant's format, and HA's sentences
+    // for it: requests about its devices act on it.
+    let home = match &cfg.home_assistant {
+        Some(h) => {
+            let home = ainima_fallbacks::ha::Home::load(&h.home)
+                .with_context(|| format!("home_assistant.home ({})", h.home.display()))?;
+            let language = ainima_fallbacks::ha::Language::load(&h.sentences, &home)
+                .with_context(|| format!("home_assistant.sentences ({})", h.sentences.display()))?;
+            ainima_agent::home::register(&mut registry, Arc::new(std::sync::Mutex::new(home)))?;
+            let mut context = std::collections::BTreeMap::new();
+            if let Some(area) = &h.area {
+                context.insert("area".to_string(), serde_json::json!(area));
+            }
+            Some(ainima_agent::agent::HomeSentences { language, context })
+        }
+        None => None,
+    };
     for tool in cfg.policies.keys() {
         // The built-in skills' own tools may be wired later (messages by
         // `connect`).
@@ -193,6 +210,7 @@ pub fn agent(
     registry.set_timeout(Some(std::time::Duration::from_secs(5)));
     let mut agent = Agent::new(assistant, registry);
     agent.policies = cfg.policies.clone();
+    agent.home = home;
     // What a device reports on its own ("EVENT Your large latte is
     // ready.") is told once the floor is free, as a notice.
     for (device, name) in [(&coffee, "The coffee machine"), (&robot, "The robot")] {

@@ -209,6 +209,14 @@ struct RawExpected {
     context: BTreeMap<String, Json>,
 }
 
+impl Home {
+    /// A home from a YAML file (the test fixtures' format: `areas`,
+    /// `floors`, `entities`), errors at `file:line:column`.
+    pub fn load(path: &Path) -> Result<Home, Error> {
+        Ok(read_yaml(path)?.0)
+    }
+}
+
 /// A YAML file as `T`, errors at `file:line:column`.
 fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), Error> {
     let src = std::fs::read_to_string(path).map_err(|source| Error::Read {

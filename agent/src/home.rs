@@ -1,0 +1,392 @@
+//! A home described in Home Assistant's format (areas, floors, entities
+//! with states and attributes), acted on by HA's intents as HA's own test
+//! runner does: a request's entities are found by name, area, floor,
+//! domain and device class; turning on or off, opening, closing, locking,
+//! setting brightness, colour or position changes their state; asking
+//! reads it back. Each intent is a tool (`home.HassTurnOn`), so every
+//! call goes through the agent like any other (policy, approval, audit),
+//! ready for a connector to a real home later.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use ainima_fallbacks::ha::{Entity, Home};
+use serde_json::{Value, json};
+
+use crate::Result;
+use crate::tools::{Annotations, Registry, ToolSpec};
+
+/// The home, shared by its tools.
+pub type SharedHome = Arc<Mutex<Home>>;
+
+/// The intents acted on, and whether each changes the home.
+pub const INTENTS: &[(&str, bool)] = &[
+    ("HassTurnOn", true),
+    ("HassTurnOff", true),
+    ("HassToggle", true),
+    ("HassLightSet", true),
+    ("HassSetPosition", true),
+    ("HassGetState", false),
+];
+
+/// The tool an intent is.
+pub fn tool_of(intent: &str) -> String {
+    format!("home.{intent}")
+}
+
+/// Registers a tool for each of [`INTENTS`], acting on `home`.
+pub fn register(registry: &mut Registry, home: SharedHome) -> Result<()> {
+    for &(intent, changes) in INTENTS {
+        let home = home.clone();
+        registry.register(
+            ToolSpec {
+                name: tool_of(intent),
+                description: format!("Home Assistant's {intent} on the home described"),
+                parameters: json!({"type": "object"}),
+                annotations: Annotations {
+                    read_only_hint: !changes,
+                    idempotent_hint: intent != "HassToggle",
+                    ..Annotations::default()
+                },
+            },
+            move |args| {
+                let mut home = home.lock().unwrap_or_else(|p| p.into_inner());
+                act(&mut home, intent, args).map(Value::String)
+            },
+        )?;
+    }
+    Ok(())
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The strings an argument allows (one, or any of a list).
+fn any_of(v: Option<&Value>) -> Option<Vec<String>> {
+    Some(match v? {
+        Value::Array(a) => a.iter().map(|x| text(x).to_lowercase()).collect(),
+        other => vec![text(other).to_lowercase()],
+    })
+}
+
+/// The entities `args` name: by name, or by area, floor, domain and
+/// device class together; never none silently.
+fn targets(home: &Home, args: &Value) -> std::result::Result<Vec<usize>, String> {
+    let get = |k: &str| args.get(k);
+    let area_id = |name: &str| {
+        home.areas
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .map(|a| a.id.clone())
+    };
+    let area = match get("area") {
+        Some(a) => Some(area_id(&text(a)).ok_or_else(|| format!("no area called {}", text(a)))?),
+        None => None,
+    };
+    let floor = match get("floor") {
+        Some(f) => {
+            let name = text(f);
+            Some(
+                home.floors
+                    .iter()
+                    .find(|x| x.name.eq_ignore_ascii_case(&name))
+                    .map(|x| x.id.clone())
+                    .ok_or_else(|| format!("no floor called {name}"))?,
+            )
+        }
+        None => None,
+    };
+    let name = get("name").map(text).filter(|n| n != "all");
+    let domains = any_of(get("domain"));
+    let classes = any_of(get("device_class"));
+    let on_floor = |e: &Entity| {
+        floor.as_ref().is_none_or(|f| {
+            e.area.as_ref().is_some_and(|a| {
+                home.areas
+                    .iter()
+                    .any(|x| &x.id == a && x.floor.as_deref() == Some(f.as_str()))
+            })
+        })
+    };
+    let found: Vec<usize> = home
+        .entities
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            name.as_ref()
+                .is_none_or(|n| e.name.eq_ignore_ascii_case(n) || same_words(&e.name, n))
+                && area
+                    .as_ref()
+                    .is_none_or(|a| e.area.as_deref() == Some(a.as_str()))
+                && on_floor(e)
+                && domains
+                    .as_ref()
+                    .is_none_or(|d| d.iter().any(|d| d == e.domain()))
+                && classes.as_ref().is_none_or(|c| {
+                    e.attributes
+                        .get("device_class")
+                        .is_some_and(|v| c.contains(&text(v).to_lowercase()))
+                })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if found.is_empty() {
+        return Err(match (&name, get("area")) {
+            (Some(n), Some(a)) => format!("no device called {n} in the {}", text(a)),
+            (Some(n), None) => format!("no device called {n}"),
+            (None, Some(a)) => format!("nothing like that in the {}", text(a)),
+            (None, None) => "no device like that".into(),
+        });
+    }
+    Ok(found)
+}
+
+/// Names written as a template or with other spacing ("Trader Joe[']s").
+fn same_words(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+/// What the entities are, for a sentence: one's name, or "3 lights".
+fn what(home: &Home, found: &[usize], args: &Value) -> String {
+    if let [one] = found {
+        return home.entities[*one].name.clone();
+    }
+    let kind = args
+        .get("device_class")
+        .or_else(|| args.get("domain"))
+        .map(|v| match v {
+            Value::Array(a) => a.first().map(text).unwrap_or_default(),
+            other => text(other),
+        })
+        .unwrap_or_else(|| "device".into())
+        .replace('_', " ");
+    let place = args
+        .get("area")
+        .or_else(|| args.get("floor"))
+        .map(|a| format!(" in the {}", text(a)))
+        .unwrap_or_default();
+    format!("{} {kind}s{place}", found.len())
+}
+
+/// Carries out `intent` on `home`; what to say.
+pub fn act(home: &mut Home, intent: &str, args: &Value) -> std::result::Result<String, String> {
+    let found = targets(home, args)?;
+    let who = what(home, &found, args);
+    let set = |home: &mut Home, f: &dyn Fn(&mut Entity)| {
+        for &i in &found {
+            f(&mut home.entities[i]);
+        }
+    };
+    let state_of = |e: &Entity| match &e.state {
+        Value::String(s) => s.clone(),
+        Value::Null => "unknown".into(),
+        other => other.to_string(),
+    };
+    match intent {
+        "HassTurnOn" | "HassTurnOff" => {
+            let on = intent == "HassTurnOn";
+            set(home, &|e| {
+                e.state = json!(match (e.domain(), on) {
+                    ("cover" | "valve", true) => "open",
+                    ("cover" | "valve", false) => "closed",
+                    ("lock", true) => "locked",
+                    ("lock", false) => "unlocked",
+                    (_, true) => "on",
+                    (_, false) => "off",
+                });
+            });
+            let verb = match (home.entities[found[0]].domain(), on) {
+                ("cover" | "valve", true) => "Opened",
+                ("cover" | "valve", false) => "Closed",
+                ("lock", true) => "Locked",
+                ("lock", false) => "Unlocked",
+                (_, true) => "Turned on",
+                (_, false) => "Turned off",
+            };
+            Ok(format!("{verb} {who}."))
+        }
+        "HassToggle" => {
+            set(home, &|e| {
+                let now = if state_of(e) == "on" { "off" } else { "on" };
+                e.state = json!(now);
+            });
+            Ok(format!("Toggled {who}."))
+        }
+        "HassLightSet" => {
+            let mut said = Vec::new();
+            if let Some(b) = args.get("brightness") {
+                let b = b.clone();
+                set(home, &|e| {
+                    e.attributes.insert("brightness".into(), b.clone());
+                    e.state = json!("on");
+                });
+                said.push(format!("brightness {}%", text(&b)));
+            }
+            if let Some(c) = args.get("color") {
+                let c = c.clone();
+                set(home, &|e| {
+                    e.attributes.insert("color".into(), c.clone());
+                    e.state = json!("on");
+                });
+                said.push(format!("colour {}", text(&c)));
+            }
+            if said.is_empty() {
+                return Err("set what? a brightness or a colour".into());
+            }
+            Ok(format!("Set {who} to {}.", said.join(" and ")))
+        }
+        "HassSetPosition" => {
+            let p = args
+                .get("position")
+                .cloned()
+                .ok_or("set it to which position?")?;
+            set(home, &|e| {
+                e.attributes.insert("current_position".into(), p.clone());
+            });
+            Ok(format!("Set {who} to {}%.", text(&p)))
+        }
+        "HassGetState" => {
+            let states: BTreeMap<String, String> = found
+                .iter()
+                .map(|&i| {
+                    let e = &home.entities[i];
+                    let unit = e
+                        .attributes
+                        .get("unit_of_measurement")
+                        .map(|u| format!(" {}", text(u)))
+                        .unwrap_or_default();
+                    (e.name.clone(), format!("{}{unit}", state_of(e)))
+                })
+                .collect();
+            match args.get("state").map(text) {
+                // "Is the lamp on?", "Are any lights on?"
+                Some(want) => {
+                    let yes: Vec<&String> = states
+                        .iter()
+                        .filter(|(_, s)| s.eq_ignore_ascii_case(&want))
+                        .map(|(n, _)| n)
+                        .collect();
+                    Ok(match (yes.len(), states.len()) {
+                        (0, _) => format!("No, {who} {} not {want}.", is_are(states.len())),
+                        (n, m) if n == m && m == 1 => format!("Yes, {who} is {want}."),
+                        (n, m) if n == m => format!("Yes, all {m} are {want}."),
+                        _ => format!(
+                            "Yes, {} {} {want}.",
+                            yes.iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            is_are(yes.len())
+                        ),
+                    })
+                }
+                None => Ok(states
+                    .iter()
+                    .map(|(n, s)| format!("{n} is {s}."))
+                    .collect::<Vec<_>>()
+                    .join(" ")),
+            }
+        }
+        other => Err(format!("{other} is not acted on in a described home yet")),
+    }
+}
+
+fn is_are(n: usize) -> &'static str {
+    if n == 1 { "is" } else { "are" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> Home {
+        serde_norway::from_str(
+            "floors: [{name: Upstairs, id: up}]\nareas: [{name: Kitchen, id: kitchen}, {name: Bedroom, id: bedroom, floor: up}]\nentities:\n  - {name: Kitchen Light, id: light.k1, area: kitchen, state: 'off'}\n  - {name: Counter, id: light.k2, area: kitchen, state: 'off'}\n  - {name: Bedroom Lamp, id: light.b, area: bedroom, state: 'on'}\n  - {name: Front Door, id: lock.front, state: unlocked}\n  - {name: Curtain, id: cover.c, area: bedroom, state: closed, attributes: {device_class: curtain}}\n",
+        )
+        .expect("home")
+    }
+
+    fn check(intent: &str, args: Value, expect: &str) {
+        let mut h = home();
+        let got = match act(&mut h, intent, &args) {
+            Ok(s) => s,
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got, expect, "{intent} {args}");
+    }
+
+    #[test]
+    fn intents_act_on_the_home_and_say_so() {
+        check(
+            "HassTurnOn",
+            json!({"name": "Kitchen Light"}),
+            "Turned on Kitchen Light.",
+        );
+        check(
+            "HassTurnOn",
+            json!({"area": "Kitchen", "domain": "light"}),
+            "Turned on 2 lights in the Kitchen.",
+        );
+        check(
+            "HassTurnOn",
+            json!({"name": "Front Door"}),
+            "Locked Front Door.",
+        );
+        check(
+            "HassTurnOff",
+            json!({"floor": "Upstairs", "domain": "light"}),
+            "Turned off Bedroom Lamp.",
+        );
+        check(
+            "HassGetState",
+            json!({"name": "Bedroom Lamp", "state": "on"}),
+            "Yes, Bedroom Lamp is on.",
+        );
+        check(
+            "HassGetState",
+            json!({"area": "Kitchen", "domain": "light", "state": "on"}),
+            "No, 2 lights in the Kitchen are not on.",
+        );
+        check(
+            "HassTurnOn",
+            json!({"name": "Garage"}),
+            "error: no device called Garage",
+        );
+        check(
+            "HassTurnOn",
+            json!({"area": "Cellar"}),
+            "error: no area called Cellar",
+        );
+    }
+
+    #[test]
+    fn a_change_stays() {
+        let mut h = home();
+        act(
+            &mut h,
+            "HassLightSet",
+            &json!({"name": "Counter", "brightness": 40}),
+        )
+        .expect("set");
+        assert_eq!(
+            act(
+                &mut h,
+                "HassGetState",
+                &json!({"name": "Counter", "state": "on"})
+            )
+            .expect("read"),
+            "Yes, Counter is on."
+        );
+        assert_eq!(h.entities[1].attributes["brightness"], json!(40));
+    }
+}
