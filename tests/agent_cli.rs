@@ -662,9 +662,9 @@ fn an_app_function_registered_at_the_endpoint_is_called_by_its_sentence() {
 /// Issue 14: a home in Home Assistant's format (`[home_assistant]`: HA's
 /// English sentences, the fixtures' home), typed into `ainima chat`: HA's
 /// sentences understand requests about the home's devices, which act on
-/// it through the agent (tool calls, audit) and say so; what the home does
-/// not have fails clearly; requests for the built-in skills still reach
-/// them.
+/// it through the agent (tool calls, audit) and say so in HA's response
+/// templates' words; what the home does not have fails clearly; requests
+/// for the built-in skills still reach them.
 #[test]
 fn a_home_assistant_home_is_understood_and_acted_on() {
     let Some(data) = ainima_testkit::data_dir() else {
@@ -695,14 +695,23 @@ fn a_home_assistant_home_is_understood_and_acted_on() {
     assert_eq!(on["calls"][0]["tool"], "home.HassTurnOn", "{on}");
     assert_eq!(on["calls"][0]["args"]["name"], "Bedroom Lamp", "{on}");
     assert_eq!(on["calls"][0]["status"], "done", "{on}");
-    assert_eq!(on["reply"], "Turned on Bedroom Lamp.", "{on}");
+    // Said in HA's own words (its English response templates, found
+    // beside the sentences).
+    assert_eq!(on["reply"], "Turned on the light", "{on}");
     let asked = turn("is the bedroom lamp on?");
     assert_eq!(asked["calls"][0]["tool"], "home.HassGetState", "{asked}");
-    assert_eq!(asked["reply"], "Yes, Bedroom Lamp is on.", "{asked}");
+    assert_eq!(asked["reply"], "Yes", "{asked}");
     let off = turn("turn off the lights in the kitchen");
     assert_eq!(off["calls"][0]["args"]["area"], "Kitchen", "{off}");
     assert_eq!(off["calls"][0]["args"]["domain"], "light", "{off}");
-    assert_eq!(off["reply"], "Turned off 3 lights in the Kitchen.", "{off}");
+    assert_eq!(off["reply"], "Turned off the lights", "{off}");
+    let which = turn("are any lights on in the kitchen?");
+    assert_eq!(which["reply"], "No", "{which}");
+    let which = turn("are any lights on?");
+    assert_eq!(
+        which["reply"], "Yes, Bedroom Lamp, Garage Light, Living Room Lamp and Play Corner",
+        "{which}"
+    );
     let none = turn("turn on the lights in the office");
     assert_eq!(none["calls"][0]["status"], "failed", "{none}");
     assert!(

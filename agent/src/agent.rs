@@ -480,7 +480,13 @@ impl Agent {
             reply: "{result}".into(),
             actions: vec![Action {
                 tool,
-                args: r.slots.clone().into_iter().collect(),
+                args: {
+                    let mut args: BTreeMap<String, Value> = r.slots.clone().into_iter().collect();
+                    if let Some(key) = &r.response {
+                        args.insert(crate::home::RESPONSE_ARG.into(), json!(key));
+                    }
+                    args
+                },
                 external: false,
             }],
             state: "idle",

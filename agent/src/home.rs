@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ainima_fallbacks::ha::{Entity, Home};
+use ainima_fallbacks::ha::{Entity, Home, Responses};
 use serde_json::{Value, json};
 
 use crate::Result;
@@ -34,10 +34,45 @@ pub fn tool_of(intent: &str) -> String {
     format!("home.{intent}")
 }
 
-/// Registers a tool for each of [`INTENTS`], acting on `home`.
-pub fn register(registry: &mut Registry, home: SharedHome) -> Result<()> {
+/// The argument naming the response (HA's data block's `response`) the
+/// answer is said with.
+pub const RESPONSE_ARG: &str = "_response";
+
+/// What an intent did: our own sentence, and what HA's response templates
+/// are given (`state`: the first entity acted on; `query`: the entities
+/// that `matched` the request and those `unmatched`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    /// Our sentence.
+    pub speech: String,
+    /// `state` for the template.
+    pub state: Value,
+    /// `query` for the template.
+    pub query: Value,
+}
+
+/// `template` (HA's response, Jinja) with `context`, on one line; `None`
+/// when it fails or says nothing.
+pub fn render(template: &str, context: &Value) -> Option<String> {
+    let mut env = minijinja::Environment::new();
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let out = env.render_str(template, context).ok()?;
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!out.is_empty()).then_some(out)
+}
+
+/// Registers a tool for each of [`INTENTS`], acting on `home`; answers
+/// in `responses`' words where they have a template for the response
+/// the request names ([`RESPONSE_ARG`]), in ours otherwise.
+pub fn register(
+    registry: &mut Registry,
+    home: SharedHome,
+    responses: Option<Arc<Responses>>,
+) -> Result<()> {
     for &(intent, changes) in INTENTS {
         let home = home.clone();
+        let responses = responses.clone();
         registry.register(
             ToolSpec {
                 name: tool_of(intent),
@@ -50,8 +85,28 @@ pub fn register(registry: &mut Registry, home: SharedHome) -> Result<()> {
                 },
             },
             move |args| {
-                let mut home = home.lock().unwrap_or_else(|p| p.into_inner());
-                act(&mut home, intent, args).map(Value::String)
+                let key = args
+                    .get(RESPONSE_ARG)
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let mut slots = args.clone();
+                if let Some(o) = slots.as_object_mut() {
+                    o.remove(RESPONSE_ARG);
+                }
+                let done = {
+                    let mut home = home.lock().unwrap_or_else(|p| p.into_inner());
+                    act(&mut home, intent, &slots)?
+                };
+                let theirs = responses
+                    .as_ref()
+                    .and_then(|r| r.get(intent, key.as_deref()))
+                    .and_then(|t| {
+                        render(
+                            t,
+                            &json!({"slots": slots, "state": done.state, "query": done.query}),
+                        )
+                    });
+                Ok(Value::String(theirs.unwrap_or(done.speech)))
             },
         )?;
     }
@@ -178,9 +233,62 @@ fn what(home: &Home, found: &[usize], args: &Value) -> String {
     format!("{} {kind}s{place}", found.len())
 }
 
-/// Carries out `intent` on `home`; what to say.
-pub fn act(home: &mut Home, intent: &str, args: &Value) -> std::result::Result<String, String> {
+/// An entity as HA's templates see it.
+fn state_json(e: &Entity) -> Value {
+    let state = match &e.state {
+        Value::String(s) => s.clone(),
+        Value::Null => "unknown".into(),
+        other => other.to_string(),
+    };
+    let unit = e
+        .attributes
+        .get("unit_of_measurement")
+        .map(|u| format!(" {}", text(u)))
+        .unwrap_or_default();
+    json!({
+        "name": e.name,
+        "entity_id": e.id,
+        "domain": e.domain(),
+        "state": state,
+        "state_with_unit": format!("{state}{unit}"),
+        "attributes": e.attributes,
+    })
+}
+
+/// Carries out `intent` on `home`: what it did, said our way and for HA's
+/// response templates.
+pub fn act(home: &mut Home, intent: &str, args: &Value) -> std::result::Result<Done, String> {
     let found = targets(home, args)?;
+    let speech = act_on(home, intent, args, &found)?;
+    let want = args.get("state").map(|s| text(s).to_lowercase());
+    let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
+    for &i in &found {
+        let s = state_json(&home.entities[i]);
+        let fits = want.as_ref().is_none_or(|w| {
+            s["state"]
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(w))
+        });
+        if fits {
+            matched.push(s);
+        } else {
+            unmatched.push(s);
+        }
+    }
+    Ok(Done {
+        speech,
+        state: state_json(&home.entities[found[0]]),
+        query: json!({"matched": matched, "unmatched": unmatched}),
+    })
+}
+
+fn act_on(
+    home: &mut Home,
+    intent: &str,
+    args: &Value,
+    found: &[usize],
+) -> std::result::Result<String, String> {
+    let found = found.to_vec();
     let who = what(home, &found, args);
     let set = |home: &mut Home, f: &dyn Fn(&mut Entity)| {
         for &i in &found {
@@ -319,7 +427,7 @@ mod tests {
     fn check(intent: &str, args: Value, expect: &str) {
         let mut h = home();
         let got = match act(&mut h, intent, &args) {
-            Ok(s) => s,
+            Ok(d) => d.speech,
             Err(e) => format!("error: {e}"),
         };
         assert_eq!(got, expect, "{intent} {args}");
@@ -370,23 +478,32 @@ mod tests {
     }
 
     #[test]
+    fn home_assistant_s_response_templates_are_rendered() {
+        let ctx = json!({"slots": {"name": "Lamp"}, "state": {"domain": "light", "state_with_unit": "on"}, "query": {"matched": [{"name": "Lamp"}], "unmatched": []}});
+        let check =
+            |t: &str, expect: Option<&str>| assert_eq!(render(t, &ctx).as_deref(), expect, "{t}");
+        check("{{ slots.name }} eingeschaltet", Some("Lamp eingeschaltet"));
+        check(
+            "{% set t = {'light': 'the light'} %} Turned on {{ t.get(state.domain) }}",
+            Some("Turned on the light"),
+        );
+        check(
+            "{% if query.matched %} Yes {% else %} No {% endif %}",
+            Some("Yes"),
+        );
+        check("{{ slots.nowhere }}", None);
+        check("{% if %}", None);
+    }
+
+    #[test]
     fn a_change_stays() {
         let mut h = home();
-        act(
-            &mut h,
-            "HassLightSet",
-            &json!({"name": "Counter", "brightness": 40}),
-        )
-        .expect("set");
-        assert_eq!(
-            act(
-                &mut h,
-                "HassGetState",
-                &json!({"name": "Counter", "state": "on"})
-            )
-            .expect("read"),
-            "Yes, Counter is on."
-        );
+        let set = json!({"name": "Counter", "brightness": 40});
+        act(&mut h, "HassLightSet", &set).expect("set");
+        let ask = json!({"name": "Counter", "state": "on"});
+        let read = act(&mut h, "HassGetState", &ask).expect("read");
+        assert_eq!(read.speech, "Yes, Counter is on.");
+        assert_eq!(read.query["matched"][0]["name"], "Counter");
         assert_eq!(h.entities[1].attributes["brightness"], json!(40));
     }
 }

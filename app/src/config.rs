@@ -52,6 +52,9 @@ pub struct HomeAssistantConfig {
     pub home: std::path::PathBuf,
     /// The area the assistant is in ("turn on the lights in here").
     pub area: Option<String>,
+    /// HA's response templates of the same language (`responses/LANG`);
+    /// default: the folder beside `sentences` in a checkout, if there.
+    pub responses: Option<std::path::PathBuf>,
 }
 
 /// The built-in skills' devices.

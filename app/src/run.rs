@@ -188,7 +188,28 @@ pub fn agent(
                 .with_context(|| format!("home_assistant.home ({})", h.home.display()))?;
             let language = ainima_fallbacks::ha::Language::load(&h.sentences, &home)
                 .with_context(|| format!("home_assistant.sentences ({})", h.sentences.display()))?;
-            ainima_agent::home::register(&mut registry, Arc::new(std::sync::Mutex::new(home)))?;
+            // HA's response templates: `responses`, or the folder beside
+            // the sentences (`responses/LANG` of a checkout) if there is one.
+            let beside = h
+                .sentences
+                .parent()
+                .and_then(|s| s.parent())
+                .and_then(|root| {
+                    let dir = root.join("responses").join(h.sentences.file_name()?);
+                    dir.is_dir().then_some(dir)
+                });
+            let responses = match h.responses.clone().or(beside) {
+                Some(dir) => Some(Arc::new(
+                    ainima_fallbacks::ha::Responses::load(&dir)
+                        .with_context(|| format!("home_assistant.responses ({})", dir.display()))?,
+                )),
+                None => None,
+            };
+            ainima_agent::home::register(
+                &mut registry,
+                Arc::new(std::sync::Mutex::new(home)),
+                responses,
+            )?;
             let mut context = std::collections::BTreeMap::new();
             if let Some(area) = &h.area {
                 context.insert("area".to_string(), serde_json::json!(area));

@@ -217,6 +217,47 @@ impl Home {
     }
 }
 
+/// HA's response templates of one language (`responses/LANG/*.yaml`):
+/// by intent, then by the key a data block names (`default` otherwise).
+#[derive(Debug, Clone, Default)]
+pub struct Responses {
+    templates: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawResponses {
+    responses: RawResponseIntents,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawResponseIntents {
+    intents: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Responses {
+    /// Every `*.yaml` of `dir` (one language's responses).
+    pub fn load(dir: &Path) -> Result<Responses, Error> {
+        let mut r = Responses::default();
+        for p in yaml_files(dir)? {
+            let (raw, _): (RawResponses, String) = read_yaml(&p)?;
+            for (intent, keys) in raw.responses.intents {
+                r.templates.entry(intent).or_default().extend(keys);
+            }
+        }
+        Ok(r)
+    }
+
+    /// The template for `intent`'s response `key` (`default` when `None`).
+    pub fn get(&self, intent: &str, key: Option<&str>) -> Option<&str> {
+        self.templates
+            .get(intent)?
+            .get(key.unwrap_or("default"))
+            .map(String::as_str)
+    }
+}
+
 /// A YAML file as `T`, errors at `file:line:column`.
 fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), Error> {
     let src = std::fs::read_to_string(path).map_err(|source| Error::Read {

@@ -116,5 +116,8 @@ fn mangled_sentence_files_and_homes_never_panic() {
             }
         }
     }
-    assert!(loaded > 0 && refused > 0, "{loaded} loaded, {refused} refused");
+    assert!(
+        loaded > 0 && refused > 0,
+        "{loaded} loaded, {refused} refused"
+    );
 }
