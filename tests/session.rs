@@ -530,3 +530,57 @@ fn the_demo_acts_on_every_request() {
         "{out}"
     );
 }
+
+/// Issue 14: a spoken request about a home in Home Assistant's format
+/// (`[home_assistant]`: HA's English sentences and responses, the test
+/// fixtures' home) is heard, understood with HA's sentences, acts on the
+/// home and is answered in HA's words; two requests in a row, the second
+/// about the state the first left.
+#[test]
+fn a_spoken_request_acts_on_a_home_assistant_home() {
+    let (Some(h), Some(data)) = (home(), ainima_testkit::data_dir()) else {
+        return;
+    };
+    let ha = data.join("ha-intents");
+    if !ha.join("tests/en/_fixtures.yaml").is_file() {
+        ainima_testkit::skip::<()>("no ha-intents in the shared data");
+        return;
+    }
+    let config = h.join("home-assistant.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[home_assistant]\nsentences = {:?}\nhome = {:?}\n",
+            ha.join("sentences/en").display().to_string(),
+            ha.join("tests/en/_fixtures.yaml").display().to_string()
+        ),
+    )
+    .expect("config");
+    let parts = [
+        said(&h, "Turn on the bedroom lamp.", 175),
+        silence(3.0),
+        said(&h, "Is the bedroom lamp on?", 175),
+        silence(3.0),
+    ];
+    let events = run_with(&h, "home-assistant", &parts, Some(&config));
+    let calls = of_type(&events, "tool_call");
+    assert_eq!(calls.len(), 2, "{}", story(&events));
+    assert_eq!(calls[0]["tool"], "home.HassTurnOn", "{}", story(&events));
+    assert_eq!(
+        calls[0]["args"]["name"],
+        "Bedroom Lamp",
+        "{}",
+        story(&events)
+    );
+    assert_eq!(calls[1]["tool"], "home.HassGetState", "{}", story(&events));
+    let replies: Vec<&str> = of_type(&events, "reply")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(
+        replies,
+        ["Turned on the light", "Yes"],
+        "{}",
+        story(&events)
+    );
+}
