@@ -720,6 +720,19 @@ fn a_home_assistant_home_is_understood_and_acted_on() {
             .is_some_and(|r| r.contains("nothing like that in the Office")),
         "{none}"
     );
+    // Unlocking a door asks first; a yes said (typed) does it.
+    let unlock = turn("unlock the front door");
+    assert_eq!(
+        unlock["calls"][0]["tool"], "home.guarded.HassTurnOff",
+        "{unlock}"
+    );
+    assert_eq!(
+        unlock["calls"][0]["status"], "awaiting approval",
+        "{unlock}"
+    );
+    let yes = turn("yes");
+    assert_eq!(yes["calls"][0]["status"], "done", "{yes}");
+    assert_eq!(yes["reply"], "Unlocked", "{yes}");
     let timer = turn("set a timer for 5 minutes");
     assert_eq!(timer["calls"][0]["tool"], "timer.start", "{timer}");
     chat.end();

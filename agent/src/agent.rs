@@ -111,6 +111,9 @@ pub struct HomeSentences {
     pub language: ainima_fallbacks::ha::Language,
     /// Where the assistant is (`area`): "in here".
     pub context: BTreeMap<String, Value>,
+    /// The home its tools act on (to tell a request that would unlock or
+    /// open something, which asks first).
+    pub home: crate::home::SharedHome,
 }
 
 impl std::fmt::Debug for Agent {
@@ -456,7 +459,15 @@ impl Agent {
         if !crate::home::INTENTS.iter().any(|(i, _)| *i == r.intent) {
             return None;
         }
-        let tool = crate::home::tool_of(&r.intent);
+        let guarded = {
+            let h = home.home.lock().unwrap_or_else(|p| p.into_inner());
+            crate::home::is_guarded(&h, &r.intent, &json!(r.slots))
+        };
+        let tool = if guarded {
+            crate::home::guarded_tool_of(&r.intent)
+        } else {
+            crate::home::tool_of(&r.intent)
+        };
         self.registry().spec(&tool)?;
         let slots = r
             .slots

@@ -27,7 +27,50 @@ pub const INTENTS: &[(&str, bool)] = &[
     ("HassLightSet", true),
     ("HassSetPosition", true),
     ("HassGetState", false),
+    ("HassMediaPause", true),
+    ("HassMediaUnpause", true),
+    ("HassMediaNext", true),
+    ("HassMediaPrevious", true),
+    ("HassSetVolume", true),
+    ("HassClimateGetTemperature", false),
+    ("HassGetWeather", false),
 ];
+
+/// Domains whose changes ask first (a door unlocked, a garage opened):
+/// their intents' tools are `home.guarded.INTENT`, open-world, so the
+/// default policy confirms.
+pub const GUARDED_DOMAINS: &[&str] = &["lock", "cover", "valve", "alarm_control_panel"];
+
+/// The guarded variant of an intent's tool.
+pub fn guarded_tool_of(intent: &str) -> String {
+    format!("home.guarded.{intent}")
+}
+
+/// Whether `intent` with `args` would change something of a guarded
+/// domain in `home`.
+pub fn is_guarded(home: &Home, intent: &str, args: &Value) -> bool {
+    INTENTS.iter().any(|(i, changes)| *i == intent && *changes)
+        && targets(home, args, domain_of(intent)).is_ok_and(|found| {
+            found
+                .iter()
+                .any(|&i| GUARDED_DOMAINS.contains(&home.entities[i].domain()))
+        })
+}
+
+/// The domain an intent's entities are of when the request names neither
+/// a domain nor an entity ("pause", "what's the temperature", "set the
+/// kitchen to 50%").
+fn domain_of(intent: &str) -> Option<&'static str> {
+    match intent {
+        "HassLightSet" => Some("light"),
+        "HassSetPosition" => Some("cover"),
+        "HassMediaPause" | "HassMediaUnpause" | "HassMediaNext" | "HassMediaPrevious"
+        | "HassSetVolume" => Some("media_player"),
+        "HassClimateGetTemperature" => Some("climate"),
+        "HassGetWeather" => Some("weather"),
+        _ => None,
+    }
+}
 
 /// The tool an intent is.
 pub fn tool_of(intent: &str) -> String {
@@ -51,12 +94,18 @@ pub struct Done {
     pub query: Value,
 }
 
+/// Steps a response template may take.
+const TEMPLATE_FUEL: u64 = 100_000;
+
 /// `template` (HA's response, Jinja) with `context`, on one line; `None`
 /// when it fails or says nothing.
 pub fn render(template: &str, context: &Value) -> Option<String> {
     let mut env = minijinja::Environment::new();
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // A template that never ends is a failed one (HA's take well under
+    // a thousand steps).
+    env.set_fuel(Some(TEMPLATE_FUEL));
     let out = env.render_str(template, context).ok()?;
     let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
     (!out.is_empty()).then_some(out)
@@ -70,17 +119,35 @@ pub fn register(
     home: SharedHome,
     responses: Option<Arc<Responses>>,
 ) -> Result<()> {
-    for &(intent, changes) in INTENTS {
+    let variants = INTENTS
+        .iter()
+        .map(|&(i, changes)| (i, changes, false))
+        .chain(
+            INTENTS
+                .iter()
+                .filter(|(_, c)| *c)
+                .map(|&(i, c)| (i, c, true)),
+        );
+    for (intent, changes, guarded) in variants {
         let home = home.clone();
         let responses = responses.clone();
         registry.register(
             ToolSpec {
-                name: tool_of(intent),
-                description: format!("Home Assistant's {intent} on the home described"),
+                name: if guarded {
+                    guarded_tool_of(intent)
+                } else {
+                    tool_of(intent)
+                },
+                description: if guarded {
+                    format!("Home Assistant's {intent} on locks, covers, valves or alarms of the home described")
+                } else {
+                    format!("Home Assistant's {intent} on the home described")
+                },
                 parameters: json!({"type": "object"}),
                 annotations: Annotations {
                     read_only_hint: !changes,
                     idempotent_hint: intent != "HassToggle",
+                    open_world_hint: guarded,
                     ..Annotations::default()
                 },
             },
@@ -130,7 +197,11 @@ fn any_of(v: Option<&Value>) -> Option<Vec<String>> {
 
 /// The entities `args` name: by name, or by area, floor, domain and
 /// device class together; never none silently.
-fn targets(home: &Home, args: &Value) -> std::result::Result<Vec<usize>, String> {
+fn targets(
+    home: &Home,
+    args: &Value,
+    default_domain: Option<&str>,
+) -> std::result::Result<Vec<usize>, String> {
     let get = |k: &str| args.get(k);
     let area_id = |name: &str| {
         home.areas
@@ -156,7 +227,11 @@ fn targets(home: &Home, args: &Value) -> std::result::Result<Vec<usize>, String>
         None => None,
     };
     let name = get("name").map(text).filter(|n| n != "all");
-    let domains = any_of(get("domain"));
+    let domains = any_of(get("domain")).or_else(|| {
+        default_domain
+            .filter(|_| name.is_none())
+            .map(|d| vec![d.to_string()])
+    });
     let classes = any_of(get("device_class"));
     let on_floor = |e: &Entity| {
         floor.as_ref().is_none_or(|f| {
@@ -234,12 +309,19 @@ fn what(home: &Home, found: &[usize], args: &Value) -> String {
 }
 
 /// An entity as HA's templates see it.
-fn state_json(e: &Entity) -> Value {
-    let state = match &e.state {
+/// An entity's state as a word: a fixture's `{in, out}` state is its
+/// `out` (the value HA keeps).
+fn state_word(e: &Entity) -> String {
+    match &e.state {
         Value::String(s) => s.clone(),
         Value::Null => "unknown".into(),
+        Value::Object(o) if o.contains_key("out") => text(&o["out"]),
         other => other.to_string(),
-    };
+    }
+}
+
+fn state_json(e: &Entity) -> Value {
+    let state = state_word(e);
     let unit = e
         .attributes
         .get("unit_of_measurement")
@@ -258,7 +340,7 @@ fn state_json(e: &Entity) -> Value {
 /// Carries out `intent` on `home`: what it did, said our way and for HA's
 /// response templates.
 pub fn act(home: &mut Home, intent: &str, args: &Value) -> std::result::Result<Done, String> {
-    let found = targets(home, args)?;
+    let found = targets(home, args, domain_of(intent))?;
     let speech = act_on(home, intent, args, &found)?;
     let want = args.get("state").map(|s| text(s).to_lowercase());
     let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
@@ -295,11 +377,7 @@ fn act_on(
             f(&mut home.entities[i]);
         }
     };
-    let state_of = |e: &Entity| match &e.state {
-        Value::String(s) => s.clone(),
-        Value::Null => "unknown".into(),
-        other => other.to_string(),
-    };
+    let state_of = state_word;
     match intent {
         "HassTurnOn" | "HassTurnOff" => {
             let on = intent == "HassTurnOn";
@@ -405,6 +483,54 @@ fn act_on(
                     .join(" ")),
             }
         }
+        "HassMediaPause" | "HassMediaUnpause" => {
+            let playing = intent == "HassMediaUnpause";
+            set(home, &|e| {
+                e.state = json!(if playing { "playing" } else { "paused" })
+            });
+            Ok(format!(
+                "{} {who}.",
+                if playing { "Resumed" } else { "Paused" }
+            ))
+        }
+        "HassMediaNext" | "HassMediaPrevious" => {
+            let which = if intent == "HassMediaNext" {
+                "next"
+            } else {
+                "previous"
+            };
+            Ok(format!("Skipped to the {which} track on {who}."))
+        }
+        "HassSetVolume" => {
+            let v = args
+                .get("volume_level")
+                .cloned()
+                .ok_or("set the volume to what?")?;
+            set(home, &|e| {
+                e.attributes.insert("volume_level".into(), v.clone());
+            });
+            Ok(format!("Set the volume of {who} to {}%.", text(&v)))
+        }
+        "HassClimateGetTemperature" | "HassGetWeather" => Ok(found
+            .iter()
+            .map(|&i| {
+                let e = &home.entities[i];
+                let temperature = e
+                    .attributes
+                    .get("current_temperature")
+                    .or_else(|| e.attributes.get("temperature"))
+                    .map(|t| format!("{} degrees", text(t)));
+                match (intent, temperature) {
+                    ("HassGetWeather", Some(t)) => {
+                        format!("{}: {}, {t}.", e.name, state_of(e))
+                    }
+                    ("HassGetWeather", None) => format!("{}: {}.", e.name, state_of(e)),
+                    (_, Some(t)) => format!("{} is at {t}.", e.name),
+                    (_, None) => format!("{} does not say its temperature.", e.name),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")),
         other => Err(format!("{other} is not acted on in a described home yet")),
     }
 }
@@ -419,7 +545,7 @@ mod tests {
 
     fn home() -> Home {
         serde_norway::from_str(
-            "floors: [{name: Upstairs, id: up}]\nareas: [{name: Kitchen, id: kitchen}, {name: Bedroom, id: bedroom, floor: up}]\nentities:\n  - {name: Kitchen Light, id: light.k1, area: kitchen, state: 'off'}\n  - {name: Counter, id: light.k2, area: kitchen, state: 'off'}\n  - {name: Bedroom Lamp, id: light.b, area: bedroom, state: 'on'}\n  - {name: Front Door, id: lock.front, state: unlocked}\n  - {name: Curtain, id: cover.c, area: bedroom, state: closed, attributes: {device_class: curtain}}\n",
+            "floors: [{name: Upstairs, id: up}]\nareas: [{name: Kitchen, id: kitchen}, {name: Bedroom, id: bedroom, floor: up}]\nentities:\n  - {name: Kitchen Light, id: light.k1, area: kitchen, state: 'off'}\n  - {name: Counter, id: light.k2, area: kitchen, state: 'off'}\n  - {name: Bedroom Lamp, id: light.b, area: bedroom, state: 'on'}\n  - {name: Front Door, id: lock.front, state: unlocked}\n  - {name: Curtain, id: cover.c, area: bedroom, state: closed, attributes: {device_class: curtain}}\n  - {name: TV, id: media_player.tv, area: bedroom, state: playing}\n  - {name: EcoBee, id: climate.e, state: heat, attributes: {current_temperature: 21}}\n",
         )
         .expect("home")
     }
@@ -475,6 +601,24 @@ mod tests {
             json!({"area": "Cellar"}),
             "error: no area called Cellar",
         );
+        check("HassMediaPause", json!({}), "Paused TV.");
+        check(
+            "HassSetVolume",
+            json!({"volume_level": 30}),
+            "Set the volume of TV to 30%.",
+        );
+        check(
+            "HassClimateGetTemperature",
+            json!({}),
+            "EcoBee is at 21 degrees.",
+        );
+        check("HassGetWeather", json!({}), "error: no device like that");
+        // Without a domain or a name, brightness is the lights' alone.
+        check(
+            "HassLightSet",
+            json!({"area": "Bedroom", "brightness": 20}),
+            "Set Bedroom Lamp to brightness 20%.",
+        );
     }
 
     #[test]
@@ -493,6 +637,35 @@ mod tests {
         );
         check("{{ slots.nowhere }}", None);
         check("{% if %}", None);
+        check(
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            None,
+        );
+    }
+
+    #[test]
+    fn unlocking_and_opening_are_guarded() {
+        let h = home();
+        assert!(is_guarded(
+            &h,
+            "HassTurnOff",
+            &json!({"name": "Front Door"})
+        ));
+        assert!(is_guarded(
+            &h,
+            "HassTurnOn",
+            &json!({"area": "Bedroom", "domain": "cover"})
+        ));
+        assert!(!is_guarded(
+            &h,
+            "HassTurnOn",
+            &json!({"name": "Bedroom Lamp"})
+        ));
+        assert!(!is_guarded(
+            &h,
+            "HassGetState",
+            &json!({"name": "Front Door"})
+        ));
     }
 
     #[test]

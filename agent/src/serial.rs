@@ -9,6 +9,7 @@
 //! pseudo-terminal pair (socat) without hardware.
 
 use std::io::{BufRead, BufReader, Write};
+// (BufRead for `simulate`, the far end.)
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
@@ -108,6 +109,12 @@ impl Drop for Link {
 /// How often a reader looks up from the port to see whether its link is
 /// still wanted.
 const READ_TICK: Duration = Duration::from_millis(200);
+/// Longest line a device may send, in bytes; a longer one is dropped.
+pub const MAX_LINE: usize = 4096;
+/// At most one report in this time...
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// ...and the same report not again within this time.
+const REPORT_REPEAT: Duration = Duration::from_secs(60);
 
 fn refused(path: &str, message: impl Into<String>, retryable: bool) -> Error {
     Error::Delivery {
@@ -197,28 +204,67 @@ impl SerialDevice {
         std::thread::Builder::new()
             .name("ainima-serial".into())
             .spawn(move || {
-                let mut reader = BufReader::new(reader);
-                let mut line = String::new();
+                use std::io::Read;
+                let mut reader = reader;
+                let mut pending: Vec<u8> = Vec::new();
+                let mut chunk = [0u8; 256];
+                // A line longer than MAX_LINE is dropped up to its end.
+                let mut skipping = false;
+                let mut last_report: Option<(std::time::Instant, String)> = None;
                 while still.load(Ordering::Acquire) {
-                    // A read that times out keeps what it read so far in
-                    // `line`; the rest comes with the next read.
-                    match reader.read_line(&mut line) {
+                    let n = match reader.read(&mut chunk) {
                         Ok(0) => break,
-                        Ok(_) => {}
+                        Ok(n) => n,
                         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                         Err(_) => break,
-                    }
-                    let got = std::mem::take(&mut line);
-                    let got = got.trim();
-                    if let Some(said) = got.strip_prefix("EVENT") {
-                        let to = report.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                        if let (Some(to), Some(said)) = (to, clean_report(said)) {
-                            to(said);
+                    };
+                    for &b in &chunk[..n] {
+                        if b != b'\n' {
+                            if pending.len() >= MAX_LINE {
+                                skipping = true;
+                                pending.clear();
+                            }
+                            if !skipping {
+                                pending.push(b);
+                            }
+                            continue;
                         }
-                    } else if !got.is_empty() && tx.send(got.to_string()).is_err() {
-                        break;
+                        let bytes = std::mem::take(&mut pending);
+                        if std::mem::take(&mut skipping) {
+                            continue;
+                        }
+                        // Bytes that are not UTF-8 (line noise, a wrong
+                        // baud rate) never end the reader.
+                        let got = String::from_utf8_lossy(&bytes);
+                        let got = got.trim();
+                        if let Some(said) = got.strip_prefix("EVENT") {
+                            let Some(said) = clean_report(said) else {
+                                continue;
+                            };
+                            // At most one report a second, and the same
+                            // one not again within a minute: a device
+                            // cannot talk over everything.
+                            let now = std::time::Instant::now();
+                            let flood = last_report.as_ref().is_some_and(|(t, last)| {
+                                let since = now.duration_since(*t);
+                                since < REPORT_EVERY || (since < REPORT_REPEAT && *last == said)
+                            });
+                            if flood {
+                                continue;
+                            }
+                            last_report = Some((now, said.clone()));
+                            let to = report.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                            if let Some(to) = to {
+                                to(said);
+                            }
+                        } else if !got.is_empty() && tx.send(got.to_string()).is_err() {
+                            break;
+                        }
                     }
                 }
+                // Gone (closed, unplugged): the next command opens afresh.
+                still.store(false, Ordering::Release);
             })
             .map_err(|e| refused(&self.path, format!("a reader thread: {e}"), true))?;
         Ok(Link {
@@ -230,7 +276,12 @@ impl SerialDevice {
 
     fn exchange(&self, line: &str) -> Result<String> {
         let mut guard = self.link.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
+        // A link whose reader ended (the port closed) is opened afresh.
+        if guard
+            .as_ref()
+            .is_none_or(|l| !l.alive.load(Ordering::Acquire))
+        {
+            *guard = None;
             *guard = Some(self.open_link()?);
         }
         let Some(link) = guard.as_mut() else {
@@ -247,29 +298,34 @@ impl SerialDevice {
             *guard = None;
             return Err(refused(&self.path, format!("write: {e}"), true));
         }
-        let answer = match link.answers.recv_timeout(self.timeout) {
-            Ok(a) => a,
-            Err(e) => {
-                // Opened afresh for the next command.
-                *guard = None;
-                let why = match e {
-                    std::sync::mpsc::RecvTimeoutError::Timeout => "timed out",
-                    std::sync::mpsc::RecvTimeoutError::Disconnected => "the port closed",
-                };
-                return Err(refused(&self.path, format!("no answer: {why}"), true));
+        // The first OK or ERR line is the answer; anything else meanwhile
+        // (noise, a line cut by a reset) is passed over.
+        let deadline = std::time::Instant::now() + self.timeout;
+        let mut other = None;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let answer = match link.answers.recv_timeout(left) {
+                Ok(a) => a,
+                Err(e) => {
+                    // Opened afresh for the next command.
+                    *guard = None;
+                    let why = match e {
+                        std::sync::mpsc::RecvTimeoutError::Timeout => "timed out",
+                        std::sync::mpsc::RecvTimeoutError::Disconnected => "the port closed",
+                    };
+                    let said = other
+                        .map(|o: String| format!(" (it sent {o:?})"))
+                        .unwrap_or_default();
+                    return Err(refused(&self.path, format!("no answer: {why}{said}"), true));
+                }
+            };
+            let answer = answer.trim();
+            if let Some(rest) = answer.strip_prefix("OK") {
+                return Ok(rest.trim().to_string());
+            } else if let Some(rest) = answer.strip_prefix("ERR") {
+                return Err(refused(&self.path, rest.trim().to_string(), false));
             }
-        };
-        let answer = answer.trim();
-        if let Some(rest) = answer.strip_prefix("OK") {
-            Ok(rest.trim().to_string())
-        } else if let Some(rest) = answer.strip_prefix("ERR") {
-            Err(refused(&self.path, rest.trim().to_string(), false))
-        } else {
-            Err(refused(
-                &self.path,
-                format!("unexpected answer {answer:?}"),
-                true,
-            ))
+            other = Some(answer.chars().take(80).collect());
         }
     }
 }

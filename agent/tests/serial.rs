@@ -116,3 +116,53 @@ fn ports_off_the_allow_list_are_refused() {
         })
     ));
 }
+
+/// Regression (serial_reader_died_on_a_bad_byte, review of issue 13's
+/// device reports): a byte that is not UTF-8 ended the port's reader, so
+/// the next command was written (the device acted) and reported as failed;
+/// a line with no end grew without bound; a device repeating a report was
+/// said again and again. Now: noise and an endless line are dropped, the
+/// command's answer comes back, and a flood of reports is said once.
+#[test]
+fn a_noisy_device_neither_stops_the_reader_nor_floods_the_assistant() {
+    use std::io::{BufRead, BufReader, Write};
+    let Some(pty) = pty_pair("noise") else {
+        return;
+    };
+    let device = pty.b.clone();
+    let far = std::thread::spawn(move || {
+        let port = serialport::new(device.to_string_lossy(), 115_200)
+            .timeout(Duration::from_secs(10))
+            .open()
+            .expect("the device end");
+        let mut out = port.try_clone().expect("clone");
+        let mut lines = BufReader::new(port);
+        let mut line = String::new();
+        lines.read_line(&mut line).expect("a command");
+        // Noise, an endless line, then the answer and ten reports.
+        out.write_all(&[0xFF, 0xFE, b'\n']).expect("noise");
+        out.write_all(&vec![b'x'; 100_000]).expect("a long line");
+        out.write_all(b"\nOK pong\n").expect("answer");
+        for _ in 0..10 {
+            out.write_all(b"EVENT Your latte is ready.\n")
+                .expect("report");
+        }
+        out.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let dev = SerialDevice::open_allowed(
+        pty.a.to_str().expect("path"),
+        &[pty.a.to_string_lossy().into_owned()],
+    )
+    .expect("allowed");
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let into = heard.clone();
+    use ainima_agent::serial::LineDevice;
+    dev.report_to(std::sync::Arc::new(move |s: String| {
+        into.lock().expect("lock").push(s)
+    }));
+    assert_eq!(dev.send("PING").expect("the answer comes back"), "pong");
+    far.join().expect("the device ran");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(*heard.lock().expect("lock"), ["Your latte is ready."]);
+}

@@ -175,16 +175,11 @@ impl TextToSpeech for Slow {
     }
 }
 
-/// Issue 13: in a live session the recogniser, the synthesiser and the
-/// agent's tools work off the capture loop. A tool that takes 1.5 s and a
-/// voice that takes 1 s a sentence never hold a step up (before, the step
-/// waited for both: 1.5 s and more), the reply is still played, and a stop
-/// said over it is obeyed with the rest of the reply never made.
-#[test]
-fn a_live_session_captures_while_tools_and_the_voice_work() {
-    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
-        return;
-    };
+/// A live session (Whisper on its worker) whose one skill turns on the
+/// living room lamp through a tool that takes 1.5 s and answers in four
+/// sentences, each taking the voice 1 s more to make; the tool's calls
+/// and the sentences made, counted.
+fn live_lamp_session(model: &std::path::Path) -> (Session, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     // One skill, with a reply of four sentences.
     let mut catalog = ainima_fallbacks::catalog::Catalog::new();
     catalog
@@ -233,15 +228,29 @@ action = "device.on"
         ..Config::default()
     };
     let stopwatch = Arc::new(SystemClock::new());
-    let mut session = Session::new(
+    let session = Session::new(
         cfg,
-        Box::new(WhisperEngine::load(&model).expect("model")),
+        Box::new(WhisperEngine::load(model).expect("model")),
         Box::new(tts),
         agent,
         catalog,
         stopwatch,
     )
     .expect("session");
+    (session, called, made)
+}
+
+/// Issue 13: in a live session the recogniser, the synthesiser and the
+/// agent's tools work off the capture loop. A tool that takes 1.5 s and a
+/// voice that takes 1 s a sentence never hold a step up (before, the step
+/// waited for both: 1.5 s and more), the reply is still played, and a stop
+/// said over it is obeyed with the rest of the reply never made.
+#[test]
+fn a_live_session_captures_while_tools_and_the_voice_work() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let (mut session, called, made) = live_lamp_session(&model);
     let lamp = ainima_audio::decode::load_16k_mono(
         &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
     )
@@ -314,4 +323,64 @@ action = "device.on"
         longest < std::time::Duration::from_millis(700),
         "a step took {longest:?}: {story}"
     );
+}
+
+/// Regression (live_reply_said_after_a_stop, review of issue 13): in a
+/// live session the turn was still on the agent's worker when the user
+/// said "Stop.", and its reply was said anyway once the slow tool
+/// returned. Now the tool's call is told and nothing is said.
+#[test]
+fn a_live_turn_stopped_while_its_tool_works_says_nothing() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let (mut session, called, made) = live_lamp_session(&model);
+    let lamp = ainima_audio::decode::load_16k_mono(
+        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
+    )
+    .expect("recording");
+    let stop_at = lamp.len() as u64 + 12_000; // 0.75 s after the request
+    let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).expect("room");
+    room.add_user_speech(0, lamp, 1.0);
+    let stop = ainima::tts::espeak::speak_fresh("Stop.", &Voice::default()).expect("voice");
+    room.add_user_speech(stop_at, stop, 1.0);
+    let end = stop_at + 8 * 16_000;
+    room.end_at(end);
+    let wall = std::time::Instant::now();
+    let mut events = Vec::new();
+    while session.position() < end {
+        if !session.step(&mut room).expect("step") {
+            break;
+        }
+        events.extend(session.take_events());
+        let ahead = std::time::Duration::from_secs_f64(session.position() as f64 / 16_000.0);
+        if let Some(wait) = ahead.checked_sub(wall.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let story: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    let story = story.join("\n");
+    assert_eq!(called.load(Ordering::SeqCst), 1, "{story}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Transcript { text, .. } if text.to_lowercase().contains("stop"))),
+        "the stop was not heard: {story}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::ToolCall { .. })),
+        "{story}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::TtsStart { .. })),
+        "a stopped turn was said: {story}"
+    );
+    assert_eq!(made.load(Ordering::SeqCst), 0, "{story}");
 }

@@ -205,16 +205,17 @@ pub fn agent(
                 )),
                 None => None,
             };
-            ainima_agent::home::register(
-                &mut registry,
-                Arc::new(std::sync::Mutex::new(home)),
-                responses,
-            )?;
+            let home = Arc::new(std::sync::Mutex::new(home));
+            ainima_agent::home::register(&mut registry, home.clone(), responses)?;
             let mut context = std::collections::BTreeMap::new();
             if let Some(area) = &h.area {
                 context.insert("area".to_string(), serde_json::json!(area));
             }
-            Some(ainima_agent::agent::HomeSentences { language, context })
+            Some(ainima_agent::agent::HomeSentences {
+                language,
+                context,
+                home,
+            })
         }
         None => None,
     };

@@ -28,6 +28,15 @@ use crate::matcher::{Context, Matcher, Value};
 const MAX_ALTERNATIVES: usize = 256;
 /// Deepest nesting of rules within rules.
 const MAX_RULE_DEPTH: usize = 24;
+/// Deepest nesting of groups in one template (HA's deepest: 6).
+const MAX_NESTING: usize = 64;
+/// Most items of a permutation `(a;b;...)` (HA's most: 5; 8 give 40,320
+/// orders).
+const MAX_PERMUTED: usize = 8;
+/// Most pieces a sentence may become once its rules are inlined.
+const MAX_NODES: usize = 200_000;
+/// Most values a list made by joining words to a slot may have.
+const MAX_JOINED: usize = 100_000;
 
 // ---------------------------------------------------------------------------
 // The files.
@@ -316,6 +325,7 @@ struct Syntax<'a> {
     chars: Vec<char>,
     pos: usize,
     src: &'a str,
+    depth: usize,
 }
 
 impl Syntax<'_> {
@@ -325,6 +335,16 @@ impl Syntax<'_> {
 
     /// Alternatives (`|`) or, inside parentheses, a permutation (`;`).
     fn group(&mut self, close: Option<char>) -> Result<Node, (usize, String)> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.err(format!("groups nested more than {MAX_NESTING} deep"));
+        }
+        let out = self.group_inner(close);
+        self.depth -= 1;
+        out
+    }
+
+    fn group_inner(&mut self, close: Option<char>) -> Result<Node, (usize, String)> {
         let mut alts = vec![self.seq()?];
         let mut perm = false;
         loop {
@@ -346,6 +366,11 @@ impl Syntax<'_> {
                 None => return self.err(format!("missing `{}`", close.unwrap_or(')'))),
                 Some(c) => return self.err(format!("unexpected `{c}`")),
             }
+        }
+        if perm && alts.len() > MAX_PERMUTED {
+            return self.err(format!(
+                "a permutation of more than {MAX_PERMUTED} items (;)"
+            ));
         }
         Ok(if perm {
             Node::Perm(alts)
@@ -434,6 +459,7 @@ fn parse_hassil(src: &str) -> Result<Node, (usize, String)> {
         chars: src.chars().collect(),
         pos: 0,
         src,
+        depth: 0,
     };
     p.group(None)
 }
@@ -445,6 +471,8 @@ struct Scope<'a> {
     /// A list's name as the catalog knows it (local lists and the entity
     /// names the block's context allows are lists of the block's own).
     rename: &'a dyn Fn(&str) -> String,
+    /// Pieces made so far (see [`MAX_NODES`]).
+    made: std::cell::Cell<usize>,
 }
 
 impl Scope<'_> {
@@ -452,6 +480,12 @@ impl Scope<'_> {
     fn resolve(&self, node: &Node, depth: usize) -> Result<Node, String> {
         if depth > MAX_RULE_DEPTH {
             return Err("rules nested too deep (a rule that uses itself?)".into());
+        }
+        self.made.set(self.made.get() + 1);
+        if self.made.get() > MAX_NODES {
+            return Err(format!(
+                "its rules make it more than {MAX_NODES} pieces long"
+            ));
         }
         let all = |v: &[Node]| -> Result<Vec<Node>, String> {
             v.iter().map(|n| self.resolve(n, depth)).collect()
@@ -595,6 +629,14 @@ impl Joins<'_> {
         let ListKind::Values(values) = &self.lists.get(list)?.kind else {
             return None;
         };
+        if values
+            .len()
+            .saturating_mul(before.len())
+            .saturating_mul(after.len())
+            > MAX_JOINED
+        {
+            return None;
+        }
         let mut joined = Vec::new();
         for (heard, out) in values {
             for b in &before {
@@ -809,6 +851,7 @@ fn phrases(template: &str, rules: &BTreeMap<String, String>) -> Result<Vec<Strin
         local_rules: &none,
         global_rules: rules,
         rename: &keep,
+        made: Default::default(),
     };
     let node = scope.resolve(&node, 0)?;
     let all = strings(&node).ok_or_else(|| {
@@ -881,8 +924,10 @@ fn place(file: &Arc<str>, src: &str, needle: &str) -> Origin {
 
 impl Language {
     /// Loads `dir` (one language's `sentences/LANG` folder: `_common.yaml`
-    /// first, then every other `*.yaml` in name order, subfolders too)
-    /// with `home`'s areas, floors and entities.
+    /// first, then every other `*.yaml` of the folder in name order; the
+    /// intent folders below it are test material, loaded one at a time
+    /// by [`run_tests`] through [`Language::load_folder`]) with `home`'s
+    /// areas, floors and entities.
     pub fn load(dir: &Path, home: &Home) -> Result<Language, Error> {
         let mut files: Vec<PathBuf> = yaml_files(dir)?
             .into_iter()
@@ -1061,6 +1106,7 @@ impl Language {
                         local_rules: &d.expansion_rules,
                         global_rules: &rules,
                         rename: &rename,
+                        made: Default::default(),
                     };
                     let key = format!("{intent}#{id}");
                     let mut templates = Vec::new();
@@ -1069,6 +1115,7 @@ impl Language {
                         let node = parse_hassil(s).map_err(|(c, m)| {
                             origin.shifted(c).error(format!("sentence template: {m}"))
                         })?;
+                        scope.made.set(0);
                         let resolved = scope
                             .resolve(&node, 0)
                             .map_err(|m| origin.error(format!("sentence template: {m}")))?;
@@ -1476,8 +1523,34 @@ mod tests {
     #[test]
     fn bad_templates_are_placed() {
         assert_eq!(parse_hassil("turn on (the").unwrap_err().1, "missing `)`");
+        // Hostile sizes are errors, not hours or a stack overflow.
+        let deep = format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse_hassil(&deep).unwrap_err().1.contains("nested"));
+        assert!(
+            parse_hassil("(a;b;c;d;e;f;g;h;i;j;k)")
+                .unwrap_err()
+                .1
+                .contains("permutation")
+        );
         assert!(parse_hassil("turn {on").is_err());
         assert!(parse_hassil("a > b").is_err());
+    }
+
+    #[test]
+    fn rules_that_blow_up_are_refused() {
+        let mut common = String::from("language: xx\nexpansion_rules:\n  r0: \"a\"\n");
+        for i in 1..23 {
+            common += &format!("  r{i}: \"<r{0}> <r{0}>\"\n", i - 1);
+        }
+        let file =
+            "language: xx\nintents:\n  X:\n    data:\n      - sentences:\n          - \"<r22>\"\n";
+        let e = Language::from_texts(
+            &[("_common.yaml", &common), ("x.yaml", file)],
+            "areas: []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("x.yaml:6:14") && e.contains("pieces"), "{e}");
     }
 
     #[test]

@@ -481,6 +481,11 @@ pub struct Session {
     thinking: Option<thinking::Thinking>,
     /// What was heard while the agent was at work, in order.
     asked: VecDeque<(String, Source)>,
+    /// Counts the replies dropped or superseded (barge-in, stop, a new
+    /// request); a live turn that comes back after one was overtaken.
+    overtaken: u64,
+    /// `overtaken` when the agent's current turn was handed over.
+    asked_at: u64,
     judge: judge::Judge,
     /// Where the latest partial transcript was asked for: (the speech's
     /// onset, samples of it heard then).
@@ -692,6 +697,8 @@ impl Session {
             agent: Some(agent),
             thinking,
             asked: VecDeque::new(),
+            overtaken: 0,
+            asked_at: 0,
             judge,
             partial_at: None,
             partial_heard: None,
@@ -1377,7 +1384,10 @@ impl Session {
                 now_ms,
             };
             match worker.ask(ask) {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.asked_at = self.overtaken;
+                    return;
+                }
                 Err(back) => {
                     // The worker is gone: the agent works here from now on.
                     self.thinking = None;
@@ -1406,15 +1416,19 @@ impl Session {
         match worker.take() {
             Ok(Some(t)) => {
                 self.agent = Some(t.agent);
-                if self.asked.iter().any(|(_, s)| *s == Source::UserVoice)
-                    && t.source == Source::UserVoice
-                {
-                    // Said again or anew while it worked: what this turn
-                    // did is told, its reply is superseded by the next.
+                let newer = self.asked.iter().any(|(_, s)| *s == Source::UserVoice);
+                // Stopped, talked over or asked anew while it worked: what
+                // this turn did is told, its reply is not said.
+                let overtaken =
+                    newer || self.overtaken != self.asked_at || self.state() != "thinking";
+                if t.source == Source::UserVoice && overtaken {
                     if let Some(turn) = &t.turn {
                         for kind in turn_events(turn, &self.judge.catalog) {
                             self.emit(self.pos, kind);
                         }
+                    }
+                    if !newer && self.state() == "thinking" {
+                        self.feed(Input::Silent, device);
                     }
                 } else {
                     self.answered(t.source, t.turn, t.ms, self.pos, device);
@@ -1568,7 +1582,20 @@ impl Session {
             Speaker::Away(voicing) => {
                 // Whatever it was making before is not wanted now.
                 voicing.drop_through(id - 1);
-                voicing.ask(id, text);
+                if !voicing.ask(id, text) {
+                    // The worker is gone: nothing will be said (the
+                    // floor is freed at the next playback check).
+                    if let Some(r) = self.reply.as_mut() {
+                        r.making = false;
+                    }
+                    self.emit(
+                        at,
+                        EventKind::Error {
+                            stage: "tts",
+                            message: "the synthesiser's worker stopped; restart the session".into(),
+                        },
+                    );
+                }
                 return;
             }
             Speaker::Here(tts) => tts,
@@ -1784,6 +1811,7 @@ impl Session {
                     self.emit(self.pos, EventKind::Resume { after });
                 }
                 Do::Drop | Do::DropForStop => {
+                    self.overtaken += 1;
                     device.stop_playback();
                     let onset = self.onset.unwrap_or(self.pos);
                     let stopped = self.paused_at.take().unwrap_or(self.pos);
@@ -1810,6 +1838,7 @@ impl Session {
                     }
                 }
                 Do::Supersede => {
+                    self.overtaken += 1;
                     self.stop_voicing();
                     if self.reply.take().is_some() {
                         self.emit(

@@ -90,13 +90,16 @@ impl Voicing {
         })
     }
 
-    /// Asks for reply `reply` (ids increase) to be voiced.
-    pub(crate) fn ask(&mut self, reply: u64, text: String) {
+    /// Asks for reply `reply` (ids increase) to be voiced; `false` when
+    /// the worker is gone (nothing will come).
+    pub(crate) fn ask(&mut self, reply: u64, text: String) -> bool {
         if let Some(r) = &self.requests
             && r.send((reply, text)).is_ok()
         {
             self.in_flight += 1;
+            return true;
         }
+        false
     }
 
     /// Replies up to `reply` are dropped: no more of them is made.
