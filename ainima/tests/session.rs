@@ -384,3 +384,87 @@ fn a_live_turn_stopped_while_its_tool_works_says_nothing() {
     );
     assert_eq!(made.load(Ordering::SeqCst), 0, "{story}");
 }
+
+/// Regression (approved_call_ran_on_the_capture_loop, review of issue
+/// 13): in a live session a call approved elsewhere (the local endpoint,
+/// `ainima approvals approve`) ran its tool inside the session's step, so
+/// capture stopped for as long as the tool took. Now it runs on the
+/// agent's worker: no step waits for the 1.5 s tool, and what it did is
+/// said.
+#[test]
+fn a_live_call_approved_elsewhere_runs_beside_the_capture_loop() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let (mut session, called, _) = live_lamp_session(&model);
+    let shared = {
+        let agent = session.agent_mut().expect("home before it runs");
+        agent
+            .policies
+            .insert("device.on".into(), ainima_agent::approval::Policy::Confirm);
+        agent.shared()
+    };
+    let lamp = ainima_audio::decode::load_16k_mono(
+        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
+    )
+    .expect("recording");
+    let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).expect("room");
+    room.add_user_speech(0, lamp, 1.0);
+    let end = 25 * 16_000;
+    room.end_at(end);
+    let wall = std::time::Instant::now();
+    let mut events = Vec::new();
+    let mut longest = std::time::Duration::ZERO;
+    let mut answered = false;
+    while session.position() < end {
+        let t = std::time::Instant::now();
+        if !session.step(&mut room).expect("step") {
+            break;
+        }
+        longest = longest.max(t.elapsed());
+        events.extend(session.take_events());
+        // Once the question is asked and said, it is approved elsewhere.
+        let asked = events.iter().find_map(|e| match &e.kind {
+            EventKind::ApprovalRequest { id: Some(id), .. } => Some(id.clone()),
+            _ => None,
+        });
+        let said = events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::TtsStop { .. }));
+        if let (Some(id), true, false) = (asked, said, answered) {
+            let now_ms = session.wall_ms();
+            shared
+                .approvals
+                .lock()
+                .expect("approvals")
+                .answer(
+                    &[&id],
+                    &ainima_agent::approval::Answer::Yes,
+                    ainima_agent::approval::Source::Endpoint,
+                    now_ms,
+                )
+                .expect("approved");
+            answered = true;
+        }
+        let ahead = std::time::Duration::from_secs_f64(session.position() as f64 / 16_000.0);
+        if let Some(wait) = ahead.checked_sub(wall.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let story: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    let story = story.join("\n");
+    assert!(answered, "no approval was asked: {story}");
+    assert_eq!(called.load(Ordering::SeqCst), 1, "{story}");
+    assert!(
+        events.iter().any(|e| matches!(&e.kind,
+            EventKind::ToolCall { tool, status, .. } if tool == "device.on" && status == "done")),
+        "{story}"
+    );
+    assert!(
+        longest < std::time::Duration::from_millis(700),
+        "a step took {longest:?}: {story}"
+    );
+}

@@ -486,6 +486,9 @@ pub struct Session {
     overtaken: u64,
     /// `overtaken` when the agent's current turn was handed over.
     asked_at: u64,
+    /// What a live session's look at the agent (a poll) found to say,
+    /// waiting for the floor.
+    unsaid: VecDeque<String>,
     judge: judge::Judge,
     /// Where the latest partial transcript was asked for: (the speech's
     /// onset, samples of it heard then).
@@ -699,6 +702,7 @@ impl Session {
             asked: VecDeque::new(),
             overtaken: 0,
             asked_at: 0,
+            unsaid: VecDeque::new(),
             judge,
             partial_at: None,
             partial_heard: None,
@@ -1378,8 +1382,7 @@ impl Session {
         if let Some(worker) = &self.thinking {
             let ask = thinking::Ask {
                 agent,
-                text,
-                source,
+                heard: Some((text, source)),
                 now,
                 now_ms,
             };
@@ -1392,7 +1395,11 @@ impl Session {
                     // The worker is gone: the agent works here from now on.
                     self.thinking = None;
                     agent = back.agent;
-                    text = back.text;
+                    let Some((t, _)) = back.heard else {
+                        self.agent = Some(agent);
+                        return;
+                    };
+                    text = t;
                 }
             }
         }
@@ -1416,12 +1423,28 @@ impl Session {
         match worker.take() {
             Ok(Some(t)) => {
                 self.agent = Some(t.agent);
+                let Some(source) = t.source else {
+                    // A poll: what happened elsewhere is said once the
+                    // floor is free.
+                    if let Some(turn) = t.turn {
+                        for kind in turn_events(&turn, &self.judge.catalog) {
+                            self.emit(self.pos, kind);
+                        }
+                        if !turn.reply.trim().is_empty() {
+                            self.unsaid.push_back(turn.reply);
+                        }
+                    }
+                    if let Some((text, source)) = self.asked.pop_front() {
+                        self.think(text, source, device);
+                    }
+                    return;
+                };
                 let newer = self.asked.iter().any(|(_, s)| *s == Source::UserVoice);
                 // Stopped, talked over or asked anew while it worked: what
                 // this turn did is told, its reply is not said.
                 let overtaken =
                     newer || self.overtaken != self.asked_at || self.state() != "thinking";
-                if t.source == Source::UserVoice && overtaken {
+                if source == Source::UserVoice && overtaken {
                     if let Some(turn) = &t.turn {
                         for kind in turn_events(turn, &self.judge.catalog) {
                             self.emit(self.pos, kind);
@@ -1431,7 +1454,7 @@ impl Session {
                         self.feed(Input::Silent, device);
                     }
                 } else {
-                    self.answered(t.source, t.turn, t.ms, self.pos, device);
+                    self.answered(source, t.turn, t.ms, self.pos, device);
                 }
                 if let Some((text, source)) = self.asked.pop_front() {
                     self.think(text, source, device);
@@ -1525,6 +1548,41 @@ impl Session {
         }
         let now = self.now();
         let wall_ms = self.wall_ms();
+        // What a look at the agent found (live sessions).
+        if let Some(text) = self.unsaid.pop_front() {
+            self.emit(self.pos, EventKind::Reply { text: text.clone() });
+            self.speak(text, self.pos, false);
+            return;
+        }
+        if self.thinking.is_some() {
+            // Live: rings first, then a look at what happened elsewhere on
+            // the agent's worker (an approved call runs there, never on
+            // the capture loop).
+            let due = match self.agent.as_mut() {
+                Some(agent) => agent.assistant.due(now),
+                None => return, // at work
+            };
+            if !due.is_empty() {
+                let text = due.join(" ");
+                self.emit(self.pos, EventKind::Ring { text: text.clone() });
+                self.emit(self.pos, EventKind::Reply { text: text.clone() });
+                self.speak(text, self.pos, true);
+                return;
+            }
+            if let (Some(agent), Some(worker)) = (self.agent.take(), &self.thinking) {
+                let ask = thinking::Ask {
+                    agent,
+                    heard: None,
+                    now,
+                    now_ms: wall_ms,
+                };
+                match worker.ask(ask) {
+                    Ok(()) => self.asked_at = self.overtaken,
+                    Err(back) => self.agent = Some(back.agent),
+                }
+            }
+            return;
+        }
         // An approval given or refused elsewhere (the local endpoint), or
         // one that lapsed: what it led to is said now.
         let polled = match self.agent.as_mut() {
@@ -1871,6 +1929,7 @@ impl Session {
         while (self.reply.is_some()
             || self.agent.is_none()
             || !self.asked.is_empty()
+            || !self.unsaid.is_empty()
             || !self.jobs.is_empty()
             || self.paused.is_some()
             || self.hearing() > 0)

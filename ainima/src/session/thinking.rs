@@ -14,20 +14,23 @@ use ainima_neurosymbolic::Now;
 
 use crate::Result;
 
-/// A turn asked for.
+/// A turn asked for: what was heard, or `None` for a look at what
+/// happened elsewhere (`Agent::poll`: an approval given at the endpoint
+/// runs its tool there).
 pub(crate) struct Ask {
     pub(crate) agent: Agent,
-    pub(crate) text: String,
-    pub(crate) source: Source,
+    pub(crate) heard: Option<(String, Source)>,
     pub(crate) now: Now,
     pub(crate) now_ms: u64,
 }
 
 /// A turn done: the agent back, its turn (`None`: the language core or a
-/// tool panicked) and the compute time, ms.
+/// tool panicked; for a poll, also nothing to tell) and the compute time,
+/// ms.
 pub(crate) struct Thought {
     pub(crate) agent: Agent,
-    pub(crate) source: Source,
+    /// Who was heard (`None`: a poll).
+    pub(crate) source: Option<Source>,
     pub(crate) turn: Option<AgentTurn>,
     pub(crate) ms: f64,
 }
@@ -48,14 +51,18 @@ impl Thinking {
             .spawn(move || {
                 for mut ask in rx {
                     let t0 = stopwatch.now();
-                    let turn = catch_unwind(AssertUnwindSafe(|| {
-                        ask.agent.hear(&ask.text, ask.source, ask.now, ask.now_ms)
+                    let turn = catch_unwind(AssertUnwindSafe(|| match &ask.heard {
+                        Some((text, source)) => {
+                            Some(ask.agent.hear(text, *source, ask.now, ask.now_ms))
+                        }
+                        None => ask.agent.poll(ask.now, ask.now_ms),
                     }))
-                    .ok();
+                    .ok()
+                    .flatten();
                     let ms = stopwatch.now().saturating_sub(t0).as_secs_f64() * 1000.0;
                     let thought = Thought {
                         agent: ask.agent,
-                        source: ask.source,
+                        source: ask.heard.map(|(_, s)| s),
                         turn,
                         ms,
                     };
