@@ -109,11 +109,7 @@ fn a_failing_recogniser_or_synthesiser_never_ends_the_session() {
         .run(&mut room, 20 * 16_000)
         .expect("the session goes on");
     let events = session.take_events();
-    let story: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::to_string(e).expect("json"))
-        .collect();
-    let story = story.join("\n");
+    let story = story(&events);
     let errors: Vec<&str> = events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -240,6 +236,44 @@ action = "device.on"
     (session, called, made)
 }
 
+/// Steps `session` through `room` until `end`, the room's time paced to
+/// the wall's as a device's is, `each` seeing every step's new events;
+/// all the events, and the longest step.
+fn paced(
+    session: &mut Session,
+    room: &mut SimRoom,
+    end: u64,
+    each: &mut dyn FnMut(&mut Session, &mut SimRoom, &[ainima::session::Event]),
+) -> (Vec<ainima::session::Event>, std::time::Duration) {
+    let wall = std::time::Instant::now();
+    let mut longest = std::time::Duration::ZERO;
+    let mut events = Vec::new();
+    while session.position() < end {
+        let t = std::time::Instant::now();
+        if !session.step(room).expect("step") {
+            break;
+        }
+        longest = longest.max(t.elapsed());
+        let batch = session.take_events();
+        each(session, room, &batch);
+        events.extend(batch);
+        let ahead = std::time::Duration::from_secs_f64(session.position() as f64 / 16_000.0);
+        if let Some(wait) = ahead.checked_sub(wall.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    (events, longest)
+}
+
+/// The events, one JSON line each (for failure messages).
+fn story(events: &[ainima::session::Event]) -> String {
+    events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Issue 13: in a live session the recogniser, the synthesiser and the
 /// agent's tools work off the capture loop. A tool that takes 1.5 s and a
 /// voice that takes 1 s a sentence never hold a step up (before, the step
@@ -259,18 +293,8 @@ fn a_live_session_captures_while_tools_and_the_voice_work() {
     room.add_user_speech(0, lamp, 1.0);
     let end = 30 * 16_000;
     room.end_at(end);
-    // The room's time is paced to the wall's, as a device's is.
-    let wall = std::time::Instant::now();
-    let mut longest = std::time::Duration::ZERO;
-    let mut events = Vec::new();
     let mut said_stop = false;
-    while session.position() < end {
-        let t = std::time::Instant::now();
-        if !session.step(&mut room).expect("step") {
-            break;
-        }
-        longest = longest.max(t.elapsed());
-        let batch = session.take_events();
+    let (events, longest) = paced(&mut session, &mut room, end, &mut |session, room, batch| {
         // Stop, said while the reply plays (its later sentences still
         // being made).
         if !said_stop
@@ -282,17 +306,8 @@ fn a_live_session_captures_while_tools_and_the_voice_work() {
             let stop = ainima::tts::espeak::speak_fresh("Stop.", &Voice::default()).expect("voice");
             room.add_user_speech(session.position() + 8_000, stop, 1.0);
         }
-        events.extend(batch);
-        let ahead = std::time::Duration::from_secs_f64(session.position() as f64 / 16_000.0);
-        if let Some(wait) = ahead.checked_sub(wall.elapsed()) {
-            std::thread::sleep(wait);
-        }
-    }
-    let story: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::to_string(e).expect("json"))
-        .collect();
-    let story = story.join("\n");
+    });
+    let story = story(&events);
     assert_eq!(called.load(Ordering::SeqCst), 1, "{story}");
     let reply = events
         .iter()
@@ -346,23 +361,8 @@ fn a_live_turn_stopped_while_its_tool_works_says_nothing() {
     room.add_user_speech(stop_at, stop, 1.0);
     let end = stop_at + 8 * 16_000;
     room.end_at(end);
-    let wall = std::time::Instant::now();
-    let mut events = Vec::new();
-    while session.position() < end {
-        if !session.step(&mut room).expect("step") {
-            break;
-        }
-        events.extend(session.take_events());
-        let ahead = std::time::Duration::from_secs_f64(session.position() as f64 / 16_000.0);
-        if let Some(wait) = ahead.checked_sub(wall.elapsed()) {
-            std::thread::sleep(wait);
-        }
-    }
-    let story: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::to_string(e).expect("json"))
-        .collect();
-    let story = story.join("\n");
+    let (events, _) = paced(&mut session, &mut room, end, &mut |_, _, _| {});
+    let story = story(&events);
     assert_eq!(called.load(Ordering::SeqCst), 1, "{story}");
     assert!(
         events
@@ -412,27 +412,19 @@ fn a_live_call_approved_elsewhere_runs_beside_the_capture_loop() {
     room.add_user_speech(0, lamp, 1.0);
     let end = 25 * 16_000;
     room.end_at(end);
-    let wall = std::time::Instant::now();
-    let mut events = Vec::new();
-    let mut longest = std::time::Duration::ZERO;
     let mut answered = false;
-    while session.position() < end {
-        let t = std::time::Instant::now();
-        if !session.step(&mut room).expect("step") {
-            break;
-        }
-        longest = longest.max(t.elapsed());
-        events.extend(session.take_events());
+    let mut seen = Vec::new();
+    let (events, longest) = paced(&mut session, &mut room, end, &mut |session, _, batch| {
+        seen.extend(batch.iter().cloned());
         // Once the question is asked and said, it is approved elsewhere.
-        let asked = events.iter().find_map(|e| match &e.kind {
+        let asked = seen.iter().find_map(|e| match &e.kind {
             EventKind::ApprovalRequest { id: Some(id), .. } => Some(id.clone()),
             _ => None,
         });
-        let said = events
+        let said = seen
             .iter()
             .any(|e| matches!(e.kind, EventKind::TtsStop { .. }));
         if let (Some(id), true, false) = (asked, said, answered) {
-            let now_ms = session.wall_ms();
             shared
                 .approvals
                 .lock()
@@ -441,21 +433,13 @@ fn a_live_call_approved_elsewhere_runs_beside_the_capture_loop() {
                     &[&id],
                     &ainima_agent::approval::Answer::Yes,
                     ainima_agent::approval::Source::Endpoint,
-                    now_ms,
+                    session.wall_ms(),
                 )
                 .expect("approved");
             answered = true;
         }
-        let ahead = std::time::Duration::from_secs_f64(session.position() as f64 / 16_000.0);
-        if let Some(wait) = ahead.checked_sub(wall.elapsed()) {
-            std::thread::sleep(wait);
-        }
-    }
-    let story: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::to_string(e).expect("json"))
-        .collect();
-    let story = story.join("\n");
+    });
+    let story = story(&events);
     assert!(answered, "no approval was asked: {story}");
     assert_eq!(called.load(Ordering::SeqCst), 1, "{story}");
     assert!(
