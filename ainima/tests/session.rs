@@ -174,8 +174,11 @@ impl TextToSpeech for Slow {
 /// A live session (Whisper on its worker) whose one skill turns on the
 /// living room lamp through a tool that takes 1.5 s and answers in four
 /// sentences, each taking the voice 1 s more to make; the tool's calls
-/// and the sentences made, counted.
-fn live_lamp_session(model: &std::path::Path) -> (Session, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+/// and the sentences made, counted; and the recording of the request.
+fn live_lamp_session(
+    model: &std::path::Path,
+    data: &std::path::Path,
+) -> (Session, Arc<AtomicUsize>, Arc<AtomicUsize>, Vec<f32>) {
     // One skill, with a reply of four sentences.
     let mut catalog = ainima_fallbacks::catalog::Catalog::new();
     catalog
@@ -233,7 +236,11 @@ action = "device.on"
         stopwatch,
     )
     .expect("session");
-    (session, called, made)
+    let lamp = ainima_audio::decode::load_16k_mono(
+        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
+    )
+    .expect("recording");
+    (session, called, made, lamp)
 }
 
 /// Steps `session` through `room` until `end`, the room's time paced to
@@ -284,11 +291,7 @@ fn a_live_session_captures_while_tools_and_the_voice_work() {
     let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
         return;
     };
-    let (mut session, called, made) = live_lamp_session(&model);
-    let lamp = ainima_audio::decode::load_16k_mono(
-        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
-    )
-    .expect("recording");
+    let (mut session, called, made, lamp) = live_lamp_session(&model, &data);
     let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).expect("room");
     room.add_user_speech(0, lamp, 1.0);
     let end = 30 * 16_000;
@@ -349,11 +352,7 @@ fn a_live_turn_stopped_while_its_tool_works_says_nothing() {
     let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
         return;
     };
-    let (mut session, called, made) = live_lamp_session(&model);
-    let lamp = ainima_audio::decode::load_16k_mono(
-        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
-    )
-    .expect("recording");
+    let (mut session, called, made, lamp) = live_lamp_session(&model, &data);
     let stop_at = lamp.len() as u64 + 12_000; // 0.75 s after the request
     let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).expect("room");
     room.add_user_speech(0, lamp, 1.0);
@@ -396,7 +395,7 @@ fn a_live_call_approved_elsewhere_runs_beside_the_capture_loop() {
     let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
         return;
     };
-    let (mut session, called, _) = live_lamp_session(&model);
+    let (mut session, called, _, lamp) = live_lamp_session(&model, &data);
     let shared = {
         let agent = session.agent_mut().expect("home before it runs");
         agent
@@ -404,10 +403,6 @@ fn a_live_call_approved_elsewhere_runs_beside_the_capture_loop() {
             .insert("device.on".into(), ainima_agent::approval::Policy::Confirm);
         agent.shared()
     };
-    let lamp = ainima_audio::decode::load_16k_mono(
-        &data.join("speech/rhasspy/turn_on_living_room_lamp.wav"),
-    )
-    .expect("recording");
     let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).expect("room");
     room.add_user_speech(0, lamp, 1.0);
     let end = 25 * 16_000;
