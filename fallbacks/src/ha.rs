@@ -610,12 +610,40 @@ enum Piece<'a> {
 struct Joins<'a> {
     lists: &'a mut BTreeMap<String, List>,
     made: BTreeMap<(String, Vec<String>, Vec<String>), String>,
+    /// Slots that stand for two ("kjøkkengardin": an area and a cover
+    /// class in one word): their two names; the value holds both, parted
+    /// by [`PAIR`].
+    pairs: BTreeMap<String, (String, String)>,
 }
+
+/// Parts the two values of a paired slot.
+const PAIR: char = '\u{1f}';
 
 impl Joins<'_> {
     /// `parts` (one slot, the rest words) as one slot of a joined list,
     /// if the slot's list has listed values.
     fn join(&mut self, parts: &[Node]) -> Option<String> {
+        // A rule that is one sequence (`<area>` = "{area}[s]") is its
+        // pieces here.
+        fn flat(n: &Node, out: &mut Vec<Node>) {
+            match n {
+                Node::Seq(v) => v.iter().for_each(|x| flat(x, out)),
+                Node::Alt(v) if v.len() == 1 => flat(&v[0], out),
+                other => out.push(other.clone()),
+            }
+        }
+        let mut flattened = Vec::new();
+        parts.iter().for_each(|n| flat(n, &mut flattened));
+        let parts = &flattened[..];
+        let slots: Vec<usize> = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n, Node::Slot { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if let [a, b] = slots[..] {
+            return self.join_pair(parts, a, b);
+        }
         let at = parts.iter().position(|n| matches!(n, Node::Slot { .. }))?;
         let Node::Slot { list, name } = &parts[at] else {
             return None;
@@ -659,6 +687,65 @@ impl Joins<'_> {
         );
         self.made.insert(key, made.clone());
         Some(format!("{{{made}:{name}}}"))
+    }
+
+    /// Two slots of listed values in one written word, with words around
+    /// and between: one list of every joining, its value both values.
+    fn join_pair(&mut self, parts: &[Node], a: usize, b: usize) -> Option<String> {
+        let (Node::Slot { list: la, name: na }, Node::Slot { list: lb, name: nb }) =
+            (&parts[a], &parts[b])
+        else {
+            return None;
+        };
+        let before = strings(&Node::Seq(parts[..a].to_vec()))?;
+        let mid = strings(&Node::Seq(parts[a + 1..b].to_vec()))?;
+        let after = strings(&Node::Seq(parts[b + 1..].to_vec()))?;
+        let (ListKind::Values(va), ListKind::Values(vb)) =
+            (&self.lists.get(la)?.kind, &self.lists.get(lb)?.kind)
+        else {
+            return None;
+        };
+        let size = [va.len(), vb.len(), before.len(), mid.len(), after.len()]
+            .iter()
+            .fold(1usize, |n, m| n.saturating_mul(*m));
+        if size > MAX_JOINED {
+            return None;
+        }
+        let mut tail = mid.clone();
+        tail.push(PAIR.to_string());
+        tail.extend(after.iter().cloned());
+        let key = (format!("{la}{PAIR}{lb}"), before.clone(), tail);
+        let pair = format!("pair__{na}__{nb}");
+        self.pairs.insert(pair.clone(), (na.clone(), nb.clone()));
+        if let Some(made) = self.made.get(&key) {
+            return Some(format!("{{{made}:{pair}}}"));
+        }
+        let mut joined = Vec::new();
+        for (ha, oa) in va {
+            for (hb, ob) in vb {
+                for x in &before {
+                    for m in &mid {
+                        for y in &after {
+                            let w = words_of(&format!("{x}{ha}{m}{hb}{y}"));
+                            if !w.is_empty() {
+                                joined.push((w, format!("{oa}{PAIR}{ob}")));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let made = format!("{la}__{lb}__j{}", self.made.len());
+        self.lists.insert(
+            made.clone(),
+            List {
+                kind: ListKind::Values(joined),
+                fuzzy: false,
+                origin: Origin::default(),
+            },
+        );
+        self.made.insert(key, made.clone());
+        Some(format!("{{{made}:{pair}}}"))
     }
 }
 
@@ -831,6 +918,8 @@ pub struct Language {
     matcher: Matcher,
     blocks: Vec<Block>,
     ranges: BTreeMap<String, RawRange>,
+    /// Slots that stand for two (see `Joins::join_pair`).
+    pairs: BTreeMap<String, (String, String)>,
 }
 
 impl std::fmt::Debug for Language {
@@ -1027,6 +1116,7 @@ impl Language {
         let mut blocks = Vec::new();
         let mut filtered: BTreeMap<String, String> = BTreeMap::new();
         let mut made = BTreeMap::new();
+        let mut pairs = BTreeMap::new();
         for (name, raw, src) in sources {
             let file: Arc<str> = Arc::from(name.as_str());
             for (intent, data) in &raw.intents {
@@ -1122,9 +1212,11 @@ impl Language {
                         let mut joins = Joins {
                             lists: &mut catalog.lists,
                             made: std::mem::take(&mut made),
+                            pairs: std::mem::take(&mut pairs),
                         };
                         let ours = render(&resolved, &mut joins);
                         made = joins.made;
+                        pairs = joins.pairs;
                         let expr = match crate::template::parse(&ours) {
                             Ok(e) => e,
                             // Every word optional: our automaton takes no
@@ -1176,6 +1268,7 @@ impl Language {
             matcher,
             blocks,
             ranges,
+            pairs,
         })
     }
 
@@ -1243,6 +1336,13 @@ impl Language {
                     (Value::Text(t), None) => Json::String(t.clone()),
                     (v, None) => serde_json::to_value(v).unwrap_or(Json::Null),
                 };
+                if let (Some((a, b)), Json::String(both)) = (self.pairs.get(&s.name), &value)
+                    && let Some((x, y)) = both.split_once(PAIR)
+                {
+                    slots.insert(a.clone(), Json::String(x.to_string()));
+                    slots.insert(b.clone(), Json::String(y.to_string()));
+                    continue;
+                }
                 slots.insert(s.name.clone(), value);
             }
             return Some(Recognized {
@@ -1499,11 +1599,33 @@ mod tests {
                 origin: Origin::default(),
             },
         );
+        lists.insert(
+            "cover".to_string(),
+            List {
+                kind: ListKind::Values(vec![("gardin".into(), "curtain".into())]),
+                fuzzy: false,
+                origin: Origin::default(),
+            },
+        );
         let mut joins = Joins {
             lists: &mut lists,
             made: BTreeMap::new(),
+            pairs: BTreeMap::new(),
         };
         assert_eq!(render(&node, &mut joins), expect, "{template:?}");
+        if let Some(ListKind::Values(v)) = lists.get("area__cover__j0").map(|l| &l.kind) {
+            // Two slots in one word: every joining, both values.
+            assert_eq!(
+                v.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>(),
+                [
+                    "sovrumgardin",
+                    "sovrumsgardin",
+                    "sovrum gardin",
+                    "sovrums gardin"
+                ]
+            );
+            assert_eq!(v[0].1, format!("Sovrum{PAIR}curtain"));
+        }
     }
 
     #[test]
@@ -1518,6 +1640,10 @@ mod tests {
         check("(light|lamp)[s] on", "(light|lights|lamp|lamps) on");
         check("what's the time?", "what's the time?");
         check("i {area}[me][t]", "i {area__j0:area}");
+        check(
+            "{area}[s][ ]{cover:device_class}",
+            "{area__cover__j0:pair__area__device_class}",
+        );
     }
 
     #[test]
