@@ -1619,8 +1619,8 @@ mod tests {
                 v.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>(),
                 [
                     "sovrumgardin",
-                    "sovrumsgardin",
                     "sovrum gardin",
+                    "sovrumsgardin",
                     "sovrums gardin"
                 ]
             );
