@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ainima_fallbacks::ha::{Entity, Home, Responses};
+use ainima_fallbacks::ha::{Entity, Home, Responses, json_text as text};
 use serde_json::{Value, json};
 
 use crate::Result;
@@ -180,19 +180,14 @@ pub fn register(
     Ok(())
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The strings an argument allows (one, or any of a list).
+/// The strings an argument allows (one, or any of a list), lower case.
 fn any_of(v: Option<&Value>) -> Option<Vec<String>> {
-    Some(match v? {
-        Value::Array(a) => a.iter().map(|x| text(x).to_lowercase()).collect(),
-        other => vec![text(other).to_lowercase()],
-    })
+    Some(
+        ainima_fallbacks::ha::allowed(v?)
+            .iter()
+            .map(|x| x.to_lowercase())
+            .collect(),
+    )
 }
 
 /// The entities `args` name: by name, or by area, floor, domain and

@@ -290,7 +290,8 @@ fn parse_yaml<T: for<'de> Deserialize<'de>>(name: &str, src: &str) -> Result<T, 
     })
 }
 
-fn json_text(v: &Json) -> String {
+/// A YAML or JSON value as the words it says (a string as it is).
+pub fn json_text(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
         Json::Number(n) => n.to_string(),
@@ -298,8 +299,8 @@ fn json_text(v: &Json) -> String {
     }
 }
 
-/// The strings a context value allows (one, or a list).
-fn allowed(v: &Json) -> Vec<String> {
+/// The strings a value allows: one, or any of a list (none for null).
+pub fn allowed(v: &Json) -> Vec<String> {
     match v {
         Json::Array(a) => a.iter().map(json_text).collect(),
         Json::Null => Vec::new(),

@@ -1347,10 +1347,9 @@ impl Session {
         };
         let orders = self.feed(Input::Heard(kind), device);
         if orders.contains(&Do::Answer) {
-            let text = "Sorry, I missed that. Could you say it again?".to_string();
-            self.emit(self.pos, EventKind::Reply { text: text.clone() });
             self.asking = false;
-            self.speak(text, self.pos, false);
+            let text = "Sorry, I missed that. Could you say it again?".to_string();
+            self.say(text, self.pos, false);
         }
     }
 
@@ -1423,38 +1422,30 @@ impl Session {
         match worker.take() {
             Ok(Some(t)) => {
                 self.agent = Some(t.agent);
-                let Some(source) = t.source else {
-                    // A poll: what happened elsewhere is said once the
-                    // floor is free.
-                    if let Some(turn) = t.turn {
-                        for kind in turn_events(&turn, &self.judge.catalog) {
-                            self.emit(self.pos, kind);
-                        }
-                        if !turn.reply.trim().is_empty() {
-                            self.unsaid.push_back(turn.reply);
-                        }
-                    }
-                    if let Some((text, source)) = self.asked.pop_front() {
-                        self.think(text, source, device);
-                    }
-                    return;
-                };
                 let newer = self.asked.iter().any(|(_, s)| *s == Source::UserVoice);
                 // Stopped, talked over or asked anew while it worked: what
                 // this turn did is told, its reply is not said.
                 let overtaken =
                     newer || self.overtaken != self.asked_at || self.state() != "thinking";
-                if source == Source::UserVoice && overtaken {
-                    if let Some(turn) = &t.turn {
-                        for kind in turn_events(turn, &self.judge.catalog) {
-                            self.emit(self.pos, kind);
+                match (t.source, t.turn) {
+                    // A poll: what happened elsewhere is said once the
+                    // floor is free.
+                    (None, Some(turn)) => {
+                        self.tell(&turn, self.pos);
+                        if !turn.reply.trim().is_empty() {
+                            self.unsaid.push_back(turn.reply);
                         }
                     }
-                    if !newer && self.state() == "thinking" {
-                        self.feed(Input::Silent, device);
+                    (None, None) => {}
+                    (Some(Source::UserVoice), turn) if overtaken => {
+                        if let Some(turn) = &turn {
+                            self.tell(turn, self.pos);
+                        }
+                        if !newer && self.state() == "thinking" {
+                            self.feed(Input::Silent, device);
+                        }
                     }
-                } else {
-                    self.answered(source, t.turn, t.ms, self.pos, device);
+                    (Some(source), turn) => self.answered(source, turn, t.ms, self.pos, device),
                 }
                 if let Some((text, source)) = self.asked.pop_front() {
                     self.think(text, source, device);
@@ -1508,22 +1499,44 @@ impl Session {
                 }
             }
         };
-        for kind in turn_events(&turn, &self.judge.catalog) {
-            self.emit(at, kind);
-        }
+        self.tell(&turn, at);
         if turn.reply.trim().is_empty() {
             self.feed(Input::Silent, device);
             return;
         }
-        self.emit(
-            at,
-            EventKind::Reply {
-                text: turn.reply.clone(),
-            },
-        );
         // It asks once its question is heard (see `on_sentence`).
         self.asking = false;
-        self.speak(turn.reply, at, false);
+        self.say(turn.reply, at, false);
+    }
+
+    /// What an agent's turn did, as events at `at`.
+    fn tell(&mut self, turn: &ainima_agent::agent::AgentTurn, at: u64) {
+        for kind in turn_events(turn, &self.judge.catalog) {
+            self.emit(at, kind);
+        }
+    }
+
+    /// Says `text` from `at` (a `reply` event, then its speech; a chime
+    /// first when `chime`).
+    fn say(&mut self, text: String, at: u64, chime: bool) {
+        self.emit(at, EventKind::Reply { text: text.clone() });
+        self.speak(text, at, chime);
+    }
+
+    /// Rings the timers and alarms that came due, if any: whether it did.
+    /// Nothing when the agent is at work.
+    fn ring(&mut self, now: Now) -> bool {
+        let due = match self.agent.as_mut() {
+            Some(agent) => agent.assistant.due(now),
+            None => return false,
+        };
+        if due.is_empty() {
+            return false;
+        }
+        let text = due.join(" ");
+        self.emit(self.pos, EventKind::Ring { text: text.clone() });
+        self.say(text, self.pos, true);
+        true
     }
 
     /// Timers and alarms that came due, and approvals answered elsewhere,
@@ -1550,23 +1563,14 @@ impl Session {
         let wall_ms = self.wall_ms();
         // What a look at the agent found (live sessions).
         if let Some(text) = self.unsaid.pop_front() {
-            self.emit(self.pos, EventKind::Reply { text: text.clone() });
-            self.speak(text, self.pos, false);
+            self.say(text, self.pos, false);
             return;
         }
         if self.thinking.is_some() {
             // Live: rings first, then a look at what happened elsewhere on
             // the agent's worker (an approved call runs there, never on
             // the capture loop).
-            let due = match self.agent.as_mut() {
-                Some(agent) => agent.assistant.due(now),
-                None => return, // at work
-            };
-            if !due.is_empty() {
-                let text = due.join(" ");
-                self.emit(self.pos, EventKind::Ring { text: text.clone() });
-                self.emit(self.pos, EventKind::Reply { text: text.clone() });
-                self.speak(text, self.pos, true);
+            if self.ring(now) {
                 return;
             }
             if let (Some(agent), Some(worker)) = (self.agent.take(), &self.thinking) {
@@ -1590,31 +1594,13 @@ impl Session {
             None => return, // at work on a turn
         };
         if let Some(turn) = polled {
-            for kind in turn_events(&turn, &self.judge.catalog) {
-                self.emit(self.pos, kind);
-            }
+            self.tell(&turn, self.pos);
             if !turn.reply.trim().is_empty() {
-                self.emit(
-                    self.pos,
-                    EventKind::Reply {
-                        text: turn.reply.clone(),
-                    },
-                );
-                self.speak(turn.reply, self.pos, false);
+                self.say(turn.reply, self.pos, false);
                 return;
             }
         }
-        let due = match self.agent.as_mut() {
-            Some(agent) => agent.assistant.due(now),
-            None => return,
-        };
-        if due.is_empty() {
-            return;
-        }
-        let text = due.join(" ");
-        self.emit(self.pos, EventKind::Ring { text: text.clone() });
-        self.emit(self.pos, EventKind::Reply { text: text.clone() });
-        self.speak(text, self.pos, true);
+        self.ring(now);
     }
 
     /// Synthesises `text` sentence by sentence from `at`, after a chime
