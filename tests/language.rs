@@ -352,6 +352,65 @@ fn a_timer_set_in_one_chat_rings_in_the_next() {
     );
 }
 
+/// Issue 14: timers are paused, resumed, lengthened and shortened as Home
+/// Assistant's sentences ask ("pause my timer", "add 5 minutes to timer",
+/// "status of my timers", "stop all my timers"); a paused timer is kept
+/// paused across runs and does not ring.
+#[test]
+fn a_timer_is_paused_resumed_and_changed() {
+    let h = home("pause");
+    // 2026-11-29 09:00 UTC.
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795942800", "--time-zone", "UTC"],
+        "set a timer for 10 minutes\npause my timer\n",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("Timer paused."),
+        "{}",
+        text(&o.stdout)
+    );
+    // An hour later it has not rung, and still has its ten minutes.
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795946400", "--time-zone", "UTC"],
+        "status of my timers\nadd 5 minutes to timer\ntake 2 minutes off my timer\nresume the timer\n",
+    );
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!out.contains("(ring)"), "{out}");
+    for want in [
+        "Paused, with 10 minutes left.",
+        "15 minutes left now.",
+        "13 minutes left now.",
+        "Timer resumed.",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    // Thirteen minutes after it was resumed, it rings.
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795947180", "--time-zone", "UTC"],
+        "",
+    );
+    assert!(
+        text(&o.stdout).contains("(ring) Your timer for 10 minutes is done."),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = ainima(
+        &h,
+        &["chat", "--now", "1795947200", "--time-zone", "UTC"],
+        "set a timer for 1 minute\nset a timer for 2 minutes\nstop all of my timers\n",
+    );
+    assert!(
+        text(&o.stdout).contains("2 timers cancelled."),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
 /// `chat --events` writes the same events a voice session writes for the
 /// same turns: what was understood, the approval asked, the tool calls,
 /// the replies.

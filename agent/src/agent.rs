@@ -108,7 +108,7 @@ pub struct Agent {
 /// Home Assistant's sentences for a home ([`crate::home`]).
 pub struct HomeSentences {
     /// The sentences, compiled with the home's names.
-    pub language: ainima_fallbacks::ha::Language,
+    pub language: std::sync::Arc<ainima_fallbacks::ha::Language>,
     /// Where the assistant is (`area`): "in here".
     pub context: BTreeMap<String, Value>,
     /// The home its tools act on (to tell a request that would unlock or

@@ -210,3 +210,41 @@ fn streaming_gives_growing_partials_then_the_final_transcript() {
         "{partials:?}"
     );
 }
+
+/// Issue 14: the recogniser weighs readings of the audio it last heard:
+/// what it wrote is likelier than a word changed, and far likelier than
+/// another sentence; the names of the user's world given as earlier
+/// words make a reading that says them likelier.
+#[test]
+fn readings_are_weighed_against_the_audio_last_heard() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let mut e = WhisperEngine::load(&model).unwrap();
+    assert_eq!(
+        e.likelihoods(&["anything"]).unwrap(),
+        None,
+        "nothing heard yet"
+    );
+    let x = ainima_audio::decode::load_16k_mono(&data.join("speech/whisper_cpp/jfk.wav")).unwrap();
+    let t = e.transcribe(&x).unwrap();
+    let changed = t.text.replace("country", "county");
+    let other = "The quick brown fox jumps over the lazy dog.";
+    let s = e
+        .likelihoods(&[&t.text, &changed, other])
+        .unwrap()
+        .expect("weighed");
+    assert!(s.iter().all(|x| x.is_finite() && *x < 0.0), "{s:?}");
+    assert!(s[0] > s[1] && s[1] > s[2] + 20.0, "{s:?}");
+    // The same again: the weighing leaves no state behind.
+    assert_eq!(
+        e.likelihoods(&[&t.text]).unwrap().expect("weighed")[0],
+        s[0]
+    );
+    e.options.reading_prompt = Some("My county, Suffolk County.".into());
+    let p = e
+        .likelihoods(&[&t.text, &changed])
+        .unwrap()
+        .expect("weighed");
+    assert!(p[1] - p[0] > s[1] - s[0], "{p:?} against {s:?}");
+}

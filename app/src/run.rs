@@ -212,7 +212,7 @@ pub fn agent(
                 context.insert("area".to_string(), serde_json::json!(area));
             }
             Some(ainima_agent::agent::HomeSentences {
-                language,
+                language: Arc::new(language),
                 context,
                 home,
             })
@@ -352,6 +352,14 @@ pub fn session_with(
     let agent = agent(catalog.clone(), seed, messages, cfg)?;
     let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
+    // Readings are weighed knowing the home's own names ("Sliding Door",
+    // "EcoBee"), as earlier words of the conversation.
+    if let Some(h) = &agent.home {
+        let names = h.home.lock().unwrap_or_else(|p| p.into_inner()).names();
+        if !names.is_empty() {
+            stt.options.reading_prompt = Some(format!("{}.", names.join(", ")));
+        }
+    }
     // Replays and suites take each sentence from a process of its own: the
     // assistant's audio then depends on its words alone, not on what the
     // process spoke before (other sessions, scenarios, jobs).

@@ -128,6 +128,21 @@ pub struct Home {
     pub entities: Vec<Entity>,
 }
 
+impl Home {
+    /// Its floors', areas' and entities' names, each once, in that order.
+    pub fn names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let all = self.floors.iter().map(|f| &f.name);
+        let all = all.chain(self.areas.iter().map(|a| &a.name));
+        for n in all.chain(self.entities.iter().map(|e| &e.name)) {
+            if !n.trim().is_empty() && !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        out
+    }
+}
+
 /// A floor.
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(default)]
@@ -1271,6 +1286,20 @@ impl Language {
             ranges,
             pairs,
         })
+    }
+
+    /// Near readings of `text` ([`Matcher::near`]) that ask for something
+    /// where `context` holds, cheapest first, at most `n`.
+    pub fn near(
+        &self,
+        text: &str,
+        context: &BTreeMap<String, Json>,
+        n: usize,
+    ) -> Vec<crate::matcher::NearReading> {
+        let mut out = self.matcher.near(text, &Context::default(), 4 * n);
+        out.retain(|r| self.recognize(&r.text, context).is_some());
+        out.truncate(n);
+        out
     }
 
     /// What `text` asks for, said where `context` holds (the satellite's

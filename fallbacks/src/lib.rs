@@ -20,7 +20,7 @@ pub mod values;
 
 pub use catalog::Catalog;
 pub use error::{Error, Origin};
-pub use matcher::{Context, Matcher, Parse, Slot, Value};
+pub use matcher::{Context, Matcher, NearReading, Parse, Slot, Value};
 
 /// The files of a folder that `keep` accepts, in name order (skill files,
 /// example files).

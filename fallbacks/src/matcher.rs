@@ -22,6 +22,9 @@ use crate::template::Expr;
 use crate::text::{self, Token};
 use crate::values::{self, Scale, TimeOfDay};
 
+mod near;
+pub use near::{NEAR_COST, NEAR_MIN_SIMILARITY, NearReading};
+
 /// Filler phrases skipped anywhere, besides a catalog's own.
 pub const FILLERS: &[&str] = &[
     "please",
@@ -255,6 +258,8 @@ enum Edge {
     Values {
         trie: u32,
         fuzzy: Vec<(String, String)>,
+        /// Each value's words, for near readings ([`Matcher::near`]).
+        heard: Vec<String>,
     },
     Parser(ParserKind),
     Wildcard,
@@ -304,6 +309,8 @@ pub struct Matcher {
     templates: Vec<TemplateInfo>,
     intents: Vec<String>,
     fillers: Vec<Vec<u32>>,
+    /// Each symbol's word.
+    names: Vec<String>,
 }
 
 const START: u32 = 0;
@@ -375,7 +382,21 @@ impl Builder<'_> {
                 } else {
                     Vec::new()
                 };
-                Edge::Values { trie: root, fuzzy }
+                let heard = values
+                    .iter()
+                    .map(|(h, _)| {
+                        text::tokens(h)
+                            .iter()
+                            .map(|t| text::canonical(&t.word).into_owned())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect();
+                Edge::Values {
+                    trie: root,
+                    fuzzy,
+                    heard,
+                }
             }
         };
         self.edges.push(edge);
@@ -577,7 +598,12 @@ impl Matcher {
             c.accepts.sort_unstable();
             states.push(c);
         }
+        let mut names = vec![String::new(); b.syms.len()];
+        for (w, &s) in &b.syms {
+            names[s as usize] = w.clone();
+        }
         Ok(Matcher {
+            names,
             syms: b.syms,
             states,
             edges: b.edges,
@@ -958,7 +984,7 @@ impl Matcher {
         let mut out = Vec::new();
         let edge = self.slot_edges[slot as usize].edge;
         match &self.edges[edge as usize] {
-            Edge::Values { trie, fuzzy } => {
+            Edge::Values { trie, fuzzy, .. } => {
                 let mut node = *trie;
                 for (k, s) in syms[pos..].iter().enumerate() {
                     let next = self.trie[node as usize].next.iter().find(|(w, _)| w == s);

@@ -1,5 +1,5 @@
 //! Any text as a sentence template: parse it, compile it with a list and
-//! match the same text against it. Errors are fine; a panic or a hang is not.
+//! match the same text against it, exactly and by near readings. Errors are fine; a panic or a hang is not.
 #![no_main]
 
 use ainima_fallbacks::{Catalog, Context, Matcher};
@@ -21,5 +21,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Matcher::new(&c) {
         let _ = m.parse(text, &Context::default());
         let _ = m.parse("a b c 25 percent tomorrow", &Context::default());
+        // Near readings of the text and of a sentence near it.
+        let _ = m.near(text, &Context::default(), 3);
+        let _ = m.near("ab see 25 persent in an hour in ten minutes", &Context::default(), 3);
     }
 });

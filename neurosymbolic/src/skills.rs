@@ -158,6 +158,8 @@ pub fn convert(amount: f64, from: &str, to: &str) -> Option<f64> {
 pub struct Skills {
     /// Timers: (absolute end time, length), seconds.
     pub timers: Vec<(i64, i64)>,
+    /// Paused timers: (time left, length), seconds.
+    pub paused: Vec<(i64, i64)>,
     /// Alarms: (date, seconds of the day).
     pub alarms: Vec<(Date, u32)>,
     /// Devices: name to "on" or "off", brightness and colour.
@@ -181,6 +183,9 @@ pub struct Skills {
 pub struct Pending {
     /// (end, length) of each timer.
     pub timers: Vec<(i64, i64)>,
+    /// (time left, length) of each paused timer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paused: Vec<(i64, i64)>,
     /// When each alarm rings.
     pub alarms: Vec<i64>,
 }
@@ -227,6 +232,7 @@ impl Skills {
     pub fn pending(&self) -> Pending {
         Pending {
             timers: self.timers.clone(),
+            paused: self.paused.clone(),
             alarms: self
                 .alarms
                 .iter()
@@ -239,6 +245,7 @@ impl Skills {
     /// ring at the next [`Skills::due`]).
     pub fn restore(&mut self, p: &Pending) {
         self.timers.extend(p.timers.iter().copied());
+        self.paused.extend(p.paused.iter().copied());
         self.alarms.extend(p.alarms.iter().map(|&at| {
             let n = Now::from_unix(at);
             (n.date, n.seconds)
@@ -271,8 +278,9 @@ impl Skills {
             }
             "timer.cancel" => {
                 self.timers.retain(|&(end, _)| end > t);
-                let n = self.timers.len();
+                let n = self.timers.len() + self.paused.len();
                 self.timers.clear();
+                self.paused.clear();
                 set(
                     "result",
                     match n {
@@ -285,11 +293,67 @@ impl Skills {
             "timer.left" => {
                 self.timers.retain(|&(end, _)| end > t);
                 let next = self.timers.iter().map(|&(end, _)| end).min();
+                let paused = self.paused.iter().map(|&(left, _)| left).min();
                 set(
                     "result",
-                    match next {
+                    match (next, paused) {
+                        (None, None) => "There is no timer running.".into(),
+                        (None, Some(left)) => {
+                            format!("Paused, with {} left.", duration_text(left))
+                        }
+                        (Some(end), _) => format!("{} left.", duration_text(end - t)),
+                    },
+                );
+            }
+            "timer.pause" => {
+                self.timers.retain(|&(end, _)| end > t);
+                let n = self.timers.len();
+                self.paused
+                    .extend(self.timers.drain(..).map(|(end, length)| (end - t, length)));
+                set(
+                    "result",
+                    match n {
+                        0 => "There is no timer running.".into(),
+                        1 => "Timer paused.".into(),
+                        n => format!("{n} timers paused."),
+                    },
+                );
+            }
+            "timer.resume" => {
+                let n = self.paused.len();
+                self.timers.extend(
+                    self.paused
+                        .drain(..)
+                        .map(|(left, length)| (t + left, length)),
+                );
+                set(
+                    "result",
+                    match n {
+                        0 => "There is no paused timer.".into(),
+                        1 => "Timer resumed.".into(),
+                        n => format!("{n} timers resumed."),
+                    },
+                );
+            }
+            "timer.add" | "timer.remove" => {
+                self.timers.retain(|&(end, _)| end > t);
+                let secs = num("duration").unwrap_or(0.0).round() as i64;
+                let secs = if tool == "timer.add" { secs } else { -secs };
+                // The timer that ends first, else the paused one with least left.
+                let left = if let Some(x) = self.timers.iter_mut().min_by_key(|x| x.0) {
+                    x.0 = (x.0 + secs).max(t + 1);
+                    Some(x.0 - t)
+                } else if let Some(x) = self.paused.iter_mut().min_by_key(|x| x.0) {
+                    x.0 = (x.0 + secs).max(1);
+                    Some(x.0)
+                } else {
+                    None
+                };
+                set(
+                    "result",
+                    match left {
                         None => "There is no timer running.".into(),
-                        Some(end) => format!("{} left.", duration_text(end - t)),
+                        Some(left) => format!("{} left now.", duration_text(left)),
                     },
                 );
             }

@@ -48,9 +48,10 @@ impl Hearing {
         mut stt: Box<dyn SpeechToText + Send>,
         catalog: &Catalog,
         bias_retry: bool,
+        home: Option<super::judge::HomeGrammar>,
         stopwatch: Arc<dyn Clock>,
     ) -> Result<Hearing> {
-        let judge = Judge::new(catalog, bias_retry)?;
+        let judge = Judge::new(catalog, bias_retry, home)?;
         let (requests, rx) = channel::<(Purpose, Vec<f32>)>();
         let (tx, results) = channel::<Heard>();
         std::thread::Builder::new()

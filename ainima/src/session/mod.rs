@@ -208,6 +208,11 @@ pub enum EventKind {
     Transcript {
         /// The words.
         text: String,
+        /// What the recogniser wrote, when `text` is a near reading of it
+        /// that the skills or the home understand and the recogniser found
+        /// nearly as likely.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        heard_as: Option<String>,
         /// The recogniser's confidence, 0 to 1.
         confidence: f32,
         /// How they count for turn-taking.
@@ -334,6 +339,13 @@ impl EventKind {
                 format!("user stops (turn over at {decided_at:.2} s, by {by})")
             }
             K::Noise { .. } => "noise, not speech".to_string(),
+            K::Transcript {
+                text,
+                heard_as: Some(heard),
+                kind,
+                stt_ms,
+                ..
+            } => format!("heard {heard:?}, read as {text:?} ({kind:?}, {stt_ms:.0} ms)"),
             K::Transcript {
                 text, kind, stt_ms, ..
             } => format!("heard {text:?} ({kind:?}, {stt_ms:.0} ms)"),
@@ -511,6 +523,8 @@ pub struct Session {
     tentative: Option<(u64, String, f32, f64, u64)>,
     meaning_transcript: Option<(String, f32, f64)>,
     reply: Option<Reply>,
+    /// The last near reading a hearing took: (read as, heard as).
+    heard_as: Option<(String, String)>,
     next_reply: u64,
     paused: Option<Vec<f32>>,
     onset: Option<u64>,
@@ -671,12 +685,17 @@ impl Session {
     ) -> Result<Session> {
         cfg.voice.validate()?;
         let front = FrontEnd::new(cfg.endpointer.clone(), cfg.aec.clone())?;
-        let judge = judge::Judge::new(&catalog, cfg.bias_retry)?;
+        let home = agent
+            .home
+            .as_ref()
+            .map(|h| (h.language.clone(), h.context.clone()));
+        let judge = judge::Judge::new(&catalog, cfg.bias_retry, home.clone())?;
         let hearer = if cfg.live {
             Hearer::Away(hearing::Hearing::start(
                 stt,
                 &catalog,
                 cfg.bias_retry,
+                home,
                 stopwatch.clone(),
             )?)
         } else {
@@ -718,6 +737,7 @@ impl Session {
             tentative: None,
             meaning_transcript: None,
             reply: None,
+            heard_as: None,
             next_reply: 0,
             paused: None,
             onset: None,
@@ -793,8 +813,21 @@ impl Session {
                 0.0,
             );
         };
-        self.judge
-            .transcribe(&mut **stt, audio, &self.cfg.costs, &*self.stopwatch)
+        let (out, ms) = self
+            .judge
+            .transcribe(&mut **stt, audio, &self.cfg.costs, &*self.stopwatch);
+        self.note_heard_as(&out);
+        (out, ms)
+    }
+
+    /// Keeps what the recogniser wrote when a hearing took a near reading
+    /// of it, for the transcript event.
+    fn note_heard_as(&mut self, out: &Result<crate::stt::Transcript>) {
+        if let Ok(t) = out
+            && let Some(h) = &t.heard_as
+        {
+            self.heard_as = Some((t.text.clone(), h.clone()));
+        }
     }
 
     fn unreadable(&self, text: &str) -> bool {
@@ -955,6 +988,7 @@ impl Session {
                     &self.cfg.costs,
                     &*self.stopwatch,
                 );
+                self.note_heard_as(&out);
                 let begin = self.pos.max(self.stt_free_at);
                 let ready = begin + ms_to_samples(ms);
                 self.stt_free_at = ready;
@@ -1047,6 +1081,7 @@ impl Session {
         }
         let idle = h.in_flight() == 0;
         for r in back {
+            self.note_heard_as(&r.transcript);
             match (r.purpose, r.transcript) {
                 (hearing::Purpose::Final { start }, out) => {
                     self.profile.stage("stt", r.ms);
@@ -1245,6 +1280,11 @@ impl Session {
         self.emit(
             self.pos,
             EventKind::Transcript {
+                heard_as: self
+                    .heard_as
+                    .as_ref()
+                    .filter(|(read, _)| *read == text)
+                    .map(|(_, heard)| heard.clone()),
                 text: text.clone(),
                 confidence,
                 kind,

@@ -31,6 +31,10 @@ pub struct Transcript {
     pub partial: bool,
     /// Where the time went, in milliseconds (`mel`, `encode`, `decode`, `total`).
     pub timings_ms: std::collections::BTreeMap<String, f64>,
+    /// What the recogniser wrote, when `text` is a near reading of it that
+    /// the skills understand (see the session's hearing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heard_as: Option<String>,
 }
 
 /// A speech recogniser over 16 kHz mono audio.
@@ -51,6 +55,15 @@ pub trait SpeechToText {
     fn transcribe_biased(&mut self, samples: &[f32], prompt: &str) -> crate::Result<Transcript> {
         let _ = prompt;
         self.transcribe(samples)
+    }
+
+    /// How likely each of `texts` is as the reading of the audio last
+    /// transcribed (natural log, comparable between the texts of one call),
+    /// to choose between readings; `None` when the engine cannot tell or
+    /// that audio was more than one stretch.
+    fn likelihoods(&mut self, texts: &[&str]) -> crate::Result<Option<Vec<f32>>> {
+        let _ = texts;
+        Ok(None)
     }
 
     /// The model's name.

@@ -166,6 +166,13 @@ struct Special {
 pub struct DecodeOptions {
     /// Words to bias recognition towards, given to Whisper as previous text.
     pub prompt: Option<String>,
+    /// Words given as previous text when readings are weighed
+    /// ([`SpeechToText::likelihoods`]) instead of `prompt`: the names of
+    /// the user's world (a home's areas and devices), which make a reading
+    /// that says them likelier. Decoding itself is not biased by them: as
+    /// a prompt there, a home's names also made "pause the TV" come out
+    /// "Post the TV".
+    pub reading_prompt: Option<String>,
     /// Most tokens per second of audio (guards against loops).
     pub max_tokens_per_second: f32,
     /// Silence appended after the speech.
@@ -199,6 +206,7 @@ impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {
             prompt: None,
+            reading_prompt: None,
             max_tokens_per_second: 6.0,
             pad_seconds: PAD_SECONDS,
             retry_below: None,
@@ -226,6 +234,8 @@ pub struct WhisperEngine {
     pub options: DecodeOptions,
     /// Segmenting the audio before decoding.
     pub endpointer: ainima_audio::endpoint::Config,
+    /// Windows of the audio last transcribed (its last is the model's).
+    windows: usize,
 }
 
 impl std::fmt::Debug for WhisperEngine {
@@ -301,6 +311,7 @@ impl WhisperEngine {
             suppress_begin: manifest.suppress_ids_begin,
             options: DecodeOptions::default(),
             endpointer: ainima_audio::endpoint::Config::default(),
+            windows: 0,
         };
         engine.prepare_silence()?;
         Ok(engine)
@@ -571,6 +582,7 @@ impl SpeechToText for WhisperEngine {
         }
         let mut segments = Vec::new();
         let mut confidence = 0.0;
+        self.windows = windows.len();
         for &(s, e) in &windows {
             let (mut text, mut conf, mut looped) =
                 self.decode_window(&samples[s..e], 0.0, &mut timings)?;
@@ -628,6 +640,7 @@ impl SpeechToText for WhisperEngine {
             segments,
             language: "en".into(),
             partial: false,
+            heard_as: None,
             timings_ms: timings,
         })
     }
@@ -639,9 +652,56 @@ impl SpeechToText for WhisperEngine {
         out
     }
 
+    fn likelihoods(&mut self, texts: &[&str]) -> Result<Option<Vec<f32>>> {
+        if self.windows != 1 {
+            return Ok(None);
+        }
+        let prompt = match self.options.reading_prompt.clone() {
+            Some(names) => {
+                let own = self.options.prompt.replace(names);
+                let p = self.prompt_tokens();
+                self.options.prompt = own;
+                p?
+            }
+            None => self.prompt_tokens()?,
+        };
+        let mut out = Vec::with_capacity(texts.len());
+        for text in texts {
+            let enc = self
+                .tokenizer
+                .encode(format!(" {}", text.trim()), false)
+                .map_err(|e| Error::Inference(format!("tokenizing a reading: {e}")))?;
+            let mut seq = prompt.clone();
+            seq.extend_from_slice(enc.get_ids());
+            seq.push(self.special.eot);
+            if seq.len() > self.model.config().max_target_positions {
+                out.push(f32::NEG_INFINITY);
+                continue;
+            }
+            self.model.reset_tokens();
+            let rows = self.model.step_all(&seq[..seq.len() - 1])?;
+            let mut sum = 0.0f32;
+            for (i, row) in rows.iter().enumerate().skip(prompt.len() - 1) {
+                sum += log_probability(row, seq[i + 1] as usize);
+            }
+            out.push(sum);
+        }
+        Ok(Some(out))
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// The log-softmax of `logits` at `i` (negative infinity out of range).
+fn log_probability(logits: &[f32], i: usize) -> f32 {
+    let Some(&x) = logits.get(i) else {
+        return f32::NEG_INFINITY;
+    };
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
+    x - max - sum.ln()
 }
 
 #[cfg(test)]

@@ -427,6 +427,17 @@ impl Whisper {
 
     /// Feed tokens after those already fed; the logits of the last one (`[vocab]`, f32).
     pub fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let mut rows = self.feed(tokens, false)?;
+        Ok(rows.pop().unwrap_or_default())
+    }
+
+    /// Feed tokens after those already fed; the logits after each of them
+    /// (teacher forcing: how likely each next token was).
+    pub fn step_all(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        self.feed(tokens, true)
+    }
+
+    fn feed(&mut self, tokens: &[u32], all: bool) -> Result<Vec<Vec<f32>>> {
         let t = tokens.len();
         if t == 0 || self.offset + t > self.cfg.max_target_positions {
             return Err(crate::Error::Inference(format!(
@@ -463,12 +474,12 @@ impl Whisper {
             x = b.forward_decoder(&x, mask.as_ref())?;
         }
         self.offset += t;
-        let last = self.dec_ln.forward(&x.narrow(1, t - 1, 1)?)?.squeeze(0)?;
+        let (from, n) = if all { (0, t) } else { (t - 1, 1) };
+        let last = self.dec_ln.forward(&x.narrow(1, from, n)?)?.squeeze(0)?;
         let logits = self
             .logits
             .forward(&last.to_dtype(DType::F32)?)?
-            .squeeze(0)?
             .to_dtype(DType::F32)?;
-        Ok(logits.to_vec1::<f32>()?)
+        Ok(logits.to_vec2::<f32>()?)
     }
 }
