@@ -587,23 +587,22 @@ fn a_spoken_request_acts_on_a_home_assistant_home() {
 
 /// What `ainima chat` makes of `line` with `config`: (intent, slots).
 fn typed(home: &Path, config: &Path, line: &str) -> (Value, Value) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ainima"))
-        .args(["--config", config.to_str().expect("path"), "chat", "--json"])
-        .args(["--now", "1767225600"])
-        .env("AINIMA_HOME", home.join(format!("typed-{}", line.len())))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{line}\n").as_bytes())
-        .expect("writes");
-    let o = child.wait_with_output().expect("ends");
+    let o = ainima_testkit::ainima_stdin(
+        env!("CARGO_BIN_EXE_ainima"),
+        &home.join(format!(
+            "typed-{}",
+            line.replace(|c: char| !c.is_alphanumeric(), "_")
+        )),
+        &[
+            "--config",
+            config.to_str().expect("path"),
+            "chat",
+            "--json",
+            "--now",
+            "1767225600",
+        ],
+        &format!("{line}\n"),
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: Value =
         serde_json::from_str(text(&o.stdout).lines().next().unwrap_or("{}")).expect("a JSON turn");

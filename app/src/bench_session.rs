@@ -379,7 +379,7 @@ fn pipecat_row(cfg: &AppConfig, config_dir: &Path, model: &Path) -> Result<PeerR
     .context("the Pipecat peer (pip install -r bench/peers/pipecat-requirements.txt)")?;
     // Its text and voice steps: our language core and espeak-ng's first
     // sentence, timed here on what it heard.
-    let catalog = crate::language::catalog(config_dir, &[])?;
+    let catalog = crate::language::catalog(cfg, config_dir, &[])?;
     let mut tts = ainima::tts::espeak::Espeak::new(cfg.voice.clone())?;
     let mut v2v = Vec::new();
     let mut unanswered = 0;

@@ -10,9 +10,21 @@ use ainima_neurosymbolic::Now;
 use anyhow::{Context, Result};
 
 /// The built-in skills, then `<config>/skills/*.toml` if that folder
-/// exists, then each of `extra` (files or folders).
-pub fn catalog(config_dir: &Path, extra: &[PathBuf]) -> Result<Catalog> {
-    let mut c = ainima_fallbacks::builtin::catalog()?;
+/// exists, then each of `extra` (files or folders); without the simulated
+/// devices where `cfg` describes a home.
+pub fn catalog(
+    cfg: &crate::config::AppConfig,
+    config_dir: &Path,
+    extra: &[PathBuf],
+) -> Result<Catalog> {
+    // With a home described, its devices are the devices: the built-in
+    // simulated ones would answer for lights the home does not have.
+    let left_out: &[&str] = if cfg.home_assistant.is_some() {
+        &[ainima_fallbacks::builtin::DEVICES]
+    } else {
+        &[]
+    };
+    let mut c = ainima_fallbacks::builtin::catalog_without(left_out)?;
     let user = config_dir.join("skills");
     if user.is_dir() {
         c.add_dir(&user)?;

@@ -678,7 +678,11 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => {
             let prompt = if bias_skills {
-                Some(language::catalog(&home.config, &[])?.examples().join(" "))
+                Some(
+                    language::catalog(&cfg, &home.config, &[])?
+                        .examples()
+                        .join(" "),
+                )
             } else {
                 prompt
             };
@@ -860,7 +864,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Parse { text, json, skills } => {
-            let catalog = language::catalog(&home.config, &skills)?;
+            let catalog = language::catalog(&cfg, &home.config, &skills)?;
             let zone = clock::zone(cfg.time_zone.as_deref())?;
             language::parse(catalog, &text, language::now(None, &zone), json, &mut out)?;
         }
@@ -874,7 +878,7 @@ fn run(cli: Cli) -> Result<()> {
             events,
         } => {
             let zone = clock::zone(time_zone.as_deref().or(cfg.time_zone.as_deref()))?;
-            let catalog = language::catalog(&home.config, &skills)?;
+            let catalog = language::catalog(&cfg, &home.config, &skills)?;
             language::chat(
                 catalog,
                 &language::ChatArgs {
@@ -893,7 +897,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rules {
             action: RulesCommand::List { json, skills },
         } => {
-            let catalog = language::catalog(&home.config, &skills)?;
+            let catalog = language::catalog(&cfg, &home.config, &skills)?;
             language::rules(catalog, json, &mut out)?;
         }
         Command::Nlu {

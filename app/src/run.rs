@@ -348,17 +348,14 @@ pub fn session_with(
     messages: Messages,
     fresh_voice: bool,
 ) -> Result<Session> {
-    let catalog = crate::language::catalog(config_dir, &[])?;
+    let catalog = crate::language::catalog(cfg, config_dir, &[])?;
     let agent = agent(catalog.clone(), seed, messages, cfg)?;
     let mut stt = engine(model_dir)?;
     stt.endpointer = cfg.endpointer.clone();
     // Readings are weighed knowing the home's own names ("Sliding Door",
     // "EcoBee"), as earlier words of the conversation.
     if let Some(h) = &agent.home {
-        let names = h.home.lock().unwrap_or_else(|p| p.into_inner()).names();
-        if !names.is_empty() {
-            stt.options.reading_prompt = Some(format!("{}.", names.join(", ")));
-        }
+        stt.options.names = h.home.lock().unwrap_or_else(|p| p.into_inner()).names();
     }
     // Replays and suites take each sentence from a process of its own: the
     // assistant's audio then depends on its words alone, not on what the

@@ -179,7 +179,7 @@ pub fn run(
     if let Some(dir) = &args.explore {
         // Paraphrases from the skills' templates: the same intent and slot
         // words, another template.
-        let catalog = crate::language::catalog(config_dir, &[])?;
+        let catalog = crate::language::catalog(cfg, config_dir, &[])?;
         let matcher = ainima_fallbacks::matcher::Matcher::new(&catalog)?;
         let paraphrase = |text: &str| -> Option<String> {
             let ctx = ainima_fallbacks::matcher::Context::default();

@@ -29,11 +29,23 @@ pub const SKILLS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The built-in skill of simulated lights and devices ("the kitchen
+/// light"), left out where a real home describes the devices.
+pub const DEVICES: &str = "skills/lights.toml";
+
 /// The built-in skills.
 pub fn catalog() -> Result<Catalog, Error> {
+    catalog_without(&[])
+}
+
+/// The built-in skills but those named in `left_out` (such as
+/// [`DEVICES`]).
+pub fn catalog_without(left_out: &[&str]) -> Result<Catalog, Error> {
     let mut c = Catalog::new();
     for (name, src) in SKILLS {
-        c.add_str(name, src)?;
+        if !left_out.contains(name) {
+            c.add_str(name, src)?;
+        }
     }
     c.check()?;
     Ok(c)

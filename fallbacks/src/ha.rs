@@ -1296,7 +1296,7 @@ impl Language {
         context: &BTreeMap<String, Json>,
         n: usize,
     ) -> Vec<crate::matcher::NearReading> {
-        let mut out = self.matcher.near(text, &Context::default(), 4 * n);
+        let mut out = self.matcher.near(text, &Context::default(), usize::MAX);
         out.retain(|r| self.recognize(&r.text, context).is_some());
         out.truncate(n);
         out

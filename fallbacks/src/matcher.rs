@@ -23,7 +23,7 @@ use crate::text::{self, Token};
 use crate::values::{self, Scale, TimeOfDay};
 
 mod near;
-pub use near::{NEAR_COST, NEAR_MIN_SIMILARITY, NearReading};
+pub use near::{NEAR_COST, NEAR_MIN_SIMILARITY, NearReading, WORD_COST};
 
 /// Filler phrases skipped anywhere, besides a catalog's own.
 pub const FILLERS: &[&str] = &[

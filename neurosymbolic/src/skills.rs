@@ -306,10 +306,13 @@ impl Skills {
                 );
             }
             "timer.pause" => {
-                self.timers.retain(|&(end, _)| end > t);
-                let n = self.timers.len();
+                // A timer already due stays to ring.
+                let (running, due): (Vec<_>, Vec<_>) =
+                    self.timers.iter().partition(|&&(end, _)| end > t);
+                let n = running.len();
+                self.timers = due;
                 self.paused
-                    .extend(self.timers.drain(..).map(|(end, length)| (end - t, length)));
+                    .extend(running.into_iter().map(|(end, length)| (end - t, length)));
                 set(
                     "result",
                     match n {

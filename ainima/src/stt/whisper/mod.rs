@@ -166,13 +166,13 @@ struct Special {
 pub struct DecodeOptions {
     /// Words to bias recognition towards, given to Whisper as previous text.
     pub prompt: Option<String>,
-    /// Words given as previous text when readings are weighed
-    /// ([`SpeechToText::likelihoods`]) instead of `prompt`: the names of
-    /// the user's world (a home's areas and devices), which make a reading
-    /// that says them likelier. Decoding itself is not biased by them: as
-    /// a prompt there, a home's names also made "pause the TV" come out
-    /// "Post the TV".
-    pub reading_prompt: Option<String>,
+    /// The names of the user's world (a home's areas and devices): when
+    /// readings are weighed ([`SpeechToText::likelihoods`]), those the
+    /// readings say are given as previous text instead of `prompt`, which
+    /// makes a reading that says them likelier. Decoding itself is not
+    /// biased by them: as a prompt there, a home's names also made "pause
+    /// the TV" come out "Post the TV".
+    pub names: Vec<String>,
     /// Most tokens per second of audio (guards against loops).
     pub max_tokens_per_second: f32,
     /// Silence appended after the speech.
@@ -206,7 +206,7 @@ impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {
             prompt: None,
-            reading_prompt: None,
+            names: Vec::new(),
             max_tokens_per_second: 6.0,
             pad_seconds: PAD_SECONDS,
             retry_below: None,
@@ -656,16 +656,35 @@ impl SpeechToText for WhisperEngine {
         if self.windows != 1 {
             return Ok(None);
         }
-        let prompt = match self.options.reading_prompt.clone() {
-            Some(names) => {
-                let own = self.options.prompt.replace(names);
-                let p = self.prompt_tokens();
-                self.options.prompt = own;
-                p?
-            }
-            None => self.prompt_tokens()?,
+        let letters = |t: &str| -> String {
+            t.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
         };
-        let mut out = Vec::with_capacity(texts.len());
+        let said: Vec<String> = texts.iter().map(|t| letters(t)).collect();
+        let names: Vec<&str> = self
+            .options
+            .names
+            .iter()
+            .filter(|n| {
+                let n = letters(n);
+                !n.is_empty() && said.iter().any(|s| s.contains(&n))
+            })
+            .map(String::as_str)
+            .collect();
+        let prompt = if names.is_empty() {
+            self.prompt_tokens()?
+        } else {
+            let own = self
+                .options
+                .prompt
+                .replace(format!("{}.", names.join(", ")));
+            let p = self.prompt_tokens();
+            self.options.prompt = own;
+            p?
+        };
+        let mut seqs = Vec::with_capacity(texts.len());
         for text in texts {
             let enc = self
                 .tokenizer
@@ -674,15 +693,37 @@ impl SpeechToText for WhisperEngine {
             let mut seq = prompt.clone();
             seq.extend_from_slice(enc.get_ids());
             seq.push(self.special.eot);
-            if seq.len() > self.model.config().max_target_positions {
+            seqs.push(seq);
+        }
+        let max = self.model.config().max_target_positions;
+        let fits: Vec<&Vec<u32>> = seqs.iter().filter(|s| s.len() <= max).collect();
+        let Some(first) = fits.first() else {
+            return Ok(Some(vec![f32::NEG_INFINITY; texts.len()]));
+        };
+        // The beginning all share is fed once; what it adds to each is the
+        // same, so only what follows it is summed (comparisons between the
+        // readings are unchanged).
+        let shortest = fits.iter().map(|s| s.len()).min().unwrap_or(0);
+        let mut common = prompt.len();
+        while common + 1 < shortest && fits.iter().all(|s| s[common] == first[common]) {
+            common += 1;
+        }
+        self.model.reset_tokens();
+        let next = self.model.step(&first[..common])?;
+        let fed = self.model.save_tokens();
+        let mut out = Vec::with_capacity(texts.len());
+        for seq in &seqs {
+            if seq.len() > max {
                 out.push(f32::NEG_INFINITY);
                 continue;
             }
-            self.model.reset_tokens();
-            let rows = self.model.step_all(&seq[..seq.len() - 1])?;
-            let mut sum = 0.0f32;
-            for (i, row) in rows.iter().enumerate().skip(prompt.len() - 1) {
-                sum += log_probability(row, seq[i + 1] as usize);
+            let mut sum = log_probability(&next, seq[common] as usize);
+            if seq.len() - 1 > common {
+                self.model.restore_tokens(&fed);
+                let rows = self.model.step_all(&seq[common..seq.len() - 1])?;
+                for (i, row) in rows.iter().enumerate() {
+                    sum += log_probability(row, seq[common + 1 + i] as usize);
+                }
             }
             out.push(sum);
         }

@@ -249,6 +249,13 @@ impl Block {
     }
 }
 
+/// The decoder's state after some tokens (its self-attention cache).
+#[derive(Clone)]
+pub struct Fed {
+    caches: Vec<Option<(Tensor, Tensor)>>,
+    offset: usize,
+}
+
 /// The whole model.
 #[derive(Clone)]
 pub struct Whisper {
@@ -418,6 +425,27 @@ impl Whisper {
             b.attn.cache = None;
         }
         self.offset = 0;
+    }
+
+    /// The tokens fed so far, to go back to ([`Whisper::restore_tokens`]):
+    /// readings that begin alike are fed their common beginning once.
+    pub fn save_tokens(&self) -> Fed {
+        Fed {
+            caches: self
+                .dec_blocks
+                .iter()
+                .map(|b| b.attn.cache.clone())
+                .collect(),
+            offset: self.offset,
+        }
+    }
+
+    /// Back to the tokens of `fed` (saved with the same audio).
+    pub fn restore_tokens(&mut self, fed: &Fed) {
+        for (b, c) in self.dec_blocks.iter_mut().zip(&fed.caches) {
+            b.attn.cache = c.clone();
+        }
+        self.offset = fed.offset;
     }
 
     /// Tokens already fed.
