@@ -4,7 +4,7 @@
 //! types (`ainima chat`), the tools' annotations deciding whether to ask.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -18,23 +18,12 @@ fn ainima(home: &Path, args: &[&str]) -> Output {
 
 /// `ainima chat` in `home` with `input` typed.
 fn chat(home: &Path, input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ainima"))
-        .args(["chat", "--now", "1795341600"])
-        .env("AINIMA_HOME", home)
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ainima chat runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("typed");
-    child.wait_with_output().expect("chat ends")
+    ainima_testkit::ainima_stdin(
+        env!("CARGO_BIN_EXE_ainima"),
+        home,
+        &["chat", "--now", "1795341600"],
+        input,
+    )
 }
 
 /// The reference MCP server's tools, bound to sentences.

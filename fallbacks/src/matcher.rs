@@ -472,6 +472,34 @@ struct Entry {
     label: Label,
 }
 
+/// A lattice entry: the state it reached and what reaching it cost.
+trait Reached {
+    fn state(&self) -> u32;
+    fn cost(&self) -> u32;
+}
+
+impl Reached for Entry {
+    fn state(&self) -> u32 {
+        self.state
+    }
+    fn cost(&self) -> u32 {
+        self.cost
+    }
+}
+
+/// Keeps `e` at `pos` unless the entry for its state there costs no more
+/// (the first of equals stays: ties go to the earlier path).
+fn relax<E: Reached>(lattice: &mut [Vec<E>], index: &mut [StateMap], pos: usize, e: E) {
+    match index[pos].get(&e.state()) {
+        Some(&i) if lattice[pos][i].cost() <= e.cost() => {}
+        Some(&i) => lattice[pos][i] = e,
+        None => {
+            index[pos].insert(e.state(), lattice[pos].len());
+            lattice[pos].push(e);
+        }
+    }
+}
+
 /// Free text as said: the original words, without the punctuation around
 /// them ("I'm late!" is "I'm late").
 fn free_text(s: &str) -> String {
@@ -753,17 +781,6 @@ impl Matcher {
         // Slot spans depend on the list and the position only: found once per
         // position for all the templates that share the list.
         let mut spans: Vec<Option<Vec<Span>>> = Vec::new();
-        let relax =
-            |lattice: &mut Vec<Vec<Entry>>, index: &mut Vec<StateMap>, pos: usize, e: Entry| {
-                match index[pos].get(&e.state) {
-                    Some(&i) if lattice[pos][i].cost <= e.cost => {}
-                    Some(&i) => lattice[pos][i] = e,
-                    None => {
-                        index[pos].insert(e.state, lattice[pos].len());
-                        lattice[pos].push(e);
-                    }
-                }
-            };
         relax(
             &mut lattice,
             &mut index,

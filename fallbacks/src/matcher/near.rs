@@ -21,7 +21,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{Context, Edge, FILLER_COST, Matcher, START, StateMap, UNKNOWN, parse_value};
+use super::{
+    Context, Edge, FILLER_COST, Matcher, Reached, START, StateMap, UNKNOWN, parse_value, relax,
+};
 use crate::names;
 use crate::text;
 
@@ -69,6 +71,15 @@ struct Step {
     replace: Option<(usize, usize, String)>,
 }
 
+impl Reached for Step {
+    fn state(&self) -> u32 {
+        self.state
+    }
+    fn cost(&self) -> u32 {
+        self.cost
+    }
+}
+
 impl Matcher {
     /// Up to `n` near readings of `input`, cheapest first, one per text:
     /// each with at least one word read as another. Empty when nothing is
@@ -91,17 +102,6 @@ impl Matcher {
         let mut alike: HashMap<(usize, usize, String), Option<u32>> = HashMap::new();
         let mut lattice: Vec<Vec<Step>> = (0..=len).map(|_| Vec::new()).collect();
         let mut index: Vec<StateMap> = (0..=len).map(|_| StateMap::default()).collect();
-        let relax =
-            |lattice: &mut Vec<Vec<Step>>, index: &mut Vec<StateMap>, pos: usize, e: Step| {
-                match index[pos].get(&e.state) {
-                    Some(&i) if lattice[pos][i].cost <= e.cost => {}
-                    Some(&i) => lattice[pos][i] = e,
-                    None => {
-                        index[pos].insert(e.state, lattice[pos].len());
-                        lattice[pos].push(e);
-                    }
-                }
-            };
         relax(
             &mut lattice,
             &mut index,
