@@ -585,6 +585,74 @@ fn a_spoken_request_acts_on_a_home_assistant_home() {
     );
 }
 
+/// Issue 14, item 3: a near reading the recogniser finds likely, but not
+/// likely enough to act on unasked ("Stop my Tyler!" read as "Stop my
+/// Timer!"), is asked about, and acted on only on the user's yes; a no
+/// leaves everything as it was.
+#[test]
+fn a_likely_reading_is_asked_about_and_acted_on_only_on_yes() {
+    let Some(h) = home() else {
+        return;
+    };
+    for (answer, acted) in [("Yes.", true), ("No.", false)] {
+        let parts = [
+            said(&h, "Set a timer for ten minutes.", 150),
+            silence(4.0),
+            said(&h, "Stop my tiler.", 150),
+            silence(5.0),
+            said(&h, answer, 150),
+            silence(4.0),
+        ];
+        let events = run(&h, &format!("did-you-mean-{acted}"), &parts);
+        let plain = |v: &Value| {
+            v.as_str()
+                .unwrap_or_default()
+                .to_lowercase()
+                .replace(|c: char| !c.is_alphanumeric() && c != ' ', "")
+        };
+        let heard = of_type(&events, "transcript");
+        let asked = heard
+            .iter()
+            .position(|e| plain(&e["maybe"]) == "stop my timer")
+            .unwrap_or_else(|| panic!("no reading asked about\n{}", story(&events)));
+        let replies: Vec<String> = of_type(&events, "reply")
+            .iter()
+            .map(|e| e["text"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(
+            replies
+                .iter()
+                .any(|r| r == "Did you mean \"Stop my Timer\"?"),
+            "{}",
+            story(&events)
+        );
+        // Nothing stopped before the answer; then only on a yes.
+        let answered_at = heard
+            .get(asked + 1)
+            .and_then(|e| e["t"].as_f64())
+            .unwrap_or_else(|| panic!("no answer heard\n{}", story(&events)));
+        let cancels: Vec<f64> = of_type(&events, "tool_call")
+            .iter()
+            .filter(|e| e["tool"] == "timer.cancel")
+            .filter_map(|e| e["t"].as_f64())
+            .collect();
+        assert!(
+            cancels.iter().all(|&t| t >= answered_at),
+            "{}",
+            story(&events)
+        );
+        assert_eq!(cancels.len(), usize::from(acted), "{}", story(&events));
+        if !acted {
+            assert_eq!(
+                replies.last().map(String::as_str),
+                Some("Okay."),
+                "{}",
+                story(&events)
+            );
+        }
+    }
+}
+
 /// What `ainima chat` makes of `line` with `config`: (intent, slots).
 fn typed(home: &Path, config: &Path, line: &str) -> (Value, Value) {
     let o = ainima_testkit::ainima_stdin(

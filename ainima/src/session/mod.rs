@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ainima_agent::agent::Agent;
-use ainima_agent::approval::Source;
+use ainima_agent::approval::{Answer, Source};
 use ainima_audio::aec::{AecConfig, BLOCK};
 use ainima_audio::clock::Clock;
 use ainima_audio::device::DuplexDevice;
@@ -213,6 +213,10 @@ pub enum EventKind {
         /// nearly as likely.
         #[serde(skip_serializing_if = "Option::is_none")]
         heard_as: Option<String>,
+        /// A near reading likely enough to ask about: the assistant asks
+        /// whether it was meant.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        maybe: Option<String>,
         /// The recogniser's confidence, 0 to 1.
         confidence: f32,
         /// How they count for turn-taking.
@@ -525,6 +529,11 @@ pub struct Session {
     reply: Option<Reply>,
     /// The last near reading a hearing took: (read as, heard as).
     heard_as: Option<(String, String)>,
+    /// The last near reading a hearing found likely enough to ask about:
+    /// (heard, reading).
+    maybe: Option<(String, String)>,
+    /// The reading the assistant asked about ("Did you mean ...?") and when.
+    offer: Option<(String, u64)>,
     next_reply: u64,
     paused: Option<Vec<f32>>,
     onset: Option<u64>,
@@ -667,6 +676,9 @@ const PARTIAL_EVERY: usize = RATE as usize * 3 / 10;
 /// No partial hearing is started this far into a pause (ms).
 const PARTIAL_PAUSE_MS: f64 = 60.0;
 
+/// How long a "Did you mean ...?" waits for its yes or no.
+const OFFER_MS: f64 = 10_000.0;
+
 fn ms_to_samples(ms: f64) -> u64 {
     (ms.max(0.0) * RATE as f64 / 1000.0).round() as u64
 }
@@ -738,6 +750,8 @@ impl Session {
             meaning_transcript: None,
             reply: None,
             heard_as: None,
+            maybe: None,
+            offer: None,
             next_reply: 0,
             paused: None,
             onset: None,
@@ -825,6 +839,7 @@ impl Session {
     fn note_heard_as(&mut self, out: &Result<crate::stt::Transcript>) {
         if let Ok(t) = out {
             self.heard_as = t.heard_as.clone().map(|h| (t.text.clone(), h));
+            self.maybe = t.maybe.clone().map(|m| (t.text.clone(), m));
         }
     }
 
@@ -1282,10 +1297,16 @@ impl Session {
             .take()
             .filter(|(read, _)| *read == text)
             .map(|(_, heard)| heard);
+        let maybe = self
+            .maybe
+            .take()
+            .filter(|(heard, _)| *heard == text)
+            .map(|(_, reading)| reading);
         self.emit(
             self.pos,
             EventKind::Transcript {
                 heard_as,
+                maybe: maybe.clone(),
                 text: text.clone(),
                 confidence,
                 kind,
@@ -1293,6 +1314,9 @@ impl Session {
             },
         );
         self.profile.stt_final(secs(self.pos));
+        if kind == Kind::Stop {
+            self.offer = None;
+        }
         if repeated {
             // Said again while the first is handled: merged, and the reply
             // goes on as after a backchannel.
@@ -1301,7 +1325,7 @@ impl Session {
         }
         let orders = self.feed(Input::Heard(kind), device);
         if orders.contains(&Do::Answer) {
-            self.answer(&text, device);
+            self.answer(&text, maybe, device);
         }
     }
 
@@ -1394,7 +1418,42 @@ impl Session {
         }
     }
 
-    fn answer(&mut self, heard: &str, device: &mut dyn DuplexDevice) {
+    /// Acts on what was heard: the answer to a "Did you mean ...?", a
+    /// question of its own when `maybe` is a reading likely enough to ask
+    /// about, or a turn for the agent.
+    fn answer(&mut self, heard: &str, maybe: Option<String>, device: &mut dyn DuplexDevice) {
+        if let Some((reading, asked)) = self.offer.take()
+            && self.pos.saturating_sub(asked) <= ms_to_samples(OFFER_MS)
+        {
+            match ainima_agent::approval::interpret(heard) {
+                Answer::Yes => {
+                    if let Some(k) = self.request_key(&reading) {
+                        self.last_request = Some((k, self.pos));
+                    }
+                    self.think(reading, Source::UserVoice, device);
+                    return;
+                }
+                Answer::No => {
+                    self.asking = false;
+                    self.say("Okay.".to_string(), self.pos, false);
+                    return;
+                }
+                // Anything else is a turn of its own.
+                Answer::Only(_) | Answer::Unclear => {}
+            }
+        }
+        // Never over an answer to the assistant's own question: a reply
+        // or dictation is not a command misheard.
+        if let Some(reading) = maybe
+            && !self.asking
+            && !self.judge.understood(heard)
+        {
+            self.asking = false;
+            let asked = reading.trim_end_matches(['.', '?', '!']).trim();
+            self.say(format!("Did you mean \"{asked}\"?"), self.pos, false);
+            self.offer = Some((reading, self.pos));
+            return;
+        }
         let text = if self.complete(heard) {
             heard.to_string()
         } else {

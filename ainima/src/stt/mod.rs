@@ -35,6 +35,11 @@ pub struct Transcript {
     /// the skills understand (see the session's hearing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heard_as: Option<String>,
+    /// A near reading the skills understand that the recogniser found
+    /// likely, but not enough to take unasked: the session asks whether it
+    /// was meant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maybe: Option<String>,
 }
 
 /// A speech recogniser over 16 kHz mono audio.

@@ -93,4 +93,12 @@ for r in rows:
 wrong = [r["gap"] for r in rows if not r["right"]]
 print("%d utterances, %d with near readings; first wrong at %s" %
       (len(items), len(rows), "%.2f" % max(wrong) if wrong else "none"))
+# The window asked about ("Did you mean ...?"): readings a little less
+# likely than the margin takes, and up to ASK_MARGIN less.
+ask = [r for r in rows if -10.0 <= r["gap"] < -5.0]
+print("asked about (5 to 10 nats): %d right, %d wrong commands, %d of %d non-commands" %
+      (sum(r["right"] for r in ask),
+       sum(not r["right"] and r["kind"] == "command" for r in ask),
+       sum(not r["right"] and r["kind"] != "command" for r in ask),
+       sum(1 for i in items if i[2] != "command")))
 json.dump(rows, open(OUT, "w"), indent=1)

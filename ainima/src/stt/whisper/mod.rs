@@ -641,6 +641,7 @@ impl SpeechToText for WhisperEngine {
             language: "en".into(),
             partial: false,
             heard_as: None,
+            maybe: None,
             timings_ms: timings,
         })
     }
