@@ -71,6 +71,32 @@ fn parse_json_has_intent_slots_confidence_source_and_explanation() {
     assert!(v["intent"].is_null());
 }
 
+/// Issue 14, item 3: words the language core does not know before a
+/// command are skipped, said in the explanation; never a negation or a
+/// question word, and a sentence of unknown words stays unknown.
+#[test]
+fn unknown_words_before_a_command_are_skipped_as_a_user_sees() {
+    let h = home("unknown-words");
+    let check = |input: &str, intent: Option<&str>| {
+        let o = ainima(&h, &["parse", "--json", input], "");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert_eq!(v["intent"].as_str(), intent, "{input:?}: {v}");
+        if intent.is_some() && input.starts_with("We'll") {
+            let said = v["explanation"].to_string();
+            assert!(said.contains("skipped the unknown word"), "{v}");
+        }
+    };
+    check("We'll set a timer for five minutes.", Some("timer_set"));
+    check(
+        "could you maybe turn on the kitchen light",
+        Some("lights_on"),
+    );
+    check("don't turn on the kitchen light", None);
+    check("Why turn on the kitchen light?", None);
+    check("bananas apples pears", None);
+}
+
 #[test]
 fn chat_runs_a_conversation_from_standard_input() {
     let h = home("chat");

@@ -63,6 +63,83 @@ pub const FILLERS: &[&str] = &[
 
 /// Cost of each skipped filler word.
 pub const FILLER_COST: u32 = 2;
+/// Cost of each word the grammar does not know skipped before a command
+/// begins ("We'll set a timer", "could you maybe ..."): dearer than any
+/// filler or near-miss of a listed value, so a reading that uses the word
+/// is always preferred.
+pub const UNKNOWN_COST: u32 = 25;
+/// At most this many unknown words are skipped before a command.
+pub const UNKNOWN_MAX: u32 = 2;
+/// Confidence lost per unknown word skipped.
+pub const UNKNOWN_CONFIDENCE: f32 = 0.1;
+/// Words never skipped as unknown, known to the grammar or not: each can
+/// turn what follows into something else (a negation, a question about
+/// it, a condition, a time).
+pub const NEVER_SKIPPED: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "don't",
+    "dont",
+    "do",
+    "didn't",
+    "didnt",
+    "doesn't",
+    "doesnt",
+    "won't",
+    "wont",
+    "can't",
+    "cant",
+    "cannot",
+    "shouldn't",
+    "wouldn't",
+    "couldn't",
+    "isn't",
+    "wasn't",
+    "aren't",
+    "weren't",
+    "haven't",
+    "hasn't",
+    "hadn't",
+    "mustn't",
+    "stop",
+    "cancel",
+    "why",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "how",
+    "what",
+    "which",
+    "whether",
+    "if",
+    "unless",
+    "until",
+    "before",
+    "after",
+    "without",
+    "nobody",
+    "nothing",
+    "neither",
+    "nor",
+    "did",
+    "was",
+    "were",
+    "had",
+    "shall",
+    "should",
+    "would",
+    "might",
+    "once",
+    "later",
+    "tomorrow",
+    "yesterday",
+    "tonight",
+    "someone",
+    "somebody",
+];
 /// Cost of each word a wildcard takes.
 pub const WILDCARD_WORD_COST: u32 = 1;
 /// Confidence lost per word a wildcard takes...
@@ -544,6 +621,8 @@ enum Label {
     Start,
     Word,
     Filler(usize),
+    /// A word the grammar does not know, skipped before the command.
+    Unknown,
     Slot {
         slot: u32,
         value: Hit,
@@ -715,10 +794,14 @@ impl Matcher {
 
     /// Whether the path to `e` read its words exactly: template words,
     /// fillers, listed values and parsed ones, no near-miss and no
-    /// wildcard (which would make any words the beginning of a request).
+    /// wildcard (which would make any words the beginning of a request), no
+    /// unknown word skipped.
     fn read_exactly(lattice: &[Vec<Entry>], e: &Entry) -> bool {
         let mut at = Some(e);
         while let Some(x) = at {
+            if matches!(x.label, Label::Unknown) {
+                return false;
+            }
             if let Label::Slot { value, .. } = &x.label
                 && matches!(value, Hit::Fuzzy(..) | Hit::Words)
             {
@@ -852,6 +935,26 @@ impl Matcher {
                         );
                     }
                 }
+                // A word the grammar does not know, before the command has
+                // begun: skipped at a cost, never one that can turn the
+                // meaning.
+                if state == START
+                    && syms[pos] == UNKNOWN
+                    && cost < UNKNOWN_COST * UNKNOWN_MAX
+                    && !NEVER_SKIPPED.contains(&text::canonical(&words[pos]).as_ref())
+                {
+                    relax(
+                        &mut lattice,
+                        &mut index,
+                        pos + 1,
+                        Entry {
+                            state,
+                            cost: cost + UNKNOWN_COST,
+                            back,
+                            label: Label::Unknown,
+                        },
+                    );
+                }
                 // Fillers, skipped in place.
                 for &k in &filler_at[pos] {
                     {
@@ -900,6 +1003,10 @@ impl Matcher {
                         toks[pos - k..pos].iter().map(|t| t.word.as_str()).collect();
                     steps.push(format!("skipped the filler {:?}", words.join(" ")));
                     confidence -= 0.02 * *k as f32;
+                }
+                Label::Unknown => {
+                    steps.push(format!("skipped the unknown word {:?}", toks[pos - 1].word));
+                    confidence -= UNKNOWN_CONFIDENCE;
                 }
                 Label::Slot {
                     slot,
@@ -1148,6 +1255,40 @@ start = "(start|begin)"
         ] {
             assert_eq!(b.continues(input, &Context::default()), expect, "{input:?}");
         }
+    }
+
+    /// Issue 14, item 3: words the grammar does not know before a command
+    /// ("We'll set a timer", from a real recording) are skipped at a cost,
+    /// at most two; never a word that can turn the meaning, never a known
+    /// word, never after the command has begun.
+    #[test]
+    fn unknown_words_before_a_command_are_skipped_but_never_a_negation() {
+        let m = matcher();
+        for (input, expect) in [
+            (
+                "We'll set a timer for five minutes.",
+                "timer duration=5 minutes[parser] 0.90",
+            ),
+            (
+                "could you maybe turn on the kitchen light",
+                "lights_on device=kitchen light[list] 0.86",
+            ),
+            (
+                "bananas apples turn on the kitchen light",
+                "lights_on device=kitchen light[list] 0.80",
+            ),
+            ("bananas apples pears turn on the kitchen light", "none"),
+            ("don't turn on the kitchen light", "none"),
+            ("Why turn on the kitchen light?", "none"),
+            ("tomorrow turn on the kitchen light", "none"),
+            ("set a timer bananas for five minutes", "none"),
+            ("turn on the kitchen light bananas", "none"),
+        ] {
+            check(&m, input, expect);
+        }
+        // Not the beginning of a request that goes on: the session would
+        // wait out the silence for the rest.
+        assert!(!m.continues("please paint the", &Context::default()));
     }
 
     #[test]
