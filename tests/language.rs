@@ -95,6 +95,12 @@ fn unknown_words_before_a_command_are_skipped_as_a_user_sees() {
     check("don't turn on the kitchen light", None);
     check("Why turn on the kitchen light?", None);
     check("bananas apples pears", None);
+    // Words this grammar does not know, which would turn the meaning.
+    check("Un-pause the music.", None);
+    check("Unless turn on the kitchen light.", None);
+    check("Somebody turn on the kitchen light.", None);
+    // A murmur before an answer word is no command.
+    check("Uh-huh, yeah.", None);
 }
 
 #[test]

@@ -587,14 +587,21 @@ fn a_spoken_request_acts_on_a_home_assistant_home() {
 
 /// Issue 14, item 3: a near reading the recogniser finds likely, but not
 /// likely enough to act on unasked ("Stop my Tyler!" read as "Stop my
-/// Timer!"), is asked about, and acted on only on the user's yes; a no
-/// leaves everything as it was.
+/// Timer!"), is asked about, and acted on only on the user's bare yes; a
+/// no leaves everything as it was, and a request of its own is taken as
+/// that (review: any sentence with a yes-word in it was read as a yes).
 #[test]
 fn a_likely_reading_is_asked_about_and_acted_on_only_on_yes() {
     let Some(h) = home() else {
         return;
     };
-    for (answer, acted) in [("Yes.", true), ("No.", false)] {
+    // The answer; whether the reading is acted on; whether the answer is a
+    // request of its own (a new timer), which drops the offer.
+    for (answer, acted, own) in [
+        ("Yes.", true, false),
+        ("No.", false, false),
+        ("Set a timer for two minutes.", false, true),
+    ] {
         let parts = [
             said(&h, "Set a timer for ten minutes.", 150),
             silence(4.0),
@@ -603,7 +610,7 @@ fn a_likely_reading_is_asked_about_and_acted_on_only_on_yes() {
             said(&h, answer, 150),
             silence(4.0),
         ];
-        let events = run(&h, &format!("did-you-mean-{acted}"), &parts);
+        let events = run(&h, &format!("did-you-mean-{acted}-{own}"), &parts);
         let plain = |v: &Value| {
             v.as_str()
                 .unwrap_or_default()
@@ -642,7 +649,12 @@ fn a_likely_reading_is_asked_about_and_acted_on_only_on_yes() {
             story(&events)
         );
         assert_eq!(cancels.len(), usize::from(acted), "{}", story(&events));
-        if !acted {
+        let started = of_type(&events, "tool_call")
+            .iter()
+            .filter(|e| e["tool"] == "timer.start")
+            .count();
+        assert_eq!(started, 1 + usize::from(own), "{}", story(&events));
+        if !acted && !own {
             assert_eq!(
                 replies.last().map(String::as_str),
                 Some("Okay."),

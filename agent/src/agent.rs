@@ -380,6 +380,11 @@ impl Agent {
         }
     }
 
+    /// Whether an approval question waits for the user's answer.
+    pub fn awaiting_answer(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// One utterance from `source` at `now` (`now_ms` on the same clock).
     pub fn hear(&mut self, text: &str, source: Source, now: Now, now_ms: u64) -> AgentTurn {
         if source == Source::AssistantVoice {

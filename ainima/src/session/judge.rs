@@ -40,7 +40,7 @@ pub const NEAR_MARGIN: f32 = 5.0;
 /// instead of answering what it heard. Set on the same calibration (see
 /// [`NEAR_MARGIN`]): the readings 5 to 10 nats less likely were two right
 /// ("Right this bedroom lamp" as "Brightness bedroom lamp", 9.24), two
-/// wrong commands and two sentences that asked nothing (of 90), all asked
+/// wrong commands and two of the 50 sentences that ask nothing, all asked
 /// about rather than acted on; the 8 beyond (11.59 to 20.98) were all
 /// wrong. The margin is the whole nat above the least likely right one.
 /// A reading asked about is acted on only on the user's yes.

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ainima_agent::agent::Agent;
-use ainima_agent::approval::{Answer, Source};
+use ainima_agent::approval::Source;
 use ainima_audio::aec::{AecConfig, BLOCK};
 use ainima_audio::clock::Clock;
 use ainima_audio::device::DuplexDevice;
@@ -214,7 +214,8 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         heard_as: Option<String>,
         /// A near reading likely enough to ask about: the assistant asks
-        /// whether it was meant.
+        /// whether it was meant, unless a question of its own is open or
+        /// the words were a backchannel.
         #[serde(skip_serializing_if = "Option::is_none")]
         maybe: Option<String>,
         /// The recogniser's confidence, 0 to 1.
@@ -350,6 +351,13 @@ impl EventKind {
                 stt_ms,
                 ..
             } => format!("heard {heard:?}, read as {text:?} ({kind:?}, {stt_ms:.0} ms)"),
+            K::Transcript {
+                text,
+                maybe: Some(maybe),
+                kind,
+                stt_ms,
+                ..
+            } => format!("heard {text:?}, maybe {maybe:?} ({kind:?}, {stt_ms:.0} ms)"),
             K::Transcript {
                 text, kind, stt_ms, ..
             } => format!("heard {text:?} ({kind:?}, {stt_ms:.0} ms)"),
@@ -534,6 +542,9 @@ pub struct Session {
     maybe: Option<(String, String)>,
     /// The reading the assistant asked about ("Did you mean ...?") and when.
     offer: Option<(String, u64)>,
+    /// The language core's last turn left it waiting for an answer (a
+    /// slot to fill or a confirmation).
+    dialogue_open: bool,
     next_reply: u64,
     paused: Option<Vec<f32>>,
     onset: Option<u64>,
@@ -752,6 +763,7 @@ impl Session {
             heard_as: None,
             maybe: None,
             offer: None,
+            dialogue_open: false,
             next_reply: 0,
             paused: None,
             onset: None,
@@ -1035,11 +1047,13 @@ impl Session {
         };
         if let Hearer::Away(h) = &mut self.hearer {
             // A partial hearing that took in everything voiced so far is
-            // the words of this pause: no second hearing of the same.
+            // the words of this pause: no second hearing of the same,
+            // unless the core cannot read them, when the hearing of a pause
+            // weighs near readings (as in a simulated session).
             let onset = ep.speech_so_far().map(|(s, _)| s);
             match self.partial_heard.take() {
                 Some((o, upto, text, confidence, stt_ms))
-                    if Some(o) == onset && upto >= voiced_end =>
+                    if Some(o) == onset && upto >= voiced_end && self.judge.understood(&text) =>
                 {
                     self.pause_heard(voiced_end, text, confidence, stt_ms, self.pos);
                 }
@@ -1425,30 +1439,38 @@ impl Session {
         if let Some((reading, asked)) = self.offer.take()
             && self.pos.saturating_sub(asked) <= ms_to_samples(OFFER_MS)
         {
-            match ainima_agent::approval::interpret(heard) {
-                Answer::Yes => {
-                    if let Some(k) = self.request_key(&reading) {
-                        self.last_request = Some((k, self.pos));
-                    }
-                    self.think(reading, Source::UserVoice, device);
+            // Only a bare yes or no answers it ("yes please", "no"), or the
+            // reading said again; a sentence with more in it ("okay, set a
+            // timer instead") is a turn of its own.
+            let again = words::plain(heard) == words::plain(&reading);
+            match words::bare_answer(heard) {
+                Some(true) => {
+                    self.act_on(reading, device);
                     return;
                 }
-                Answer::No => {
-                    self.asking = false;
+                Some(false) => {
                     self.say("Okay.".to_string(), self.pos, false);
                     return;
                 }
-                // Anything else is a turn of its own.
-                Answer::Only(_) | Answer::Unclear => {}
+                None if again => {
+                    self.act_on(reading, device);
+                    return;
+                }
+                None => {}
             }
         }
-        // Never over an answer to the assistant's own question: a reply
-        // or dictation is not a command misheard.
+        let repaired = if self.complete(heard) {
+            None
+        } else {
+            self.repaired(heard)
+        };
+        // Never over a question of the assistant's or the agent's still
+        // open: a reply or dictation is not a command misheard.
         if let Some(reading) = maybe
+            && repaired.is_none()
             && !self.asking
-            && !self.judge.understood(heard)
+            && !self.question_open()
         {
-            self.asking = false;
             let asked = reading.trim_end_matches(['.', '?', '!']).trim();
             self.say(format!("Did you mean \"{asked}\"?"), self.pos, false);
             self.offer = Some((reading, self.pos));
@@ -1457,7 +1479,7 @@ impl Session {
         let text = if self.complete(heard) {
             heard.to_string()
         } else {
-            self.repaired(heard)
+            repaired
                 .or_else(|| words::without_wake_word(heard))
                 .unwrap_or_else(|| heard.to_string())
         };
@@ -1465,6 +1487,20 @@ impl Session {
             self.last_request = Some((k, self.pos));
         }
         self.think(text, Source::UserVoice, device);
+    }
+
+    /// The reading asked about, said yes to: a turn of the user's.
+    fn act_on(&mut self, reading: String, device: &mut dyn DuplexDevice) {
+        if let Some(k) = self.request_key(&reading) {
+            self.last_request = Some((k, self.pos));
+        }
+        self.think(reading, Source::UserVoice, device);
+    }
+
+    /// Whether the language core or the agent waits for an answer (a slot
+    /// to fill, a confirmation, an approval), or is at work on a turn.
+    fn question_open(&self) -> bool {
+        self.dialogue_open || self.agent.as_ref().is_none_or(Agent::awaiting_answer)
     }
 
     /// Hands `text` to the agent: here and now, charged (simulations,
@@ -1600,7 +1636,9 @@ impl Session {
             }
         };
         self.tell(&turn, at);
+        self.dialogue_open = turn.dialogue.as_ref().is_some_and(|d| d.state != "idle");
         if turn.reply.trim().is_empty() {
+            self.asking = false;
             self.feed(Input::Silent, device);
             return;
         }
@@ -1619,6 +1657,9 @@ impl Session {
     /// Says `text` from `at` (a `reply` event, then its speech; a chime
     /// first when `chime`).
     fn say(&mut self, text: String, at: u64, chime: bool) {
+        // A "Did you mean ...?" is answered before anything else is said,
+        // or not at all.
+        self.offer = None;
         self.emit(at, EventKind::Reply { text: text.clone() });
         self.speak(text, at, chime);
     }

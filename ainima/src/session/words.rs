@@ -162,6 +162,53 @@ pub fn classify(heard: &str, asking: bool) -> Kind {
     Kind::Request
 }
 
+/// Words of a bare yes ("yes please", "that's right").
+const YES: &[&str] = &[
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "right",
+    "correct",
+    "exactly",
+    "absolutely",
+    "alright",
+    "indeed",
+    "affirmative",
+];
+/// Words of a bare no ("no thanks", "nope, I didn't").
+const NO: &[&str] = &["no", "nope", "nah", "not", "wrong", "negative"];
+/// Words a bare answer may have besides (politeness, "I do", "it is").
+const ANSWER_FILLER: &[&str] = &[
+    "please", "thanks", "thank", "you", "i", "do", "did", "that", "it", "is", "was", "oh", "uh",
+    "um", "all", "quite",
+];
+
+/// A bare yes (`Some(true)`) or no (`Some(false)`): four words at most,
+/// each a yes, a no or a word around them, and only one of the two kinds.
+/// "Yes please" and "no, I didn't" are; "okay, set a timer", "sure, but the
+/// kitchen light" and "no, I said the kitchen light" are not.
+pub fn bare_answer(heard: &str) -> Option<bool> {
+    let p = plain(heard);
+    let w: Vec<&str> = p.split_whitespace().collect();
+    if w.is_empty() || w.len() > 4 {
+        return None;
+    }
+    let all = w
+        .iter()
+        .all(|x| YES.contains(x) || NO.contains(x) || ANSWER_FILLER.contains(x));
+    let yes = w.iter().any(|x| YES.contains(x));
+    let no = w.iter().any(|x| NO.contains(x));
+    match (all, yes, no) {
+        (true, true, false) => Some(true),
+        (true, false, true) => Some(false),
+        _ => None,
+    }
+}
+
 /// Whether a short utterance (five words at most) ends in a stop phrase
 /// that nothing before negates: "and then stop", "okay, wait", "no no
 /// stop", but not "don't stop". Over the assistant's own speech the first
@@ -312,6 +359,30 @@ mod tests {
 
     fn check(heard: &str, asking: bool, expect: Kind) {
         assert_eq!(classify(heard, asking), expect, "{heard:?}");
+    }
+
+    /// Review of "did you mean": any yes-word anywhere was a yes, so
+    /// "Okay, set a timer for five minutes" acted on the reading offered
+    /// and dropped the request.
+    #[test]
+    fn only_a_bare_answer_answers_a_did_you_mean() {
+        for (heard, expect) in [
+            ("Yes.", Some(true)),
+            ("Yes please.", Some(true)),
+            ("That's right.", Some(true)),
+            ("Okay.", Some(true)),
+            ("No.", Some(false)),
+            ("No, I didn't.", Some(false)),
+            ("Nope.", Some(false)),
+            ("Okay, set a timer for five minutes.", None),
+            ("Sure, but the kitchen light instead.", None),
+            ("No, I said turn on the kitchen light.", None),
+            ("yes no", None),
+            ("", None),
+            ("stop my timer", None),
+        ] {
+            assert_eq!(bare_answer(heard), expect, "{heard:?}");
+        }
     }
 
     #[test]

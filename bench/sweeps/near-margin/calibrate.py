@@ -96,9 +96,10 @@ print("%d utterances, %d with near readings; first wrong at %s" %
 # The window asked about ("Did you mean ...?"): readings a little less
 # likely than the margin takes, and up to ASK_MARGIN less.
 ask = [r for r in rows if -10.0 <= r["gap"] < -5.0]
-print("asked about (5 to 10 nats): %d right, %d wrong commands, %d of %d non-commands" %
+print("asked about (5 to 10 nats): %d right, %d wrong on commands or recordings, "
+      "%d of the %d sentences that ask nothing" %
       (sum(r["right"] for r in ask),
-       sum(not r["right"] and r["kind"] == "command" for r in ask),
-       sum(not r["right"] and r["kind"] != "command" for r in ask),
-       sum(1 for i in items if i[2] != "command")))
+       sum(not r["right"] and r["kind"] != "negative" for r in ask),
+       sum(not r["right"] and r["kind"] == "negative" for r in ask),
+       sum(1 for i in items if i[2] == "negative")))
 json.dump(rows, open(OUT, "w"), indent=1)
