@@ -59,9 +59,6 @@ pub struct AecBlockStats {
     pub far_end_active: bool,
     /// Gain applied by the residual echo suppressor (1 = none).
     pub suppressor_gain: f32,
-    /// When double talk is first detected: how many blocks before this one
-    /// the talker began, as far as the detector can tell (0 when it cannot).
-    pub onset_blocks: usize,
 }
 
 /// The echo canceller. Feed microphone and reference in blocks of [`BLOCK`] samples.
@@ -121,20 +118,6 @@ pub struct EchoCanceller {
     s_dd: [f32; BINS],
     /// The best lag's magnitude-squared coherence, averaged over speech bins.
     coherence: f32,
-    /// The microphone's spectrum this block (over the last two blocks).
-    d_spec: [Complex<f32>; BINS],
-    /// The reference's power per bin at the echo's delay, with a
-    /// reverberant tail: what the echo's power follows.
-    q_pow: [f32; BINS],
-    /// Smoothed microphone and echo-model power per bin over blocks of
-    /// echo alone: their ratio is the echo path's power gain per bin.
-    d_learnt: [f32; BINS],
-    q_learnt: [f32; BINS],
-    /// Blocks in a row in which most of the microphone's power was more
-    /// than the echo model explains.
-    unexplained_run: usize,
-    /// The lag the echo's power model reads the reference at.
-    model_lag: usize,
     /// Recent peak of the microphone's energy while it was coherent with
     /// the reference (echo alone), decaying.
     coherent_peak: f32,
@@ -207,20 +190,6 @@ const ECHO_BACK_BLOCKS: usize = 20;
 /// Per-block decay of the coherent echo's peak (13 dB a second: it holds
 /// the assistant's loud syllables through its soft ones).
 const COHERENT_PEAK_DECAY: f32 = 0.97;
-/// Per-block decay of the echo's power after the reference falls silent
-/// (1 dB in 10 ms: a 600 ms reverberation time, longer than most rooms).
-const ECHO_TAIL: f32 = 0.79;
-/// The echo's power model is taken as this much too low (3 dB) before a
-/// bin's power counts as unexplained.
-const ECHO_MODEL_MARGIN: f32 = 2.0;
-/// The share of the microphone's power the echo model must leave
-/// unexplained, for [`UNEXPLAINED_BLOCKS`] blocks in a row, to be a
-/// talker (under echo alone it stayed at or below about a third in the
-/// traces of the default room).
-const UNEXPLAINED: f32 = 0.5;
-/// See [`UNEXPLAINED`]: one block can be a click or an onset of the
-/// echo's own that the model dates a block late.
-const UNEXPLAINED_BLOCKS: usize = 2;
 /// Per-block decay of the echo peak tracker (about 46 dB a second, slower than any room's tail).
 const Y_PEAK_DECAY: f32 = 0.9;
 
@@ -277,12 +246,6 @@ impl EchoCanceller {
             echo_lag: 0,
             s_dd: [0.0; BINS],
             coherence: 0.0,
-            d_spec: [ZERO; BINS],
-            q_pow: [0.0; BINS],
-            d_learnt: [0.0; BINS],
-            q_learnt: [0.0; BINS],
-            unexplained_run: 0,
-            model_lag: 0,
             coherent_peak: 0.0,
             explained: 0,
             far_quiet: 0,
@@ -399,54 +362,6 @@ impl EchoCanceller {
         est.copy_from_slice(&self.time[BLOCK..]);
     }
 
-    /// The share of the microphone's power, over the speech bins, that the
-    /// echo's power model does not explain: the reference's power at the
-    /// echo's delay with a reverberant tail, times the echo path's power
-    /// gain per bin as learnt over echo alone, with a margin.
-    fn unexplained_share(&mut self) -> f32 {
-        // The loudest of the lag and its neighbours: a delay between two
-        // blocks shows in both.
-        let lag = self.model_lag.clamp(1, LAGS - 2);
-        let at = |d: usize| (self.ref_head + LAGS - d) % LAGS;
-        let (a, b, c) = (at(lag - 1), at(lag), at(lag + 1));
-        for (k, q) in self.q_pow.iter_mut().enumerate() {
-            let x2 = self.ref_hist[a][k]
-                .norm_sqr()
-                .max(self.ref_hist[b][k].norm_sqr())
-                .max(self.ref_hist[c][k].norm_sqr());
-            *q = x2 + ECHO_TAIL * *q;
-        }
-        let (mut unexplained, mut total) = (0.0f32, 0.0f32);
-        for k in COHERENCE_BINS {
-            let d2 = self.d_spec[k].norm_sqr();
-            let echo = if self.q_learnt[k] > 1e-12 {
-                self.d_learnt[k] / self.q_learnt[k] * self.q_pow[k]
-            } else {
-                d2
-            };
-            unexplained += (d2 - ECHO_MODEL_MARGIN * echo).max(0.0);
-            total += d2;
-        }
-        if total > 0.0 {
-            unexplained / total
-        } else {
-            0.0
-        }
-    }
-
-    /// Learns the echo path's power gain per bin from a block of echo alone.
-    fn learn_echo_power(&mut self) {
-        for ((dl, ql), (d, q)) in self
-            .d_learnt
-            .iter_mut()
-            .zip(self.q_learnt.iter_mut())
-            .zip(self.d_spec.iter().zip(&self.q_pow))
-        {
-            *dl = 0.9 * *dl + 0.1 * d.norm_sqr();
-            *ql = 0.9 * *ql + 0.1 * q;
-        }
-    }
-
     /// Updates the smoothed spectra with this block; the best lag's
     /// coherence with the microphone over 250 Hz to 4 kHz.
     fn update_coherence(&mut self, mic: &[f32]) -> f32 {
@@ -457,7 +372,6 @@ impl EchoCanceller {
         self.d_prev.copy_from_slice(&self.time[BLOCK..]);
         self.fft();
         let d = self.spec;
-        self.d_spec = d;
         let a = COHERENCE_SMOOTHING;
         for (s, dk) in self.s_dd.iter_mut().zip(&d) {
             *s = a * *s + (1.0 - a) * dk.norm_sqr();
@@ -486,12 +400,6 @@ impl EchoCanceller {
         if best > COHERENT {
             self.echo_lag = best_lag;
         }
-        // The echo's power model follows only a lag that explains the
-        // microphone almost wholly: a smoothed estimate has passing peaks
-        // at other lags.
-        if best > ECHO_BACK {
-            self.model_lag = best_lag;
-        }
         best
     }
 
@@ -512,7 +420,6 @@ impl EchoCanceller {
         // echo alone is coherent with the reference at its delay; a near-end
         // talker is not. Needs no converged filter.
         self.coherence = self.update_coherence(mic);
-        let unexplained = self.unexplained_share();
 
         // 2. Both paths' echo estimates and errors.
         let mut y_fg = [0.0f32; BLOCK];
@@ -610,26 +517,6 @@ impl EchoCanceller {
             && self.explained >= EXPLAINED_BLOCKS
             && (1.0 - coh) * m_now > NEAR_SHARE * self.coherent_peak
             && m_now > 10.0 * self.noise;
-        // The same at once and bin by bin: a talker is louder than the echo
-        // in some bins from their first syllable, while the coherence,
-        // smoothed over 50 ms, takes a syllable or two to fall.
-        if coh > COHERENT && far_end {
-            self.learn_echo_power();
-        }
-        self.unexplained_run = if unexplained > UNEXPLAINED {
-            self.unexplained_run.saturating_add(1)
-        } else {
-            0
-        };
-        let early_bins = far_end
-            && self.erle_est <= CONVERGED_DB
-            && self.s_ref > FAR_END_FLOOR
-            && self.explained >= EXPLAINED_BLOCKS
-            && self.unexplained_run >= UNEXPLAINED_BLOCKS
-            && unexplained * m_now > NEAR_SHARE * self.coherent_peak
-            && m_now > 10.0 * self.noise;
-        let was = self.dt_hold > 0;
-        let early = early || early_bins;
         let detected = early
             || (far_end && no_echo && loud)
             || far_end
@@ -736,11 +623,6 @@ impl EchoCanceller {
             double_talk,
             far_end_active: far_end,
             suppressor_gain: self.gain,
-            onset_blocks: if early_bins && !was {
-                self.unexplained_run
-            } else {
-                0
-            },
         };
     }
 }

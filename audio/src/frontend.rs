@@ -101,15 +101,7 @@ impl FrontEnd {
                     // the suppressor still held them down: give the
                     // endpointer (and so the recogniser) their onset back.
                     if s.double_talk && !self.double_talk {
-                        // From the talker's onset where the canceller can
-                        // date it (and a block before), else the last 80 ms.
-                        let blocks = match s.onset_blocks {
-                            0 => RESTORE_BLOCKS,
-                            n => (n + 1).min(RESTORE_BLOCKS),
-                        };
-                        let n = self.linear.len();
-                        self.segmenter
-                            .restore_recent(&self.linear[n - blocks * BLOCK..]);
+                        self.segmenter.restore_recent(&self.linear);
                     }
                     self.double_talk = s.double_talk;
                     self.linear.copy_within(BLOCK.., 0);
