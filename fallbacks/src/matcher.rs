@@ -756,9 +756,6 @@ impl Matcher {
         // Best accepted entry per intent.
         let mut best: Vec<(u32, u32, usize, u32)> = Vec::new(); // (cost, intent, entry, template)
         for (i, e) in lattice[len].iter().enumerate() {
-            if Self::read_after_skip(&lattice, len, e).is_some_and(|n| n < UNKNOWN_MIN_AFTER) {
-                continue;
-            }
             for &t in &self.states[e.state as usize].accepts {
                 let intent = self.templates[t as usize].intent;
                 match best.iter_mut().find(|b| b.1 == intent) {
@@ -791,10 +788,9 @@ impl Matcher {
     pub fn continues(&self, input: &str, ctx: &Context) -> bool {
         let (toks, lattice) = self.search(input, ctx);
         let len = toks.len();
-        let whole = lattice[len].iter().any(|e| {
-            !self.states[e.state as usize].accepts.is_empty()
-                && Self::read_after_skip(&lattice, len, e).is_none_or(|n| n >= UNKNOWN_MIN_AFTER)
-        });
+        let whole = lattice[len]
+            .iter()
+            .any(|e| !self.states[e.state as usize].accepts.is_empty());
         !whole
             && (len.saturating_sub(1).max(2)..=len).any(|pos| {
                 lattice[pos].iter().any(|e| {
@@ -826,17 +822,16 @@ impl Matcher {
         true
     }
 
-    /// How many words the path to `e` (at `pos`) read after the last
-    /// unknown word it skipped, if it skipped one.
-    fn read_after_skip(lattice: &[Vec<Entry>], pos: usize, e: &Entry) -> Option<usize> {
-        let mut at = Some((pos, e));
-        while let Some((p, x)) = at {
+    /// Whether the path to `e` skipped a word the grammar does not know.
+    fn skipped(lattice: &[Vec<Entry>], e: &Entry) -> bool {
+        let mut at = Some(e);
+        while let Some(x) = at {
             if matches!(x.label, Label::Unknown) {
-                return Some(pos - p);
+                return true;
             }
-            at = x.back.map(|(q, i)| (q, &lattice[q][i]));
+            at = x.back.map(|(p, i)| &lattice[p][i]);
         }
-        None
+        false
     }
 
     /// Every template that fits `input` at all, as (intent, index of the
@@ -847,7 +842,7 @@ impl Matcher {
         let mut out: Vec<(u32, u32)> = Vec::new();
         for e in &lattice[toks.len()] {
             // What the templates themselves fit, not what skipping took.
-            if Self::read_after_skip(&lattice, toks.len(), e).is_some() {
+            if Self::skipped(&lattice, e) {
                 continue;
             }
             for &t in &self.states[e.state as usize].accepts {
@@ -967,10 +962,11 @@ impl Matcher {
                     }
                 }
                 // A word the grammar does not know, before the command has
-                // begun: skipped at a cost, never one that can turn the
-                // meaning.
+                // begun and with enough words after it for one: skipped at
+                // a cost, never one that can turn the meaning.
                 if state == START
                     && syms[pos] == UNKNOWN
+                    && len - pos > UNKNOWN_MIN_AFTER
                     && cost < UNKNOWN_COST * UNKNOWN_MAX
                     && !NEVER_SKIPPED.contains(&text::canonical(&words[pos]).as_ref())
                 {

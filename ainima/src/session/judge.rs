@@ -199,14 +199,13 @@ impl Judge {
             },
         );
         if near.is_empty() {
-            return (
-                t,
-                if ms > 0.0 && matches!(costs, Costs::Measured) {
-                    ms
-                } else {
-                    0.0
-                },
-            );
+            // Fixed costs charge nothing for a search that found nothing.
+            let ms = if matches!(costs, Costs::Measured) {
+                ms
+            } else {
+                0.0
+            };
+            return (t, ms);
         }
         let Ok(Ok(Some(scores))) = scores else {
             if std::env::var_os("AINIMA_NEAR_TRACE").is_some() {

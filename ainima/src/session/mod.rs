@@ -535,11 +535,10 @@ pub struct Session {
     tentative: Option<(u64, String, f32, f64, u64)>,
     meaning_transcript: Option<(String, f32, f64)>,
     reply: Option<Reply>,
-    /// The last near reading a hearing took: (read as, heard as).
-    heard_as: Option<(String, String)>,
-    /// The last near reading a hearing found likely enough to ask about:
-    /// (heard, reading).
-    maybe: Option<(String, String)>,
+    /// What the last hearing made of near readings, for the words it
+    /// gave: (those words, what the recogniser wrote if a reading was
+    /// taken, a reading to ask about).
+    readings: Option<(String, Option<String>, Option<String>)>,
     /// The reading the assistant asked about ("Did you mean ...?") and when.
     offer: Option<(String, u64)>,
     /// The language core's last turn left it waiting for an answer (a
@@ -760,8 +759,7 @@ impl Session {
             tentative: None,
             meaning_transcript: None,
             reply: None,
-            heard_as: None,
-            maybe: None,
+            readings: None,
             offer: None,
             dialogue_open: false,
             next_reply: 0,
@@ -842,16 +840,15 @@ impl Session {
         let (out, ms) = self
             .judge
             .transcribe(&mut **stt, audio, &self.cfg.costs, &*self.stopwatch);
-        self.note_heard_as(&out);
+        self.note_readings(&out);
         (out, ms)
     }
 
-    /// Keeps what the recogniser wrote when a hearing took a near reading
-    /// of it, for the transcript event.
-    fn note_heard_as(&mut self, out: &Result<crate::stt::Transcript>) {
+    /// Keeps what a hearing made of near readings (what the recogniser
+    /// wrote when one was taken, one to ask about), for the words it gave.
+    fn note_readings(&mut self, out: &Result<crate::stt::Transcript>) {
         if let Ok(t) = out {
-            self.heard_as = t.heard_as.clone().map(|h| (t.text.clone(), h));
-            self.maybe = t.maybe.clone().map(|m| (t.text.clone(), m));
+            self.readings = Some((t.text.clone(), t.heard_as.clone(), t.maybe.clone()));
         }
     }
 
@@ -1013,7 +1010,7 @@ impl Session {
                     &self.cfg.costs,
                     &*self.stopwatch,
                 );
-                self.note_heard_as(&out);
+                self.note_readings(&out);
                 let begin = self.pos.max(self.stt_free_at);
                 let ready = begin + ms_to_samples(ms);
                 self.stt_free_at = ready;
@@ -1109,7 +1106,7 @@ impl Session {
         let idle = h.in_flight() == 0;
         for r in back {
             if !matches!(r.purpose, hearing::Purpose::Partial { .. }) {
-                self.note_heard_as(&r.transcript);
+                self.note_readings(&r.transcript);
             }
             match (r.purpose, r.transcript) {
                 (hearing::Purpose::Final { start }, out) => {
@@ -1306,16 +1303,10 @@ impl Session {
         }
         let mut kind = self.kind(&text);
         let repeated = kind == Kind::Request && self.repeats(&text);
-        let heard_as = self
-            .heard_as
-            .take()
-            .filter(|(read, _)| *read == text)
-            .map(|(_, heard)| heard);
-        let maybe = self
-            .maybe
-            .take()
-            .filter(|(heard, _)| *heard == text)
-            .map(|(_, reading)| reading);
+        let (heard_as, maybe) = match self.readings.take() {
+            Some((words, heard_as, maybe)) if words == text => (heard_as, maybe),
+            _ => (None, None),
+        };
         self.emit(
             self.pos,
             EventKind::Transcript {
@@ -1444,26 +1435,14 @@ impl Session {
             // timer instead") is a turn of its own.
             let again = words::plain(heard) == words::plain(&reading);
             match words::bare_answer(heard) {
-                Some(true) => {
-                    self.act_on(reading, device);
-                    return;
-                }
-                Some(false) => {
-                    self.say("Okay.".to_string(), self.pos, false);
-                    return;
-                }
-                None if again => {
-                    self.act_on(reading, device);
-                    return;
-                }
+                Some(true) => return self.request(reading, device),
+                None if again => return self.request(reading, device),
+                Some(false) => return self.say("Okay.".to_string(), self.pos, false),
                 None => {}
             }
         }
-        let repaired = if self.complete(heard) {
-            None
-        } else {
-            self.repaired(heard)
-        };
+        let complete = self.complete(heard);
+        let repaired = if complete { None } else { self.repaired(heard) };
         // Never over a question of the assistant's or the agent's still
         // open: a reply or dictation is not a command misheard.
         if let Some(reading) = maybe
@@ -1476,25 +1455,22 @@ impl Session {
             self.offer = Some((reading, self.pos));
             return;
         }
-        let text = if self.complete(heard) {
+        let text = if complete {
             heard.to_string()
         } else {
             repaired
                 .or_else(|| words::without_wake_word(heard))
                 .unwrap_or_else(|| heard.to_string())
         };
+        self.request(text, device);
+    }
+
+    /// A request of the user's for the agent, kept to tell a repeat of it.
+    fn request(&mut self, text: String, device: &mut dyn DuplexDevice) {
         if let Some(k) = self.request_key(&text) {
             self.last_request = Some((k, self.pos));
         }
         self.think(text, Source::UserVoice, device);
-    }
-
-    /// The reading asked about, said yes to: a turn of the user's.
-    fn act_on(&mut self, reading: String, device: &mut dyn DuplexDevice) {
-        if let Some(k) = self.request_key(&reading) {
-            self.last_request = Some((k, self.pos));
-        }
-        self.think(reading, Source::UserVoice, device);
     }
 
     /// Whether the language core or the agent waits for an answer (a slot
