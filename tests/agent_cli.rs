@@ -8,8 +8,7 @@ use ainima_agent::outbox::Outbox;
 use serde_json::json;
 
 fn home(name: &str) -> PathBuf {
-    let h = std::env::temp_dir().join(format!("ainima-agent-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&h);
+    let h = ainima_testkit::temp_dir(&format!("agent-cli-{name}"));
     std::fs::create_dir_all(h.join("data")).expect("temp home");
     h
 }

@@ -7,10 +7,7 @@ use ainima_testkit::{data_dir, whisper_wheel};
 
 /// A fresh, empty AINIMA_HOME for one test.
 fn home(name: &str) -> PathBuf {
-    let h = std::env::temp_dir().join(format!("ainima-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&h);
-    std::fs::create_dir_all(&h).unwrap();
-    h
+    ainima_testkit::temp_dir(&format!("cli-{name}"))
 }
 
 fn ainima(home: &Path, args: &[&str]) -> Output {

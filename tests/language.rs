@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn home(name: &str) -> PathBuf {
-    let h = std::env::temp_dir().join(format!("ainima-lang-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&h);
-    std::fs::create_dir_all(&h).expect("temp home");
-    h
+    ainima_testkit::temp_dir(&format!("lang-{name}"))
 }
 
 fn ainima(home: &Path, args: &[&str], stdin: &str) -> Output {

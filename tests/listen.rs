@@ -377,8 +377,7 @@ fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
     let Some(home) = ainima_testkit::model_home(env!("CARGO_BIN_EXE_ainima"), "listen") else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("ainima-pulse-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = ainima_testkit::temp_dir("pulse");
     let mut pulse = Pulse::new(&dir);
     pulse.start();
     let feeder = Feeder::start(dir.join("mic.fifo"));

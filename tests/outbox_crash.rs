@@ -15,9 +15,7 @@ use serde_json::json;
 
 #[test]
 fn killed_a_hundred_times_nothing_lost_nothing_doubled() {
-    let dir = std::env::temp_dir().join(format!("ainima-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = ainima_testkit::temp_dir("crash");
     let db = dir.join("outbox.redb");
 
     // The receiver: every request by key, and the effects (first time a key is seen).

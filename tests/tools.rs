@@ -59,10 +59,7 @@ fn with_everything(home: &Path, skills: &str) -> Option<()> {
 }
 
 fn fresh(name: &str) -> PathBuf {
-    let h = std::env::temp_dir().join(format!("ainima-tools-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&h);
-    std::fs::create_dir_all(&h).expect("home");
-    h
+    ainima_testkit::temp_dir(&format!("tools-{name}"))
 }
 
 fn audit(home: &Path) -> Vec<Value> {

@@ -58,9 +58,7 @@ fn agent(name: &str) -> (Agent, Calls, std::path::PathBuf) {
         .expect("registers");
     }
     let mut a = Agent::new(Assistant::builtin(1).expect("skills"), reg);
-    let dir = std::env::temp_dir().join(format!("ainima-agent-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = ainima_testkit::temp_dir(&format!("agent-{name}"));
     let log = dir.join("audit.jsonl");
     a.audit = Some(AuditLog::open(&log).expect("opens"));
     (a, calls, log)

@@ -9,10 +9,7 @@ use ainima_agent::audit::{self, AuditLog};
 use serde_json::json;
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ainima-audit-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    ainima_testkit::temp_dir(&format!("audit-{name}"))
 }
 
 /// A log of `n` records (plus checkpoints).

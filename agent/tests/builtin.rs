@@ -24,10 +24,7 @@ impl Drop for Socat {
 }
 
 fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ainima-builtin-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    ainima_testkit::temp_dir("builtin")
 }
 
 #[test]

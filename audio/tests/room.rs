@@ -13,13 +13,11 @@ use ainima_audio::room::{RoomConfig, SimRoom, run_front_end};
 
 /// The assistant's voice, synthesised by espeak-ng at 16 kHz.
 fn espeak(text: &str) -> Option<Vec<f32>> {
-    let dir = std::env::temp_dir().join(format!("ainima-room-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // A file a call: tests run at once, and one must never read another's
+    // A folder a call: tests run at once, and one must never read another's
     // half-written file (regression: "WAV: Failed to read enough bytes").
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let wav = dir.join(format!("{}-{n}.wav", text.len()));
+    let wav = ainima_testkit::temp_dir(&format!("room-{n}")).join("voice.wav");
     let ok = std::process::Command::new("espeak-ng")
         .args(["-v", "en-us", "-s", "160", "-w"])
         .arg(&wav)

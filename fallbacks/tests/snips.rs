@@ -43,8 +43,7 @@ fn play_music_is_latin1_and_read_as_such() {
 
 #[test]
 fn malformed_examples_are_clear_errors() {
-    let dir = std::env::temp_dir().join(format!("ainima-snips-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = ainima_testkit::temp_dir("snips");
     let bad = dir.join("train_Bad.json");
     std::fs::write(&bad, "{\"Bad\": [{\"data\": [{\"txt\": 3}]}]}").expect("write");
     let e = snips::read_file(&bad).expect_err("malformed");

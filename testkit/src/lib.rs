@@ -168,6 +168,54 @@ pub fn check_snapshot(snapshots: &Path, name: &str, actual: &str) {
     );
 }
 
+/// A fresh, empty folder `name` for this test process:
+/// `$TMPDIR/ainima-test-PID/name`, emptied if it was there.
+///
+/// Every test's files live under one folder per process, and the first call
+/// in a process removes the folders of test processes that have ended
+/// (regression: tests left a model copy and a home per process behind, 46 GB
+/// in `/tmp` here, until CI's disk was full: "No space left on device"). So
+/// a run leaves at most the last test process's folder, and the next run
+/// removes it.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let tmp = std::env::temp_dir();
+    SWEPT.call_once(|| sweep_ended(&tmp));
+    let dir = tmp
+        .join(format!("{TEMP_PREFIX}{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("a temporary folder {}: {e}", dir.display()));
+    dir
+}
+
+const TEMP_PREFIX: &str = "ainima-test-";
+
+/// Removes the [`temp_dir`] folders in `tmp` of processes that no longer
+/// run. Where `/proc` does not tell which processes run, removes nothing.
+fn sweep_ended(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Runs the `ainima` binary `bin` with `AINIMA_HOME=home` (and no
 /// `RUST_BACKTRACE`, so errors read as a user sees them).
 pub fn ainima(bin: &str, home: &Path, args: &[&str]) -> std::process::Output {
@@ -213,9 +261,7 @@ pub fn model_home(bin: &str, name: &str) -> Option<PathBuf> {
         .entry(name.to_string())
         .or_insert_with(|| {
             let wheel = whisper_wheel()?;
-            let h = std::env::temp_dir().join(format!("ainima-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&h);
-            std::fs::create_dir_all(&h).expect("a temporary home");
+            let h = temp_dir(&format!("home-{name}"));
             let o = ainima(bin, &h, &["models", "import", &wheel.to_string_lossy()]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             Some(h)

@@ -13,7 +13,7 @@ pub fn tiny_en() -> Option<PathBuf> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
         let wheel = wheel()?;
-        let root = std::env::temp_dir().join(format!("ainima-models-{}", std::process::id()));
+        let root = ainima_testkit::temp_dir("models");
         let store = ainima::store::Store::new(&root);
         let name = store.import(&wheel, None).expect("import the wheel");
         assert_eq!(name, "whisper-tiny.en");
