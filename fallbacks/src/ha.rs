@@ -533,6 +533,101 @@ impl Scope<'_> {
 
 /// Every string `node` can be (no slots), or `None` when it holds a slot
 /// or stands for too many.
+/// `parts` (a run written without spaces) with its slot-free end glued
+/// into the last words of the part before it, which has a slot: `[X,
+/// "[s]"]` is `[X']`, X' ending in its own last words with and without
+/// "s". `None` when there is nothing to glue or it cannot be.
+fn glue_trailing(parts: &[Node]) -> Option<Vec<Node>> {
+    let k = parts.iter().rposition(|n| strings(n).is_none())?;
+    if k + 1 == parts.len() {
+        return None;
+    }
+    let suffixes = strings(&Node::Seq(parts[k + 1..].to_vec()))?;
+    let glued = glue(&parts[k], &suffixes)?;
+    let mut out = parts[..k].to_vec();
+    out.push(glued);
+    Some(out)
+}
+
+/// The shortest a part of a compound may be, in letters.
+const COMPOUND_PART_MIN: usize = 3;
+
+/// `word` as two words `known` knows written together, the longest first
+/// part first.
+fn compound(word: &str, known: impl Fn(&str) -> bool) -> Option<(&str, &str)> {
+    let at: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
+    if at.len() < 2 * COMPOUND_PART_MIN {
+        return None;
+    }
+    let splits = || {
+        (COMPOUND_PART_MIN..=at.len() - COMPOUND_PART_MIN)
+            .rev()
+            .map(|k| word.split_at(at[k]))
+    };
+    splits().find(|(a, b)| known(a) && known(b)).or_else(|| {
+        // A name the sentences cannot know before a word they do
+        // ("pizzatimer": a timer's name, then "timer"), the longest such
+        // word.
+        splits()
+            .rev()
+            .find(|(_, b)| b.chars().count() >= COMPOUND_KNOWN_MIN && known(b))
+    })
+}
+
+/// The shortest a known word ending a compound whose first part is not
+/// known may be, in letters.
+const COMPOUND_KNOWN_MIN: usize = 4;
+
+/// `node` followed, with no space, by any of `suffixes`; `None` when its
+/// end is not a word (a slot, or nothing).
+fn glue(node: &Node, suffixes: &[String]) -> Option<Node> {
+    match node {
+        Node::Text(t) if !t.is_empty() && !t.ends_with(char::is_whitespace) => Some(Node::Alt(
+            suffixes
+                .iter()
+                .map(|s| Node::Text(format!("{t}{s}")))
+                .collect(),
+        )),
+        Node::Seq(v) => {
+            let (last, init) = v.split_last()?;
+            match last {
+                // Said or not: glued to it, or to what comes before.
+                Node::Opt(x) => Some(Node::Alt(vec![
+                    Node::Seq(init.iter().cloned().chain([glue(x, suffixes)?]).collect()),
+                    glue(&Node::Seq(init.to_vec()), suffixes)?,
+                ])),
+                _ => Some(Node::Seq(
+                    init.iter()
+                        .cloned()
+                        .chain([glue(last, suffixes)?])
+                        .collect(),
+                )),
+            }
+        }
+        // Each alternative that ends in a word glued; one that ends in a
+        // slot followed by the suffix as a word of its own, as before.
+        Node::Alt(v) => {
+            let glued: Vec<Option<Node>> = v.iter().map(|x| glue(x, suffixes)).collect();
+            if glued.iter().all(Option::is_none) {
+                return None;
+            }
+            let apart = Node::Alt(suffixes.iter().map(|s| Node::Text(s.clone())).collect());
+            Some(Node::Alt(
+                v.iter()
+                    .zip(glued)
+                    .map(|(x, g)| {
+                        g.unwrap_or_else(|| {
+                            Node::Seq(vec![x.clone(), Node::Text(" ".into()), apart.clone()])
+                        })
+                    })
+                    .collect(),
+            ))
+        }
+        Node::Perm(v) => glue(&permutations(v), suffixes),
+        _ => None,
+    }
+}
+
 fn strings(node: &Node) -> Option<Vec<String>> {
     let mut out: Vec<String> = match node {
         Node::Text(t) => vec![t.clone()],
@@ -850,6 +945,10 @@ fn render(node: &Node, joins: &mut Joins) -> String {
                                         // slot joined, each slot apart
                                         // ("minuto[s][ [e ]<seconds>]").
                                         None => {
+                                            // Words glued to the end of a
+                                            // part with a slot ("<timer_start>[s]":
+                                            // "1 times") go into its last words.
+                                            let parts = glue_trailing(&parts).unwrap_or(parts);
                                             let mut words: Vec<Node> = Vec::new();
                                             let joined = |words: &mut Vec<Node>, out: &mut Vec<String>, joins: &mut Joins| {
                                                 let run = std::mem::take(words);
@@ -914,6 +1013,12 @@ struct Block {
     /// about the entity): of two readings that cost the same, the one that
     /// asks more of what it names is taken.
     specific: usize,
+    /// What it asks of the entity (`requires_context` such as `domain`):
+    /// a reading that names no entity must have it from the caller's
+    /// context instead, as hassil's (regression: Serbian "подеси боју
+    /// светла у дневној соби на зелено" was read by a block that asks for a
+    /// light's name, without `name: all`).
+    entity_needs: Vec<(String, Vec<String>)>,
 }
 
 /// A recognised sentence.
@@ -934,6 +1039,9 @@ pub struct Language {
     matcher: Matcher,
     blocks: Vec<Block>,
     ranges: BTreeMap<String, RawRange>,
+    /// List values whose `out` is a list or a map (`device_class: [blind,
+    /// shade]`), as text: they come out as what they are.
+    structured: BTreeSet<String>,
     /// Slots that stand for two (see `Joins::join_pair`).
     pairs: BTreeMap<String, (String, String)>,
 }
@@ -976,6 +1084,7 @@ fn list_of(
     origin: &Origin,
     rules: &BTreeMap<String, String>,
     ranges: &mut BTreeMap<String, RawRange>,
+    structured: &mut BTreeSet<String>,
 ) -> Result<List, Error> {
     let kind = if raw.wildcard {
         ListKind::Wildcard
@@ -996,7 +1105,12 @@ fn list_of(
         let mut out = Vec::new();
         for v in values {
             let (heard, value) = match v {
-                RawValue::Mapped { heard, out, .. } => (heard.clone(), json_text(out)),
+                RawValue::Mapped { heard, out, .. } => {
+                    if out.is_array() || out.is_object() {
+                        structured.insert(json_text(out));
+                    }
+                    (heard.clone(), json_text(out))
+                }
                 RawValue::Plain(v) => (json_text(v), json_text(v)),
             };
             let all =
@@ -1081,6 +1195,7 @@ impl Language {
     fn compile(sources: &[(String, RawSentences, String)], home: &Home) -> Result<Language, Error> {
         let mut catalog = Catalog::new();
         let mut ranges = BTreeMap::new();
+        let mut structured = BTreeSet::new();
         let mut rules = BTreeMap::new();
         for (_, raw, _) in sources {
             for (k, v) in &raw.expansion_rules {
@@ -1091,9 +1206,10 @@ impl Language {
             let file: Arc<str> = Arc::from(name.as_str());
             for (k, l) in &raw.lists {
                 let origin = place(&file, src, &format!("{k}:"));
-                catalog
-                    .lists
-                    .insert(k.clone(), list_of(k, l, &origin, &rules, &mut ranges)?);
+                catalog.lists.insert(
+                    k.clone(),
+                    list_of(k, l, &origin, &rules, &mut ranges, &mut structured)?,
+                );
             }
             catalog.fillers.extend(raw.skip_words.iter().cloned());
             let _ = (&raw.language, &raw.responses);
@@ -1143,7 +1259,7 @@ impl Language {
                     for (k, l) in &d.lists {
                         let origin = place(&file, src, &format!("{k}:"));
                         let key = format!("{k}__b{id}");
-                        let list = list_of(&key, l, &origin, &rules, &mut ranges)?;
+                        let list = list_of(&key, l, &origin, &rules, &mut ranges, &mut structured)?;
                         catalog.lists.insert(key, list);
                         local.insert(k.clone());
                     }
@@ -1233,12 +1349,13 @@ impl Language {
                         let ours = render(&resolved, &mut joins);
                         made = joins.made;
                         pairs = joins.pairs;
-                        let expr = match crate::template::parse(&ours) {
+                        // A template whose every word may be left out
+                        // ("[next] [song]") takes what it says but nothing
+                        // (regression: such templates were left out, and
+                        // Croatian "slijedeća pjesma" was not understood).
+                        let expr = match crate::template::parse_nonempty(&ours) {
                             Ok(e) => e,
-                            // Every word optional: our automaton takes no
-                            // template that matches the empty sentence, so
-                            // this one is left out (its other readings
-                            // with it; counted in the tests' misses).
+                            // Nothing but nothing: nothing to match.
                             Err(e) if e.message.contains("can match nothing") => continue,
                             Err(e) => {
                                 return Err(origin.error(format!(
@@ -1269,6 +1386,7 @@ impl Language {
                     }
                     blocks.push(Block {
                         specific: entity_needs.len(),
+                        entity_needs,
                         intent: intent.clone(),
                         slots: fixed,
                         response: d.response.clone(),
@@ -1284,6 +1402,7 @@ impl Language {
             matcher,
             blocks,
             ranges,
+            structured,
             pairs,
         })
     }
@@ -1303,14 +1422,63 @@ impl Language {
     }
 
     /// What `text` asks for, said where `context` holds (the satellite's
-    /// `area`, say), or `None`.
+    /// `area`, say), or `None`. A sentence read as written is taken; only
+    /// when none is, words the sentences do not know that are two words
+    /// they do know written together ("kjøkkennedtelling": "kjøkken"
+    /// "nedtelling") are read apart, as hassil, which matches text rather
+    /// than words, reads them.
     pub fn recognize(&self, text: &str, context: &BTreeMap<String, Json>) -> Option<Recognized> {
+        self.recognize_as_written(text, context).or_else(|| {
+            let parted = self.compounds_parted(text)?;
+            self.recognize_as_written(&parted, context)
+        })
+    }
+
+    /// `text`'s words with each unknown one that is two known words
+    /// written together parted; `None` when there is none.
+    fn compounds_parted(&self, text: &str) -> Option<String> {
+        let mut parted = false;
+        let words: Vec<String> = crate::text::words(text)
+            .into_iter()
+            .map(|w| {
+                if self.matcher.knows(&w) {
+                    return w;
+                }
+                match compound(&w, |p| self.matcher.knows(p)) {
+                    Some((a, b)) => {
+                        parted = true;
+                        format!("{a} {b}")
+                    }
+                    None => w,
+                }
+            })
+            .collect();
+        parted.then(|| words.join(" "))
+    }
+
+    fn recognize_as_written(
+        &self,
+        text: &str,
+        context: &BTreeMap<String, Json>,
+    ) -> Option<Recognized> {
         let mut parses = self.matcher.parse_all(text, &Context::default(), 64);
         let block_of = |p: &crate::matcher::Parse| {
             p.intent
                 .rsplit_once('#')
                 .and_then(|(_, n)| n.parse::<usize>().ok())
                 .and_then(|id| self.blocks.get(id))
+        };
+        // An entity named: by the name list, or in one word with another
+        // slot ("卧室灯红色": a name and a colour).
+        let names_entity = |p: &crate::matcher::Parse| {
+            p.slots.iter().any(|s| {
+                s.how == "list"
+                    && (s.name == "name"
+                        || self
+                            .pairs
+                            .get(&s.name)
+                            .is_some_and(|(a, b)| a == "name" || b == "name"))
+            })
         };
         // Of readings that cost the same, as hassil's best: one that names
         // an entity, then one that asks more of the entity it names, then
@@ -1321,10 +1489,9 @@ impl Language {
                 .iter()
                 .map(|s| s.text.split_whitespace().count())
                 .sum();
-            let names = p.slots.iter().any(|s| s.name == "name" && s.how == "list");
             (
                 p.cost,
-                !names,
+                !names_entity(p),
                 std::cmp::Reverse(block_of(p).map_or(0, |b| b.specific)),
                 in_slots,
             )
@@ -1333,6 +1500,16 @@ impl Language {
             let Some(block) = block_of(&p) else {
                 continue;
             };
+            if !names_entity(&p) {
+                for (k, vals) in &block.entity_needs {
+                    let Some(have) = context.get(k) else {
+                        continue 'parses;
+                    };
+                    if !vals.is_empty() && !allowed(have).iter().any(|h| vals.contains(h)) {
+                        continue 'parses;
+                    }
+                }
+            }
             let mut slots = block.slots.clone();
             for (k, (vals, slot)) in &block.needs {
                 let Some(have) = context.get(k) else {
@@ -1363,6 +1540,12 @@ impl Language {
                         Some(n) => n,
                         None => continue 'parses,
                     },
+                    // A list or map the list gives: as it is (regression:
+                    // French "ouvre les stores" gave device_class as the
+                    // text "[\"blind\",\"shade\"]").
+                    (Value::Text(t), None) if self.structured.contains(t) => {
+                        serde_json::from_str(t).unwrap_or_else(|_| Json::String(t.clone()))
+                    }
                     (Value::Text(t), None) => Json::String(t.clone()),
                     (v, None) => serde_json::to_value(v).unwrap_or(Json::Null),
                 };
@@ -1460,6 +1643,11 @@ pub struct Miss {
     pub expected_slots: BTreeMap<String, Json>,
     /// The slots that came out.
     pub got_slots: BTreeMap<String, Json>,
+    /// The language's `_test_failures.yaml` lists the sentence as one that
+    /// fails, and it came out right: HA's runner fails that (the list is to
+    /// be shortened).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub listed_as_failing: bool,
 }
 
 /// One test file's result.
@@ -1473,6 +1661,10 @@ pub struct FileResult {
     pub total: usize,
     /// The ones that did not.
     pub misses: Vec<Miss>,
+    /// Of `passed`: sentences the language's `_test_failures.yaml` lists
+    /// as failing that failed (HA's runner passes a listed sentence only
+    /// when it fails).
+    pub failing_as_listed: usize,
     /// Why none could be tried (the file's sentences do not load).
     pub error: Option<String>,
     /// Time spent recognising its sentences, seconds (loading aside).
@@ -1498,15 +1690,32 @@ fn same(a: &Json, b: &Json) -> bool {
     }
 }
 
+/// `_test_failures.yaml`: sentences HA's runner expects to fail.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawFailures {
+    sentences: Vec<String>,
+}
+
 /// Runs one language's test files (`tests/LANG` of home-assistant/intents:
 /// `_fixtures.yaml` is the home) against its sentences (`sentences/LANG`):
-/// each sentence must give the intent and exactly the slots its test names.
+/// each sentence must give the intent and exactly the slots its test names,
+/// except that one `_test_failures.yaml` lists must not, as in HA's runner.
 pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Error> {
     let (home, _): (Home, String) = read_yaml(&tests.join("_fixtures.yaml"))?;
+    let failures_file = tests.join("_test_failures.yaml");
+    let failing: BTreeSet<String> = if failures_file.is_file() {
+        let (raw, _): (RawFailures, String) = read_yaml(&failures_file)?;
+        raw.sentences.into_iter().collect()
+    } else {
+        BTreeSet::new()
+    };
     let language = Language::load(sentences, &home)?;
     let mut out = Vec::new();
     for p in yaml_files(tests)? {
-        if p.file_name().is_some_and(|n| n == "_fixtures.yaml") {
+        if p.file_name()
+            .is_some_and(|n| n == "_fixtures.yaml" || n == "_test_failures.yaml")
+        {
             continue;
         }
         let (raw, _): (RawTests, String) = read_yaml(&p)?;
@@ -1558,6 +1767,7 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
                             passed: 0,
                             total: raw.tests.iter().map(|t| t.sentences.len()).sum(),
                             misses: Vec::new(),
+                            failing_as_listed: 0,
                             error: Some(e.to_string()),
                             seconds: 0.0,
                         });
@@ -1573,6 +1783,7 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
             passed: 0,
             total: 0,
             misses: Vec::new(),
+            failing_as_listed: 0,
             error: None,
             seconds: 0.0,
         };
@@ -1596,8 +1807,10 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
                             .iter()
                             .all(|(k, v)| g.slots.get(k).is_some_and(|h| same(h, v)))
                 });
-                if right {
+                let listed = failing.contains(s);
+                if right != listed {
                     result.passed += 1;
+                    result.failing_as_listed += usize::from(listed);
                 } else {
                     result.misses.push(Miss {
                         sentence: s.clone(),
@@ -1605,6 +1818,7 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
                         got: got.as_ref().map(|g| g.intent.clone()),
                         expected_slots: slots.clone(),
                         got_slots: got.map(|g| g.slots).unwrap_or_default(),
+                        listed_as_failing: listed,
                     });
                 }
             }
@@ -1670,6 +1884,10 @@ mod tests {
         check("(light|lamp)[s] on", "(light|lights|lamp|lamps) on");
         check("what's the time?", "what's the time?");
         check("i {area}[me][t]", "i {area__j0:area}");
+        check(
+            "pause ({hours} time[r])[s] now",
+            "pause ({hours:hours} (timer|timers)|{hours:hours} (time|times)) now",
+        );
         check(
             "{area}[s][ ]{cover:device_class}",
             "{area__cover__j0:pair__area__device_class}",

@@ -738,6 +738,12 @@ impl Matcher {
         self.templates.len()
     }
 
+    /// Whether `word` (one word, as the tokenizer gives it) is in a
+    /// template or a list's value.
+    pub fn knows(&self, word: &str) -> bool {
+        self.syms.contains_key(text::canonical(word).as_ref())
+    }
+
     /// The intents, by name.
     pub fn intents(&self) -> &[String] {
         &self.intents

@@ -217,7 +217,67 @@ pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
     Ok(e)
 }
 
+/// [`parse`] for a template whose every word may be left out (Home
+/// Assistant writes such sentences, "[next] [song]"): it takes what the
+/// template says except saying nothing at all ([`Expr::nonempty`]). Still
+/// an error when the template can say nothing but nothing.
+pub fn parse_nonempty(src: &str) -> Result<Expr, SyntaxError> {
+    let mut p = Parser {
+        chars: src.char_indices().collect(),
+        src,
+        pos: 0,
+    };
+    let e = p.alternatives(None)?;
+    e.nonempty().ok_or_else(|| SyntaxError {
+        column: 1,
+        message: "the template can match nothing at all".into(),
+    })
+}
+
 impl Expr {
+    /// The expression without its empty reading: what it matches but the
+    /// empty sentence, `None` when that is all it matches. A sequence of
+    /// parts that may each be empty becomes one alternative per part that
+    /// is said first (the parts before it left out, those after it as they
+    /// are): `[a] [b]` is `a [b] | b`.
+    pub fn nonempty(&self) -> Option<Expr> {
+        if !self.matches_empty() {
+            return Some(self.clone());
+        }
+        match self {
+            Expr::Word(_) | Expr::Slot { .. } | Expr::Rule { .. } => Some(self.clone()),
+            Expr::Opt(e) => e.nonempty(),
+            Expr::Alt(v) => {
+                let alts: Vec<Expr> = v.iter().filter_map(Expr::nonempty).collect();
+                match alts.len() {
+                    0 => None,
+                    1 => alts.into_iter().next(),
+                    _ => Some(Expr::Alt(alts)),
+                }
+            }
+            Expr::Seq(v) => {
+                // Every part may be empty here (the sequence may be).
+                let alts: Vec<Expr> = (0..v.len())
+                    .filter_map(|i| {
+                        let first = v[i].nonempty()?;
+                        let mut seq = vec![first];
+                        seq.extend(v[i + 1..].iter().cloned());
+                        Some(if seq.len() == 1 {
+                            seq.remove(0)
+                        } else {
+                            Expr::Seq(seq)
+                        })
+                    })
+                    .collect();
+                match alts.len() {
+                    0 => None,
+                    1 => alts.into_iter().next(),
+                    _ => Some(Expr::Alt(alts)),
+                }
+            }
+        }
+    }
+
     /// Whether the expression can match no words (rules count as words).
     pub fn matches_empty(&self) -> bool {
         match self {
@@ -263,6 +323,14 @@ mod tests {
         assert_eq!(got, expect, "template {src:?}");
     }
 
+    fn check_nonempty(src: &str, expect: &str) {
+        let got = match parse_nonempty(src) {
+            Ok(e) => show(&e),
+            Err(e) => format!("error at {}: {}", e.column, e.message),
+        };
+        assert_eq!(got, expect, "template {src:?}");
+    }
+
     #[test]
     fn templates() {
         check(
@@ -299,6 +367,12 @@ mod tests {
         );
         check("", "error at 1: the template can match nothing at all");
         check("a)", "error at 2: unexpected `)`");
+        check_nonempty("[please]", "please");
+        check_nonempty("[a] [b]", "(a [b]|b)");
+        check_nonempty("[a] [b|c] [d]", "(a [(b|c)] [d]|(b|c) [d]|d)");
+        check_nonempty("[a] b", "[a] b");
+        check_nonempty("[a|[b]]", "(a|b)");
+        check_nonempty("[]", "error at 1: the template can match nothing at all");
         check("<>", "error at 2: empty rule name");
     }
 }

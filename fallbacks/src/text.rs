@@ -52,12 +52,25 @@ fn contraction(w: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// A word that is letters, an apostrophe and a number ("d'1", "l'8"):
+/// the letters and the number.
+fn elided_before_number(w: &str) -> Option<(&str, &str)> {
+    let (article, number) = w.split_once('\'')?;
+    let letters = !article.is_empty() && article.chars().all(char::is_alphabetic);
+    let digits = number.starts_with(|c: char| c.is_ascii_digit())
+        && number
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ':');
+    (letters && digits).then_some((article, number))
+}
+
 /// The words of `text` with their byte ranges. Splits on white space and
 /// hyphens, lower-cases, trims punctuation from both ends of a word (so
 /// "7:15", "2.5" and "o'clock" survive), drops thousands separators
 /// ("1,000"), turns a trailing "%" into the word "percent", expands
-/// contractions ("what's" is "what" "is", both spanning the original word)
-/// and parts a possessive "'s" from its word ("joe's" is "joe" "s").
+/// contractions ("what's" is "what" "is", both spanning the original word),
+/// parts a possessive "'s" from its word ("joe's" is "joe" "s") and an
+/// elided article from a number ("d'1" is "d" "1").
 pub fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut start = None;
@@ -85,7 +98,18 @@ pub fn tokens(text: &str) -> Vec<Token> {
             }
             return;
         }
-        if let Some(parts) = contraction(&w) {
+        if let Some((article, number)) = elided_before_number(&w) {
+            // An elided article before a number ("d'1 hora", Catalan): the
+            // article's word, then the number, as the templates write them
+            // ("(de |d')<hours>").
+            for word in [article, number] {
+                out.push(Token {
+                    word: word.into(),
+                    start: s,
+                    end: e,
+                });
+            }
+        } else if let Some(parts) = contraction(&w) {
             for p in parts {
                 out.push(Token {
                     word: (*p).into(),
@@ -209,6 +233,11 @@ mod tests {
         );
         check("and/or", "and@and or@or");
         check("Joe's list", "joe@Joe's s@Joe's list@list");
+        check("d'1 hora", "d@d'1 1@d'1 hora@hora");
+        check(
+            "d'una hora o'clock '90s",
+            "d'una@d'una hora@hora o'clock@o'clock 90s@'90s",
+        );
     }
 
     #[test]
