@@ -218,7 +218,7 @@ pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
 }
 
 /// [`parse`] for a template whose every word may be left out (Home
-/// Assistant writes such sentences, "[next] [song]"): it takes what the
+/// Assistant writes such sentences, `[next] [song]`): it takes what the
 /// template says except saying nothing at all ([`Expr::nonempty`]). Still
 /// an error when the template can say nothing but nothing.
 pub fn parse_nonempty(src: &str) -> Result<Expr, SyntaxError> {
