@@ -52,6 +52,16 @@ fn contraction(w: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// The words a fraction is said as: "1/2" is "half".
+fn fraction(w: &str) -> Option<&'static [&'static str]> {
+    Some(match w {
+        "1/2" => &["half"],
+        "1/4" => &["quarter"],
+        "3/4" => &["3", "quarters"],
+        _ => return None,
+    })
+}
+
 /// A word that is letters, an apostrophe and a number ("d'1", "l'8"):
 /// the letters and the number.
 fn elided_before_number(w: &str) -> Option<(&str, &str)> {
@@ -98,7 +108,16 @@ pub fn tokens(text: &str) -> Vec<Token> {
             }
             return;
         }
-        if let Some((article, number)) = elided_before_number(&w) {
+        if let Some(words) = fraction(&w) {
+            // "1/2 an hour" is "half an hour".
+            for word in words {
+                out.push(Token {
+                    word: (*word).into(),
+                    start: s,
+                    end: e,
+                });
+            }
+        } else if let Some((article, number)) = elided_before_number(&w) {
             // An elided article before a number ("d'1 hora", Catalan): the
             // article's word, then the number, as the templates write them
             // ("(de |d')<hours>").
@@ -143,7 +162,20 @@ pub fn tokens(text: &str) -> Vec<Token> {
         }
     };
     for (i, c) in text.char_indices() {
-        if c.is_whitespace() || c == '-' || c == '/' {
+        // A slash parts words ("and/or"), but not a fraction's digits.
+        let in_fraction = c == '/'
+            && start.is_some_and(|s| {
+                fraction(&format!(
+                    "{}/{}",
+                    &text[s..i],
+                    &text[i + 1..]
+                        .split(|c: char| !c.is_ascii_digit())
+                        .next()
+                        .unwrap_or("")
+                ))
+                .is_some()
+            });
+        if c.is_whitespace() || c == '-' || (c == '/' && !in_fraction) {
             if let Some(s) = start.take() {
                 push(s, i, &mut out);
             }
@@ -232,6 +264,10 @@ mod tests {
             "do@Don\u{2019}t not@Don\u{2019}t stop@stop",
         );
         check("and/or", "and@and or@or");
+        check(
+            "1/2 an hour, 3/4 of a cup, 11/29, 1/25",
+            "half@1/2 an@an hour@hour, 3@3/4 quarters@3/4 of@of a@a cup@cup, 11@11 29@29, 1@1 25@25",
+        );
         check("Joe's list", "joe@Joe's s@Joe's list@list");
         check("d'1 hora", "d@d'1 1@d'1 hora@hora");
         check(

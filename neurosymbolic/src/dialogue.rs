@@ -376,6 +376,16 @@ impl Core {
                 }
             }
         }
+        // Slots of free text take any answer: they are tried last, after a
+        // bare number for a duration (regression: "add 5 minutes to the
+        // pizza timer" ... "no, I said 6" renamed the timer "6").
+        let free = |name: &String| {
+            self.slot_lists
+                .get(&(frame.intent.clone(), name.clone()))
+                .and_then(|l| self.catalog.list(l))
+                .is_some_and(|l| matches!(l.kind, ListKind::Wildcard))
+        };
+        let (free_names, names): (Vec<String>, Vec<String>) = names.into_iter().partition(free);
         for name in &names {
             if let Some((value, text)) = self.answer(&frame.intent, name, answer) {
                 self.explanation
@@ -384,13 +394,30 @@ impl Core {
                 return true;
             }
         }
+        if self.correct_duration(frame, &names, answer) {
+            return true;
+        }
+        for name in &free_names {
+            if let Some((value, text)) = self.answer(&frame.intent, name, answer) {
+                self.explanation
+                    .push(format!("corrected {name} to {value}"));
+                frame.slots.insert(name.clone(), FrameSlot { value, text });
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A bare number corrects a duration among `names` in the unit said
+    /// before; true if one did.
+    fn correct_duration(&mut self, frame: &mut Frame, names: &[String], answer: &str) -> bool {
         // A bare number corrects a duration in the unit said before: "five
         // minutes" ... "no, I said six".
         let words = ainima_fallbacks::text::words(answer);
         if let Some((n, used)) =
             ainima_fallbacks::values::number(&words).filter(|&(_, k)| k == words.len())
         {
-            for name in &names {
+            for name in names {
                 if let Some(FrameSlot {
                     value: Value::Duration { seconds },
                     ..

@@ -153,13 +153,155 @@ pub fn convert(amount: f64, from: &str, to: &str) -> Option<f64> {
     (f.1 == t.1).then(|| amount * f.2 / t.2)
 }
 
+/// A timer: when it ends (a running timer: seconds on the skills' clock,
+/// `Now::absolute`; a paused one: seconds left), the length it was set
+/// for, and the name it was given ("the pizza timer"), if any.
+///
+/// Kept as `[at, length]` or `[at, length, name]`, so timers kept before
+/// names existed still load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(from = "TimerKept", into = "TimerKept")]
+pub struct Timer {
+    /// End (running) or time left (paused), seconds.
+    pub at: i64,
+    /// The length it was set for, seconds.
+    pub length: i64,
+    /// Its name, lower case.
+    pub name: Option<String>,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum TimerKept {
+    Named(i64, i64, String),
+    Plain(i64, i64),
+}
+
+impl From<TimerKept> for Timer {
+    fn from(k: TimerKept) -> Timer {
+        match k {
+            TimerKept::Named(at, length, name) => Timer {
+                at,
+                length,
+                name: Some(name),
+            },
+            TimerKept::Plain(at, length) => Timer {
+                at,
+                length,
+                name: None,
+            },
+        }
+    }
+}
+
+impl From<Timer> for TimerKept {
+    fn from(t: Timer) -> TimerKept {
+        match t.name {
+            Some(n) => TimerKept::Named(t.at, t.length, n),
+            None => TimerKept::Plain(t.at, t.length),
+        }
+    }
+}
+
+impl Timer {
+    /// How the assistant names it: "the pizza timer", "the 5 minute
+    /// timer".
+    fn called(&self) -> String {
+        match &self.name {
+            Some(n) => format!("the {n} timer"),
+            None => format!("the {} timer", length_text(self.length)),
+        }
+    }
+}
+
+/// Which timers a request means: those with the name it says (any case)
+/// and the length it says, when it says them.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Which {
+    name: Option<String>,
+    length: Option<i64>,
+}
+
+impl Which {
+    fn of(frame: &Frame) -> Which {
+        Which {
+            name: frame
+                .text("name")
+                .map(|n| n.trim().to_lowercase())
+                .filter(|n| !n.is_empty()),
+            length: frame.number("length").map(|l| l.round() as i64),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.name.is_none() && self.length.is_none()
+    }
+
+    fn picks(&self, t: &Timer) -> bool {
+        self.name
+            .as_ref()
+            .is_none_or(|n| t.name.as_deref() == Some(n.as_str()))
+            && self.length.is_none_or(|l| t.length == l)
+    }
+
+    /// "There is no pizza timer." and the like.
+    fn none(&self, paused: bool) -> String {
+        let what = match (&self.name, self.length) {
+            (Some(n), _) => format!("{n} timer"),
+            (None, Some(l)) => format!("{} timer", length_text(l)),
+            (None, None) => "timer".into(),
+        };
+        if paused {
+            format!("There is no paused {what}.")
+        } else if self.any() {
+            "There is no timer running.".into()
+        } else {
+            format!("There is no {what}.")
+        }
+    }
+}
+
+/// A length as said before "timer": "5 minute", "1 hour".
+fn length_text(seconds: i64) -> String {
+    let (n, unit) = if seconds % 3600 == 0 && seconds >= 3600 {
+        (seconds / 3600, "hour")
+    } else if seconds % 60 == 0 && seconds >= 60 {
+        (seconds / 60, "minute")
+    } else {
+        (seconds, "second")
+    };
+    format!("{n} {unit}")
+}
+
+/// "the pizza timer", "the 5 minute timer": what a request named.
+fn called_of(which: &Which) -> String {
+    Timer {
+        at: 0,
+        length: which.length.unwrap_or(0),
+        name: which.name.clone(),
+    }
+    .called()
+}
+
+/// `s` with its first letter in upper case.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// The built-in skills' state.
 #[derive(Debug, Clone, Default)]
 pub struct Skills {
-    /// Timers: (absolute end time, length), seconds.
-    pub timers: Vec<(i64, i64)>,
-    /// Paused timers: (time left, length), seconds.
-    pub paused: Vec<(i64, i64)>,
+    /// Running timers.
+    pub timers: Vec<Timer>,
+    /// Paused timers (`at` is the time left).
+    pub paused: Vec<Timer>,
+    /// The timers as they were before the last timer request, for
+    /// [`Skills::undo`].
+    before: Option<(Vec<Timer>, Vec<Timer>)>,
     /// Alarms: (date, seconds of the day).
     pub alarms: Vec<(Date, u32)>,
     /// Devices: name to "on" or "off", brightness and colour.
@@ -181,11 +323,11 @@ pub struct Skills {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pending {
-    /// (end, length) of each timer.
-    pub timers: Vec<(i64, i64)>,
-    /// (time left, length) of each paused timer.
+    /// Each running timer.
+    pub timers: Vec<Timer>,
+    /// Each paused timer (`at` is the time left).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub paused: Vec<(i64, i64)>,
+    pub paused: Vec<Timer>,
     /// When each alarm rings.
     pub alarms: Vec<i64>,
 }
@@ -206,13 +348,16 @@ impl Skills {
     pub fn due(&mut self, now: Now) -> Vec<String> {
         let t = now.absolute();
         let mut due: Vec<(i64, String)> = Vec::new();
-        self.timers.retain(|&(end, length)| {
-            if end > t {
+        self.timers.retain(|timer| {
+            if timer.at > t {
                 return true;
             }
             due.push((
-                end,
-                format!("Your timer for {} is done.", duration_text(length)),
+                timer.at,
+                match &timer.name {
+                    Some(n) => format!("Your {n} timer is done."),
+                    None => format!("Your timer for {} is done.", duration_text(timer.length)),
+                },
             ));
             false
         });
@@ -244,8 +389,8 @@ impl Skills {
     /// Takes back timers and alarms kept from before (those already due
     /// ring at the next [`Skills::due`]).
     pub fn restore(&mut self, p: &Pending) {
-        self.timers.extend(p.timers.iter().copied());
-        self.paused.extend(p.paused.iter().copied());
+        self.timers.extend(p.timers.iter().cloned());
+        self.paused.extend(p.paused.iter().cloned());
         self.alarms.extend(p.alarms.iter().map(|&at| {
             let n = Now::from_unix(at);
             (n.date, n.seconds)
@@ -272,93 +417,29 @@ impl Skills {
         match tool {
             "clock.time" => set("time", clock_text(now.seconds)),
             "clock.date" => set("date", date_text(now.date)),
-            "timer.start" => {
-                let secs = num("duration").unwrap_or(0.0).round() as i64;
-                self.timers.push((t + secs, secs));
-            }
-            "timer.cancel" => {
-                self.timers.retain(|&(end, _)| end > t);
-                let n = self.timers.len() + self.paused.len();
-                self.timers.clear();
-                self.paused.clear();
-                set(
-                    "result",
-                    match n {
-                        0 => "There is no timer running.".into(),
-                        1 => "Timer cancelled.".into(),
-                        n => format!("{n} timers cancelled."),
-                    },
-                );
-            }
-            "timer.left" => {
-                self.timers.retain(|&(end, _)| end > t);
-                let next = self.timers.iter().map(|&(end, _)| end).min();
-                let paused = self.paused.iter().map(|&(left, _)| left).min();
-                set(
-                    "result",
-                    match (next, paused) {
-                        (None, None) => "There is no timer running.".into(),
-                        (None, Some(left)) => {
-                            format!("Paused, with {} left.", duration_text(left))
-                        }
-                        (Some(end), _) => format!("{} left.", duration_text(end - t)),
-                    },
-                );
-            }
-            "timer.pause" => {
-                // A timer already due stays to ring.
-                let (running, due): (Vec<_>, Vec<_>) =
-                    self.timers.iter().partition(|&&(end, _)| end > t);
-                let n = running.len();
-                self.timers = due;
-                self.paused
-                    .extend(running.into_iter().map(|(end, length)| (end - t, length)));
-                set(
-                    "result",
-                    match n {
-                        0 => "There is no timer running.".into(),
-                        1 => "Timer paused.".into(),
-                        n => format!("{n} timers paused."),
-                    },
-                );
-            }
-            "timer.resume" => {
-                let n = self.paused.len();
-                self.timers.extend(
-                    self.paused
-                        .drain(..)
-                        .map(|(left, length)| (t + left, length)),
-                );
-                set(
-                    "result",
-                    match n {
-                        0 => "There is no paused timer.".into(),
-                        1 => "Timer resumed.".into(),
-                        n => format!("{n} timers resumed."),
-                    },
-                );
-            }
-            "timer.add" | "timer.remove" => {
-                self.timers.retain(|&(end, _)| end > t);
-                let secs = num("duration").unwrap_or(0.0).round() as i64;
-                let secs = if tool == "timer.add" { secs } else { -secs };
-                // The timer that ends first, else the paused one with least left.
-                let left = if let Some(x) = self.timers.iter_mut().min_by_key(|x| x.0) {
-                    x.0 = (x.0 + secs).max(t + 1);
-                    Some(x.0 - t)
-                } else if let Some(x) = self.paused.iter_mut().min_by_key(|x| x.0) {
-                    x.0 = (x.0 + secs).max(1);
-                    Some(x.0)
-                } else {
-                    None
-                };
-                set(
-                    "result",
-                    match left {
-                        None => "There is no timer running.".into(),
-                        Some(left) => format!("{} left now.", duration_text(left)),
-                    },
-                );
+            tool if tool.starts_with("timer.") => {
+                self.before = Some((self.timers.clone(), self.paused.clone()));
+                if matches!(
+                    tool,
+                    "timer.cancel" | "timer.left" | "timer.add" | "timer.remove"
+                ) {
+                    // Timers already due are not counted (pausing leaves
+                    // them to ring).
+                    self.timers.retain(|x| x.at > t);
+                }
+                let which = Which::of(frame);
+                let result = self.timer(tool, frame, &which, t);
+                if let Some(r) = result {
+                    set("result", r);
+                }
+                if tool == "timer.start"
+                    && let Some(n) = &which.name
+                {
+                    set(
+                        "duration",
+                        format!("{} for {n}", frame.text("duration").unwrap_or_default()),
+                    );
+                }
             }
             "alarm.set" => {
                 let secs = num("time").unwrap_or(0.0) as u32;
@@ -482,12 +563,131 @@ impl Skills {
 }
 
 impl Skills {
+    /// A timer tool (`timer.start`, `.cancel`, `.left`, `.pause`,
+    /// `.resume`, `.add`, `.remove`) on the timers `which` names (all of
+    /// them when it names none) at `t`; the reply's `{result}`.
+    fn timer(&mut self, tool: &str, frame: &Frame, which: &Which, t: i64) -> Option<String> {
+        let secs = frame.number("duration").unwrap_or(0.0).round() as i64;
+        let count = |n: usize, one: &str, many: &str| match n {
+            1 => one.to_string(),
+            n => format!("{n} {many}"),
+        };
+        Some(match tool {
+            "timer.start" => {
+                self.timers.push(Timer {
+                    at: t + secs,
+                    length: secs,
+                    name: which.name.clone(),
+                });
+                return None;
+            }
+            "timer.cancel" => {
+                let before = self.timers.len() + self.paused.len();
+                self.timers.retain(|x| !which.picks(x));
+                self.paused.retain(|x| !which.picks(x));
+                match before - self.timers.len() - self.paused.len() {
+                    0 => which.none(false),
+                    n if which.any() => count(n, "Timer cancelled.", "timers cancelled."),
+                    1 => capitalised(&format!("{} is cancelled.", called_of(which))),
+                    n => format!("{n} timers cancelled."),
+                }
+            }
+            "timer.left" => {
+                let next = self
+                    .timers
+                    .iter()
+                    .filter(|x| which.picks(x))
+                    .map(|x| x.at)
+                    .min();
+                let paused = self
+                    .paused
+                    .iter()
+                    .filter(|x| which.picks(x))
+                    .map(|x| x.at)
+                    .min();
+                let on = if which.any() {
+                    String::new()
+                } else {
+                    format!(" on {}", called_of(which))
+                };
+                match (next, paused) {
+                    (None, None) => which.none(false),
+                    (None, Some(left)) => format!("Paused, with {} left{on}.", duration_text(left)),
+                    (Some(end), _) => format!("{} left{on}.", duration_text(end - t)),
+                }
+            }
+            "timer.pause" => {
+                // A timer already due stays to ring.
+                let (picked, rest): (Vec<Timer>, Vec<Timer>) = self
+                    .timers
+                    .drain(..)
+                    .partition(|x| which.picks(x) && x.at > t);
+                self.timers = rest;
+                let n = picked.len();
+                self.paused
+                    .extend(picked.into_iter().map(|x| Timer { at: x.at - t, ..x }));
+                match n {
+                    0 => which.none(false),
+                    n => count(n, "Timer paused.", "timers paused."),
+                }
+            }
+            "timer.resume" => {
+                let (picked, rest): (Vec<Timer>, Vec<Timer>) =
+                    self.paused.drain(..).partition(|x| which.picks(x));
+                self.paused = rest;
+                let n = picked.len();
+                self.timers
+                    .extend(picked.into_iter().map(|x| Timer { at: t + x.at, ..x }));
+                match n {
+                    0 => which.none(true),
+                    n => count(n, "Timer resumed.", "timers resumed."),
+                }
+            }
+            "timer.add" | "timer.remove" => {
+                let secs = if tool == "timer.add" { secs } else { -secs };
+                // The one it names that ends first, else the paused one
+                // with least left.
+                let left = if let Some(x) = self
+                    .timers
+                    .iter_mut()
+                    .filter(|x| which.picks(x))
+                    .min_by_key(|x| x.at)
+                {
+                    x.at = (x.at + secs).max(t + 1);
+                    Some(x.at - t)
+                } else if let Some(x) = self
+                    .paused
+                    .iter_mut()
+                    .filter(|x| which.picks(x))
+                    .min_by_key(|x| x.at)
+                {
+                    x.at = (x.at + secs).max(1);
+                    Some(x.at)
+                } else {
+                    None
+                };
+                match left {
+                    None => which.none(false),
+                    Some(left) if which.any() => format!("{} left now.", duration_text(left)),
+                    Some(left) => {
+                        format!("{} left now on {}.", duration_text(left), called_of(which))
+                    }
+                }
+            }
+            _ => return None,
+        })
+    }
+
     /// Takes back the last effect of `tool`, before a corrected request
-    /// runs it again ("set a timer for five minutes" ... "no, I said six").
+    /// runs it again ("set a timer for five minutes" ... "no, I said six";
+    /// "add five minutes to the timer" ... "no, six").
     pub fn undo(&mut self, tool: &str) {
         match tool {
-            "timer.start" => {
-                self.timers.pop();
+            tool if tool.starts_with("timer.") => {
+                if let Some((timers, paused)) = self.before.take() {
+                    self.timers = timers;
+                    self.paused = paused;
+                }
             }
             "alarm.set" => {
                 self.alarms.pop();
@@ -503,6 +703,29 @@ impl Skills {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timers_kept_before_names_still_load() {
+        let old: Pending =
+            serde_json::from_str(r#"{"timers":[[100,60]],"paused":[[30,60]],"alarms":[]}"#)
+                .expect("the old form loads");
+        assert_eq!(
+            old.timers,
+            [Timer {
+                at: 100,
+                length: 60,
+                name: None
+            }]
+        );
+        let mut p = old.clone();
+        p.timers[0].name = Some("pizza".into());
+        let kept = serde_json::to_string(&p).expect("serialises");
+        assert_eq!(
+            kept,
+            r#"{"timers":[[100,60,"pizza"]],"paused":[[30,60]],"alarms":[]}"#
+        );
+        assert_eq!(serde_json::from_str::<Pending>(&kept).expect("loads"), p);
+    }
 
     #[test]
     fn conversions() {
