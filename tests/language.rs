@@ -494,9 +494,23 @@ fn named_timers_are_told_apart_as_a_user_says_them() {
     );
     let out = chat(
         "1795943760",
-        "set a pizza timer for 20 minutes\nstop my pizza timer\ntimer status\n",
+        "set a pizza timer for 20 minutes\nstop my pizza timer\ntimer status\n\
+         set a timer for 2 minutes called egg please\nhow long is left on the egg timer\n\
+         stop the timer for me\n",
     );
-    check(&out, &["The pizza timer is cancelled.", "5 minutes left."]);
+    // Words that name nothing are no name (regression: "for me" and
+    // "please" were taken for names, and "stop the timer for me" stopped
+    // nothing).
+    check(
+        &out,
+        &[
+            "The pizza timer is cancelled.",
+            "5 minutes left.",
+            "2 minutes for egg",
+            "2 minutes left on the egg timer.",
+            "2 timers cancelled.",
+        ],
+    );
 }
 
 /// Issue 14: Home Assistant's own English test sentences for timers, the
@@ -741,11 +755,12 @@ fn home_assistant_s_tests_in_every_language() {
             .find(|x| x["language"] == l)
             .unwrap_or_else(|| panic!("no {l} in the report"))
     };
-    // At 99 % or more on 2026-11-29 (42 of the 57 languages with tests).
+    // At 99 % or more on 2026-11-29 (43 of the 57 languages whose tests
+    // load; sw's do not).
     let at_99 = [
         "bg", "bn", "ca", "cs", "da", "de", "de-CH", "el", "en", "es", "et", "fa", "fi", "ga",
-        "gl", "hi", "hr", "id", "it", "ja", "ka", "kw", "lb", "lt", "lv", "mn", "ms", "nb", "pl",
-        "pt", "pt-br", "ro", "ru", "sk", "sl", "sr", "sr-Latn", "sv", "te", "uk", "ur", "vi",
+        "gl", "hi", "hr", "id", "it", "ja", "ka", "kw", "lb", "lt", "lv", "mn", "ms", "nb", "nl",
+        "pl", "pt", "pt-br", "ro", "ru", "sk", "sl", "sr", "sr-Latn", "sv", "te", "uk", "ur", "vi",
     ];
     for l in at_99 {
         let x = language(l);
@@ -760,18 +775,31 @@ fn home_assistant_s_tests_in_every_language() {
     }
     // Each bug's sentence, as the language's tests say it.
     let check = |bug: &str, l: &str, sentence: &str| {
-        // The sentence is one of the language's tests...
-        let tests = std::fs::read_dir(dir.join("tests").join(l))
+        // The sentence is one of the language's tests (not a listed
+        // failure), in a file that loaded and was tested...
+        let file = std::fs::read_dir(dir.join("tests").join(l))
             .expect("the language's tests")
             .flatten()
-            .any(|f| std::fs::read_to_string(f.path()).is_ok_and(|t| t.contains(sentence)));
-        assert!(tests, "{bug} ({l}): {sentence:?} is not in its tests");
-        // ...and not missed.
-        let missed: Vec<serde_json::Value> = language(l)["files"]
-            .as_array()
-            .expect("files")
+            .filter(|f| f.file_name() != "_test_failures.yaml")
+            .find(|f| std::fs::read_to_string(f.path()).is_ok_and(|t| t.contains(sentence)))
+            .map(|f| f.file_name().to_string_lossy().into_owned())
+            .unwrap_or_else(|| panic!("{bug} ({l}): {sentence:?} is not in its tests"));
+        let files = language(l)["files"].as_array().expect("files");
+        let result = files
             .iter()
-            .flat_map(|f| f["misses"].as_array().cloned().unwrap_or_default())
+            .find(|f| f["file"] == file.as_str())
+            .unwrap_or_else(|| panic!("{bug} ({l}): no result for {file}"));
+        assert!(result["error"].is_null(), "{bug} ({l}): {result}");
+        assert!(
+            result["total"].as_u64().unwrap_or(0) > 0,
+            "{bug} ({l}): {result}"
+        );
+        // ...and not missed.
+        let missed: Vec<serde_json::Value> = result["misses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
             .filter(|m| m["sentence"] == sentence)
             .collect();
         assert!(missed.is_empty(), "{bug} ({l}): {missed:?}");
@@ -805,6 +833,11 @@ fn home_assistant_s_tests_in_every_language() {
         "two known words written as one",
         "nb",
         "pause kjøkkennedtelling",
+    );
+    check(
+        "a known word that is two known words, written as one",
+        "nl",
+        "annuleer keukentimer",
     );
     check(
         "a name before a known word, written as one",

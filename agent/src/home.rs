@@ -337,14 +337,15 @@ fn state_json(e: &Entity) -> Value {
 pub fn act(home: &mut Home, intent: &str, args: &Value) -> std::result::Result<Done, String> {
     let found = targets(home, args, domain_of(intent))?;
     let speech = act_on(home, intent, args, &found)?;
-    let want = args.get("state").map(|s| text(s).to_lowercase());
+    // A state, or any of a list ("[open, on]").
+    let want = any_of(args.get("state"));
     let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
     for &i in &found {
         let s = state_json(&home.entities[i]);
         let fits = want.as_ref().is_none_or(|w| {
             s["state"]
                 .as_str()
-                .is_some_and(|x| x.eq_ignore_ascii_case(w))
+                .is_some_and(|x| w.iter().any(|y| x.eq_ignore_ascii_case(y)))
         });
         if fits {
             matched.push(s);
@@ -449,12 +450,14 @@ fn act_on(
                     (e.name.clone(), format!("{}{unit}", state_of(e)))
                 })
                 .collect();
-            match args.get("state").map(text) {
-                // "Is the lamp on?", "Are any lights on?"
-                Some(want) => {
+            match any_of(args.get("state")).filter(|w| !w.is_empty()) {
+                // "Is the lamp on?", "Are any lights on?" (a state, or any
+                // of a list)
+                Some(wants) => {
+                    let want = wants[0].clone();
                     let yes: Vec<&String> = states
                         .iter()
-                        .filter(|(_, s)| s.eq_ignore_ascii_case(&want))
+                        .filter(|(_, s)| wants.iter().any(|w| s.eq_ignore_ascii_case(w)))
                         .map(|(n, _)| n)
                         .collect();
                     Ok(match (yes.len(), states.len()) {

@@ -531,8 +531,6 @@ impl Scope<'_> {
     }
 }
 
-/// Every string `node` can be (no slots), or `None` when it holds a slot
-/// or stands for too many.
 /// `parts` (a run written without spaces) with its slot-free end glued
 /// into the last words of the part before it, which has a slot: `[X,
 /// "[s]"]` is `[X']`, X' ending in its own last words with and without
@@ -553,8 +551,9 @@ fn glue_trailing(parts: &[Node]) -> Option<Vec<Node>> {
 const COMPOUND_PART_MIN: usize = 3;
 
 /// `word` as two words `known` knows written together, the longest first
-/// part first.
-fn compound(word: &str, known: impl Fn(&str) -> bool) -> Option<(&str, &str)> {
+/// part first; or, unless the word itself is known (`whole_known`), an
+/// unknown first part before a known word.
+fn compound(word: &str, known: impl Fn(&str) -> bool, whole_known: bool) -> Option<(&str, &str)> {
     let at: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
     if at.len() < 2 * COMPOUND_PART_MIN {
         return None;
@@ -565,6 +564,9 @@ fn compound(word: &str, known: impl Fn(&str) -> bool) -> Option<(&str, &str)> {
             .map(|k| word.split_at(at[k]))
     };
     splits().find(|(a, b)| known(a) && known(b)).or_else(|| {
+        if whole_known {
+            return None;
+        }
         // A name the sentences cannot know before a word they do
         // ("pizzatimer": a timer's name, then "timer"), the longest such
         // word.
@@ -628,6 +630,8 @@ fn glue(node: &Node, suffixes: &[String]) -> Option<Node> {
     }
 }
 
+/// Every string `node` can be (no slots), or `None` when it holds a slot
+/// or stands for too many.
 fn strings(node: &Node) -> Option<Vec<String>> {
     let mut out: Vec<String> = match node {
         Node::Text(t) => vec![t.clone()],
@@ -1019,6 +1023,9 @@ struct Block {
     /// светла у дневној соби на зелено" was read by a block that asks for a
     /// light's name, without `name: all`).
     entity_needs: Vec<(String, Vec<String>)>,
+    /// What it refuses of the entity (`excludes_context`): likewise the
+    /// caller's context, when no entity is named.
+    entity_refuses: Vec<(String, Vec<String>)>,
 }
 
 /// A recognised sentence.
@@ -1387,6 +1394,7 @@ impl Language {
                     blocks.push(Block {
                         specific: entity_needs.len(),
                         entity_needs,
+                        entity_refuses,
                         intent: intent.clone(),
                         slots: fixed,
                         response: d.response.clone(),
@@ -1428,23 +1436,35 @@ impl Language {
     /// "nedtelling") are read apart, as hassil, which matches text rather
     /// than words, reads them.
     pub fn recognize(&self, text: &str, context: &BTreeMap<String, Json>) -> Option<Recognized> {
-        self.recognize_as_written(text, context).or_else(|| {
-            let parted = self.compounds_parted(text)?;
-            self.recognize_as_written(&parted, context)
-        })
+        self.recognize_as_written(text, context)
+            .or_else(|| {
+                let parted = self.compounds_parted(text, false)?;
+                self.recognize_as_written(&parted, context)
+            })
+            .or_else(|| {
+                // Then known words too: "keukentimer" is in a list of
+                // joined words elsewhere, while this block writes "{area}
+                // timer" (after the unknown ones only, so that a known
+                // word such as "aufgeladen" is not read as "auf geladen"
+                // where it need not be).
+                let parted = self.compounds_parted(text, true)?;
+                self.recognize_as_written(&parted, context)
+            })
     }
 
-    /// `text`'s words with each unknown one that is two known words
-    /// written together parted; `None` when there is none.
-    fn compounds_parted(&self, text: &str) -> Option<String> {
+    /// `text`'s words with each unknown one (and, with `known`, each
+    /// known one) that is two known words written together parted; `None`
+    /// when there is none.
+    fn compounds_parted(&self, text: &str, known: bool) -> Option<String> {
         let mut parted = false;
         let words: Vec<String> = crate::text::words(text)
             .into_iter()
             .map(|w| {
-                if self.matcher.knows(&w) {
+                let whole_known = self.matcher.knows(&w);
+                if whole_known && !known {
                     return w;
                 }
-                match compound(&w, |p| self.matcher.knows(p)) {
+                match compound(&w, |p| self.matcher.knows(p), whole_known) {
                     Some((a, b)) => {
                         parted = true;
                         format!("{a} {b}")
@@ -1509,6 +1529,13 @@ impl Language {
                         continue 'parses;
                     }
                 }
+                for (k, vals) in &block.entity_refuses {
+                    if let Some(have) = context.get(k)
+                        && allowed(have).iter().any(|h| vals.contains(h))
+                    {
+                        continue 'parses;
+                    }
+                }
             }
             let mut slots = block.slots.clone();
             for (k, (vals, slot)) in &block.needs {
@@ -1552,8 +1579,15 @@ impl Language {
                 if let (Some((a, b)), Json::String(both)) = (self.pairs.get(&s.name), &value)
                     && let Some((x, y)) = both.split_once(PAIR)
                 {
-                    slots.insert(a.clone(), Json::String(x.to_string()));
-                    slots.insert(b.clone(), Json::String(y.to_string()));
+                    let half = |h: &str| {
+                        if self.structured.contains(h) {
+                            serde_json::from_str(h).unwrap_or_else(|_| Json::String(h.to_string()))
+                        } else {
+                            Json::String(h.to_string())
+                        }
+                    };
+                    slots.insert(a.clone(), half(x));
+                    slots.insert(b.clone(), half(y));
                     continue;
                 }
                 slots.insert(s.name.clone(), value);

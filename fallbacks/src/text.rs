@@ -80,7 +80,9 @@ fn elided_before_number(w: &str) -> Option<(&str, &str)> {
 /// ("1,000"), turns a trailing "%" into the word "percent", expands
 /// contractions ("what's" is "what" "is", both spanning the original word),
 /// parts a possessive "'s" from its word ("joe's" is "joe" "s") and an
-/// elided article from a number ("d'1" is "d" "1").
+/// elided article from a number ("d'1" is "d" "1"), and reads the
+/// fractions "1/2", "1/4" and "3/4" as words ("half"; a slash elsewhere
+/// parts words, "and/or").
 pub fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut start = None;

@@ -222,13 +222,46 @@ struct Which {
     length: Option<i64>,
 }
 
+/// Words that stand where a timer's name does but name nothing: "stop
+/// the timer for me", "set another timer", "cancel this timer".
+const NOT_NAMES: &[&str] = &[
+    "me",
+    "us",
+    "you",
+    "it",
+    "this",
+    "that",
+    "another",
+    "new",
+    "other",
+    "the other",
+    "current",
+    "one",
+    "first",
+    "second",
+    "last",
+    "next",
+    "same",
+];
+
+/// The name a request gives a timer: lower case, filler phrases at its
+/// end left out ("pizza please" is "pizza"); `None` for words that name
+/// nothing ([`NOT_NAMES`]).
+fn timer_name(said: &str) -> Option<String> {
+    let mut name = said.trim().to_lowercase();
+    while let Some(rest) = ainima_fallbacks::matcher::FILLERS.iter().find_map(|f| {
+        name.strip_suffix(f)
+            .filter(|r| r.is_empty() || r.ends_with(' '))
+    }) {
+        name = rest.trim_end().to_string();
+    }
+    (!name.is_empty() && !NOT_NAMES.contains(&name.as_str())).then_some(name)
+}
+
 impl Which {
     fn of(frame: &Frame) -> Which {
         Which {
-            name: frame
-                .text("name")
-                .map(|n| n.trim().to_lowercase())
-                .filter(|n| !n.is_empty()),
+            name: frame.text("name").and_then(|n| timer_name(&n)),
             length: frame.number("length").map(|l| l.round() as i64),
         }
     }
@@ -348,6 +381,10 @@ impl Skills {
     pub fn due(&mut self, now: Now) -> Vec<String> {
         let t = now.absolute();
         let mut due: Vec<(i64, String)> = Vec::new();
+        // A timer that rang is never brought back by an undo.
+        if let Some((timers, _)) = &mut self.before {
+            timers.retain(|x| x.at > t);
+        }
         self.timers.retain(|timer| {
             if timer.at > t {
                 return true;
@@ -419,14 +456,6 @@ impl Skills {
             "clock.date" => set("date", date_text(now.date)),
             tool if tool.starts_with("timer.") => {
                 self.before = Some((self.timers.clone(), self.paused.clone()));
-                if matches!(
-                    tool,
-                    "timer.cancel" | "timer.left" | "timer.add" | "timer.remove"
-                ) {
-                    // Timers already due are not counted (pausing leaves
-                    // them to ring).
-                    self.timers.retain(|x| x.at > t);
-                }
                 let which = Which::of(frame);
                 let result = self.timer(tool, frame, &which, t);
                 if let Some(r) = result {
@@ -568,6 +597,10 @@ impl Skills {
     /// them when it names none) at `t`; the reply's `{result}`.
     fn timer(&mut self, tool: &str, frame: &Frame, which: &Which, t: i64) -> Option<String> {
         let secs = frame.number("duration").unwrap_or(0.0).round() as i64;
+        // Running timers already due are left to ring: no request picks
+        // them, nor drops them unrung (regression: a request about the
+        // pizza timer dropped a due egg timer).
+        let picks = |x: &Timer| which.picks(x) && x.at > t;
         let count = |n: usize, one: &str, many: &str| match n {
             1 => one.to_string(),
             n => format!("{n} {many}"),
@@ -583,7 +616,7 @@ impl Skills {
             }
             "timer.cancel" => {
                 let before = self.timers.len() + self.paused.len();
-                self.timers.retain(|x| !which.picks(x));
+                self.timers.retain(|x| !picks(x));
                 self.paused.retain(|x| !which.picks(x));
                 match before - self.timers.len() - self.paused.len() {
                     0 => which.none(false),
@@ -593,12 +626,7 @@ impl Skills {
                 }
             }
             "timer.left" => {
-                let next = self
-                    .timers
-                    .iter()
-                    .filter(|x| which.picks(x))
-                    .map(|x| x.at)
-                    .min();
+                let next = self.timers.iter().filter(|x| picks(x)).map(|x| x.at).min();
                 let paused = self
                     .paused
                     .iter()
@@ -618,10 +646,8 @@ impl Skills {
             }
             "timer.pause" => {
                 // A timer already due stays to ring.
-                let (picked, rest): (Vec<Timer>, Vec<Timer>) = self
-                    .timers
-                    .drain(..)
-                    .partition(|x| which.picks(x) && x.at > t);
+                let (picked, rest): (Vec<Timer>, Vec<Timer>) =
+                    self.timers.drain(..).partition(|x| picks(x));
                 self.timers = rest;
                 let n = picked.len();
                 self.paused
@@ -650,7 +676,7 @@ impl Skills {
                 let left = if let Some(x) = self
                     .timers
                     .iter_mut()
-                    .filter(|x| which.picks(x))
+                    .filter(|x| picks(x))
                     .min_by_key(|x| x.at)
                 {
                     x.at = (x.at + secs).max(t + 1);
@@ -703,6 +729,110 @@ impl Skills {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use ainima_fallbacks::Value;
+
+    /// A timer request's frame: `slots` as (name, value).
+    fn frame(slots: &[(&str, Value)]) -> Frame {
+        Frame {
+            slots: slots
+                .iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::Text(t) => t.clone(),
+                        other => other.to_string(),
+                    };
+                    (
+                        k.to_string(),
+                        crate::dialogue::FrameSlot {
+                            value: v.clone(),
+                            text,
+                        },
+                    )
+                })
+                .collect(),
+            ..Frame::default()
+        }
+    }
+
+    fn at(seconds: i64) -> Now {
+        Now::from_unix(1_795_942_800 + seconds)
+    }
+
+    fn minutes(n: f64) -> Value {
+        Value::Duration { seconds: n * 60.0 }
+    }
+
+    fn name(n: &str) -> Value {
+        Value::Text(n.into())
+    }
+
+    #[test]
+    fn words_that_name_nothing_are_no_timer_s_name() {
+        for (said, expect) in [
+            ("pizza", Some("pizza")),
+            ("Pizza please", Some("pizza")),
+            ("egg for me thanks", Some("egg")),
+            ("me", None),
+            ("another", None),
+            ("this", None),
+            ("please", None),
+        ] {
+            assert_eq!(timer_name(said).as_deref(), expect, "{said:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_about_one_timer_leaves_a_due_one_to_ring() {
+        let mut s = Skills::new();
+        s.run(
+            "timer.start",
+            &frame(&[("duration", minutes(1.0)), ("name", name("egg"))]),
+            at(0),
+        );
+        s.run(
+            "timer.start",
+            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
+            at(0),
+        );
+        // At 2 minutes the egg timer is due, not yet rung.
+        let o = s.run("timer.left", &frame(&[("name", name("pizza"))]), at(120));
+        assert_eq!(o.vars["result"], "8 minutes left on the pizza timer.");
+        let o = s.run("timer.cancel", &frame(&[("name", name("pizza"))]), at(120));
+        assert_eq!(o.vars["result"], "The pizza timer is cancelled.");
+        assert_eq!(s.due(at(120)), ["Your egg timer is done."]);
+    }
+
+    #[test]
+    fn an_undone_timer_change_never_brings_back_a_timer_that_rang() {
+        let mut s = Skills::new();
+        s.run(
+            "timer.start",
+            &frame(&[("duration", minutes(1.0)), ("name", name("egg"))]),
+            at(0),
+        );
+        s.run(
+            "timer.start",
+            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
+            at(0),
+        );
+        s.run(
+            "timer.add",
+            &frame(&[("duration", minutes(5.0)), ("name", name("pizza"))]),
+            at(30),
+        );
+        assert_eq!(s.due(at(60)), ["Your egg timer is done."]);
+        // "No, I said 6": the change is taken back, the egg timer stays rung.
+        s.undo("timer.add");
+        let o = s.run(
+            "timer.add",
+            &frame(&[("duration", minutes(6.0)), ("name", name("pizza"))]),
+            at(60),
+        );
+        assert_eq!(o.vars["result"], "15 minutes left now on the pizza timer.");
+        assert_eq!(s.timers.len(), 1);
+        assert!(s.due(at(10_000)).iter().all(|d| !d.contains("egg")));
+    }
 
     #[test]
     fn timers_kept_before_names_still_load() {

@@ -173,10 +173,9 @@ pub fn check_snapshot(snapshots: &Path, name: &str, actual: &str) {
 ///
 /// Every test's files live under one folder per process, and the first call
 /// in a process removes the folders of test processes that have ended
-/// (regression: tests left a model copy and a home per process behind, 46 GB
-/// in `/tmp` here, until CI's disk was full: "No space left on device"). So
-/// a run leaves at most the last test process's folder, and the next run
-/// removes it.
+/// an hour before (regression: tests left a model copy and a home per
+/// process behind, 46 GB in `/tmp` here, until CI's disk was full: "No space
+/// left on device"). So folders never pile up past an hour's runs.
 pub fn temp_dir(name: &str) -> PathBuf {
     static SWEPT: std::sync::Once = std::sync::Once::new();
     let tmp = std::env::temp_dir();
@@ -191,6 +190,10 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 const TEMP_PREFIX: &str = "ainima-test-";
+
+/// How old a folder of a process that is not running must be to be
+/// removed.
+const ENDED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Removes the [`temp_dir`] folders in `tmp` of processes that no longer
 /// run. Where `/proc` does not tell which processes run, removes nothing.
@@ -210,7 +213,14 @@ fn sweep_ended(tmp: &Path) {
         else {
             continue;
         };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        // Also an hour old: a process in another PID namespace sharing
+        // this folder is not in our /proc, and no test process runs an
+        // hour.
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|d| d > ENDED_AFTER));
+        if pid != std::process::id() && old && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
