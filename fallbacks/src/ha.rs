@@ -550,30 +550,39 @@ fn glue_trailing(parts: &[Node]) -> Option<Vec<Node>> {
 /// The shortest a part of a compound may be, in letters.
 const COMPOUND_PART_MIN: usize = 3;
 
+/// The shortest a known word ending a compound of two known words may be,
+/// in letters: a case ending ("उच्चतममा": "उच्चतम" "मा", Nepali).
+const COMPOUND_END_MIN: usize = 2;
+
 /// `word` as two words `known` knows written together, the longest first
-/// part first; or, unless the word itself is known (`whole_known`), an
-/// unknown first part before a known word.
+/// part first (parts of three letters or more, then an ending of two:
+/// "woonkamer" "gordijnen", not "woonkamergordijn" "en"); or, unless the
+/// word itself is known (`whole_known`), an unknown first part before a
+/// known word.
 fn compound(word: &str, known: impl Fn(&str) -> bool, whole_known: bool) -> Option<(&str, &str)> {
     let at: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
-    if at.len() < 2 * COMPOUND_PART_MIN {
+    if at.len() < COMPOUND_PART_MIN + COMPOUND_END_MIN {
         return None;
     }
-    let splits = || {
-        (COMPOUND_PART_MIN..=at.len() - COMPOUND_PART_MIN)
+    let splits = |end_min: usize| {
+        (COMPOUND_PART_MIN..=at.len() - end_min)
             .rev()
             .map(|k| word.split_at(at[k]))
     };
-    splits().find(|(a, b)| known(a) && known(b)).or_else(|| {
-        if whole_known {
-            return None;
-        }
-        // A name the sentences cannot know before a word they do
-        // ("pizzatimer": a timer's name, then "timer"), the longest such
-        // word.
-        splits()
-            .rev()
-            .find(|(_, b)| b.chars().count() >= COMPOUND_KNOWN_MIN && known(b))
-    })
+    // Parts of three letters or more first ("woonkamer" "gordijnen", not
+    // "woonkamergordijn" "en"), a short ending only then.
+    let both = |end_min| splits(end_min).find(|(a, b)| known(a) && known(b));
+    both(COMPOUND_PART_MIN)
+        .or_else(|| both(COMPOUND_END_MIN))
+        .or_else(|| {
+            if whole_known {
+                return None;
+            }
+            // A name the sentences cannot know before a word they do
+            // ("pizzatimer": a timer's name, then "timer"), the longest such
+            // word.
+            splits(COMPOUND_KNOWN_MIN).rev().find(|(_, b)| known(b))
+        })
 }
 
 /// The shortest a known word ending a compound whose first part is not
@@ -1434,46 +1443,41 @@ impl Language {
     /// when none is, words the sentences do not know that are two words
     /// they do know written together ("kjøkkennedtelling": "kjøkken"
     /// "nedtelling") are read apart, as hassil, which matches text rather
-    /// than words, reads them.
+    /// than words, reads them; then, one at a time, known words that are
+    /// two known words.
     pub fn recognize(&self, text: &str, context: &BTreeMap<String, Json>) -> Option<Recognized> {
-        self.recognize_as_written(text, context)
-            .or_else(|| {
-                let parted = self.compounds_parted(text, false)?;
-                self.recognize_as_written(&parted, context)
-            })
-            .or_else(|| {
-                // Then known words too: "keukentimer" is in a list of
-                // joined words elsewhere, while this block writes "{area}
-                // timer" (after the unknown ones only, so that a known
-                // word such as "aufgeladen" is not read as "auf geladen"
-                // where it need not be).
-                let parted = self.compounds_parted(text, true)?;
-                self.recognize_as_written(&parted, context)
-            })
-    }
-
-    /// `text`'s words with each unknown one (and, with `known`, each
-    /// known one) that is two known words written together parted; `None`
-    /// when there is none.
-    fn compounds_parted(&self, text: &str, known: bool) -> Option<String> {
+        if let Some(r) = self.recognize_as_written(text, context) {
+            return Some(r);
+        }
+        // The words, unknown ones that are two words parted.
+        let known = |p: &str| self.matcher.knows(p);
+        let mut words: Vec<String> = crate::text::words(text);
         let mut parted = false;
-        let words: Vec<String> = crate::text::words(text)
-            .into_iter()
-            .map(|w| {
-                let whole_known = self.matcher.knows(&w);
-                if whole_known && !known {
-                    return w;
-                }
-                match compound(&w, |p| self.matcher.knows(p), whole_known) {
-                    Some((a, b)) => {
-                        parted = true;
-                        format!("{a} {b}")
-                    }
-                    None => w,
-                }
-            })
-            .collect();
-        parted.then(|| words.join(" "))
+        for w in &mut words {
+            if !known(w)
+                && let Some((a, b)) = compound(w, known, false)
+            {
+                *w = format!("{a} {b}");
+                parted = true;
+            }
+        }
+        if parted && let Some(r) = self.recognize_as_written(&words.join(" "), context) {
+            return Some(r);
+        }
+        // Then one known word at a time that is two known words:
+        // "keukentimer" is in a list of joined words elsewhere, while this
+        // block writes "{area} timer" (one at a time, so that "sluiten" is
+        // not read as "sluit en" where it need not be).
+        (0..words.len()).find_map(|i| {
+            let w = &words[i];
+            if !known(w) {
+                return None;
+            }
+            let (a, b) = compound(w, known, true)?;
+            let mut one = words.clone();
+            one[i] = format!("{a} {b}");
+            self.recognize_as_written(&one.join(" "), context)
+        })
     }
 
     fn recognize_as_written(

@@ -52,6 +52,36 @@ fn contraction(w: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// A number, "%" or both, with letters written against them: the number,
+/// "percent" and the letters ("50%ra", "%ra", "50मा"); `None` otherwise. A
+/// number before letters without "%" is parted only when the letters are
+/// not ASCII ("1st", "10am", "mp3" stay as they are).
+fn suffixed_number(core: &str) -> Option<Vec<String>> {
+    let digits_end = core
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .map_or(core.len(), |(i, _)| i);
+    let (number, rest) = core.split_at(digits_end);
+    let number = number.trim_end_matches(['.', ',']);
+    let (percent, letters) = match rest.strip_prefix('%') {
+        Some(l) => (true, l),
+        None => (false, rest),
+    };
+    let is_letters = !letters.is_empty() && letters.chars().all(char::is_alphabetic);
+    if !is_letters || (!percent && (number.is_empty() || letters.is_ascii())) {
+        return None;
+    }
+    let mut out = Vec::new();
+    if !number.is_empty() {
+        out.push(number.replace(',', ""));
+    }
+    if percent {
+        out.push("percent".into());
+    }
+    out.push(letters.to_string());
+    Some(out)
+}
+
 /// The words a fraction is said as: "1/2" is "half".
 fn fraction(w: &str) -> Option<&'static [&'static str]> {
     Some(match w {
@@ -79,8 +109,9 @@ fn elided_before_number(w: &str) -> Option<(&str, &str)> {
 /// "7:15", "2.5" and "o'clock" survive), drops thousands separators
 /// ("1,000"), turns a trailing "%" into the word "percent", expands
 /// contractions ("what's" is "what" "is", both spanning the original word),
-/// parts a possessive "'s" from its word ("joe's" is "joe" "s") and an
-/// elided article from a number ("d'1" is "d" "1"), and reads the
+/// parts a possessive "'s" from its word ("joe's" is "joe" "s"), an
+/// elided article from a number ("d'1" is "d" "1") and a suffix from a
+/// number ("50%ra" is "50" "percent" "ra"), and reads the
 /// fractions "1/2", "1/4" and "3/4" as words ("half"; a slash elsewhere
 /// parts words, "and/or").
 pub fn tokens(text: &str) -> Vec<Token> {
@@ -98,6 +129,20 @@ pub fn tokens(text: &str) -> Vec<Token> {
             .to_string();
         if w.chars().all(|c| c.is_ascii_digit() || c == ',') {
             w.retain(|c| c != ',');
+        }
+        let core = lower.trim_matches(|c: char| !c.is_alphanumeric() && c != '%');
+        if let Some(parts) = suffixed_number(core) {
+            // A number with a suffix written against it ("50%ra",
+            // Hungarian; "50%로", Korean; "50मा", Nepali), or a "%" with one
+            // ("%ra" in a template): the number, "percent", the suffix.
+            for word in parts {
+                out.push(Token {
+                    word,
+                    start: s,
+                    end: e,
+                });
+            }
+            return;
         }
         if w.is_empty() {
             // A lone "%" still says "percent".
@@ -272,6 +317,11 @@ mod tests {
         );
         check("Joe's list", "joe@Joe's s@Joe's list@list");
         check("d'1 hora", "d@d'1 1@d'1 hora@hora");
+        check(
+            "50%ra %ra 50%로 50मा 50% 1st 10am mp3",
+            "50@50%ra percent@50%ra ra@50%ra percent@%ra ra@%ra 50@50%로 percent@50%로 로@50%로 \
+             50@50मा मा@50मा 50@50% percent@50% 1st@1st 10am@10am mp3@mp3",
+        );
         check(
             "d'una hora o'clock '90s",
             "d'una@d'una hora@hora o'clock@o'clock 90s@'90s",
