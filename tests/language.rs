@@ -506,7 +506,7 @@ fn named_timers_are_told_apart_as_a_user_says_them() {
         &[
             "The pizza timer is cancelled.",
             "5 minutes left.",
-            "2 minutes for egg",
+            "OK, 2 minutes for egg, starting now.",
             "2 minutes left on the egg timer.",
             "2 timers cancelled.",
         ],

@@ -338,7 +338,7 @@ pub fn act(home: &mut Home, intent: &str, args: &Value) -> std::result::Result<D
     let found = targets(home, args, domain_of(intent))?;
     let speech = act_on(home, intent, args, &found)?;
     // A state, or any of a list ("[open, on]").
-    let want = any_of(args.get("state"));
+    let want = any_of(args.get("state")).filter(|w| !w.is_empty());
     let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
     for &i in &found {
         let s = state_json(&home.entities[i]);
@@ -454,7 +454,12 @@ fn act_on(
                 // "Is the lamp on?", "Are any lights on?" (a state, or any
                 // of a list)
                 Some(wants) => {
-                    let want = wants[0].clone();
+                    // Said as the state that holds, if one does.
+                    let want = wants
+                        .iter()
+                        .find(|w| states.iter().any(|(_, s)| s.eq_ignore_ascii_case(w)))
+                        .unwrap_or(&wants[0])
+                        .clone();
                     let yes: Vec<&String> = states
                         .iter()
                         .filter(|(_, s)| wants.iter().any(|w| s.eq_ignore_ascii_case(w)))
@@ -582,6 +587,13 @@ mod tests {
         check(
             "HassGetState",
             json!({"name": "Bedroom Lamp", "state": "on"}),
+            "Yes, Bedroom Lamp is on.",
+        );
+        // A state given as a list is any of it (Slovak "[open, on]";
+        // regression: the list was compared as text and matched nothing).
+        check(
+            "HassGetState",
+            json!({"name": "Bedroom Lamp", "state": ["open", "on"]}),
             "Yes, Bedroom Lamp is on.",
         );
         check(

@@ -547,6 +547,10 @@ fn glue_trailing(parts: &[Node]) -> Option<Vec<Node>> {
     Some(out)
 }
 
+/// The longest sentence, in words, whose known words are tried parted one
+/// at a time (each try is a parse).
+const COMPOUND_SENTENCE_MAX: usize = 24;
+
 /// The shortest a part of a compound may be, in letters.
 const COMPOUND_PART_MIN: usize = 3;
 
@@ -1468,6 +1472,9 @@ impl Language {
         // "keukentimer" is in a list of joined words elsewhere, while this
         // block writes "{area} timer" (one at a time, so that "sluiten" is
         // not read as "sluit en" where it need not be).
+        if words.len() > COMPOUND_SENTENCE_MAX {
+            return None;
+        }
         (0..words.len()).find_map(|i| {
             let w = &words[i];
             if !known(w) {
@@ -1869,6 +1876,44 @@ pub fn run_tests(sentences: &Path, tests: &Path) -> Result<Vec<FileResult>, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// hassil's context rule when no entity is named, and list values that
+    /// are lists, alone and in a word with another slot.
+    #[test]
+    fn context_a_block_asks_of_an_entity_comes_from_the_caller_without_one() {
+        let sentences = "language: xx\nlists:\n  cover_classes:\n    values:\n      - in: blinds\n        out: [blind, shade]\nintents:\n  HassTurnOn:\n    data:\n      - sentences: [\"open the lights\"]\n        requires_context: {domain: light}\n      - sentences: [\"open the lights\", \"open {cover_classes:device_class}\", \"open {area}{cover_classes:device_class}\"]\n        excludes_context: {domain: cover}\n        slots: {name: all}\n";
+        let home = "areas:\n  - {name: Kitchen, id: kitchen}\n";
+        let l = Language::from_texts(
+            &[("_common.yaml", "language: xx\n"), ("x.yaml", sentences)],
+            home,
+        )
+        .expect("loads");
+        let ctx = |k: &str, v: &str| BTreeMap::from([(k.to_string(), Json::String(v.into()))]);
+        let got = |text: &str, c: &BTreeMap<String, Json>| {
+            l.recognize(text, c)
+                .map(|r| serde_json::to_string(&r.slots).unwrap_or_default())
+        };
+        // No entity named: the first block needs domain light from the
+        // caller, the second must not have domain cover.
+        assert_eq!(
+            got("open the lights", &BTreeMap::new()).as_deref(),
+            Some(r#"{"name":"all"}"#)
+        );
+        assert_eq!(
+            got("open the lights", &ctx("domain", "light")).as_deref(),
+            Some("{}")
+        );
+        assert_eq!(got("open the lights", &ctx("domain", "cover")), None);
+        // A list value that is a list comes out as one, alone and paired.
+        assert_eq!(
+            got("open blinds", &BTreeMap::new()).as_deref(),
+            Some(r#"{"device_class":["blind","shade"],"name":"all"}"#)
+        );
+        assert_eq!(
+            got("open kitchenblinds", &BTreeMap::new()).as_deref(),
+            Some(r#"{"area":"Kitchen","device_class":["blind","shade"],"name":"all"}"#)
+        );
+    }
 
     fn check(template: &str, expect: &str) {
         let node = parse_hassil(template).expect("parses");

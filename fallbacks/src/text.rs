@@ -67,13 +67,27 @@ fn suffixed_number(core: &str) -> Option<Vec<String>> {
         Some(l) => (true, l),
         None => (false, rest),
     };
-    let is_letters = !letters.is_empty() && letters.chars().all(char::is_alphabetic);
+    // Letters, and the marks written with them outside ASCII (a virama,
+    // "50प्रतिशत").
+    let is_letters = !letters.is_empty()
+        && letters
+            .chars()
+            .all(|c| c.is_alphabetic() || (!c.is_ascii() && !c.is_whitespace() && !c.is_numeric()));
     if !is_letters || (!percent && (number.is_empty() || letters.is_ascii())) {
         return None;
     }
     let mut out = Vec::new();
     if !number.is_empty() {
-        out.push(number.replace(',', ""));
+        // A comma before three digits groups thousands ("1,000%ra");
+        // otherwise it is a decimal comma ("1,5%ra" is 1.5).
+        let thousands = number
+            .rsplit_once(',')
+            .is_some_and(|(_, after)| after.len() == 3);
+        out.push(if thousands {
+            number.replace(',', "")
+        } else {
+            number.replace(',', ".")
+        });
     }
     if percent {
         out.push("percent".into());
@@ -318,9 +332,11 @@ mod tests {
         check("Joe's list", "joe@Joe's s@Joe's list@list");
         check("d'1 hora", "d@d'1 1@d'1 hora@hora");
         check(
-            "50%ra %ra 50%로 50मा 50% 1st 10am mp3",
+            "50%ra %ra 50%로 50मा 50% 1st 10am mp3 1,5%ra 1,000%ra 50प्रतिशत",
             "50@50%ra percent@50%ra ra@50%ra percent@%ra ra@%ra 50@50%로 percent@50%로 로@50%로 \
-             50@50मा मा@50मा 50@50% percent@50% 1st@1st 10am@10am mp3@mp3",
+             50@50मा मा@50मा 50@50% percent@50% 1st@1st 10am@10am mp3@mp3 \
+             1.5@1,5%ra percent@1,5%ra ra@1,5%ra 1000@1,000%ra percent@1,000%ra ra@1,000%ra \
+             50@50प्रतिशत प्रतिशत@50प्रतिशत",
         );
         check(
             "d'una hora o'clock '90s",

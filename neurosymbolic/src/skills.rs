@@ -220,19 +220,22 @@ impl Timer {
 struct Which {
     name: Option<String>,
     length: Option<i64>,
+    /// One timer, not named ("this timer"): acted on only when it is the
+    /// only one.
+    one: bool,
 }
 
 /// Words that stand where a timer's name does but name nothing: "stop
-/// the timer for me", "set another timer", "cancel this timer".
-const NOT_NAMES: &[&str] = &[
-    "me",
-    "us",
-    "you",
-    "it",
+/// the timer for me", "set another timer".
+const NOT_NAMES: &[&str] = &["me", "us", "you", "it", "another", "new", "a new"];
+
+/// Words that stand where a timer's name does and mean one timer without
+/// naming it: "cancel this timer", "the other timer". With more than one
+/// timer the assistant asks which (regression: "cancel the other timer"
+/// cancelled every timer).
+const ONE_OF: &[&str] = &[
     "this",
     "that",
-    "another",
-    "new",
     "other",
     "the other",
     "current",
@@ -260,14 +263,17 @@ fn timer_name(said: &str) -> Option<String> {
 
 impl Which {
     fn of(frame: &Frame) -> Which {
+        let name = frame.text("name").and_then(|n| timer_name(&n));
+        let one = name.as_deref().is_some_and(|n| ONE_OF.contains(&n));
         Which {
-            name: frame.text("name").and_then(|n| timer_name(&n)),
+            name: name.filter(|_| !one),
             length: frame.number("length").map(|l| l.round() as i64),
+            one,
         }
     }
 
     fn any(&self) -> bool {
-        self.name.is_none() && self.length.is_none()
+        self.name.is_none() && self.length.is_none() && !self.one
     }
 
     fn picks(&self, t: &Timer) -> bool {
@@ -306,8 +312,12 @@ fn length_text(seconds: i64) -> String {
     format!("{n} {unit}")
 }
 
-/// "the pizza timer", "the 5 minute timer": what a request named.
+/// "the pizza timer", "the 5 minute timer", "the timer": what a request
+/// named.
 fn called_of(which: &Which) -> String {
+    if which.name.is_none() && which.length.is_none() {
+        return "the timer".into();
+    }
     Timer {
         at: 0,
         length: which.length.unwrap_or(0),
@@ -381,14 +391,12 @@ impl Skills {
     pub fn due(&mut self, now: Now) -> Vec<String> {
         let t = now.absolute();
         let mut due: Vec<(i64, String)> = Vec::new();
-        // A timer that rang is never brought back by an undo.
-        if let Some((timers, _)) = &mut self.before {
-            timers.retain(|x| x.at > t);
-        }
+        let mut rang: Vec<(i64, Option<String>)> = Vec::new();
         self.timers.retain(|timer| {
             if timer.at > t {
                 return true;
             }
+            rang.push((timer.length, timer.name.clone()));
             due.push((
                 timer.at,
                 match &timer.name {
@@ -406,6 +414,20 @@ impl Skills {
             due.push((at, format!("It's {}: your alarm.", clock_text(seconds))));
             false
         });
+        // A timer that rang is never brought back by an undo: it leaves
+        // the snapshot too, found by what a change keeps, its length and
+        // name (regression: an undo brought back a timer that had rung;
+        // pruning the snapshot by end time instead lost one that had not).
+        if let Some((timers, paused)) = &mut self.before {
+            for (length, name) in rang {
+                let same = |x: &Timer| x.length == length && x.name == name;
+                if let Some(i) = timers.iter().position(same) {
+                    timers.remove(i);
+                } else if let Some(i) = paused.iter().position(same) {
+                    paused.remove(i);
+                }
+            }
+        }
         due.sort_by_key(|d| d.0);
         due.into_iter().map(|d| d.1).collect()
     }
@@ -597,14 +619,19 @@ impl Skills {
     /// them when it names none) at `t`; the reply's `{result}`.
     fn timer(&mut self, tool: &str, frame: &Frame, which: &Which, t: i64) -> Option<String> {
         let secs = frame.number("duration").unwrap_or(0.0).round() as i64;
-        // Running timers already due are left to ring: no request picks
-        // them, nor drops them unrung (regression: a request about the
-        // pizza timer dropped a due egg timer).
+        // Running timers already due are left to ring: asking about or
+        // pausing timers does not pick them, and no request drops one it
+        // does not name (regression: a request about the pizza timer
+        // dropped a due egg timer unrung).
         let picks = |x: &Timer| which.picks(x) && x.at > t;
         let count = |n: usize, one: &str, many: &str| match n {
             1 => one.to_string(),
             n => format!("{n} {many}"),
         };
+        let timers = self.timers.iter().filter(|x| x.at > t).count() + self.paused.len();
+        if which.one && tool != "timer.start" && timers > 1 {
+            return Some(format!("Which one? There are {timers} timers."));
+        }
         Some(match tool {
             "timer.start" => {
                 self.timers.push(Timer {
@@ -616,7 +643,9 @@ impl Skills {
             }
             "timer.cancel" => {
                 let before = self.timers.len() + self.paused.len();
-                self.timers.retain(|x| !picks(x));
+                // A due timer not rung yet is cancelled too (the floor
+                // was not free to ring it); one not asked about rings.
+                self.timers.retain(|x| !which.picks(x));
                 self.paused.retain(|x| !which.picks(x));
                 match before - self.timers.len() - self.paused.len() {
                     0 => which.none(false),
@@ -673,10 +702,12 @@ impl Skills {
                 let secs = if tool == "timer.add" { secs } else { -secs };
                 // The one it names that ends first, else the paused one
                 // with least left.
+                // A due timer not rung yet is changed too: "add 5
+                // minutes" as it ends keeps it going.
                 let left = if let Some(x) = self
                     .timers
                     .iter_mut()
-                    .filter(|x| picks(x))
+                    .filter(|x| which.picks(x))
                     .min_by_key(|x| x.at)
                 {
                     x.at = (x.at + secs).max(t + 1);
@@ -775,7 +806,9 @@ mod tests {
             ("egg for me thanks", Some("egg")),
             ("me", None),
             ("another", None),
-            ("this", None),
+            // "This" means one timer: `Which` asks which when there are
+            // more (`ONE_OF`).
+            ("this", Some("this")),
             ("please", None),
         ] {
             assert_eq!(timer_name(said).as_deref(), expect, "{said:?}");
@@ -832,6 +865,64 @@ mod tests {
         assert_eq!(o.vars["result"], "15 minutes left now on the pizza timer.");
         assert_eq!(s.timers.len(), 1);
         assert!(s.due(at(10_000)).iter().all(|d| !d.contains("egg")));
+    }
+
+    #[test]
+    fn one_timer_not_named_is_asked_about_when_there_are_more() {
+        let mut s = Skills::new();
+        s.run("timer.start", &frame(&[("duration", minutes(1.0))]), at(0));
+        s.run(
+            "timer.start",
+            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
+            at(0),
+        );
+        let o = s.run(
+            "timer.cancel",
+            &frame(&[("name", name("the other"))]),
+            at(10),
+        );
+        assert_eq!(o.vars["result"], "Which one? There are 2 timers.");
+        assert_eq!(s.timers.len(), 2);
+        s.run("timer.cancel", &frame(&[("name", name("pizza"))]), at(10));
+        let o = s.run("timer.cancel", &frame(&[("name", name("this"))]), at(20));
+        assert_eq!(o.vars["result"], "The timer is cancelled.");
+        assert!(s.timers.is_empty());
+    }
+
+    #[test]
+    fn a_due_timer_cancelled_by_name_does_not_ring() {
+        let mut s = Skills::new();
+        s.run(
+            "timer.start",
+            &frame(&[("duration", minutes(1.0)), ("name", name("egg"))]),
+            at(0),
+        );
+        let o = s.run("timer.cancel", &frame(&[("name", name("egg"))]), at(90));
+        assert_eq!(o.vars["result"], "The egg timer is cancelled.");
+        assert!(s.due(at(90)).is_empty());
+    }
+
+    #[test]
+    fn an_undo_after_a_deadline_keeps_a_timer_that_did_not_ring() {
+        let mut s = Skills::new();
+        s.run(
+            "timer.start",
+            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
+            at(0),
+        );
+        s.run(
+            "timer.add",
+            &frame(&[("duration", minutes(5.0)), ("name", name("pizza"))]),
+            at(590),
+        );
+        assert!(s.due(at(600)).is_empty());
+        s.undo("timer.add");
+        let o = s.run(
+            "timer.add",
+            &frame(&[("duration", minutes(6.0)), ("name", name("pizza"))]),
+            at(600),
+        );
+        assert_eq!(o.vars["result"], "6 minutes left now on the pizza timer.");
     }
 
     #[test]
