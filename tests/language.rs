@@ -4,6 +4,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The shared copy of home-assistant/intents; `None` (skipped) where it is
+/// absent.
+fn ha_intents() -> Option<PathBuf> {
+    let dir = ainima_testkit::data_dir()?.join("ha-intents");
+    if !dir.join("tests/en/_fixtures.yaml").is_file() {
+        return ainima_testkit::skip("no ha-intents in the shared data");
+    }
+    Some(dir)
+}
+
 fn home(name: &str) -> PathBuf {
     ainima_testkit::temp_dir(&format!("lang-{name}"))
 }
@@ -521,14 +531,9 @@ fn named_timers_are_told_apart_as_a_user_says_them() {
 /// (HA's `conversation_command`), named below.
 #[test]
 fn home_assistant_s_timer_clock_and_list_sentences_reach_the_built_in_skills() {
-    let Some(data) = ainima_testkit::data_dir() else {
+    let Some(dir) = ha_intents().map(|d| d.join("tests/en")) else {
         return;
     };
-    let dir = data.join("ha-intents/tests/en");
-    if !dir.join("_fixtures.yaml").is_file() {
-        ainima_testkit::skip::<()>("no ha-intents in the shared data");
-        return;
-    }
     let ours = [
         ("HassStartTimer", "timer_set"),
         ("HassCancelTimer", "timer_cancel"),
@@ -671,14 +676,9 @@ fn chat_writes_a_session_s_events() {
 /// `<percent>` that no English file defines) is named with its place.
 #[test]
 fn home_assistant_s_english_tests_pass() {
-    let Some(data) = ainima_testkit::data_dir() else {
+    let Some(dir) = ha_intents() else {
         return;
     };
-    let dir = data.join("ha-intents");
-    if !dir.join("tests/en/_fixtures.yaml").is_file() {
-        ainima_testkit::skip::<()>("no ha-intents in the shared data");
-        return;
-    }
     let h = home("ha-en");
     let o = ainima(
         &h,
@@ -733,14 +733,9 @@ fn home_assistant_s_english_tests_pass() {
 /// after the bug.
 #[test]
 fn home_assistant_s_tests_in_every_language() {
-    let Some(data) = ainima_testkit::data_dir() else {
+    let Some(dir) = ha_intents() else {
         return;
     };
-    let dir = data.join("ha-intents");
-    if !dir.join("tests/en/_fixtures.yaml").is_file() {
-        ainima_testkit::skip::<()>("no ha-intents in the shared data");
-        return;
-    }
     let h = home("ha-all");
     let o = ainima(
         &h,

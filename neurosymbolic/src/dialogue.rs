@@ -386,18 +386,15 @@ impl Core {
                 .is_some_and(|l| matches!(l.kind, ListKind::Wildcard))
         };
         let (free_names, names): (Vec<String>, Vec<String>) = names.into_iter().partition(free);
-        for name in &names {
-            if let Some((value, text)) = self.answer(&frame.intent, name, answer) {
-                self.explanation
-                    .push(format!("corrected {name} to {value}"));
-                frame.slots.insert(name.clone(), FrameSlot { value, text });
-                return true;
-            }
-        }
-        if self.correct_duration(frame, &names, answer) {
-            return true;
-        }
-        for name in &free_names {
+        self.correct_one_of(frame, &names, answer)
+            || self.correct_duration(frame, &names, answer)
+            || self.correct_one_of(frame, &free_names, answer)
+    }
+
+    /// Changes the first of `names` whose list takes `answer`; true if one
+    /// did.
+    fn correct_one_of(&mut self, frame: &mut Frame, names: &[String], answer: &str) -> bool {
+        for name in names {
             if let Some((value, text)) = self.answer(&frame.intent, name, answer) {
                 self.explanation
                     .push(format!("corrected {name} to {value}"));

@@ -798,6 +798,15 @@ mod tests {
         Value::Text(n.into())
     }
 
+    /// Starts a timer of `length` minutes, named `called` if given, at `t`.
+    fn start(s: &mut Skills, length: f64, called: Option<&str>, t: i64) {
+        let mut slots = vec![("duration", minutes(length))];
+        if let Some(n) = called {
+            slots.push(("name", name(n)));
+        }
+        s.run("timer.start", &frame(&slots), at(t));
+    }
+
     #[test]
     fn words_that_name_nothing_are_no_timer_s_name() {
         for (said, expect) in [
@@ -818,16 +827,8 @@ mod tests {
     #[test]
     fn a_request_about_one_timer_leaves_a_due_one_to_ring() {
         let mut s = Skills::new();
-        s.run(
-            "timer.start",
-            &frame(&[("duration", minutes(1.0)), ("name", name("egg"))]),
-            at(0),
-        );
-        s.run(
-            "timer.start",
-            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
-            at(0),
-        );
+        start(&mut s, 1.0, Some("egg"), 0);
+        start(&mut s, 10.0, Some("pizza"), 0);
         // At 2 minutes the egg timer is due, not yet rung.
         let o = s.run("timer.left", &frame(&[("name", name("pizza"))]), at(120));
         assert_eq!(o.vars["result"], "8 minutes left on the pizza timer.");
@@ -839,16 +840,8 @@ mod tests {
     #[test]
     fn an_undone_timer_change_never_brings_back_a_timer_that_rang() {
         let mut s = Skills::new();
-        s.run(
-            "timer.start",
-            &frame(&[("duration", minutes(1.0)), ("name", name("egg"))]),
-            at(0),
-        );
-        s.run(
-            "timer.start",
-            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
-            at(0),
-        );
+        start(&mut s, 1.0, Some("egg"), 0);
+        start(&mut s, 10.0, Some("pizza"), 0);
         s.run(
             "timer.add",
             &frame(&[("duration", minutes(5.0)), ("name", name("pizza"))]),
@@ -870,12 +863,8 @@ mod tests {
     #[test]
     fn one_timer_not_named_is_asked_about_when_there_are_more() {
         let mut s = Skills::new();
-        s.run("timer.start", &frame(&[("duration", minutes(1.0))]), at(0));
-        s.run(
-            "timer.start",
-            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
-            at(0),
-        );
+        start(&mut s, 1.0, None, 0);
+        start(&mut s, 10.0, Some("pizza"), 0);
         let o = s.run(
             "timer.cancel",
             &frame(&[("name", name("the other"))]),
@@ -892,11 +881,7 @@ mod tests {
     #[test]
     fn a_due_timer_cancelled_by_name_does_not_ring() {
         let mut s = Skills::new();
-        s.run(
-            "timer.start",
-            &frame(&[("duration", minutes(1.0)), ("name", name("egg"))]),
-            at(0),
-        );
+        start(&mut s, 1.0, Some("egg"), 0);
         let o = s.run("timer.cancel", &frame(&[("name", name("egg"))]), at(90));
         assert_eq!(o.vars["result"], "The egg timer is cancelled.");
         assert!(s.due(at(90)).is_empty());
@@ -905,11 +890,7 @@ mod tests {
     #[test]
     fn an_undo_after_a_deadline_keeps_a_timer_that_did_not_ring() {
         let mut s = Skills::new();
-        s.run(
-            "timer.start",
-            &frame(&[("duration", minutes(10.0)), ("name", name("pizza"))]),
-            at(0),
-        );
+        start(&mut s, 10.0, Some("pizza"), 0);
         s.run(
             "timer.add",
             &frame(&[("duration", minutes(5.0)), ("name", name("pizza"))]),
