@@ -202,17 +202,9 @@ impl Parser<'_> {
 
 /// Parses one template.
 pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
-    let mut p = Parser {
-        chars: src.char_indices().collect(),
-        src,
-        pos: 0,
-    };
-    let e = p.alternatives(None)?;
+    let e = parse_any(src)?;
     if e.matches_empty() {
-        return Err(SyntaxError {
-            column: 1,
-            message: "the template can match nothing at all".into(),
-        });
+        return Err(nothing());
     }
     Ok(e)
 }
@@ -222,16 +214,24 @@ pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
 /// template says except saying nothing at all ([`Expr::nonempty`]). Still
 /// an error when the template can say nothing but nothing.
 pub fn parse_nonempty(src: &str) -> Result<Expr, SyntaxError> {
+    parse_any(src)?.nonempty().ok_or_else(nothing)
+}
+
+/// The template, whatever it matches.
+fn parse_any(src: &str) -> Result<Expr, SyntaxError> {
     let mut p = Parser {
         chars: src.char_indices().collect(),
         src,
         pos: 0,
     };
-    let e = p.alternatives(None)?;
-    e.nonempty().ok_or_else(|| SyntaxError {
+    p.alternatives(None)
+}
+
+fn nothing() -> SyntaxError {
+    SyntaxError {
         column: 1,
         message: "the template can match nothing at all".into(),
-    })
+    }
 }
 
 impl Expr {
