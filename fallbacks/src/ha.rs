@@ -1487,6 +1487,17 @@ impl Language {
         })
     }
 
+    /// A list value's text as HA's value: a list or map the list gives as
+    /// it is (regression: French "ouvre les stores" gave device_class as
+    /// the text `["blind","shade"]`), the rest as text.
+    fn value_of(&self, text: &str) -> Json {
+        if self.structured.contains(text) {
+            serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.to_string()))
+        } else {
+            Json::String(text.to_string())
+        }
+    }
+
     fn recognize_as_written(
         &self,
         text: &str,
@@ -1531,40 +1542,35 @@ impl Language {
             let Some(block) = block_of(&p) else {
                 continue;
             };
-            if !names_entity(&p) {
-                for (k, vals) in &block.entity_needs {
-                    let Some(have) = context.get(k) else {
-                        continue 'parses;
-                    };
-                    if !vals.is_empty() && !allowed(have).iter().any(|h| vals.contains(h)) {
-                        continue 'parses;
-                    }
-                }
-                for (k, vals) in &block.entity_refuses {
-                    if let Some(have) = context.get(k)
-                        && allowed(have).iter().any(|h| vals.contains(h))
-                    {
-                        continue 'parses;
-                    }
-                }
+            // The caller's context has `k`, as one of `vals` (any, when
+            // none are given); or has `k` as one of `vals`, for a refusal.
+            let has = |k: &str, vals: &[String]| {
+                context
+                    .get(k)
+                    .is_some_and(|h| vals.is_empty() || allowed(h).iter().any(|x| vals.contains(x)))
+            };
+            let refused = |k: &str, vals: &[String]| {
+                context
+                    .get(k)
+                    .is_some_and(|h| allowed(h).iter().any(|x| vals.contains(x)))
+            };
+            // Without an entity named, what the block asks and refuses of
+            // it is asked of the caller's context, as hassil's.
+            if !names_entity(&p)
+                && (block.entity_needs.iter().any(|(k, v)| !has(k, v))
+                    || block.entity_refuses.iter().any(|(k, v)| refused(k, v)))
+            {
+                continue;
+            }
+            if block.needs.iter().any(|(k, (v, _))| !has(k, v))
+                || block.refuses.iter().any(|(k, v)| refused(k, v))
+            {
+                continue;
             }
             let mut slots = block.slots.clone();
-            for (k, (vals, slot)) in &block.needs {
-                let Some(have) = context.get(k) else {
-                    continue 'parses;
-                };
-                if !vals.is_empty() && !allowed(have).iter().any(|h| vals.contains(h)) {
-                    continue 'parses;
-                }
-                if *slot {
+            for (k, (_, slot)) in &block.needs {
+                if *slot && let Some(have) = context.get(k) {
                     slots.insert(k.clone(), have.clone());
-                }
-            }
-            for (k, vals) in &block.refuses {
-                if let Some(have) = context.get(k)
-                    && allowed(have).iter().any(|h| vals.contains(h))
-                {
-                    continue 'parses;
                 }
             }
             for s in &p.slots {
@@ -1578,27 +1584,14 @@ impl Language {
                         Some(n) => n,
                         None => continue 'parses,
                     },
-                    // A list or map the list gives: as it is (regression:
-                    // French "ouvre les stores" gave device_class as the
-                    // text "[\"blind\",\"shade\"]").
-                    (Value::Text(t), None) if self.structured.contains(t) => {
-                        serde_json::from_str(t).unwrap_or_else(|_| Json::String(t.clone()))
-                    }
-                    (Value::Text(t), None) => Json::String(t.clone()),
+                    (Value::Text(t), None) => self.value_of(t),
                     (v, None) => serde_json::to_value(v).unwrap_or(Json::Null),
                 };
                 if let (Some((a, b)), Json::String(both)) = (self.pairs.get(&s.name), &value)
                     && let Some((x, y)) = both.split_once(PAIR)
                 {
-                    let half = |h: &str| {
-                        if self.structured.contains(h) {
-                            serde_json::from_str(h).unwrap_or_else(|_| Json::String(h.to_string()))
-                        } else {
-                            Json::String(h.to_string())
-                        }
-                    };
-                    slots.insert(a.clone(), half(x));
-                    slots.insert(b.clone(), half(y));
+                    slots.insert(a.clone(), self.value_of(x));
+                    slots.insert(b.clone(), self.value_of(y));
                     continue;
                 }
                 slots.insert(s.name.clone(), value);

@@ -145,96 +145,56 @@ pub fn tokens(text: &str) -> Vec<Token> {
             w.retain(|c| c != ',');
         }
         let core = lower.trim_matches(|c: char| !c.is_alphanumeric() && c != '%');
-        if let Some(parts) = suffixed_number(core) {
+        let words: Vec<String> = if let Some(parts) = suffixed_number(core) {
             // A number with a suffix written against it ("50%ra",
             // Hungarian; "50%로", Korean; "50मा", Nepali), or a "%" with one
             // ("%ra" in a template): the number, "percent", the suffix.
-            for word in parts {
-                out.push(Token {
-                    word,
-                    start: s,
-                    end: e,
-                });
-            }
-            return;
-        }
-        if w.is_empty() {
+            parts
+        } else if w.is_empty() {
             // A lone "%" still says "percent".
             if percent {
-                out.push(Token {
-                    word: "percent".into(),
-                    start: s,
-                    end: e,
-                });
-            }
-            return;
-        }
-        if let Some(words) = fraction(&w) {
-            // "1/2 an hour" is "half an hour".
-            for word in words {
-                out.push(Token {
-                    word: (*word).into(),
-                    start: s,
-                    end: e,
-                });
-            }
-        } else if let Some((article, number)) = elided_before_number(&w) {
-            // An elided article before a number ("d'1 hora", Catalan): the
-            // article's word, then the number, as the templates write them
-            // ("(de |d')<hours>").
-            for word in [article, number] {
-                out.push(Token {
-                    word: word.into(),
-                    start: s,
-                    end: e,
-                });
-            }
-        } else if let Some(parts) = contraction(&w) {
-            for p in parts {
-                out.push(Token {
-                    word: (*p).into(),
-                    start: s,
-                    end: e,
-                });
-            }
-        } else if let Some(stem) = w.strip_suffix("'s").filter(|s| !s.is_empty()) {
-            // A possessive: the name, then the "s" (so "the kitchen's
-            // lights" reads "the kitchen s lights" on both sides).
-            for word in [stem, "s"] {
-                out.push(Token {
-                    word: word.into(),
-                    start: s,
-                    end: e,
-                });
+                vec!["percent".into()]
+            } else {
+                Vec::new()
             }
         } else {
-            out.push(Token {
-                word: w,
-                start: s,
-                end: e,
-            });
-        }
-        if percent {
-            out.push(Token {
-                word: "percent".into(),
-                start: s,
-                end: e,
-            });
-        }
+            let mut words: Vec<String> = if let Some(words) = fraction(&w) {
+                // "1/2 an hour" is "half an hour".
+                words.iter().map(|x| (*x).into()).collect()
+            } else if let Some((article, number)) = elided_before_number(&w) {
+                // An elided article before a number ("d'1 hora", Catalan):
+                // the article's word, then the number, as the templates
+                // write them ("(de |d')<hours>").
+                vec![article.into(), number.into()]
+            } else if let Some(parts) = contraction(&w) {
+                parts.iter().map(|x| (*x).into()).collect()
+            } else if let Some(stem) = w.strip_suffix("'s").filter(|s| !s.is_empty()) {
+                // A possessive: the name, then the "s" (so "the kitchen's
+                // lights" reads "the kitchen s lights" on both sides).
+                vec![stem.into(), "s".into()]
+            } else {
+                vec![w]
+            };
+            if percent {
+                words.push("percent".into());
+            }
+            words
+        };
+        // Every word spans the original word.
+        out.extend(words.into_iter().map(|word| Token {
+            word,
+            start: s,
+            end: e,
+        }));
     };
     for (i, c) in text.char_indices() {
         // A slash parts words ("and/or"), but not a fraction's digits.
         let in_fraction = c == '/'
             && start.is_some_and(|s| {
-                fraction(&format!(
-                    "{}/{}",
-                    &text[s..i],
-                    &text[i + 1..]
-                        .split(|c: char| !c.is_ascii_digit())
-                        .next()
-                        .unwrap_or("")
-                ))
-                .is_some()
+                let end = text[i + 1..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .map_or(text.len(), |k| i + 1 + k);
+                fraction(&text[s..end]).is_some()
             });
         if c.is_whitespace() || c == '-' || (c == '/' && !in_fraction) {
             if let Some(s) = start.take() {

@@ -203,17 +203,6 @@ impl From<Timer> for TimerKept {
     }
 }
 
-impl Timer {
-    /// How the assistant names it: "the pizza timer", "the 5 minute
-    /// timer".
-    fn called(&self) -> String {
-        match &self.name {
-            Some(n) => format!("the {n} timer"),
-            None => format!("the {} timer", length_text(self.length)),
-        }
-    }
-}
-
 /// Which timers a request means: those with the name it says (any case)
 /// and the length it says, when it says them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -283,13 +272,18 @@ impl Which {
             && self.length.is_none_or(|l| t.length == l)
     }
 
-    /// "There is no pizza timer." and the like.
-    fn none(&self, paused: bool) -> String {
-        let what = match (&self.name, self.length) {
+    /// What the request named: "pizza timer", "5 minute timer", "timer".
+    fn what(&self) -> String {
+        match (&self.name, self.length) {
             (Some(n), _) => format!("{n} timer"),
             (None, Some(l)) => format!("{} timer", length_text(l)),
             (None, None) => "timer".into(),
-        };
+        }
+    }
+
+    /// "There is no pizza timer." and the like.
+    fn none(&self, paused: bool) -> String {
+        let what = self.what();
         if paused {
             format!("There is no paused {what}.")
         } else if self.any() {
@@ -310,29 +304,6 @@ fn length_text(seconds: i64) -> String {
         (seconds, "second")
     };
     format!("{n} {unit}")
-}
-
-/// "the pizza timer", "the 5 minute timer", "the timer": what a request
-/// named.
-fn called_of(which: &Which) -> String {
-    if which.name.is_none() && which.length.is_none() {
-        return "the timer".into();
-    }
-    Timer {
-        at: 0,
-        length: which.length.unwrap_or(0),
-        name: which.name.clone(),
-    }
-    .called()
-}
-
-/// `s` with its first letter in upper case.
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 /// The built-in skills' state.
@@ -650,7 +621,7 @@ impl Skills {
                 match before - self.timers.len() - self.paused.len() {
                     0 => which.none(false),
                     n if which.any() => count(n, "Timer cancelled.", "timers cancelled."),
-                    1 => capitalised(&format!("{} is cancelled.", called_of(which))),
+                    1 => format!("The {} is cancelled.", which.what()),
                     n => format!("{n} timers cancelled."),
                 }
             }
@@ -665,7 +636,7 @@ impl Skills {
                 let on = if which.any() {
                     String::new()
                 } else {
-                    format!(" on {}", called_of(which))
+                    format!(" on the {}", which.what())
                 };
                 match (next, paused) {
                     (None, None) => which.none(false),
@@ -727,7 +698,7 @@ impl Skills {
                     None => which.none(false),
                     Some(left) if which.any() => format!("{} left now.", duration_text(left)),
                     Some(left) => {
-                        format!("{} left now on {}.", duration_text(left), called_of(which))
+                        format!("{} left now on the {}.", duration_text(left), which.what())
                     }
                 }
             }
