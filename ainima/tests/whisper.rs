@@ -71,6 +71,41 @@ fn word_error_rate_on_the_real_recordings() {
     common::check_snapshot("transcripts.tsv", &report);
 }
 
+/// Whisper's arithmetic runs in `ainima_kernels`' fixed order: the raw text
+/// and the bits of its confidence are the same on every CPU, whatever its
+/// vector width, cores or caches (ARCHITECTURE.md, "Deterministic"). The
+/// snapshot was written on one machine and is checked on every other that
+/// runs CI; a CPU without AVX2 and FMA runs the kernels' portable build,
+/// which must give the same bits: checked here on two short recordings.
+#[test]
+fn raw_text_and_confidence_are_the_same_bits_on_every_cpu() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let mut e = WhisperEngine::load(&model).unwrap();
+    let line = |e: &mut WhisperEngine, rel: &str| {
+        let x = ainima_audio::decode::load_16k_mono(&data.join("speech").join(rel)).unwrap();
+        let t = e.transcribe(&x).unwrap();
+        format!("{rel}\t{:08x}\t{}\n", t.confidence.to_bits(), t.text)
+    };
+    let mut report = String::new();
+    for r in common::recordings(&data) {
+        report.push_str(&line(&mut e, &r.rel));
+    }
+    common::check_snapshot("raw-transcripts.tsv", &report);
+    for rel in [
+        "speechbrain_audiomnist/2_08_8.wav",
+        "tflite_micro/no_1000ms.wav",
+    ] {
+        let fast = line(&mut e, rel);
+        ainima_kernels::set_portable(true);
+        let portable = line(&mut e, rel);
+        ainima_kernels::set_portable(false);
+        assert_eq!(portable, fast, "the portable kernels disagree");
+        assert!(report.contains(&fast), "{fast} not as in the run above");
+    }
+}
+
 /// The encoder sees only the audio there is (plus 1 s of silence), not 30 s;
 /// the decoder attends over that and the encoding of silence beyond it.
 /// Measured here: 16 word errors, as many as with the full window; three of

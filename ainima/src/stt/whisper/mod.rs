@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 
 use super::{Segment, SpeechToText, Transcript};
@@ -102,10 +102,11 @@ pub struct Manifest {
     pub suppress_ids_begin: Vec<u32>,
 }
 
-/// The threads candle's CPU kernels use: `RAYON_NUM_THREADS` if set, else
-/// the physical cores (for benchmarks to say, and pin, beside a peer's).
+/// The threads the model's kernels use: `RAYON_NUM_THREADS` if set, else
+/// the logical cores (for benchmarks to say, and pin, beside a peer's). The
+/// model's output does not depend on it.
 pub fn threads() -> usize {
-    candle_core::utils::get_num_threads()
+    rayon::current_num_threads()
 }
 
 /// Whisper's log-mel spectrogram: `frames = samples / 160` frames of
@@ -323,9 +324,12 @@ impl WhisperEngine {
         let n_mels = self.model.config().num_mel_bins;
         let (mel, frames) = log_mel_with(&mut self.mel, &vec![0.0f32; len]);
         let frames = (frames - frames % 2).min(2 * self.model.config().max_source_positions);
-        let mel = Tensor::from_vec(mel, (n_mels, len / HOP_LENGTH), &Device::Cpu)?
-            .narrow(1, 0, frames)?;
-        self.model.set_silence(&mel)
+        self.model.set_silence(model::Mel {
+            data: &mel,
+            bands: n_mels,
+            stride: len / HOP_LENGTH,
+            frames,
+        })
     }
 
     fn prompt_tokens(&self) -> Result<Vec<u32>> {
@@ -379,11 +383,16 @@ impl WhisperEngine {
         let n_mels = self.model.config().num_mel_bins;
         let (mel, frames) = log_mel_with(&mut self.mel, &audio);
         let frames = frames - frames % 2;
-        let mel = Tensor::from_vec(mel, (n_mels, len / HOP_LENGTH), &Device::Cpu)?
-            .narrow(1, 0, frames)?;
         let t1 = Instant::now();
-        self.model
-            .encode(&mel, self.options.complete_with_silence)?;
+        self.model.encode(
+            model::Mel {
+                data: &mel,
+                bands: n_mels,
+                stride: len / HOP_LENGTH,
+                frames,
+            },
+            self.options.complete_with_silence,
+        )?;
         let t2 = Instant::now();
 
         let seconds = speech.len() as f32 / SAMPLE_RATE as f32;
@@ -501,7 +510,11 @@ fn argmax_prob(logits: &[f32]) -> (u32, f32) {
             best = i;
         }
     }
-    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
+    // Our exponential, not the platform's (whose variants differ by CPU).
+    let sum: f32 = logits
+        .iter()
+        .map(|&l| ainima_kernels::exp_below_zero(l - max))
+        .sum();
     (best as u32, 1.0 / sum)
 }
 
@@ -511,7 +524,7 @@ fn sample(logits: &[f32], temperature: f32, rng: &mut ainima_audio::room::Rng) -
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let weights: Vec<f64> = logits
         .iter()
-        .map(|&l| f64::from((l - max) / temperature).exp())
+        .map(|&l| libm::exp(f64::from((l - max) / temperature)))
         .collect();
     let total: f64 = weights.iter().sum();
     let mut u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
@@ -742,8 +755,11 @@ fn log_probability(logits: &[f32], i: usize) -> f32 {
         return f32::NEG_INFINITY;
     };
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
-    x - max - sum.ln()
+    let sum: f32 = logits
+        .iter()
+        .map(|&l| ainima_kernels::exp_below_zero(l - max))
+        .sum();
+    x - max - libm::logf(sum)
 }
 
 #[cfg(test)]

@@ -1,72 +1,104 @@
 //! Whisper (Radford et al., 2022, "Robust Speech Recognition via Large-Scale
-//! Weak Supervision") on candle, written for short voice commands:
+//! Weak Supervision"), written for short voice commands:
 //!
 //! - the encoder takes as many mel frames as there are (up to 3000), not a
 //!   fixed 30 s window (whisper.cpp's `audio_ctx` idea);
 //! - the decoder keeps a key-value cache for self-attention and computes
 //!   cross-attention keys and values once per utterance, so each new token
-//!   costs one step.
+//!   costs one step;
+//! - every sum runs in `ainima_kernels`' fixed order, so the same audio gives the
+//!   same logits, bit for bit, on every CPU (candle only reads the weights).
 //!
 //! Tensor names follow the Hugging Face layout (`model.encoder.layers.0.fc1.weight`, ...).
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 use super::Config;
 use crate::Result;
+use ainima_kernels::{self as kernels, Weights};
 
-/// A linear layer in f32, or with its weights in 8 bits (q8_0) where a
-/// step reads them whole for one token and memory bandwidth sets the pace.
+/// The floats of the tensor `name`, of shape `dims`.
+fn floats(vb: &VarBuilder, dims: &[usize], name: &str) -> Result<Vec<f32>> {
+    Ok(vb
+        .get(dims, name)?
+        .flatten_all()?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec1::<f32>()?)
+}
+
+/// A linear layer: `[outputs, inputs]` weights, in floats or (where a step
+/// reads them whole for one token and memory sets the pace) 8 bits.
 #[derive(Clone)]
-enum Lin {
-    F32(Linear),
-    Q8(QMatMul, Option<Tensor>),
+struct Lin {
+    w: Weights,
+    b: Option<Vec<f32>>,
+    inputs: usize,
+    outputs: usize,
 }
 
 impl Lin {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(match self {
-            Lin::F32(l) => l.forward(x)?,
-            Lin::Q8(w, b) => {
-                let y = w.forward(x)?;
-                match b {
-                    Some(b) => y.broadcast_add(b)?,
-                    None => y,
-                }
-            }
+    fn load(
+        vb: &VarBuilder,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+    ) -> Result<Self> {
+        Ok(Lin {
+            w: Weights::F32(floats(vb, &[outputs, inputs], &format!("{name}.weight"))?),
+            b: if bias {
+                Some(floats(vb, &[outputs], &format!("{name}.bias"))?)
+            } else {
+                None
+            },
+            inputs,
+            outputs,
         })
     }
 
+    /// `x` is `[rows, inputs]`; the result `[rows, outputs]`.
+    fn forward(&self, x: &[f32]) -> Vec<f32> {
+        let mut y = vec![0.0; x.len() / self.inputs * self.outputs];
+        kernels::linear(x, self.inputs, &self.w, self.b.as_deref(), &mut y);
+        y
+    }
+
     fn quantize(&mut self) -> Result<()> {
-        if let Lin::F32(l) = self {
-            let q = QMatMul::from_qtensor(QTensor::quantize(l.weight(), GgmlDType::Q8_0)?)?;
-            *self = Lin::Q8(q, l.bias().cloned());
+        if let Weights::F32(w) = &self.w {
+            self.w = Weights::quantize(w, self.inputs).ok_or_else(|| {
+                crate::Error::BadModel(format!(
+                    "{} inputs do not split into 8-bit blocks",
+                    self.inputs
+                ))
+            })?;
         }
         Ok(())
     }
 }
 
-fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> Result<Lin> {
-    let w = vb.get((o, i), &format!("{name}.weight"))?;
-    let b = if bias {
-        Some(vb.get(o, &format!("{name}.bias"))?)
-    } else {
-        None
-    };
-    Ok(Lin::F32(Linear::new(w, b)))
+#[derive(Clone)]
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
 }
 
-fn layer_norm(vb: &VarBuilder, name: &str, d: usize) -> Result<LayerNorm> {
-    Ok(LayerNorm::new(
-        vb.get(d, &format!("{name}.weight"))?,
-        vb.get(d, &format!("{name}.bias"))?,
-        1e-5,
-    ))
+impl Norm {
+    fn load(vb: &VarBuilder, name: &str, d: usize) -> Result<Self> {
+        Ok(Norm {
+            gamma: floats(vb, &[d], &format!("{name}.weight"))?,
+            beta: floats(vb, &[d], &format!("{name}.bias"))?,
+        })
+    }
+
+    fn forward(&self, x: &[f32]) -> Vec<f32> {
+        let mut y = vec![0.0; x.len()];
+        kernels::layer_norm(x, self.gamma.len(), &self.gamma, &self.beta, &mut y);
+        y
+    }
 }
 
-/// Encoder queries attended at once (see `Attention::forward_full`).
-const ATTENTION_CHUNK: usize = 750;
+/// Keys and values, `[time, d]` each.
+type Kv = (Vec<f32>, Vec<f32>);
 
 #[derive(Clone)]
 struct Attention {
@@ -75,119 +107,92 @@ struct Attention {
     v: Lin,
     out: Lin,
     heads: usize,
+    d: usize,
     /// Self-attention: keys and values of the tokens so far. Cross-attention: of the audio.
-    cache: Option<(Tensor, Tensor)>,
+    cache: Option<Kv>,
 }
 
 impl Attention {
     fn load(vb: &VarBuilder, name: &str, d: usize, heads: usize) -> Result<Self> {
         Ok(Attention {
-            q: linear(vb, &format!("{name}.q_proj"), d, d, true)?,
-            k: linear(vb, &format!("{name}.k_proj"), d, d, false)?,
-            v: linear(vb, &format!("{name}.v_proj"), d, d, true)?,
-            out: linear(vb, &format!("{name}.out_proj"), d, d, true)?,
+            q: Lin::load(vb, &format!("{name}.q_proj"), d, d, true)?,
+            k: Lin::load(vb, &format!("{name}.k_proj"), d, d, false)?,
+            v: Lin::load(vb, &format!("{name}.v_proj"), d, d, true)?,
+            out: Lin::load(vb, &format!("{name}.out_proj"), d, d, true)?,
             heads,
+            d,
             cache: None,
         })
     }
 
-    /// [batch, time, d] to [batch, heads, time, d / heads].
-    fn split(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, t, d) = x.dims3()?;
-        Ok(x.reshape((b, t, self.heads, d / self.heads))?
-            .transpose(1, 2)?
-            .contiguous()?)
-    }
-
-    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (b, _, t, dh) = q.dims4()?;
-        let scale = (dh as f64).powf(-0.5);
-        let mut w = (q.matmul(&k.t()?)? * scale)?;
-        if let Some(m) = mask {
-            w = w.broadcast_add(m)?;
-        }
-        let w = candle_nn::ops::softmax_last_dim(&w)?;
-        let y = w
-            .matmul(v)?
-            .transpose(1, 2)?
-            .reshape((b, t, self.heads * dh))?;
+    fn attend(&self, q: &[f32], k: &[f32], v: &[f32], causal_offset: Option<usize>) -> Vec<f32> {
+        let mut y = vec![0.0; q.len()];
+        kernels::attention(q, k, v, self.d, self.heads, causal_offset, &mut y);
         self.out.forward(&y)
     }
 
-    /// Encoder self-attention: no cache, no mask. Queries go in chunks so
-    /// that a whole window's attention weights (6 heads of 1500 by 1500) are
-    /// never all in memory at once.
-    fn forward_full(&self, x: &Tensor) -> Result<Tensor> {
-        let q = self.split(&self.q.forward(x)?)?;
-        let k = self.split(&self.k.forward(x)?)?;
-        let v = self.split(&self.v.forward(x)?)?;
-        let t = q.dim(2)?;
-        if t <= ATTENTION_CHUNK {
-            return self.attend(&q, &k, &v, None);
-        }
-        let mut parts = Vec::new();
-        for start in (0..t).step_by(ATTENTION_CHUNK) {
-            let n = ATTENTION_CHUNK.min(t - start);
-            parts.push(self.attend(&q.narrow(2, start, n)?, &k, &v, None)?);
-        }
-        Ok(Tensor::cat(&parts, 1)?)
+    /// Encoder self-attention: no cache, no mask.
+    fn forward_full(&self, x: &[f32]) -> Vec<f32> {
+        let (q, k, v) = (self.q.forward(x), self.k.forward(x), self.v.forward(x));
+        self.attend(&q, &k, &v, None)
     }
 
-    /// Decoder self-attention over the cache plus the new tokens.
-    fn forward_cached(&mut self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let q = self.split(&self.q.forward(x)?)?;
-        let k = self.split(&self.k.forward(x)?)?;
-        let v = self.split(&self.v.forward(x)?)?;
-        let (k, v) = match &self.cache {
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-            None => (k, v),
-        };
-        self.cache = Some((k.clone(), v.clone()));
-        self.attend(&q, &k, &v, mask)
+    /// Decoder self-attention over the cache plus the new tokens, the
+    /// first of which is at `offset`.
+    fn forward_cached(&mut self, x: &[f32], offset: usize) -> Vec<f32> {
+        let q = self.q.forward(x);
+        let (k, v) = (self.k.forward(x), self.v.forward(x));
+        let (ck, cv) = self.cache.get_or_insert_with(Default::default);
+        ck.extend_from_slice(&k);
+        cv.extend_from_slice(&v);
+        let mut y = vec![0.0; q.len()];
+        kernels::attention(&q, ck, cv, self.d, self.heads, Some(offset), &mut y);
+        self.out.forward(&y)
     }
 
     /// Cross-attention to the audio, whose keys and values were set by `set_audio`.
-    fn forward_cross(&self, x: &Tensor) -> Result<Tensor> {
-        let q = self.split(&self.q.forward(x)?)?;
+    fn forward_cross(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let q = self.q.forward(x);
         let (k, v) = self
             .cache
             .as_ref()
             .ok_or_else(|| crate::Error::Inference("decoder used before encode".into()))?;
-        self.attend(&q, k, v, None)
+        Ok(self.attend(&q, k, v, None))
     }
 
-    /// Keys and values of `audio` `[1, time, d]`, split into heads.
-    fn audio_kv(&self, audio: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.split(&self.k.forward(audio)?)?,
-            self.split(&self.v.forward(audio)?)?,
-        ))
+    /// Keys and values of `audio` `[time, d]`.
+    fn audio_kv(&self, audio: &[f32]) -> Kv {
+        (self.k.forward(audio), self.v.forward(audio))
     }
 
     /// Makes `audio` what cross-attention attends to; positions past its end
     /// are taken from `tail` (keys and values of a whole window) if given.
-    fn set_audio(&mut self, audio: &Tensor, tail: Option<&(Tensor, Tensor)>) -> Result<()> {
-        let (mut k, mut v) = self.audio_kv(audio)?;
-        if let Some((tk, tv)) = tail {
-            let (n, total) = (k.dim(2)?, tk.dim(2)?);
-            if n < total {
-                k = Tensor::cat(&[&k, &tk.narrow(2, n, total - n)?], 2)?;
-                v = Tensor::cat(&[&v, &tv.narrow(2, n, total - n)?], 2)?;
-            }
+    fn set_audio(&mut self, audio: &[f32], tail: Option<&Kv>) {
+        let (mut k, mut v) = self.audio_kv(audio);
+        if let Some((tk, tv)) = tail
+            && k.len() < tk.len()
+        {
+            k.extend_from_slice(&tk[k.len()..]);
+            v.extend_from_slice(&tv[v.len()..]);
         }
         self.cache = Some((k, v));
-        Ok(())
     }
 }
 
 #[derive(Clone)]
 struct Block {
     attn: Attention,
-    attn_ln: LayerNorm,
-    cross: Option<(Attention, LayerNorm)>,
+    attn_ln: Norm,
+    cross: Option<(Attention, Norm)>,
     fc1: Lin,
     fc2: Lin,
-    mlp_ln: LayerNorm,
+    mlp_ln: Norm,
+}
+
+fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
 }
 
 impl Block {
@@ -195,18 +200,18 @@ impl Block {
         let cross = if cross {
             Some((
                 Attention::load(vb, &format!("{name}.encoder_attn"), d, heads)?,
-                layer_norm(vb, &format!("{name}.encoder_attn_layer_norm"), d)?,
+                Norm::load(vb, &format!("{name}.encoder_attn_layer_norm"), d)?,
             ))
         } else {
             None
         };
         Ok(Block {
             attn: Attention::load(vb, &format!("{name}.self_attn"), d, heads)?,
-            attn_ln: layer_norm(vb, &format!("{name}.self_attn_layer_norm"), d)?,
+            attn_ln: Norm::load(vb, &format!("{name}.self_attn_layer_norm"), d)?,
             cross,
-            fc1: linear(vb, &format!("{name}.fc1"), d, 4 * d, true)?,
-            fc2: linear(vb, &format!("{name}.fc2"), 4 * d, d, true)?,
-            mlp_ln: layer_norm(vb, &format!("{name}.final_layer_norm"), d)?,
+            fc1: Lin::load(vb, &format!("{name}.fc1"), d, 4 * d, true)?,
+            fc2: Lin::load(vb, &format!("{name}.fc2"), 4 * d, d, true)?,
+            mlp_ln: Norm::load(vb, &format!("{name}.final_layer_norm"), d)?,
         })
     }
 
@@ -230,29 +235,48 @@ impl Block {
         Ok(())
     }
 
-    fn mlp(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.fc1.forward(&self.mlp_ln.forward(x)?)?.gelu()?;
-        Ok((x + self.fc2.forward(&h)?)?)
+    fn mlp(&self, x: &mut [f32]) {
+        let mut h = self.fc1.forward(&self.mlp_ln.forward(x));
+        kernels::gelu(&mut h);
+        add(x, &self.fc2.forward(&h));
     }
 
-    fn forward_encoder(&self, x: &Tensor) -> Result<Tensor> {
-        let x = (x + self.attn.forward_full(&self.attn_ln.forward(x)?)?)?;
-        self.mlp(&x)
+    fn forward_encoder(&self, x: &mut [f32]) {
+        add(x, &self.attn.forward_full(&self.attn_ln.forward(x)));
+        self.mlp(x);
     }
 
-    fn forward_decoder(&mut self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let mut x = (x + self.attn.forward_cached(&self.attn_ln.forward(x)?, mask)?)?;
+    fn forward_decoder(&mut self, x: &mut [f32], offset: usize) -> Result<()> {
+        add(
+            x,
+            &self.attn.forward_cached(&self.attn_ln.forward(x), offset),
+        );
         if let Some((cross, ln)) = &self.cross {
-            x = (&x + cross.forward_cross(&ln.forward(&x)?)?)?;
+            add(x, &cross.forward_cross(&ln.forward(x))?);
         }
-        self.mlp(&x)
+        self.mlp(x);
+        Ok(())
     }
+}
+
+/// A log-mel spectrogram: `bands` rows of `stride` frames, of which the
+/// first `frames` are read.
+#[derive(Debug, Clone, Copy)]
+pub struct Mel<'a> {
+    /// Band-major values, `bands * stride`.
+    pub data: &'a [f32],
+    /// Mel bands.
+    pub bands: usize,
+    /// Frames a band holds.
+    pub stride: usize,
+    /// Frames to encode (even).
+    pub frames: usize,
 }
 
 /// The decoder's state after some tokens (its self-attention cache).
 #[derive(Clone)]
 pub struct Fed {
-    caches: Vec<Option<(Tensor, Tensor)>>,
+    caches: Vec<Option<Kv>>,
     offset: usize,
 }
 
@@ -260,25 +284,27 @@ pub struct Fed {
 #[derive(Clone)]
 pub struct Whisper {
     cfg: Config,
-    conv1: Conv1d,
-    conv2: Conv1d,
-    enc_pos: Tensor,
+    /// `[d, n_mels * 3]` and `[d, d * 3]`: kernel width 3, padding 1.
+    conv1: (Weights, Vec<f32>),
+    conv2: (Weights, Vec<f32>),
+    enc_pos: Vec<f32>,
     enc_blocks: Vec<Block>,
-    enc_ln: LayerNorm,
-    embed: Embedding,
+    enc_ln: Norm,
+    /// The token embeddings, looked up a few rows a step (half precision is
+    /// plenty).
+    embed: Vec<half::f16>,
     /// The output projection (tied to the token embeddings), 8-bit: one
     /// step reads it whole, so its size sets the decoder's speed.
-    logits: QMatMul,
-    dec_pos: Tensor,
+    logits: Lin,
+    dec_pos: Vec<f32>,
     dec_blocks: Vec<Block>,
-    dec_ln: LayerNorm,
+    dec_ln: Norm,
     /// Tokens already in the self-attention cache.
     offset: usize,
     /// Cross-attention keys and values of a whole window of silence, per
     /// decoder layer: a trimmed encoding is completed with them, so the
     /// decoder attends over a full window as in training.
-    silence: Vec<(Tensor, Tensor)>,
-    device: Device,
+    silence: Vec<Kv>,
 }
 
 impl std::fmt::Debug for Whisper {
@@ -292,18 +318,10 @@ impl Whisper {
     pub fn load(vb: VarBuilder, cfg: Config) -> Result<Self> {
         cfg.validate()?;
         let d = cfg.d_model;
-        let conv = |name: &str, i: usize, stride: usize| -> Result<Conv1d> {
-            let c = Conv1dConfig {
-                padding: 1,
-                stride,
-                dilation: 1,
-                groups: 1,
-                cudnn_fwd_algo: None,
-            };
-            Ok(Conv1d::new(
-                vb.get((d, i, 3), &format!("{name}.weight"))?,
-                Some(vb.get(d, &format!("{name}.bias"))?),
-                c,
+        let conv = |name: &str, i: usize| -> Result<(Weights, Vec<f32>)> {
+            Ok((
+                Weights::F32(floats(&vb, &[d, i, 3], &format!("{name}.weight"))?),
+                floats(&vb, &[d], &format!("{name}.bias"))?,
             ))
         };
         let enc_blocks = (0..cfg.encoder_layers)
@@ -330,34 +348,42 @@ impl Whisper {
                 Ok(b)
             })
             .collect::<Result<Vec<_>>>()?;
-        // The token embeddings are looked up a few rows a step (half
-        // precision is plenty) and, tied, are the output projection (8-bit).
-        let emb = vb
-            .to_dtype(DType::F16)
-            .get((cfg.vocab_size, d), "model.decoder.embed_tokens.weight")?;
+        let embed: Vec<half::f16> = floats(
+            &vb,
+            &[cfg.vocab_size, d],
+            "model.decoder.embed_tokens.weight",
+        )?
+        .into_iter()
+        .map(half::f16::from_f32)
+        .collect();
+        let mut logits = Lin {
+            w: Weights::F32(embed.iter().map(|v| v.to_f32()).collect()),
+            b: None,
+            inputs: d,
+            outputs: cfg.vocab_size,
+        };
+        logits.quantize()?;
         Ok(Whisper {
-            conv1: conv("model.encoder.conv1", cfg.num_mel_bins, 1)?,
-            conv2: conv("model.encoder.conv2", d, 2)?,
-            enc_pos: vb.get(
-                (cfg.max_source_positions, d),
+            conv1: conv("model.encoder.conv1", cfg.num_mel_bins)?,
+            conv2: conv("model.encoder.conv2", d)?,
+            enc_pos: floats(
+                &vb,
+                &[cfg.max_source_positions, d],
                 "model.encoder.embed_positions.weight",
             )?,
             enc_blocks,
-            enc_ln: layer_norm(&vb, "model.encoder.layer_norm", d)?,
-            logits: QMatMul::from_qtensor(QTensor::quantize(
-                &emb.to_dtype(DType::F32)?,
-                GgmlDType::Q8_0,
-            )?)?,
-            embed: Embedding::new(emb, d),
-            dec_pos: vb.get(
-                (cfg.max_target_positions, d),
+            enc_ln: Norm::load(&vb, "model.encoder.layer_norm", d)?,
+            logits,
+            embed,
+            dec_pos: floats(
+                &vb,
+                &[cfg.max_target_positions, d],
                 "model.decoder.embed_positions.weight",
             )?,
             dec_blocks,
-            dec_ln: layer_norm(&vb, "model.decoder.layer_norm", d)?,
+            dec_ln: Norm::load(&vb, "model.decoder.layer_norm", d)?,
             offset: 0,
             silence: Vec::new(),
-            device: vb.device().clone(),
             cfg,
         })
     }
@@ -367,17 +393,17 @@ impl Whisper {
         &self.cfg
     }
 
-    /// Encode a log-mel spectrogram `[n_mels, frames]` (frames even, at most
-    /// twice the source positions) and make it the decoder's audio, completed
-    /// to a whole window with the silence of [`Whisper::set_silence`] if
-    /// `complete`. Resets the decoder.
-    pub fn encode(&mut self, mel: &Tensor, complete: bool) -> Result<()> {
+    /// Encode a log-mel spectrogram (frames even, at most twice the source
+    /// positions) and make it the decoder's audio, completed to a whole
+    /// window with the silence of [`Whisper::set_silence`] if `complete`.
+    /// Resets the decoder.
+    pub fn encode(&mut self, mel: Mel<'_>, complete: bool) -> Result<()> {
         let audio = self.run_encoder(mel)?;
         for (i, b) in self.dec_blocks.iter_mut().enumerate() {
             b.attn.cache = None;
             if let Some((cross, _)) = &mut b.cross {
                 let tail = if complete { self.silence.get(i) } else { None };
-                cross.set_audio(&audio, tail)?;
+                cross.set_audio(&audio, tail);
             }
         }
         self.offset = 0;
@@ -387,36 +413,51 @@ impl Whisper {
     /// Encodes the log-mel of a whole window of silence and keeps its
     /// cross-attention keys and values: from then on, a shorter encoding is
     /// completed with the silence's positions beyond it.
-    pub fn set_silence(&mut self, mel: &Tensor) -> Result<()> {
+    pub fn set_silence(&mut self, mel: Mel<'_>) -> Result<()> {
         let audio = self.run_encoder(mel)?;
-        let mut kv = Vec::new();
-        for b in &self.dec_blocks {
-            if let Some((cross, _)) = &b.cross {
-                kv.push(cross.audio_kv(&audio)?);
-            }
-        }
-        self.silence = kv;
+        self.silence = self
+            .dec_blocks
+            .iter()
+            .filter_map(|b| b.cross.as_ref().map(|(cross, _)| cross.audio_kv(&audio)))
+            .collect();
         Ok(())
     }
 
-    fn run_encoder(&self, mel: &Tensor) -> Result<Tensor> {
-        let (_, frames) = mel.dims2()?;
+    fn run_encoder(&self, mel: Mel<'_>) -> Result<Vec<f32>> {
+        let frames = mel.frames;
         let positions = frames.div_ceil(2);
-        if positions > self.cfg.max_source_positions || frames == 0 {
+        if positions > self.cfg.max_source_positions
+            || frames == 0
+            || mel.bands != self.cfg.num_mel_bins
+            || frames > mel.stride
+            || mel.data.len() != mel.bands * mel.stride
+        {
             return Err(crate::Error::Inference(format!(
-                "{frames} mel frames: the encoder takes 1 to {}",
-                2 * self.cfg.max_source_positions
+                "{frames} mel frames of {} bands ({} values): the encoder takes 1 to {} frames of {}",
+                mel.bands,
+                mel.data.len(),
+                2 * self.cfg.max_source_positions,
+                self.cfg.num_mel_bins
             )));
         }
-        let x = mel.unsqueeze(0)?;
-        let x = self.conv1.forward(&x)?.gelu()?;
-        let x = self.conv2.forward(&x)?.gelu()?.transpose(1, 2)?;
-        let n = x.dim(1)?;
-        let mut x = x.broadcast_add(&self.enc_pos.narrow(0, 0, n)?)?;
+        let d = self.cfg.d_model;
+        let mut x = kernels::conv3(
+            mel.data,
+            frames,
+            mel.bands,
+            Some(mel.stride),
+            1,
+            &self.conv1.0,
+            &self.conv1.1,
+        );
+        kernels::gelu(&mut x);
+        let mut x = kernels::conv3(&x, frames, d, None, 2, &self.conv2.0, &self.conv2.1);
+        kernels::gelu(&mut x);
+        add(&mut x, &self.enc_pos[..positions * d]);
         for b in &self.enc_blocks {
-            x = b.forward_encoder(&x)?;
+            b.forward_encoder(&mut x);
         }
-        Ok(self.enc_ln.forward(&x)?)
+        Ok(self.enc_ln.forward(&x))
     }
 
     /// Forget the tokens decoded so far (keep the audio).
@@ -443,7 +484,7 @@ impl Whisper {
     /// Back to the tokens of `fed` (saved with the same audio).
     pub fn restore_tokens(&mut self, fed: &Fed) {
         for (b, c) in self.dec_blocks.iter_mut().zip(&fed.caches) {
-            b.attn.cache = c.clone();
+            b.attn.cache.clone_from(c);
         }
         self.offset = fed.offset;
     }
@@ -474,40 +515,34 @@ impl Whisper {
                 self.cfg.max_target_positions
             )));
         }
-        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let mut x = self
-            .embed
-            .forward(&ids)?
-            .to_dtype(DType::F32)?
-            .broadcast_add(&self.dec_pos.narrow(0, self.offset, t)?)?;
-        // Causal mask for the new tokens against everything cached so far.
-        let mask = if t > 1 {
-            let (offset, total) = (self.offset, self.offset + t);
-            let m: Vec<f32> = (0..t)
-                .flat_map(|i| {
-                    (0..total).map(move |j| {
-                        if j > offset + i {
-                            f32::NEG_INFINITY
-                        } else {
-                            0.0
-                        }
-                    })
-                })
-                .collect();
-            Some(Tensor::from_vec(m, (t, total), &self.device)?)
-        } else {
-            None
-        };
+        let d = self.cfg.d_model;
+        let mut x = Vec::with_capacity(t * d);
+        for (j, &tok) in tokens.iter().enumerate() {
+            let tok = tok as usize;
+            if tok >= self.cfg.vocab_size {
+                return Err(crate::Error::Inference(format!(
+                    "token {tok}: the vocabulary has {}",
+                    self.cfg.vocab_size
+                )));
+            }
+            let pos = &self.dec_pos[(self.offset + j) * d..][..d];
+            x.extend(
+                self.embed[tok * d..][..d]
+                    .iter()
+                    .zip(pos)
+                    .map(|(e, p)| e.to_f32() + p),
+            );
+        }
         for b in &mut self.dec_blocks {
-            x = b.forward_decoder(&x, mask.as_ref())?;
+            b.forward_decoder(&mut x, self.offset)?;
         }
         self.offset += t;
-        let (from, n) = if all { (0, t) } else { (t - 1, 1) };
-        let last = self.dec_ln.forward(&x.narrow(1, from, n)?)?.squeeze(0)?;
-        let logits = self
-            .logits
-            .forward(&last.to_dtype(DType::F32)?)?
-            .to_dtype(DType::F32)?;
-        Ok(logits.to_vec2::<f32>()?)
+        let from = if all { 0 } else { t - 1 };
+        let last = self.dec_ln.forward(&x[from * d..]);
+        let logits = self.logits.forward(&last);
+        Ok(logits
+            .chunks_exact(self.cfg.vocab_size)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 }
