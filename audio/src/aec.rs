@@ -272,7 +272,7 @@ impl EchoCanceller {
     /// linear-filter error energy, over the blocks where only the far end
     /// played. `None` before any such block.
     pub fn erle_db(&self) -> Option<f64> {
-        (self.erle_err > 0.0).then(|| 10.0 * (self.erle_mic / self.erle_err).log10())
+        (self.erle_err > 0.0).then(|| 10.0 * libm::log10(self.erle_mic / self.erle_err))
     }
 
     /// Restart the ERLE measurement (e.g. once the filter has converged).
@@ -464,7 +464,7 @@ impl EchoCanceller {
         } else {
             self.noise * 1.0023
         };
-        let erle_lin = 10f32.powf(self.erle_est / 10.0);
+        let erle_lin = libm::powf(10.0, self.erle_est / 10.0);
         // The echo the filter has to remove, as loud as it recently was: the
         // room's tail keeps ringing after the speaker stops.
         self.y_peak = self.s_y_fg.max(self.y_peak * Y_PEAK_DECAY);
@@ -538,7 +538,7 @@ impl EchoCanceller {
         let protect = detected || self.dt_protect > 0;
         let signal = self.s_mic > 10.0 * self.noise;
         if far_end && signal && !protect && self.s_e_fg > 0.0 {
-            let db = 10.0 * (self.s_mic / self.s_e_fg).clamp(1e-3, 1e6).log10();
+            let db = 10.0 * libm::log10f((self.s_mic / self.s_e_fg).clamp(1e-3, 1e6));
             self.erle_est = 0.97 * self.erle_est + 0.03 * db;
         }
 
@@ -602,7 +602,7 @@ impl EchoCanceller {
 
         // 7. Residual echo suppression while only the far end plays.
         let target = if far_end && !double_talk && self.cfg.suppression_db > 0.0 {
-            10f32.powf(-self.cfg.suppression_db / 20.0)
+            libm::powf(10.0, -self.cfg.suppression_db / 20.0)
         } else {
             1.0
         };

@@ -16,7 +16,7 @@ pub fn hann(n: usize) -> Vec<f32> {
     (0..n)
         .map(|i| {
             let x = std::f64::consts::PI * 2.0 * i as f64 / n as f64;
-            (0.5 - 0.5 * x.cos()) as f32
+            (0.5 - 0.5 * libm::cos(x)) as f32
         })
         .collect()
 }
@@ -26,9 +26,9 @@ pub fn hz_to_mel(hz: f64) -> f64 {
     const F_SP: f64 = 200.0 / 3.0;
     const MIN_LOG_HZ: f64 = 1000.0;
     const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
-    let logstep = (6.4f64).ln() / 27.0;
+    let logstep = libm::log(6.4) / 27.0;
     if hz >= MIN_LOG_HZ {
-        MIN_LOG_MEL + (hz / MIN_LOG_HZ).ln() / logstep
+        MIN_LOG_MEL + libm::log(hz / MIN_LOG_HZ) / logstep
     } else {
         hz / F_SP
     }
@@ -39,9 +39,9 @@ pub fn mel_to_hz(mel: f64) -> f64 {
     const F_SP: f64 = 200.0 / 3.0;
     const MIN_LOG_HZ: f64 = 1000.0;
     const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
-    let logstep = (6.4f64).ln() / 27.0;
+    let logstep = libm::log(6.4) / 27.0;
     if mel >= MIN_LOG_MEL {
-        MIN_LOG_HZ * (logstep * (mel - MIN_LOG_MEL)).exp()
+        MIN_LOG_HZ * libm::exp(logstep * (mel - MIN_LOG_MEL))
     } else {
         F_SP * mel
     }
@@ -163,7 +163,7 @@ impl LogMel {
         for (m, o) in out.iter_mut().enumerate().take(self.cfg.n_mels) {
             let row = &self.filters[m * nf..(m + 1) * nf];
             let e: f32 = row.iter().zip(&self.power).map(|(w, p)| w * p).sum();
-            *o = e.max(1e-10).log10();
+            *o = libm::log10f(e.max(1e-10));
         }
     }
 

@@ -96,7 +96,7 @@ pub fn energy_dbfs(frame: &[f32]) -> f32 {
     if ms <= 1e-12 {
         -120.0
     } else {
-        (10.0 * ms.log10()) as f32
+        (10.0 * libm::log10(ms)) as f32
     }
 }
 

@@ -37,7 +37,7 @@ impl Rng {
     pub fn gaussian(&mut self) -> f32 {
         let u1 = ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
         let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+        ((-2.0 * libm::log(u1)).sqrt() * libm::cos(2.0 * std::f64::consts::PI * u2)) as f32
     }
 }
 
@@ -94,7 +94,7 @@ impl RoomConfig {
         let mut rng = Rng::new(self.seed ^ 0x005E_ED0F_2001);
         for n in 1..tail {
             let t = n as f32 / sr;
-            let decay = 10f32.powf(-3.0 * t / (self.rt60_ms as f32 / 1000.0));
+            let decay = libm::powf(10.0, -3.0 * t / (self.rt60_ms as f32 / 1000.0));
             h[delay + n] += self.echo_gain * self.reverb_level * rng.gaussian() * decay;
         }
         Ok(h)
@@ -145,7 +145,7 @@ impl SimRoom {
         let noise_amp = if cfg.noise_dbfs < -120.0 {
             0.0
         } else {
-            10f32.powf(cfg.noise_dbfs / 20.0)
+            libm::powf(10.0, cfg.noise_dbfs / 20.0)
         };
         Ok(SimRoom {
             rng: Rng::new(cfg.seed),
@@ -319,7 +319,7 @@ mod tests {
         let e = |a: usize, b: usize| h[a..b].iter().map(|x| x * x).sum::<f32>() / (b - a) as f32;
         let early = e(delay + 1, delay + 801);
         let late = e(delay + 4000, delay + 4800);
-        let db = 10.0 * (early / late).log10();
+        let db = 10.0 * libm::log10f(early / late);
         assert!((45.0..62.0).contains(&db), "decay over 250 ms: {db} dB");
     }
 

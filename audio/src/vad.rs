@@ -197,11 +197,11 @@ impl<V> FlatnessGate<V> {
         let mut sum = 0.0f64;
         for c in &self.spectrum[lo..hi] {
             let p = f64::from(c.norm_sqr()) + 1e-12;
-            log_sum += p.ln();
+            log_sum += libm::log(p);
             sum += p;
         }
         let k = (hi - lo) as f64;
-        ((log_sum / k).exp() / (sum / k)) as f32
+        (libm::exp(log_sum / k) / (sum / k)) as f32
     }
 }
 

@@ -34,8 +34,9 @@ pub const LANES: usize = 8;
 /// Below this many multiply-adds a product runs on the calling thread.
 const PARALLEL_WORK: usize = 1 << 18;
 
-/// Weights in 8 bits: blocks of [`Q8_BLOCK`] values sharing one scale (as
-/// ggml's q8_0), for the layers a decoder step reads whole.
+/// Weights in 8 bits: blocks of [`Q8_BLOCK`] values sharing one scale (the
+/// layout of ggml's q8_0, with `f32` scales), for the layers a decoder step
+/// reads whole.
 pub const Q8_BLOCK: usize = 32;
 
 /// A weight matrix `[outputs, inputs]`, row-major.
@@ -43,13 +44,17 @@ pub const Q8_BLOCK: usize = 32;
 pub enum Weights {
     /// Floats.
     F32(Vec<f32>),
-    /// 8-bit values and a scale per block of [`Q8_BLOCK`] along a row.
-    Q8 {
-        /// Values, row-major.
-        q: Vec<i8>,
-        /// Scales, `inputs / Q8_BLOCK` a row.
-        scale: Vec<f32>,
-    },
+    /// 8-bit values and a scale per block of [`Q8_BLOCK`] along a row
+    /// (made by [`Weights::quantize`] only).
+    Q8(Q8),
+}
+
+/// 8-bit weights: values in -127..=127, row-major, and a scale per block.
+#[derive(Clone)]
+pub struct Q8 {
+    q: Vec<i8>,
+    scale: Vec<f32>,
+    inputs: usize,
 }
 
 impl Weights {
@@ -61,7 +66,7 @@ impl Weights {
             return None;
         }
         let (q, scale) = quantize_blocks(w);
-        Some(Weights::Q8 { q, scale })
+        Some(Weights::Q8(Q8 { q, scale, inputs }))
     }
 }
 
@@ -71,17 +76,24 @@ impl Weights {
 /// products summed as integers, exactly; only their scaled sums are floats.
 pub fn linear(x: &[f32], inputs: usize, w: &Weights, bias: Option<&[f32]>, y: &mut [f32]) {
     let rows = x.len() / inputs.max(1);
-    let outputs = y.len() / rows.max(1);
+    if rows == 0 {
+        return;
+    }
+    let outputs = y.len() / rows;
     debug_assert_eq!(rows * outputs, y.len());
+    if let Weights::Q8(q) = w {
+        // Made for rows of another width: a caller's bug, never the data's.
+        assert_eq!(q.inputs, inputs, "8-bit weights made for other rows");
+    }
     let xq = match w {
         Weights::F32(_) => None,
-        Weights::Q8 { .. } => Some(quantize_blocks(x)),
+        Weights::Q8(_) => Some(quantize_blocks(x)),
     };
     // Rows `r0..r1`, outputs `first..` as wide as `y` holds.
     let tile = |r0: usize, r1: usize, first: usize, y: &mut [f32]| {
         let width = y.len() / (r1 - r0);
         match (w, &xq) {
-            (Weights::Q8 { q, scale }, Some((xq, xd))) => tile_q8(
+            (Weights::Q8(Q8 { q, scale, .. }), Some((xq, xd))) => tile_q8(
                 &xq[r0 * inputs..r1 * inputs],
                 &xd[r0 * inputs / Q8_BLOCK..r1 * inputs / Q8_BLOCK],
                 inputs,
@@ -101,12 +113,12 @@ pub fn linear(x: &[f32], inputs: usize, w: &Weights, bias: Option<&[f32]>, y: &m
                 width,
             ),
             // `xq` is made whenever the weights are 8-bit.
-            (Weights::Q8 { .. }, None) => {}
+            (Weights::Q8(_), None) => {}
         }
     };
     let work = rows * outputs * inputs;
     let threads = rayon::current_num_threads();
-    if work < PARALLEL_WORK || threads == 1 || rows == 0 {
+    if work < PARALLEL_WORK || threads == 1 {
         tile(0, rows, 0, y);
     } else if rows >= 2 * threads {
         // Each task a run of rows, all outputs.
@@ -648,6 +660,30 @@ pub fn exp_below_zero(x: f32) -> f32 {
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+/// The sum, in order, of [`exp_below_zero`]`(v - max)` over `x` (`max` at
+/// least every value): a softmax's denominator.
+pub fn sum_exp_below(x: &[f32], max: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if fma() {
+        // SAFETY: the CPU has AVX2 and FMA (checked by `fma`).
+        #[allow(unsafe_code)]
+        // reason: calling the AVX2 and FMA build, after checking the CPU has both
+        return unsafe { sum_exp_below_fma(x, max) };
+    }
+    sum_exp_below_any(x, max)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn sum_exp_below_fma(x: &[f32], max: f32) -> f32 {
+    sum_exp_below_any(x, max)
+}
+
+#[inline(always)]
+fn sum_exp_below_any(x: &[f32], max: f32) -> f32 {
+    x.iter().fold(0.0f32, |s, v| s + exp_below_zero(v - max))
+}
+
 /// Softmax of `s` in place: max, `exp(v - max)` and their sum in order.
 #[inline(always)]
 fn softmax(s: &mut [f32]) {
@@ -685,16 +721,20 @@ pub fn attention(
         heads,
         causal_offset,
     };
+    // Two query rows at a time where they see the same keys: each key and
+    // value is read once for both; every sum is still the one row's.
+    let per = if causal_offset.is_none() { 2 * d } else { d };
     if tq * tk * d < PARALLEL_WORK {
-        let mut scores = Vec::with_capacity(tk);
-        for (t, yr) in y.chunks_exact_mut(d).enumerate() {
-            a.row(t, yr, &mut scores);
+        let mut scores = Default::default();
+        for (i, yr) in y.chunks_mut(per).enumerate() {
+            a.rows(i * per / d, yr, &mut scores);
         }
     } else {
-        y.par_chunks_mut(d).enumerate().for_each_init(
-            || Vec::with_capacity(tk),
-            |scores, (t, yr)| a.row(t, yr, scores),
-        );
+        y.par_chunks_mut(per)
+            .enumerate()
+            .for_each_init(Default::default, |scores, (i, yr)| {
+                a.rows(i * per / d, yr, scores)
+            });
     }
 }
 
@@ -709,29 +749,47 @@ struct Attend<'a> {
 }
 
 impl Attend<'_> {
-    fn row(&self, t: usize, yr: &mut [f32], scores: &mut Vec<f32>) {
+    /// Rows `t..` of the output, as many as `yr` holds (one or two).
+    fn rows(&self, t: usize, yr: &mut [f32], scores: &mut [Vec<f32>; 2]) {
         #[cfg(target_arch = "x86_64")]
         if fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked by `fma`).
             #[allow(unsafe_code)]
             // reason: calling the AVX2 and FMA build, after checking the CPU has both
-            return unsafe { self.row_fma(t, yr, scores) };
+            return unsafe { self.rows_fma(t, yr, scores) };
         }
-        self.row_with::<false>(t, yr, scores)
+        self.rows_with::<false>(t, yr, scores)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn row_fma(&self, t: usize, yr: &mut [f32], scores: &mut Vec<f32>) {
-        self.row_with::<true>(t, yr, scores)
+    fn rows_fma(&self, t: usize, yr: &mut [f32], scores: &mut [Vec<f32>; 2]) {
+        self.rows_with::<true>(t, yr, scores)
+    }
+
+    #[inline(always)]
+    fn rows_with<const AVX: bool>(&self, t: usize, yr: &mut [f32], scores: &mut [Vec<f32>; 2]) {
+        let d = self.d;
+        if yr.len() == 2 * d && self.causal_offset.is_none() {
+            self.pair_with::<AVX>(t, yr, scores);
+        } else {
+            for (i, yr) in yr.chunks_exact_mut(d).enumerate() {
+                self.row_with::<AVX>(t + i, yr, &mut scores[0]);
+            }
+        }
+    }
+
+    /// Keys row `t` sees.
+    fn keys(&self, t: usize) -> usize {
+        let tk = self.k.len() / self.d;
+        self.causal_offset.map_or(tk, |o| (o + t + 1).min(tk))
     }
 
     #[inline(always)]
     fn row_with<const AVX: bool>(&self, t: usize, yr: &mut [f32], scores: &mut Vec<f32>) {
         let (d, dh) = (self.d, self.d / self.heads);
-        let tk = self.k.len() / d;
-        let scale = (dh as f32).powf(-0.5);
-        let keys = self.causal_offset.map_or(tk, |o| (o + t + 1).min(tk));
+        let scale = 1.0 / (dh as f32).sqrt();
+        let keys = self.keys(t);
         for h in 0..self.heads {
             let cols = h * dh..(h + 1) * dh;
             let qh = &self.q[t * d..][cols.clone()];
@@ -751,6 +809,49 @@ impl Attend<'_> {
             out.fill(0.0);
             for (s, p) in scores.iter().enumerate() {
                 axpy(*p, &self.v[s * d..][cols.clone()], out);
+            }
+        }
+    }
+
+    /// Rows `t` and `t + 1` (seeing the same keys): [`Self::row_with`]'s
+    /// sums, with each key and value read once for both.
+    #[inline(always)]
+    fn pair_with<const AVX: bool>(&self, t: usize, yr: &mut [f32], scores: &mut [Vec<f32>; 2]) {
+        let (d, dh) = (self.d, self.d / self.heads);
+        let scale = 1.0 / (dh as f32).sqrt();
+        let keys = self.keys(t);
+        let (y0, y1) = yr.split_at_mut(d);
+        let [s0, s1] = scores;
+        for h in 0..self.heads {
+            let cols = h * dh..(h + 1) * dh;
+            let (q0, q1) = (
+                &self.q[t * d..][cols.clone()],
+                &self.q[(t + 1) * d..][cols.clone()],
+            );
+            s0.clear();
+            s1.clear();
+            let key = |s: usize| &self.k[s * d..][cols.clone()];
+            let mut s = 0;
+            while s + 4 <= keys {
+                let [a, b] = dot2x4_with::<AVX>(q0, q1, std::array::from_fn(|j| key(s + j)));
+                s0.extend(a.iter().map(|v| v * scale));
+                s1.extend(b.iter().map(|v| v * scale));
+                s += 4;
+            }
+            for s in s..keys {
+                let [a, b] = dot2x4_with::<AVX>(q0, q1, [key(s); 4]);
+                s0.push(a[0] * scale);
+                s1.push(b[0] * scale);
+            }
+            softmax(s0);
+            softmax(s1);
+            let (o0, o1) = (&mut y0[cols.clone()], &mut y1[cols.clone()]);
+            o0.fill(0.0);
+            o1.fill(0.0);
+            for (s, (p0, p1)) in s0.iter().zip(s1.iter()).enumerate() {
+                let vs = &self.v[s * d..][cols.clone()];
+                axpy(*p0, vs, o0);
+                axpy(*p1, vs, o1);
             }
         }
     }
@@ -866,25 +967,39 @@ mod tests {
 
     #[test]
     fn the_portable_build_gives_the_avx2_build_s_bits() {
-        let (rows, inputs, outputs) = (5, 200, 13);
+        // Widths with tails (203 = 25 * 8 + 3; heads of 36 = 4 * 8 + 4).
+        let (rows, inputs, outputs) = (5, 203, 13);
         let x = data(rows * inputs, 6);
         let w = Weights::F32(data(outputs * inputs, 7));
         let w8 = Weights::quantize(&data(outputs * 192, 11), 192).unwrap();
-        let (q, k, v) = (data(3 * 64, 8), data(9 * 64, 9), data(9 * 64, 10));
+        let (d, heads) = (72, 2);
+        let (q, k, v) = (data(3 * d, 8), data(9 * d, 9), data(9 * d, 10));
         let run = || {
             let mut y = vec![0.0; rows * outputs];
             linear(&x, inputs, &w, None, &mut y);
             let mut y8 = vec![0.0; rows * outputs];
             linear(&x[..rows * 192], 192, &w8, None, &mut y8);
             y.extend(y8);
-            let mut a = vec![0.0; 3 * 64];
-            attention(&q, &k, &v, 64, 2, Some(4), &mut a);
+            y.push(sum_exp_below(&x, 1.0));
+            let mut a = vec![0.0; 3 * d];
+            attention(&q, &k, &v, d, heads, Some(4), &mut a);
+            let mut b = vec![0.0; 3 * d];
+            attention(&q, &k, &v, d, heads, None, &mut b);
+            a.extend(b);
+            let mut n = vec![0.0; x.len()];
+            layer_norm(&x, inputs, &x[..inputs], &x[inputs..2 * inputs], &mut n);
+            a.extend(n);
             (y, a, build())
         };
         let fast = run();
         set_portable(true);
         let slow = run();
         set_portable(false);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            assert_eq!(fast.2, "avx2+fma");
+        }
         assert_eq!(slow.2, "portable");
         assert_eq!(fast.0, slow.0);
         assert_eq!(fast.1, slow.1);
@@ -896,7 +1011,10 @@ mod tests {
         let w = data(outputs * inputs, 4);
         let x = data(3 * inputs, 5);
         let q = Weights::quantize(&w, inputs).unwrap();
-        let Weights::Q8 { q: wq, scale: wd } = &q else {
+        let Weights::Q8(Q8 {
+            q: wq, scale: wd, ..
+        }) = &q
+        else {
             unreachable!()
         };
         let (xq, xd) = quantize_blocks(&x);
@@ -945,6 +1063,21 @@ mod tests {
         // Causal: the first query sees only the first key.
         attention(&q, &k, &v, 2, 1, Some(0), &mut y);
         assert_eq!(y, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn attention_s_bits_do_not_depend_on_how_rows_are_grouped() {
+        let (d, heads) = (64, 2);
+        for (tq, tk) in [(5, 9), (6, 30), (3, 700)] {
+            let (q, k, v) = (data(tq * d, 12), data(tk * d, 13), data(tk * d, 14));
+            let mut all = vec![0.0; tq * d];
+            attention(&q, &k, &v, d, heads, None, &mut all);
+            for t in 0..tq {
+                let mut one = vec![0.0; d];
+                attention(&q[t * d..][..d], &k, &v, d, heads, None, &mut one);
+                assert_eq!(one, all[t * d..][..d], "{tq} by {tk}, row {t}");
+            }
+        }
     }
 
     #[test]

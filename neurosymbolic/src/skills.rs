@@ -545,7 +545,7 @@ impl Skills {
                         out.refuse = Some("I can't divide by zero.".into());
                         None
                     }
-                    ("to the power of", Some(b)) => Some(a.powf(b)),
+                    ("to the power of", Some(b)) => Some(libm::pow(a, b)),
                     (_, None) if a >= 0.0 => Some(a.sqrt()),
                     _ => {
                         out.refuse = Some("I can't work that out.".into());

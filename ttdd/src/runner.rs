@@ -105,7 +105,7 @@ fn rms_dbfs(x: &[f32]) -> f32 {
     if frames.is_empty() {
         return -120.0;
     }
-    10.0 * (frames.iter().sum::<f32>() / frames.len() as f32).log10()
+    10.0 * libm::log10f(frames.iter().sum::<f32>() / frames.len() as f32)
 }
 
 /// Runs `s` (from `file`) with a session from `factory`.

@@ -643,7 +643,7 @@ fn chime_audio() -> Vec<f32> {
         let fade = (RATE as usize) / 100;
         (0..n).map(move |i| {
             let env = (i.min(n - 1 - i) as f32 / fade as f32).min(1.0);
-            0.3 * env * (std::f32::consts::TAU * hz * i as f32 / RATE as f32).sin()
+            0.3 * env * libm::sinf(std::f32::consts::TAU * hz * i as f32 / RATE as f32)
         })
     };
     let mut out: Vec<f32> = tone(880.0).chain(tone(660.0)).collect();

@@ -511,10 +511,7 @@ fn argmax_prob(logits: &[f32]) -> (u32, f32) {
         }
     }
     // Our exponential, not the platform's (whose variants differ by CPU).
-    let sum: f32 = logits
-        .iter()
-        .map(|&l| ainima_kernels::exp_below_zero(l - max))
-        .sum();
+    let sum = ainima_kernels::sum_exp_below(logits, max);
     (best as u32, 1.0 / sum)
 }
 
@@ -755,11 +752,7 @@ fn log_probability(logits: &[f32], i: usize) -> f32 {
         return f32::NEG_INFINITY;
     };
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = logits
-        .iter()
-        .map(|&l| ainima_kernels::exp_below_zero(l - max))
-        .sum();
-    x - max - libm::logf(sum)
+    x - max - libm::logf(ainima_kernels::sum_exp_below(logits, max))
 }
 
 #[cfg(test)]
