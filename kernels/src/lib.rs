@@ -290,7 +290,7 @@ fn tile_rows(
         // reason: calling the AVX2 and FMA build, after checking the CPU has both
         return unsafe { tile_rows_fma(x, inputs, w, bias, first, y, width) };
     }
-    tile_rows_any(x, inputs, w, bias, first, y, width)
+    tile_rows_with::<false>(x, inputs, w, bias, first, y, width)
 }
 
 /// Set: the kernels run their portable build even where the CPU has AVX2
@@ -333,18 +333,6 @@ fn tile_rows_fma(
     width: usize,
 ) {
     tile_rows_with::<true>(x, inputs, w, bias, first, y, width)
-}
-
-fn tile_rows_any(
-    x: &[f32],
-    inputs: usize,
-    w: &[f32],
-    bias: Option<&[f32]>,
-    first: usize,
-    y: &mut [f32],
-    width: usize,
-) {
-    tile_rows_with::<false>(x, inputs, w, bias, first, y, width)
 }
 
 /// The product's tiles, with AVX2 and FMA's micro-kernel (`AVX`) or the

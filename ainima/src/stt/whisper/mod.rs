@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Device};
-use candle_nn::VarBuilder;
+use candle_core::Device;
 
 use super::{Segment, SpeechToText, Transcript};
 use crate::{Error, Result};
@@ -282,7 +281,7 @@ impl WhisperEngine {
             .map_err(|e| Error::BadModel(format!("model.safetensors: {e}")))?;
         // The tensors are copies: the file's bytes can go before the model is built.
         drop(bytes);
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let vb = model::Tensors::new(tensors);
         let model =
             model::Whisper::load(vb, cfg.clone()).map_err(|e| Error::BadModel(format!("{e}")))?;
         let id = |t: &str| {

@@ -11,19 +11,60 @@
 //!
 //! Tensor names follow the Hugging Face layout (`model.encoder.layers.0.fc1.weight`, ...).
 
-use candle_nn::VarBuilder;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use candle_core::Tensor;
 
 use super::Config;
 use crate::Result;
 use ainima_kernels::{self as kernels, Weights};
 
-/// The floats of the tensor `name`, of shape `dims`.
-fn floats(vb: &VarBuilder, dims: &[usize], name: &str) -> Result<Vec<f32>> {
-    Ok(vb
-        .get(dims, name)?
-        .flatten_all()?
-        .to_dtype(candle_core::DType::F32)?
-        .to_vec1::<f32>()?)
+/// A model file's tensors, by Hugging Face name, each taken out once as
+/// floats: its storage is freed as soon as the model holds its copy, so
+/// loading never holds the file's tensors and the model at once.
+pub struct Tensors(RefCell<HashMap<String, Tensor>>);
+
+impl Tensors {
+    /// The tensors of a model file.
+    pub fn new(tensors: HashMap<String, Tensor>) -> Self {
+        Tensors(RefCell::new(tensors))
+    }
+
+    /// The floats of the tensor `name`, which must have shape `dims`.
+    fn take(&self, dims: &[usize], name: &str) -> Result<Vec<f32>> {
+        let t = self
+            .0
+            .borrow_mut()
+            .remove(name)
+            .ok_or_else(|| crate::Error::BadModel(format!("the model has no tensor {name}")))?;
+        if t.dims() != dims {
+            return Err(crate::Error::BadModel(format!(
+                "{name}: shape {:?}, expected {dims:?}",
+                t.dims()
+            )));
+        }
+        // One copy out of the tensor (a conversion inside candle would make
+        // a second, as large as the floats).
+        let t = t.flatten_all()?;
+        Ok(match t.dtype() {
+            candle_core::DType::F16 => {
+                let h = t.to_vec1::<half::f16>()?;
+                drop(t);
+                h.iter().map(|v| v.to_f32()).collect()
+            }
+            candle_core::DType::BF16 => {
+                let h = t.to_vec1::<half::bf16>()?;
+                drop(t);
+                h.iter().map(|v| v.to_f32()).collect()
+            }
+            _ => t.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?,
+        })
+    }
+}
+
+fn floats(vb: &Tensors, dims: &[usize], name: &str) -> Result<Vec<f32>> {
+    vb.take(dims, name)
 }
 
 /// A linear layer: `[outputs, inputs]` weights, in floats or (where a step
@@ -37,13 +78,7 @@ struct Lin {
 }
 
 impl Lin {
-    fn load(
-        vb: &VarBuilder,
-        name: &str,
-        inputs: usize,
-        outputs: usize,
-        bias: bool,
-    ) -> Result<Self> {
+    fn load(vb: &Tensors, name: &str, inputs: usize, outputs: usize, bias: bool) -> Result<Self> {
         Ok(Lin {
             w: Weights::F32(floats(vb, &[outputs, inputs], &format!("{name}.weight"))?),
             b: if bias {
@@ -83,7 +118,7 @@ struct Norm {
 }
 
 impl Norm {
-    fn load(vb: &VarBuilder, name: &str, d: usize) -> Result<Self> {
+    fn load(vb: &Tensors, name: &str, d: usize) -> Result<Self> {
         Ok(Norm {
             gamma: floats(vb, &[d], &format!("{name}.weight"))?,
             beta: floats(vb, &[d], &format!("{name}.bias"))?,
@@ -113,7 +148,7 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(vb: &VarBuilder, name: &str, d: usize, heads: usize) -> Result<Self> {
+    fn load(vb: &Tensors, name: &str, d: usize, heads: usize) -> Result<Self> {
         Ok(Attention {
             q: Lin::load(vb, &format!("{name}.q_proj"), d, d, true)?,
             k: Lin::load(vb, &format!("{name}.k_proj"), d, d, false)?,
@@ -196,7 +231,7 @@ fn add(x: &mut [f32], y: &[f32]) {
 }
 
 impl Block {
-    fn load(vb: &VarBuilder, name: &str, d: usize, heads: usize, cross: bool) -> Result<Self> {
+    fn load(vb: &Tensors, name: &str, d: usize, heads: usize, cross: bool) -> Result<Self> {
         let cross = if cross {
             Some((
                 Attention::load(vb, &format!("{name}.encoder_attn"), d, heads)?,
@@ -315,7 +350,7 @@ impl std::fmt::Debug for Whisper {
 
 impl Whisper {
     /// Build from tensors under the Hugging Face names (any float type; computed in f32).
-    pub fn load(vb: VarBuilder, cfg: Config) -> Result<Self> {
+    pub fn load(vb: Tensors, cfg: Config) -> Result<Self> {
         cfg.validate()?;
         let d = cfg.d_model;
         let conv = |name: &str, i: usize| -> Result<(Weights, Vec<f32>)> {
@@ -348,21 +383,27 @@ impl Whisper {
                 Ok(b)
             })
             .collect::<Result<Vec<_>>>()?;
-        let embed: Vec<half::f16> = floats(
+        // The embeddings in half precision; the output projection is made
+        // 8-bit from those same half-precision values.
+        let mut embed = floats(
             &vb,
             &[cfg.vocab_size, d],
             "model.decoder.embed_tokens.weight",
-        )?
-        .into_iter()
-        .map(half::f16::from_f32)
-        .collect();
-        let mut logits = Lin {
-            w: Weights::F32(embed.iter().map(|v| v.to_f32()).collect()),
+        )?;
+        for v in &mut embed {
+            *v = half::f16::from_f32(*v).to_f32();
+        }
+        let logits = Lin {
+            w: Weights::quantize(&embed, d).ok_or_else(|| {
+                crate::Error::BadModel(format!("width {d} does not split into 8-bit blocks"))
+            })?,
             b: None,
             inputs: d,
             outputs: cfg.vocab_size,
         };
-        logits.quantize()?;
+        // A new allocation of half the size (an in-place collect would keep
+        // the floats' whole buffer).
+        let embed: Vec<half::f16> = embed.iter().map(|v| half::f16::from_f32(*v)).collect();
         Ok(Whisper {
             conv1: conv("model.encoder.conv1", cfg.num_mel_bins)?,
             conv2: conv("model.encoder.conv2", d)?,
