@@ -72,8 +72,9 @@ impl Weights {
 
 /// `y[t][o] = b[o] + x[t] · w[o]` for `rows` rows of `x` (`inputs` wide):
 /// `y` is `[rows, outputs]`. With 8-bit weights, each row of `x` is made 8
-/// bits too (blocks of [`Q8_BLOCK`], as the weights) and the blocks'
-/// products summed as integers, exactly; only their scaled sums are floats.
+/// bits too (blocks of [`Q8_BLOCK`], as the weights) and each group of four
+/// products summed as integers, exactly; only the groups' scaled sums are
+/// floats, in [`LANES`] lanes.
 pub fn linear(x: &[f32], inputs: usize, w: &Weights, bias: Option<&[f32]>, y: &mut [f32]) {
     let rows = x.len() / inputs.max(1);
     if rows == 0 {

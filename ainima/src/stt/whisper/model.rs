@@ -45,8 +45,11 @@ impl Tensors {
             )));
         }
         // One copy out of the tensor (a conversion inside candle would make
-        // a second, as large as the floats).
-        let t = t.flatten_all()?;
+        // a second, as large as the floats); the flat view shares the
+        // storage, which goes with the view's drop.
+        let flat = t.flatten_all()?;
+        drop(t);
+        let t = flat;
         Ok(match t.dtype() {
             candle_core::DType::F16 => {
                 let h = t.to_vec1::<half::f16>()?;
