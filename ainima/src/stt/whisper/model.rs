@@ -13,6 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use candle_core::Tensor;
 
@@ -74,8 +75,9 @@ fn floats(vb: &Tensors, dims: &[usize], name: &str) -> Result<Vec<f32>> {
 /// reads them whole for one token and memory sets the pace) 8 bits.
 #[derive(Clone)]
 struct Lin {
-    w: Weights,
-    b: Option<Vec<f32>>,
+    /// Shared by the clones of a model (weights are never written).
+    w: Arc<Weights>,
+    b: Option<Arc<[f32]>>,
     inputs: usize,
     outputs: usize,
 }
@@ -83,9 +85,13 @@ struct Lin {
 impl Lin {
     fn load(vb: &Tensors, name: &str, inputs: usize, outputs: usize, bias: bool) -> Result<Self> {
         Ok(Lin {
-            w: Weights::F32(floats(vb, &[outputs, inputs], &format!("{name}.weight"))?),
+            w: Arc::new(Weights::F32(floats(
+                vb,
+                &[outputs, inputs],
+                &format!("{name}.weight"),
+            )?)),
             b: if bias {
-                Some(floats(vb, &[outputs], &format!("{name}.bias"))?)
+                Some(floats(vb, &[outputs], &format!("{name}.bias"))?.into())
             } else {
                 None
             },
@@ -102,13 +108,13 @@ impl Lin {
     }
 
     fn quantize(&mut self) -> Result<()> {
-        if let Weights::F32(w) = &self.w {
-            self.w = Weights::quantize(w, self.inputs).ok_or_else(|| {
+        if let Weights::F32(w) = &*self.w {
+            self.w = Arc::new(Weights::quantize(w, self.inputs).ok_or_else(|| {
                 crate::Error::BadModel(format!(
                     "{} inputs do not split into 8-bit blocks",
                     self.inputs
                 ))
-            })?;
+            })?);
         }
         Ok(())
     }
@@ -323,18 +329,18 @@ pub struct Fed {
 pub struct Whisper {
     cfg: Config,
     /// `[d, n_mels * 3]` and `[d, d * 3]`: kernel width 3, padding 1.
-    conv1: (Weights, Vec<f32>),
-    conv2: (Weights, Vec<f32>),
-    enc_pos: Vec<f32>,
+    conv1: (Arc<Weights>, Arc<[f32]>),
+    conv2: (Arc<Weights>, Arc<[f32]>),
+    enc_pos: Arc<[f32]>,
     enc_blocks: Vec<Block>,
     enc_ln: Norm,
     /// The token embeddings, looked up a few rows a step (half precision is
     /// plenty).
-    embed: Vec<half::f16>,
+    embed: Arc<[half::f16]>,
     /// The output projection (tied to the token embeddings), 8-bit: one
     /// step reads it whole, so its size sets the decoder's speed.
     logits: Lin,
-    dec_pos: Vec<f32>,
+    dec_pos: Arc<[f32]>,
     dec_blocks: Vec<Block>,
     dec_ln: Norm,
     /// Tokens already in the self-attention cache.
@@ -342,7 +348,7 @@ pub struct Whisper {
     /// Cross-attention keys and values of a whole window of silence, per
     /// decoder layer: a trimmed encoding is completed with them, so the
     /// decoder attends over a full window as in training.
-    silence: Vec<Kv>,
+    silence: Arc<Vec<Kv>>,
 }
 
 impl std::fmt::Debug for Whisper {
@@ -356,10 +362,14 @@ impl Whisper {
     pub fn load(vb: Tensors, cfg: Config) -> Result<Self> {
         cfg.validate()?;
         let d = cfg.d_model;
-        let conv = |name: &str, i: usize| -> Result<(Weights, Vec<f32>)> {
+        let conv = |name: &str, i: usize| -> Result<(Arc<Weights>, Arc<[f32]>)> {
             Ok((
-                Weights::F32(floats(&vb, &[d, i, 3], &format!("{name}.weight"))?),
-                floats(&vb, &[d], &format!("{name}.bias"))?,
+                Arc::new(Weights::F32(floats(
+                    &vb,
+                    &[d, i, 3],
+                    &format!("{name}.weight"),
+                )?)),
+                floats(&vb, &[d], &format!("{name}.bias"))?.into(),
             ))
         };
         let enc_blocks = (0..cfg.encoder_layers)
@@ -397,16 +407,16 @@ impl Whisper {
             *v = half::f16::from_f32(*v).to_f32();
         }
         let logits = Lin {
-            w: Weights::quantize(&embed, d).ok_or_else(|| {
+            w: Arc::new(Weights::quantize(&embed, d).ok_or_else(|| {
                 crate::Error::BadModel(format!("width {d} does not split into 8-bit blocks"))
-            })?,
+            })?),
             b: None,
             inputs: d,
             outputs: cfg.vocab_size,
         };
         // A new allocation of half the size (an in-place collect would keep
         // the floats' whole buffer).
-        let embed: Vec<half::f16> = embed.iter().map(|v| half::f16::from_f32(*v)).collect();
+        let embed: Arc<[half::f16]> = embed.iter().map(|v| half::f16::from_f32(*v)).collect();
         Ok(Whisper {
             conv1: conv("model.encoder.conv1", cfg.num_mel_bins)?,
             conv2: conv("model.encoder.conv2", d)?,
@@ -414,7 +424,8 @@ impl Whisper {
                 &vb,
                 &[cfg.max_source_positions, d],
                 "model.encoder.embed_positions.weight",
-            )?,
+            )?
+            .into(),
             enc_blocks,
             enc_ln: Norm::load(&vb, "model.encoder.layer_norm", d)?,
             logits,
@@ -423,11 +434,12 @@ impl Whisper {
                 &vb,
                 &[cfg.max_target_positions, d],
                 "model.decoder.embed_positions.weight",
-            )?,
+            )?
+            .into(),
             dec_blocks,
             dec_ln: Norm::load(&vb, "model.decoder.layer_norm", d)?,
             offset: 0,
-            silence: Vec::new(),
+            silence: Arc::new(Vec::new()),
             cfg,
         })
     }
@@ -459,11 +471,12 @@ impl Whisper {
     /// completed with the silence's positions beyond it.
     pub fn set_silence(&mut self, mel: Mel<'_>) -> Result<()> {
         let audio = self.run_encoder(mel)?;
-        self.silence = self
-            .dec_blocks
-            .iter()
-            .filter_map(|b| b.cross.as_ref().map(|(cross, _)| cross.audio_kv(&audio)))
-            .collect();
+        self.silence = Arc::new(
+            self.dec_blocks
+                .iter()
+                .filter_map(|b| b.cross.as_ref().map(|(cross, _)| cross.audio_kv(&audio)))
+                .collect(),
+        );
         Ok(())
     }
 
