@@ -182,6 +182,22 @@ fn transcribe_json_with_and_without_the_skills_prompt() {
                 .as_array()
                 .is_some_and(|s| !s.is_empty())
         );
+        if extra.is_none() {
+            // The binary gives the raw text and confidence bits the model's
+            // cross-machine snapshot holds (ARCHITECTURE.md, "Deterministic").
+            let snapshot = include_str!("../ainima/tests/snapshots/raw-transcripts.tsv");
+            let want = snapshot
+                .lines()
+                .find(|l| l.starts_with("whisper_cpp/jfk.wav\t"))
+                .expect("jfk.wav in the snapshot");
+            let confidence = lines[0]["confidence"].as_f64().unwrap() as f32;
+            let got = format!(
+                "whisper_cpp/jfk.wav\t{:08x}\t{}",
+                confidence.to_bits(),
+                lines[0]["text"].as_str().unwrap()
+            );
+            assert_eq!(got, want);
+        }
         let lamp_text = lines[1]["text"].as_str().unwrap().to_lowercase();
         assert!(
             lamp_text.contains("living room lamp"),
