@@ -4,6 +4,7 @@
 mod agent_cmd;
 mod bench;
 mod bench_agent;
+mod bench_joint;
 mod bench_nlu;
 mod bench_session;
 mod bench_stt;
@@ -13,6 +14,7 @@ mod demo;
 mod home;
 mod intents;
 mod language;
+mod nlu_cmd;
 mod run;
 mod script;
 mod speech;
@@ -362,17 +364,40 @@ enum IntentsCommand {
 
 #[derive(Debug, Subcommand)]
 enum NluCommand {
-    /// Learn patterns from the SNIPS training files and score them on the validation files.
+    /// Score on SNIPS's validation files: a trained model (`--model`), or
+    /// patterns learned from the training files (without `--model`).
     Eval {
         /// The SNIPS folder (train_*_full.json, validate_*.json).
         #[arg(long, value_name = "DIR")]
         snips: PathBuf,
+        /// A model made by `ainima nlu train`.
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
         /// The confidence an answer needs.
         #[arg(long, default_value_t = 0.8)]
         min_confidence: f32,
         /// As JSON (intent_accuracy, slot_f1, answered, precision as fractions).
         #[arg(long)]
         json: bool,
+    },
+    /// Train the joint intent and slot model from scratch on SNIPS's
+    /// training files (a share held out to pick the best epoch).
+    Train {
+        /// The SNIPS folder (train_*_full.json).
+        #[arg(long, value_name = "DIR")]
+        snips: PathBuf,
+        /// Where to write the model.
+        #[arg(long, value_name = "MODEL")]
+        out: PathBuf,
+        /// Seeds everything random: the same seed, the same model.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Passes over the training sentences (default 12).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -453,6 +478,20 @@ enum BenchCommand {
         /// Repetitions of each utterance (the median is kept).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+    /// The joint intent and slot model on SNIPS's validation files, beside
+    /// the Snips NLU recipe (logistic regression and CRFs; pip install
+    /// scikit-learn python-crfsuite), trained on the same files.
+    Joint {
+        /// The SNIPS folder (default: $AINIMA_DATA_DIR/snips).
+        #[arg(long, value_name = "DIR")]
+        snips: Option<PathBuf>,
+        /// Score this model instead of training one in the run.
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
+        /// Also write the results as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
     },
     /// Speech to text on the shared recordings, beside faster-whisper.
     Stt {
@@ -904,10 +943,31 @@ fn run(cli: Cli) -> Result<()> {
             action:
                 NluCommand::Eval {
                     snips,
+                    model,
                     min_confidence,
                     json,
                 },
-        } => language::eval_snips(&snips, min_confidence, json, &mut out)?,
+        } => match model {
+            Some(model) => nlu_cmd::eval(&snips, &model, json, &mut out)?,
+            None => language::eval_snips(&snips, min_confidence, json, &mut out)?,
+        },
+        Command::Nlu {
+            action:
+                NluCommand::Train {
+                    snips,
+                    out: model,
+                    seed,
+                    epochs,
+                    quiet,
+                },
+        } => {
+            let mut cfg = ainima_neurosymbolic::nlu::TrainConfig {
+                seed,
+                ..Default::default()
+            };
+            cfg.epochs = epochs.unwrap_or(cfg.epochs);
+            nlu_cmd::train(&snips, &model, &cfg, quiet, &mut out)?
+        }
         Command::Intents {
             action:
                 IntentsCommand::Test {
@@ -950,6 +1010,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench {
             which: BenchCommand::Nlu { json, runs },
         } => bench_nlu::run(json.as_deref(), runs.max(1), &mut out)?,
+        Command::Bench {
+            which: BenchCommand::Joint { snips, model, json },
+        } => bench_joint::run(
+            &snips.unwrap_or_else(|| data_dir(None).join("snips")),
+            model.as_deref(),
+            json.as_deref(),
+            &mut out,
+        )?,
         Command::Bench {
             which: BenchCommand::Audio { data, json, runs },
         } => bench::audio(

@@ -1,11 +1,13 @@
 //! Ainima's symbolic reasoning over the language core: a forward-chaining
 //! rule engine whose rules are data, and the dialogue state machine that
 //! runs multi-turn flows (slot filling, confirmation, correction, cancel,
-//! repeat) with the built-in skills.
+//! repeat) with the built-in skills; and the neural half, a joint intent and
+//! slot model trained with burn ([`nlu`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod dialogue;
+pub mod nlu;
 pub mod rules;
 pub mod skills;
 
