@@ -12,8 +12,6 @@ use ainima_neurosymbolic::nlu::{self, TrainConfig};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::bench::median;
-
 const PEER: &str = include_str!("../../bench/peers/crf_nlu_peer.py");
 
 /// Runs both sides and prints the table; `model` skips our training.
@@ -35,14 +33,7 @@ pub fn run(
     };
     let size = ours.to_bytes()?.len();
     let r = nlu::evaluate(&ours, &test);
-    let mut one = Vec::with_capacity(test.len());
-    for x in &test {
-        let text = x.text();
-        let t = Instant::now();
-        let _ = ours.parse(&text);
-        one.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    let ours_ms = median(one);
+    let ours_ms = crate::nlu_cmd::median_parse_ms(&ours, &test);
 
     let tmp = tempfile::tempdir()?;
     let script = tmp.path().join("crf_nlu_peer.py");

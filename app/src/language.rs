@@ -307,6 +307,14 @@ pub fn rules(catalog: Catalog, json: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// The sentences a scorer got wrong, as JSON objects (text, expected, got).
+pub(crate) fn wrong_json(errors: &[(String, String, String)]) -> serde_json::Value {
+    errors
+        .iter()
+        .map(|(t, want, got)| serde_json::json!({"text": t, "expected": want, "got": got}))
+        .collect()
+}
+
 /// `ainima nlu eval --snips DIR`.
 pub fn eval_snips(dir: &Path, min_confidence: f32, json: bool, out: &mut dyn Write) -> Result<()> {
     let train = snips::read_dir(dir, "train_")?;
@@ -320,7 +328,7 @@ pub fn eval_snips(dir: &Path, min_confidence: f32, json: bool, out: &mut dyn Wri
             o.remove("errors");
             o.insert("train_utterances".into(), train.len().into());
             o.insert("seconds".into(), seconds.into());
-            o.insert("wrong".into(), r.errors.iter().map(|(t, want, got)| serde_json::json!({"text": t, "expected": want, "got": got})).collect());
+            o.insert("wrong".into(), wrong_json(&r.errors));
         }
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());

@@ -70,6 +70,19 @@ pub fn train(
     Ok(())
 }
 
+/// The median time to parse one of `test`'s sentences, one at a time as a
+/// live session asks, in milliseconds.
+pub fn median_parse_ms(nlu: &Nlu, test: &[snips::Example]) -> f64 {
+    let mut one = Vec::with_capacity(test.len());
+    for x in test {
+        let text = x.text();
+        let t = Instant::now();
+        let _ = nlu.parse(&text);
+        one.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    crate::bench::median(one)
+}
+
 /// Reads a model file.
 pub fn load(path: &Path) -> Result<Nlu> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -83,16 +96,7 @@ pub fn eval(dir: &Path, model: &Path, json: bool, out: &mut dyn Write) -> Result
     let start = Instant::now();
     let r = nlu::evaluate(&nlu, &test);
     let seconds = start.elapsed().as_secs_f64();
-    // One sentence at a time, as a live session asks: the median.
-    let mut one = Vec::with_capacity(test.len());
-    for x in &test {
-        let text = x.text();
-        let t = Instant::now();
-        let _ = nlu.parse(&text);
-        one.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    one.sort_by(f64::total_cmp);
-    let median_ms = one.get(one.len() / 2).copied().unwrap_or(0.0);
+    let median_ms = median_parse_ms(&nlu, &test);
     if json {
         let mut v = serde_json::to_value(&r)?;
         if let Some(o) = v.as_object_mut() {
@@ -100,7 +104,7 @@ pub fn eval(dir: &Path, model: &Path, json: bool, out: &mut dyn Write) -> Result
             o.insert("seconds".into(), seconds.into());
             o.insert("median_ms_one_sentence".into(), median_ms.into());
             o.insert("parameters".into(), nlu.parameters().into());
-            o.insert("wrong".into(), r.errors.iter().map(|(t, want, got)| serde_json::json!({"text": t, "expected": want, "got": got})).collect());
+            o.insert("wrong".into(), crate::language::wrong_json(&r.errors));
         }
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());

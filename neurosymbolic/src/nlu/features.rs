@@ -100,39 +100,14 @@ fn fnv(bytes: &[u8]) -> u64 {
     h
 }
 
-const NUMBER_WORDS: [&str; 31] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "hundred",
-    "thousand",
-    "half",
-];
+/// Number words beyond the values' parsers' ones and tens.
+const MORE_NUMBER_WORDS: [&str; 3] = ["hundred", "thousand", "half"];
+
+/// Whether `w` is a number word ("seven", "forty", "hundred").
+fn number_word(w: &str) -> bool {
+    use ainima_fallbacks::values::{ONES, TENS};
+    !w.is_empty() && (ONES.contains(&w) || TENS.contains(&w) || MORE_NUMBER_WORDS.contains(&w))
+}
 
 impl Lexicon {
     /// The vocabulary (words seen at least `min_count` times), the intents,
@@ -291,7 +266,7 @@ impl Lexicon {
                     .chars()
                     .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
                 && w.word.chars().any(|c| c.is_ascii_digit());
-            shape[3] = f32::from(u8::from(NUMBER_WORDS.contains(&w.word.as_str()) || digits));
+            shape[3] = f32::from(u8::from(number_word(&w.word) || digits));
         }
         for start in 0..n {
             let mut key = String::new();
@@ -387,16 +362,7 @@ impl Lexicon {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn example(intent: &str, chunks: &[(&str, Option<&str>)]) -> Example {
-        Example {
-            intent: intent.into(),
-            chunks: chunks
-                .iter()
-                .map(|(t, s)| ((*t).into(), s.map(Into::into)))
-                .collect(),
-        }
-    }
+    use crate::nlu::testing::example;
 
     #[test]
     fn a_training_sentence_does_not_see_its_own_unique_value_in_the_gazetteer() {

@@ -511,11 +511,13 @@ pub fn score(test: &[Example], got: &[(String, Vec<(String, String)>)]) -> Repor
     }
 }
 
+/// Helpers for the module's tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use ainima_fallbacks::snips::Example;
 
-    fn example(intent: &str, chunks: &[(&str, Option<&str>)]) -> Example {
+    /// An annotated sentence from its pieces.
+    pub(crate) fn example(intent: &str, chunks: &[(&str, Option<&str>)]) -> Example {
         Example {
             intent: intent.into(),
             chunks: chunks
@@ -524,6 +526,12 @@ mod tests {
                 .collect(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::example;
+    use super::*;
 
     fn tiny() -> Vec<Example> {
         let mut out = Vec::new();

@@ -75,16 +75,14 @@ pub struct Progress {
     pub dev: Option<(f64, f64)>,
 }
 
-/// SplitMix64.
+/// SplitMix64's sequence (`replies::mix` is its output function).
 struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
+        let z = ainima_fallbacks::replies::mix(self.0);
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        z
     }
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
