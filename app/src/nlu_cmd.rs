@@ -56,7 +56,7 @@ pub fn train(
     let tmp = out_path.with_extension("partial");
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, out_path).with_context(|| format!("writing {}", out_path.display()))?;
-    let held_out = (examples.len() as f64 * cfg.dev_share.clamp(0.0, 0.5)) as usize;
+    let held_out = cfg.held_out(examples.len());
     writeln!(
         out,
         "trained on {} sentences ({} more held out to pick the epoch) in {:.1} s: {} parameters, {:.2} MB, written to {}",

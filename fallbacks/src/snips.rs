@@ -294,12 +294,27 @@ pub struct Report {
     pub errors: Vec<(String, String, String)>,
 }
 
-fn f1(p: f64, r: f64) -> f64 {
+/// The harmonic mean of precision `p` and recall `r` (0 when both are).
+pub fn f1(p: f64, r: f64) -> f64 {
     if p + r == 0.0 {
         0.0
     } else {
         2.0 * p * r / (p + r)
     }
+}
+
+/// How many of the slots `got` are among `gold` (name and words), each gold
+/// slot matched at most once.
+pub fn slot_hits(gold: &[(String, String)], got: &[(String, String)]) -> usize {
+    let mut unmatched = gold.to_vec();
+    let mut hits = 0;
+    for s in got {
+        if let Some(i) = unmatched.iter().position(|g| g == s) {
+            unmatched.remove(i);
+            hits += 1;
+        }
+    }
+    hits
 }
 
 /// Learns from `train`, then interprets each of `test`: an utterance is
@@ -347,14 +362,7 @@ pub fn evaluate(
             .iter()
             .map(|s| (s.name.clone(), text::words(&s.text).join(" ")))
             .collect();
-        let mut unmatched = gold.clone();
-        let mut hits = 0;
-        for s in &pred {
-            if let Some(i) = unmatched.iter().position(|g| g == s) {
-                unmatched.remove(i);
-                hits += 1;
-            }
-        }
+        let hits = slot_hits(&gold, &pred);
         slot_right += hits;
         slot_pred += pred.len();
         a_right += hits;

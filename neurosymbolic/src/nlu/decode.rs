@@ -5,15 +5,10 @@
 
 /// The best valid tag sequence for `emissions` (`words × tags`
 /// log-probabilities, tag 0 outside, `1 + 2 s` begin, `2 + 2 s` inside),
-/// using only the slots `allowed` says yes to.
-pub fn viterbi(emissions: &[f32], tags: usize, allowed: &dyn Fn(usize) -> bool) -> Vec<usize> {
-    viterbi_with(emissions, tags, allowed, &[], 0.0)
-}
-
-/// [`viterbi`] with tag bigram log-probabilities added, `weight` times
-/// (`transitions`: `(tags + 1) × tags`, row 0 the start, row `1 + p` after
-/// tag `p`; empty for none).
-pub fn viterbi_with(
+/// using only the slots `allowed` says yes to, with tag bigram
+/// log-probabilities added `weight` times (`transitions`: `(tags + 1) ×
+/// tags`, row 0 the start, row `1 + p` after tag `p`; empty for none).
+pub fn viterbi(
     emissions: &[f32],
     tags: usize,
     allowed: &dyn Fn(usize) -> bool,
@@ -101,7 +96,10 @@ mod tests {
     fn check(emissions: &[&[f32]], allowed: &[usize], expect: &[usize]) {
         let tags = emissions[0].len();
         let flat: Vec<f32> = emissions.iter().flat_map(|r| r.iter().copied()).collect();
-        assert_eq!(viterbi(&flat, tags, &|s| allowed.contains(&s)), expect);
+        assert_eq!(
+            viterbi(&flat, tags, &|s| allowed.contains(&s), &[], 0.0),
+            expect
+        );
     }
 
     #[test]

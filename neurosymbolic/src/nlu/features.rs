@@ -195,19 +195,6 @@ impl Lexicon {
         2 * self.slots.len() + SHAPES
     }
 
-    /// The tag name of `tag`.
-    pub fn tag_name(&self, tag: usize) -> String {
-        if tag == 0 {
-            return "O".into();
-        }
-        let s = &self.slots[(tag - 1) / 2];
-        if tag % 2 == 1 {
-            format!("B-{s}")
-        } else {
-            format!("I-{s}")
-        }
-    }
-
     /// What the network reads of `text`'s words. `exclude` holds slot
     /// values (with their slot) to count once less in the gazetteer: a
     /// training sentence's own values, so that a value seen only there looks

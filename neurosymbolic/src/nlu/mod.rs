@@ -17,7 +17,7 @@ pub mod train;
 
 use std::collections::BTreeMap;
 
-use ainima_fallbacks::snips::Example;
+use ainima_fallbacks::snips::{self, Example};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::activation::{log_softmax, softmax};
@@ -82,23 +82,12 @@ struct Header {
 }
 
 /// A trained joint intent and slot model, ready to parse.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Nlu {
     config: NetConfig,
     lexicon: Lexicon,
     net: Net,
     device: Device,
-}
-
-impl Clone for Nlu {
-    fn clone(&self) -> Nlu {
-        Nlu {
-            config: self.config.clone(),
-            lexicon: self.lexicon.clone(),
-            net: self.net.clone(),
-            device: self.device.clone(),
-        }
-    }
 }
 
 /// Gives parameters the ids 1, 2, 3... in the module's order.
@@ -238,7 +227,7 @@ impl Nlu {
                 let em = &sp[row * tags..(row + n) * tags];
                 row += n;
                 let allowed = &self.lexicon.intent_slots[best];
-                let path = decode::viterbi_with(
+                let path = decode::viterbi(
                     em,
                     tags,
                     &|s| allowed.binary_search(&(s as u16)).is_ok(),
@@ -456,27 +445,19 @@ pub fn evaluate(nlu: &Nlu, test: &[Example]) -> Report {
 /// written): a slot counts when its name and normalised words are right.
 /// The same scorer for our model and a peer's output.
 pub fn score(test: &[Example], got: &[(String, Vec<(String, String)>)]) -> Report {
-    let texts: Vec<String> = test.iter().map(Example::text).collect();
     let (mut right, mut whole) = (0usize, 0usize);
     let (mut hit, mut pred, mut gold_n) = (0usize, 0usize, 0usize);
     let mut per_intent: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut errors = Vec::new();
     let none = (String::new(), Vec::new());
-    for (k, (x, text)) in test.iter().zip(&texts).enumerate() {
+    for (k, x) in test.iter().enumerate() {
         let gold = x.slots();
         let (intent, slots) = got.get(k).unwrap_or(&none);
         let got: Vec<(String, String)> = slots
             .iter()
             .map(|(n, t)| (n.clone(), ainima_fallbacks::text::words(t).join(" ")))
             .collect();
-        let mut unmatched = gold.clone();
-        let mut hits = 0;
-        for s in &got {
-            if let Some(i) = unmatched.iter().position(|g| g == s) {
-                unmatched.remove(i);
-                hits += 1;
-            }
-        }
+        let hits = snips::slot_hits(&gold, &got);
         hit += hits;
         pred += got.len();
         gold_n += gold.len();
@@ -490,7 +471,7 @@ pub fn score(test: &[Example], got: &[(String, Vec<(String, String)>)]) -> Repor
         if intent_ok && hits == gold.len() && hits == got.len() {
             whole += 1;
         } else {
-            errors.push((text.clone(), frame(&x.intent, &gold), frame(intent, &got)));
+            errors.push((x.text(), frame(&x.intent, &gold), frame(intent, &got)));
         }
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -498,11 +479,7 @@ pub fn score(test: &[Example], got: &[(String, Vec<(String, String)>)]) -> Repor
     Report {
         utterances: test.len(),
         intent_accuracy: ratio(right, test.len()),
-        slot_f1: if sp + sr == 0.0 {
-            0.0
-        } else {
-            2.0 * sp * sr / (sp + sr)
-        },
+        slot_f1: snips::f1(sp, sr),
         slot_precision: sp,
         slot_recall: sr,
         sentence_accuracy: ratio(whole, test.len()),

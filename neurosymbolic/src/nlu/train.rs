@@ -41,6 +41,15 @@ pub struct TrainConfig {
     pub shape: Shape,
 }
 
+impl TrainConfig {
+    /// How many of `sentences` training sentences are held out to pick the
+    /// epoch (never all of them).
+    pub fn held_out(&self, sentences: usize) -> usize {
+        ((sentences as f64 * self.dev_share.clamp(0.0, 0.5)) as usize)
+            .min(sentences.saturating_sub(1))
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -113,8 +122,7 @@ pub fn train(
     let mut rng = Rng(cfg.seed);
     let mut order: Vec<usize> = (0..examples.len()).collect();
     rng.shuffle(&mut order);
-    let n_dev =
-        ((examples.len() as f64 * cfg.dev_share.clamp(0.0, 0.5)) as usize).min(examples.len() - 1);
+    let n_dev = cfg.held_out(examples.len());
     let dev: Vec<Example> = order[..n_dev]
         .iter()
         .map(|&i| examples[i].clone())
