@@ -104,15 +104,6 @@ impl burn::module::ModuleMapper for NumberIds {
     }
 }
 
-/// Whether every float parameter is an `f32`.
-struct AllF32(bool);
-
-impl burn::module::ModuleVisitor for AllF32 {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        self.0 &= param.val().dtype() == burn::tensor::DType::F32;
-    }
-}
-
 /// Pads encoded sentences into a batch on `device`.
 pub(crate) fn batch(items: &[&Encoded], features: usize, device: &Device) -> Batch {
     let n = items.len();
@@ -323,6 +314,19 @@ impl Nlu {
         let config = h.config.clone();
         let d = device.clone();
         let weights = weights.to_vec();
+        // The pack may store any type; the network computes in f32, and
+        // burn's loader panics on a type it cannot put in a float
+        // parameter. Checked from the pack's own table before loading.
+        let pack =
+            burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights.clone()))
+                .and_then(burn_pack::Reader::into_tensors)
+                .map_err(|e| Error::BadModel(format!("weights: {e}")))?;
+        if let Some(t) = pack.iter().find(|t| t.dtype != burn::tensor::DType::F32) {
+            return Err(Error::BadModel(format!(
+                "weights: {} is {:?}, not 32-bit floats",
+                t.name, t.dtype
+            )));
+        }
         // burn reports most damage as errors, but its readers are not
         // promised never to panic on hostile bytes: a panic is a bad model.
         let load = std::panic::AssertUnwindSafe(move || {
@@ -332,12 +336,6 @@ impl Nlu {
         let net = std::panic::catch_unwind(load)
             .map_err(|_| bad("weights: the reader failed"))?
             .map_err(|e| Error::BadModel(format!("weights: {e:?}")))?;
-        // The record may store any float type; the network computes in f32.
-        let mut floats = AllF32(true);
-        net.visit(&mut floats);
-        if !floats.0 {
-            return Err(bad("weights: not all 32-bit floats"));
-        }
         Ok(Nlu::from_parts(h.config, h.lexicon, net, device.clone()))
     }
 }
@@ -622,6 +620,44 @@ mod tests {
         bytes.extend_from_slice(&weights);
         let err = Nlu::from_bytes(&bytes).unwrap_err().to_string();
         assert!(err.contains("32-bit"), "{err}");
+    }
+
+    /// Regression (fuzz target `nlu_model`, 2026-12-05): a pack whose
+    /// weights were stored as 32-bit integers made burn's loader panic
+    /// ("Expected float dtype, got I32"); caught, but the panic hook printed
+    /// an internal error and the fuzzer stopped on it.
+    #[test]
+    fn weights_stored_as_integers_are_refused_before_burn_loads_them() {
+        let good = narrow().to_bytes().unwrap();
+        let header_end = 24 + u64::from_le_bytes(good[16..24].try_into().unwrap()) as usize;
+        let pack = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(
+            good[header_end..].to_vec(),
+        ))
+        .unwrap()
+        .into_tensors()
+        .unwrap();
+        let retyped: Vec<burn_pack::Tensor> = pack
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let (name, dtype, shape, id, bytes) = t.into_parts().unwrap();
+                let dtype = if i == 0 {
+                    burn::tensor::DType::I32
+                } else {
+                    dtype
+                };
+                burn_pack::Tensor::new(name, dtype, shape, id, bytes)
+            })
+            .collect();
+        let mut bytes = good[..header_end].to_vec();
+        bytes.extend_from_slice(&burn_pack::Writer::new(retyped).into_bytes().unwrap());
+        // Refused from the pack's table: burn's loader (whose panic the
+        // old code caught as "the reader failed") never runs.
+        let err = Nlu::from_bytes(&bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("I32") && err.contains("32-bit floats"),
+            "{err}"
+        );
     }
 
     #[test]
