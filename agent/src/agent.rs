@@ -492,6 +492,7 @@ impl Agent {
             heard: text.to_string(),
             intent: Some(r.intent.clone()),
             confidence: 1.0,
+            source: "rules",
             slots,
             reply: "{result}".into(),
             actions: vec![Action {

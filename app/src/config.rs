@@ -38,6 +38,39 @@ pub struct AppConfig {
     /// (`[home_assistant]`): requests about its devices are understood
     /// with HA's sentences and act on the home described.
     pub home_assistant: Option<HomeAssistantConfig>,
+    /// The model that proposes what no template reads (`[understanding]`);
+    /// the rules validate every proposal.
+    pub understanding: Understanding,
+}
+
+/// `[understanding]`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Understanding {
+    /// `"builtin"` (the model inside the binary, trained on the built-in
+    /// skills), `"none"` (templates and rules alone), or a model file from
+    /// `ainima nlu train --skills` (relative to the configuration folder).
+    pub model: String,
+    /// The model's probability at which a validated proposal acts.
+    pub act: f32,
+    /// The probability at which it is asked about ("Did you mean ...?").
+    pub ask: f32,
+    /// The model is used only if it parses a sentence within this many
+    /// milliseconds (the median of a few at start-up); else templates and
+    /// rules alone.
+    pub budget_ms: f64,
+}
+
+impl Default for Understanding {
+    fn default() -> Self {
+        let t = ainima_neurosymbolic::arbitrate::Thresholds::default();
+        Understanding {
+            model: "builtin".into(),
+            act: t.act,
+            ask: t.ask,
+            budget_ms: 50.0,
+        }
+    }
 }
 
 /// `[home_assistant]`.
@@ -127,7 +160,16 @@ impl AppConfig {
             }
             Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
         };
-        Self::parse(&text).with_context(|| format!("{}", path.display()))
+        let mut cfg = Self::parse(&text).with_context(|| format!("{}", path.display()))?;
+        // A model file is found beside the configuration.
+        let m = &cfg.understanding.model;
+        if !matches!(m.as_str(), "builtin" | "none")
+            && Path::new(m).is_relative()
+            && let Some(dir) = path.parent()
+        {
+            cfg.understanding.model = dir.join(m).to_string_lossy().into_owned();
+        }
+        Ok(cfg)
     }
 
     /// Parse TOML text and check every value.
@@ -139,6 +181,17 @@ impl AppConfig {
         cfg.room.impulse_response()?;
         if let Some(z) = &cfg.time_zone {
             crate::clock::zone(Some(z))?;
+        }
+        let u = &cfg.understanding;
+        if !(u.ask > 0.0 && u.ask <= u.act && u.act <= 1.0) {
+            anyhow::bail!(
+                "understanding: need 0 < ask <= act <= 1 (ask {}, act {})",
+                u.ask,
+                u.act
+            );
+        }
+        if !(u.budget_ms.is_finite() && u.budget_ms > 0.0) {
+            anyhow::bail!("understanding.budget_ms must be a positive number of milliseconds");
         }
         if let Some(m) = &cfg.messages {
             ainima_agent::net::parse(&m.webhook)

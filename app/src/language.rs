@@ -4,8 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use ainima_fallbacks::Catalog;
 use ainima_fallbacks::snips::{self, LearnConfig};
-use ainima_fallbacks::{Catalog, Context as ParseContext};
 use ainima_neurosymbolic::Now;
 use anyhow::{Context, Result};
 
@@ -51,19 +51,49 @@ fn now_unix(at: Option<i64>) -> i64 {
     at.unwrap_or_else(|| jiff::Timestamp::now().as_second())
 }
 
-/// `ainima parse TEXT`.
+/// `ainima parse TEXT`: what the rules and the model (`[understanding]`)
+/// make of a sentence, without acting; `-` reads one sentence a line from
+/// standard input and answers each.
 pub fn parse(
     catalog: Catalog,
     text: &str,
     now: Now,
     json: bool,
+    cfg: &crate::config::AppConfig,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let matcher = ainima_fallbacks::Matcher::new(&catalog)?;
-    let parsed = matcher.parse(text, &ParseContext { today: now.date });
+    let mut assistant = ainima_neurosymbolic::Assistant::new(catalog, 0)?;
+    let (model, thresholds) = crate::understanding::load(&cfg.understanding)?;
+    assistant.set_model(model, thresholds);
+    if text == "-" {
+        for line in std::io::stdin().lines() {
+            let line = line.context("reading standard input")?;
+            if !line.trim().is_empty() {
+                parse_one(&assistant, &line, now, json, out)?;
+            }
+        }
+        return Ok(());
+    }
+    parse_one(&assistant, text, now, json, out)
+}
+
+fn parse_one(
+    assistant: &ainima_neurosymbolic::Assistant,
+    text: &str,
+    now: Now,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use ainima_neurosymbolic::arbitrate::Decision;
+    let (parsed, ask, why) = match assistant.understand(text, now) {
+        Decision::Rules(p) | Decision::Act(p) => (Some(p), None, None),
+        Decision::Ask { parse, question } => (Some(parse), Some(question), None),
+        Decision::Nothing { reading, why } => (reading, None, why),
+    };
     if json {
-        let v = match &parsed {
+        let mut v = match &parsed {
             Some(p) => serde_json::json!({
+                "text": text,
                 "intent": p.intent,
                 "slots": p.slots.iter().map(|s| (s.name.clone(), serde_json::to_value(&s.value).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
                 "spans": p.slots,
@@ -74,26 +104,48 @@ pub fn parse(
                 "explanation": p.explanation,
             }),
             None => serde_json::json!({
+                "text": text,
                 "intent": null,
                 "slots": {},
                 "confidence": 0.0,
                 "source": "rules",
-                "explanation": ["no template fits"],
+                "explanation": [why.clone().unwrap_or_else(|| "no template fits".into())],
             }),
         };
+        if let Some(o) = v.as_object_mut() {
+            if let Some(q) = &ask {
+                o.insert("ask".into(), q.clone().into());
+            }
+            if let (Some(w), Some(_)) = (&why, &parsed)
+                && let Some(e) = o.get_mut("explanation").and_then(|e| e.as_array_mut())
+            {
+                e.push(w.clone().into());
+            }
+        }
         writeln!(out, "{v}")?;
     } else {
         match parsed {
             Some(p) => {
-                writeln!(out, "{}\t{:.2}", p.intent, p.confidence)?;
+                writeln!(out, "{}\t{:.2}\t{}", p.intent, p.confidence, p.source)?;
                 for s in &p.slots {
                     writeln!(out, "  {} = {}\t({:?}, {})", s.name, s.value, s.text, s.how)?;
                 }
                 for e in &p.explanation {
                     writeln!(out, "  - {e}")?;
                 }
+                if let Some(q) = ask {
+                    writeln!(out, "  asks: {q}")?;
+                }
+                if let Some(w) = &why {
+                    writeln!(out, "  - {w}")?;
+                }
             }
-            None => writeln!(out, "no intent: no template fits")?,
+            None => {
+                writeln!(out, "no intent: no template fits")?;
+                if let Some(w) = &why {
+                    writeln!(out, "  - {w}")?;
+                }
+            }
         }
     }
     Ok(())

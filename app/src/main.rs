@@ -19,6 +19,7 @@ mod run;
 mod script;
 mod speech;
 mod ttdd_cmd;
+mod understanding;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,6 +38,10 @@ struct Cli {
     /// Configuration file (default: ainima.toml in the config folder; see `ainima paths`).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The model that proposes what no template reads: `builtin`, `none`
+    /// or a model file (overrides `[understanding] model`).
+    #[arg(long, global = true, value_name = "MODEL")]
+    understanding: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -380,12 +385,38 @@ enum NluCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Train the joint intent and slot model from scratch on SNIPS's
-    /// training files (a share held out to pick the best epoch).
+    /// Train the joint intent and slot model from scratch: on SNIPS's
+    /// training files (`--snips`), or on sentences drawn from the skills'
+    /// templates (`--skills`, the model `[understanding]` uses), with
+    /// out-of-domain sentences (`--none`). A share is held out to pick the
+    /// best epoch.
     Train {
         /// The SNIPS folder (train_*_full.json).
-        #[arg(long, value_name = "DIR")]
-        snips: PathBuf,
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "skills",
+            conflicts_with = "skills"
+        )]
+        snips: Option<PathBuf>,
+        /// Train on the skills (the built-in ones, <config>/skills and
+        /// `--skill-files`): sentences drawn from their templates.
+        #[arg(long)]
+        skills: bool,
+        /// Extra skill files or folders for `--skills`.
+        #[arg(long, value_name = "PATH", requires = "skills")]
+        skill_files: Vec<PathBuf>,
+        /// Sentences drawn from each template with `--skills`.
+        #[arg(long, default_value_t = 40, requires = "skills")]
+        per_template: usize,
+        /// A SNIPS folder whose training sentences (but PlayMusic's, which
+        /// the media skill overlaps) teach the class `none`: requests the
+        /// skills do not take.
+        #[arg(long, value_name = "DIR", requires = "skills")]
+        none: Option<PathBuf>,
+        /// The smaller network the built-in model uses (about a quarter of the parameters).
+        #[arg(long)]
+        small: bool,
         /// Where to write the model.
         #[arg(long, value_name = "MODEL")]
         out: PathBuf,
@@ -607,7 +638,10 @@ fn pick_model(store: &ainima::store::Store, name: Option<&str>) -> Result<String
 
 fn run(cli: Cli) -> Result<()> {
     let home = Home::from_env()?;
-    let cfg = load_config(cli.config.as_ref(), &home)?;
+    let mut cfg = load_config(cli.config.as_ref(), &home)?;
+    if let Some(m) = &cli.understanding {
+        cfg.understanding.model.clone_from(m);
+    }
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Run {
@@ -905,7 +939,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Parse { text, json, skills } => {
             let catalog = language::catalog(&cfg, &home.config, &skills)?;
             let zone = clock::zone(cfg.time_zone.as_deref())?;
-            language::parse(catalog, &text, language::now(None, &zone), json, &mut out)?;
+            language::parse(
+                catalog,
+                &text,
+                language::now(None, &zone),
+                json,
+                &cfg,
+                &mut out,
+            )?;
         }
         Command::Chat {
             skills,
@@ -955,18 +996,34 @@ fn run(cli: Cli) -> Result<()> {
             action:
                 NluCommand::Train {
                     snips,
+                    skills: _,
+                    skill_files,
+                    per_template,
+                    none,
+                    small,
                     out: model,
                     seed,
                     epochs,
                     quiet,
                 },
         } => {
-            let mut cfg = ainima_neurosymbolic::nlu::TrainConfig {
+            let mut tcfg = ainima_neurosymbolic::nlu::TrainConfig {
                 seed,
                 ..Default::default()
             };
-            cfg.epochs = epochs.unwrap_or(cfg.epochs);
-            nlu_cmd::train(&snips, &model, &cfg, quiet, &mut out)?
+            if small {
+                tcfg = nlu_cmd::small(tcfg);
+            }
+            tcfg.epochs = epochs.unwrap_or(tcfg.epochs);
+            let examples = match snips {
+                Some(dir) => ainima_fallbacks::snips::read_dir(&dir, "train_")?,
+                // `--skills` (clap asks for one of the two).
+                None => {
+                    let catalog = language::catalog(&cfg, &home.config, &skill_files)?;
+                    nlu_cmd::skill_examples(&catalog, per_template, seed, none.as_deref())?
+                }
+            };
+            nlu_cmd::train(&examples, &model, &tcfg, quiet, &mut out)?
         }
         Command::Intents {
             action:

@@ -11,15 +11,62 @@ use ainima_neurosymbolic::nlu::{self, Nlu, Progress, TrainConfig};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// `ainima nlu train --snips DIR --out MODEL`.
+/// The smaller network of the built-in model: a few dozen intents of
+/// template sentences need less width than SNIPS.
+pub fn small(cfg: TrainConfig) -> TrainConfig {
+    TrainConfig {
+        ngram_buckets: 2048,
+        shape: nlu::net::Shape {
+            d_word: 48,
+            d_ngram: 48,
+            d_model: 96,
+            ..nlu::net::Shape::default()
+        },
+        ..cfg
+    }
+}
+
+/// SNIPS's intent that the media skill overlaps ("play some jazz"): not
+/// taught as out of domain.
+const OVERLAPPING: &str = "PlayMusic";
+
+/// `ainima nlu train --skills`: `per_template` sentences drawn from each of
+/// `catalog`'s templates, and, from the SNIPS folder `none`, every
+/// training sentence but [`OVERLAPPING`]'s as the intent `none` (about as
+/// many as the skills' sentences, the same for the same seed).
+pub fn skill_examples(
+    catalog: &ainima_fallbacks::Catalog,
+    per_template: usize,
+    seed: u64,
+    none: Option<&Path>,
+) -> Result<Vec<snips::Example>> {
+    let mut examples = catalog.samples(per_template, seed);
+    if let Some(dir) = none {
+        let mut other: Vec<snips::Example> = snips::read_dir(dir, "train_")?
+            .into_iter()
+            .filter(|e| e.intent != OVERLAPPING)
+            .map(|e| snips::Example {
+                intent: "none".into(),
+                chunks: vec![(e.text(), None)],
+            })
+            .collect();
+        // Every k-th, for about as many as the skills' sentences.
+        let k = (other.len() / examples.len().max(1)).max(1);
+        let skip = (seed as usize) % k;
+        other = other.into_iter().skip(skip).step_by(k).collect();
+        examples.extend(other);
+    }
+    Ok(examples)
+}
+
+/// `ainima nlu train --out MODEL` on `examples`.
 pub fn train(
-    dir: &Path,
+    examples: &[snips::Example],
     out_path: &Path,
     cfg: &TrainConfig,
     quiet: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let examples = snips::read_dir(dir, "train_")?;
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -33,7 +80,7 @@ pub fn train(
         .progress_chars("=> "),
     );
     let start = Instant::now();
-    let nlu = nlu::train(&examples, cfg, &mut |p: &Progress| {
+    let nlu = nlu::train(examples, cfg, &mut |p: &Progress| {
         bar.set_length(p.steps as u64);
         bar.set_position(p.step as u64);
         bar.set_prefix(format!("epoch {}/{}", p.epoch, p.epochs));

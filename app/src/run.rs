@@ -156,7 +156,9 @@ pub fn agent(
     messages: Messages,
     cfg: &AppConfig,
 ) -> Result<Agent> {
-    let assistant = Assistant::new(catalog.clone(), seed)?;
+    let mut assistant = Assistant::new(catalog.clone(), seed)?;
+    let (model, thresholds) = crate::understanding::load(&cfg.understanding)?;
+    assistant.set_model(model, thresholds);
     // The built-in hardware skills drive the devices `[devices]` names,
     // or the simulated coffee machine and robot in process.
     let mut registry = Registry::new();

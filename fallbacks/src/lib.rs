@@ -13,6 +13,7 @@ pub mod ha;
 pub mod matcher;
 pub mod names;
 pub mod replies;
+pub mod sample;
 pub mod snips;
 pub mod template;
 pub mod text;

@@ -34,7 +34,11 @@ use ainima_fallbacks::{Context, Matcher, Parse, Value};
 use serde::Serialize;
 use statig::prelude::*;
 
+use std::sync::Arc;
+
 use crate::Error;
+use crate::arbitrate::{Decision, Thresholds, arbitrate};
+use crate::nlu::Nlu;
 use crate::rules::{Engine, Fact, Facts};
 use crate::skills::{Action, EXTERNAL, Now, Skills};
 
@@ -62,6 +66,10 @@ pub struct Frame {
     pub slots: BTreeMap<String, FrameSlot>,
     /// The words the request was made with (rules test `said.WORD`).
     pub said: Vec<String>,
+    /// Asked back ("Did you mean ...?"): a yes takes the request as it was
+    /// read, and it goes on as any request would.
+    #[serde(skip)]
+    pub guessed: bool,
 }
 
 impl Frame {
@@ -123,6 +131,9 @@ pub struct Turn {
     pub intent: Option<String>,
     /// Its confidence.
     pub confidence: f32,
+    /// Which half read it: `rules`, or `both` (the model proposed, the
+    /// rules validated: [`crate::arbitrate`]); empty when nothing was.
+    pub source: &'static str,
     /// Slots understood this turn.
     pub slots: BTreeMap<String, Value>,
     /// What the assistant says.
@@ -155,6 +166,9 @@ pub struct Core {
     last_reply: String,
     last_explanation: Vec<String>,
     last_done: Option<Frame>,
+    model: Option<Arc<Nlu>>,
+    thresholds: Thresholds,
+    ask: Option<String>,
 }
 
 enum Next {
@@ -458,6 +472,12 @@ impl Core {
                 .filter_map(|e| {
                     if let Some(rest) = e.strip_prefix("matched the template ") {
                         Some(format!("I matched the template {rest}"))
+                    } else if let Some(rest) = e.strip_prefix("the model proposed ") {
+                        // "lights_off (0.97) with device = ..."
+                        let intent = rest.split(' ').next().unwrap_or(rest);
+                        Some(format!("my model read it as {intent}"))
+                    } else if let Some(rest) = e.strip_prefix("the rules read its words as ") {
+                        Some(format!("I read it as {rest}"))
                     } else if e.starts_with("rule ") {
                         Some(
                             e.split(" [")
@@ -499,6 +519,14 @@ impl Core {
     }
 
     fn new_request(&mut self) -> Next {
+        if let Some(question) = self.ask.take()
+            && let Some(p) = self.parse.clone()
+        {
+            let mut frame = Frame::from_parse(&p, &self.text);
+            frame.guessed = true;
+            self.reply.push(question);
+            return Next::Confirm(frame);
+        }
         match self
             .parse
             .clone()
@@ -661,6 +689,11 @@ mod flow {
             }
             let intent = context.intent_of();
             match intent.as_deref() {
+                Some("yes") if frame.guessed => {
+                    let mut f = frame.clone();
+                    f.guessed = false;
+                    context.advance(f).outcome()
+                }
                 Some("yes") => context.execute(frame.clone()).outcome(),
                 Some("no") => {
                     context.say_key("declined", &[]);
@@ -751,6 +784,9 @@ impl Assistant {
             last_reply: String::new(),
             last_explanation: Vec::new(),
             last_done: None,
+            model: None,
+            thresholds: Thresholds::default(),
+            ask: None,
         };
         Ok(Assistant {
             machine: Flow.state_machine(),
@@ -761,6 +797,28 @@ impl Assistant {
     /// The assistant with the built-in skills.
     pub fn builtin(seed: u64) -> Result<Assistant, Error> {
         Assistant::new(ainima_fallbacks::builtin::catalog()?, seed)
+    }
+
+    /// Lets `model` propose what the templates do not read, the rules
+    /// validating it (see [`crate::arbitrate`]); `None` for templates and
+    /// rules alone.
+    pub fn set_model(&mut self, model: Option<Arc<Nlu>>, thresholds: Thresholds) {
+        self.core.model = model;
+        self.core.thresholds = thresholds;
+    }
+
+    /// What `text` means to the rules and the model, without changing the
+    /// conversation.
+    pub fn understand(&self, text: &str, now: Now) -> Decision {
+        let c = &self.core;
+        arbitrate(
+            text,
+            &Context { today: now.date },
+            &c.catalog,
+            &c.matcher,
+            c.model.as_deref(),
+            c.thresholds,
+        )
     }
 
     /// The compiled templates.
@@ -821,7 +879,33 @@ impl Assistant {
         c.turn += 1;
         c.now = now;
         c.text = text.to_string();
-        c.parse = c.matcher.parse(text, &Context { today: now.date });
+        let ctx = Context { today: now.date };
+        c.ask = None;
+        let mut model_line = None;
+        // The model is asked only for a new request: answers to a question
+        // are read by the rules of the question.
+        if c.model.is_some() && matches!(self.machine.state(), State::Idle {}) {
+            c.parse = match arbitrate(
+                text,
+                &ctx,
+                &c.catalog,
+                &c.matcher,
+                c.model.as_deref(),
+                c.thresholds,
+            ) {
+                Decision::Rules(p) | Decision::Act(p) => Some(p),
+                Decision::Ask { parse, question } => {
+                    c.ask = Some(question);
+                    Some(parse)
+                }
+                Decision::Nothing { reading, why } => {
+                    model_line = why;
+                    reading
+                }
+            };
+        } else {
+            c.parse = c.matcher.parse(text, &ctx);
+        }
         c.reply.clear();
         c.actions.clear();
         c.explanation = c
@@ -829,6 +913,7 @@ impl Assistant {
             .as_ref()
             .map(|p| p.explanation.clone())
             .unwrap_or_default();
+        c.explanation.extend(model_line);
         let before = state_name(self.machine.state());
         let (machine, core) = (&mut self.machine, &mut self.core);
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -859,6 +944,7 @@ impl Assistant {
             heard: text.to_string(),
             intent: p.map(|p| p.intent.clone()),
             confidence: p.map_or(0.0, |p| p.confidence),
+            source: p.map_or("", |p| p.source),
             slots: p
                 .map(|p| {
                     p.slots

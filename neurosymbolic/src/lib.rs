@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod arbitrate;
 pub mod dialogue;
 pub mod nlu;
 pub mod rules;

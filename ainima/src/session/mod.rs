@@ -233,6 +233,9 @@ pub enum EventKind {
         slots: Value,
         /// Confidence.
         confidence: f32,
+        /// Which half read it: `rules`, or `both` (the model proposed,
+        /// the rules validated); empty when nothing was understood.
+        source: String,
         /// The dialogue's state afterwards.
         state: String,
         /// The words it was given (a self-repair rewritten).
@@ -598,6 +601,7 @@ pub fn turn_events(turn: &ainima_agent::agent::AgentTurn, catalog: &Catalog) -> 
             intent: d.intent.clone(),
             slots: json!(d.slots),
             confidence: d.confidence,
+            source: d.source.to_string(),
             state: d.state.to_string(),
             text: d.heard.clone(),
         });
