@@ -493,6 +493,7 @@ impl Agent {
             intent: Some(r.intent.clone()),
             confidence: 1.0,
             source: "rules",
+            answered_guess: false,
             slots,
             reply: "{result}".into(),
             actions: vec![Action {
@@ -527,7 +528,9 @@ impl Agent {
         mut asked: Option<ApprovalRequest>,
         now_ms: u64,
     ) -> AgentTurn {
-        let confirmed_now = turn.intent.as_deref() == Some("yes");
+        // A yes to "Did you mean ...?" says what was meant, not that it
+        // may run.
+        let confirmed_now = turn.intent.as_deref() == Some("yes") && !turn.answered_guess;
         let mut calls = Vec::new();
         let mut requests = Vec::new();
         let mut reply = turn.reply.clone();

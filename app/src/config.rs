@@ -183,9 +183,10 @@ impl AppConfig {
             crate::clock::zone(Some(z))?;
         }
         let u = &cfg.understanding;
-        if !(u.ask > 0.0 && u.ask <= u.act && u.act <= 1.0) {
+        let floor = ainima_neurosymbolic::dialogue::MIN_CONFIDENCE;
+        if !(u.ask > 0.0 && u.ask <= u.act && u.act >= floor && u.act <= 1.0) {
             anyhow::bail!(
-                "understanding: need 0 < ask <= act <= 1 (ask {}, act {})",
+                "understanding: need 0 < ask <= act <= 1 and act at least {floor}, the confidence the dialogue acts at (ask {}, act {})",
                 u.ask,
                 u.act
             );

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use ainima_neurosymbolic::arbitrate::Thresholds;
+use ainima_neurosymbolic::arbitrate::{Proposer, Thresholds};
 use ainima_neurosymbolic::nlu::Nlu;
 use anyhow::{Context, Result};
 
@@ -26,15 +26,18 @@ const PROBES: [&str; 5] = [
     "make me a large cappuccino with two extra shots please",
 ];
 
+/// A model as the session takes it; `None` for templates and rules alone.
+type Model = Option<Arc<dyn Proposer>>;
+
 /// Models already loaded in this process, by `[understanding] model`.
-static LOADED: Mutex<Vec<(String, Option<Arc<Nlu>>)>> = Mutex::new(Vec::new());
+static LOADED: Mutex<Vec<(String, Model)>> = Mutex::new(Vec::new());
 
 /// The model `u` names, `None` for templates and rules alone, and the
 /// thresholds. The built-in model falls back to templates and rules (with
 /// a warning) if it cannot load; a model file that cannot load is an
 /// error. A model slower than `u.budget_ms` (the median of a few parses)
 /// is left out with a warning.
-pub fn load(u: &Understanding) -> Result<(Option<Arc<Nlu>>, Thresholds)> {
+pub fn load(u: &Understanding) -> Result<(Model, Thresholds)> {
     let thresholds = Thresholds {
         act: u.act,
         ask: u.ask,
@@ -74,7 +77,7 @@ pub fn load(u: &Understanding) -> Result<(Option<Arc<Nlu>>, Thresholds)> {
             );
             None
         } else {
-            Some(Arc::new(m))
+            Some(Arc::new(m) as Arc<dyn Proposer>)
         }
     });
     loaded.push((u.model.clone(), model.clone()));

@@ -59,22 +59,4 @@ mod tests {
         let m = crate::Matcher::new(&c).expect("they compile");
         assert!(m.template_count() > 80, "{} templates", m.template_count());
     }
-
-    /// Regression: "groceries" was both a list of its own and another
-    /// name of the shopping list; the first won, so "add milk to the
-    /// groceries" went to a list nobody reads.
-    #[test]
-    fn groceries_is_the_shopping_list() {
-        let c = super::catalog().expect("built-in skills are valid");
-        let m = crate::Matcher::new(&c).expect("they compile");
-        for said in ["add milk to the groceries", "put eggs on my groceries list"] {
-            let p = m.parse(said, &crate::Context::default()).expect(said);
-            assert_eq!(p.intent, "list_add", "{said}");
-            assert_eq!(
-                p.slot("list").map(|s| s.value.to_string()),
-                Some("shopping".into()),
-                "{said}"
-            );
-        }
-    }
 }

@@ -608,6 +608,31 @@ impl Catalog {
         out
     }
 
+    /// The words of `intent`'s templates (not of its slot values),
+    /// expansions followed, as the tokenizer gives them.
+    pub fn words_of(&self, intent: &str) -> BTreeSet<String> {
+        fn walk(c: &Catalog, e: &Expr, out: &mut BTreeSet<String>, depth: usize) {
+            match e {
+                Expr::Word(w) => out.extend(crate::text::words(w)),
+                Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| walk(c, x, out, depth)),
+                Expr::Opt(x) => walk(c, x, out, depth),
+                Expr::Rule { name, .. } if depth < 8 => {
+                    if let Some(t) = c.expansions.get(name) {
+                        walk(c, &t.expr, out, depth + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = BTreeSet::new();
+        if let Some(i) = self.intents.get(intent) {
+            for t in &i.templates {
+                walk(self, &t.expr, &mut out, 0);
+            }
+        }
+        out
+    }
+
     /// Other ways to say a request of `intent` whose slots were said as
     /// `said` (slot name to the words used): every template of the intent
     /// with exactly those slots, realised with those words (first

@@ -139,8 +139,8 @@ fn draw(
 }
 
 impl Catalog {
-    /// `per_template` sentences drawn from each template of each intent
-    /// that acts or answers (random alternatives, optional words half the
+    /// `per_template` sentences drawn from each template of every intent
+    /// (random alternatives, optional words half the
     /// time, slot values from their lists, typical values for value
     /// parsers, a few phrases for free text), the same for the same `seed`.
     pub fn samples(&self, per_template: usize, seed: u64) -> Vec<Example> {

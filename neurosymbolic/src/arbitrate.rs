@@ -14,7 +14,9 @@
 //!      (a device that exists, a duration that parses).
 //!
 //!    The answer is then the rules' reading (`source` "both"): slot values
-//!    always come from the rules, never from the model.
+//!    always come from the rules, never from the model (a free-text slot,
+//!    such as a message, takes the model's words as the rules would take
+//!    any).
 //! 3. A validated proposal acts when the model is sure ([`Thresholds::act`]),
 //!    the rules read all of its slots, and, read back from the model's
 //!    words, the intent's own template words speak for it: of the words
@@ -25,17 +27,34 @@
 //!    firefox" read as "louder" has only "up".
 //!    Otherwise the dialogue asks back ("Did you mean ...?") and acts only
 //!    on a yes; a slot the rules cannot read may be left out only when it
-//!    is optional, and then always asked.
+//!    is optional, and then always asked. With no slot read back and the
+//!    intent's words not speaking for it, only the model would, so it is
+//!    not even asked; nor when a word outside the slots turns the meaning
+//!    (a negation or a question word the intent never says).
 //! 4. Anything else is not understood: the model alone never acts.
 
 use std::collections::BTreeMap;
 
 use ainima_fallbacks::catalog::Catalog;
+use ainima_fallbacks::matcher::NEVER_SKIPPED;
 use ainima_fallbacks::{Context, Matcher, Parse};
 use serde::{Deserialize, Serialize};
 
 use crate::dialogue::MIN_CONFIDENCE;
 use crate::nlu::{self, Nlu};
+
+/// What proposes a reading of a sentence: the trained model ([`Nlu`]), or
+/// a fixed one in tests.
+pub trait Proposer: Send + Sync {
+    /// The proposed intent, its probability and the slots' words.
+    fn propose(&self, text: &str) -> nlu::Parse;
+}
+
+impl Proposer for Nlu {
+    fn propose(&self, text: &str) -> nlu::Parse {
+        self.parse(text)
+    }
+}
 
 /// The model's probabilities at which a validated proposal acts or is
 /// asked about.
@@ -114,7 +133,7 @@ pub fn arbitrate(
     ctx: &Context,
     catalog: &Catalog,
     matcher: &Matcher,
-    model: Option<&Nlu>,
+    model: Option<&dyn Proposer>,
     thresholds: Thresholds,
 ) -> Decision {
     let readings = matcher.parse_all(text, ctx, 4);
@@ -130,7 +149,7 @@ pub fn arbitrate(
     let Some(model) = model else {
         return nothing(None);
     };
-    let proposal = model.parse(text);
+    let proposal = model.propose(text);
     let line = proposal_line(&proposal);
     if NOT_PROPOSED.contains(&proposal.intent.as_str())
         || !catalog.intents.contains_key(&proposal.intent)
@@ -173,7 +192,14 @@ pub fn arbitrate(
             })
     };
     let (mut parse, via, whole) = match lenient {
-        Some(p) => (p.clone(), None, true),
+        // Whole when the rules read the slots the model found, no more,
+        // no fewer.
+        Some(p) => {
+            let names: std::collections::BTreeSet<&str> =
+                p.slots.iter().map(|s| s.name.as_str()).collect();
+            let whole = names.len() == all.len() && all.keys().all(|k| names.contains(k.as_str()));
+            (p.clone(), None, whole)
+        }
         None => match tries
             .iter()
             .enumerate()
@@ -202,7 +228,24 @@ pub fn arbitrate(
     parse.explanation = why;
     // Read back from the model's words, the rules vouch for the slot
     // values; the intent needs a word of its own templates outside them.
-    let supported = via.is_none() || supports(text, &proposal, catalog);
+    let supported = match via.is_some().then(|| support(text, &proposal, catalog)) {
+        None | Some(Support::Yes) => true,
+        // Nothing read back but the intent, and its words do not speak
+        // for it: only the model does, so nothing is asked either.
+        Some(Support::No) if parse.slots.is_empty() => {
+            return nothing(Some(format!(
+                "{}: only the model speaks for it (no slot, and the words are not {}'s)",
+                parse.explanation[0], proposal.intent
+            )));
+        }
+        Some(Support::No) => false,
+        Some(Support::Turned(w)) => {
+            return nothing(Some(format!(
+                "{}: \"{w}\" turns the meaning, and {} never says it",
+                parse.explanation[0], proposal.intent
+            )));
+        }
+    };
     if proposal.confidence >= thresholds.act && whole && supported {
         parse
             .explanation
@@ -233,21 +276,38 @@ pub fn arbitrate(
     }
 }
 
-/// Words too common to speak for an intent.
-const COMMON: [&str; 33] = [
+/// Words too common to speak for an intent, besides the matcher's
+/// one-word fillers ("please", "um").
+const COMMON: [&str; 30] = [
     "a", "an", "the", "my", "your", "me", "i", "you", "it", "is", "are", "be", "to", "of", "for",
-    "in", "at", "with", "and", "or", "please", "can", "could", "would", "will", "do", "some",
-    "this", "that", "now", "just", "so", "want",
+    "in", "at", "with", "and", "or", "can", "could", "would", "will", "do", "some", "this", "that",
+    "now", "want",
 ];
 
-/// Whether the intent's own template words speak for it. Of the words of
-/// `text` outside the model's slots, other than [`COMMON`] ones: with
-/// slots (the rules vouch for their values), at least one is a word of the
-/// intent's templates and at most one is not (a synonym bridged: "wipe my
-/// packing list"; "throw eggs on the shopping list" read as showing the
-/// list has two); with none, every one is ("fire up firefox" is not
-/// turning the volume up for its "up").
-fn supports(text: &str, proposal: &nlu::Parse, catalog: &Catalog) -> bool {
+fn common(word: &str) -> bool {
+    COMMON.contains(&word) || ainima_fallbacks::matcher::FILLERS.contains(&word)
+}
+
+/// What the words of a sentence outside the model's slots say for the
+/// proposed intent.
+enum Support {
+    /// The intent's own template words speak for it: of the words outside
+    /// the slots, but [`common`] ones, with slots (the rules vouch for
+    /// their values) at least one is a word of the intent's templates and
+    /// at most one is not (a synonym bridged: "wipe my packing list";
+    /// "throw eggs on the shopping list" read as showing the list has
+    /// two); with none, every one is ("fire up firefox" is not turning the
+    /// volume up for its "up").
+    Yes,
+    /// They do not.
+    No,
+    /// A word that turns the meaning (a negation, a question word: the
+    /// matcher's [`NEVER_SKIPPED`]) the intent's templates do not have:
+    /// "don't turn on the kitchen light" is no request to turn it on.
+    Turned(String),
+}
+
+fn support(text: &str, proposal: &nlu::Parse, catalog: &Catalog) -> Support {
     let mut rest = text.to_string();
     for s in &proposal.slots {
         if let Some(r) = rest.get_mut(s.start..s.end) {
@@ -256,41 +316,21 @@ fn supports(text: &str, proposal: &nlu::Parse, catalog: &Catalog) -> bool {
             rest.replace_range(s.start..s.end, &blank);
         }
     }
-    let own = intent_words(catalog, &proposal.intent);
-    let words: Vec<String> = ainima_fallbacks::text::words(&rest)
-        .into_iter()
-        .filter(|w| !COMMON.contains(&w.as_str()))
-        .collect();
-    let theirs = words.iter().filter(|w| !own.contains(*w)).count();
+    let own = catalog.words_of(&proposal.intent);
+    let words = ainima_fallbacks::text::words(&rest);
+    if let Some(w) = words
+        .iter()
+        .find(|w| NEVER_SKIPPED.contains(&w.as_str()) && !own.contains(*w))
+    {
+        return Support::Turned(w.clone());
+    }
+    let words: Vec<&String> = words.iter().filter(|w| !common(w)).collect();
+    let theirs = words.iter().filter(|w| !own.contains(**w)).count();
     let ours = words.len() - theirs;
-    if proposal.slots.is_empty() {
+    let yes = if proposal.slots.is_empty() {
         ours > 0 && theirs == 0
     } else {
         ours > 0 && theirs <= 1
-    }
-}
-
-/// The words of `intent`'s templates, expansions followed.
-fn intent_words(catalog: &Catalog, intent: &str) -> std::collections::BTreeSet<String> {
-    use ainima_fallbacks::template::Expr;
-    fn walk(c: &Catalog, e: &Expr, out: &mut std::collections::BTreeSet<String>, depth: usize) {
-        match e {
-            Expr::Word(w) => out.extend(ainima_fallbacks::text::words(w)),
-            Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| walk(c, x, out, depth)),
-            Expr::Opt(x) => walk(c, x, out, depth),
-            Expr::Rule { name, .. } if depth < 8 => {
-                if let Some(t) = c.expansions.get(name) {
-                    walk(c, &t.expr, out, depth + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = std::collections::BTreeSet::new();
-    if let Some(i) = catalog.intents.get(intent) {
-        for t in &i.templates {
-            walk(catalog, &t.expr, &mut out, 0);
-        }
-    }
-    out
+    };
+    if yes { Support::Yes } else { Support::No }
 }

@@ -37,8 +37,7 @@ use statig::prelude::*;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::arbitrate::{Decision, Thresholds, arbitrate};
-use crate::nlu::Nlu;
+use crate::arbitrate::{Decision, Proposer, Thresholds, arbitrate};
 use crate::rules::{Engine, Fact, Facts};
 use crate::skills::{Action, EXTERNAL, Now, Skills};
 
@@ -66,10 +65,10 @@ pub struct Frame {
     pub slots: BTreeMap<String, FrameSlot>,
     /// The words the request was made with (rules test `said.WORD`).
     pub said: Vec<String>,
-    /// Asked back ("Did you mean ...?"): a yes takes the request as it was
-    /// read, and it goes on as any request would.
+    /// Asked back, the question ("Did you mean ...?"): a yes takes the
+    /// request as it was read, and it goes on as any request would.
     #[serde(skip)]
-    pub guessed: bool,
+    pub guess: Option<String>,
 }
 
 impl Frame {
@@ -132,8 +131,12 @@ pub struct Turn {
     /// Its confidence.
     pub confidence: f32,
     /// Which half read it: `rules`, or `both` (the model proposed, the
-    /// rules validated: [`crate::arbitrate`]); empty when nothing was.
+    /// rules validated: [`crate::arbitrate`]); empty when there is no
+    /// reading at all.
     pub source: &'static str,
+    /// This turn's yes answered "Did you mean ...?": it says what was
+    /// meant and approves nothing.
+    pub answered_guess: bool,
     /// Slots understood this turn.
     pub slots: BTreeMap<String, Value>,
     /// What the assistant says.
@@ -166,7 +169,8 @@ pub struct Core {
     last_reply: String,
     last_explanation: Vec<String>,
     last_done: Option<Frame>,
-    model: Option<Arc<Nlu>>,
+    model: Option<Arc<dyn Proposer>>,
+    answered_guess: bool,
     thresholds: Thresholds,
     ask: Option<String>,
 }
@@ -265,6 +269,8 @@ impl Core {
 
     /// Rules, then the missing slots, then confirmation, then the action.
     fn advance(&mut self, mut frame: Frame) -> Next {
+        // Whatever was guessed is settled once the request goes on.
+        frame.guess = None;
         let mut facts = self.facts(&frame);
         let before = facts.clone();
         match self.engine.run(&mut facts) {
@@ -523,7 +529,7 @@ impl Core {
             && let Some(p) = self.parse.clone()
         {
             let mut frame = Frame::from_parse(&p, &self.text);
-            frame.guessed = true;
+            frame.guess = Some(question.clone());
             self.reply.push(question);
             return Next::Confirm(frame);
         }
@@ -689,10 +695,27 @@ mod flow {
             }
             let intent = context.intent_of();
             match intent.as_deref() {
-                Some("yes") if frame.guessed => {
-                    let mut f = frame.clone();
-                    f.guessed = false;
-                    context.advance(f).outcome()
+                Some("yes") if frame.guess.is_some() => {
+                    context.answered_guess = true;
+                    context.advance(frame.clone()).outcome()
+                }
+                Some("no") if frame.guess.is_some() => {
+                    context.say_key("declined", &[]);
+                    Transition(State::idle())
+                }
+                // Anything else to "Did you mean ...?": no corrections
+                // to a guess (a free-text slot would take any answer and
+                // act); a request of its own is heard as one.
+                intent if frame.guess.is_some() => {
+                    if intent.is_some_and(|i| !DIALOGUE_INTENTS.contains(&i)) {
+                        context.explanation.push(format!(
+                            "dropped the guess {} for a new request",
+                            frame.intent
+                        ));
+                        return context.new_request().outcome();
+                    }
+                    let question = frame.guess.clone().unwrap_or_default();
+                    not_understood(context, tries, question)
                 }
                 Some("yes") => context.execute(frame.clone()).outcome(),
                 Some("no") => {
@@ -785,6 +808,7 @@ impl Assistant {
             last_explanation: Vec::new(),
             last_done: None,
             model: None,
+            answered_guess: false,
             thresholds: Thresholds::default(),
             ask: None,
         };
@@ -802,7 +826,7 @@ impl Assistant {
     /// Lets `model` propose what the templates do not read, the rules
     /// validating it (see [`crate::arbitrate`]); `None` for templates and
     /// rules alone.
-    pub fn set_model(&mut self, model: Option<Arc<Nlu>>, thresholds: Thresholds) {
+    pub fn set_model(&mut self, model: Option<Arc<dyn Proposer>>, thresholds: Thresholds) {
         self.core.model = model;
         self.core.thresholds = thresholds;
     }
@@ -864,6 +888,10 @@ impl Assistant {
         let State::Confirming { frame, .. } = self.machine.state() else {
             return None;
         };
+        // "Did you mean ...?" is not a question about acting.
+        if frame.guess.is_some() {
+            return None;
+        }
         let intent = self.core.catalog.intents.get(&frame.intent)?;
         let tool = intent.action.clone()?;
         Some(Action {
@@ -884,15 +912,24 @@ impl Assistant {
         let mut model_line = None;
         // The model is asked only for a new request: answers to a question
         // are read by the rules of the question.
+        c.answered_guess = false;
         if c.model.is_some() && matches!(self.machine.state(), State::Idle {}) {
-            c.parse = match arbitrate(
-                text,
-                &ctx,
-                &c.catalog,
-                &c.matcher,
-                c.model.as_deref(),
-                c.thresholds,
-            ) {
+            // A model that fails leaves the turn to the rules.
+            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                arbitrate(
+                    text,
+                    &ctx,
+                    &c.catalog,
+                    &c.matcher,
+                    c.model.as_deref(),
+                    c.thresholds,
+                )
+            }))
+            .unwrap_or_else(|_| Decision::Nothing {
+                reading: c.matcher.parse(text, &ctx),
+                why: Some("the model failed; the rules alone read this turn".into()),
+            });
+            c.parse = match decided {
                 Decision::Rules(p) | Decision::Act(p) => Some(p),
                 Decision::Ask { parse, question } => {
                     c.ask = Some(question);
@@ -945,6 +982,7 @@ impl Assistant {
             intent: p.map(|p| p.intent.clone()),
             confidence: p.map_or(0.0, |p| p.confidence),
             source: p.map_or("", |p| p.source),
+            answered_guess: c.answered_guess,
             slots: p
                 .map(|p| {
                     p.slots

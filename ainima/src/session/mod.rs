@@ -234,7 +234,7 @@ pub enum EventKind {
         /// Confidence.
         confidence: f32,
         /// Which half read it: `rules`, or `both` (the model proposed,
-        /// the rules validated); empty when nothing was understood.
+        /// the rules validated); empty when there is no reading at all.
         source: String,
         /// The dialogue's state afterwards.
         state: String,
