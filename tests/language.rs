@@ -1245,23 +1245,18 @@ fn a_paraphrase_the_model_reads_acts_or_is_asked_about_in_a_chat() {
     assert_eq!(t[0]["source"], "both", "{all}");
     assert_eq!(t[0]["calls"][0]["tool"], "device.off", "{all}");
     assert_eq!(t[0]["calls"][0]["args"]["device"], "heater", "{all}");
-    // Asked, not acted on, until the yes.
-    assert!(
-        t[1]["reply"]
+    let asked = |v: &serde_json::Value| {
+        v["reply"]
             .as_str()
-            .is_some_and(|r| r.starts_with("Did you mean")),
-        "{all}"
-    );
+            .is_some_and(|r| r.starts_with("Did you mean"))
+    };
+    // Asked, not acted on, until the yes.
+    assert!(asked(&t[1]), "{all}");
     assert_eq!(t[1]["calls"], serde_json::json!([]), "{all}");
     assert_eq!(t[2]["calls"][0]["tool"], "device.brightness", "{all}");
     assert_eq!(t[2]["calls"][0]["args"]["device"], "kitchen light", "{all}");
     // Another asked about; a no leaves it.
-    assert!(
-        t[3]["reply"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("Did you mean")),
-        "{all}"
-    );
+    assert!(asked(&t[3]), "{all}");
     assert_eq!(t[3]["calls"], serde_json::json!([]), "{all}");
     assert_eq!(t[4]["calls"], serde_json::json!([]), "{all}");
     assert_eq!(t[4]["state"], "idle", "{all}");
@@ -1271,5 +1266,96 @@ fn a_paraphrase_the_model_reads_acts_or_is_asked_about_in_a_chat() {
     assert!(
         t.iter().all(|x| x["calls"] == serde_json::json!([])),
         "{all}"
+    );
+}
+
+/// Issue 15, item 2: a user trains a model for their own skills, names it
+/// in the configuration (beside it), and the assistant uses it; a damaged
+/// file is a clear error, a model over its time budget is left out with a
+/// warning, and thresholds the dialogue cannot keep are refused.
+#[test]
+fn a_model_trained_for_the_user_s_skills_is_used_from_the_configuration() {
+    let h = home("own-model");
+    let config = h.join("config");
+    std::fs::create_dir_all(config.join("skills")).expect("skills folder");
+    std::fs::write(
+        config.join("skills/garden.toml"),
+        "[intents.water]\ntemplates = [\"water the {plant}\", \"give the {plant} some water\"]\nreplies = [\"Watering the {plant}.\"]\n[lists.plant]\nvalues = [\"roses\", \"tomatoes\", \"basil\", \"lemon tree\"]\n",
+    )
+    .expect("write");
+    let model = config.join("garden.nlu");
+    let o = ainima(
+        &h,
+        &[
+            "nlu",
+            "train",
+            "--skills",
+            "--small",
+            "--per-template",
+            "10",
+            "--epochs",
+            "2",
+            "--seed",
+            "3",
+            "--quiet",
+            "--out",
+            model.to_str().expect("utf-8"),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("parameters"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    let with = |settings: &str, sentence: &str| {
+        std::fs::write(config.join("ainima.toml"), settings).expect("config");
+        ainima(&h, &["parse", "--json", sentence], "")
+    };
+    // Relative to the configuration: the model proposes what no template
+    // reads.
+    let o = with(
+        "[understanding]\nmodel = \"garden.nlu\"\nbudget_ms = 60000\n",
+        "zing blorp",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("the model proposed"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Damaged: a clear error, nothing parsed.
+    std::fs::write(&model, b"not a model at all").expect("write");
+    let o = with(
+        "[understanding]\nmodel = \"garden.nlu\"\n",
+        "water the roses",
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("understanding.model"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Over its budget: templates and rules alone, with a warning.
+    let o = with(
+        "[understanding]\nmodel = \"builtin\"\nbudget_ms = 0.000001\n",
+        "zing blorp",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("over its budget"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!text(&o.stdout).contains("the model proposed"));
+    // Acting below the dialogue's own confidence cannot be kept.
+    let o = with("[understanding]\nact = 0.5\nask = 0.4\n", "water the roses");
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("act at least"),
+        "{}",
+        text(&o.stderr)
     );
 }

@@ -17,18 +17,7 @@ use crate::bench::{median, python_json};
 
 const HASSIL_PEER: &str = include_str!("../../bench/peers/hassil_peer.py");
 
-/// SplitMix64, for a fixed benchmark across machines.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = ainima_fallbacks::replies::mix(self.0);
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use ainima_fallbacks::replies::Rng;
 
 enum Part {
     Word(String),

@@ -611,23 +611,14 @@ impl Catalog {
     /// The words of `intent`'s templates (not of its slot values),
     /// expansions followed, as the tokenizer gives them.
     pub fn words_of(&self, intent: &str) -> BTreeSet<String> {
-        fn walk(c: &Catalog, e: &Expr, out: &mut BTreeSet<String>, depth: usize) {
-            match e {
-                Expr::Word(w) => out.extend(crate::text::words(w)),
-                Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| walk(c, x, out, depth)),
-                Expr::Opt(x) => walk(c, x, out, depth),
-                Expr::Rule { name, .. } if depth < 8 => {
-                    if let Some(t) = c.expansions.get(name) {
-                        walk(c, &t.expr, out, depth + 1);
-                    }
-                }
-                _ => {}
-            }
-        }
         let mut out = BTreeSet::new();
         if let Some(i) = self.intents.get(intent) {
             for t in &i.templates {
-                walk(self, &t.expr, &mut out, 0);
+                leaves(self, &t.expr, 0, &mut |e| {
+                    if let Expr::Word(w) = e {
+                        out.extend(crate::text::words(w));
+                    }
+                });
             }
         }
         out
@@ -639,21 +630,6 @@ impl Catalog {
     /// alternatives, optional words kept). For paraphrase variants of test
     /// scenarios.
     pub fn paraphrases(&self, intent: &str, said: &BTreeMap<String, String>) -> Vec<String> {
-        fn slots(c: &Catalog, e: &Expr, out: &mut BTreeSet<String>, depth: usize) {
-            match e {
-                Expr::Slot { name, .. } => {
-                    out.insert(name.clone());
-                }
-                Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| slots(c, x, out, depth)),
-                Expr::Opt(x) => slots(c, x, out, depth),
-                Expr::Rule { name, .. } if depth < 8 => {
-                    if let Some(t) = c.expansions.get(name) {
-                        slots(c, &t.expr, out, depth + 1);
-                    }
-                }
-                _ => {}
-            }
-        }
         let Some(i) = self.intents.get(intent) else {
             return Vec::new();
         };
@@ -661,7 +637,11 @@ impl Catalog {
         let mut out: Vec<String> = Vec::new();
         for t in &i.templates {
             let mut names = BTreeSet::new();
-            slots(self, &t.expr, &mut names, 0);
+            leaves(self, &t.expr, 0, &mut |e| {
+                if let Expr::Slot { name, .. } = e {
+                    names.insert(name.clone());
+                }
+            });
             if names != want {
                 continue;
             }
@@ -724,6 +704,23 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+}
+
+/// Calls `f` on every word and slot of `e`, alternatives and optional
+/// parts included, expansions followed to a depth of 8.
+fn leaves(c: &Catalog, e: &Expr, depth: usize, f: &mut dyn FnMut(&Expr)) {
+    match e {
+        Expr::Seq(v) | Expr::Alt(v) => v.iter().for_each(|x| leaves(c, x, depth, f)),
+        Expr::Opt(x) => leaves(c, x, depth, f),
+        Expr::Rule { name, .. } => {
+            if depth < 8
+                && let Some(t) = c.expansions.get(name)
+            {
+                leaves(c, &t.expr, depth + 1, f);
+            }
+        }
+        leaf => f(leaf),
     }
 }
 

@@ -10,6 +10,24 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// SplitMix64 over [`mix`]: the same seed gives the same draws on every
+/// machine (sentences drawn from templates, benchmark inputs).
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = mix(self.0);
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
 /// The variant for `seed` and `turn`, `None` if there are none.
 pub fn choose(variants: &[String], seed: u64, turn: u64) -> Option<&str> {
     if variants.is_empty() {

@@ -4,21 +4,9 @@
 //! source as the rules.
 
 use crate::catalog::{Catalog, ListKind, ParserKind};
+use crate::replies::Rng;
 use crate::snips::Example;
 use crate::template::Expr;
-
-/// SplitMix64, so the same seed draws the same sentences on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = crate::replies::mix(self.0);
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Values a value parser reads, as people say them.
 fn parser_values(p: &ParserKind) -> &'static [&'static str] {
