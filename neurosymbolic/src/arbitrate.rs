@@ -216,6 +216,17 @@ pub fn arbitrate(
     };
     parse.source = "both";
     parse.confidence = proposal.confidence;
+    if via.is_some() {
+        // Read from the realised sentence: each slot's words and place are
+        // where the model found them in what was said.
+        for slot in &mut parse.slots {
+            if let Some(m) = proposal.slots.iter().find(|m| m.name == slot.name) {
+                slot.text.clone_from(&m.text);
+                slot.start = m.start;
+                slot.end = m.end;
+            }
+        }
+    }
     let mut why = vec![line];
     match &via {
         None => why.push(format!(

@@ -146,6 +146,25 @@ fn a_negation_or_question_the_model_reads_past_never_acts() {
     check("never the kitchen light on", on(), "nothing");
 }
 
+/// Regression (review of the arbitration): a slot read back through a
+/// template had its place in the realised sentence, not in what was said.
+#[test]
+fn slots_read_back_keep_their_place_in_what_was_said() {
+    let a = assistant(Fixed {
+        intent: "lights_off",
+        confidence: 0.99,
+        slots: vec![("device", "heater")],
+    });
+    // Read back as "Turn off the heater.", where it is at 13..19.
+    let said = "please shut off the heater now";
+    let Decision::Act(p) = a.understand(said, Now::from_unix(NOW)) else {
+        panic!("acts");
+    };
+    let s = p.slot("device").expect("device");
+    assert_eq!((s.start, s.end, s.text.as_str()), (20, 26, "heater"));
+    assert_eq!(&said[s.start..s.end], "heater");
+}
+
 /// Regression (review of the arbitration): a slot's byte range that does
 /// not fall on the sentence's characters is skipped, never a panic.
 #[test]
