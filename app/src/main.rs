@@ -76,9 +76,10 @@ enum Command {
         #[command(subcommand)]
         action: OutboxCommand,
     },
-    /// Interpret a sentence with the skills' templates (no model, no audio).
+    /// Interpret a sentence: the skills' templates, then the model
+    /// `[understanding]` names, which the rules validate (no audio, no action).
     Parse {
-        /// The sentence.
+        /// The sentence, or `-` for one a line from standard input.
         text: String,
         /// As JSON: {"intent", "slots", "confidence", "source", "explanation"}.
         #[arg(long)]

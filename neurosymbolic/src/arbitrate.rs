@@ -6,8 +6,9 @@
 //! 2. Otherwise the model proposes an intent and the words of each slot.
 //!    The proposal counts only if the rules can read it:
 //!    - a lenient template reading of the same sentence (skipped words,
-//!      near misses: below the threshold on its own) has the model's
-//!      intent: the model chose among the rules' readings;
+//!      near misses, or a tie between two intents: below the threshold on
+//!      its own) has the model's intent: the model chose among the rules'
+//!      readings (the matcher never skips a negation or question word);
 //!    - or a template of that intent with exactly the model's slots,
 //!      realised with the model's words ([`Catalog::paraphrases`]), parses
 //!      back to that intent and those slots: the rules read every value

@@ -835,14 +835,22 @@ impl Assistant {
     /// conversation.
     pub fn understand(&self, text: &str, now: Now) -> Decision {
         let c = &self.core;
-        arbitrate(
-            text,
-            &Context { today: now.date },
-            &c.catalog,
-            &c.matcher,
-            c.model.as_deref(),
-            c.thresholds,
-        )
+        let ctx = Context { today: now.date };
+        // A model that fails leaves the sentence to the rules.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            arbitrate(
+                text,
+                &ctx,
+                &c.catalog,
+                &c.matcher,
+                c.model.as_deref(),
+                c.thresholds,
+            )
+        }))
+        .unwrap_or_else(|_| Decision::Nothing {
+            reading: c.matcher.parse(text, &ctx),
+            why: Some("the model failed; the rules alone read this".into()),
+        })
     }
 
     /// The compiled templates.
@@ -936,7 +944,8 @@ impl Assistant {
                     Some(parse)
                 }
                 Decision::Nothing { reading, why } => {
-                    model_line = why;
+                    // Not what "why" tells as a reason for an action.
+                    model_line = why.map(|w| format!("not understood: {w}"));
                     reading
                 }
             };
