@@ -1041,29 +1041,30 @@ fn the_joint_model_trains_from_snips_files_the_same_from_a_seed_and_scores() {
     );
 }
 
+/// The JSON lines `ainima ARGS` writes with the understanding model
+/// `model` (and a roomy time budget), in a home of its own named `name`.
+fn json_lines_with(model: &str, name: &str, args: &[&str], stdin: &str) -> Vec<serde_json::Value> {
+    let h = home(&format!("{name}-{model}"));
+    let cfg = roomy_budget(&h);
+    let mut all = vec!["--config", &cfg, "--understanding", model];
+    all.extend_from_slice(args);
+    let o = ainima(&h, &all, stdin);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
 /// What `ainima parse -` made of each line of `sentences` with the
 /// understanding model `model`.
 fn understood(model: &str, sentences: &[&str]) -> Vec<serde_json::Value> {
-    let h = home(&format!("understanding-{model}"));
-    let cfg = roomy_budget(&h);
-    let o = ainima(
-        &h,
-        &[
-            "--config",
-            &cfg,
-            "--understanding",
-            model,
-            "parse",
-            "--json",
-            "-",
-        ],
+    let v = json_lines_with(
+        model,
+        "understanding",
+        &["parse", "--json", "-"],
         &sentences.join("\n"),
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let v: Vec<serde_json::Value> = text(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
     assert_eq!(v.len(), sentences.len());
     v
 }
@@ -1218,28 +1219,13 @@ fn check_understanding(paraphrase_file: &str, other_file: &str) {
 /// after a no; without the model the same sentences are not understood.
 #[test]
 fn a_paraphrase_the_model_reads_acts_or_is_asked_about_in_a_chat() {
-    let turns = |model: &str| -> Vec<serde_json::Value> {
-        let h = home(&format!("chat-understanding-{model}"));
-        let cfg = roomy_budget(&h);
-        let o = ainima(
-            &h,
-            &[
-                "--config",
-                &cfg,
-                "--understanding",
-                model,
-                "chat",
-                "--now",
-                "1795341600",
-                "--json",
-            ],
+    let turns = |model: &str| {
+        json_lines_with(
+            model,
+            "chat-understanding",
+            &["chat", "--now", "1795341600", "--json"],
             "shut off the heater\nkitchen light to fifty percent\nyes\nbring the bedroom light down to twenty percent\nno\n",
-        );
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        text(&o.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON line"))
-            .collect()
+        )
     };
     let t = turns("builtin");
     let all = format!("{t:#?}");
@@ -1312,52 +1298,35 @@ fn a_model_trained_for_the_user_s_skills_is_used_from_the_configuration() {
         text(&o.stdout)
     );
 
-    let with = |settings: &str, sentence: &str| {
+    // `ainima parse SENTENCE` with the configuration `settings`: whether
+    // it succeeds, and words its output or errors must have.
+    let check = |settings: &str, sentence: &str, ok: bool, says: &str| {
         std::fs::write(config.join("ainima.toml"), settings).expect("config");
-        ainima(&h, &["parse", "--json", sentence], "")
+        let o = ainima(&h, &["parse", "--json", sentence], "");
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        assert_eq!(o.status.success(), ok, "{settings}: {out}{err}");
+        assert!(
+            out.contains(says) || err.contains(says),
+            "{settings}: {out}{err}"
+        );
+        out
     };
     // Relative to the configuration: the model proposes what no template
     // reads.
-    let o = with(
-        "[understanding]\nmodel = \"garden.nlu\"\nbudget_ms = 60000\n",
-        "zing blorp",
-    );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stdout).contains("the model proposed"),
-        "{}",
-        text(&o.stdout)
+    let with_model = "[understanding]\nmodel = \"garden.nlu\"\nbudget_ms = 60000\n";
+    check(with_model, "zing blorp", true, "the model proposed");
+    // Over its budget: templates and rules alone, with a warning.
+    let slow = "[understanding]\nmodel = \"builtin\"\nbudget_ms = 0.000001\n";
+    let out = check(slow, "zing blorp", true, "over its budget");
+    assert!(!out.contains("the model proposed"), "{out}");
+    // Acting below the dialogue's own confidence cannot be kept.
+    check(
+        "[understanding]\nact = 0.5\nask = 0.4\n",
+        "water the roses",
+        false,
+        "act at least",
     );
     // Damaged: a clear error, nothing parsed.
     std::fs::write(&model, b"not a model at all").expect("write");
-    let o = with(
-        "[understanding]\nmodel = \"garden.nlu\"\n",
-        "water the roses",
-    );
-    assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("understanding.model"),
-        "{}",
-        text(&o.stderr)
-    );
-    // Over its budget: templates and rules alone, with a warning.
-    let o = with(
-        "[understanding]\nmodel = \"builtin\"\nbudget_ms = 0.000001\n",
-        "zing blorp",
-    );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stderr).contains("over its budget"),
-        "{}",
-        text(&o.stderr)
-    );
-    assert!(!text(&o.stdout).contains("the model proposed"));
-    // Acting below the dialogue's own confidence cannot be kept.
-    let o = with("[understanding]\nact = 0.5\nask = 0.4\n", "water the roses");
-    assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("act at least"),
-        "{}",
-        text(&o.stderr)
-    );
+    check(with_model, "water the roses", false, "understanding.model");
 }

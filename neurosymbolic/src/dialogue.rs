@@ -199,6 +199,25 @@ impl Core {
         self.reply.push(s);
     }
 
+    /// What the rules and the model make of `text`; a model that fails
+    /// leaves it to the rules.
+    fn decide(&self, text: &str, ctx: &Context) -> Decision {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            arbitrate(
+                text,
+                ctx,
+                &self.catalog,
+                &self.matcher,
+                self.model.as_deref(),
+                self.thresholds,
+            )
+        }))
+        .unwrap_or_else(|_| Decision::Nothing {
+            reading: self.matcher.parse(text, ctx),
+            why: Some("the model failed; the rules alone read this".into()),
+        })
+    }
+
     fn intent_of(&self) -> Option<String> {
         self.parse
             .as_ref()
@@ -834,23 +853,7 @@ impl Assistant {
     /// What `text` means to the rules and the model, without changing the
     /// conversation.
     pub fn understand(&self, text: &str, now: Now) -> Decision {
-        let c = &self.core;
-        let ctx = Context { today: now.date };
-        // A model that fails leaves the sentence to the rules.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            arbitrate(
-                text,
-                &ctx,
-                &c.catalog,
-                &c.matcher,
-                c.model.as_deref(),
-                c.thresholds,
-            )
-        }))
-        .unwrap_or_else(|_| Decision::Nothing {
-            reading: c.matcher.parse(text, &ctx),
-            why: Some("the model failed; the rules alone read this".into()),
-        })
+        self.core.decide(text, &Context { today: now.date })
     }
 
     /// The compiled templates.
@@ -922,22 +925,7 @@ impl Assistant {
         // are read by the rules of the question.
         c.answered_guess = false;
         if c.model.is_some() && matches!(self.machine.state(), State::Idle {}) {
-            // A model that fails leaves the turn to the rules.
-            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                arbitrate(
-                    text,
-                    &ctx,
-                    &c.catalog,
-                    &c.matcher,
-                    c.model.as_deref(),
-                    c.thresholds,
-                )
-            }))
-            .unwrap_or_else(|_| Decision::Nothing {
-                reading: c.matcher.parse(text, &ctx),
-                why: Some("the model failed; the rules alone read this turn".into()),
-            });
-            c.parse = match decided {
+            c.parse = match c.decide(text, &ctx) {
                 Decision::Rules(p) | Decision::Act(p) => Some(p),
                 Decision::Ask { parse, question } => {
                     c.ask = Some(question);
