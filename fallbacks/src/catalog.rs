@@ -110,6 +110,44 @@ pub enum ParserKind {
 }
 
 impl ParserKind {
+    /// Values this parser reads, as people say them; the first is the
+    /// one examples and paraphrases use.
+    pub fn examples(&self) -> &'static [&'static str] {
+        match self {
+            ParserKind::Integer => &["two", "5", "twelve", "three", "40", "one hundred"],
+            ParserKind::Number => &["two", "3.5", "twelve", "seven", "0.5", "250"],
+            ParserKind::Ordinal => &["second", "first", "3rd", "tenth"],
+            ParserKind::Duration => &[
+                "ten minutes",
+                "5 minutes",
+                "an hour",
+                "1 hour and 30 minutes",
+                "90 seconds",
+                "two hours",
+                "half an hour",
+            ],
+            ParserKind::Time => &[
+                "seven thirty",
+                "7:30 am",
+                "noon",
+                "six pm",
+                "8 o'clock",
+                "quarter past nine",
+            ],
+            ParserKind::Date => &[
+                "tomorrow",
+                "today",
+                "next monday",
+                "friday",
+                "the 3rd of may",
+            ],
+            ParserKind::Percentage => {
+                &["fifty percent", "40%", "100 percent", "twenty five percent"]
+            }
+            ParserKind::Temperature => &["twenty degrees", "21 degrees", "70 degrees"],
+        }
+    }
+
     /// The parser of this name.
     pub fn from_name(name: &str) -> Option<ParserKind> {
         Some(match name {
@@ -310,18 +348,9 @@ fn realise(
         Expr::Slot { name, .. } if fill.contains_key(name) => out.push(fill[name].clone()),
         Expr::Slot { list, .. } => match c.list(list).map(|l| l.kind.clone()) {
             Some(ListKind::Values(v)) if !v.is_empty() => out.push(v[turn % v.len()].0.clone()),
-            Some(ListKind::Parser(p)) => out.push(
-                match p {
-                    ParserKind::Integer | ParserKind::Number => "two",
-                    ParserKind::Ordinal => "second",
-                    ParserKind::Duration => "ten minutes",
-                    ParserKind::Time => "seven thirty",
-                    ParserKind::Date => "tomorrow",
-                    ParserKind::Percentage => "fifty percent",
-                    ParserKind::Temperature => "twenty degrees",
-                }
-                .to_string(),
-            ),
+            Some(ListKind::Parser(p)) => {
+                out.extend(p.examples().first().map(|e| (*e).to_string()));
+            }
             _ => {}
         },
     }

@@ -3,45 +3,10 @@
 //! data for a model that learns what the templates say, from the same
 //! source as the rules.
 
-use crate::catalog::{Catalog, ListKind, ParserKind};
+use crate::catalog::{Catalog, ListKind};
 use crate::replies::Rng;
 use crate::snips::Example;
 use crate::template::Expr;
-
-/// Values a value parser reads, as people say them.
-fn parser_values(p: &ParserKind) -> &'static [&'static str] {
-    match p {
-        ParserKind::Integer => &["two", "5", "twelve", "three", "40", "one hundred"],
-        ParserKind::Number => &["two", "3.5", "twelve", "seven", "0.5", "250"],
-        ParserKind::Ordinal => &["second", "first", "3rd", "tenth"],
-        ParserKind::Duration => &[
-            "ten minutes",
-            "5 minutes",
-            "an hour",
-            "1 hour and 30 minutes",
-            "90 seconds",
-            "two hours",
-            "half an hour",
-        ],
-        ParserKind::Time => &[
-            "seven thirty",
-            "7:30 am",
-            "noon",
-            "six pm",
-            "8 o'clock",
-            "quarter past nine",
-        ],
-        ParserKind::Date => &[
-            "tomorrow",
-            "today",
-            "next monday",
-            "friday",
-            "the 3rd of may",
-        ],
-        ParserKind::Percentage => &["fifty percent", "40%", "100 percent", "twenty five percent"],
-        ParserKind::Temperature => &["twenty degrees", "21 degrees", "70 degrees"],
-    }
-}
 
 /// Free text for wildcard slots (list items, message bodies, titles,
 /// names).
@@ -107,7 +72,7 @@ fn draw(
             let value = match c.list(list).map(|l| l.kind.clone()) {
                 Some(ListKind::Values(v)) if !v.is_empty() => v[rng.below(v.len())].0.clone(),
                 Some(ListKind::Parser(p)) => {
-                    let pool = parser_values(&p);
+                    let pool = p.examples();
                     pool[rng.below(pool.len())].to_string()
                 }
                 _ => FREE[rng.below(FREE.len())].to_string(),

@@ -228,6 +228,26 @@ pub fn arbitrate(
             }
         }
     }
+    // Read back from the model's words, the rules vouch for the slot
+    // values; the intent needs a word of its own templates outside them.
+    let supported = match via.is_some().then(|| support(text, &proposal, catalog)) {
+        None | Some(Support::Yes) => true,
+        // Nothing read back but the intent, and its words do not speak
+        // for it: only the model does, so nothing is asked either.
+        Some(Support::No) if parse.slots.is_empty() => {
+            return nothing(Some(format!(
+                "{line}: only the model speaks for it (no slot, and the words are not {}'s)",
+                proposal.intent
+            )));
+        }
+        Some(Support::No) => false,
+        Some(Support::Turned(w)) => {
+            return nothing(Some(format!(
+                "{line}: \"{w}\" turns the meaning, and {} never says it",
+                proposal.intent
+            )));
+        }
+    };
     let mut why = vec![line];
     match &via {
         None => why.push(format!(
@@ -238,26 +258,6 @@ pub fn arbitrate(
     }
     why.append(&mut parse.explanation);
     parse.explanation = why;
-    // Read back from the model's words, the rules vouch for the slot
-    // values; the intent needs a word of its own templates outside them.
-    let supported = match via.is_some().then(|| support(text, &proposal, catalog)) {
-        None | Some(Support::Yes) => true,
-        // Nothing read back but the intent, and its words do not speak
-        // for it: only the model does, so nothing is asked either.
-        Some(Support::No) if parse.slots.is_empty() => {
-            return nothing(Some(format!(
-                "{}: only the model speaks for it (no slot, and the words are not {}'s)",
-                parse.explanation[0], proposal.intent
-            )));
-        }
-        Some(Support::No) => false,
-        Some(Support::Turned(w)) => {
-            return nothing(Some(format!(
-                "{}: \"{w}\" turns the meaning, and {} never says it",
-                parse.explanation[0], proposal.intent
-            )));
-        }
-    };
     if proposal.confidence >= thresholds.act && whole && supported {
         parse
             .explanation
