@@ -351,15 +351,63 @@ fn wait_device_steady(file: &Path, secs: u64) -> usize {
     }
 }
 
+/// `ainima listen` on the test's sound server, killed when dropped.
+struct Listen(Child);
+
+impl Drop for Listen {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Listen {
+    /// Starts it with `--activation activation`, writing events to `ev`;
+    /// returns once it says where it listens.
+    fn start(pulse: &Pulse, home: &Path, ev: &Path, activation: &str) -> Listen {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ainima"));
+        c.args([
+            "listen",
+            "--events",
+            ev.to_str().expect("path"),
+            "--activation",
+            activation,
+        ])
+        .env("AINIMA_HOME", home)
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        pulse.env(&mut c);
+        let mut child = c.spawn().expect("ainima listen runs");
+        let out = child.stdout.take().expect("stdout");
+        let mut listen = Listen(child);
+        let mut first = String::new();
+        let mut reader = std::io::BufReader::new(out);
+        reader
+            .read_line(&mut first)
+            .expect("listen says where it listens");
+        // The rest of what it prints is read and dropped (a closed pipe would
+        // end it).
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        assert!(first.starts_with("Listening on"), "{first}{}", {
+            let _ = listen.0.kill();
+            let o = listen.0.stderr.take().map(|mut e| {
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                s
+            });
+            o.unwrap_or_default()
+        });
+        listen
+    }
+}
+
 fn tool_call(tool: &'static str) -> impl Fn(&Value) -> bool {
     move |e| e["type"] == "tool_call" && e["tool"] == tool
 }
 
-/// Regression (listen_exits_on_a_stall): `listen` ended with "no audio
-/// from the input for 2 s" when the input stalled; a device error ended the
-/// session. Now it reopens the device with backoff and goes on.
-#[test]
-fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
+/// PulseAudio and parec are here (else the test is skipped).
+fn sound_server() -> bool {
     let ok = |c: &str| {
         Command::new(c)
             .arg("--version")
@@ -372,6 +420,17 @@ fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
         ainima_testkit::skip::<()>(
             "PulseAudio is not installed (apt: pulseaudio pulseaudio-utils libasound2-plugins)",
         );
+        return false;
+    }
+    true
+}
+
+/// Regression (listen_exits_on_a_stall): `listen` ended with "no audio
+/// from the input for 2 s" when the input stalled; a device error ended the
+/// session. Now it reopens the device with backoff and goes on.
+#[test]
+fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
+    if !sound_server() {
         return;
     }
     let Some(home) = ainima_testkit::model_home(env!("CARGO_BIN_EXE_ainima"), "listen") else {
@@ -384,40 +443,7 @@ fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
     let samples: Arc<Mutex<Vec<(Instant, f32)>>> = Arc::default();
     let mut recorder = Recorder::start(&pulse, samples.clone());
     let ev = dir.join("events.jsonl");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ainima"));
-    c.args(["listen", "--events", ev.to_str().expect("path")])
-        .env("AINIMA_HOME", &home)
-        .env_remove("RUST_BACKTRACE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    pulse.env(&mut c);
-    let mut listen = c.spawn().expect("ainima listen runs");
-    struct Kill(Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let out = listen.stdout.take().expect("stdout");
-    let mut listen = Kill(listen);
-    let mut first = String::new();
-    let mut reader = std::io::BufReader::new(out);
-    reader
-        .read_line(&mut first)
-        .expect("listen says where it listens");
-    // The rest of what it prints is read and dropped (a closed pipe would
-    // end it).
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    assert!(first.starts_with("Listening on"), "{first}{}", {
-        let _ = listen.0.kill();
-        let o = listen.0.stderr.take().map(|mut e| {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut e, &mut s);
-            s
-        });
-        o.unwrap_or_default()
-    });
+    let mut listen = Listen::start(&pulse, &home, &ev, "always");
 
     // It hears, acts and speaks.
     let before = Instant::now();
@@ -494,4 +520,46 @@ fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
         listen.0.try_wait().expect("status").is_none(),
         "listen is still running"
     );
+}
+
+/// By default it waits for the wake word: a request said without it is
+/// let go; with it, in one breath, it is acted on; the answer to its own
+/// question needs no wake word.
+#[test]
+fn listen_waits_for_the_wake_word_and_takes_an_answer_without_it() {
+    if !sound_server() {
+        return;
+    }
+    let Some(home) = ainima_testkit::model_home(env!("CARGO_BIN_EXE_ainima"), "listen-wake") else {
+        return;
+    };
+    let dir = ainima_testkit::temp_dir("pulse-wake");
+    let mut pulse = Pulse::new(&dir);
+    pulse.start();
+    let feeder = Feeder::start(dir.join("mic.fifo"));
+    let ev = dir.join("events.jsonl");
+    let listen = Listen::start(&pulse, &home, &ev, "wake");
+
+    feeder.say(&said(&home, "Turn on the kitchen light."));
+    let i = wait_for(&ev, 0, 30, "the request let go", |e| e["type"] == "ignored");
+    feeder.say(&said(&home, "Hey ainima, what time is it?"));
+    let i = wait_for(&ev, i, 30, "clock.time call", tool_call("clock.time"));
+    assert!(
+        !events(&ev)[..i].iter().any(tool_call("device.on")),
+        "acted on a request not addressed to it"
+    );
+    let i = wait_for(&ev, i, 30, "its reply", |e| e["type"] == "tts_stop");
+    // A breath after its reply (the canceller's suppression right after
+    // its voice is issue 12's).
+    std::thread::sleep(Duration::from_secs(1));
+    feeder.say(&said(&home, "Hey ainima, set a timer."));
+    let i = wait_for(&ev, i, 30, "its question", |e| {
+        e["type"] == "reply" && e["text"].as_str().is_some_and(|t| t.ends_with('?'))
+    });
+    let i = wait_for(&ev, i, 30, "the question said", |e| e["type"] == "tts_stop");
+    feeder.say(&said(&home, "Five minutes."));
+    wait_for(&ev, i, 30, "the timer started", tool_call("timer.start"));
+    let wakes = events(&ev).iter().filter(|e| e["type"] == "wake").count();
+    assert_eq!(wakes, 2, "the wake word was heard twice");
+    drop(listen);
 }

@@ -41,6 +41,54 @@ pub struct AppConfig {
     /// The model that proposes what no template reads (`[understanding]`);
     /// the rules validate every proposal.
     pub understanding: Understanding,
+    /// How `ainima listen` knows it is addressed (`[listen]`).
+    pub listen: Listen,
+}
+
+/// How `ainima listen` knows speech is meant for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    /// Only after the wake word (then a few seconds for the request), over
+    /// its own speech, and in answer to a question it just asked.
+    #[default]
+    Wake,
+    /// Everything heard is for it.
+    Always,
+    /// After Enter is pressed in the terminal (then a few seconds for the
+    /// request), over its own speech, and in answer to a question.
+    PushToTalk,
+}
+
+/// `[listen]`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    /// `wake` (the default), `always` or `push-to-talk`.
+    pub activation: Activation,
+    /// `"builtin"` ("hey ainima", inside the binary) or a model file from
+    /// `ainima wake train` (relative to the configuration folder).
+    pub wake_model: String,
+    /// The detector's score at which the phrase counts as said (the
+    /// model's own otherwise); higher: fewer false wakes, more misses.
+    pub threshold: Option<f32>,
+    /// Seconds after the wake word (or Enter) in which a request may begin.
+    pub window_s: f32,
+    /// Seconds after a reply that asked a question in which its answer
+    /// needs no wake word.
+    pub follow_up_s: f32,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            activation: Activation::Wake,
+            wake_model: "builtin".into(),
+            threshold: None,
+            window_s: 5.0,
+            follow_up_s: 8.0,
+        }
+    }
 }
 
 /// `[understanding]`.

@@ -20,6 +20,7 @@ mod script;
 mod speech;
 mod ttdd_cmd;
 mod understanding;
+mod wake_cmd;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -124,6 +125,11 @@ enum Command {
         #[command(subcommand)]
         action: NluCommand,
     },
+    /// The wake word: train one, score one, find it in a recording.
+    Wake {
+        #[command(subcommand)]
+        action: WakeCommand,
+    },
     /// Home Assistant's intents (home-assistant/intents' format).
     Intents {
         #[command(subcommand)]
@@ -163,6 +169,10 @@ enum Command {
         /// the local zone; with --deterministic, 2026-01-01 00:00 UTC).
         #[arg(long, value_name = "TIME")]
         start: Option<String>,
+        /// Hear the recording as `listen` would: `wake` takes only what
+        /// follows the wake word (`[listen]`); all of it by default.
+        #[arg(long, value_enum)]
+        activation: Option<config::Activation>,
     },
     /// A live session: the default microphone and speaker, with a status
     /// line. Ctrl-C ends it.
@@ -173,6 +183,10 @@ enum Command {
         /// Write every event, one JSON object a line, to this file.
         #[arg(long)]
         events: Option<PathBuf>,
+        /// How it knows speech is meant for it (`[listen] activation`
+        /// otherwise; the wake word by default).
+        #[arg(long, value_enum)]
+        activation: Option<config::Activation>,
     },
     /// Turing-test regression suites of spoken dialogues.
     Ttdd {
@@ -434,6 +448,84 @@ enum NluCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum WakeCommand {
+    /// Train a wake word model for PHRASE from synthetic voices (espeak-ng's
+    /// accents and variants at many rates and pitches, some through a
+    /// simulated room, over noise), with near misses and everyday speech as
+    /// what it must let pass.
+    Train {
+        /// What to listen for, such as "hey ainima".
+        phrase: String,
+        /// Where to write the model.
+        #[arg(long, value_name = "MODEL")]
+        out: PathBuf,
+        /// Clips of the phrase to synthesise.
+        #[arg(long, default_value_t = 1600)]
+        positives: usize,
+        /// Clips of other speech to synthesise.
+        #[arg(long, default_value_t = 2400)]
+        negatives: usize,
+        /// Seeds everything random: the same seed, the same model.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Passes over the mixed windows (default 10).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Positive windows mixed for training (default 6000; twice as
+        /// many negatives).
+        #[arg(long)]
+        windows: Option<usize>,
+        /// A SNIPS folder whose training sentences are read as more speech
+        /// it must let pass (the skills' sentences and everyday ones
+        /// otherwise).
+        #[arg(long, value_name = "DIR")]
+        snips: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Score a model: false rejects on voices it never heard (held-out
+    /// espeak-ng voices and festival's) and false accepts an hour on
+    /// speech and noise without the phrase (the test data's recordings,
+    /// held-out voices reading SNIPS's validation sentences, noise).
+    Eval {
+        /// A model made by `ainima wake train` (the built-in "hey ainima"
+        /// otherwise).
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
+        /// Test data folder (default: $AINIMA_DATA_DIR or ../shared/data).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Held-out phrases to say.
+        #[arg(long, default_value_t = 200)]
+        phrases: usize,
+        /// The score at which the phrase counts as said (the model's own
+        /// otherwise).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a recording says the phrase.
+    Detect {
+        /// A WAV, FLAC or other audio file.
+        file: PathBuf,
+        /// A model made by `ainima wake train` (the built-in "hey ainima"
+        /// otherwise).
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
+        /// The score at which the phrase counts as said (the model's own
+        /// otherwise).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ModelsCommand {
     /// The installed models.
     List {
@@ -655,6 +747,7 @@ fn run(cli: Cli) -> Result<()> {
             model,
             quiet,
             start,
+            activation,
         } => {
             let dir = model_dir(&home, model.as_deref())?;
             let start = clock::start(start.as_deref(), deterministic, cfg.time_zone.as_deref())?;
@@ -668,11 +761,20 @@ fn run(cli: Cli) -> Result<()> {
                 deterministic,
                 seed,
                 quiet,
+                activation,
             };
             run::run(&cfg, &home.config, &dir, &args, &mut out)?;
         }
-        Command::Listen { model, events } => {
+        Command::Listen {
+            model,
+            events,
+            activation,
+        } => {
             let dir = model_dir(&home, model.as_deref())?;
+            let mut cfg = cfg;
+            if let Some(a) = activation {
+                cfg.listen.activation = a;
+            }
             run::listen(
                 &cfg,
                 &home.config,
@@ -1025,6 +1127,70 @@ fn run(cli: Cli) -> Result<()> {
                 }
             };
             nlu_cmd::train(&examples, &model, &tcfg, quiet, &mut out)?
+        }
+        Command::Wake {
+            action:
+                WakeCommand::Train {
+                    phrase,
+                    out: model,
+                    positives,
+                    negatives,
+                    seed,
+                    epochs,
+                    windows,
+                    snips,
+                    quiet,
+                },
+        } => {
+            let catalog = language::catalog(&cfg, &home.config, &[])?;
+            let plan = wake_cmd::TrainPlan {
+                positives,
+                negatives,
+                seed,
+                epochs,
+                windows,
+                snips,
+            };
+            wake_cmd::train(&phrase, &catalog, &plan, &model, quiet, &mut out)?
+        }
+        Command::Wake {
+            action:
+                WakeCommand::Eval {
+                    model,
+                    data,
+                    phrases,
+                    threshold,
+                    json,
+                },
+        } => {
+            let mut m = wake_cmd::load(model.as_deref())?;
+            if let Some(t) = threshold {
+                m.set_threshold(t);
+            }
+            let data = data_dir(data);
+            let data = data.is_dir().then_some(data);
+            wake_cmd::eval(
+                std::sync::Arc::new(m),
+                data.as_deref(),
+                phrases,
+                json,
+                &mut out,
+            )?
+        }
+        Command::Wake {
+            action:
+                WakeCommand::Detect {
+                    file,
+                    model,
+                    threshold,
+                    json,
+                },
+        } => {
+            let mut m = wake_cmd::load(model.as_deref())?;
+            if let Some(t) = threshold {
+                m.set_threshold(t);
+            }
+            wake_cmd::detect(&m, &file, json, &mut out)?
         }
         Command::Intents {
             action:

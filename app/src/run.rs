@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use ainima::session::{Config, Costs, FixedCosts, Session};
+use ainima::session::{Activation, Config, Costs, FixedCosts, Session};
 use ainima_agent::agent::Agent;
 use ainima_agent::tools::Registry;
 use ainima_audio::clock::{SimClock, SystemClock};
@@ -39,6 +39,8 @@ pub struct RunArgs<'a> {
     pub start: crate::clock::Start,
     /// The data folder, where the audit log is kept.
     pub data: &'a Path,
+    /// How the session knows speech is meant for it (`None`: all of it).
+    pub activation: Option<crate::config::Activation>,
 }
 
 /// Opens the agent's audit log, `audit.jsonl` in `data` (always on for
@@ -408,6 +410,33 @@ pub fn over_room(
     Ok(spoken)
 }
 
+/// `[listen]`'s windows in a session's settings.
+fn listen_timing(c: &mut Config, cfg: &AppConfig) {
+    c.wake_window_ms = (cfg.listen.window_s.clamp(0.5, 60.0) * 1000.0) as u32;
+    c.follow_up_ms = (cfg.listen.follow_up_s.clamp(0.0, 600.0) * 1000.0) as u32;
+}
+
+/// What `which` means for a session (the wake word `[listen]` names),
+/// and how to say it to the user.
+fn activation(
+    cfg: &AppConfig,
+    config_dir: &Path,
+    which: crate::config::Activation,
+) -> Result<(Activation, String)> {
+    Ok(match which {
+        crate::config::Activation::Always => (Activation::Always, String::new()),
+        crate::config::Activation::Wake => {
+            let w = crate::wake_cmd::configured(&cfg.listen, config_dir)?;
+            let how = format!("; say \"{}\" first", w.phrase());
+            (Activation::Wake(std::sync::Arc::new(w)), how)
+        }
+        crate::config::Activation::PushToTalk => (
+            Activation::PushToTalk,
+            "; press Enter, then speak".to_string(),
+        ),
+    })
+}
+
 /// `ainima run`.
 pub fn run(
     cfg: &AppConfig,
@@ -424,8 +453,17 @@ pub fn run(
         model_dir,
         args.deterministic,
         args.seed,
-        &|c: &mut Config| args.start.apply(c),
+        &|c: &mut Config| {
+            args.start.apply(c);
+            listen_timing(c, cfg);
+        },
     )?;
+    if let Some(which) = args.activation {
+        if which == crate::config::Activation::PushToTalk {
+            anyhow::bail!("a recording cannot push to talk: use --activation wake or always");
+        }
+        session.set_activation(activation(cfg, config_dir, which)?.0)?;
+    }
     open_audit(&mut session, args.data)?;
     connect(agent_of(&mut session)?, cfg, args.data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
@@ -549,7 +587,21 @@ pub fn listen(
         start.apply(c);
         // Recognition off the capture loop; partial transcripts.
         c.live = true;
+        listen_timing(c, cfg);
     })?;
+    let (activation, how) = activation(cfg, config_dir, cfg.listen.activation)?;
+    let push = matches!(activation, Activation::PushToTalk).then(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                if line.is_err() || tx.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    });
+    session.set_activation(activation)?;
     open_audit(&mut session, data)?;
     connect(agent_of(&mut session)?, cfg, data)?;
     restore_pending(agent_of(&mut session)?, data)?;
@@ -562,7 +614,7 @@ pub fn listen(
     };
     writeln!(
         out,
-        "Listening on {} ({} Hz in, {} Hz out); endpoint {}. Ctrl-C ends.",
+        "Listening on {} ({} Hz in, {} Hz out){how}; endpoint {}. Ctrl-C ends.",
         info.name, info.input_rate, info.output_rate, endpoint.info.url
     )?;
     let mut shown = "";
@@ -570,6 +622,11 @@ pub fn listen(
     let mut heard_at = std::time::Instant::now();
     let mut unkept = false;
     loop {
+        if let Some(rx) = &push {
+            while rx.try_recv().is_ok() {
+                session.push_to_talk();
+            }
+        }
         match session.step(&mut device) {
             Ok(true) => {
                 backoff = REOPEN_BACKOFF.0;

@@ -11,6 +11,7 @@ pub mod dialogue;
 pub mod nlu;
 pub mod rules;
 pub mod skills;
+pub mod wake;
 
 pub use dialogue::{Assistant, Turn};
 pub use skills::Now;

@@ -27,6 +27,8 @@ pub mod profile;
 mod thinking;
 mod turn;
 mod voicing;
+mod wake;
+pub use wake::Activation;
 pub mod words;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -149,6 +151,12 @@ pub struct Config {
     /// this long after, and are mostly its own recent words, are its own
     /// voice leaking past the canceller: never an answer, never a request.
     pub own_voice_ms: u32,
+    /// With a wake word ([`Session::set_activation`]): speech that begins this
+    /// long after the phrase is addressed to the assistant.
+    pub wake_window_ms: u32,
+    /// With a wake word: speech that begins this long after a reply that
+    /// asked a question is its answer, addressed without the phrase.
+    pub follow_up_ms: u32,
 }
 
 impl Default for Config {
@@ -169,6 +177,8 @@ impl Default for Config {
             start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
             time_zone: jiff::tz::TimeZone::UTC,
             own_voice_ms: 800,
+            wake_window_ms: 5_000,
+            follow_up_ms: 8_000,
         }
     }
 }
@@ -198,6 +208,19 @@ pub enum EventKind {
         decided_at: f64,
         /// `silence` (the hangover) or `meaning` (a complete request).
         by: &'static str,
+    },
+    /// The wake word was heard (`t`: where it was detected).
+    Wake {
+        /// The detector's score, from its threshold to 1 (1 for a push).
+        score: f32,
+        /// `word` (the wake word) or `push` (push to talk).
+        by: &'static str,
+    },
+    /// Speech not addressed to the assistant (no wake word, no question
+    /// open): heard and let go.
+    Ignored {
+        /// Its start.
+        start: f64,
     },
     /// Too short to be speech: a click, a cough.
     Noise {
@@ -347,6 +370,11 @@ impl EventKind {
                 format!("user stops (turn over at {decided_at:.2} s, by {by})")
             }
             K::Noise { .. } => "noise, not speech".to_string(),
+            K::Wake { score, by } => match *by {
+                "push" => "push to talk".to_string(),
+                _ => format!("wake word (score {score:.2})"),
+            },
+            K::Ignored { .. } => "speech not addressed to the assistant, let go".to_string(),
             K::Transcript {
                 text,
                 heard_as: Some(heard),
@@ -537,6 +565,9 @@ pub struct Session {
     /// confidence, ms, ready at).
     tentative: Option<(u64, String, f32, f64, u64)>,
     meaning_transcript: Option<(String, f32, f64)>,
+    /// Where the audio of the last check of a pause began, when a wake word
+    /// cut the words before it away.
+    meaning_cut: Option<u64>,
     reply: Option<Reply>,
     /// What the last hearing made of near readings, for the words it
     /// gave: (those words, what the recogniser wrote if a reading was
@@ -553,6 +584,8 @@ pub struct Session {
     paused_at: Option<u64>,
     last_request: Option<(String, u64)>,
     asking: bool,
+    /// The wake word, when the session waits for one.
+    wake: Option<wake::Gate>,
     /// The assistant's recent replies, for telling its own voice heard
     /// back from the user's.
     spoken: VecDeque<Spoken>,
@@ -693,6 +726,10 @@ const PARTIAL_PAUSE_MS: f64 = 60.0;
 /// How long a "Did you mean ...?" waits for its yes or no.
 const OFFER_MS: f64 = 10_000.0;
 
+/// Speech that ends within this long of a wake word inside it was the
+/// phrase alone: the request comes next.
+const WAKE_ALONE_MS: f64 = 300.0;
+
 fn ms_to_samples(ms: f64) -> u64 {
     (ms.max(0.0) * RATE as f64 / 1000.0).round() as u64
 }
@@ -762,6 +799,7 @@ impl Session {
             checked_pause: None,
             tentative: None,
             meaning_transcript: None,
+            meaning_cut: None,
             reply: None,
             readings: None,
             offer: None,
@@ -772,6 +810,7 @@ impl Session {
             paused_at: None,
             last_request: None,
             asking: false,
+            wake: None,
             spoken: VecDeque::new(),
             profile: Profile::default(),
             mic: vec![0.0; BLOCK],
@@ -889,8 +928,13 @@ impl Session {
             aec.set_mid_reply(mid_reply);
         }
         let mut found = Vec::new();
-        self.front
+        let clean = self
+            .front
             .process(&self.mic, &self.reference, &mut |e| found.push(e))?;
+        if let Some(g) = self.wake.as_mut() {
+            g.hear(clean);
+        }
+        self.woke();
         for e in found {
             self.on_endpoint(e, device);
         }
@@ -915,6 +959,78 @@ impl Session {
     /// the time it had no device, nobody could hear them.
     pub fn hold_unasked(&mut self, hold: bool) {
         self.hold_unasked = hold;
+    }
+
+    /// How the session knows speech is meant for it: always (the
+    /// default), after a wake word, or after a push to talk; see
+    /// [`Config::wake_window_ms`] and [`Config::follow_up_ms`].
+    pub fn set_activation(&mut self, activation: Activation) -> Result<()> {
+        self.wake = match activation {
+            Activation::Always => None,
+            Activation::Wake(w) => Some(wake::Gate::new(Some(w))?),
+            Activation::PushToTalk => Some(wake::Gate::new(None)?),
+        };
+        Ok(())
+    }
+
+    /// The user pushed to talk: speech beginning within
+    /// [`Config::wake_window_ms`] from now is addressed.
+    pub fn push_to_talk(&mut self) {
+        let window = ms_to_samples(self.cfg.wake_window_ms as f64);
+        if let Some(g) = self.wake.as_mut() {
+            g.until = self.pos + window;
+            self.emit(
+                self.pos,
+                EventKind::Wake {
+                    score: 1.0,
+                    by: "push",
+                },
+            );
+        }
+    }
+
+    /// The wake words heard in the last block: events, and the window they
+    /// open; one inside speech going on cuts the words before it away.
+    fn woke(&mut self) {
+        let Some(g) = self.wake.as_mut() else {
+            return;
+        };
+        let found = g.take();
+        let window = ms_to_samples(self.cfg.wake_window_ms as f64);
+        let ep = self.front.segmenter().endpointer();
+        for d in &found {
+            g.until = d.at + window;
+            if let Some((start, _)) = ep.speech_so_far()
+                && start < d.at
+                && let Some(audio) = ep.audio_so_far()
+            {
+                let first = ep.position().saturating_sub(audio.len() as u64);
+                g.cut = Some(wake::request_start(audio, first, d.at));
+            }
+        }
+        for d in found {
+            self.emit(
+                d.at,
+                EventKind::Wake {
+                    score: d.score,
+                    by: "word",
+                },
+            );
+        }
+    }
+
+    /// Whether speech beginning at `start` is addressed to the assistant:
+    /// always without a wake word; with one, after the phrase, over the
+    /// assistant or while it works, or soon after a question of its own.
+    fn addressed(&self, start: u64) -> bool {
+        let Some(g) = &self.wake else {
+            return true;
+        };
+        let engaged = !matches!(self.state(), "idle" | "listening" | "user_speaking");
+        let asked = self.asking || self.question_open() || self.offer.is_some();
+        start < g.until
+            || engaged
+            || asked && start < g.spoke_at + ms_to_samples(self.cfg.follow_up_ms as f64)
     }
 
     /// A new device: the echo canceller starts afresh (another echo path).
@@ -961,8 +1077,45 @@ impl Session {
         }
     }
 
-    fn on_utterance(&mut self, u: Utterance, device: &mut dyn DuplexDevice) {
-        let by_meaning = self.meaning_transcript.take();
+    fn on_utterance(&mut self, mut u: Utterance, device: &mut dyn DuplexDevice) {
+        let mut by_meaning = self.meaning_transcript.take();
+        // With a wake word: speech not addressed is let go; the words
+        // before the phrase are cut away; the phrase alone waits for the
+        // request.
+        let addressed = self.addressed(u.start);
+        let cut = self
+            .wake
+            .as_mut()
+            .and_then(|g| g.cut.take())
+            .filter(|&c| c > u.start);
+        if self.wake.is_some() && !addressed {
+            self.emit(
+                u.end,
+                EventKind::Ignored {
+                    start: secs(u.start),
+                },
+            );
+            self.feed(Input::End, device);
+            self.feed(Input::Silent, device);
+            return;
+        }
+        if let Some(c) = cut {
+            if u.end < c + ms_to_samples(WAKE_ALONE_MS) {
+                self.feed(Input::End, device);
+                self.feed(Input::Silent, device);
+                return;
+            }
+            let skip = (c.saturating_sub(u.audio_start) as usize).min(u.audio.len());
+            u.audio.drain(..skip);
+            u.audio_start += skip as u64;
+            u.start = c;
+            // Words heard before the cut had the phrase in them.
+            by_meaning = by_meaning.filter(|_| self.meaning_cut == Some(c));
+            self.tentative = self
+                .tentative
+                .take()
+                .filter(|_| self.meaning_cut == Some(c));
+        }
         self.emit(
             u.end,
             EventKind::SpeechEnd {
@@ -1031,9 +1184,13 @@ impl Session {
             return;
         }
         let ep = self.front.segmenter().endpointer();
-        let Some((_, voiced_end)) = ep.speech_so_far() else {
+        let Some((onset, voiced_end)) = ep.speech_so_far() else {
             return;
         };
+        // Speech not addressed to the assistant is not read at all.
+        if !self.addressed(onset) {
+            return;
+        }
         let pause = self.pos.saturating_sub(voiced_end);
         let early = self
             .cfg
@@ -1043,18 +1200,31 @@ impl Session {
             return;
         }
         self.checked_pause = Some(voiced_end);
-        let Some(audio) = ep.audio_so_far().map(<[f32]>::to_vec) else {
+        let Some(mut audio) = ep.audio_so_far().map(<[f32]>::to_vec) else {
             return;
         };
+        // After a wake word inside the speech, the request is what follows.
+        let cut = self
+            .wake
+            .as_ref()
+            .and_then(|g| g.cut)
+            .filter(|&c| c > onset);
+        self.meaning_cut = cut;
+        if let Some(c) = cut {
+            let first = ep.position().saturating_sub(audio.len() as u64);
+            audio.drain(..(c.saturating_sub(first) as usize).min(audio.len()));
+        }
         if let Hearer::Away(h) = &mut self.hearer {
             // A partial hearing that took in everything voiced so far is
             // the words of this pause: no second hearing of the same,
             // unless the core cannot read them, when the hearing of a pause
             // weighs near readings (as in a simulated session).
-            let onset = ep.speech_so_far().map(|(s, _)| s);
             match self.partial_heard.take() {
                 Some((o, upto, text, confidence, stt_ms))
-                    if Some(o) == onset && upto >= voiced_end && self.judge.understood(&text) =>
+                    if o == onset
+                        && cut.is_none()
+                        && upto >= voiced_end
+                        && self.judge.understood(&text) =>
                 {
                     self.pause_heard(voiced_end, text, confidence, stt_ms, self.pos);
                 }
@@ -1145,14 +1315,24 @@ impl Session {
         if self.pos.saturating_sub(voiced_end) > ms_to_samples(PARTIAL_PAUSE_MS) {
             return;
         }
-        let Some(audio) = ep.audio_so_far() else {
+        let Some(mut audio) = ep.audio_so_far() else {
             return;
         };
+        // After a wake word inside the speech: the words that follow it.
+        if let Some(c) = self
+            .wake
+            .as_ref()
+            .and_then(|g| g.cut)
+            .filter(|&c| c > onset)
+        {
+            let first = ep.position().saturating_sub(audio.len() as u64);
+            audio = &audio[(c.saturating_sub(first) as usize).min(audio.len())..];
+        }
         let last = match self.partial_at {
             Some((o, n)) if o == onset => n,
             _ => 0,
         };
-        if idle && audio.len() >= last + PARTIAL_EVERY {
+        if idle && audio.len() >= last + PARTIAL_EVERY && self.addressed(onset) {
             self.partial_at = Some((onset, audio.len()));
             let audio = audio.to_vec();
             let upto = self.pos;
@@ -1933,6 +2113,9 @@ impl Session {
             && device.pending_playback() == 0;
         if done {
             self.reply = None;
+            if let Some(g) = self.wake.as_mut() {
+                g.spoke_at = self.pos;
+            }
             self.emit(self.pos, EventKind::TtsStop { reason: "done" });
             self.feed(Input::Done, device);
         }

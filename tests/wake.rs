@@ -1,0 +1,347 @@
+//! `ainima wake` and the wake word in sessions, driven as a user would:
+//! the built-in "hey ainima" found where it is said and nowhere in real
+//! speech; a model trained for another phrase finds its own; a damaged
+//! model file is a clear error; and `ainima run --activation wake` acts on
+//! what follows the phrase and lets everything else go.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ainima");
+
+fn run(home: &Path, args: &[&str]) -> std::process::Output {
+    let o = ainima_testkit::ainima(BIN, home, args);
+    assert!(
+        o.status.success(),
+        "ainima {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// `words` in the assistant's own voice (espeak-ng), 16 kHz.
+fn say(home: &Path, words: &str) -> Vec<f32> {
+    let wav = home.join("said.wav");
+    run(
+        home,
+        &["say", words, "--output", wav.to_str().expect("path")],
+    );
+    ainima_audio::decode::load_16k_mono(&wav).expect("speech")
+}
+
+fn silence(s: f32) -> Vec<f32> {
+    vec![0.0; (s * 16_000.0) as usize]
+}
+
+/// A 16-bit mono WAV at 16 kHz.
+fn write_wav(path: &Path, x: &[f32]) {
+    let mut b = Vec::with_capacity(44 + 2 * x.len());
+    let data = (2 * x.len()) as u32;
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&16_000u32.to_le_bytes());
+    b.extend_from_slice(&32_000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for v in x {
+        b.extend_from_slice(&((v.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+    }
+    std::fs::write(path, b).expect("wav");
+}
+
+/// Where `detect --json` found the phrase, seconds.
+fn detections(home: &Path, wav: &Path, model: Option<&Path>) -> Vec<f64> {
+    let mut args = vec!["wake", "detect", wav.to_str().expect("path"), "--json"];
+    if let Some(m) = model {
+        args.extend(["--model", m.to_str().expect("path")]);
+    }
+    let o = run(home, &args);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    v["detections"]
+        .as_array()
+        .expect("detections")
+        .iter()
+        .map(|d| d["t"].as_f64().expect("t"))
+        .collect()
+}
+
+/// Issue 15's goal: under 0.5 false accepts an hour. All 42 recordings,
+/// about 4.5 minutes of people talking, should give none.
+#[test]
+fn the_built_in_wake_word_is_not_heard_in_real_speech() {
+    let Some(data) = ainima_testkit::data_dir() else {
+        return;
+    };
+    let home = ainima_testkit::temp_dir("wake-real");
+    let mut real = Vec::new();
+    for r in &ainima_testkit::recordings(&data) {
+        real.extend(ainima_audio::decode::load_16k_mono(&r.path).expect("a recording"));
+        real.extend(silence(0.5));
+    }
+    let all = home.join("real.wav");
+    write_wav(&all, &real);
+    assert_eq!(detections(&home, &all, None), Vec::<f64>::new());
+}
+
+#[test]
+fn the_built_in_wake_word_is_heard_where_it_is_said() {
+    let Some(data) = ainima_testkit::data_dir() else {
+        return;
+    };
+    let home = ainima_testkit::temp_dir("wake-detect");
+    let recordings = ainima_testkit::recordings(&data);
+    // The phrase between two recordings: found once, within a second of
+    // its end.
+    let phrase = say(&home, "Hey ainima.");
+    let first = ainima_audio::decode::load_16k_mono(&recordings[0].path).expect("a recording");
+    let mut stream = first.clone();
+    stream.extend(silence(0.5));
+    let start = stream.len() as f64 / 16_000.0;
+    stream.extend(&phrase);
+    let end = stream.len() as f64 / 16_000.0;
+    stream.extend(silence(1.0));
+    stream.extend(first);
+    let wav = home.join("stream.wav");
+    write_wav(&wav, &stream);
+    let got = detections(&home, &wav, None);
+    assert!(
+        got.len() == 1 && got[0] > start && got[0] <= end + 1.0,
+        "said from {start:.2} to {end:.2} s; detected at {got:?}"
+    );
+}
+
+#[test]
+fn a_wake_word_trained_for_another_phrase_finds_its_own() {
+    let home = ainima_testkit::temp_dir("wake-train");
+    let model = home.join("computer.wake");
+    let o = run(
+        &home,
+        &[
+            "wake",
+            "train",
+            "okay computer",
+            "--out",
+            model.to_str().expect("path"),
+            "--positives",
+            "200",
+            "--negatives",
+            "300",
+            "--windows",
+            "2000",
+            "--epochs",
+            "4",
+            "--quiet",
+        ],
+    );
+    let line = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        line.contains("\"okay computer\"") && line.contains("parameters"),
+        "{line}"
+    );
+    let mut stream = silence(1.0);
+    let start = stream.len() as f64 / 16_000.0;
+    stream.extend(say(&home, "Okay computer."));
+    let end = stream.len() as f64 / 16_000.0;
+    stream.extend(silence(1.5));
+    let wav = home.join("computer.wav");
+    write_wav(&wav, &stream);
+    let got = detections(&home, &wav, Some(&model));
+    assert!(
+        got.len() == 1 && got[0] > start && got[0] <= end + 1.0,
+        "said from {start:.2} to {end:.2} s; detected at {got:?}"
+    );
+    // Its own phrase in the file's header.
+    let o = run(
+        &home,
+        &[
+            "wake",
+            "detect",
+            wav.to_str().expect("path"),
+            "--model",
+            model.to_str().expect("path"),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"okay computer\" at"));
+}
+
+#[test]
+fn a_damaged_wake_model_is_a_clear_error() {
+    let home = ainima_testkit::temp_dir("wake-bad");
+    let wav = home.join("quiet.wav");
+    write_wav(&wav, &silence(2.0));
+    let check = |bytes: &[u8], expect: &str| {
+        let bad = home.join("bad.wake");
+        std::fs::write(&bad, bytes).expect("write");
+        let o = ainima_testkit::ainima(
+            BIN,
+            &home,
+            &[
+                "wake",
+                "detect",
+                wav.to_str().expect("path"),
+                "--model",
+                bad.to_str().expect("path"),
+            ],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{bytes:?} loaded");
+        assert!(err.contains(expect) && !err.contains("panicked"), "{err}");
+    };
+    check(b"", "wrong magic bytes");
+    check(b"AINIMA-NLU\0\0 not this", "wrong magic bytes");
+    check(
+        b"AINIMA-WAKE\0\x01\0\0\0\xff\xff\xff\xff\0\0\0\0",
+        "header length",
+    );
+    check(b"AINIMA-WAKE\0\x09\0\0\0", "version 9");
+    let mut header = b"AINIMA-WAKE\0\x01\0\0\0".to_vec();
+    let json = br#"{"phrase":"hi","features":{"window":2},"shape":{},"threshold":0.5}"#;
+    header.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    header.extend_from_slice(json);
+    check(&header, "sizes out of range");
+    // A good model cut short: the weights are damaged.
+    let good = home.join("good.wake");
+    let model = run(
+        &home,
+        &[
+            "wake",
+            "train",
+            "hey there",
+            "--out",
+            good.to_str().expect("path"),
+            "--positives",
+            "4",
+            "--negatives",
+            "4",
+            "--windows",
+            "16",
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+    );
+    assert!(model.status.success());
+    let bytes = std::fs::read(&good).expect("model");
+    // The same seed, the same bytes (a new process synthesises the same
+    // clips).
+    let again = home.join("again.wake");
+    run(
+        &home,
+        &[
+            "wake",
+            "train",
+            "hey there",
+            "--out",
+            again.to_str().expect("path"),
+            "--positives",
+            "4",
+            "--negatives",
+            "4",
+            "--windows",
+            "16",
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+    );
+    assert!(
+        std::fs::read(&again).expect("model") == bytes,
+        "the same seed gave another model"
+    );
+    check(&bytes[..bytes.len() - 100], "weights");
+}
+
+/// The events of `ainima run --deterministic` on `input`.
+fn run_events(home: &Path, input: &Path, extra: &[&str]) -> Vec<Value> {
+    let ev = home.join("events.jsonl");
+    let mut args = vec![
+        "run",
+        "--input",
+        input.to_str().expect("path"),
+        "--events",
+        ev.to_str().expect("path"),
+        "--deterministic",
+        "--quiet",
+    ];
+    args.extend(extra);
+    run(home, &args);
+    std::fs::read_to_string(&ev)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an event"))
+        .collect()
+}
+
+fn tools(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "tool_call")
+        .map(|e| e["tool"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn a_session_with_the_wake_word_acts_only_on_what_follows_it() {
+    let Some(home) = ainima_testkit::model_home(BIN, "wake") else {
+        return;
+    };
+    // Said to someone else; then the phrase and a request in one breath;
+    // then the phrase alone, a pause, and the request.
+    let mut x = say(&home, "Turn on the kitchen light.");
+    x.extend(silence(2.0));
+    x.extend(say(&home, "Hey ainima, what time is it?"));
+    x.extend(silence(5.0));
+    x.extend(say(&home, "Hey ainima."));
+    x.extend(silence(1.2));
+    x.extend(say(&home, "Turn on the kitchen light."));
+    x.extend(silence(3.0));
+    // Its question is answered without the phrase.
+    x.extend(say(&home, "Hey ainima, set a timer."));
+    x.extend(silence(4.0));
+    x.extend(say(&home, "Five minutes."));
+    x.extend(silence(2.0));
+    let wav = home.join("wake.wav");
+    write_wav(&wav, &x);
+    let ev = run_events(&home, &wav, &["--activation", "wake"]);
+    let kinds: Vec<&str> = ev.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        tools(&ev),
+        ["clock.time", "device.on", "timer.start"],
+        "events: {kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "wake").count(),
+        3,
+        "{kinds:?}"
+    );
+    let first_wake = kinds.iter().position(|k| *k == "wake").expect("a wake");
+    assert!(
+        kinds[..first_wake].contains(&"ignored") && !kinds[..first_wake].contains(&"transcript"),
+        "the first request was not let go unheard: {kinds:?}"
+    );
+    // The request was heard without the phrase in it.
+    let heard: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["type"] == "transcript")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        heard.iter().all(|t| !t.to_lowercase().contains("hey")),
+        "{heard:?}"
+    );
+    // Hearing everything, the request said to someone else is acted on.
+    let ev = run_events(&home, &wav, &[]);
+    assert_eq!(
+        tools(&ev).first().map(String::as_str),
+        Some("device.on"),
+        "{:?}",
+        tools(&ev)
+    );
+}
