@@ -375,6 +375,7 @@ impl Listen {
         ])
         .env("AINIMA_HOME", home)
         .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         pulse.env(&mut c);
@@ -557,9 +558,51 @@ fn listen_waits_for_the_wake_word_and_takes_an_answer_without_it() {
         e["type"] == "reply" && e["text"].as_str().is_some_and(|t| t.ends_with('?'))
     });
     let i = wait_for(&ev, i, 30, "the question said", |e| e["type"] == "tts_stop");
+    // Past the 5 s the wake word opened, within the 8 s after the
+    // question: the follow-up alone lets it in.
+    let woke = events(&ev)
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "wake")
+        .and_then(|e| e["t"].as_f64())
+        .expect("a wake event");
+    let asked = events(&ev)[i]["t"].as_f64().expect("t");
+    std::thread::sleep(Duration::from_secs_f64((woke + 6.0 - asked).max(0.0)));
     feeder.say(&said(&home, "Five minutes."));
     wait_for(&ev, i, 30, "the timer started", tool_call("timer.start"));
     let wakes = events(&ev).iter().filter(|e| e["type"] == "wake").count();
     assert_eq!(wakes, 2, "the wake word was heard twice");
     drop(listen);
+}
+
+/// Push to talk: speech without a press is let go; Enter, then the
+/// request, is acted on.
+#[test]
+fn listen_with_push_to_talk_hears_only_after_enter() {
+    if !sound_server() {
+        return;
+    }
+    let Some(home) = ainima_testkit::model_home(env!("CARGO_BIN_EXE_ainima"), "listen-push") else {
+        return;
+    };
+    let dir = ainima_testkit::temp_dir("pulse-push");
+    let mut pulse = Pulse::new(&dir);
+    pulse.start();
+    let feeder = Feeder::start(dir.join("mic.fifo"));
+    let ev = dir.join("events.jsonl");
+    let mut listen = Listen::start(&pulse, &home, &ev, "push-to-talk");
+    feeder.say(&said(&home, "What time is it?"));
+    let i = wait_for(&ev, 0, 30, "the request let go", |e| e["type"] == "ignored");
+    let mut stdin = listen.0.stdin.take().expect("stdin");
+    stdin.write_all(b"\n").expect("Enter");
+    stdin.flush().expect("Enter");
+    let i = wait_for(&ev, i, 10, "the push", |e| {
+        e["type"] == "wake" && e["by"] == "push"
+    });
+    feeder.say(&said(&home, "What time is it?"));
+    wait_for(&ev, i, 30, "clock.time call", tool_call("clock.time"));
+    assert!(
+        !events(&ev)[..i].iter().any(tool_call("clock.time")),
+        "acted before the push"
+    );
 }

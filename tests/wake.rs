@@ -171,6 +171,41 @@ fn a_wake_word_trained_for_another_phrase_finds_its_own() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("\"okay computer\" at"));
 }
 
+/// A model trained in a few seconds, its bytes.
+fn tiny(home: &Path, out: &Path) -> Vec<u8> {
+    run(
+        home,
+        &[
+            "wake",
+            "train",
+            "hey there",
+            "--out",
+            out.to_str().expect("path"),
+            "--positives",
+            "4",
+            "--negatives",
+            "4",
+            "--windows",
+            "16",
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+    );
+    std::fs::read(out).expect("model")
+}
+
+#[test]
+fn the_same_seed_gives_the_same_wake_model() {
+    let home = ainima_testkit::temp_dir("wake-seed");
+    // A new process synthesises the same clips and trains the same way.
+    let a = tiny(&home, &home.join("a.wake"));
+    assert!(
+        tiny(&home, &home.join("b.wake")) == a,
+        "the same seed gave another model"
+    );
+}
+
 #[test]
 fn a_damaged_wake_model_is_a_clear_error() {
     let home = ainima_testkit::temp_dir("wake-bad");
@@ -206,55 +241,14 @@ fn a_damaged_wake_model_is_a_clear_error() {
     header.extend_from_slice(&(json.len() as u64).to_le_bytes());
     header.extend_from_slice(json);
     check(&header, "sizes out of range");
+    // A few bytes asking for a network of gigabytes.
+    let mut huge = b"AINIMA-WAKE\0\x01\0\0\0".to_vec();
+    let json = br#"{"phrase":"hi","features":{},"shape":{"layers":[{"channels":1024,"kernel":31,"stride":1},{"channels":1024,"kernel":31,"stride":1}]},"threshold":0.5}"#;
+    huge.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    huge.extend_from_slice(json);
+    check(&huge, "more than the");
     // A good model cut short: the weights are damaged.
-    let good = home.join("good.wake");
-    let model = run(
-        &home,
-        &[
-            "wake",
-            "train",
-            "hey there",
-            "--out",
-            good.to_str().expect("path"),
-            "--positives",
-            "4",
-            "--negatives",
-            "4",
-            "--windows",
-            "16",
-            "--epochs",
-            "1",
-            "--quiet",
-        ],
-    );
-    assert!(model.status.success());
-    let bytes = std::fs::read(&good).expect("model");
-    // The same seed, the same bytes (a new process synthesises the same
-    // clips).
-    let again = home.join("again.wake");
-    run(
-        &home,
-        &[
-            "wake",
-            "train",
-            "hey there",
-            "--out",
-            again.to_str().expect("path"),
-            "--positives",
-            "4",
-            "--negatives",
-            "4",
-            "--windows",
-            "16",
-            "--epochs",
-            "1",
-            "--quiet",
-        ],
-    );
-    assert!(
-        std::fs::read(&again).expect("model") == bytes,
-        "the same seed gave another model"
-    );
+    let bytes = tiny(&home, &home.join("good.wake"));
     check(&bytes[..bytes.len() - 100], "weights");
 }
 
@@ -302,9 +296,10 @@ fn a_session_with_the_wake_word_acts_only_on_what_follows_it() {
     x.extend(silence(1.2));
     x.extend(say(&home, "Turn on the kitchen light."));
     x.extend(silence(3.0));
-    // Its question is answered without the phrase.
+    // Its question is answered without the phrase, past the 5 s the
+    // phrase opened (within the 8 s after the question).
     x.extend(say(&home, "Hey ainima, set a timer."));
-    x.extend(silence(4.0));
+    x.extend(silence(6.0));
     x.extend(say(&home, "Five minutes."));
     x.extend(silence(2.0));
     let wav = home.join("wake.wav");
@@ -344,4 +339,41 @@ fn a_session_with_the_wake_word_acts_only_on_what_follows_it() {
         "{:?}",
         tools(&ev)
     );
+}
+
+#[test]
+fn wake_eval_scores_a_model_on_voices_and_noise_it_never_heard() {
+    let home = ainima_testkit::temp_dir("wake-eval");
+    // No test data: held-out voices and generated noise alone.
+    let empty = home.join("no-data");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let o = run(
+        &home,
+        &[
+            "wake",
+            "eval",
+            "--phrases",
+            "8",
+            "--data",
+            empty.to_str().expect("path"),
+            "--json",
+        ],
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(r["phrase"], "hey ainima");
+    assert_eq!(r["held_out_phrases"], 8);
+    let sources = r["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    // Sixteen minutes of noise: the built-in model takes none of it.
+    assert!(sources[0]["hours"].as_f64().expect("hours") > 0.26);
+    assert_eq!(sources[0]["false_accepts"], 0, "{r}");
+    assert_eq!(r["thresholds"].as_array().expect("a sweep").len(), 7);
+    let by_voice: u64 = r["by_voice"]
+        .as_array()
+        .expect("by voice")
+        .iter()
+        .map(|v| v["said"].as_u64().expect("said"))
+        .sum();
+    assert_eq!(by_voice, 8);
+    assert!(r["model_bytes"].as_u64().expect("size") < 500 * 1024);
 }

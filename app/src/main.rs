@@ -15,6 +15,7 @@ mod home;
 mod intents;
 mod language;
 mod nlu_cmd;
+mod progress;
 mod run;
 mod script;
 mod speech;
@@ -1163,10 +1164,7 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => {
-            let mut m = wake_cmd::load(model.as_deref())?;
-            if let Some(t) = threshold {
-                m.set_threshold(t);
-            }
+            let m = wake_cmd::load(model.as_deref(), threshold)?;
             let data = data_dir(data);
             let data = data.is_dir().then_some(data);
             wake_cmd::eval(
@@ -1186,10 +1184,7 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => {
-            let mut m = wake_cmd::load(model.as_deref())?;
-            if let Some(t) = threshold {
-                m.set_threshold(t);
-            }
+            let m = wake_cmd::load(model.as_deref(), threshold)?;
             wake_cmd::detect(&m, &file, json, &mut out)?
         }
         Command::Intents {

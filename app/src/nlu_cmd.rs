@@ -9,7 +9,6 @@ use std::time::Instant;
 use ainima_fallbacks::snips;
 use ainima_neurosymbolic::nlu::{self, Nlu, Progress, TrainConfig};
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The smaller network of the built-in model: a few dozen intents of
 /// template sentences need less width than SNIPS.
@@ -67,17 +66,9 @@ pub fn train(
     quiet: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, {eta} left, {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
+    let bar = crate::progress::bar(
+        quiet,
+        "{prefix} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, {eta} left, {msg}",
     );
     let start = Instant::now();
     let nlu = nlu::train(examples, cfg, &mut |p: &Progress| {

@@ -13,9 +13,9 @@ use std::time::Instant;
 use ainima::tts::Voice;
 use ainima::tts::espeak::Espeak;
 use ainima_audio::room::RoomConfig;
+use ainima_neurosymbolic::draws::SplitMix as Rng;
 use ainima_neurosymbolic::wake::{self, Progress, TrainConfig, TrainData, Wake};
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 /// The default model, inside the binary ("hey ainima").
@@ -120,23 +120,6 @@ fn confusables(phrase: &str) -> Vec<String> {
     out
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let z = ainima_fallbacks::replies::mix(self.0);
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn unit(&mut self) -> f32 {
-        ((self.next() >> 40) as f32) / (1u64 << 24) as f32
-    }
-}
-
 /// The accent and variant names espeak-ng's library takes here, for
 /// training voices or held-out ones (a variant some builds lack is left
 /// out).
@@ -198,9 +181,9 @@ fn reverberate(x: &[f32], rng: &mut Rng) -> Result<Vec<f32>> {
         rt60_ms: 150 + rng.below(450) as u32,
         delay_ms: 0,
         echo_gain: 1.0,
-        reverb_level: 0.05 + 0.3 * rng.unit(),
+        reverb_level: 0.05 + 0.3 * rng.unit_f32(),
         noise_dbfs: -130.0,
-        seed: rng.next(),
+        seed: rng.next_u64(),
     };
     let h = room.impulse_response()?;
     let mut y = vec![0.0f32; x.len() + h.len() - 1];
@@ -220,7 +203,7 @@ fn say(text: &str, voice: &Voice, rng: &mut Rng) -> Result<Vec<f32>> {
     if x.len() < SR / 10 {
         bail!("espeak-ng said nothing for {text:?} in {}", voice.name);
     }
-    if rng.unit() < 0.5 {
+    if rng.unit_f32() < 0.5 {
         reverberate(&x, rng)
     } else {
         Ok(x)
@@ -279,12 +262,12 @@ fn noises(seconds: usize, seed: u64) -> Vec<Vec<f32>> {
         let (mut b0, mut b1, mut b2, mut brown) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         let f0 = 50.0 + 10.0 * rng.below(2) as f32;
         let chord = [
-            220.0 * (1.0 + rng.unit()),
+            220.0 * (1.0 + rng.unit_f32()),
             277.0,
-            330.0 * (1.0 + rng.unit()),
+            330.0 * (1.0 + rng.unit_f32()),
         ];
         for (i, v) in x.iter_mut().enumerate() {
-            let w = rng.unit() * 2.0 - 1.0;
+            let w = rng.unit_f32() * 2.0 - 1.0;
             let t = i as f32 / SR as f32;
             *v = match kind % 8 {
                 0 => w,
@@ -334,23 +317,6 @@ fn noises(seconds: usize, seed: u64) -> Vec<Vec<f32>> {
     out
 }
 
-/// A progress bar on standard error (hidden when `quiet`).
-fn bar(quiet: bool) -> ProgressBar {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len}, {elapsed} elapsed, {eta} left, {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
-}
-
 /// How much to synthesise and train.
 #[derive(Debug, Clone)]
 pub struct TrainPlan {
@@ -387,7 +353,10 @@ pub fn train(
         bail!("espeak-ng has none of its English voices here (apt install espeak-ng)");
     }
     let mut rng = Rng(plan.seed);
-    let bar = bar(quiet);
+    let bar = crate::progress::bar(
+        quiet,
+        "{prefix} [{bar:30}] {pos}/{len}, {elapsed} elapsed, {eta} left, {msg}",
+    );
     bar.set_prefix("voices");
     bar.set_length((plan.positives + plan.negatives) as u64);
     let mut data = TrainData::default();
@@ -475,34 +444,34 @@ pub fn train(
     Ok(())
 }
 
-/// Reads a model: a file, or the built-in one.
-pub fn load(path: Option<&Path>) -> Result<Wake> {
-    match path {
+/// Reads a model (a file, or the built-in one), at `threshold` if given.
+pub fn load(path: Option<&Path>, threshold: Option<f32>) -> Result<Wake> {
+    let mut m = match path {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            Wake::from_bytes(&bytes).with_context(|| format!("loading {}", p.display()))
+            Wake::from_bytes(&bytes).with_context(|| format!("loading {}", p.display()))?
         }
-        None => Ok(Wake::from_bytes(BUILTIN)?),
+        None => Wake::from_bytes(BUILTIN)?,
+    };
+    if let Some(t) = threshold {
+        if !(wake::MIN_THRESHOLD..=1.0).contains(&t) {
+            bail!(
+                "the threshold is a score from {} to 1, not {t}",
+                wake::MIN_THRESHOLD
+            );
+        }
+        m.set_threshold(t);
     }
+    Ok(m)
 }
 
 /// The wake word `[listen]` names: the built-in model or a file relative
 /// to the configuration folder, at its threshold unless one is given.
 pub fn configured(listen: &crate::config::Listen, config_dir: &Path) -> Result<Wake> {
-    let mut m = if listen.wake_model == "builtin" {
-        load(None)?
-    } else {
-        load(Some(&config_dir.join(&listen.wake_model))).context(
-            "[listen] wake_model: train one with `ainima wake train \"PHRASE\" --out FILE`",
-        )?
-    };
-    if let Some(t) = listen.threshold {
-        if !(0.0..=1.0).contains(&t) {
-            bail!("[listen] threshold must be between 0 and 1, not {t}");
-        }
-        m.set_threshold(t);
-    }
-    Ok(m)
+    let path = (listen.wake_model != "builtin").then(|| config_dir.join(&listen.wake_model));
+    load(path.as_deref(), listen.threshold).context(
+        "[listen]: wake_model is \"builtin\" or a file from `ainima wake train`; threshold is from 0.01 to 1",
+    )
 }
 
 /// `ainima wake detect FILE`: where a recording says the phrase.
@@ -618,9 +587,9 @@ fn held_out_phrases(phrase: &str, count: usize, seed: u64) -> Result<Vec<Said>> 
     for i in 0..count {
         let (name, clip) = if !fest.is_empty() && i % 4 == 3 {
             let v = &fest[rng.below(fest.len())];
-            let stretch = 0.8 + 0.5 * rng.unit();
+            let stretch = 0.8 + 0.5 * rng.unit_f32();
             let x = festival(phrase, v, stretch)?;
-            let x = if rng.unit() < 0.5 {
+            let x = if rng.unit_f32() < 0.5 {
                 reverberate(&x, &mut rng)?
             } else {
                 x
@@ -647,10 +616,10 @@ fn held_out_phrases(phrase: &str, count: usize, seed: u64) -> Result<Vec<Said>> 
         let end = stream.len();
         stream.extend(std::iter::repeat_n(0.0, SR));
         // Pink noise 20 dB under the words, one in two.
-        if rng.unit() < 0.5 {
+        if rng.unit_f32() < 0.5 {
             let level =
                 (clip.iter().map(|x| x * x).sum::<f32>() / clip.len() as f32).sqrt() * g * 0.1;
-            let n = &noises(5, rng.next())[1];
+            let n = &noises(5, rng.next_u64())[1];
             let nl = (n.iter().map(|x| x * x).sum::<f32>() / n.len() as f32)
                 .sqrt()
                 .max(1e-9);

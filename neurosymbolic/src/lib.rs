@@ -8,6 +8,8 @@
 
 pub mod arbitrate;
 pub mod dialogue;
+pub mod draws;
+mod model_file;
 pub mod nlu;
 pub mod rules;
 pub mod skills;

@@ -80,16 +80,21 @@ fn the_streaming_detector_finds_what_the_recording_scorer_finds() {
     let bytes = model.to_bytes().expect("bytes");
     let back = Wake::from_bytes(&bytes).expect("reads back");
     assert_eq!(back.header(), model.header());
-    // Silence, the phrase, a falling chirp, the phrase again.
+    // Silence, the phrase, a falling chirp, the phrase again, with
+    // silences longer than a window between them (windows not scored).
     let mut x = vec![0.0; 16_000];
     x.extend(chirp(300.0, 1500.0, 0.6));
-    x.extend(vec![0.0; 24_000]);
+    x.extend(vec![0.0; 40_000]);
     x.extend(chirp(1500.0, 300.0, 0.6));
-    x.extend(vec![0.0; 24_000]);
+    x.extend(vec![0.0; 40_000]);
     x.extend(chirp(320.0, 1500.0, 0.55));
-    x.extend(vec![0.0; 24_000]);
+    x.extend(vec![0.0; 40_000]);
     let scores = model.score_recording(&x).expect("scores");
     assert_eq!(scores, back.score_recording(&x).expect("scores"));
+    assert!(
+        scores.iter().filter(|s| s.1 == 0.0).count() > 10,
+        "no window was left unscored"
+    );
     // A threshold that two scorings in a row reach somewhere.
     let best = scores
         .windows(2)
@@ -115,7 +120,7 @@ fn the_streaming_detector_finds_what_the_recording_scorer_finds() {
 }
 
 #[test]
-fn damaged_model_files_are_errors() {
+fn damaged_model_files_and_empty_training_sets_are_errors() {
     let bytes = trained().to_bytes().expect("bytes");
     let check = |b: &[u8], expect: &str| {
         let e = Wake::from_bytes(b).expect_err("damaged");

@@ -934,7 +934,7 @@ impl Session {
         if let Some(g) = self.wake.as_mut() {
             g.hear(clean);
         }
-        self.woke();
+        self.woke(device);
         for e in found {
             self.on_endpoint(e, device);
         }
@@ -967,8 +967,8 @@ impl Session {
     pub fn set_activation(&mut self, activation: Activation) -> Result<()> {
         self.wake = match activation {
             Activation::Always => None,
-            Activation::Wake(w) => Some(wake::Gate::new(Some(w))?),
-            Activation::PushToTalk => Some(wake::Gate::new(None)?),
+            Activation::Wake(w) => Some(wake::Gate::new(Some(w), self.pos)?),
+            Activation::PushToTalk => Some(wake::Gate::new(None, self.pos)?),
         };
         Ok(())
     }
@@ -990,22 +990,29 @@ impl Session {
     }
 
     /// The wake words heard in the last block: events, and the window they
-    /// open; one inside speech going on cuts the words before it away.
-    fn woke(&mut self) {
+    /// open; one inside speech going on makes it a turn, and cuts the
+    /// words before it away.
+    fn woke(&mut self, device: &mut dyn DuplexDevice) {
         let Some(g) = self.wake.as_mut() else {
             return;
         };
         let found = g.take();
+        if found.is_empty() {
+            return;
+        }
         let window = ms_to_samples(self.cfg.wake_window_ms as f64);
         let ep = self.front.segmenter().endpointer();
+        let mut now_heard = false;
         for d in &found {
             g.until = d.at + window;
+            g.detected = Some(d.at);
             if let Some((start, _)) = ep.speech_so_far()
                 && start < d.at
                 && let Some(audio) = ep.audio_so_far()
             {
                 let first = ep.position().saturating_sub(audio.len() as u64);
                 g.cut = Some(wake::request_start(audio, first, d.at));
+                now_heard |= std::mem::take(&mut g.unheard);
             }
         }
         for d in found {
@@ -1017,6 +1024,9 @@ impl Session {
                 },
             );
         }
+        if now_heard {
+            self.feed(Input::Onset, device);
+        }
     }
 
     /// Whether speech beginning at `start` is addressed to the assistant:
@@ -1026,7 +1036,9 @@ impl Session {
         let Some(g) = &self.wake else {
             return true;
         };
-        let engaged = !matches!(self.state(), "idle" | "listening" | "user_speaking");
+        // Over its own voice, speech is a barge-in (a "stop" needs no wake
+        // word); while it only works, the television is not.
+        let engaged = matches!(self.state(), "speaking" | "yielding" | "resuming");
         let asked = self.asking || self.question_open() || self.offer.is_some();
         start < g.until
             || engaged
@@ -1064,10 +1076,23 @@ impl Session {
                 self.onset = Some(start);
                 self.checked_pause = None;
                 self.meaning_transcript = None;
-                self.feed(Input::Onset, device);
+                // Speech not addressed to it is no turn: the assistant goes
+                // on with what it was doing (a reply being prepared is not
+                // superseded by the television). A wake word inside it
+                // makes it one (`woke`).
+                if self.addressed(start) {
+                    self.feed(Input::Onset, device);
+                } else if let Some(g) = self.wake.as_mut() {
+                    g.unheard = true;
+                }
             }
             EndpointEvent::Rejected { start, end } => {
                 self.emit(end, EventKind::Noise { start: secs(start) });
+                if let Some(g) = self.wake.as_mut()
+                    && std::mem::take(&mut g.unheard)
+                {
+                    return;
+                }
                 self.feed(Input::Rejected, device);
                 if self.state() == "resuming" {
                     self.feed(Input::Speaking, device);
@@ -1082,39 +1107,55 @@ impl Session {
         // With a wake word: speech not addressed is let go; the words
         // before the phrase are cut away; the phrase alone waits for the
         // request.
-        let addressed = self.addressed(u.start);
-        let cut = self
-            .wake
-            .as_mut()
-            .and_then(|g| g.cut.take())
-            .filter(|&c| c > u.start);
-        if self.wake.is_some() && !addressed {
-            self.emit(
-                u.end,
-                EventKind::Ignored {
-                    start: secs(u.start),
-                },
-            );
-            self.feed(Input::End, device);
-            self.feed(Input::Silent, device);
-            return;
-        }
-        if let Some(c) = cut {
-            if u.end < c + ms_to_samples(WAKE_ALONE_MS) {
-                self.feed(Input::End, device);
-                self.feed(Input::Silent, device);
+        if let Some(g) = self.wake.as_mut() {
+            let unheard = std::mem::take(&mut g.unheard);
+            // Where the request begins: the cut made while the speech went
+            // on, or, for a phrase detected as the speech ended, found now.
+            let cut = g.cut.take().filter(|&c| c > u.start).or_else(|| {
+                g.detected
+                    .filter(|&d| d > u.start && d <= u.decided_at)
+                    .map(|d| wake::request_start(&u.audio, u.audio_start, d))
+            });
+            g.detected = None;
+            if unheard {
+                self.emit(
+                    u.end,
+                    EventKind::Ignored {
+                        start: secs(u.start),
+                    },
+                );
                 return;
             }
-            let skip = (c.saturating_sub(u.audio_start) as usize).min(u.audio.len());
-            u.audio.drain(..skip);
-            u.audio_start += skip as u64;
-            u.start = c;
-            // Words heard before the cut had the phrase in them.
-            by_meaning = by_meaning.filter(|_| self.meaning_cut == Some(c));
-            self.tentative = self
-                .tentative
-                .take()
-                .filter(|_| self.meaning_cut == Some(c));
+            if let Some(c) = cut {
+                if u.end < c + ms_to_samples(WAKE_ALONE_MS) {
+                    // The phrase alone: over its own voice, it stops and
+                    // listens; otherwise it waits for the request.
+                    self.emit(
+                        u.end,
+                        EventKind::SpeechEnd {
+                            decided_at: secs(u.decided_at),
+                            by: "silence",
+                        },
+                    );
+                    if matches!(self.state(), "yielding" | "speaking" | "resuming") {
+                        self.feed(Input::Heard(Kind::Stop), device);
+                    } else {
+                        self.feed(Input::End, device);
+                        self.feed(Input::Silent, device);
+                    }
+                    return;
+                }
+                let skip = (c.saturating_sub(u.audio_start) as usize).min(u.audio.len());
+                u.audio.drain(..skip);
+                u.audio_start += skip as u64;
+                u.start = c;
+                // Words heard before the cut had the phrase in them.
+                by_meaning = by_meaning.filter(|_| self.meaning_cut == Some(c));
+                self.tentative = self
+                    .tentative
+                    .take()
+                    .filter(|_| self.meaning_cut == Some(c));
+            }
         }
         self.emit(
             u.end,

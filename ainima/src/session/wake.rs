@@ -35,11 +35,18 @@ pub(crate) struct Gate {
     pub(crate) cut: Option<u64>,
     /// Where the assistant last finished speaking.
     pub(crate) spoke_at: u64,
+    /// The speech going on was not addressed when it began: no turn yet.
+    pub(crate) unheard: bool,
+    /// Where the phrase was last detected.
+    pub(crate) detected: Option<u64>,
+    /// The session's sample at which the detector heard its first.
+    origin: u64,
 }
 
 impl Gate {
-    /// Listens for `wake`'s phrase, or (`None`) waits for a push to talk.
-    pub(crate) fn new(wake: Option<Arc<Wake>>) -> Result<Gate> {
+    /// Listens for `wake`'s phrase, or (`None`) waits for a push to talk,
+    /// from the session's sample `origin` on.
+    pub(crate) fn new(wake: Option<Arc<Wake>>, origin: u64) -> Result<Gate> {
         Ok(Gate {
             detector: wake
                 .map(Detector::new)
@@ -49,6 +56,9 @@ impl Gate {
             until: 0,
             cut: None,
             spoke_at: 0,
+            unheard: false,
+            detected: None,
+            origin,
         })
     }
 
@@ -59,32 +69,40 @@ impl Gate {
         }
     }
 
-    /// The detections since the last call.
+    /// The detections since the last call, at the session's samples.
     pub(crate) fn take(&mut self) -> Vec<Detection> {
-        std::mem::take(&mut self.found)
+        let mut found = std::mem::take(&mut self.found);
+        for d in &mut found {
+            d.at += self.origin;
+        }
+        found
     }
 }
 
 /// Where in `audio` (whose first sample is `first`) the words after a wake
-/// word detected at `at` begin: the quietest 20 ms between 350 ms before
-/// and 150 ms after it (the gap between the phrase and the request, or the
-/// dip between two words said in one breath). The detector fires 50 to
-/// 500 ms after the phrase; a cut inside a word makes the recogniser guess.
+/// word detected at `at` begin: the latest of the quietest 20 ms frames
+/// (within a quarter more than the quietest's energy) between 550 ms before and 150 ms
+/// after it: the gap between the phrase and the request, or the dip
+/// between two words said in one breath. The detector fires 50 to 500 ms
+/// after the phrase; a cut inside a word makes the recogniser guess.
 pub(crate) fn request_start(audio: &[f32], first: u64, at: u64) -> u64 {
     const FRAME: u64 = 320;
-    let lo = at.saturating_sub(5_600).max(first);
+    let lo = at.saturating_sub(8_800).max(first);
     let hi = (at + 2_400).min(first + audio.len() as u64);
-    let mut best = (f32::MAX, at.max(first));
+    let mut frames = Vec::new();
     let mut s = lo;
     while s + FRAME <= hi {
         let i = (s - first) as usize;
         let e: f32 = audio[i..i + FRAME as usize].iter().map(|v| v * v).sum();
-        if e < best.0 {
-            best = (e, s + FRAME / 2);
-        }
+        frames.push((e, s + FRAME / 2));
         s += FRAME / 2;
     }
-    best.1
+    let quietest = frames.iter().map(|f| f.0).fold(f32::MAX, f32::min);
+    frames
+        .iter()
+        .rev()
+        .find(|f| f.0 <= 1.25 * quietest + 1e-9)
+        .map_or(at.clamp(first, first + audio.len() as u64), |f| f.1)
 }
 
 #[cfg(test)]
@@ -100,9 +118,12 @@ mod tests {
         x[12_800..13_760].fill(0.0);
         let at = request_start(&x, 16_000, 16_000 + 14_400);
         assert!((16_000 + 12_800..=16_000 + 13_760).contains(&at), "{at}");
-        // Nothing quieter: where it was detected, within the audio.
-        let y = vec![0.5f32; 8_000];
-        let at = request_start(&y, 0, 4_000);
-        assert!(at <= 8_000);
+        // The gap 450 ms before it, with louder speech around: still found.
+        let at = request_start(&x, 16_000, 16_000 + 13_760 + 7_200);
+        assert!((16_000 + 12_800..=16_000 + 13_760).contains(&at), "{at}");
+        // Flat sound: the latest frame searched.
+        let y = vec![0.5f32; 16_000];
+        let at = request_start(&y, 0, 8_000);
+        assert!((10_000..=10_400).contains(&at), "{at}");
     }
 }

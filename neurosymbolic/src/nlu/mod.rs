@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 
 use ainima_fallbacks::snips::{self, Example};
 use burn::module::Module;
-use burn::store::ModuleRecord;
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -88,20 +87,6 @@ pub struct Nlu {
     lexicon: Lexicon,
     net: Net,
     device: Device,
-}
-
-/// Gives parameters the ids 1, 2, 3... in the module's order.
-struct NumberIds(u64);
-
-impl burn::module::ModuleMapper for NumberIds {
-    fn map_float<const D: usize>(
-        &mut self,
-        param: burn::module::Param<Tensor<D>>,
-    ) -> burn::module::Param<Tensor<D>> {
-        self.0 += 1;
-        let (_, value, _) = param.consume();
-        burn::module::Param::initialized(burn::module::ParamId::from(self.0), value)
-    }
 }
 
 /// Pads encoded sentences into a batch on `device`.
@@ -265,22 +250,7 @@ impl Nlu {
             lexicon: self.lexicon.clone(),
         })
         .map_err(|e| Error::BadModel(e.to_string()))?;
-        // burn draws parameter ids at random; numbered in order, the same
-        // weights give the same bytes.
-        let weights = self
-            .net
-            .clone()
-            .map(&mut NumberIds(0))
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::BadModel(format!("{e:?}")))?;
-        let mut out = Vec::with_capacity(24 + header.len() + weights.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&weights);
-        Ok(out)
+        crate::model_file::write(MAGIC, VERSION, &header, &self.net).map_err(Error::BadModel)
     }
 
     /// Reads a model file's bytes, on burn's CPU backend.
@@ -290,52 +260,14 @@ impl Nlu {
 
     /// Reads a model file's bytes onto `device`.
     pub fn from_bytes_on(bytes: &[u8], device: &Device) -> Result<Nlu, Error> {
-        let bad = |s: &str| Error::BadModel(s.to_string());
-        let rest = bytes
-            .strip_prefix(&MAGIC[..])
-            .ok_or_else(|| bad("wrong magic bytes"))?;
-        let (version, rest) = rest.split_at_checked(4).ok_or_else(|| bad("truncated"))?;
-        let version = u32::from_le_bytes(version.try_into().map_err(|_| bad("truncated"))?);
-        if version != VERSION {
-            return Err(Error::BadModel(format!(
-                "version {version}, this build reads {VERSION}"
-            )));
-        }
-        let (len, rest) = rest.split_at_checked(8).ok_or_else(|| bad("truncated"))?;
-        let len = u64::from_le_bytes(len.try_into().map_err(|_| bad("truncated"))?);
-        if len > MAX_HEADER || len > rest.len() as u64 {
-            return Err(bad("header length past the end of the file"));
-        }
-        let (header, weights) = rest.split_at(len as usize);
+        let (header, weights) =
+            crate::model_file::read(bytes, MAGIC, VERSION, MAX_HEADER).map_err(Error::BadModel)?;
         let mut h: Header =
             serde_json::from_slice(header).map_err(|e| Error::BadModel(format!("header: {e}")))?;
         check(&h.config, &h.lexicon)?;
         h.lexicon.reindex();
-        let config = h.config.clone();
-        let d = device.clone();
-        let weights = weights.to_vec();
-        // The pack may store any type; the network computes in f32, and
-        // burn's loader panics on a type it cannot put in a float
-        // parameter. Checked from the pack's own table before loading.
-        let pack =
-            burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights.clone()))
-                .and_then(burn_pack::Reader::into_tensors)
-                .map_err(|e| Error::BadModel(format!("weights: {e}")))?;
-        if let Some(t) = pack.iter().find(|t| t.dtype != burn::tensor::DType::F32) {
-            return Err(Error::BadModel(format!(
-                "weights: {} is {:?}, not 32-bit floats",
-                t.name, t.dtype
-            )));
-        }
-        // burn reports most damage as errors, but its readers are not
-        // promised never to panic on hostile bytes: a panic is a bad model.
-        let load = std::panic::AssertUnwindSafe(move || {
-            let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights))?;
-            Net::new(&config, &d).try_load_record(record)
-        });
-        let net = std::panic::catch_unwind(load)
-            .map_err(|_| bad("weights: the reader failed"))?
-            .map_err(|e| Error::BadModel(format!("weights: {e:?}")))?;
+        let net = crate::model_file::load(weights, || Net::new(&h.config, device))
+            .map_err(Error::BadModel)?;
         Ok(Nlu::from_parts(h.config, h.lexicon, net, device.clone()))
     }
 }

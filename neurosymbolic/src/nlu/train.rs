@@ -89,26 +89,6 @@ pub struct Progress {
     pub dev: Option<(f64, f64)>,
 }
 
-/// SplitMix64's sequence (`replies::mix` is its output function).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let z = ainima_fallbacks::replies::mix(self.0);
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 fn nll(logits: Tensor<2>, targets: Vec<i64>, device: &Device) -> Tensor<1> {
     let n = targets.len();
     let t = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), device);
@@ -124,7 +104,7 @@ pub fn train(
     if examples.is_empty() {
         return Err(Error::NoData("the training set is empty".into()));
     }
-    let mut rng = Rng(cfg.seed);
+    let mut rng = crate::draws::SplitMix(cfg.seed);
     let mut order: Vec<usize> = (0..examples.len()).collect();
     rng.shuffle(&mut order);
     let n_dev = cfg.held_out(examples.len());

@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use ainima_audio::features::{LogMel, MelConfig};
 use burn::module::Module;
-use burn::store::ModuleRecord;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -36,6 +35,11 @@ pub const VERSION: u32 = 1;
 pub const SAMPLE_RATE: u32 = 16_000;
 /// The largest header a model file may have.
 const MAX_HEADER: u64 = 64 << 10;
+/// The lowest threshold: a score of 0 (a window not scored) is never the
+/// phrase.
+pub const MIN_THRESHOLD: f32 = 0.01;
+/// The most parameters a model file may ask for (the built-in has 43,000).
+const MAX_PARAMETERS: usize = 4_000_000;
 
 /// What went wrong with a wake model; each variant says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +167,8 @@ pub struct Header {
     pub features: Features,
     /// The network.
     pub shape: Shape,
-    /// The score at which the phrase is taken as said.
+    /// The score at which the phrase is taken as said (from
+    /// [`MIN_THRESHOLD`] to 1).
     pub threshold: f32,
 }
 
@@ -173,21 +178,6 @@ pub struct Wake {
     header: Header,
     net: Net,
     device: Device,
-}
-
-/// burn draws parameter ids at random; numbered in order, the same weights
-/// give the same bytes.
-struct NumberIds(u64);
-
-impl burn::module::ModuleMapper for NumberIds {
-    fn map_float<const D: usize>(
-        &mut self,
-        param: burn::module::Param<Tensor<D>>,
-    ) -> burn::module::Param<Tensor<D>> {
-        let (_, value, _) = param.consume();
-        self.0 += 1;
-        burn::module::Param::initialized(burn::module::ParamId::from(self.0), value)
-    }
 }
 
 impl Wake {
@@ -214,10 +204,11 @@ impl Wake {
         self.header.threshold
     }
 
-    /// Sets the score at which the phrase is taken as said (0 to 1).
+    /// Sets the score at which the phrase is taken as said (above 0, at
+    /// most 1; other values are taken as the nearest such).
     pub fn set_threshold(&mut self, t: f32) {
         if t.is_finite() {
-            self.header.threshold = t.clamp(0.0, 1.0);
+            self.header.threshold = t.clamp(MIN_THRESHOLD, 1.0);
         }
     }
 
@@ -226,8 +217,9 @@ impl Wake {
         self.net.num_params()
     }
 
-    /// Scores (0 to 1) of windows already normalised ([`normalise`]), one
-    /// after the other in `input`.
+    /// Scores (0 to 1; 0 where the network gave no number) of windows
+    /// already normalised ([`normalise`]), one after the other in
+    /// `input`.
     pub fn score(&self, input: &[f32]) -> Vec<f32> {
         let f = &self.header.features;
         let per = f.n_mels * f.window;
@@ -239,11 +231,20 @@ impl Wake {
             TensorData::new(input[..b * per].to_vec(), [b, f.n_mels, f.window]),
             &self.device,
         );
-        sigmoid(self.net.forward(x))
+        let mut out = sigmoid(self.net.forward(x))
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // A score that is not a number (damaged weights) is no detection;
+        // a failed run scores nothing, never fewer windows than given.
+        out.resize(b, 0.0);
+        for v in &mut out {
+            if !v.is_finite() {
+                *v = 0.0;
+            }
+        }
+        out
     }
 
     /// Scores of every scoring position in a whole recording at 16 kHz, as
@@ -296,20 +297,7 @@ impl Wake {
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         let header =
             serde_json::to_vec(&self.header).map_err(|e| Error::BadModel(e.to_string()))?;
-        let weights = self
-            .net
-            .clone()
-            .map(&mut NumberIds(0))
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::BadModel(format!("{e:?}")))?;
-        let mut out = Vec::with_capacity(24 + header.len() + weights.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&weights);
-        Ok(out)
+        crate::model_file::write(MAGIC, VERSION, &header, &self.net).map_err(Error::BadModel)
     }
 
     /// Reads a model file's bytes, on burn's CPU backend.
@@ -319,48 +307,14 @@ impl Wake {
 
     /// Reads a model file's bytes onto `device`.
     pub fn from_bytes_on(bytes: &[u8], device: &Device) -> Result<Wake, Error> {
-        let bad = |s: &str| Error::BadModel(s.to_string());
-        let rest = bytes
-            .strip_prefix(&MAGIC[..])
-            .ok_or_else(|| bad("wrong magic bytes"))?;
-        let (version, rest) = rest.split_at_checked(4).ok_or_else(|| bad("truncated"))?;
-        let version = u32::from_le_bytes(version.try_into().map_err(|_| bad("truncated"))?);
-        if version != VERSION {
-            return Err(Error::BadModel(format!(
-                "version {version}, this build reads {VERSION}"
-            )));
-        }
-        let (len, rest) = rest.split_at_checked(8).ok_or_else(|| bad("truncated"))?;
-        let len = u64::from_le_bytes(len.try_into().map_err(|_| bad("truncated"))?);
-        if len > MAX_HEADER || len > rest.len() as u64 {
-            return Err(bad("header length past the end of the file"));
-        }
-        let (header, weights) = rest.split_at(len as usize);
+        let (header, weights) =
+            crate::model_file::read(bytes, MAGIC, VERSION, MAX_HEADER).map_err(Error::BadModel)?;
         let h: Header =
             serde_json::from_slice(header).map_err(|e| Error::BadModel(format!("header: {e}")))?;
         check(&h)?;
-        let pack =
-            burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights.to_vec()))
-                .and_then(burn_pack::Reader::into_tensors)
-                .map_err(|e| Error::BadModel(format!("weights: {e}")))?;
-        if let Some(t) = pack.iter().find(|t| t.dtype != burn::tensor::DType::F32) {
-            return Err(Error::BadModel(format!(
-                "weights: {} is {:?}, not 32-bit floats",
-                t.name, t.dtype
-            )));
-        }
-        let d = device.clone();
-        let (shape, n_mels) = (h.shape.clone(), h.features.n_mels);
-        let weights = weights.to_vec();
-        // burn's readers are not promised never to panic on hostile bytes:
-        // a panic is a bad model.
-        let load = std::panic::AssertUnwindSafe(move || {
-            let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights))?;
-            Net::new(&shape, n_mels, &d).try_load_record(record)
-        });
-        let net = std::panic::catch_unwind(load)
-            .map_err(|_| bad("weights: the reader failed"))?
-            .map_err(|e| Error::BadModel(format!("weights: {e:?}")))?;
+        let net =
+            crate::model_file::load(weights, || Net::new(&h.shape, h.features.n_mels, device))
+                .map_err(Error::BadModel)?;
         Ok(Wake::from_parts(h, net, device.clone()))
     }
 }
@@ -384,8 +338,21 @@ fn check(h: &Header) -> Result<(), Error> {
                 && (1..=8).contains(&l.stride)
         })
         && (0.0..1.0).contains(&h.shape.dropout);
-    if !ok_features || !ok_shape || !(0.0..=1.0).contains(&h.threshold) {
+    if !ok_features || !ok_shape || !(MIN_THRESHOLD..=1.0).contains(&h.threshold) {
         return Err(Error::BadModel("sizes out of range".into()));
+    }
+    // Checked before the network is built: a few bytes of header must not
+    // make it allocate gigabytes.
+    let mut c_in = f.n_mels;
+    let mut params = 0usize;
+    for l in &h.shape.layers {
+        params += c_in * l.channels * l.kernel + l.channels;
+        c_in = l.channels;
+    }
+    if params + 2 * c_in + 1 > MAX_PARAMETERS {
+        return Err(Error::BadModel(format!(
+            "{params} parameters, more than the {MAX_PARAMETERS} a wake word model may have"
+        )));
     }
     if h.shape.frames_out(f.window) == 0 {
         return Err(Error::BadModel(

@@ -87,39 +87,7 @@ pub struct Progress {
     pub dev: Option<(f64, f64)>,
 }
 
-/// SplitMix64.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    fn next(&mut self) -> u64 {
-        let z = ainima_fallbacks::replies::mix(self.0);
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z
-    }
-    pub(crate) fn unit(&mut self) -> f32 {
-        ((self.next() >> 40) as f32) / (1u64 << 24) as f32
-    }
-    pub(crate) fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * self.unit()
-    }
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn gaussian(&mut self) -> f32 {
-        let u1 = self.unit().max(1e-7);
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
-}
+use crate::draws::SplitMix as Rng;
 
 fn rms(x: &[f32]) -> f32 {
     (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
@@ -192,7 +160,7 @@ fn mix(kind: Kind, clips: &Clips<'_>, len: usize, rng: &mut Rng) -> Vec<f32> {
     } else {
         db(-rng.range(3.0, 30.0))
     };
-    let bg = rng.unit();
+    let bg = rng.unit_f32();
     if bg < 0.35 && !clips.negatives.is_empty() {
         let c = clips.negatives[rng.below(clips.negatives.len())];
         let end = rng.below(len + c.len()) as isize;
@@ -219,7 +187,7 @@ fn mix(kind: Kind, clips: &Clips<'_>, len: usize, rng: &mut Rng) -> Vec<f32> {
             place(&mut out, c, end, level);
             // One in three goes on talking after it ("hey ainima, what
             // time is it"), 50 to 300 ms later.
-            if rng.unit() < 0.33 && !clips.negatives.is_empty() {
+            if rng.unit_f32() < 0.33 && !clips.negatives.is_empty() {
                 let next = clips.negatives[rng.below(clips.negatives.len())];
                 let from = end + (rng.range(0.05, 0.3) * sr) as isize;
                 place(&mut out, next, from + next.len() as isize, level);
@@ -239,7 +207,7 @@ fn mix(kind: Kind, clips: &Clips<'_>, len: usize, rng: &mut Rng) -> Vec<f32> {
                     clips.negatives[rng.below(clips.negatives.len())],
                     rng.range(0.82, 1.22),
                 );
-                let end = if rng.unit() < 0.5 {
+                let end = if rng.unit_f32() < 0.5 {
                     tail(rng)
                 } else {
                     rng.below(len + c.len()) as isize
@@ -280,7 +248,7 @@ fn mixed(
     let mut input = Vec::with_capacity(total * f.n_mels * f.window);
     let mut labels = Vec::with_capacity(total);
     for i in 0..total {
-        // A third the phrase, a third other speech, a sixth noise; the
+        // A third the phrase, four ninths other speech, a sixth noise; the
         // phrase cut short one in eighteen (more teaches it to wait for
         // one way of saying its end).
         let kind = match i % 18 {
@@ -313,14 +281,14 @@ fn mixed(
 /// floor, each one time in two.
 fn mask(x: &mut [f32], f: &Features, rng: &mut Rng) {
     let (bands, frames) = (f.n_mels, f.window);
-    if rng.unit() < 0.5 {
+    if rng.unit_f32() < 0.5 {
         let w = rng.below(6);
         let b0 = rng.below(bands.saturating_sub(w).max(1));
         for b in b0..(b0 + w).min(bands) {
             x[b * frames..(b + 1) * frames].fill(-1.0);
         }
     }
-    if rng.unit() < 0.5 {
+    if rng.unit_f32() < 0.5 {
         let w = rng.below(7);
         let t0 = rng.below(frames.saturating_sub(w).max(1));
         for b in 0..bands {
@@ -361,7 +329,7 @@ pub fn train(
         threshold: 0.5,
     };
     super::check(&header)?;
-    let mut rng = Rng::new(cfg.seed);
+    let mut rng = Rng(cfg.seed);
     let (dp, tp) = split(&data.positives, cfg.dev_share, &mut rng);
     let (dn, tn) = split(&data.negatives, cfg.dev_share, &mut rng);
     let (dz, tz) = split(&data.noises, cfg.dev_share, &mut rng);
@@ -386,27 +354,20 @@ pub fn train(
     let n = cfg.windows.max(1);
     let n_dev = (n / 8).max(1);
     let steps_mix = 3 * (n + n_dev);
+    let mixing = |step: usize, steps: usize| Progress {
+        stage: "mixing",
+        epoch: 0,
+        epochs: cfg.epochs,
+        step,
+        steps,
+        loss: 0.0,
+        dev: None,
+    };
     let (x, y) = windows(&train_clips, &f, n, true, &mut rng, &mut |i, _| {
-        progress(&Progress {
-            stage: "mixing",
-            epoch: 0,
-            epochs: cfg.epochs,
-            step: i,
-            steps: steps_mix,
-            loss: 0.0,
-            dev: None,
-        })
+        progress(&mixing(i, steps_mix))
     })?;
     let (dx, dy) = windows(&dev_clips, &f, n_dev, false, &mut rng, &mut |i, _| {
-        progress(&Progress {
-            stage: "mixing",
-            epoch: 0,
-            epochs: cfg.epochs,
-            step: 3 * n + i,
-            steps: steps_mix,
-            loss: 0.0,
-            dev: None,
-        })
+        progress(&mixing(3 * n + i, steps_mix))
     })?;
     // burn's generator (initial weights, dropout) is one for the process:
     // one training at a time, so each follows its own seed alone.
