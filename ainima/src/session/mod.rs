@@ -547,7 +547,7 @@ pub struct Session {
     judge: judge::Judge,
     /// Where the latest partial transcript was asked for: (the speech's
     /// onset, samples of it heard then).
-    partial_at: Option<(u64, usize)>,
+    partial_at: Option<(u64, u64)>,
     /// The latest partial hearing: (onset, heard up to, text, confidence,
     /// ms).
     partial_heard: Option<(u64, u64, String, f32, f64)>,
@@ -1024,8 +1024,17 @@ impl Session {
                 },
             );
         }
+        // While it works on an answer, a turn begins only once words
+        // follow the phrase (`on_utterance`): a false wake, or the phrase
+        // alone, does not throw that answer away.
         if now_heard {
-            self.feed(Input::Onset, device);
+            if self.state() == "thinking" {
+                if let Some(g) = self.wake.as_mut() {
+                    g.late_onset = true;
+                }
+            } else {
+                self.feed(Input::Onset, device);
+            }
         }
     }
 
@@ -1039,10 +1048,17 @@ impl Session {
         // Over its own voice, speech is a barge-in (a "stop" needs no wake
         // word); while it only works, the television is not.
         let engaged = matches!(self.state(), "speaking" | "yielding" | "resuming");
-        let asked = self.asking || self.question_open() || self.offer.is_some();
+        // A question of its own is open (the agent at work on a turn asks
+        // none).
+        let asked = self.asking
+            || self.dialogue_open
+            || self.offer.is_some()
+            || self.agent.as_ref().is_some_and(Agent::awaiting_answer);
         start < g.until
             || engaged
-            || asked && start < g.spoke_at + ms_to_samples(self.cfg.follow_up_ms as f64)
+            || asked
+                && g.spoke_at
+                    .is_some_and(|at| start < at + ms_to_samples(self.cfg.follow_up_ms as f64))
     }
 
     /// A new device: the echo canceller starts afresh (another echo path).
@@ -1088,10 +1104,11 @@ impl Session {
             }
             EndpointEvent::Rejected { start, end } => {
                 self.emit(end, EventKind::Noise { start: secs(start) });
-                if let Some(g) = self.wake.as_mut()
-                    && std::mem::take(&mut g.unheard)
-                {
-                    return;
+                if let Some(g) = self.wake.as_mut() {
+                    g.cut = None;
+                    if std::mem::take(&mut g.unheard) {
+                        return;
+                    }
                 }
                 self.feed(Input::Rejected, device);
                 if self.state() == "resuming" {
@@ -1111,13 +1128,22 @@ impl Session {
             let unheard = std::mem::take(&mut g.unheard);
             // Where the request begins: the cut made while the speech went
             // on, or, for a phrase detected as the speech ended, found now.
-            let cut = g.cut.take().filter(|&c| c > u.start).or_else(|| {
-                g.detected
-                    .filter(|&d| d > u.start && d <= u.decided_at)
-                    .map(|d| wake::request_start(&u.audio, u.audio_start, d))
-            });
+            let cut = g
+                .cut
+                .take()
+                .or_else(|| {
+                    g.detected
+                        .filter(|&d| d > u.start && d <= u.decided_at)
+                        .map(|d| wake::request_start(&u.audio, u.audio_start, d))
+                })
+                .filter(|&c| c > u.start);
             g.detected = None;
-            if unheard {
+            let late = std::mem::take(&mut g.late_onset);
+            let alone = cut.is_some_and(|c| u.end < c + ms_to_samples(WAKE_ALONE_MS));
+            if unheard && cut.is_none() || (unheard || late) && alone {
+                // Not addressed; or the phrase alone, found as the speech
+                // ended or while the assistant worked on an answer (which
+                // goes on): the request comes next.
                 self.emit(
                     u.end,
                     EventKind::Ignored {
@@ -1125,6 +1151,11 @@ impl Session {
                     },
                 );
                 return;
+            }
+            // A phrase found as the speech ended, or heard while the
+            // assistant worked: a turn from here.
+            if unheard || late {
+                self.feed(Input::Onset, device);
             }
             if let Some(c) = cut {
                 if u.end < c + ms_to_samples(WAKE_ALONE_MS) {
@@ -1229,7 +1260,7 @@ impl Session {
             return;
         };
         // Speech not addressed to the assistant is not read at all.
-        if !self.addressed(onset) {
+        if self.wake.as_ref().is_some_and(|g| g.unheard) {
             return;
         }
         let pause = self.pos.saturating_sub(voiced_end);
@@ -1360,21 +1391,25 @@ impl Session {
             return;
         };
         // After a wake word inside the speech: the words that follow it.
+        let end = ep.position();
         if let Some(c) = self
             .wake
             .as_ref()
             .and_then(|g| g.cut)
             .filter(|&c| c > onset)
         {
-            let first = ep.position().saturating_sub(audio.len() as u64);
+            let first = end.saturating_sub(audio.len() as u64);
             audio = &audio[(c.saturating_sub(first) as usize).min(audio.len())..];
         }
+        // Where the last partial hearing's audio ended (where the audio
+        // begins, for speech not heard yet).
         let last = match self.partial_at {
             Some((o, n)) if o == onset => n,
-            _ => 0,
+            _ => end.saturating_sub(audio.len() as u64),
         };
-        if idle && audio.len() >= last + PARTIAL_EVERY && self.addressed(onset) {
-            self.partial_at = Some((onset, audio.len()));
+        let unheard = self.wake.as_ref().is_some_and(|g| g.unheard);
+        if idle && end >= last + PARTIAL_EVERY as u64 && !unheard {
+            self.partial_at = Some((onset, end));
             let audio = audio.to_vec();
             let upto = self.pos;
             if let Hearer::Away(h) = &mut self.hearer {
@@ -2155,7 +2190,7 @@ impl Session {
         if done {
             self.reply = None;
             if let Some(g) = self.wake.as_mut() {
-                g.spoke_at = self.pos;
+                g.spoke_at = Some(self.pos);
             }
             self.emit(self.pos, EventKind::TtsStop { reason: "done" });
             self.feed(Input::Done, device);

@@ -33,12 +33,16 @@ pub(crate) struct Gate {
     /// Where the phrase ended inside the speech going on: the request
     /// begins there.
     pub(crate) cut: Option<u64>,
-    /// Where the assistant last finished speaking.
-    pub(crate) spoke_at: u64,
+    /// Where the assistant last finished speaking (`None` before it has:
+    /// a question restored from before the session is no follow-up).
+    pub(crate) spoke_at: Option<u64>,
     /// The speech going on was not addressed when it began: no turn yet.
     pub(crate) unheard: bool,
     /// Where the phrase was last detected.
     pub(crate) detected: Option<u64>,
+    /// The phrase was heard inside speech while the assistant worked: the
+    /// turn begins when the speech ends with words after it.
+    pub(crate) late_onset: bool,
     /// The session's sample at which the detector heard its first.
     origin: u64,
 }
@@ -55,9 +59,10 @@ impl Gate {
             found: Vec::with_capacity(4),
             until: 0,
             cut: None,
-            spoke_at: 0,
+            spoke_at: None,
             unheard: false,
             detected: None,
+            late_onset: false,
             origin,
         })
     }
