@@ -14,6 +14,7 @@ use ainima::tts::Voice;
 use ainima::tts::espeak::Espeak;
 use ainima_audio::room::RoomConfig;
 use ainima_neurosymbolic::draws::SplitMix as Rng;
+use ainima_neurosymbolic::wake::train::rms;
 use ainima_neurosymbolic::wake::{self, Progress, TrainConfig, TrainData, Wake};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
@@ -252,69 +253,72 @@ fn festival(text: &str, voice: &str, stretch: f32) -> Result<Vec<f32>> {
     Ok(trim(&ainima_audio::decode::load_16k_mono(&wav)?))
 }
 
-/// Noises: white, pink, brown, hum and chords, `seconds` each, seeded.
+/// Sixteen noise clips of `seconds` each, seeded: two of each kind of
+/// [`noise`].
 fn noises(seconds: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut rng = Rng(seed);
-    let n = seconds * SR;
-    let mut out = Vec::new();
-    for kind in 0..16 {
-        let mut x = vec![0.0f32; n];
-        let (mut b0, mut b1, mut b2, mut brown) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        let f0 = 50.0 + 10.0 * rng.below(2) as f32;
-        let chord = [
-            220.0 * (1.0 + rng.unit_f32()),
-            277.0,
-            330.0 * (1.0 + rng.unit_f32()),
-        ];
-        for (i, v) in x.iter_mut().enumerate() {
-            let w = rng.unit_f32() * 2.0 - 1.0;
-            let t = i as f32 / SR as f32;
-            *v = match kind % 8 {
-                0 => w,
-                1 => {
-                    // Paul Kellet's economy pink filter.
-                    b0 = 0.99765 * b0 + w * 0.099_046;
-                    b1 = 0.963 * b1 + w * 0.296_516_4;
-                    b2 = 0.57 * b2 + w * 1.052_691_3;
-                    b0 + b1 + b2 + w * 0.1848
-                }
-                2 => {
-                    brown = (brown + 0.02 * w) * 0.998;
-                    brown
-                }
-                5 => {
-                    // Clicks and knocks.
-                    if rng.below(4000) == 0 { 1.0 } else { 0.0 }
-                }
-                6 => {
-                    // A tone sweeping up and down.
-                    let f =
-                        300.0 + 1200.0 * (0.5 + 0.5 * (2.0 * std::f32::consts::PI * 0.3 * t).sin());
-                    b0 += 2.0 * std::f32::consts::PI * f / SR as f32;
-                    b0.sin()
-                }
-                7 => {
-                    // Noise in bursts, syllable-long.
-                    let env = (2.0 * std::f32::consts::PI * (3.0 + 2.0 * f0 / 60.0) * t)
-                        .sin()
-                        .max(0.0);
-                    w * env
-                }
-                3 => (1..6)
-                    .map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32)
-                    .sum::<f32>(),
-                _ => {
-                    chord
-                        .iter()
-                        .map(|f| (2.0 * std::f32::consts::PI * f * t).sin())
-                        .sum::<f32>()
-                        * (0.6 + 0.4 * (2.0 * std::f32::consts::PI * 2.0 * t).sin())
-                }
-            };
-        }
-        out.push(x);
+    (0..16)
+        .map(|kind| noise(kind, seconds * SR, &mut rng))
+        .collect()
+}
+
+/// `n` samples of one kind of noise (`kind % 8`): white, pink, brown, hum,
+/// chords, clicks, a sweeping tone, bursts.
+fn noise(kind: usize, n: usize, rng: &mut Rng) -> Vec<f32> {
+    let mut x = vec![0.0f32; n];
+    let (mut b0, mut b1, mut b2, mut brown) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    let f0 = 50.0 + 10.0 * rng.below(2) as f32;
+    let chord = [
+        220.0 * (1.0 + rng.unit_f32()),
+        277.0,
+        330.0 * (1.0 + rng.unit_f32()),
+    ];
+    for (i, v) in x.iter_mut().enumerate() {
+        let w = rng.unit_f32() * 2.0 - 1.0;
+        let t = i as f32 / SR as f32;
+        *v = match kind % 8 {
+            0 => w,
+            1 => {
+                // Paul Kellet's economy pink filter.
+                b0 = 0.99765 * b0 + w * 0.099_046;
+                b1 = 0.963 * b1 + w * 0.296_516_4;
+                b2 = 0.57 * b2 + w * 1.052_691_3;
+                b0 + b1 + b2 + w * 0.1848
+            }
+            2 => {
+                brown = (brown + 0.02 * w) * 0.998;
+                brown
+            }
+            5 => {
+                // Clicks and knocks.
+                if rng.below(4000) == 0 { 1.0 } else { 0.0 }
+            }
+            6 => {
+                // A tone sweeping up and down.
+                let f = 300.0 + 1200.0 * (0.5 + 0.5 * (2.0 * std::f32::consts::PI * 0.3 * t).sin());
+                b0 += 2.0 * std::f32::consts::PI * f / SR as f32;
+                b0.sin()
+            }
+            7 => {
+                // Noise in bursts, syllable-long.
+                let env = (2.0 * std::f32::consts::PI * (3.0 + 2.0 * f0 / 60.0) * t)
+                    .sin()
+                    .max(0.0);
+                w * env
+            }
+            3 => (1..6)
+                .map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32)
+                .sum::<f32>(),
+            _ => {
+                chord
+                    .iter()
+                    .map(|f| (2.0 * std::f32::consts::PI * f * t).sin())
+                    .sum::<f32>()
+                    * (0.6 + 0.4 * (2.0 * std::f32::consts::PI * 2.0 * t).sin())
+            }
+        };
     }
-    out
+    x
 }
 
 /// How much to synthesise and train.
@@ -531,6 +535,9 @@ fn without_phrase(data: Option<&Path>, seed: u64) -> Result<Vec<(String, Vec<f32
         let snips = dir.join("snips");
         if snips.is_dir() {
             let mut rng = Rng(seed);
+            // Asked for here, after the phrases were said: espeak-ng's
+            // state carries from one text to the next, so the order of
+            // what it says is part of what the evaluation hears.
             let names = voice_names(true);
             let mut all = Vec::new();
             for e in ainima_fallbacks::snips::read_dir(&snips, "validate_")? {
@@ -543,10 +550,7 @@ fn without_phrase(data: Option<&Path>, seed: u64) -> Result<Vec<(String, Vec<f32
     }
     let mut noise = Vec::new();
     for n in noises(60, seed ^ 0x0e7a_1000) {
-        let g = 0.05
-            / (n.iter().map(|v| v * v).sum::<f32>() / n.len() as f32)
-                .sqrt()
-                .max(1e-9);
+        let g = 0.05 / rms(&n).max(1e-9);
         noise.extend(n.iter().map(|v| v * g));
     }
     out.push(("noise".into(), noise));
@@ -576,14 +580,10 @@ type Said = (String, Vec<f32>, usize, usize);
 
 /// The phrase said by voices the model never heard, each inside other
 /// speech.
-fn held_out_phrases(phrase: &str, count: usize, seed: u64) -> Result<Vec<Said>> {
+fn held_out_phrases(phrase: &str, names: &[String], count: usize, seed: u64) -> Result<Vec<Said>> {
     let mut rng = Rng(seed);
     let mut out = Vec::new();
     let fest = festival_voices();
-    let names = voice_names(true);
-    if names.is_empty() {
-        bail!("espeak-ng has none of its English voices here (apt install espeak-ng)");
-    }
     for i in 0..count {
         let (name, clip) = if !fest.is_empty() && i % 4 == 3 {
             let v = &fest[rng.below(fest.len())];
@@ -596,20 +596,17 @@ fn held_out_phrases(phrase: &str, count: usize, seed: u64) -> Result<Vec<Said>> 
             };
             (format!("festival {v} x{stretch:.2}"), x)
         } else {
-            let v = voice(&mut rng, &names);
+            let v = voice(&mut rng, names);
             (
                 format!("espeak-ng {} {} wpm pitch {}", v.name, v.rate_wpm, v.pitch),
                 say(phrase, &v, &mut rng)?,
             )
         };
         // Other words before it, a pause, the phrase, a second after.
-        let v = voice(&mut rng, &names);
+        let v = voice(&mut rng, names);
         let before = say(EVERYDAY[rng.below(EVERYDAY.len())], &v, &mut rng)?;
         let mut stream = before;
-        let g = (stream.iter().map(|x| x * x).sum::<f32>() / stream.len() as f32).sqrt()
-            / (clip.iter().map(|x| x * x).sum::<f32>() / clip.len() as f32)
-                .sqrt()
-                .max(1e-9);
+        let g = rms(&stream) / rms(&clip).max(1e-9);
         stream.extend(std::iter::repeat_n(0.0, SR / 2));
         let at = stream.len();
         stream.extend(clip.iter().map(|x| x * g));
@@ -617,12 +614,12 @@ fn held_out_phrases(phrase: &str, count: usize, seed: u64) -> Result<Vec<Said>> 
         stream.extend(std::iter::repeat_n(0.0, SR));
         // Pink noise 20 dB under the words, one in two.
         if rng.unit_f32() < 0.5 {
-            let level =
-                (clip.iter().map(|x| x * x).sum::<f32>() / clip.len() as f32).sqrt() * g * 0.1;
-            let n = &noises(5, rng.next_u64())[1];
-            let nl = (n.iter().map(|x| x * x).sum::<f32>() / n.len() as f32)
-                .sqrt()
-                .max(1e-9);
+            let level = rms(&clip) * g * 0.1;
+            // The pink of `noises(5, seed)`: its white is drawn first.
+            let mut r = Rng(rng.next_u64());
+            noise(0, 5 * SR, &mut r);
+            let n = noise(1, 5 * SR, &mut r);
+            let nl = rms(&n).max(1e-9);
             for (s, v) in stream.iter_mut().zip(n.iter().cycle()) {
                 *s += v * level / nl;
             }
@@ -642,7 +639,11 @@ pub fn eval(
     out: &mut dyn Write,
 ) -> Result<()> {
     let seed = 7_1000;
-    let said = held_out_phrases(model.phrase(), phrases, seed)?;
+    let names = voice_names(true);
+    if names.is_empty() {
+        bail!("espeak-ng has none of its English voices here (apt install espeak-ng)");
+    }
+    let said = held_out_phrases(model.phrase(), &names, phrases, seed)?;
     let said_scores: Vec<Vec<(u64, f32)>> = said
         .iter()
         .map(|s| model.score_recording(&s.1))

@@ -17,7 +17,7 @@ pub mod train;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use ainima_audio::features::{LogMel, MelConfig};
+use ainima_audio::features::{LogMel, MelConfig, energy_dbfs};
 use burn::module::Module;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -122,19 +122,9 @@ pub fn frames(mel: &mut LogMel, f: &Features, samples: &[f32]) -> (Vec<f32>, Vec
     for k in 0..n {
         let s = &samples[k * f.hop..k * f.hop + f.n_fft];
         mel.frame(s, &mut out[k * f.n_mels..(k + 1) * f.n_mels]);
-        levels.push(level_dbfs(&s[f.n_fft - f.hop..]));
+        levels.push(energy_dbfs(&s[f.n_fft - f.hop..]));
     }
     (out, levels)
-}
-
-/// RMS level, dBFS (-120 for silence; non-finite samples count as silence).
-fn level_dbfs(s: &[f32]) -> f32 {
-    let e: f32 = s
-        .iter()
-        .map(|x| if x.is_finite() { x * x } else { 0.0 })
-        .sum::<f32>()
-        / s.len().max(1) as f32;
-    if e <= 1e-12 { -120.0 } else { 10.0 * e.log10() }
 }
 
 /// The network's input for one window of frame-major log-mel `frames`:
@@ -457,7 +447,7 @@ impl Detector {
         while self.pending.len() - used >= n_fft {
             let s = &self.pending[used..used + n_fft];
             self.mel.frame(s, &mut self.frame);
-            let level = level_dbfs(&s[n_fft - hop..]);
+            let level = energy_dbfs(&s[n_fft - hop..]);
             used += hop;
             if self.levels.len() == window {
                 self.levels.pop_front();

@@ -89,7 +89,8 @@ pub struct Progress {
 
 use crate::draws::SplitMix as Rng;
 
-fn rms(x: &[f32]) -> f32 {
+/// Root mean square (0 for no samples).
+pub fn rms(x: &[f32]) -> f32 {
     (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
 }
 
@@ -363,7 +364,7 @@ pub fn train(
         loss: 0.0,
         dev: None,
     };
-    let (x, y) = windows(&train_clips, &f, n, true, &mut rng, &mut |i, _| {
+    let (mut x, mut y) = windows(&train_clips, &f, n, true, &mut rng, &mut |i, _| {
         progress(&mixing(i, steps_mix))
     })?;
     let (dx, dy) = windows(&dev_clips, &f, n_dev, false, &mut rng, &mut |i, _| {
@@ -381,20 +382,17 @@ pub fn train(
     let mut net = Net::new(&cfg.shape, f.n_mels, &device);
     let mut optim = AdamConfig::new().init();
     let per = f.n_mels * f.window;
-    let count = y.len();
     let batch = cfg.batch.max(1);
-    let steps = (count + cfg.mine.min(3 * n) / 6).div_ceil(batch) * cfg.epochs.max(1);
+    // Fresh negative windows mined halfway: at most three times the
+    // positive windows (a small run mines little).
+    let mine = cfg.mine.min(3 * n);
+    let steps = (y.len() + mine / 6).div_ceil(batch) * cfg.epochs.max(1);
     let mut step = 0;
     let mut best: Option<(f64, Net)> = None;
-    let (mut x, mut y) = (x, y);
-    let mut count = count;
     for epoch in 1..=cfg.epochs.max(1) {
         // Halfway, the negatives the network finds hardest join the set
         // (hard negative mining): of `mine` fresh negative windows, the
         // highest-scoring sixth.
-        // (At most three times the positive windows: a small run mines
-        // little.)
-        let mine = cfg.mine.min(3 * n);
         if epoch == cfg.epochs.max(1) / 2 + 1 && mine > 0 {
             let (mx, _) = mixed(&train_clips, &f, mine, true, true, &mut rng, &mut |i, t| {
                 progress(&Progress {
@@ -419,10 +417,9 @@ pub fn train(
                 x.extend_from_slice(&mx[i * per..(i + 1) * per]);
                 y.push(0.0);
             }
-            count = y.len();
         }
-        let per_epoch = count.div_ceil(batch);
-        let mut idx: Vec<usize> = (0..count).collect();
+        let per_epoch = y.len().div_ceil(batch);
+        let mut idx: Vec<usize> = (0..y.len()).collect();
         rng.shuffle(&mut idx);
         let mut total = 0.0f32;
         for (k, chunk) in idx.chunks(batch).enumerate() {
