@@ -1039,8 +1039,9 @@ impl Session {
     }
 
     /// Whether speech beginning at `start` is addressed to the assistant:
-    /// always without a wake word; with one, after the phrase, over the
-    /// assistant or while it works, or soon after a question of its own.
+    /// always without a wake word; with one (or push to talk), within the
+    /// window the phrase (or the push) opened, over the assistant's own
+    /// voice, or soon after a reply that asked a question of its own.
     fn addressed(&self, start: u64) -> bool {
         let Some(g) = &self.wake else {
             return true;
