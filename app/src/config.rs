@@ -43,6 +43,27 @@ pub struct AppConfig {
     pub understanding: Understanding,
     /// How `ainima listen` knows it is addressed (`[listen]`).
     pub listen: Listen,
+    /// The end of a turn (`[turn]`).
+    pub turn: Turn,
+}
+
+/// `[turn]`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Turn {
+    /// The model that joins the rules in judging, in a pause, whether the
+    /// user has finished: `"builtin"`, `"none"` (the rules alone) or a
+    /// model file from `ainima turn train` (relative to the configuration
+    /// folder).
+    pub model: String,
+}
+
+impl Default for Turn {
+    fn default() -> Self {
+        Turn {
+            model: "none".into(),
+        }
+    }
 }
 
 /// How `ainima listen` knows speech is meant for it.
@@ -210,12 +231,13 @@ impl AppConfig {
         };
         let mut cfg = Self::parse(&text).with_context(|| format!("{}", path.display()))?;
         // A model file is found beside the configuration.
-        let m = &cfg.understanding.model;
-        if !matches!(m.as_str(), "builtin" | "none")
-            && Path::new(m).is_relative()
-            && let Some(dir) = path.parent()
-        {
-            cfg.understanding.model = dir.join(m).to_string_lossy().into_owned();
+        for m in [&mut cfg.understanding.model, &mut cfg.turn.model] {
+            if !matches!(m.as_str(), "builtin" | "none")
+                && Path::new(m.as_str()).is_relative()
+                && let Some(dir) = path.parent()
+            {
+                *m = dir.join(&*m).to_string_lossy().into_owned();
+            }
         }
         Ok(cfg)
     }

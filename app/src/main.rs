@@ -20,6 +20,7 @@ mod run;
 mod script;
 mod speech;
 mod ttdd_cmd;
+mod turn_cmd;
 mod understanding;
 mod wake_cmd;
 
@@ -44,6 +45,10 @@ struct Cli {
     /// or a model file (overrides `[understanding] model`).
     #[arg(long, global = true, value_name = "MODEL")]
     understanding: Option<String>,
+    /// The end-of-turn model that joins the rules in pauses: `builtin`,
+    /// `none` or a model file (overrides `[turn] model`).
+    #[arg(long, global = true, value_name = "MODEL")]
+    end_of_turn: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -125,6 +130,12 @@ enum Command {
     Nlu {
         #[command(subcommand)]
         action: NluCommand,
+    },
+    /// The end of a turn: train the model that judges, in a pause, whether
+    /// the user has finished; score one beside the rules alone.
+    Turn {
+        #[command(subcommand)]
+        action: TurnCommand,
     },
     /// The wake word: train one, score one, find it in a recording.
     Wake {
@@ -449,6 +460,57 @@ enum NluCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum TurnCommand {
+    /// Train the end-of-turn model: whole sentences and beginnings of them
+    /// said as a clause that goes on (espeak-ng's accents and variants),
+    /// each heard in its pause as a session hears it (Whisper, the
+    /// language core's cues, the prosody of the end).
+    Train {
+        /// Where to write the model.
+        #[arg(long, value_name = "MODEL")]
+        out: PathBuf,
+        /// Turns to synthesise and hear (half of them finished).
+        #[arg(long, default_value_t = 800)]
+        turns: usize,
+        /// A SNIPS folder whose training sentences are said too.
+        #[arg(long, value_name = "DIR")]
+        snips: Option<PathBuf>,
+        /// Seeds everything random: the same seed, the same model.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// An installed speech model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Score an end-of-turn model on voices it never heard (held-out
+    /// espeak-ng accents and festival): cut-offs and turns ended in the
+    /// pause, by the rules alone and with the model.
+    Eval {
+        /// The model (default: the built-in one).
+        #[arg(long, value_name = "MODEL", default_value = "builtin")]
+        turn_model: String,
+        /// Turns to synthesise and hear (half of them finished).
+        #[arg(long, default_value_t = 400)]
+        turns: usize,
+        /// A SNIPS folder whose validation sentences are said too.
+        #[arg(long, value_name = "DIR")]
+        snips: Option<PathBuf>,
+        /// Seeds the sentences and voices.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// An installed speech model (default: the only one, or whisper-tiny.en).
+        #[arg(long)]
+        model: Option<String>,
+        /// The report as JSON, with every turn.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum WakeCommand {
     /// Train a wake word model for PHRASE from synthetic voices (espeak-ng's
     /// accents and variants at many rates and pitches, some through a
@@ -735,6 +797,9 @@ fn run(cli: Cli) -> Result<()> {
     let mut cfg = load_config(cli.config.as_ref(), &home)?;
     if let Some(m) = &cli.understanding {
         cfg.understanding.model.clone_from(m);
+    }
+    if let Some(m) = &cli.end_of_turn {
+        cfg.turn.model.clone_from(m);
     }
     let mut out = std::io::stdout().lock();
     match cli.command {
@@ -1128,6 +1193,50 @@ fn run(cli: Cli) -> Result<()> {
                 }
             };
             nlu_cmd::train(&examples, &model, &tcfg, quiet, &mut out)?
+        }
+        Command::Turn {
+            action:
+                TurnCommand::Train {
+                    out: path,
+                    turns,
+                    snips,
+                    seed,
+                    model,
+                    quiet,
+                },
+        } => {
+            let dir = model_dir(&home, model.as_deref())?;
+            let catalog = language::catalog(&cfg, &home.config, &[])?;
+            let mut session = run::session(&cfg, &home.config, &dir, true, seed, &|_| {})?;
+            let plan = turn_cmd::Plan {
+                snips: snips.as_deref(),
+                turns,
+                seed,
+            };
+            turn_cmd::train(&mut session, &catalog, plan, &path, quiet, &mut out)?
+        }
+        Command::Turn {
+            action:
+                TurnCommand::Eval {
+                    turn_model,
+                    turns,
+                    snips,
+                    seed,
+                    model,
+                    json,
+                },
+        } => {
+            let m = turn_cmd::load(&turn_model)?
+                .context("`none` is no model to score: give `builtin` or a file")?;
+            let dir = model_dir(&home, model.as_deref())?;
+            let catalog = language::catalog(&cfg, &home.config, &[])?;
+            let mut session = run::session(&cfg, &home.config, &dir, true, seed, &|_| {})?;
+            let plan = turn_cmd::Plan {
+                snips: snips.as_deref(),
+                turns,
+                seed,
+            };
+            turn_cmd::eval(&mut session, &m, &catalog, plan, json, &mut out)?
         }
         Command::Wake {
             action:

@@ -382,14 +382,16 @@ pub fn session_with(
     };
     let mut session_cfg = session_cfg;
     adjust(&mut session_cfg);
-    Ok(Session::new(
+    let mut session = Session::new(
         session_cfg,
         Box::new(stt),
         Box::new(tts),
         agent,
         catalog,
         Arc::new(SystemClock::new()),
-    )?)
+    )?;
+    session.set_end_of_turn(crate::turn_cmd::load(&cfg.turn.model)?);
+    Ok(session)
 }
 
 /// Runs `session` over `user` speech (16 kHz) said at `start` samples into

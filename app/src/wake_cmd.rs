@@ -46,7 +46,7 @@ fn held_out_variant(i: usize) -> bool {
 }
 
 /// Everyday sentences, the speech a wake word must let pass.
-const EVERYDAY: &[&str] = &[
+pub(crate) const EVERYDAY: &[&str] = &[
     "good morning, did you sleep well",
     "can you pass me the salt please",
     "I think it is going to rain later",
@@ -124,7 +124,7 @@ fn confusables(phrase: &str) -> Vec<String> {
 /// The accent and variant names espeak-ng's library takes here, for
 /// training voices or held-out ones (a variant some builds lack is left
 /// out).
-fn voice_names(held_out: bool) -> Vec<String> {
+pub(crate) fn voice_names(held_out: bool) -> Vec<String> {
     let accents = if held_out {
         HELD_OUT_ACCENTS
     } else {
@@ -154,7 +154,7 @@ fn voice_names(held_out: bool) -> Vec<String> {
 }
 
 /// A random voice among `names`, at a random rate and pitch.
-fn voice(rng: &mut Rng, names: &[String]) -> Voice {
+pub(crate) fn voice(rng: &mut Rng, names: &[String]) -> Voice {
     Voice {
         name: names[rng.below(names.len())].clone(),
         rate_wpm: 110 + rng.below(131) as u32,
@@ -199,7 +199,7 @@ fn reverberate(x: &[f32], rng: &mut Rng) -> Result<Vec<f32>> {
 }
 
 /// Says `text` in `voice`, trimmed, through a room one time in two.
-fn say(text: &str, voice: &Voice, rng: &mut Rng) -> Result<Vec<f32>> {
+pub(crate) fn say(text: &str, voice: &Voice, rng: &mut Rng) -> Result<Vec<f32>> {
     let x = trim(&Espeak::new(voice.clone())?.sentence(text)?);
     if x.len() < SR / 10 {
         bail!("espeak-ng said nothing for {text:?} in {}", voice.name);
@@ -212,7 +212,7 @@ fn say(text: &str, voice: &Voice, rng: &mut Rng) -> Result<Vec<f32>> {
 }
 
 /// Festival's voices installed here (`voice_kal_diphone` and others).
-fn festival_voices() -> Vec<String> {
+pub(crate) fn festival_voices() -> Vec<String> {
     let mut out = Vec::new();
     for dir in [
         "/usr/share/festival/voices/english",
@@ -229,7 +229,7 @@ fn festival_voices() -> Vec<String> {
 }
 
 /// `text` by festival's `voice`, its durations stretched by `stretch`.
-fn festival(text: &str, voice: &str, stretch: f32) -> Result<Vec<f32>> {
+pub(crate) fn festival(text: &str, voice: &str, stretch: f32) -> Result<Vec<f32>> {
     let dir = tempfile::tempdir()?;
     let wav = dir.path().join("f.wav");
     let txt = dir.path().join("f.txt");

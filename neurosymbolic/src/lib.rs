@@ -13,6 +13,7 @@ mod model_file;
 pub mod nlu;
 pub mod rules;
 pub mod skills;
+pub mod turn_end;
 pub mod wake;
 
 pub use dialogue::{Assistant, Turn};

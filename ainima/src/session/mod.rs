@@ -46,6 +46,7 @@ use ainima_audio::frontend::FrontEnd;
 use ainima_fallbacks::catalog::Catalog;
 use ainima_fallbacks::matcher::Context;
 use ainima_neurosymbolic::Now;
+use ainima_neurosymbolic::turn_end::{self, Cues, EndOfTurn, Prosody};
 use serde::Serialize;
 use serde_json::{Value, json};
 use statig::blocking::{IntoStateMachineExt, StateMachine};
@@ -206,7 +207,8 @@ pub enum EventKind {
     SpeechEnd {
         /// When the turn was judged over.
         decided_at: f64,
-        /// `silence` (the hangover) or `meaning` (a complete request).
+        /// `silence` (the hangover), `meaning` (a complete request) or
+        /// `model` (the end-of-turn model, where the rules would wait).
         by: &'static str,
     },
     /// The wake word was heard (`t`: where it was detected).
@@ -565,6 +567,11 @@ pub struct Session {
     /// confidence, ms, ready at).
     tentative: Option<(u64, String, f32, f64, u64)>,
     meaning_transcript: Option<(String, f32, f64)>,
+    /// The end-of-turn model, when one joins the rules
+    /// ([`Session::set_end_of_turn`]).
+    end_of_turn: Option<Arc<EndOfTurn>>,
+    /// The turn being ended was ended by the end-of-turn model.
+    ended_by_model: bool,
     /// Where the audio of the last check of a pause began, when a wake word
     /// cut the words before it away.
     meaning_cut: Option<u64>,
@@ -799,6 +806,8 @@ impl Session {
             checked_pause: None,
             tentative: None,
             meaning_transcript: None,
+            end_of_turn: None,
+            ended_by_model: false,
             meaning_cut: None,
             reply: None,
             readings: None,
@@ -897,6 +906,67 @@ impl Session {
 
     fn unreadable(&self, text: &str) -> bool {
         self.judge.unreadable(text)
+    }
+
+    /// Whether the rules end the turn on `text` in a pause (a stop word, a
+    /// backchannel over the assistant and the like aside): a complete
+    /// request; a self-repair; a sentence the recogniser closed (".",
+    /// "?") that does not dangle and is a request; or three words or more
+    /// the core cannot read and that do not begin one ("set a timer for
+    /// five." may go on "no, ten minutes"): the dialogue asks for the
+    /// rest, or says it cannot help, a hangover sooner. A name alone
+    /// ("Picovoice.", said before the request) waits for the hangover.
+    fn rules_end(&self, text: &str) -> bool {
+        self.complete(text)
+            || self.repaired(text).is_some()
+            || (text.trim_end().ends_with(['.', '?', '!'])
+                && !words::unfinished(text)
+                && self
+                    .judge
+                    .matcher
+                    .parse(text, &Context::default())
+                    .is_some())
+            || self.unreadable(text)
+    }
+
+    /// What the language core reads from `text` for the end-of-turn model.
+    fn turn_cues(&self, text: &str) -> Cues {
+        let t = text.trim_end();
+        Cues {
+            complete: self.complete(text),
+            parses: self
+                .judge
+                .matcher
+                .parse(text, &Context::default())
+                .is_some(),
+            closed: t.ends_with(['.', '?', '!']),
+            question: t.ends_with('?'),
+            unfinished: words::unfinished(text),
+            unreadable: self.unreadable(text),
+            comma: t.ends_with(','),
+        }
+    }
+
+    /// Lets the end-of-turn model join the rules in pauses (`None`: the
+    /// rules alone). Where the rules would end the turn and the model
+    /// finds it unlikely over ([`EndOfTurn::hold_below`]), the turn goes on
+    /// to the silence timeout or more words; where the rules would wait
+    /// and the model finds it over ([`EndOfTurn::end_above`]), it ends
+    /// (`speech_end` by `model`).
+    pub fn set_end_of_turn(&mut self, model: Option<Arc<EndOfTurn>>) {
+        self.end_of_turn = model;
+    }
+
+    /// An example for training the end-of-turn model: `audio` (16 kHz,
+    /// ending in the pause where the turn is judged) heard by this
+    /// session's recogniser; its words, the model's features and whether
+    /// the rules alone would end the turn there.
+    pub fn end_of_turn_example(&mut self, audio: &[f32]) -> Result<(String, [f32; 12], bool)> {
+        let (out, _) = self.transcribe(audio);
+        let text = out?.text;
+        let x = turn_end::features(&self.turn_cues(&text), &Prosody::of(audio));
+        let rules = self.rules_end(&text);
+        Ok((text, x, rules))
     }
 
     fn complete(&self, text: &str) -> bool {
@@ -1122,6 +1192,7 @@ impl Session {
 
     fn on_utterance(&mut self, mut u: Utterance, device: &mut dyn DuplexDevice) {
         let mut by_meaning = self.meaning_transcript.take();
+        let by_model = std::mem::take(&mut self.ended_by_model);
         // With a wake word: speech not addressed is let go; the words
         // before the phrase are cut away; the phrase alone waits for the
         // request.
@@ -1193,7 +1264,9 @@ impl Session {
             u.end,
             EventKind::SpeechEnd {
                 decided_at: secs(u.decided_at),
-                by: if by_meaning.is_some() {
+                by: if by_model && by_meaning.is_some() {
+                    "model"
+                } else if by_meaning.is_some() {
                     "meaning"
                 } else {
                     "silence"
@@ -1460,16 +1533,20 @@ impl Session {
                         // A name alone ("Picovoice.", said before the
                         // request) waits for the hangover.
                         _ => {
-                            self.complete(&text)
-                                || self.repaired(&text).is_some()
-                                || (text.trim_end().ends_with(['.', '?', '!'])
-                                    && !words::unfinished(&text)
-                                    && self
-                                        .judge
-                                        .matcher
-                                        .parse(&text, &Context::default())
-                                        .is_some())
-                                || self.unreadable(&text)
+                            let rules = self.rules_end(&text);
+                            match self.end_of_turn.clone() {
+                                None => rules,
+                                Some(m) => {
+                                    let audio = ep.audio_so_far().unwrap_or(&[]);
+                                    let x = turn_end::features(
+                                        &self.turn_cues(&text),
+                                        &Prosody::of(audio),
+                                    );
+                                    let (ends, _) = m.decide(rules, &x);
+                                    self.ended_by_model = ends && !rules;
+                                    ends
+                                }
+                            }
                         }
                     };
                     if ends {

@@ -1,0 +1,159 @@
+//! `ainima turn` and the end-of-turn model in sessions, driven as a user
+//! would: training is reproducible from its seed and a session takes the
+//! model it makes; a damaged model file is a clear error, from the command
+//! line and from `[turn] model`; `turn eval` scores a model beside the
+//! rules, each turn's decision as the session makes it.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ainima");
+
+fn run(home: &Path, args: &[&str]) -> std::process::Output {
+    let o = ainima_testkit::ainima(BIN, home, args);
+    assert!(
+        o.status.success(),
+        "ainima {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn fails(home: &Path, args: &[&str]) -> String {
+    let o = ainima_testkit::ainima(BIN, home, args);
+    assert!(!o.status.success(), "ainima {args:?} should fail");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("path")
+}
+
+#[test]
+fn a_model_trained_twice_from_one_seed_is_the_same_and_a_session_takes_it() {
+    let Some(home) = ainima_testkit::model_home(BIN, "turn") else {
+        return;
+    };
+    let (a, b) = (home.join("a.json"), home.join("b.json"));
+    for m in [&a, &b] {
+        run(
+            &home,
+            &[
+                "turn",
+                "train",
+                "--out",
+                path(m),
+                "--turns",
+                "40",
+                "--quiet",
+            ],
+        );
+    }
+    let bytes = std::fs::read(&a).expect("model");
+    assert_eq!(bytes, std::fs::read(&b).expect("model"));
+    // A session with it: the request is heard, its turn ends and it is
+    // acted on.
+    let wav = home.join("said.wav");
+    run(&home, &["say", "What time is it?", "--output", path(&wav)]);
+    let ev = home.join("events.jsonl");
+    run(
+        &home,
+        &[
+            "run",
+            "--input",
+            path(&wav),
+            "--deterministic",
+            "--quiet",
+            "--events",
+            path(&ev),
+            "--end-of-turn",
+            path(&a),
+        ],
+    );
+    let events: Vec<Value> = std::fs::read_to_string(&ev)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert!(
+        events.iter().any(|e| e["type"] == "speech_end")
+            && events
+                .iter()
+                .any(|e| e["type"] == "tool_call" && e["tool"] == "clock.time"),
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn a_damaged_end_of_turn_model_is_a_clear_error() {
+    let Some(home) = ainima_testkit::model_home(BIN, "turn-bad") else {
+        return;
+    };
+    let wav = home.join("said.wav");
+    run(&home, &["say", "Hello.", "--output", path(&wav)]);
+    let bad = home.join("bad.json");
+    for (content, says) in [
+        (&br#"{"format":"x"}"#[..], "not a usable end-of-turn model"),
+        (&b"\x00\xff garbage"[..], "not a usable end-of-turn model"),
+    ] {
+        std::fs::write(&bad, content).expect("write");
+        let e = fails(
+            &home,
+            &["run", "--input", path(&wav), "--end-of-turn", path(&bad)],
+        );
+        assert!(e.contains(says) && e.contains("bad.json"), "{e}");
+    }
+    // From the configuration, relative to its folder.
+    let cfg = home.join("ainima.toml");
+    std::fs::write(&cfg, "[turn]\nmodel = \"bad.json\"\n").expect("write");
+    let e = fails(
+        &home,
+        &["--config", path(&cfg), "run", "--input", path(&wav)],
+    );
+    assert!(e.contains("not a usable end-of-turn model"), "{e}");
+    let e = fails(
+        &home,
+        &[
+            "run",
+            "--input",
+            path(&wav),
+            "--end-of-turn",
+            "missing.json",
+        ],
+    );
+    assert!(e.contains("missing.json"), "{e}");
+}
+
+#[test]
+fn turn_eval_scores_the_built_in_model_beside_the_rules() {
+    let Some(home) = ainima_testkit::model_home(BIN, "turn-eval") else {
+        return;
+    };
+    let o = run(&home, &["turn", "eval", "--turns", "40", "--json"]);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(r["all"]["finished"], 20);
+    assert_eq!(r["all"]["unfinished"], 20);
+    let hold = r["hold_below"].as_f64().expect("hold_below");
+    let end = r["end_above"].as_f64().expect("end_above");
+    let turns = r["turns"].as_array().expect("turns");
+    assert_eq!(turns.len(), 40);
+    let mut cut_offs = (0, 0);
+    for t in turns {
+        let (p, rules, joined) = (
+            t["p"].as_f64().expect("p"),
+            t["rules"].as_bool().expect("rules"),
+            t["with_model"].as_bool().expect("with_model"),
+        );
+        // The model holds what the rules end only under hold_below, and
+        // ends what they leave only from end_above.
+        let expect = if rules { p >= hold } else { p >= end };
+        assert_eq!(joined, expect, "{t}");
+        if t["finished"] == false {
+            cut_offs.0 += usize::from(rules);
+            cut_offs.1 += usize::from(joined);
+        }
+    }
+    assert_eq!(r["all"]["rules"]["cut_offs"], cut_offs.0);
+    assert_eq!(r["all"]["with_model"]["cut_offs"], cut_offs.1);
+}
