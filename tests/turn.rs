@@ -1,8 +1,10 @@
 //! `ainima turn` and the end-of-turn model in sessions, driven as a user
 //! would: training is reproducible from its seed and a session takes the
-//! model it makes; a damaged model file is a clear error, from the command
-//! line and from `[turn] model`; `turn eval` scores a model beside the
-//! rules, each turn's decision as the session makes it.
+//! model it makes; the session asks the model in its pauses (models that
+//! always end and always hold turn the rules' decisions over); a damaged
+//! model file is a clear error, from the command line and from `[turn]
+//! model`; `turn eval` scores a model beside the rules, by its
+//! thresholds.
 
 use std::path::Path;
 
@@ -82,6 +84,81 @@ fn a_model_trained_twice_from_one_seed_is_the_same_and_a_session_takes_it() {
                 .iter()
                 .any(|e| e["type"] == "tool_call" && e["tool"] == "clock.time"),
         "{events:#?}"
+    );
+}
+
+/// A model that answers `p` whatever it hears, with thresholds `hold`
+/// and `end`.
+fn forcing_model(path: &Path, bias: f32, hold: f32, end: f32) {
+    let names = [
+        "complete",
+        "parses",
+        "closed",
+        "question",
+        "unfinished",
+        "unreadable",
+        "comma",
+        "pitch_slope",
+        "final_pitch",
+        "final_rise",
+        "final_energy",
+        "final_length",
+    ];
+    let (zeros, ones) = ([0.0f32; 12], [1.0f32; 12]);
+    let m = serde_json::json!({
+        "format": "ainima-end-of-turn", "version": 1, "features": names,
+        "mean": zeros, "scale": ones, "weights": zeros,
+        "bias": bias, "hold_below": hold, "end_above": end,
+    });
+    std::fs::write(path, m.to_string()).expect("model");
+}
+
+/// How the session says the turn of `words` ended, with `model`.
+fn ended_by(home: &Path, words: &str, model: &str) -> Vec<String> {
+    let wav = home.join("turn.wav");
+    run(home, &["say", words, "--output", path(&wav)]);
+    let ev = home.join("turn-events.jsonl");
+    run(
+        home,
+        &[
+            "run",
+            "--input",
+            path(&wav),
+            "--deterministic",
+            "--quiet",
+            "--events",
+            path(&ev),
+            "--end-of-turn",
+            model,
+        ],
+    );
+    std::fs::read_to_string(&ev)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|e| e["type"] == "speech_end")
+        .map(|e| e["by"].as_str().expect("by").to_string())
+        .collect()
+}
+
+/// The session asks the model in the pause: one sure the user has
+/// finished ends what the rules would leave to the silence timeout ("Set
+/// a timer for" dangles), `by` model; one sure the user goes on holds a
+/// complete request the rules end at once, until the silence timeout.
+#[test]
+fn the_session_asks_the_model_in_the_pause() {
+    let Some(home) = ainima_testkit::model_home(BIN, "turn-session") else {
+        return;
+    };
+    let (ends, holds) = (home.join("ends.json"), home.join("holds.json"));
+    forcing_model(&ends, 20.0, 0.0, 0.0);
+    forcing_model(&holds, -20.0, 1.0, 1.0);
+    assert_eq!(ended_by(&home, "Set a timer for", "none"), ["silence"]);
+    assert_eq!(ended_by(&home, "Set a timer for", path(&ends)), ["model"]);
+    assert_eq!(ended_by(&home, "What time is it?", "none"), ["meaning"]);
+    assert_eq!(
+        ended_by(&home, "What time is it?", path(&holds)),
+        ["silence"]
     );
 }
 

@@ -489,9 +489,10 @@ enum TurnCommand {
     /// espeak-ng accents and festival): cut-offs and turns ended in the
     /// pause, by the rules alone and with the model.
     Eval {
-        /// The model (default: the built-in one).
-        #[arg(long, value_name = "MODEL", default_value = "builtin")]
-        turn_model: String,
+        /// The model (default: `[turn] model` or `--end-of-turn` when they
+        /// name one, else the built-in one).
+        #[arg(long, value_name = "MODEL")]
+        turn_model: Option<String>,
         /// Turns to synthesise and hear (half of them finished).
         #[arg(long, default_value_t = 400)]
         turns: usize,
@@ -1226,7 +1227,11 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => {
-            let m = turn_cmd::load(&turn_model)?
+            let name = turn_model.unwrap_or_else(|| match cfg.turn.model.as_str() {
+                "none" => "builtin".to_string(),
+                m => m.to_string(),
+            });
+            let m = turn_cmd::load(&name)?
                 .context("`none` is no model to score: give `builtin` or a file")?;
             let dir = model_dir(&home, model.as_deref())?;
             let catalog = language::catalog(&cfg, &home.config, &[])?;

@@ -327,6 +327,10 @@ pub fn eval(
         ("held-out voices", &report["all"]),
         ("festival", &report["festival"]),
     ] {
+        if s["finished"] == 0 && s["unfinished"] == 0 {
+            writeln!(out, "{name}: not run (apt install festival)")?;
+            continue;
+        }
         writeln!(
             out,
             "{name}: {} finished turns, {} unfinished; rules alone: {} cut off, {} ended in the pause; with the model: {} cut off, {} ended in the pause; model accuracy {:.1}%",
@@ -340,4 +344,14 @@ pub fn eval(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_built_in_model_loads() {
+        let m = super::load("builtin").expect("the built-in model");
+        assert!(m.is_some());
+        assert!(super::load("none").expect("none").is_none());
+    }
 }

@@ -47,6 +47,11 @@ const MAX_VALUE: f32 = 1.0e4;
 /// The largest model file read (the built-in is about 1 KB).
 pub const MAX_FILE: usize = 64 * 1024;
 
+/// How much of the speech's end is read: 3 s (a pause's check stays
+/// cheap however long the user speaks).
+pub const SPAN: usize = 48_000;
+/// A frame quieter than this (dBFS) is silence, however quiet the rest.
+const SILENCE_DB: f32 = -90.0;
 /// Frames of 20 ms, every 10 ms, at 16 kHz.
 const FRAME: usize = 320;
 const HOP: usize = 160;
@@ -120,9 +125,10 @@ pub struct Prosody {
 }
 
 impl Prosody {
-    /// Reads the prosody of `audio` (16 kHz; its end may be a pause).
-    /// Silence or no pitch at all gives zeros.
+    /// Reads the prosody of the last [`SPAN`] of `audio` (16 kHz; its end
+    /// may be a pause). Silence gives zeros; no pitch, zero pitch cues.
     pub fn of(audio: &[f32]) -> Prosody {
+        let audio = &audio[audio.len().saturating_sub(SPAN)..];
         if audio.len() < FRAME {
             return Prosody::default();
         }
@@ -131,7 +137,8 @@ impl Prosody {
             .collect();
         let level: Vec<f32> = frames.iter().map(|f| energy_dbfs(f)).collect();
         let top = level.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let voiced: Vec<bool> = level.iter().map(|&l| l > top - VOICED_DB).collect();
+        let floor = (top - VOICED_DB).max(SILENCE_DB);
+        let voiced: Vec<bool> = level.iter().map(|&l| l > floor).collect();
         let Some(last) = voiced.iter().rposition(|&v| v) else {
             return Prosody::default();
         };
@@ -247,7 +254,8 @@ fn periodicity(frame: &[f32]) -> Option<f32> {
             at = k;
         }
     }
-    (best > PERIODIC * r0).then(|| 16_000.0 / at as f32)
+    // A peak at the edge of the range is a slope, not a period.
+    (best > PERIODIC * r0 && at > lo && at < hi).then(|| 16_000.0 / at as f32)
 }
 
 /// The median of `x` (not empty).
@@ -306,7 +314,7 @@ pub struct EndOfTurn {
     /// timeout or more words) when the probability is under this.
     pub hold_below: f32,
     /// Words the rules would leave to the silence timeout end the turn
-    /// when the probability is at least this.
+    /// when the probability is over this.
     pub end_above: f32,
 }
 
@@ -328,7 +336,7 @@ impl EndOfTurn {
         let ends = if rules {
             p >= self.hold_below
         } else {
-            p >= self.end_above
+            p > self.end_above
         };
         (ends, p)
     }
@@ -432,9 +440,9 @@ impl Default for TrainConfig {
 }
 
 /// Trains on `train` (features, finished) and sets the thresholds on
-/// `held`: the highest `hold_below` holding at most `hold_share` of its
-/// finished turns, the lowest `end_above` ending at most `end_share` of its
-/// unfinished ones. Deterministic: the same examples give the same model.
+/// `held`: a `hold_below` holding at most `hold_share` of its finished
+/// turns, an `end_above` ending fewer than `end_share` of its unfinished
+/// ones. Deterministic: the same examples give the same model.
 pub fn train(
     train: &[([f32; 12], bool)],
     held: &[([f32; 12], bool)],
@@ -503,10 +511,9 @@ pub fn train(
     // Holding below the k-th lowest finished turn holds k of them.
     let k = (cfg.hold_share * finished.len() as f32).floor() as usize;
     model.hold_below = finished[k.min(finished.len() - 1)];
-    // Ending from just above the k-th highest unfinished one ends k.
+    // Ending over the k-th highest unfinished one ends fewer than k.
     let k = (cfg.end_share * unfinished.len() as f32).floor() as usize;
-    let top = unfinished[unfinished.len() - 1 - k.min(unfinished.len() - 1)];
-    model.end_above = libm::nextafterf(top, 2.0).clamp(0.0, 1.0);
+    model.end_above = unfinished[unfinished.len() - 1 - k.min(unfinished.len() - 1)];
     if model.end_above < model.hold_below {
         model.end_above = model.hold_below;
     }
@@ -551,8 +558,12 @@ mod tests {
             vec![f32::NAN; 16_000],
             vec![1.0; 16_000],
         ] {
-            let f = features(&Cues::default(), &Prosody::of(&x));
+            let p = Prosody::of(&x);
+            let f = features(&Cues::default(), &p);
             assert!(f.iter().all(|v| v.is_finite()), "{f:?}");
+            if x.iter().all(|v| *v == 0.0) {
+                assert_eq!(p, Prosody::default());
+            }
         }
     }
 

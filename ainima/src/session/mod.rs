@@ -1560,6 +1560,9 @@ impl Session {
                             self.on_endpoint(e, device);
                         }
                         self.meaning_transcript = None;
+                        // Consumed by the turn's end, or by nothing (speech
+                        // too short to be a turn): never a later turn's.
+                        self.ended_by_model = false;
                     } else if words::unfinished(&text) {
                         let hold = self.pos + ms_to_samples(self.cfg.unfinished_hold_ms as f64);
                         self.front.segmenter_mut().endpointer_mut().hold_until(hold);
