@@ -56,28 +56,7 @@ fn a_model_trained_twice_from_one_seed_is_the_same_and_a_session_takes_it() {
     assert_eq!(bytes, std::fs::read(&b).expect("model"));
     // A session with it: the request is heard, its turn ends and it is
     // acted on.
-    let wav = home.join("said.wav");
-    run(&home, &["say", "What time is it?", "--output", path(&wav)]);
-    let ev = home.join("events.jsonl");
-    run(
-        &home,
-        &[
-            "run",
-            "--input",
-            path(&wav),
-            "--deterministic",
-            "--quiet",
-            "--events",
-            path(&ev),
-            "--end-of-turn",
-            path(&a),
-        ],
-    );
-    let events: Vec<Value> = std::fs::read_to_string(&ev)
-        .expect("events")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let events = session(&home, "What time is it?", path(&a));
     assert!(
         events.iter().any(|e| e["type"] == "speech_end")
             && events
@@ -90,20 +69,7 @@ fn a_model_trained_twice_from_one_seed_is_the_same_and_a_session_takes_it() {
 /// A model that answers `p` whatever it hears, with thresholds `hold`
 /// and `end`.
 fn forcing_model(path: &Path, bias: f32, hold: f32, end: f32) {
-    let names = [
-        "complete",
-        "parses",
-        "closed",
-        "question",
-        "unfinished",
-        "unreadable",
-        "comma",
-        "pitch_slope",
-        "final_pitch",
-        "final_rise",
-        "final_energy",
-        "final_length",
-    ];
+    let names = ainima_neurosymbolic::turn_end::FEATURES;
     let (zeros, ones) = ([0.0f32; 12], [1.0f32; 12]);
     let m = serde_json::json!({
         "format": "ainima-end-of-turn", "version": 1, "features": names,
@@ -113,8 +79,9 @@ fn forcing_model(path: &Path, bias: f32, hold: f32, end: f32) {
     std::fs::write(path, m.to_string()).expect("model");
 }
 
-/// How the session says the turn of `words` ended, with `model`.
-fn ended_by(home: &Path, words: &str, model: &str) -> Vec<String> {
+/// The events of `ainima run` over `words` said, with the end-of-turn
+/// `model`.
+fn session(home: &Path, words: &str, model: &str) -> Vec<Value> {
     let wav = home.join("turn.wav");
     run(home, &["say", words, "--output", path(&wav)]);
     let ev = home.join("turn-events.jsonl");
@@ -135,7 +102,14 @@ fn ended_by(home: &Path, words: &str, model: &str) -> Vec<String> {
     std::fs::read_to_string(&ev)
         .expect("events")
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+/// How the session says the turn of `words` ended, with `model`.
+fn ended_by(home: &Path, words: &str, model: &str) -> Vec<String> {
+    session(home, words, model)
+        .iter()
         .filter(|e| e["type"] == "speech_end")
         .map(|e| e["by"].as_str().expect("by").to_string())
         .collect()
