@@ -13,13 +13,7 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_ainima");
 
 fn run(home: &Path, args: &[&str]) -> std::process::Output {
-    let o = ainima_testkit::ainima(BIN, home, args);
-    assert!(
-        o.status.success(),
-        "ainima {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    ainima_testkit::ainima_ok(BIN, home, args)
 }
 
 fn fails(home: &Path, args: &[&str]) -> String {

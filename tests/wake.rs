@@ -11,13 +11,7 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_ainima");
 
 fn run(home: &Path, args: &[&str]) -> std::process::Output {
-    let o = ainima_testkit::ainima(BIN, home, args);
-    assert!(
-        o.status.success(),
-        "ainima {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    ainima_testkit::ainima_ok(BIN, home, args)
 }
 
 /// `words` in the assistant's own voice (espeak-ng), 16 kHz.

@@ -1207,13 +1207,12 @@ fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let dir = model_dir(&home, model.as_deref())?;
-            let catalog = language::catalog(&cfg, &home.config, &[])?;
-            let mut session = run::session(&cfg, &home.config, &dir, true, seed, &|_| {})?;
             let plan = turn_cmd::Plan {
                 snips: snips.as_deref(),
                 turns,
                 seed,
             };
+            let (mut session, catalog) = turn_cmd::hearer(&cfg, &home.config, &dir, plan)?;
             turn_cmd::train(&mut session, &catalog, plan, &path, quiet, &mut out)?
         }
         Command::Turn {
@@ -1234,13 +1233,12 @@ fn run(cli: Cli) -> Result<()> {
             let m = turn_cmd::load(&name)?
                 .context("`none` is no model to score: give `builtin` or a file")?;
             let dir = model_dir(&home, model.as_deref())?;
-            let catalog = language::catalog(&cfg, &home.config, &[])?;
-            let mut session = run::session(&cfg, &home.config, &dir, true, seed, &|_| {})?;
             let plan = turn_cmd::Plan {
                 snips: snips.as_deref(),
                 turns,
                 seed,
             };
+            let (mut session, catalog) = turn_cmd::hearer(&cfg, &home.config, &dir, plan)?;
             turn_cmd::eval(&mut session, &m, &catalog, plan, json, &mut out)?
         }
         Command::Wake {

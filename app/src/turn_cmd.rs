@@ -74,6 +74,20 @@ pub fn load(name: &str) -> Result<Model> {
     Ok(m)
 }
 
+/// The session that hears the turns (a replay's: fixed costs, the
+/// recogniser in the step, the skills of `cfg`) and its skills' catalog,
+/// whose sentences are said.
+pub fn hearer(
+    cfg: &crate::config::AppConfig,
+    config_dir: &Path,
+    model_dir: &Path,
+    plan: Plan<'_>,
+) -> Result<(Session, ainima_fallbacks::Catalog)> {
+    let catalog = crate::language::catalog(cfg, config_dir, &[])?;
+    let session = crate::run::session(cfg, config_dir, model_dir, true, plan.seed, &|_| {})?;
+    Ok((session, catalog))
+}
+
 /// One synthesised turn as a session hears it in its pause.
 struct Heard {
     /// What was said (a beginning ends with ",").

@@ -148,11 +148,10 @@ impl Prosody {
             .map_or(0, |i| i + 1);
         let final_length = ((last + 1 - first) * HOP) as f32 / 16.0;
         let semitones = |hz: f32| 12.0 * libm::log2f(hz / 100.0);
-        let pitch: Vec<Option<f32>> = frames
+        let pitch: Vec<Option<f32>> = voiced
             .iter()
-            .zip(&voiced)
             .enumerate()
-            .map(|(i, (_, &v))| {
+            .map(|(i, &v)| {
                 let from = (i * HOP).min(audio.len().saturating_sub(PITCH_FRAME));
                 let f = &audio[from..(from + PITCH_FRAME).min(audio.len())];
                 v.then(|| periodicity(f)).flatten().map(semitones)

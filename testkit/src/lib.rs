@@ -237,6 +237,17 @@ pub fn ainima(bin: &str, home: &Path, args: &[&str]) -> std::process::Output {
         .expect("the ainima binary runs")
 }
 
+/// [`ainima`], which must succeed (its standard error in the failure).
+pub fn ainima_ok(bin: &str, home: &Path, args: &[&str]) -> std::process::Output {
+    let o = ainima(bin, home, args);
+    assert!(
+        o.status.success(),
+        "ainima {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
 /// [`ainima`] with `stdin` as its standard input.
 pub fn ainima_stdin(bin: &str, home: &Path, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;

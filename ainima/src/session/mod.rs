@@ -908,25 +908,20 @@ impl Session {
         self.judge.unreadable(text)
     }
 
-    /// Whether the rules end the turn on `text` in a pause (a stop word, a
-    /// backchannel over the assistant and the like aside): a complete
-    /// request; a self-repair; a sentence the recogniser closed (".",
-    /// "?") that does not dangle and is a request; or three words or more
-    /// the core cannot read and that do not begin one ("set a timer for
-    /// five." may go on "no, ten minutes"): the dialogue asks for the
-    /// rest, or says it cannot help, a hangover sooner. A name alone
-    /// ("Picovoice.", said before the request) waits for the hangover.
-    fn rules_end(&self, text: &str) -> bool {
-        self.complete(text)
+    /// Whether the rules end the turn on `text` (read as `cues`) in a
+    /// pause (a stop word, a backchannel over the assistant and the like
+    /// aside): a complete request; a self-repair; a sentence the
+    /// recogniser closed (".", "?") that does not dangle and is a request;
+    /// or three words or more the core cannot read and that do not begin
+    /// one ("set a timer for five." may go on "no, ten minutes"): the
+    /// dialogue asks for the rest, or says it cannot help, a hangover
+    /// sooner. A name alone ("Picovoice.", said before the request) waits
+    /// for the hangover.
+    fn rules_end(&self, text: &str, cues: &Cues) -> bool {
+        cues.complete
             || self.repaired(text).is_some()
-            || (text.trim_end().ends_with(['.', '?', '!'])
-                && !words::unfinished(text)
-                && self
-                    .judge
-                    .matcher
-                    .parse(text, &Context::default())
-                    .is_some())
-            || self.unreadable(text)
+            || (cues.closed && !cues.unfinished && cues.parses)
+            || cues.unreadable
     }
 
     /// What the language core reads from `text` for the end-of-turn model.
@@ -964,8 +959,9 @@ impl Session {
     pub fn end_of_turn_example(&mut self, audio: &[f32]) -> Result<(String, [f32; 12], bool)> {
         let (out, _) = self.transcribe(audio);
         let text = out?.text;
-        let x = turn_end::features(&self.turn_cues(&text), &Prosody::of(audio));
-        let rules = self.rules_end(&text);
+        let cues = self.turn_cues(&text);
+        let x = turn_end::features(&cues, &Prosody::of(audio));
+        let rules = self.rules_end(&text, &cues);
         Ok((text, x, rules))
     }
 
@@ -1533,15 +1529,13 @@ impl Session {
                         // A name alone ("Picovoice.", said before the
                         // request) waits for the hangover.
                         _ => {
-                            let rules = self.rules_end(&text);
+                            let cues = self.turn_cues(&text);
+                            let rules = self.rules_end(&text, &cues);
                             match self.end_of_turn.clone() {
                                 None => rules,
                                 Some(m) => {
                                     let audio = ep.audio_so_far().unwrap_or(&[]);
-                                    let x = turn_end::features(
-                                        &self.turn_cues(&text),
-                                        &Prosody::of(audio),
-                                    );
+                                    let x = turn_end::features(&cues, &Prosody::of(audio));
                                     let (ends, _) = m.decide(rules, &x);
                                     self.ended_by_model = ends && !rules;
                                     ends
