@@ -24,7 +24,7 @@ use crate::approval::{
     interpret,
 };
 use crate::audit::AuditLog;
-use crate::endpoint::Shared;
+use crate::shared::Shared;
 use crate::tools::Registry;
 
 /// What happened to one action.
@@ -60,6 +60,19 @@ pub struct AgentTurn {
 }
 
 impl AgentTurn {
+    /// The turn as `ainima chat --json` writes it, and the page gets it:
+    /// the dialogue's fields (none for a turn without one), `reply` and
+    /// `calls`.
+    pub fn to_json(&self) -> Value {
+        let mut v = match &self.dialogue {
+            Some(d) => serde_json::to_value(d).unwrap_or_else(|_| json!({})),
+            None => json!({}),
+        };
+        v["reply"] = json!(self.reply);
+        v["calls"] = serde_json::to_value(&self.calls).unwrap_or_else(|_| json!([]));
+        v
+    }
+
     fn said(reply: impl Into<String>, calls: Vec<CallOutcome>) -> AgentTurn {
         AgentTurn {
             dialogue: None,
@@ -99,6 +112,7 @@ pub struct Agent {
     notices: Option<std::sync::mpsc::Receiver<String>>,
     notify: Option<std::sync::mpsc::Sender<String>>,
     /// The outbox's delivery, while the agent lives.
+    #[cfg(not(target_arch = "wasm32"))]
     worker: Option<crate::outbox::Worker>,
     /// Home Assistant's sentences for a described home: tried before the
     /// dialogue, a request about the home's devices acts on it.
@@ -173,6 +187,7 @@ impl Agent {
             notices: None,
             home: None,
             notify: None,
+            #[cfg(not(target_arch = "wasm32"))]
             worker: None,
         }
     }
@@ -194,6 +209,7 @@ impl Agent {
     /// allowed and the roots trusted; each entry's own target), on the
     /// clock `now_ms`; an entry given up on is told ("I couldn't deliver
     /// ...").
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run_outbox(
         &mut self,
         outbox: std::sync::Arc<crate::outbox::Outbox>,

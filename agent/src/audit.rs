@@ -188,10 +188,12 @@ fn write_private(to: &Path, body: &[u8]) -> Result<()> {
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp).map_err(|e| Error::storage(what(), e))?;
-    f.write_all(body).map_err(|e| Error::storage(what(), e))?;
-    f.sync_data().map_err(|e| Error::storage(what(), e))?;
-    drop(f);
+    {
+        // Closed before the rename.
+        let mut f = opts.open(&tmp).map_err(|e| Error::storage(what(), e))?;
+        f.write_all(body).map_err(|e| Error::storage(what(), e))?;
+        f.sync_data().map_err(|e| Error::storage(what(), e))?;
+    }
     std::fs::rename(&tmp, to).map_err(|e| Error::storage(what(), e))
 }
 

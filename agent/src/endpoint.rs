@@ -17,7 +17,6 @@
 //! got; the bearer token is compared in constant time.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,35 +24,11 @@ use serde_json::{Value, json};
 use crate::Error;
 type Result<T> = crate::Result<T>;
 
-use crate::approval::{Approvals, Source, interpret};
+use crate::approval::{Source, interpret};
 use crate::http::{Request, Response, Server};
-use crate::tools::{Registry, ToolSpec};
+use crate::tools::ToolSpec;
 
-/// State the endpoint shares with the agent.
-#[derive(Clone, Default)]
-pub struct Shared {
-    /// The tools, app functions among them.
-    pub registry: Arc<Mutex<Registry>>,
-    /// Approval requests.
-    pub approvals: Arc<Mutex<Approvals>>,
-    /// The agent's clock, ms, for answers (set by the agent as time passes).
-    pub now_ms: Arc<Mutex<u64>>,
-    /// The tools apps registered here: the only ones an app may replace or
-    /// remove (never the assistant's own, `message.send` and the like).
-    pub app_tools: Arc<Mutex<std::collections::BTreeSet<String>>>,
-    /// Checks an app's function against what the skills bind to it before
-    /// it is registered (set by whoever knows the skills).
-    pub check: Arc<Mutex<Option<ToolCheck>>>,
-}
-
-/// A check of a tool about to be registered: `Err` says why it is refused.
-pub type ToolCheck = Arc<dyn Fn(&ToolSpec) -> std::result::Result<(), String> + Send + Sync>;
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").finish_non_exhaustive()
-    }
-}
+pub use crate::shared::{Shared, ToolCheck};
 
 fn rpc_error(id: &Value, code: i64, message: &str) -> Response {
     Response::json(

@@ -20,16 +20,22 @@ pub mod approval;
 pub mod audit;
 pub mod binding;
 pub mod builtin;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod endpoint;
 pub mod hid;
 pub mod home;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod http;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod mcp;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod net;
 pub mod outbox;
 pub mod schema;
 pub mod serial;
+pub mod shared;
 pub mod tools;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod webhook;
 
 /// What went wrong; each variant says what to do about it.

@@ -332,17 +332,20 @@ pub struct Round {
 /// Delivers an outbox's due entries in the background, every `every`,
 /// until dropped; each entry given up on is handed to `given_up`. Dropping
 /// it waits for the delivery in flight, if any, and no more.
+#[cfg(not(target_arch = "wasm32"))]
 pub struct Worker {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker").finish_non_exhaustive()
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Worker {
     /// Starts the worker on a thread of its own: `deliver` sends one entry,
     /// `now_ms` is the clock retries are spaced on.
@@ -379,6 +382,7 @@ impl Worker {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Drop for Worker {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -8,6 +8,10 @@
 //! other end of a port, so tests drive real serial I/O through a
 //! pseudo-terminal pair (socat) without hardware.
 
+// The serial port itself is native only: in the browser what is left is the
+// line protocol and the simulated device.
+#![cfg_attr(target_arch = "wasm32", allow(unused_imports, dead_code))]
+
 use std::io::{BufRead, BufReader, Write};
 // (BufRead for `simulate`, the far end.)
 use std::path::Path;
@@ -70,6 +74,7 @@ impl LineDevice for Simulated {
 /// A device on a serial port. The port stays open between commands (a
 /// reader thread takes the answers and the reports); one that fails or
 /// does not answer is opened afresh for the next command.
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Clone)]
 pub struct SerialDevice {
     /// The port (`/dev/ttyUSB0`, a pty).
@@ -82,6 +87,7 @@ pub struct SerialDevice {
     report: Arc<Mutex<Option<Report>>>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl std::fmt::Debug for SerialDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SerialDevice")
@@ -92,6 +98,7 @@ impl std::fmt::Debug for SerialDevice {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// An open port: the writing half, and the answers its reader took.
 struct Link {
     port: Box<dyn serialport::SerialPort>,
@@ -100,6 +107,7 @@ struct Link {
     alive: Arc<AtomicBool>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Drop for Link {
     fn drop(&mut self) {
         self.alive.store(false, Ordering::Release);
@@ -145,6 +153,7 @@ pub fn command_line(verb: &str, args: &[(&str, String)]) -> Result<String> {
     Ok(line)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl LineDevice for SerialDevice {
     fn send(&self, line: &str) -> Result<String> {
         self.exchange(line)
@@ -161,6 +170,7 @@ impl LineDevice for SerialDevice {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl SerialDevice {
     /// A device at 115200 baud with a 2 s timeout, if `path` is allowed.
     pub fn open_allowed(path: &str, allow: &[String]) -> Result<SerialDevice> {
@@ -380,6 +390,7 @@ pub fn respond(line: &str) -> String {
 /// How long the simulated coffee machine takes to brew.
 pub const BREW_TIME: Duration = Duration::from_secs(1);
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Serves [`respond`] on the serial port at `path` until the port closes or
 /// `lines` commands were answered (0: no limit); a drink brewed is
 /// reported ready ([`BREW_TIME`] after its order is answered). Runs on

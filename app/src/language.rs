@@ -310,13 +310,7 @@ fn show_turn(
     }
     if json {
         // The dialogue's turn, with the agent's reply and calls.
-        let mut v = match &turn.dialogue {
-            Some(d) => serde_json::to_value(d)?,
-            None => serde_json::json!({}),
-        };
-        v["reply"] = serde_json::json!(turn.reply);
-        v["calls"] = serde_json::to_value(&turn.calls)?;
-        writeln!(out, "{v}")?;
+        writeln!(out, "{}", turn.to_json())?;
     } else {
         writeln!(out, "ainima> {}", turn.reply)?;
         for c in &turn.calls {

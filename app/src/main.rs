@@ -23,6 +23,7 @@ mod ttdd_cmd;
 mod turn_cmd;
 mod understanding;
 mod wake_cmd;
+mod web;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -268,6 +269,16 @@ enum Command {
         /// An installed speech model (default: the only one, or whisper-tiny.en).
         #[arg(long)]
         model: Option<String>,
+    },
+    /// Serve the browser app (built by scripts/build-web) on loopback: the
+    /// same assistant in the page, offline once loaded. Prints the URL.
+    ServeWeb {
+        /// The port (0: any free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The built app (default: target/web beside this binary's folder).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Benchmarks, side by side with peers measured in the same run.
     Bench {
@@ -1310,6 +1321,16 @@ fn run(cli: Cli) -> Result<()> {
             if !intents::test(&dir, language.as_deref(), json, &mut out)? {
                 std::process::exit(1);
             }
+        }
+        Command::ServeWeb { port, dir } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => std::env::current_exe()
+                    .ok()
+                    .and_then(|e| web::default_dir(&e))
+                    .context("no folder for the app: name it with --dir")?,
+            };
+            web::serve(&dir, port, &mut out)?
         }
         Command::Demo { model } => {
             let dir = model_dir(&home, model.as_deref())?;

@@ -29,7 +29,7 @@
 //! first syllable is never cut.
 
 use crate::frame::{FrameSize, ms_to_samples};
-use crate::vad::{FlatnessGate, Vad, VadMode, WebRtcVad};
+use crate::vad::{EarshotVad, FlatnessGate, Vad, VadKind, VadMode};
 use crate::{Error, Result};
 
 /// Every threshold of the endpointer. Defaults were tuned on the 42 real
@@ -39,6 +39,9 @@ use crate::{Error, Result};
 pub struct Config {
     /// Frame length: 10, 20 or 30 ms.
     pub frame: FrameSize,
+    /// The detector: `webrtc` (native builds' default) or `earshot` (the
+    /// browser's, and available natively).
+    pub vad: VadKind,
     /// WebRTC VAD aggressiveness, 0 to 3.
     pub vad_mode: VadMode,
     /// Frames with a spectral flatness above this are never speech (0 to 1; 1 turns the gate off).
@@ -70,6 +73,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             frame: FrameSize::Ms10,
+            vad: VadKind::default(),
             vad_mode: VadMode::Aggressive,
             max_flatness: 0.45,
             onset_ms: 40,
@@ -589,10 +593,24 @@ impl std::fmt::Debug for Segmenter {
 }
 
 impl Segmenter {
-    /// The WebRTC VAD in `cfg.vad_mode`, behind the flatness gate, feeding an endpointer.
+    /// The detector `cfg.vad` names (WebRTC's in `cfg.vad_mode`, or
+    /// earshot's), behind the flatness gate, feeding an endpointer.
     pub fn new(cfg: Config) -> Result<Self> {
-        let vad = FlatnessGate::new(WebRtcVad::new(cfg.vad_mode), cfg.max_flatness);
-        Self::with_vad(cfg, Box::new(vad))
+        let vad: Box<dyn Vad> = match cfg.vad {
+            #[cfg(not(target_arch = "wasm32"))]
+            VadKind::Webrtc => Box::new(FlatnessGate::new(
+                crate::vad::WebRtcVad::new(cfg.vad_mode),
+                cfg.max_flatness,
+            )),
+            #[cfg(target_arch = "wasm32")]
+            VadKind::Webrtc => {
+                return Err(Error::config(
+                    "endpointer.vad: the WebRTC detector is not in the browser build; use \"earshot\"",
+                ));
+            }
+            VadKind::Earshot => Box::new(FlatnessGate::new(EarshotVad::new(), cfg.max_flatness)),
+        };
+        Self::with_vad(cfg, vad)
     }
 
     /// Any detector feeding an endpointer.

@@ -2,7 +2,9 @@
 //!
 //! [`Vad`] is the trait every detector implements; [`WebRtcVad`] wraps the
 //! WebRTC GMM detector (native only: its C does not build for wasm32, and its
-//! handle is not `Send`, so build one on the thread that uses it).
+//! handle is not `Send`, so build one on the thread that uses it);
+//! [`EarshotVad`] wraps earshot's small network (pure Rust: native and the
+//! browser).
 //! [`FlatnessGate`] vetoes frames whose spectrum is as flat as white noise,
 //! which the WebRTC detector, adapting slowly, calls speech for a while.
 
@@ -58,13 +60,31 @@ impl From<VadMode> for u8 {
     }
 }
 
+/// Which detector the endpointer runs (`[endpointer] vad`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum VadKind {
+    /// The WebRTC GMM detector in [`VadMode`] (native builds only; the
+    /// default there).
+    #[cfg_attr(not(target_arch = "wasm32"), default)]
+    Webrtc,
+    /// earshot's network, scored every 16 ms (both builds; the browser's
+    /// default).
+    #[cfg_attr(target_arch = "wasm32", default)]
+    Earshot,
+}
+
 /// The WebRTC VAD (libfvad, through the `webrtc-vad` crate).
+#[cfg(not(target_arch = "wasm32"))]
 pub struct WebRtcVad {
     inner: webrtc_vad::Vad,
     mode: VadMode,
     pcm: Vec<i16>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl std::fmt::Debug for WebRtcVad {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebRtcVad")
@@ -73,6 +93,7 @@ impl std::fmt::Debug for WebRtcVad {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn webrtc_mode(mode: VadMode) -> webrtc_vad::VadMode {
     match mode {
         VadMode::Quality => webrtc_vad::VadMode::Quality,
@@ -82,6 +103,7 @@ fn webrtc_mode(mode: VadMode) -> webrtc_vad::VadMode {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl WebRtcVad {
     /// A detector at 16 kHz in `mode`.
     pub fn new(mode: VadMode) -> Self {
@@ -105,6 +127,7 @@ fn check_frame(frame: &[f32]) -> Result<()> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Vad for WebRtcVad {
     fn is_voiced(&mut self, frame: &[f32]) -> Result<bool> {
         check_frame(frame)?;
@@ -119,6 +142,79 @@ impl Vad for WebRtcVad {
 
     fn reset(&mut self) {
         *self = WebRtcVad::new(self.mode);
+    }
+}
+
+/// earshot's detector (a small network on log-mel features, trained by
+/// pyke), which scores 256 samples (16 ms) at a time: a frame is voiced when
+/// the last score it completed reaches [`EarshotVad::threshold`] (a 10 ms
+/// frame that completes none keeps the score before it).
+pub struct EarshotVad {
+    inner: Box<earshot::Detector>,
+    /// Samples not yet scored, as 16-bit PCM (fewer than 256 between frames).
+    pending: Vec<i16>,
+    score: f32,
+    /// Scores at or above this are speech (0 to 1; earshot suggests 0.5).
+    pub threshold: f32,
+}
+
+impl std::fmt::Debug for EarshotVad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EarshotVad")
+            .field("score", &self.score)
+            .field("threshold", &self.threshold)
+            .finish()
+    }
+}
+
+/// The samples earshot scores at once.
+pub const EARSHOT_BLOCK: usize = 256;
+
+impl Default for EarshotVad {
+    fn default() -> Self {
+        EarshotVad::new()
+    }
+}
+
+impl EarshotVad {
+    /// A detector at earshot's suggested threshold, 0.5.
+    pub fn new() -> Self {
+        EarshotVad {
+            inner: earshot::Detector::default_boxed(),
+            pending: Vec::with_capacity(EARSHOT_BLOCK + FrameSize::Ms30.samples()),
+            score: 0.0,
+            threshold: 0.5,
+        }
+    }
+
+    /// The last score (0 to 1).
+    pub fn score(&self) -> f32 {
+        self.score
+    }
+}
+
+impl Vad for EarshotVad {
+    fn is_voiced(&mut self, frame: &[f32]) -> Result<bool> {
+        check_frame(frame)?;
+        // The same saturating conversion as the WebRTC detector's (NaN is
+        // 0): earshot's f32 entry point asserts its input is within [-1, 1].
+        self.pending
+            .extend(frame.iter().map(|&x| (x * 32768.0) as i16));
+        let mut done = 0;
+        while self.pending.len() - done >= EARSHOT_BLOCK {
+            self.score = self
+                .inner
+                .predict_i16(&self.pending[done..done + EARSHOT_BLOCK]);
+            done += EARSHOT_BLOCK;
+        }
+        self.pending.drain(..done);
+        Ok(self.score >= self.threshold)
+    }
+
+    fn reset(&mut self) {
+        self.inner.reset();
+        self.pending.clear();
+        self.score = 0.0;
     }
 }
 
@@ -244,6 +340,25 @@ mod tests {
         assert!(v.is_voiced(&[]).is_err());
         assert!(v.is_voiced(&[0.0; 100]).is_err());
         assert!(v.is_voiced(&[f32::NAN; 160]).is_ok());
+    }
+
+    #[test]
+    fn earshot_takes_any_frame_size_and_bad_samples_without_panicking() {
+        let mut v = EarshotVad::new();
+        assert!(v.is_voiced(&[]).is_err());
+        assert!(v.is_voiced(&[0.0; 256]).is_err());
+        // NaN, infinities and samples past full scale saturate, as WebRTC's.
+        for x in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.0, -3.0] {
+            for n in [160, 320, 480] {
+                assert!(v.is_voiced(&vec![x; n]).is_ok());
+            }
+        }
+        // Silence is not speech; the pending samples stay under one block.
+        v.reset();
+        for n in [160, 320, 480, 160] {
+            assert!(!v.is_voiced(&vec![0.0; n]).unwrap());
+            assert!(v.pending.len() < EARSHOT_BLOCK);
+        }
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! `ainima serve-web`: the browser app (built by `scripts/build-web`) on
+//! loopback. Only the app's own files are served: plain names in its folder
+//! (no `..`, no hidden files, nothing outside it after links are followed),
+//! with the headers a page needs for WebAssembly threads later (cross-origin
+//! isolation) and none of a directory listing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ainima_agent::http::{Request, Response, Server};
+use anyhow::{Context, Result, bail};
+
+/// The files every built app has.
+const NEEDED: [&str; 3] = ["index.html", "ainima_web.js", "ainima_web_bg.wasm"];
+
+/// Where `scripts/build-web` puts the app for the binary at `exe`:
+/// `target/web` beside `target/release/ainima`.
+pub fn default_dir(exe: &Path) -> Option<PathBuf> {
+    Some(exe.parent()?.parent()?.join("web"))
+}
+
+/// Serves `dir` on `127.0.0.1:port` (0: any free port), writes the URL as
+/// the first line of `out`, and serves until the process is stopped.
+pub fn serve(dir: &Path, port: u16, out: &mut dyn Write) -> Result<()> {
+    let server = start(dir, port)?;
+    writeln!(out, "{}/", server.url())?;
+    out.flush()?;
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The server, started.
+pub fn start(dir: &Path, port: u16) -> Result<Server> {
+    for f in NEEDED {
+        if !dir.join(f).is_file() {
+            bail!(
+                "{} has no {f}: build the app first (scripts/build-web), or name its folder with --dir",
+                dir.display()
+            );
+        }
+    }
+    let root = dir
+        .canonicalize()
+        .with_context(|| dir.display().to_string())?;
+    Server::start(&format!("127.0.0.1:{port}"), move |req| answer(&root, req))
+        .with_context(|| format!("listening on 127.0.0.1:{port}"))
+}
+
+fn status(code: u16, text: &str) -> Response {
+    Response {
+        status: code,
+        content_type: "text/plain; charset=utf-8".into(),
+        body: text.as_bytes().to_vec(),
+        headers: Vec::new(),
+    }
+}
+
+/// The content type by extension; `None` for what the app never serves.
+fn content_type(name: &str) -> Option<&'static str> {
+    Some(match name.rsplit_once('.')?.1 {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "wasm" => "application/wasm",
+        "json" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "nlu" => "application/octet-stream",
+        _ => return None,
+    })
+}
+
+/// The file a request path names, if it is one of the app's: `/` is
+/// `index.html`; every segment a plain name.
+pub fn file_of(path: &str) -> Option<String> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let rel = path.strip_prefix('/')?;
+    let rel = if rel.is_empty() { "index.html" } else { rel };
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    rel.split('/').all(plain).then(|| rel.to_string())
+}
+
+fn answer(root: &Path, req: &Request) -> Response {
+    if req.method != "GET" {
+        return status(405, "only GET").with_header("Allow", "GET");
+    }
+    let Some(rel) = file_of(&req.path) else {
+        return status(404, "not found");
+    };
+    let Some(kind) = content_type(&rel) else {
+        return status(404, "not found");
+    };
+    // Links are followed, and what they reach must still be inside the app.
+    let file = match root.join(&rel).canonicalize() {
+        Ok(f) if f.starts_with(root) && f.is_file() => f,
+        _ => return status(404, "not found"),
+    };
+    let body = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(_) => return status(500, "unreadable"),
+    };
+    Response {
+        status: 200,
+        content_type: kind.into(),
+        body,
+        headers: Vec::new(),
+    }
+    .with_header("Cross-Origin-Opener-Policy", "same-origin")
+    .with_header("Cross-Origin-Embedder-Policy", "require-corp")
+    .with_header("X-Content-Type-Options", "nosniff")
+    .with_header("Cache-Control", "no-cache")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(path: &str, expect: Option<&str>) {
+        assert_eq!(file_of(path).as_deref(), expect, "{path}");
+    }
+
+    #[test]
+    fn only_plain_names_in_the_folder_are_files() {
+        check("/", Some("index.html"));
+        check("/?x=1", Some("index.html"));
+        check("/app.js", Some("app.js"));
+        check("/ainima_web_bg.wasm#x", Some("ainima_web_bg.wasm"));
+        check("/../etc/passwd", None);
+        check("/a/../../b", None);
+        check("/.git/config", None);
+        check("/%2e%2e/x", None);
+        check("//etc/passwd", None);
+        check("/a\\b", None);
+        check("app.js", None);
+        check("", None);
+    }
+}

@@ -1,0 +1,304 @@
+//! The browser app end to end: `ainima serve-web` serves what
+//! `scripts/build-web` built, Debian's headless chromium loads it (driven by
+//! playwright-core, tests/web/drive.cjs), a person types commands and the
+//! fake microphone plays a real recording. What the page does is held
+//! against what the native binary does with the same input.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ainima");
+
+/// What the test needs that `scripts/setup` and `scripts/build-web` make.
+struct Parts {
+    node_modules: PathBuf,
+    chromium: PathBuf,
+    data: PathBuf,
+}
+
+fn parts() -> Option<Parts> {
+    let app = Path::new(BIN).parent()?.parent()?.join("web");
+    if !app.join("ainima_web_bg.wasm").is_file() {
+        return ainima_testkit::skip(format!(
+            "no browser app at {} (run scripts/build-web)",
+            app.display()
+        ));
+    }
+    let node_modules = ainima_testkit::setup_cache().join("npm/node_modules");
+    if !node_modules.join("playwright-core").is_dir() {
+        return ainima_testkit::skip(format!(
+            "no playwright-core in {} (run scripts/setup)",
+            node_modules.display()
+        ));
+    }
+    let chromium = PathBuf::from(
+        std::env::var_os("AINIMA_CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into()),
+    );
+    if !chromium.is_file() {
+        return ainima_testkit::skip(format!(
+            "no chromium at {} (run scripts/setup)",
+            chromium.display()
+        ));
+    }
+    Some(Parts {
+        node_modules,
+        chromium,
+        data: ainima_testkit::data_dir()?,
+    })
+}
+
+/// `ainima serve-web` on a free port, stopped when dropped.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(home: &Path) -> Served {
+    let mut child = Command::new(BIN)
+        .args(["serve-web", "--port", "0"])
+        .env("AINIMA_HOME", home)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ainima serve-web starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("its output"))
+        .read_line(&mut line)
+        .expect("it says where it listens");
+    let url = line.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+    Served { child, url }
+}
+
+/// Runs the page through `plan` (tests/web/drive.cjs): what it did.
+fn drive(p: &Parts, plan: &Value, dir: &Path) -> Value {
+    let file = dir.join("plan.json");
+    std::fs::write(&file, plan.to_string()).expect("writes the plan");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/web/drive.cjs");
+    let o = Command::new("node")
+        .arg(&script)
+        .arg(&file)
+        .env("NODE_PATH", &p.node_modules)
+        .env("AINIMA_CHROMIUM", &p.chromium)
+        .output()
+        .expect("node runs");
+    assert!(
+        o.status.success(),
+        "the page's driver failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("the driver writes JSON")
+}
+
+/// Lines of JSON, parsed.
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// `v` with every number as a float: JavaScript reads `300.0` as `300`.
+fn numbers(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => json!(n.as_f64()),
+        Value::Array(a) => Value::Array(a.iter().map(numbers).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), numbers(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A skill of the host page's: its own tool paints the page.
+const PAGE_SKILL: &str = r#"
+[intents.page_paint]
+description = "Paint the page"
+templates = ["paint the page {color}"]
+required = ["color"]
+replies = ["The page is {color}."]
+action = "page.paint"
+
+[lists.color]
+values = ["blue", "green", "red"]
+"#;
+
+/// Typed commands whose turns do not depend on the time of day: templates,
+/// the dialogue's questions, the built-in tools, and paraphrases only the
+/// understanding model reads.
+const TYPED: [&str; 12] = [
+    "set a timer for five minutes",
+    "what is two plus two",
+    "add milk to my shopping list",
+    "why",
+    "set a timer",
+    "ten seconds",
+    "could you please switch the kitchen light on for me",
+    "go back to the previous song",
+    "kitchen light to fifty percent",
+    "yes",
+    "make me a large cappuccino with two extra shots please",
+    "yes",
+];
+
+/// The lines of [`TYPED`] only the understanding model reads (`source`
+/// "both": the model proposed, the rules validated).
+const MODEL_READ: [usize; 2] = [7, 8];
+
+fn check_segments(got: &Value, expect: &[Value], tolerance: f64, what: &str) {
+    let got = got.as_array().expect("segments");
+    assert_eq!(
+        got.len(),
+        expect.len(),
+        "{what}: {got:?} against {expect:?}"
+    );
+    for (g, e) in got.iter().zip(expect) {
+        for k in ["start", "end"] {
+            let (g, e) = (g[k].as_f64().unwrap(), e[k].as_f64().unwrap());
+            assert!(
+                (g - e).abs() <= tolerance,
+                "{what}: {k} {g} s in the page, {e} s natively"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_page_hears_understands_and_acts_as_the_native_binary_does() {
+    let Some(p) = parts() else { return };
+    let dir = ainima_testkit::temp_dir("web");
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join("config")).expect("a home");
+    // The native side: earshot as the detector, as in the page.
+    std::fs::write(
+        home.join("config/ainima.toml"),
+        "[endpointer]\nvad = \"earshot\"\n",
+    )
+    .expect("writes the configuration");
+    let served = serve(&home);
+    let mic = p.data.join("speech/rhino/test_within_context.wav");
+    let files = [
+        p.data.join("speech/deepspeech/LDC93S1.wav"),
+        p.data
+            .join("speech-to-phrase/en/close the Kitchen windows.wav"),
+        mic.clone(),
+    ];
+    let plan = json!({
+        "url": served.url,
+        "mic": mic,
+        "mic_seconds": 7.1,
+        "mic_segments": 1,
+        "typed": TYPED,
+        "files": files,
+        "endpointer": "vad = \"earshot\"",
+        "page_tool": {"skills": PAGE_SKILL, "said": ["paint the page blue", "yes"]},
+    });
+    let page = drive(&p, &plan, &dir);
+    let errors: Vec<&Value> = page["console"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l.as_str()
+                .is_some_and(|l| l.starts_with("error") || l.starts_with("pageerror"))
+        })
+        .collect();
+    assert!(errors.is_empty(), "the page's console: {errors:?}");
+    assert_eq!(page["status"], "Ready: type a command, or listen.");
+    assert_eq!(page["model_loaded"], true, "{:?}", page["console"]);
+
+    // Typed: the same turns as `ainima chat --json` (the same seed; the
+    // page's clock is the browser's, and no line here asks the time).
+    let native = ainima_testkit::ainima_stdin(
+        BIN,
+        &home,
+        &["chat", "--json", "--seed", "0", "--time-zone", "UTC"],
+        &TYPED.join("\n"),
+    );
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    let native = json_lines(&native.stdout);
+    let turns = page["turns"].as_array().expect("the page's turns");
+    assert_eq!(turns.len(), TYPED.len(), "{turns:?}");
+    for (i, (got, expect)) in turns.iter().zip(&native).enumerate() {
+        assert_eq!(numbers(got), numbers(expect), "turn {i}: {:?}", TYPED[i]);
+    }
+    for i in MODEL_READ {
+        assert_eq!(turns[i]["source"], "both", "{:?}: {}", TYPED[i], turns[i]);
+    }
+    // Shown as a person reads it.
+    let log: Vec<&str> = page["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(log.contains(&"ainima: Timer set for 5 minutes."), "{log:?}");
+    assert!(
+        log.contains(&"timer.start {\"duration\":{\"seconds\":300}}: done"),
+        "{log:?}"
+    );
+
+    // Audio files: the same segments as `ainima segments --json`.
+    for (f, got) in files.iter().zip(page["file_segments"].as_array().unwrap()) {
+        let o = ainima_testkit::ainima_ok(BIN, &home, &["segments", "--json", f.to_str().unwrap()]);
+        let expect = json_lines(&o.stdout);
+        assert!(!expect.is_empty(), "{}: no speech natively", f.display());
+        check_segments(got, &expect, 0.0, &f.display().to_string());
+    }
+    assert!(
+        page["bad_audio"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("audio: ")),
+        "{:?}",
+        page["bad_audio"]
+    );
+
+    // The page's own tool: asked first, run only on yes.
+    let tool = &page["page_tool"];
+    let first = &tool["turns"][0];
+    assert_eq!(first["calls"][0]["status"], "awaiting approval", "{first}");
+    assert_eq!(tool["painted"][0], Value::Null, "painted before approval");
+    let second = &tool["turns"][1];
+    assert_eq!(second["calls"][0]["status"], "done", "{second}");
+    assert_eq!(second["calls"][0]["detail"], json!({"painted": "blue"}));
+    assert_eq!(tool["painted"][1], "blue");
+
+    // The microphone (chromium's fake device playing the recording, resampled
+    // by the browser): the utterance native finds, within 0.3 s at each end
+    // (the browser's resampling, and its capture starts before the page
+    // listens).
+    let o = ainima_testkit::ainima_ok(BIN, &home, &["segments", "--json", mic.to_str().unwrap()]);
+    check_segments(
+        &page["mic_segments"],
+        &json_lines(&o.stdout),
+        0.3,
+        "the microphone",
+    );
+}
+
+#[test]
+fn serve_web_refuses_a_folder_without_the_app() {
+    let dir = ainima_testkit::temp_dir("web-empty");
+    let o = ainima_testkit::ainima(
+        BIN,
+        &dir,
+        &["serve-web", "--port", "0", "--dir", dir.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("has no index.html: build the app first (scripts/build-web)"),
+        "{e}"
+    );
+}
