@@ -224,3 +224,47 @@ fn malformed_scenarios_and_options_are_clear_errors() {
         text(&o.stderr)
     );
 }
+
+/// Every file below `dir`.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_below(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_leaves_no_outbox_behind() {
+    // Regression: every run left one outbox database a scenario in the
+    // home's cache (1,491 files after a few days of CI).
+    let Some(home) = ainima_testkit::model_home(env!("CARGO_BIN_EXE_ainima"), "ttdd-scratch")
+    else {
+        return;
+    };
+    let dir = suite(
+        &home,
+        "one",
+        &[("clock.yaml", CLOCK), ("light.yaml", LIGHT)],
+    );
+    let o = ainima(
+        &home,
+        &[
+            "ttdd",
+            "run",
+            dir.to_str().expect("path"),
+            "--deterministic",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let left = files_below(&home.join("cache/ttdd"));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -93,8 +93,9 @@ fn drive(p: &Parts, plan: &Value, dir: &Path) -> Value {
         .expect("node runs");
     assert!(
         o.status.success(),
-        "the page's driver failed: {}",
-        String::from_utf8_lossy(&o.stderr)
+        "the page's driver failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
     );
     serde_json::from_slice(&o.stdout).expect("the driver writes JSON")
 }
@@ -173,8 +174,10 @@ fn check_segments(got: &Value, expect: &[Value], tolerance: f64, what: &str) {
 #[test]
 fn the_page_hears_understands_and_acts_as_the_native_binary_does() {
     let Some(p) = parts() else { return };
+    let Some(home) = ainima_testkit::model_home(BIN, "web") else {
+        return;
+    };
     let dir = ainima_testkit::temp_dir("web");
-    let home = dir.join("home");
     std::fs::create_dir_all(home.join("config")).expect("a home");
     // The native side: earshot as the detector, as in the page.
     std::fs::write(
@@ -183,17 +186,23 @@ fn the_page_hears_understands_and_acts_as_the_native_binary_does() {
     )
     .expect("writes the configuration");
     let served = serve(&home);
-    let mic = p.data.join("speech/rhino/test_within_context.wav");
+    // The command after a second of silence: the page's clock starts with
+    // the first sample its microphone gives, the file's with its first, and
+    // the browser's capture starts a little before the page listens.
+    let mic = padded(
+        &p.data
+            .join("speech-to-phrase/en/start a timer for 10 minutes and 20 seconds.wav"),
+        &dir.join("command.wav"),
+    );
     let files = [
         p.data.join("speech/deepspeech/LDC93S1.wav"),
-        p.data
-            .join("speech-to-phrase/en/close the Kitchen windows.wav"),
+        p.data.join("speech/rhino/test_within_context.wav"),
         mic.clone(),
     ];
     let plan = json!({
         "url": served.url,
         "mic": mic,
-        "mic_seconds": 7.1,
+        "mic_seconds": 5.0,
         "mic_segments": 1,
         "typed": TYPED,
         "files": files,
@@ -285,6 +294,93 @@ fn the_page_hears_understands_and_acts_as_the_native_binary_does() {
         0.3,
         "the microphone",
     );
+
+    // Whisper in the page: the words native `transcribe` reads in the file,
+    // and the intent and tool calls native `run` makes of it.
+    assert_eq!(
+        page["speech"]["name"], "whisper-tiny.en",
+        "{}",
+        page["speech"]
+    );
+    let heard = page["heard"].as_array().expect("heard");
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    let o = ainima_testkit::ainima_ok(BIN, &home, &["transcribe", "--json", mic.to_str().unwrap()]);
+    let native = &json_lines(&o.stdout)[0];
+    assert_eq!(
+        words(heard[0]["text"].as_str().unwrap_or_default()),
+        words(native["text"].as_str().unwrap_or_default()),
+        "the page heard {}, native {}",
+        heard[0]["text"],
+        native["text"]
+    );
+    let events = dir.join("events.jsonl");
+    ainima_testkit::ainima_ok(
+        BIN,
+        &home,
+        &[
+            "run",
+            "--input",
+            mic.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+            "--deterministic",
+            "--quiet",
+        ],
+    );
+    let events = json_lines(&std::fs::read(&events).expect("the events"));
+    let intents: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "intent")
+        .map(|e| &e["intent"])
+        .collect();
+    let calls: Vec<Value> = events
+        .iter()
+        .filter(|e| e["type"] == "tool_call")
+        .map(|e| numbers(&json!([e["tool"], e["args"]])))
+        .collect();
+    let spoken = page["spoken_turns"].as_array().expect("spoken turns");
+    let page_intents: Vec<&Value> = spoken.iter().map(|t| &t["intent"]).collect();
+    let page_calls: Vec<Value> = spoken
+        .iter()
+        .flat_map(|t| t["calls"].as_array().cloned().unwrap_or_default())
+        .map(|c| numbers(&json!([c["tool"], c["args"]])))
+        .collect();
+    assert_eq!(page_intents, intents, "intents");
+    assert_eq!(page_calls, calls, "tool calls");
+    assert!(!calls.is_empty(), "the recording asks for a timer");
+}
+
+/// `wav` after one second of silence, written to `to`.
+fn padded(wav: &Path, to: &Path) -> PathBuf {
+    let mut r = hound::WavReader::open(wav).expect("reads the recording");
+    let spec = r.spec();
+    assert_eq!(
+        spec.sample_format,
+        hound::SampleFormat::Int,
+        "{}",
+        wav.display()
+    );
+    let samples: Vec<i32> = r.samples::<i32>().map(|s| s.expect("a sample")).collect();
+    let mut w = hound::WavWriter::create(to, spec).expect("writes the copy");
+    let silence = spec.sample_rate as usize * usize::from(spec.channels);
+    for s in std::iter::repeat_n(0, silence).chain(samples) {
+        w.write_sample(s).expect("a sample");
+    }
+    w.finalize().expect("writes the copy");
+    to.to_path_buf()
+}
+
+/// Lower-case words without punctuation.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 #[test]

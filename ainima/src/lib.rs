@@ -7,6 +7,7 @@
 
 mod error;
 pub mod session;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod store;
 pub mod stt;
 pub mod tts;

@@ -279,6 +279,11 @@ enum Command {
         /// The built app (default: target/web beside this binary's folder).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// The installed speech model the page's recogniser loads (default:
+        /// the only one, or whisper-tiny.en; none installed: the page takes
+        /// typed commands only).
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Benchmarks, side by side with peers measured in the same run.
     Bench {
@@ -1322,7 +1327,7 @@ fn run(cli: Cli) -> Result<()> {
                 std::process::exit(1);
             }
         }
-        Command::ServeWeb { port, dir } => {
+        Command::ServeWeb { port, dir, model } => {
             let dir = match dir {
                 Some(d) => d,
                 None => std::env::current_exe()
@@ -1330,7 +1335,20 @@ fn run(cli: Cli) -> Result<()> {
                     .and_then(|e| web::default_dir(&e))
                     .context("no folder for the app: name it with --dir")?,
             };
-            web::serve(&dir, port, &mut out)?
+            let store = ainima::store::Store::new(&home.models);
+            let name = pick_model(&store, model.as_deref())?;
+            let model = match store.installed(&name) {
+                Ok(dir) => Some(web::Model { name, dir }),
+                // Named: it must be there. Not named: typed commands only.
+                Err(e) if model.is_some() => return Err(e.into()),
+                Err(_) => {
+                    eprintln!(
+                        "no speech model installed (`ainima models import`): the page takes typed commands only"
+                    );
+                    None
+                }
+            };
+            web::serve(&dir, model, port, &mut out)?
         }
         Command::Demo { model } => {
             let dir = model_dir(&home, model.as_deref())?;

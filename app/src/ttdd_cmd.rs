@@ -104,6 +104,13 @@ pub fn run(
         }
     }
     std::fs::create_dir_all(scratch).with_context(|| scratch.display().to_string())?;
+    // The scenarios' outboxes, removed with the run (regression: every run
+    // left one database a scenario behind, 1,491 files in the cache here).
+    let run_dir = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(scratch)
+        .with_context(|| scratch.display().to_string())?;
+    let scratch = run_dir.path();
     let counter = AtomicUsize::new(0);
     let disable = args.disable.clone();
     let factory =
@@ -111,7 +118,7 @@ pub fn run(
             // Messages go to an outbox of the scenario's own, for a webhook that
             // is not there: the network is down, the outbox keeps them.
             let n = counter.fetch_add(1, Ordering::SeqCst);
-            let db = scratch.join(format!("outbox-{}-{n}.redb", std::process::id()));
+            let db = scratch.join(format!("outbox-{n}.redb"));
             let outbox = ainima_agent::outbox::Outbox::open(&db)
                 .map_err(|e| ainima::Error::Config(e.to_string()))?;
             let messages = Some((Arc::new(outbox), "http://127.0.0.1:9/offline".to_string()));

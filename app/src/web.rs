@@ -1,8 +1,9 @@
 //! `ainima serve-web`: the browser app (built by `scripts/build-web`) on
-//! loopback. Only the app's own files are served: plain names in its folder
-//! (no `..`, no hidden files, nothing outside it after links are followed),
-//! with the headers a page needs for WebAssembly threads later (cross-origin
-//! isolation) and none of a directory listing.
+//! loopback, and an installed speech model for the page's recogniser under
+//! `/model/`. Only those files are served: plain names in the app's folder
+//! (no `..`, no hidden files, nothing outside it after links are followed)
+//! and the model's four files by name, with the headers a page needs for
+//! WebAssembly threads later (cross-origin isolation) and no listing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,13 @@ use ainima_agent::http::{Request, Response, Server};
 use anyhow::{Context, Result, bail};
 
 /// The files every built app has.
-const NEEDED: [&str; 3] = ["index.html", "ainima_web.js", "ainima_web_bg.wasm"];
+const NEEDED: [&str; 5] = [
+    "index.html",
+    "ainima_web.js",
+    "ainima_web_bg.wasm",
+    "ainima_recognizer.js",
+    "ainima_recognizer_bg.wasm",
+];
 
 /// Where `scripts/build-web` puts the app for the binary at `exe`:
 /// `target/web` beside `target/release/ainima`.
@@ -19,10 +26,28 @@ pub fn default_dir(exe: &Path) -> Option<PathBuf> {
     Some(exe.parent()?.parent()?.join("web"))
 }
 
-/// Serves `dir` on `127.0.0.1:port` (0: any free port), writes the URL as
-/// the first line of `out`, and serves until the process is stopped.
-pub fn serve(dir: &Path, port: u16, out: &mut dyn Write) -> Result<()> {
-    let server = start(dir, port)?;
+/// The files of an installed model the page's recogniser reads.
+pub const MODEL_FILES: [&str; 4] = [
+    "config.json",
+    "ainima.json",
+    "tokenizer.json",
+    "model.safetensors",
+];
+
+/// An installed speech model to serve: its name and folder.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The store's name for it (`whisper-tiny.en`).
+    pub name: String,
+    /// Its folder.
+    pub dir: PathBuf,
+}
+
+/// Serves `dir` (and `model` under `/model/`) on `127.0.0.1:port` (0: any
+/// free port), writes the URL as the first line of `out`, and serves until
+/// the process is stopped.
+pub fn serve(dir: &Path, model: Option<Model>, port: u16, out: &mut dyn Write) -> Result<()> {
+    let server = start(dir, model, port)?;
     writeln!(out, "{}/", server.url())?;
     out.flush()?;
     loop {
@@ -31,7 +56,7 @@ pub fn serve(dir: &Path, port: u16, out: &mut dyn Write) -> Result<()> {
 }
 
 /// The server, started.
-pub fn start(dir: &Path, port: u16) -> Result<Server> {
+pub fn start(dir: &Path, model: Option<Model>, port: u16) -> Result<Server> {
     for f in NEEDED {
         if !dir.join(f).is_file() {
             bail!(
@@ -43,8 +68,10 @@ pub fn start(dir: &Path, port: u16) -> Result<Server> {
     let root = dir
         .canonicalize()
         .with_context(|| dir.display().to_string())?;
-    Server::start(&format!("127.0.0.1:{port}"), move |req| answer(&root, req))
-        .with_context(|| format!("listening on 127.0.0.1:{port}"))
+    Server::start(&format!("127.0.0.1:{port}"), move |req| {
+        answer(&root, model.as_ref(), req)
+    })
+    .with_context(|| format!("listening on 127.0.0.1:{port}"))
 }
 
 fn status(code: u16, text: &str) -> Response {
@@ -87,20 +114,39 @@ pub fn file_of(path: &str) -> Option<String> {
     rel.split('/').all(plain).then(|| rel.to_string())
 }
 
-fn answer(root: &Path, req: &Request) -> Response {
+fn answer(root: &Path, model: Option<&Model>, req: &Request) -> Response {
     if req.method != "GET" {
         return status(405, "only GET").with_header("Allow", "GET");
     }
     let Some(rel) = file_of(&req.path) else {
         return status(404, "not found");
     };
-    let Some(kind) = content_type(&rel) else {
-        return status(404, "not found");
-    };
-    // Links are followed, and what they reach must still be inside the app.
-    let file = match root.join(&rel).canonicalize() {
-        Ok(f) if f.starts_with(root) && f.is_file() => f,
-        _ => return status(404, "not found"),
+    let (file, kind) = if let Some(name) = rel.strip_prefix("model/") {
+        // What the page's recogniser fetches: the list, then the files.
+        let Some(m) = model else {
+            return status(404, "no speech model: serve-web --model NAME");
+        };
+        if name == "index.json" {
+            let index = serde_json::json!({"name": m.name, "files": MODEL_FILES});
+            return Response::json(200, &index).with_header("Cache-Control", "no-cache");
+        }
+        if !MODEL_FILES.contains(&name) {
+            return status(404, "not found");
+        }
+        let file = m.dir.join(name);
+        if !file.is_file() {
+            return status(404, "not found");
+        }
+        (file, "application/octet-stream")
+    } else {
+        let Some(kind) = content_type(&rel) else {
+            return status(404, "not found");
+        };
+        // Links are followed, and what they reach must still be inside the app.
+        match root.join(&rel).canonicalize() {
+            Ok(f) if f.starts_with(root) && f.is_file() => (f, kind),
+            _ => return status(404, "not found"),
+        }
     };
     let body = match std::fs::read(&file) {
         Ok(b) => b,

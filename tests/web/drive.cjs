@@ -3,7 +3,9 @@
 // JSON object. Usage: node drive.cjs PLAN.json (NODE_PATH: node_modules
 // holding playwright-core). The plan: {url, mic (a WAV, fed as the
 // microphone), mic_seconds, mic_segments, typed: [lines], files: [audio
-// files], endpointer (TOML), page_tool: {skills, said: [lines]}}.
+// files], endpointer (TOML), page_tool: {skills, said: [lines]}, ready_runs}:
+// every part but url is optional. ready_runs loads the page that many times
+// more and gives each time to ready (BENCHMARKS.md).
 const fs = require("fs");
 const { chromium } = require("playwright-core");
 
@@ -16,7 +18,7 @@ async function main() {
       "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync",
       "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${plan.mic}%noloop`,
+      ...(plan.mic ? [`--use-file-for-fake-audio-capture=${plan.mic}%noloop`] : []),
       "--autoplay-policy=no-user-gesture-required",
     ],
   });
@@ -30,60 +32,98 @@ async function main() {
     await page.waitForFunction(() => window.ainimaReadyMs !== undefined, null, { timeout: 60000 });
     out.load_ms = Date.now() - t0;
     out.ready_ms = await page.evaluate(() => window.ainimaReadyMs);
+    out.model_ms = await page.evaluate(() => window.ainimaModelMs);
+    if (plan.ready_runs) {
+      out.ready_runs = [];
+      for (let i = 0; i < plan.ready_runs; i++) {
+        await page.reload();
+        await page.waitForFunction(() => window.ainimaReadyMs !== undefined, null, { timeout: 60000 });
+        out.ready_runs.push(await page.evaluate(() => ({ ready_ms: window.ainimaReadyMs, model_ms: window.ainimaModelMs })));
+      }
+    }
     out.status = await page.textContent("#status");
     out.model_loaded = await page.evaluate(() => window.ainimaModel !== null);
 
-    // Typed, as a person types: the box, then Enter.
-    for (const line of plan.typed) {
-      await page.fill("#say", line);
-      await page.press("#say", "Enter");
-    }
-    out.turns = await page.evaluate(() => window.ainimaTurns);
-    out.log = await page.$$eval("#log p", (ps) => ps.map((p) => p.textContent));
-
-    // Audio files through the page's front end.
-    out.file_segments = await page.evaluate(({ files, endpointer }) => {
-      const a = new window.Ainima(0, undefined);
-      a.setEndpointer(endpointer);
-      return files.map((b64) => JSON.parse(a.segments(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)))));
-    }, { files: plan.files.map((f) => fs.readFileSync(f).toString("base64")), endpointer: plan.endpointer });
-    out.bad_audio = await page.evaluate(() => {
-      try { new window.Ainima(0, undefined).segments(new Uint8Array([82, 73, 70, 70, 1, 2])); return "no error"; }
-      catch (e) { return String(e.message); }
-    });
-
-    // The host page's own tool, behind the agent's approval.
-    out.page_tool = await page.evaluate(({ skills, said }) => {
-      const a = new window.Ainima(0, skills);
-      a.registerTool({
-        name: "page.paint",
-        description: "Paints the page in a colour.",
-        parameters: { type: "object", properties: { color: { type: "string" } }, required: ["color"], additionalProperties: false },
-        annotations: { destructiveHint: true },
-      }, (args) => { document.body.dataset.painted = args.color; return { painted: args.color }; });
-      const turns = [];
-      const painted = [];
-      for (const s of said) {
-        turns.push(JSON.parse(a.hear(s, Date.now(), 0)));
-        painted.push(document.body.dataset.painted || null);
-      }
-      return { turns, painted };
-    }, plan.page_tool);
-
-    // The microphone: the fake device plays the WAV once.
-    await page.click("#listen");
-    const deadline = Date.now() + (plan.mic_seconds + 5) * 1000;
-    while (Date.now() < deadline) {
-      const ends = await page.evaluate(() => window.ainimaSegments.filter((s) => s.end !== undefined).length);
-      if (ends >= plan.mic_segments) break;
-      await page.waitForTimeout(200);
-    }
-    out.mic_segments = await page.evaluate(() => window.ainimaSegments.filter((s) => s.end !== undefined));
-    out.mic_text = await page.textContent("#mic");
+    if (plan.typed) await typed(page, plan, out);
+    if (plan.files) await files(page, plan, out);
+    if (plan.page_tool) out.page_tool = await page.evaluate(pageTool, plan.page_tool);
+    if (plan.mic) await microphone(page, plan, out);
+  } catch (e) {
+    // What the page said before it failed, with the failure.
+    out.error = e.stack || String(e);
   } finally {
     await browser.close();
   }
   process.stdout.write(JSON.stringify(out));
+  if (out.error) process.exit(1);
+}
+
+// Typed, as a person types: the box, then Enter.
+async function typed(page, plan, out) {
+  for (const line of plan.typed) {
+    await page.fill("#say", line);
+    await page.press("#say", "Enter");
+  }
+  out.turns = await page.evaluate(() => window.ainimaTurns);
+  out.log = await page.$$eval("#log p", (ps) => ps.map((p) => p.textContent));
+}
+
+// Audio files through the page's front end, and one that is not audio.
+async function files(page, plan, out) {
+  out.file_segments = await page.evaluate(({ files, endpointer }) => {
+    const a = new window.Ainima(0, undefined);
+    a.setEndpointer(endpointer);
+    return files.map((b64) => JSON.parse(a.segments(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)))));
+  }, { files: plan.files.map((f) => fs.readFileSync(f).toString("base64")), endpointer: plan.endpointer });
+  out.bad_audio = await page.evaluate(() => {
+    try {
+      new window.Ainima(0, undefined).segments(new Uint8Array([82, 73, 70, 70, 1, 2]));
+      return "no error";
+    } catch (e) {
+      return String(e.message);
+    }
+  });
+}
+
+// The host page's own tool, behind the agent's approval (runs in the page).
+function pageTool({ skills, said }) {
+  const a = new window.Ainima(0, skills);
+  a.registerTool({
+    name: "page.paint",
+    description: "Paints the page in a colour.",
+    parameters: {
+      type: "object", properties: { color: { type: "string" } }, required: ["color"], additionalProperties: false,
+    },
+    annotations: { destructiveHint: true },
+  }, (args) => { document.body.dataset.painted = args.color; return { painted: args.color }; });
+  const turns = [];
+  const painted = [];
+  for (const s of said) {
+    turns.push(JSON.parse(a.hear(s, Date.now(), 0)));
+    painted.push(document.body.dataset.painted || null);
+  }
+  return { turns, painted };
+}
+
+// The microphone: the fake device plays the WAV once, once the speech model
+// is loaded; what was heard, recognised and done.
+async function microphone(page, plan, out) {
+  await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });
+  out.speech = await page.evaluate(() => window.ainimaSpeech);
+  const before = await page.evaluate(() => window.ainimaTurns.length);
+  await page.click("#listen");
+  const deadline = Date.now() + (plan.mic_seconds + 60) * 1000;
+  while (Date.now() < deadline) {
+    const [ends, heard] = await page.evaluate(() => [
+      window.ainimaSegments.filter((s) => s.end !== undefined).length, window.ainimaHeard.length,
+    ]);
+    if (ends >= plan.mic_segments && heard >= (out.speech.name ? plan.mic_segments : 0)) break;
+    await page.waitForTimeout(200);
+  }
+  out.mic_segments = await page.evaluate(() => window.ainimaSegments.filter((s) => s.end !== undefined));
+  out.heard = await page.evaluate(() => window.ainimaHeard);
+  out.spoken_turns = await page.evaluate((n) => window.ainimaTurns.slice(n), before);
+  out.mic_text = await page.textContent("#mic");
 }
 
 main().catch((e) => { console.error(e.stack || String(e)); process.exit(1); });

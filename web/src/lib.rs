@@ -1,30 +1,30 @@
-//! Ainima in the browser: the same language core, dialogue, agent and
-//! audio front end as the native binary, compiled to WebAssembly for a page.
+//! Ainima in the browser: the same code as the native binary, compiled to
+//! WebAssembly for a page, as two modules built from this crate:
 //!
-//! [`Ainima`] is what the page holds (through wasm-bindgen): `hear` takes a
-//! sentence and answers as `ainima chat --json` does, acting through the
-//! agent (the built-in tools, the simulated coffee machine and robot, and
-//! the page's own tools from [`Ainima::register_tool`], every call gated by
-//! the agent's approvals); `segments` finds speech in an audio file as
-//! `ainima segments --json` does; `listen` takes the microphone's samples
-//! as they come and tells where speech starts and ends.
+//! - the assistant (feature `assistant`, the page's own thread):
+//!   [`assistant::Ainima`] takes typed or recognised sentences and answers
+//!   as `ainima chat --json` does, acting through the agent (the built-in
+//!   tools, the simulated coffee machine and robot, and the page's own
+//!   tools, every call gated by the agent's approvals), finds speech in
+//!   audio files as `ainima segments --json` does, and runs the microphone
+//!   through the same front end;
+//! - the recogniser (feature `recognizer`, a Web Worker):
+//!   [`recognizer::Recognizer`] is Whisper, as `ainima transcribe`.
 //!
+//! Two modules, so the page is ready to listen before Whisper's code and
+//! weights have arrived, and a page without speech loads only the first.
 //! Time comes from the page (`Date.now()`, passed in); nothing here reads a
 //! clock. The page's files (`www/`) and how they are built are in
 //! `scripts/build-web`.
 
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
-use ainima_agent::agent::Agent;
-use ainima_agent::approval::Source;
-use ainima_agent::tools::{Registry, ToolSpec};
-use ainima_audio::endpoint::{Config, EndpointEvent, Segmenter};
-use ainima_neurosymbolic::arbitrate::Thresholds;
-use ainima_neurosymbolic::{Assistant, Now};
-use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
+
+#[cfg(feature = "assistant")]
+pub mod assistant;
+#[cfg(feature = "recognizer")]
+pub mod recognizer;
 
 /// Errors the page sees: what went wrong, in one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,13 @@ pub enum Error {
     /// The audio could not be decoded or segmented: try another file.
     #[error("audio: {0}")]
     Audio(String),
+    /// The speech model's files are not a model (or not whole): choose
+    /// another, or fetch them again.
+    #[error("the speech model: {0}")]
+    Model(String),
+    /// Recognition failed on this audio: the next utterance may do.
+    #[error("recognition: {0}")]
+    Recognition(String),
 }
 
 impl From<Error> for JsValue {
@@ -44,262 +51,29 @@ impl From<Error> for JsValue {
     }
 }
 
-fn config(e: impl std::fmt::Display) -> Error {
+pub(crate) fn config(e: impl std::fmt::Display) -> Error {
     Error::Config(e.to_string())
 }
 
-/// The assistant in a page.
-#[wasm_bindgen]
-pub struct Ainima {
-    agent: Agent,
-    endpointer: Config,
-    live: Option<Segmenter>,
-    /// Samples the live segmenter has taken.
-    heard: u64,
-}
-
-impl std::fmt::Debug for Ainima {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ainima").finish_non_exhaustive()
-    }
-}
-
-/// A page's function as a tool. wasm32 without the atomics feature has one
-/// thread: the `Send` and `Sync` the registry asks of every tool hold.
-struct PageFunction(js_sys::Function);
-
-#[cfg(target_feature = "atomics")]
-compile_error!("a page's functions are called from one thread only: build without atomics");
-
-// SAFETY: see `PageFunction`: this build has exactly one thread.
-#[allow(unsafe_code)] // reason: a JS function is !Send, and there is no other thread to send it to
-unsafe impl Send for PageFunction {}
-// SAFETY: as above.
-#[allow(unsafe_code)] // reason: as above
-unsafe impl Sync for PageFunction {}
-
-impl PageFunction {
-    fn call(&self, args: &Value) -> Result<Value, String> {
-        let arg = js_sys::JSON::parse(&args.to_string()).map_err(|e| describe(&e))?;
-        let out = self
-            .0
-            .call1(&JsValue::NULL, &arg)
-            .map_err(|e| describe(&e))?;
-        if out.is_undefined() {
-            return Ok(Value::Null);
-        }
-        let text = js_sys::JSON::stringify(&out)
-            .map_err(|e| describe(&e))?
-            .as_string()
-            .unwrap_or_default();
-        serde_json::from_str(&text).map_err(|e| format!("the page's answer is not JSON: {e}"))
-    }
-}
-
 /// A thrown JS value in words.
-fn describe(e: &JsValue) -> String {
+#[cfg(feature = "assistant")]
+pub(crate) fn describe(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {
         return String::from(err.message());
     }
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
-#[wasm_bindgen]
-impl Ainima {
-    /// The built-in skills, and `skills` (a TOML skill file's text) if given;
-    /// `seed` picks among reply variants, as `ainima chat --seed`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(seed: u32, skills: Option<String>) -> Result<Ainima, Error> {
-        let mut catalog = ainima_fallbacks::builtin::catalog().map_err(config)?;
-        if let Some(text) = skills {
-            catalog.add_str("page", &text).map_err(config)?;
-        }
-        let assistant = Assistant::new(catalog.clone(), u64::from(seed)).map_err(config)?;
-        let mut registry = Registry::new();
-        let device: Arc<dyn ainima_agent::serial::LineDevice> =
-            Arc::new(ainima_agent::serial::Simulated);
-        ainima_agent::builtin::register(
-            &mut registry,
-            &ainima_agent::builtin::Wiring {
-                messages: None,
-                coffee: Some(device.clone()),
-                robot: Some(device),
-            },
-        )
-        .map_err(config)?;
-        ainima_agent::binding::check(&catalog, &registry).map_err(config)?;
-        let agent = Agent::new(assistant, registry);
-        let skills = catalog;
-        let check: ainima_agent::shared::ToolCheck = Arc::new(move |spec| {
-            ainima_agent::binding::check_tool(&skills, spec).map_err(|e| e.to_string())
-        });
-        *agent
-            .shared()
-            .check
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(check);
-        Ok(Ainima {
-            agent,
-            endpointer: Config::default(),
-            live: None,
-            heard: 0,
-        })
-    }
-
-    /// Registers the page's function `f` as the tool `spec` describes
-    /// (`{name, description, parameters, annotations}`, as an app gives at
-    /// the native endpoint). `f` gets the arguments object and returns the
-    /// result (JSON) or throws; the agent validates the arguments against
-    /// `parameters` and asks for approval first as its policy says.
-    #[wasm_bindgen(js_name = registerTool)]
-    pub fn register_tool(&mut self, spec: JsValue, f: js_sys::Function) -> Result<(), Error> {
-        let text = js_sys::JSON::stringify(&spec)
-            .map_err(|e| Error::Config(describe(&e)))?
-            .as_string()
-            .unwrap_or_default();
-        let spec: ToolSpec =
-            serde_json::from_str(&text).map_err(|e| config(format!("the tool's spec: {e}")))?;
-        let shared = self.agent.shared();
-        if let Some(check) = shared
-            .check
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            check(&spec).map_err(config)?;
-        }
-        let name = spec.name.clone();
-        let f = PageFunction(f);
-        self.agent
-            .registry()
-            .register(spec, move |args| f.call(args))
-            .map_err(config)?;
-        shared
-            .app_tools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name);
-        Ok(())
-    }
-
-    /// Lets the understanding model in `bytes` (a file from `ainima nlu
-    /// train`; the page ships the built-in one as `skills.nlu`) propose
-    /// what no template reads, the rules validating it, at the native
-    /// defaults' thresholds. A model that does not load is an error and
-    /// changes nothing: templates and rules go on alone.
-    #[wasm_bindgen(js_name = setModel)]
-    pub fn set_model(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let model = ainima_neurosymbolic::nlu::Nlu::from_bytes(bytes)
-            .map_err(|e| config(format!("the understanding model: {e}")))?;
-        self.agent
-            .assistant
-            .set_model(Some(Arc::new(model)), Thresholds::default());
-        Ok(())
-    }
-
-    /// The tools, as `[{name, description, parameters, annotations}]`.
-    pub fn tools(&self) -> String {
-        let specs: Vec<ToolSpec> = self.agent.registry().specs().cloned().collect();
-        serde_json::to_string(&specs).unwrap_or_else(|_| "[]".into())
-    }
-
-    /// One typed or recognised sentence at `unix_ms` (the page's clock),
-    /// `offset_minutes` east of UTC: the turn as `ainima chat --json` writes
-    /// it (the dialogue's fields, `reply`, `calls`).
-    pub fn hear(&mut self, text: &str, unix_ms: f64, offset_minutes: i32) -> String {
-        let (now, now_ms) = clock(unix_ms, offset_minutes);
-        let turn = self.agent.hear(text, Source::Typed, now, now_ms);
-        turn.to_json().to_string()
-    }
-
-    /// What the assistant has to tell meanwhile (timers that rang, approvals
-    /// answered, notices), as turns in a JSON array: call it every second or
-    /// so.
-    pub fn poll(&mut self, unix_ms: f64, offset_minutes: i32) -> String {
-        let (now, now_ms) = clock(unix_ms, offset_minutes);
-        let mut turns: Vec<Value> = self
-            .agent
-            .assistant
-            .due(now)
-            .into_iter()
-            .map(|ring| json!({"ring": ring}))
-            .collect();
-        if let Some(turn) = self.agent.poll(now, now_ms) {
-            turns.push(turn.to_json());
-        }
-        Value::Array(turns).to_string()
-    }
-
-    /// Sets the audio front end from `[endpointer]`'s TOML (the same
-    /// fields as the native configuration's), for `segments` and `listen`.
-    #[wasm_bindgen(js_name = setEndpointer)]
-    pub fn set_endpointer(&mut self, toml_text: &str) -> Result<(), Error> {
-        let cfg: Config =
-            toml::from_str(toml_text).map_err(|e| config(format!("endpointer: {e}")))?;
-        cfg.validate().map_err(config)?;
-        self.endpointer = cfg;
-        self.live = None;
-        Ok(())
-    }
-
-    /// The stretches of speech in an audio file's bytes (WAV, FLAC, MP3,
-    /// Ogg), as `ainima segments --json`: `[{"start": s, "end": s}]`.
-    pub fn segments(&self, audio: &[u8]) -> Result<String, Error> {
-        let decoded = ainima_audio::decode::decode_bytes(
-            audio,
-            &ainima_audio::decode::DecodeLimits::default(),
-        )
-        .map_err(|e| Error::Audio(e.to_string()))?;
-        let samples = decoded
-            .to_16k_mono()
-            .map_err(|e| Error::Audio(e.to_string()))?;
-        let segs = ainima_audio::endpoint::segments(&samples, &self.endpointer)
-            .map_err(|e| Error::Audio(e.to_string()))?;
-        let out: Vec<Value> = segs
-            .iter()
-            .map(|u| json!({"start": seconds(u.start), "end": seconds(u.end)}))
-            .collect();
-        Ok(Value::Array(out).to_string())
-    }
-
-    /// The microphone's next samples (16 kHz mono, any number): what the
-    /// front end made of them, as a JSON array of `{"start": s}` (speech
-    /// began) and `{"start": s, "end": s}` (an utterance ended), seconds
-    /// from the first sample heard.
-    pub fn listen(&mut self, samples: &[f32]) -> Result<String, Error> {
-        if self.live.is_none() {
-            self.live = Some(Segmenter::new(self.endpointer.clone()).map_err(config)?);
-            self.heard = 0;
-        }
-        let Some(live) = self.live.as_mut() else {
-            return Ok("[]".into());
-        };
-        let mut out = Vec::new();
-        live.push(samples, &mut |e| match e {
-            EndpointEvent::SpeechStart { start, .. } => out.push(json!({"start": seconds(start)})),
-            EndpointEvent::SpeechEnd(u) => {
-                out.push(json!({"start": seconds(u.start), "end": seconds(u.end)}))
-            }
-            _ => {}
-        })
-        .map_err(|e| Error::Audio(e.to_string()))?;
-        self.heard += samples.len() as u64;
-        Ok(Value::Array(out).to_string())
-    }
+/// `[endpointer]`'s TOML, checked.
+pub(crate) fn endpointer(toml_text: &str) -> Result<ainima_audio::endpoint::Config, Error> {
+    let cfg: ainima_audio::endpoint::Config =
+        toml::from_str(toml_text).map_err(|e| config(format!("endpointer: {e}")))?;
+    cfg.validate().map_err(config)?;
+    Ok(cfg)
 }
 
 /// Seconds, to the millisecond, as the native `segments` writes them.
-fn seconds(sample: u64) -> f64 {
+#[cfg(feature = "assistant")]
+pub(crate) fn seconds(sample: u64) -> f64 {
     (ainima_audio::frame::seconds(sample) * 1000.0).round() / 1000.0
-}
-
-/// The turn's time from the page's clock.
-fn clock(unix_ms: f64, offset_minutes: i32) -> (Now, u64) {
-    let ms = if unix_ms.is_finite() && unix_ms > 0.0 {
-        unix_ms as u64
-    } else {
-        0
-    };
-    let local = (ms / 1000) as i64 + i64::from(offset_minutes) * 60;
-    (Now::from_unix(local), ms)
 }

@@ -27,20 +27,64 @@ function show(turn) {
   $("approval").hidden = !waiting;
 }
 
-function hear(text) {
-  log("you", `you: ${text}`);
+function hear(text, how = "you") {
+  log("you", `${how}: ${text}`);
   show(JSON.parse(window.ainima.hear(text, Date.now(), offset())));
+}
+
+// Whisper in a worker: utterances go there, words come back and are heard.
+let recognizer = null;
+let utterances = 0;
+const pending = new Map();
+
+function startRecognizer() {
+  recognizer = new Worker("recognizer.js", { type: "module" });
+  recognizer.onmessage = (e) => {
+    const m = e.data;
+    if (m.type === "ready") {
+      window.ainimaSpeech = { name: m.name, load_ms: m.load_ms, fetch_ms: m.fetch_ms };
+      $("speech").textContent = `Speech model: ${m.name}.`;
+    } else if (m.type === "text") {
+      const ended = pending.get(m.id);
+      pending.delete(m.id);
+      const heard = { text: m.text, confidence: m.confidence, recognize_ms: m.ms, timings_ms: m.timings_ms };
+      if (m.text.trim()) hear(m.text.trim(), "you (heard)");
+      heard.end_to_reply_ms = performance.now() - ended;
+      window.ainimaHeard.push(heard);
+    } else if (m.type === "error") {
+      if (m.id === undefined) {
+        window.ainimaSpeech = { error: m.message };
+        $("speech").textContent = `No speech model (${m.message}): type instead.`;
+      } else {
+        pending.delete(m.id);
+        window.ainimaHeard.push({ error: m.message });
+        log("ainima", `ainima: (I could not make that out: ${m.message})`);
+      }
+    }
+  };
+  recognizer.postMessage({ type: "load", base: "model/" });
+}
+
+function recognize() {
+  for (let audio = window.ainima.nextUtterance(); audio; audio = window.ainima.nextUtterance()) {
+    if (!window.ainimaSpeech || !window.ainimaSpeech.name) continue;
+    const id = utterances++;
+    pending.set(id, performance.now());
+    recognizer.postMessage({ type: "transcribe", id, samples: audio }, [audio.buffer]);
+  }
 }
 
 async function listen() {
   $("listen").disabled = true;
-  const stream = await navigator.mediaDevices.getUserMedia({
-    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
-  });
-  // The context resamples the microphone to the front end's 16 kHz.
+  // The context resamples the microphone to the front end's 16 kHz; it and
+  // the capture node are ready before the microphone opens, so nothing the
+  // microphone hears first is lost.
   const ctx = new AudioContext({ sampleRate: 16000 });
   await ctx.audioWorklet.addModule("worklet.js");
   const node = new AudioWorkletNode(ctx, "ainima-capture");
+  const stream = await navigator.mediaDevices.getUserMedia({
+    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+  });
   node.port.onmessage = (e) => {
     for (const ev of JSON.parse(window.ainima.listen(e.data))) {
       window.ainimaSegments.push(ev);
@@ -50,19 +94,21 @@ async function listen() {
       li.textContent = `speech from ${ev.start.toFixed(2)} s to ${ev.end.toFixed(2)} s`;
       $("segments").append(li);
     }
+    recognize();
   };
   ctx.createMediaStreamSource(stream).connect(node);
   $("mic").textContent = "listening";
 }
 
 async function main() {
-  const started = performance.now();
   await init();
   window.ainimaTurns = [];
   window.ainimaSegments = [];
+  window.ainimaHeard = [];
   window.ainima = new Ainima(0, undefined);
   window.Ainima = Ainima;
   // The understanding model, as native's default: what no template reads.
+  const modelStart = performance.now();
   try {
     const r = await fetch("skills.nlu");
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
@@ -72,6 +118,8 @@ async function main() {
     window.ainimaModel = null;
     console.warn(`understanding model not loaded (${e.message}): templates and rules alone`);
   }
+  window.ainimaModelMs = performance.now() - modelStart;
+  startRecognizer();
   for (const id of ["say", "send", "listen"]) $(id).disabled = false;
   $("form").onsubmit = (e) => {
     e.preventDefault();
@@ -83,7 +131,8 @@ async function main() {
   $("no").onclick = () => hear("no");
   $("listen").onclick = () => listen().catch((e) => { $("mic").textContent = `microphone: ${e.message}`; });
   setInterval(() => { for (const t of JSON.parse(window.ainima.poll(Date.now(), offset()))) show(t); }, 1000);
-  window.ainimaReadyMs = performance.now() - started;
+  // Since the page's navigation began (what a person waits).
+  window.ainimaReadyMs = performance.now();
   $("status").textContent = "Ready: type a command, or listen.";
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
 }

@@ -1,10 +1,11 @@
 // Offline after the first load: the app's files from the cache, refreshed
 // from the network when it answers.
 const CACHE = "ainima-v1";
-const FILES = ["./", "index.html", "app.js", "worklet.js", "ainima_web.js", "ainima_web_bg.wasm", "manifest.webmanifest", "skills.nlu"];
+const FILES = ["./", "index.html", "app.js", "worklet.js", "recognizer.js", "ainima_web.js", "ainima_web_bg.wasm", "ainima_recognizer.js", "ainima_recognizer_bg.wasm", "manifest.webmanifest", "skills.nlu"];
 self.addEventListener("install", (e) => e.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES))));
 self.addEventListener("fetch", (e) => {
-  if (e.request.method !== "GET") return;
+  // The speech model is the recogniser's to keep (its own cache).
+  if (e.request.method !== "GET" || new URL(e.request.url).pathname.includes("/model/")) return;
   e.respondWith(
     fetch(e.request)
       .then((r) => { const copy = r.clone(); caches.open(CACHE).then((c) => c.put(e.request, copy)); return r; })

@@ -8,7 +8,9 @@ pub mod model;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+// The page's clock in the browser (std's `Instant` panics there), std's
+// natively: only for the stage timings reported, never for decisions.
+use web_time::Instant;
 
 use candle_core::Device;
 
@@ -218,6 +220,20 @@ impl Default for DecodeOptions {
     }
 }
 
+/// The files of an installed model, read: `config.json`, `ainima.json`
+/// (absent for a bare model), `tokenizer.json` and `model.safetensors`.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFiles<'a> {
+    /// `config.json`.
+    pub config: &'a [u8],
+    /// `ainima.json`, the store's manifest (suppressed tokens).
+    pub manifest: Option<&'a [u8]>,
+    /// `tokenizer.json`.
+    pub tokenizer: &'a [u8],
+    /// `model.safetensors`.
+    pub weights: &'a [u8],
+}
+
 /// The Whisper speech recogniser. A clone shares the weights (cheap) and
 /// has its own decoding state.
 #[derive(Clone)]
@@ -252,21 +268,15 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl WhisperEngine {
-    /// Load an installed model folder (see [`crate::store`]).
+    /// Load an installed model folder (see `crate::store`).
     pub fn load(dir: &Path) -> Result<Self> {
         let name = dir
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("whisper")
             .to_string();
-        let cfg: Config = serde_json::from_slice(&read(&dir.join("config.json"))?)
-            .map_err(|e| Error::BadModel(format!("config.json: {e}")))?;
-        cfg.validate()?;
-        let manifest: Manifest = match std::fs::read(dir.join("ainima.json")) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| Error::BadModel(format!("ainima.json: {e}")))?,
-            Err(_) => Manifest::default(),
-        };
+        let config = read(&dir.join("config.json"))?;
+        let manifest = std::fs::read(dir.join("ainima.json")).ok();
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.is_file() {
             return Err(Error::BadModel(format!(
@@ -274,13 +284,36 @@ impl WhisperEngine {
                 tok_path.display()
             )));
         }
-        let tokenizer = tokenizers::Tokenizer::from_file(&tok_path)
+        let tokenizer = read(&tok_path)?;
+        let weights = read(&dir.join("model.safetensors"))?;
+        Self::from_parts(
+            &name,
+            &ModelFiles {
+                config: &config,
+                manifest: manifest.as_deref(),
+                tokenizer: &tokenizer,
+                weights: &weights,
+            },
+        )
+    }
+
+    /// A model from its files' bytes, as an installed folder holds them
+    /// (the browser is given them by the page).
+    pub fn from_parts(name: &str, files: &ModelFiles<'_>) -> Result<Self> {
+        let name = name.to_string();
+        let cfg: Config = serde_json::from_slice(files.config)
+            .map_err(|e| Error::BadModel(format!("config.json: {e}")))?;
+        cfg.validate()?;
+        let manifest: Manifest = match files.manifest {
+            Some(b) => serde_json::from_slice(b)
+                .map_err(|e| Error::BadModel(format!("ainima.json: {e}")))?,
+            None => Manifest::default(),
+        };
+        let tokenizer = tokenizers::Tokenizer::from_bytes(files.tokenizer)
             .map_err(|e| Error::BadModel(format!("tokenizer.json: {e}")))?;
-        let bytes = read(&dir.join("model.safetensors"))?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        // The tensors are copies: the caller's bytes can go once the model is built.
+        let tensors = candle_core::safetensors::load_buffer(files.weights, &Device::Cpu)
             .map_err(|e| Error::BadModel(format!("model.safetensors: {e}")))?;
-        // The tensors are copies: the file's bytes can go before the model is built.
-        drop(bytes);
         let vb = model::Tensors::new(tensors);
         let model =
             model::Whisper::load(vb, cfg.clone()).map_err(|e| Error::BadModel(format!("{e}")))?;
