@@ -265,6 +265,12 @@ fn a_run_leaves_no_outbox_behind() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let left = files_below(&home.join("cache/ttdd"));
+    let scratch = home.join("cache/ttdd");
+    assert!(
+        scratch.is_dir(),
+        "the run's scratch folder is {}",
+        scratch.display()
+    );
+    let left = files_below(&scratch);
     assert!(left.is_empty(), "left behind: {left:?}");
 }

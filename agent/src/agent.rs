@@ -244,6 +244,16 @@ impl Agent {
         self.shared.clone()
     }
 
+    /// Holds every tool registered from now on (an app's at the local
+    /// endpoint, a page's in the browser) against what `skills` bind to
+    /// it: one that cannot take what an intent's slots give is refused.
+    pub fn check_tools_against(&self, skills: ainima_fallbacks::catalog::Catalog) {
+        let check: crate::shared::ToolCheck = std::sync::Arc::new(move |spec| {
+            crate::binding::check_tool(&skills, spec).map_err(|e| e.to_string())
+        });
+        *self.shared.check.lock().unwrap_or_else(|p| p.into_inner()) = Some(check);
+    }
+
     /// The tools.
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
         self.shared

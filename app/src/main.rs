@@ -271,7 +271,8 @@ enum Command {
         model: Option<String>,
     },
     /// Serve the browser app (built by scripts/build-web) on loopback: the
-    /// same assistant in the page, offline once loaded. Prints the URL.
+    /// same assistant in the page (its files and the speech model kept by
+    /// the browser once loaded). Prints the URL.
     ServeWeb {
         /// The port (0: any free one).
         #[arg(long, default_value_t = 8080)]

@@ -247,15 +247,7 @@ pub fn agent(
     }
     // An app's function registered later, at the local endpoint, is held
     // against the skills bound to it then.
-    let skills = catalog;
-    let check: ainima_agent::endpoint::ToolCheck = Arc::new(move |spec| {
-        ainima_agent::binding::check_tool(&skills, spec).map_err(|e| e.to_string())
-    });
-    *agent
-        .shared()
-        .check
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = Some(check);
+    agent.check_tools_against(catalog);
     Ok(agent)
 }
 

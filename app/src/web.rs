@@ -127,7 +127,18 @@ fn answer(root: &Path, model: Option<&Model>, req: &Request) -> Response {
             return status(404, "no speech model: serve-web --model NAME");
         };
         if name == "index.json" {
-            let index = serde_json::json!({"name": m.name, "files": MODEL_FILES});
+            // The weights' digest, from the store's manifest: the page keeps
+            // each version apart.
+            let version = std::fs::read(m.dir.join("ainima.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| {
+                    v["sha256"]["model.safetensors"]
+                        .as_str()
+                        .map(str::to_string)
+                });
+            let index =
+                serde_json::json!({"name": m.name, "version": version, "files": MODEL_FILES});
             return Response::json(200, &index).with_header("Cache-Control", "no-cache");
         }
         if !MODEL_FILES.contains(&name) {

@@ -99,7 +99,9 @@ function pageTool({ skills, said }) {
   const turns = [];
   const painted = [];
   for (const s of said) {
-    turns.push(JSON.parse(a.hear(s, Date.now(), 0)));
+    // [words, true]: heard while the page itself was speaking.
+    const turn = Array.isArray(s) ? a.hearSpoken(s[0], Date.now(), 0, s[1]) : a.hear(s, Date.now(), 0);
+    turns.push(JSON.parse(turn));
     painted.push(document.body.dataset.painted || null);
   }
   return { turns, painted };

@@ -21,16 +21,10 @@ pub struct Ainima {
     live: Option<Segmenter>,
     /// Samples the live segmenter has taken.
     heard: u64,
-    /// The microphone's recent samples, from sample `history_start` on.
-    history: Vec<f32>,
-    history_start: u64,
     /// Utterances ended and not yet taken ([`Ainima::next_utterance`]).
     ended: std::collections::VecDeque<Vec<f32>>,
 }
 
-/// How much of the microphone is kept for the utterance being spoken: the
-/// endpointer ends one within `max_utterance_ms` (30 s) of its start.
-const HISTORY_SAMPLES: usize = 40 * 16_000;
 /// Audio kept around an utterance for the recogniser, as native
 /// `transcribe` keeps around each stretch of speech in a file.
 const MARGIN_SAMPLES: u64 = 16_000 / 5;
@@ -98,22 +92,12 @@ impl Ainima {
         .map_err(config)?;
         ainima_agent::binding::check(&catalog, &registry).map_err(config)?;
         let agent = Agent::new(assistant, registry);
-        let skills = catalog;
-        let check: ainima_agent::shared::ToolCheck = Arc::new(move |spec| {
-            ainima_agent::binding::check_tool(&skills, spec).map_err(|e| e.to_string())
-        });
-        *agent
-            .shared()
-            .check
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(check);
+        agent.check_tools_against(catalog);
         Ok(Ainima {
             agent,
             endpointer: Config::default(),
             live: None,
             heard: 0,
-            history: Vec::new(),
-            history_start: 0,
             ended: std::collections::VecDeque::new(),
         })
     }
@@ -175,12 +159,34 @@ impl Ainima {
         serde_json::to_string(&specs).unwrap_or_else(|_| "[]".into())
     }
 
-    /// One typed or recognised sentence at `unix_ms` (the page's clock),
-    /// `offset_minutes` east of UTC: the turn as `ainima chat --json` writes
-    /// it (the dialogue's fields, `reply`, `calls`).
+    /// One typed sentence at `unix_ms` (the page's clock), `offset_minutes`
+    /// east of UTC: the turn as `ainima chat --json` writes it (the
+    /// dialogue's fields, `reply`, `calls`).
     pub fn hear(&mut self, text: &str, unix_ms: f64, offset_minutes: i32) -> String {
         let (now, now_ms) = clock(unix_ms, offset_minutes);
         let turn = self.agent.hear(text, Source::Typed, now, now_ms);
+        turn.to_json().to_string()
+    }
+
+    /// One recognised sentence, as [`Ainima::hear`]. `over_own_voice`: the
+    /// page was speaking while it was said. The page has no echo canceller
+    /// yet, so that may be the assistant's own voice heard back: it is
+    /// never an answer and never a request (an empty turn).
+    #[wasm_bindgen(js_name = hearSpoken)]
+    pub fn hear_spoken(
+        &mut self,
+        text: &str,
+        unix_ms: f64,
+        offset_minutes: i32,
+        over_own_voice: bool,
+    ) -> String {
+        let (now, now_ms) = clock(unix_ms, offset_minutes);
+        let source = if over_own_voice {
+            Source::AssistantVoice
+        } else {
+            Source::UserVoice
+        };
+        let turn = self.agent.hear(text, source, now, now_ms);
         turn.to_json().to_string()
     }
 
@@ -240,37 +246,22 @@ impl Ainima {
         if self.live.is_none() {
             self.live = Some(Segmenter::new(self.endpointer.clone()).map_err(config)?);
             self.heard = 0;
-            self.history.clear();
-            self.history_start = 0;
         }
         let Some(live) = self.live.as_mut() else {
             return Ok("[]".into());
         };
-        self.history.extend_from_slice(samples);
         let mut out = Vec::new();
-        let mut ends = Vec::new();
+        let ended = &mut self.ended;
         live.push(samples, &mut |e| match e {
             EndpointEvent::SpeechStart { start, .. } => out.push(json!({"start": seconds(start)})),
             EndpointEvent::SpeechEnd(u) => {
                 out.push(json!({"start": seconds(u.start), "end": seconds(u.end)}));
-                ends.push((u.start, u.end));
+                ended.push_back(around(&u));
             }
             _ => {}
         })
         .map_err(|e| Error::Audio(e.to_string()))?;
         self.heard += samples.len() as u64;
-        for (start, end) in ends {
-            let from = start.saturating_sub(MARGIN_SAMPLES).max(self.history_start);
-            let to = (end + MARGIN_SAMPLES).min(self.heard);
-            let at = |s: u64| (s - self.history_start) as usize;
-            self.ended
-                .push_back(self.history[at(from)..at(to).max(at(from))].to_vec());
-        }
-        if self.history.len() > HISTORY_SAMPLES {
-            let drop = self.history.len() - HISTORY_SAMPLES;
-            self.history.drain(..drop);
-            self.history_start += drop as u64;
-        }
         Ok(Value::Array(out).to_string())
     }
 
@@ -280,6 +271,16 @@ impl Ainima {
     pub fn next_utterance(&mut self) -> Option<Vec<f32>> {
         self.ended.pop_front()
     }
+}
+
+/// An utterance's audio with [`MARGIN_SAMPLES`] around it, as far as the
+/// audio it carries (its pre-roll before, its trailing silence after) goes.
+fn around(u: &ainima_audio::endpoint::Utterance) -> Vec<f32> {
+    let first = u.audio_start;
+    let last = first + u.audio.len() as u64;
+    let from = u.start.saturating_sub(MARGIN_SAMPLES).clamp(first, last);
+    let to = u.end.saturating_add(MARGIN_SAMPLES).clamp(from, last);
+    u.audio[(from - first) as usize..(to - first) as usize].to_vec()
 }
 
 /// The turn's time from the page's clock.

@@ -12,10 +12,18 @@ const log = (cls, text) => {
   $("log").append(p);
 };
 
+// When the page last spoke (performance.now(), ms): an utterance said while
+// it spoke may be its own voice heard back (no echo canceller in the page yet).
+let spokeUntil = -Infinity;
+const speaking = () => ("speechSynthesis" in window && speechSynthesis.speaking);
+
 function speak(text) {
   if (!text || !("speechSynthesis" in window) || speechSynthesis.getVoices().length === 0) return;
   speechSynthesis.cancel();
-  speechSynthesis.speak(new SpeechSynthesisUtterance(text));
+  const u = new SpeechSynthesisUtterance(text);
+  u.onend = () => { spokeUntil = performance.now(); };
+  spokeUntil = Infinity;
+  speechSynthesis.speak(u);
 }
 
 function show(turn) {
@@ -23,19 +31,33 @@ function show(turn) {
   if (turn.ring) { log("ainima", `(ring) ${turn.ring}`); speak(turn.ring); return; }
   if (turn.reply) { log("ainima", `ainima: ${turn.reply}`); speak(turn.reply); }
   for (const c of turn.calls || []) log("call", `${c.tool} ${JSON.stringify(c.args)}: ${c.status}`);
-  const waiting = (turn.calls || []).some((c) => c.status === "awaiting approval") || turn.state === "confirming";
-  $("approval").hidden = !waiting;
+  // Only a turn of the conversation settles whether a question is open.
+  if (turn.state !== undefined) {
+    const waiting = (turn.calls || []).some((c) => c.status === "awaiting approval") || turn.state === "confirming";
+    $("approval").hidden = !waiting;
+  }
 }
 
-function hear(text, how = "you") {
-  log("you", `${how}: ${text}`);
+function hear(text) {
+  log("you", `you: ${text}`);
   show(JSON.parse(window.ainima.hear(text, Date.now(), offset())));
+}
+
+// Words heard: the user's, unless the page was speaking while they were said.
+function hearSpoken(text, overOwnVoice) {
+  log("you", `you (heard${overOwnVoice ? ", over the page's own voice: ignored" : ""}): ${text}`);
+  show(JSON.parse(window.ainima.hearSpoken(text, Date.now(), offset(), overOwnVoice)));
 }
 
 // Whisper in a worker: utterances go there, words come back and are heard.
 let recognizer = null;
 let utterances = 0;
+// Sent to the recogniser: id -> {ended (ms), overOwnVoice}.
 const pending = new Map();
+// Heard before the recogniser was ready: sent once it is.
+const waiting = [];
+// Where the current utterance began (ms), and whether the page spoke since.
+let speechBegan = null;
 
 function startRecognizer() {
   recognizer = new Worker("recognizer.js", { type: "module" });
@@ -44,17 +66,22 @@ function startRecognizer() {
     if (m.type === "ready") {
       window.ainimaSpeech = { name: m.name, load_ms: m.load_ms, fetch_ms: m.fetch_ms };
       $("speech").textContent = `Speech model: ${m.name}.`;
+      while (waiting.length) send(...waiting.shift());
     } else if (m.type === "text") {
-      const ended = pending.get(m.id);
+      const sent = pending.get(m.id);
+      if (!sent) return;
       pending.delete(m.id);
       const heard = { text: m.text, confidence: m.confidence, recognize_ms: m.ms, timings_ms: m.timings_ms };
-      if (m.text.trim()) hear(m.text.trim(), "you (heard)");
-      heard.end_to_reply_ms = performance.now() - ended;
+      heard.over_own_voice = sent.overOwnVoice;
+      if (m.text.trim()) hearSpoken(m.text.trim(), sent.overOwnVoice);
+      heard.end_to_reply_ms = performance.now() - sent.ended;
       window.ainimaHeard.push(heard);
     } else if (m.type === "error") {
       if (m.id === undefined) {
         window.ainimaSpeech = { error: m.message };
         $("speech").textContent = `No speech model (${m.message}): type instead.`;
+        if (waiting.length) log("ainima", "ainima: (I could not listen: there is no speech model)");
+        waiting.length = 0;
       } else {
         pending.delete(m.id);
         window.ainimaHeard.push({ error: m.message });
@@ -65,12 +92,22 @@ function startRecognizer() {
   recognizer.postMessage({ type: "load", base: "model/" });
 }
 
-function recognize() {
+function send(audio, sent) {
+  const id = utterances++;
+  pending.set(id, sent);
+  recognizer.postMessage({ type: "transcribe", id, samples: audio }, [audio.buffer]);
+}
+
+function recognize(overOwnVoice) {
   for (let audio = window.ainima.nextUtterance(); audio; audio = window.ainima.nextUtterance()) {
-    if (!window.ainimaSpeech || !window.ainimaSpeech.name) continue;
-    const id = utterances++;
-    pending.set(id, performance.now());
-    recognizer.postMessage({ type: "transcribe", id, samples: audio }, [audio.buffer]);
+    const sent = { ended: performance.now(), overOwnVoice };
+    if (window.ainimaSpeech && window.ainimaSpeech.name) {
+      send(audio, sent);
+    } else if (!window.ainimaSpeech) {
+      // Still loading: kept, and said so.
+      waiting.push([audio, sent]);
+      $("speech").textContent = "Still loading the speech model: what you said will be heard once it is ready.";
+    }
   }
 }
 
@@ -80,21 +117,31 @@ async function listen() {
   // the capture node are ready before the microphone opens, so nothing the
   // microphone hears first is lost.
   const ctx = new AudioContext({ sampleRate: 16000 });
-  await ctx.audioWorklet.addModule("worklet.js");
+  let stream;
+  try {
+    await ctx.audioWorklet.addModule("worklet.js");
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+    });
+  } catch (e) {
+    ctx.close();
+    throw e;
+  }
   const node = new AudioWorkletNode(ctx, "ainima-capture");
-  const stream = await navigator.mediaDevices.getUserMedia({
-    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
-  });
   node.port.onmessage = (e) => {
+    let overOwnVoice = false;
     for (const ev of JSON.parse(window.ainima.listen(e.data))) {
       window.ainimaSegments.push(ev);
-      if (ev.end === undefined) { $("mic").textContent = "speech…"; continue; }
+      if (ev.end === undefined) { speechBegan = performance.now(); $("mic").textContent = "speech…"; continue; }
+      // The page spoke while this was said (or has not finished since).
+      overOwnVoice = speaking() || (speechBegan !== null && spokeUntil >= speechBegan);
+      speechBegan = null;
       $("mic").textContent = "";
       const li = document.createElement("li");
       li.textContent = `speech from ${ev.start.toFixed(2)} s to ${ev.end.toFixed(2)} s`;
       $("segments").append(li);
     }
-    recognize();
+    recognize(overOwnVoice);
   };
   ctx.createMediaStreamSource(stream).connect(node);
   $("mic").textContent = "listening";
@@ -129,7 +176,10 @@ async function main() {
   };
   $("yes").onclick = () => hear("yes");
   $("no").onclick = () => hear("no");
-  $("listen").onclick = () => listen().catch((e) => { $("mic").textContent = `microphone: ${e.message}`; });
+  $("listen").onclick = () => listen().catch((e) => {
+    $("mic").textContent = `microphone: ${e.message}`;
+    $("listen").disabled = false;
+  });
   setInterval(() => { for (const t of JSON.parse(window.ainima.poll(Date.now(), offset()))) show(t); }, 1000);
   // Since the page's navigation began (what a person waits).
   window.ainimaReadyMs = performance.now();

@@ -22,14 +22,34 @@ async function file(cache, url, optional) {
 async function load(base, endpointer) {
   const t0 = performance.now();
   await init();
-  const index = await (await fetch(`${base}index.json`)).json();
-  const cache = await caches.open(`ainima-model-${index.name}`);
+  // Which model (and which version of it) the page is given; offline, the
+  // last one kept.
+  const indexes = await caches.open("ainima-model-index");
+  let index;
+  try {
+    const r = await fetch(`${base}index.json`, { cache: "no-store" });
+    if (!r.ok) throw new Error(`${base}index.json: HTTP ${r.status}`);
+    await indexes.put(`${base}index.json`, r.clone());
+    index = await r.json();
+  } catch (e) {
+    const kept = await indexes.match(`${base}index.json`);
+    if (!kept) throw e;
+    index = await kept.json();
+  }
+  const name = `ainima-model-${index.name}-${index.version || "unversioned"}`;
+  const cache = await caches.open(name);
   const get = (f, optional) => file(cache, `${base}${f}`, optional);
   const [config, manifest, tokenizer, weights] = await Promise.all([
     get("config.json"), get("ainima.json", true), get("tokenizer.json"), get("model.safetensors"),
   ]);
   const fetched = performance.now();
-  recognizer = new Recognizer(index.name, config, manifest, tokenizer, weights);
+  try {
+    recognizer = new Recognizer(index.name, config, manifest, tokenizer, weights);
+  } catch (e) {
+    // Files that do not make a model are not kept: the next load fetches them again.
+    await caches.delete(name);
+    throw e;
+  }
   if (endpointer) recognizer.setEndpointer(endpointer);
   return { name: index.name, load_ms: performance.now() - t0, fetch_ms: fetched - t0 };
 }

@@ -8,7 +8,11 @@ self.addEventListener("fetch", (e) => {
   if (e.request.method !== "GET" || new URL(e.request.url).pathname.includes("/model/")) return;
   e.respondWith(
     fetch(e.request)
-      .then((r) => { const copy = r.clone(); caches.open(CACHE).then((c) => c.put(e.request, copy)); return r; })
+      .then((r) => {
+        // Only a good answer replaces what is kept.
+        if (r.ok) { const copy = r.clone(); caches.open(CACHE).then((c) => c.put(e.request, copy)); }
+        return r;
+      })
       .catch(() => caches.match(e.request)),
   );
 });
