@@ -19,8 +19,6 @@ pub struct Ainima {
     agent: Agent,
     endpointer: Config,
     live: Option<Segmenter>,
-    /// Samples the live segmenter has taken.
-    heard: u64,
     /// Utterances ended and not yet taken ([`Ainima::next_utterance`]).
     ended: std::collections::VecDeque<Vec<f32>>,
 }
@@ -97,7 +95,6 @@ impl Ainima {
             agent,
             endpointer: Config::default(),
             live: None,
-            heard: 0,
             ended: std::collections::VecDeque::new(),
         })
     }
@@ -245,7 +242,6 @@ impl Ainima {
     pub fn listen(&mut self, samples: &[f32]) -> Result<String, Error> {
         if self.live.is_none() {
             self.live = Some(Segmenter::new(self.endpointer.clone()).map_err(config)?);
-            self.heard = 0;
         }
         let Some(live) = self.live.as_mut() else {
             return Ok("[]".into());
@@ -261,7 +257,6 @@ impl Ainima {
             _ => {}
         })
         .map_err(|e| Error::Audio(e.to_string()))?;
-        self.heard += samples.len() as u64;
         Ok(Value::Array(out).to_string())
     }
 
