@@ -22,11 +22,38 @@
 //! fused multiply-add is one correctly rounded operation in both, in
 //! hardware or in the C library's `fmaf`, so both give the same bits (the
 //! second only slowly, on CPUs older than 2013).
+//!
+//! In WebAssembly (the browser app) each fused multiply-add is a multiply
+//! then an add instead, on SIMD128 lanes where the compiler vectorises:
+//! the same order, so the same bits in every browser on every machine, but
+//! not native's bits (see `MulAdd`).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 use rayon::prelude::*;
+
+/// One step of every sum here: `self * b + c`.
+///
+/// Natively a fused multiply-add, rounded once (in hardware, or the C
+/// library's exact `fmaf`). wasm32 has no fused multiply-add instruction,
+/// and an exact one in software costs about 30 times a vector multiply and
+/// add, so there it is a multiply then an add, each rounded: the page's
+/// bits are the same on every machine and browser (wasm's float operations
+/// are IEEE 754's), but not native's.
+trait MulAdd {
+    fn madd(self, b: f32, c: f32) -> f32;
+}
+
+impl MulAdd for f32 {
+    #[inline(always)]
+    fn madd(self, b: f32, c: f32) -> f32 {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.mul_add(b, c);
+        #[cfg(target_arch = "wasm32")]
+        return self * b + c;
+    }
+}
 
 /// Partial sums a dot product keeps.
 pub const LANES: usize = 8;
@@ -179,7 +206,16 @@ fn tile_q8(
             } else {
                 dots_q8(xr, dr, q, d)
             };
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            let sums = if simd() {
+                simd128::dots_q8(xr, dr, q, d)
+            } else {
+                dots_q8(xr, dr, q, d)
+            };
+            #[cfg(not(any(
+                target_arch = "x86_64",
+                all(target_arch = "wasm32", target_feature = "simd128")
+            )))]
             let sums = dots_q8(xr, dr, q, d);
             let mut eight = [0.0f32; 8];
             eight[..R].copy_from_slice(&sums);
@@ -209,7 +245,7 @@ fn dots_q8<const N: usize>(xq: &[i8], xd: &[f32], wq: [&[i8]; N], wd: [&[f32]; N
                     .zip(w4)
                     .map(|(x, w)| i32::from(*x) * i32::from(*w))
                     .sum();
-                *lane = d.mul_add(s as f32, *lane);
+                *lane = d.madd(s as f32, *lane);
             }
         }
     }
@@ -295,7 +331,8 @@ fn tile_rows(
 }
 
 /// Set: the kernels run their portable build even where the CPU has AVX2
-/// and FMA (as on a CPU without them; for tests: the bits are the same).
+/// and FMA, or wasm32 SIMD128 (as on a CPU without them; for tests: the
+/// bits are the same).
 static PORTABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Runs the portable build of every kernel from now on (`true`), or the
@@ -306,13 +343,24 @@ pub fn set_portable(on: bool) {
     PORTABLE.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Which build of the kernels runs: `"avx2+fma"` or `"portable"`.
+/// Which build of the kernels runs: `"avx2+fma"`, `"simd128"` (wasm32) or
+/// `"portable"`.
 pub fn build() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     if fma() {
         return "avx2+fma";
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if simd() {
+        return "simd128";
+    }
     "portable"
+}
+
+/// wasm32 built with SIMD128, unless [`set_portable`].
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn simd() -> bool {
+    !PORTABLE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -400,6 +448,10 @@ fn dot2x4_with<const AVX: bool>(x0: &[f32], x1: &[f32], w: [&[f32]; 4]) -> [[f32
         // reason: the AVX2 and FMA micro-kernel, on a CPU checked to have both
         return unsafe { dot2x4_avx(x0, x1, w) };
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if simd() {
+        return simd128::dot2x4(x0, x1, w);
+    }
     dot2x4(x0, x1, w)
 }
 
@@ -413,7 +465,147 @@ fn dots_with<const AVX: bool, const N: usize>(x: &[f32], w: [&[f32]; N]) -> [f32
         // reason: the AVX2 and FMA micro-kernel, on a CPU checked to have both
         return unsafe { dots_avx(x, w) };
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if simd() {
+        return simd128::dots(x, w);
+    }
     dots(x, w)
+}
+
+/// WebAssembly's SIMD128 micro-kernels: each of the [`LANES`] partial sums
+/// is the same chain as the portable code's (a multiply then an add, as
+/// [`MulAdd`] is in wasm32), on two 4-lane vectors, then the same tree and
+/// tail.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128 {
+    use super::{LANES, reduce, tail};
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_store};
+
+    /// Lanes `i..i + 8` of `x` as two vectors.
+    #[inline(always)]
+    fn load(x: &[f32], i: usize) -> [v128; 2] {
+        let s = &x[i..i + LANES];
+        // SAFETY: `s` holds 8 floats, the two unaligned 16-byte loads read
+        // its first and second half (wasm's loads need no alignment).
+        #[allow(unsafe_code)]
+        // reason: vector loads inside a slice checked to hold them
+        unsafe {
+            [
+                v128_load(s.as_ptr().cast()),
+                v128_load(s.as_ptr().add(4).cast()),
+            ]
+        }
+    }
+
+    #[inline(always)]
+    fn lanes(a: [v128; 2]) -> [f32; LANES] {
+        let mut l = [0.0f32; LANES];
+        // SAFETY: `l` holds 8 floats, the two stores write its halves.
+        #[allow(unsafe_code)]
+        // reason: vector stores inside an array of 8 floats
+        unsafe {
+            v128_store(l.as_mut_ptr().cast(), a[0]);
+            v128_store(l.as_mut_ptr().add(4).cast(), a[1]);
+        }
+        l
+    }
+
+    #[inline(always)]
+    fn step(a: &mut [v128; 2], x: &[v128; 2], w: &[v128; 2]) {
+        a[0] = f32x4_add(f32x4_mul(x[0], w[0]), a[0]);
+        a[1] = f32x4_add(f32x4_mul(x[1], w[1]), a[1]);
+    }
+
+    /// [`super::dots`] on SIMD128.
+    pub(super) fn dots<const N: usize>(x: &[f32], w: [&[f32]; N]) -> [f32; N] {
+        let n = x.len();
+        assert!(w.iter().all(|r| r.len() == n));
+        let full = n - n % LANES;
+        let mut acc = [[f32x4_splat(0.0); 2]; N];
+        let mut i = 0;
+        while i < full {
+            let xs = load(x, i);
+            for (a, wk) in acc.iter_mut().zip(&w) {
+                step(a, &xs, &load(wk, i));
+            }
+            i += LANES;
+        }
+        std::array::from_fn(|k| tail(reduce(&lanes(acc[k])), x, w[k], full))
+    }
+
+    /// [`super::dots_q8`] on SIMD128: in each block, the 8-bit values
+    /// widened to 16 bits, products summed in pairs then fours as integers
+    /// (exact, so the order is free), then the same multiply and add per
+    /// lane.
+    pub(super) fn dots_q8<const N: usize>(
+        xq: &[i8],
+        xd: &[f32],
+        wq: [&[i8]; N],
+        wd: [&[f32]; N],
+    ) -> [f32; N] {
+        use core::arch::wasm32::{
+            f32x4_convert_i32x4, i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add,
+            i32x4_dot_i16x8, i32x4_shuffle,
+        };
+        const BLOCK: usize = super::Q8_BLOCK;
+        // Sixteen 8-bit values as two vectors of 16 bits.
+        let wide = |q: &[i8], at: usize| -> [v128; 2] {
+            let s = &q[at..at + 16];
+            // SAFETY: `s` holds 16 bytes, the one unaligned load reads them.
+            #[allow(unsafe_code)]
+            // reason: a vector load inside a slice checked to hold it
+            let v = unsafe { v128_load(s.as_ptr().cast()) };
+            [i16x8_extend_low_i8x16(v), i16x8_extend_high_i8x16(v)]
+        };
+        // The four sums of four products of sixteen values.
+        let fours = |x: &[v128; 2], w: &[v128; 2]| -> v128 {
+            let (p, q) = (i32x4_dot_i16x8(x[0], w[0]), i32x4_dot_i16x8(x[1], w[1]));
+            i32x4_add(
+                i32x4_shuffle::<0, 2, 4, 6>(p, q),
+                i32x4_shuffle::<1, 3, 5, 7>(p, q),
+            )
+        };
+        assert!(xq.len().is_multiple_of(BLOCK) && xd.len() == xq.len() / BLOCK);
+        assert!(wq.iter().all(|r| r.len() == xq.len()) && wd.iter().all(|r| r.len() == xd.len()));
+        let mut acc = [[f32x4_splat(0.0); 2]; N];
+        for b in 0..xd.len() {
+            let at = b * BLOCK;
+            let (x0, x1) = (wide(xq, at), wide(xq, at + 16));
+            for k in 0..N {
+                let d = f32x4_splat(xd[b] * wd[k][b]);
+                let s0 = f32x4_convert_i32x4(fours(&x0, &wide(wq[k], at)));
+                let s1 = f32x4_convert_i32x4(fours(&x1, &wide(wq[k], at + 16)));
+                acc[k][0] = f32x4_add(f32x4_mul(d, s0), acc[k][0]);
+                acc[k][1] = f32x4_add(f32x4_mul(d, s1), acc[k][1]);
+            }
+        }
+        std::array::from_fn(|k| reduce(&lanes(acc[k])))
+    }
+
+    /// [`super::dot2x4`] on SIMD128.
+    pub(super) fn dot2x4(x0: &[f32], x1: &[f32], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+        let n = x0.len();
+        assert!(x1.len() == n && w.iter().all(|r| r.len() == n));
+        let full = n - n % LANES;
+        let mut acc = [[[f32x4_splat(0.0); 2]; 4]; 2];
+        let mut i = 0;
+        while i < full {
+            let (a, b) = (load(x0, i), load(x1, i));
+            for k in 0..4 {
+                let wk = load(w[k], i);
+                step(&mut acc[0][k], &a, &wk);
+                step(&mut acc[1][k], &b, &wk);
+            }
+            i += LANES;
+        }
+        let mut out = [[0.0f32; 4]; 2];
+        for (r, x) in [x0, x1].iter().enumerate() {
+            for k in 0..4 {
+                out[r][k] = tail(reduce(&lanes(acc[r][k])), x, w[k], full);
+            }
+        }
+        out
+    }
 }
 
 #[inline(always)]
@@ -438,7 +630,7 @@ fn dots<const N: usize>(x: &[f32], w: [&[f32]; N]) -> [f32; N] {
         for (a, wk) in acc.iter_mut().zip(&w) {
             let ws = &wk[i..i + LANES];
             for l in 0..LANES {
-                a[l] = xs[l].mul_add(ws[l], a[l]);
+                a[l] = xs[l].madd(ws[l], a[l]);
             }
         }
         i += LANES;
@@ -450,7 +642,7 @@ fn dots<const N: usize>(x: &[f32], w: [&[f32]; N]) -> [f32; N] {
 #[inline(always)]
 fn tail(mut s: f32, x: &[f32], w: &[f32], full: usize) -> f32 {
     for j in full..x.len() {
-        s = x[j].mul_add(w[j], s);
+        s = x[j].madd(w[j], s);
     }
     s
 }
@@ -500,7 +692,7 @@ fn dot2x4(x0: &[f32], x1: &[f32], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
             let ws = &w[k][i..i + LANES];
             for (a, xr) in acc.iter_mut().zip(&xs) {
                 for l in 0..LANES {
-                    a[k][l] = xr[l].mul_add(ws[l], a[k][l]);
+                    a[k][l] = xr[l].madd(ws[l], a[k][l]);
                 }
             }
         }
@@ -511,7 +703,7 @@ fn dot2x4(x0: &[f32], x1: &[f32], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
         for k in 0..4 {
             let mut s = reduce(&acc[r][k]);
             for j in full..n {
-                s = x[j].mul_add(w[k][j], s);
+                s = x[j].madd(w[k][j], s);
             }
             out[r][k] = s;
         }
@@ -557,7 +749,7 @@ fn dot2x4_avx(x0: &[f32], x1: &[f32], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
             unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r][k]) };
             let mut s = reduce(&lanes);
             for j in full..n {
-                s = x[j].mul_add(w[k][j], s);
+                s = x[j].madd(w[k][j], s);
             }
             out[r][k] = s;
         }
@@ -575,7 +767,7 @@ fn reduce(a: &[f32; LANES]) -> f32 {
 #[inline(always)]
 fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
-        *y = a.mul_add(*x, *y);
+        *y = a.madd(*x, *y);
     }
 }
 
@@ -605,11 +797,11 @@ fn layer_norm_any(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], y: &mut [f32
         let mean = xr.iter().fold(0.0f32, |s, v| s + v) / d as f32;
         let var = xr.iter().fold(0.0f32, |s, v| {
             let c = v - mean;
-            c.mul_add(c, s)
+            c.madd(c, s)
         }) / d as f32;
         let inv = 1.0 / (var + EPS).sqrt();
         for (((o, v), g), b) in yr.iter_mut().zip(xr).zip(gamma).zip(beta) {
-            *o = ((v - mean) * inv).mul_add(*g, *b);
+            *o = ((v - mean) * inv).madd(*g, *b);
         }
     }
 }
@@ -632,7 +824,7 @@ pub fn exp_below_zero(x: f32) -> f32 {
     const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
     let x = x.clamp(-87.0, 0.0);
     let n = (x * std::f32::consts::LOG2_E).round();
-    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
+    let r = n.madd(-LN2_LO, n.madd(-LN2_HI, x));
     let mut p: f32 = 1.0 / 5040.0;
     for c in [
         1.0 / 720.0,
@@ -643,7 +835,7 @@ pub fn exp_below_zero(x: f32) -> f32 {
         1.0,
         1.0,
     ] {
-        p = p.mul_add(r, c);
+        p = p.madd(r, c);
     }
     // n is in -126..=0: 2^n is a normal float.
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
@@ -883,7 +1075,12 @@ pub fn conv3(
 
 #[cfg(test)]
 mod tests {
+    //! In wasm32 these run in headless chromium (`scripts/test`:
+    //! wasm-bindgen-test-runner), SIMD128's build against the portable one.
     use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
     fn data(n: usize, seed: u32) -> Vec<f32> {
         let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
@@ -902,16 +1099,17 @@ mod tests {
         let full = x.len() - x.len() % LANES;
         let mut lanes = [0.0f32; LANES];
         for i in 0..full {
-            lanes[i % LANES] = x[i].mul_add(w[i], lanes[i % LANES]);
+            lanes[i % LANES] = x[i].madd(w[i], lanes[i % LANES]);
         }
         let mut s = reduce(&lanes);
         for i in full..x.len() {
-            s = x[i].mul_add(w[i], s);
+            s = x[i].madd(w[i], s);
         }
         s
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn a_product_s_bits_do_not_depend_on_rows_threads_or_tiles() {
         for (rows, inputs, outputs) in [(1, 384, 1536), (3, 37, 5), (40, 384, 384), (7, 64, 9)] {
             let x = data(rows * inputs, 1);
@@ -921,11 +1119,16 @@ mod tests {
             let mut y = vec![0.0; rows * outputs];
             linear(&x, inputs, &weights, Some(&b), &mut y);
             let mut alone = vec![0.0; rows * outputs];
+            // (wasm32 has one thread.)
+            #[cfg(not(target_arch = "wasm32"))]
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(1)
                 .build()
                 .unwrap();
+            #[cfg(not(target_arch = "wasm32"))]
             pool.install(|| linear(&x, inputs, &weights, Some(&b), &mut alone));
+            #[cfg(target_arch = "wasm32")]
+            linear(&x, inputs, &weights, Some(&b), &mut alone);
             for r in 0..rows {
                 for o in 0..outputs {
                     let want =
@@ -954,7 +1157,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn the_portable_build_gives_the_avx2_build_s_bits() {
         // Widths with tails (203 = 25 * 8 + 3; heads of 36 = 4 * 8 + 4).
         let (rows, inputs, outputs) = (5, 203, 13);
@@ -989,12 +1193,15 @@ mod tests {
         {
             assert_eq!(fast.2, "avx2+fma");
         }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        assert_eq!(fast.2, "simd128");
         assert_eq!(slow.2, "portable");
         assert_eq!(fast.0, slow.0);
         assert_eq!(fast.1, slow.1);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn eight_bit_products_sum_integer_blocks_exactly() {
         let (inputs, outputs) = (64, 6);
         let w = data(outputs * inputs, 4);
@@ -1021,7 +1228,7 @@ mod tests {
                                 i32::from(xq[r * inputs + i]) * i32::from(wq[o * inputs + i])
                             })
                             .sum();
-                        *lane = d.mul_add(s as f32, *lane);
+                        *lane = d.madd(s as f32, *lane);
                     }
                 }
                 assert_eq!(y[r * outputs + o].to_bits(), reduce(&lanes).to_bits());
@@ -1039,7 +1246,8 @@ mod tests {
         assert!(Weights::quantize(&w, 33).is_none());
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn attention_weighs_values_by_the_softmax_of_scores() {
         // One head, two keys: the query matches the first.
         let q = [10.0, 0.0];
@@ -1054,7 +1262,8 @@ mod tests {
         assert_eq!(y, [1.0, 2.0]);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn attention_s_bits_do_not_depend_on_how_rows_are_grouped() {
         let (d, heads) = (64, 2);
         for (tq, tk) in [(5, 9), (6, 30), (3, 700)] {
@@ -1069,7 +1278,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn a_convolution_is_its_sum() {
         // One channel in, one out, weights [1, 2, 3], stride 1 and 2.
         let w = Weights::F32(vec![1.0, 2.0, 3.0]);
@@ -1087,7 +1297,8 @@ mod tests {
         );
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn exp_below_zero_is_within_a_few_ulps_of_libm() {
         let mut worst = 0.0f64;
         for i in 0..=870_000 {
@@ -1100,7 +1311,8 @@ mod tests {
         assert!(exp_below_zero(-1e9) > 0.0 && exp_below_zero(-1e9) < 1e-37);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn layer_norm_and_gelu_are_what_they_say() {
         let mut y = [0.0; 4];
         layer_norm(&[1.0, 2.0, 3.0, 4.0], 4, &[1.0; 4], &[0.0; 4], &mut y);
