@@ -395,6 +395,90 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// After its first load the page works with the server gone: the app's
+/// files from the service worker's cache, Whisper's from the recogniser's.
+#[test]
+fn the_page_works_offline_after_its_first_load() {
+    let Some(p) = parts() else { return };
+    let Some(home) = ainima_testkit::model_home(BIN, "web") else {
+        return;
+    };
+    let dir = ainima_testkit::temp_dir("web-offline");
+    let served = serve(&home);
+    let typed = ["set a timer for 5 minutes", "add milk to my shopping list"];
+    let plan = json!({
+        "url": served.url,
+        "typed": typed,
+        "offline": {"server_pid": served.child.id(), "typed": typed, "speech": true},
+    });
+    let page = drive(&p, &plan, &dir);
+    let online = &page["turns"];
+    let off = &page["offline"];
+    assert_eq!(off["server_answers"], false, "{page}");
+    assert_eq!(
+        off["controlled"], true,
+        "the service worker serves the page: {page}"
+    );
+    assert_eq!(off["status"], page["status"], "{page}");
+    assert_eq!(off["model_loaded"], true, "{page}");
+    // The same answers and calls as online (the list now has milk twice).
+    let summary = |turns: &Value| -> Vec<(Value, Value)> {
+        turns
+            .as_array()
+            .expect("turns")
+            .iter()
+            .map(|t| (t["intent"].clone(), t["calls"][0]["tool"].clone()))
+            .collect()
+    };
+    assert_eq!(online.as_array().map(Vec::len), Some(typed.len()), "{page}");
+    assert_eq!(summary(online), summary(&off["turns"]), "{page}");
+    assert_eq!(online[0]["reply"], off["turns"][0]["reply"], "{page}");
+    assert_eq!(
+        off["speech"]["name"], "whisper-tiny.en",
+        "Whisper loads from the browser's cache: {page}"
+    );
+}
+
+/// The status `serve-web` answers a GET of `/` with, sent with `host`.
+fn status_for_host(url: &str, host: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).expect("connects");
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("asks");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+/// A page elsewhere whose name is pointed at 127.0.0.1 (DNS rebinding)
+/// gets nothing from `serve-web`: only loopback names are answered.
+#[test]
+fn serve_web_answers_loopback_names_only() {
+    let Some(_) = parts() else { return };
+    let Some(home) = ainima_testkit::model_home(BIN, "web") else {
+        return;
+    };
+    let served = serve(&home);
+    let port = served
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .expect("a port");
+    for (host, expect) in [
+        (format!("127.0.0.1:{port}"), "HTTP/1.1 200"),
+        (format!("localhost:{port}"), "HTTP/1.1 200"),
+        (format!("rebound.example:{port}"), "HTTP/1.1 403"),
+    ] {
+        let got = status_for_host(&served.url, &host);
+        assert!(got.starts_with(expect), "{host}: {got}");
+    }
+}
+
 #[test]
 fn serve_web_refuses_a_folder_without_the_app() {
     let dir = ainima_testkit::temp_dir("web-empty");

@@ -114,7 +114,22 @@ pub fn file_of(path: &str) -> Option<String> {
     rel.split('/').all(plain).then(|| rel.to_string())
 }
 
+/// Whether a request's `Host` names this machine's loopback (`127.0.0.1`
+/// or `localhost`, any port): a page elsewhere whose name an attacker
+/// points at 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+pub fn loopback_host(host: Option<&str>) -> bool {
+    let Some(host) = host else { return false };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+}
+
 fn answer(root: &Path, model: Option<&Model>, req: &Request) -> Response {
+    if !loopback_host(req.header("host")) {
+        return status(403, "only for 127.0.0.1 or localhost");
+    }
     if req.method != "GET" {
         return status(405, "only GET").with_header("Allow", "GET");
     }
@@ -197,5 +212,23 @@ mod tests {
         check("/a\\b", None);
         check("app.js", None);
         check("", None);
+    }
+
+    #[test]
+    fn only_loopback_names_are_served() {
+        for (host, ok) in [
+            (Some("127.0.0.1:8080"), true),
+            (Some("localhost:8080"), true),
+            (Some("LOCALHOST"), true),
+            (Some("127.0.0.1"), true),
+            (Some("evil.example:8080"), false),
+            (Some("127.0.0.1.evil.example:8080"), false),
+            (Some("localhost.:8080"), false),
+            (Some("127.0.0.1:80:80"), false),
+            (Some(""), false),
+            (None, false),
+        ] {
+            assert_eq!(loopback_host(host), ok, "{host:?}");
+        }
     }
 }

@@ -3,9 +3,11 @@
 // JSON object. Usage: node drive.cjs PLAN.json (NODE_PATH: node_modules
 // holding playwright-core). The plan: {url, mic (a WAV, fed as the
 // microphone), mic_seconds, mic_segments, typed: [lines], files: [audio
-// files], endpointer (TOML), page_tool: {skills, said: [lines]}, ready_runs}:
-// every part but url is optional. ready_runs loads the page that many times
-// more and gives each time to ready (BENCHMARKS.md).
+// files], endpointer (TOML), page_tool: {skills, said: [lines]}, ready_runs,
+// offline: {server_pid, typed: [lines], speech}}: every part but url is
+// optional. ready_runs loads the page that many times more and gives each
+// time to ready (BENCHMARKS.md); offline stops the server and loads the page
+// again.
 const fs = require("fs");
 const { chromium } = require("playwright-core");
 
@@ -48,6 +50,7 @@ async function main() {
     if (plan.files) await files(page, plan, out);
     if (plan.page_tool) out.page_tool = await page.evaluate(pageTool, plan.page_tool);
     if (plan.mic) await microphone(page, plan, out);
+    if (plan.offline) await offline(page, plan, out);
   } catch (e) {
     // What the page said before it failed, with the failure.
     out.error = e.stack || String(e);
@@ -126,6 +129,35 @@ async function microphone(page, plan, out) {
   out.heard = await page.evaluate(() => window.ainimaHeard);
   out.spoken_turns = await page.evaluate((n) => window.ainimaTurns.slice(n), before);
   out.mic_text = await page.textContent("#mic");
+}
+
+// Offline: once the service worker runs, the server is stopped (killed, by
+// the pid the plan gives), and the page is loaded again: what it does then.
+async function offline(page, plan, out) {
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  // Whisper's files kept by the recogniser on the first load.
+  if (plan.offline.speech) {
+    await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });
+  }
+  process.kill(plan.offline.server_pid);
+  const o = {};
+  // The server answers no more (asked from outside the browser).
+  for (let i = 0; i < 50; i++) {
+    o.server_answers = await fetch(plan.url).then(() => true, () => false);
+    if (!o.server_answers) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.reload();
+  await page.waitForFunction(() => window.ainimaReadyMs !== undefined, null, { timeout: 60000 });
+  o.controlled = await page.evaluate(() => navigator.serviceWorker.controller !== null);
+  o.status = await page.textContent("#status");
+  o.model_loaded = await page.evaluate(() => window.ainimaModel !== null);
+  await typed(page, { typed: plan.offline.typed }, o);
+  if (plan.offline.speech) {
+    await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });
+    o.speech = await page.evaluate(() => window.ainimaSpeech);
+  }
+  out.offline = o;
 }
 
 main().catch((e) => { console.error(e.stack || String(e)); process.exit(1); });
