@@ -204,6 +204,7 @@ fn the_page_hears_understands_and_acts_as_the_native_binary_does() {
         "mic": mic,
         "mic_seconds": 5.0,
         "mic_segments": 1,
+        "mic_always": true,
         "typed": TYPED,
         "files": files,
         "endpointer": "vad = \"earshot\"",
@@ -395,6 +396,131 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `words` in the assistant's own voice (`ainima say`, espeak-ng), 16 kHz.
+fn say(home: &Path, words: &str) -> Vec<f32> {
+    let wav = home.join("said.wav");
+    ainima_testkit::ainima_ok(
+        BIN,
+        home,
+        &["say", words, "--output", wav.to_str().unwrap()],
+    );
+    ainima_audio::decode::load_16k_mono(&wav).expect("speech")
+}
+
+/// A 16-bit mono WAV at 16 kHz.
+fn write_wav(path: &Path, x: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("writes the recording");
+    for v in x {
+        w.write_sample((v.clamp(-1.0, 1.0) * 32_767.0) as i16)
+            .expect("a sample");
+    }
+    w.finalize().expect("writes the recording");
+}
+
+/// The wake word in the page (its default): tests/wake.rs's dialogue as
+/// the fake microphone. A request said to someone else is let go; the
+/// phrase and a request in one breath, the phrase alone then a request,
+/// and the answer to its question without the phrase are acted on, as
+/// native `ainima run --activation wake` acts on the same recording.
+#[test]
+fn the_page_acts_only_on_what_follows_the_wake_word_as_native_does() {
+    let Some(p) = parts() else { return };
+    let Some(home) = ainima_testkit::model_home(BIN, "web-wake") else {
+        return;
+    };
+    let dir = ainima_testkit::temp_dir("web-wake");
+    std::fs::create_dir_all(home.join("config")).expect("a home");
+    std::fs::write(
+        home.join("config/ainima.toml"),
+        "[endpointer]\nvad = \"earshot\"\n",
+    )
+    .expect("writes the configuration");
+    let silence = |s: f32| vec![0.0f32; (s * 16_000.0) as usize];
+    let mut x = silence(1.0);
+    x.extend(say(&home, "Turn on the kitchen light."));
+    x.extend(silence(2.0));
+    x.extend(say(&home, "Hey ainima, what time is it?"));
+    x.extend(silence(5.0));
+    x.extend(say(&home, "Hey ainima."));
+    x.extend(silence(1.2));
+    x.extend(say(&home, "Turn on the kitchen light."));
+    x.extend(silence(3.0));
+    x.extend(say(&home, "Hey ainima, set a timer."));
+    x.extend(silence(6.0));
+    x.extend(say(&home, "Five minutes."));
+    x.extend(silence(2.0));
+    let wav = dir.join("wake.wav");
+    write_wav(&wav, &x);
+
+    // Native.
+    let events = dir.join("events.jsonl");
+    ainima_testkit::ainima_ok(
+        BIN,
+        &home,
+        &[
+            "run",
+            "--input",
+            wav.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+            "--deterministic",
+            "--quiet",
+            "--activation",
+            "wake",
+        ],
+    );
+    let native = json_lines(&std::fs::read(&events).expect("events"));
+    let native_tools: Vec<&str> = native
+        .iter()
+        .filter(|e| e["type"] == "tool_call")
+        .filter_map(|e| e["tool"].as_str())
+        .collect();
+    assert_eq!(native_tools, ["clock.time", "device.on", "timer.start"]);
+
+    let served = serve(&home);
+    let plan = json!({
+        "url": served.url,
+        "mic": wav,
+        "mic_seconds": x.len() as f64 / 16_000.0,
+        "mic_segments": 6,
+        "mic_heard": 4,
+    });
+    let page = drive(&p, &plan, &dir);
+    let tools: Vec<&str> = page["spoken_turns"]
+        .as_array()
+        .expect("turns")
+        .iter()
+        .flat_map(|t| t["calls"].as_array().into_iter().flatten())
+        .filter_map(|c| c["tool"].as_str())
+        .collect();
+    assert_eq!(tools, native_tools, "{page}");
+    assert_eq!(page["wakes"].as_array().map(Vec::len), Some(3), "{page}");
+    let ends = page["mic_segments"].as_array().expect("segments");
+    assert_eq!(ends[0]["ignored"], true, "said to someone else: {page}");
+    assert_eq!(
+        ends.iter().filter(|e| e["alone"] == true).count(),
+        1,
+        "{page}"
+    );
+    // The request was recognised without the phrase in it.
+    for h in page["heard"].as_array().expect("heard") {
+        let text = h["text"].as_str().unwrap_or_default().to_lowercase();
+        assert!(!text.contains("hey"), "{page}");
+    }
+    assert!(
+        page["mic_text"]
+            .as_str()
+            .is_some_and(|t| t.contains("hey ainima")),
+        "{page}"
+    );
+}
+
 /// After its first load the page works with the server gone: the app's
 /// files from the service worker's cache, Whisper's from the recogniser's.
 #[test]
@@ -458,10 +584,16 @@ fn status_for_host(url: &str, host: &str) -> String {
 /// gets nothing from `serve-web`: only loopback names are answered.
 #[test]
 fn serve_web_answers_loopback_names_only() {
-    let Some(_) = parts() else { return };
-    let Some(home) = ainima_testkit::model_home(BIN, "web") else {
+    let app = Path::new(BIN)
+        .parent()
+        .and_then(Path::parent)
+        .map(|t| t.join("web"));
+    if !app.is_some_and(|a| a.join("index.html").is_file()) {
+        ainima_testkit::skip::<()>("no browser app (run scripts/build-web)");
         return;
-    };
+    }
+    // No speech model needed: a home of its own.
+    let home = ainima_testkit::temp_dir("web-hosts");
     let served = serve(&home);
     let port = served
         .url

@@ -106,8 +106,8 @@ impl Default for Listen {
             activation: Activation::Wake,
             wake_model: "builtin".into(),
             threshold: None,
-            window_s: 5.0,
-            follow_up_s: 8.0,
+            window_s: ainima_neurosymbolic::wake::WINDOW_MS as f32 / 1000.0,
+            follow_up_s: ainima_neurosymbolic::wake::FOLLOW_UP_MS as f32 / 1000.0,
         }
     }
 }

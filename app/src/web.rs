@@ -94,7 +94,7 @@ fn content_type(name: &str) -> Option<&'static str> {
         "css" => "text/css; charset=utf-8",
         "svg" => "image/svg+xml",
         "png" => "image/png",
-        "nlu" => "application/octet-stream",
+        "nlu" | "wake" => "application/octet-stream",
         _ => return None,
     })
 }

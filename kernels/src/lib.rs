@@ -24,7 +24,7 @@
 //! second only slowly, on CPUs older than 2013).
 //!
 //! In WebAssembly (the browser app) each fused multiply-add is a multiply
-//! then an add instead, on SIMD128 lanes where the compiler vectorises:
+//! then an add instead, on SIMD128 lanes (hand-written micro-kernels):
 //! the same order, so the same bits in every browser on every machine, but
 //! not native's bits (see `MulAdd`).
 
@@ -227,7 +227,7 @@ fn tile_q8(
 
 /// `N` dot products of 8-bit blocks: in block `b`, lane `l` is the integer
 /// sum of elements `4l..4l + 4` (exact), added to the lane's float sum as
-/// one fused multiply-add by the product of the two scales; then the lanes'
+/// one multiply-add ([`MulAdd`]) by the product of the two scales; then the lanes'
 /// fixed tree.
 #[inline(always)]
 fn dots_q8<const N: usize>(xq: &[i8], xd: &[f32], wq: [&[i8]; N], wd: [&[f32]; N]) -> [f32; N] {
@@ -763,7 +763,7 @@ fn reduce(a: &[f32; LANES]) -> f32 {
     ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
-/// `y += a * x`, element by element (one fused multiply-add each).
+/// `y += a * x`, element by element (one multiply-add each, [`MulAdd`]).
 #[inline(always)]
 fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {

@@ -2,7 +2,9 @@
 // browser download) as a person would, and prints what the page did as one
 // JSON object. Usage: node drive.cjs PLAN.json (NODE_PATH: node_modules
 // holding playwright-core). The plan: {url, mic (a WAV, fed as the
-// microphone), mic_seconds, mic_segments, typed: [lines], files: [audio
+// microphone), mic_seconds, mic_segments (utterances to wait for),
+// mic_heard (of them recognised; all by default), mic_always (no wake
+// word), typed: [lines], files: [audio
 // files], endpointer (TOML), page_tool: {skills, said: [lines]}, ready_runs,
 // offline: {server_pid, typed: [lines], speech}}: every part but url is
 // optional. ready_runs loads the page that many times more and gives each
@@ -116,17 +118,21 @@ async function microphone(page, plan, out) {
   await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });
   out.speech = await page.evaluate(() => window.ainimaSpeech);
   const before = await page.evaluate(() => window.ainimaTurns.length);
+  // Heard always, or (the page's default) only after the wake word.
+  if (plan.mic_always) await page.uncheck("#wake");
+  const expectHeard = plan.mic_heard === undefined ? plan.mic_segments : plan.mic_heard;
   await page.click("#listen");
   const deadline = Date.now() + (plan.mic_seconds + 60) * 1000;
   while (Date.now() < deadline) {
     const [ends, heard] = await page.evaluate(() => [
       window.ainimaSegments.filter((s) => s.end !== undefined).length, window.ainimaHeard.length,
     ]);
-    if (ends >= plan.mic_segments && heard >= (out.speech.name ? plan.mic_segments : 0)) break;
+    if (ends >= plan.mic_segments && heard >= (out.speech.name ? expectHeard : 0)) break;
     await page.waitForTimeout(200);
   }
   out.mic_segments = await page.evaluate(() => window.ainimaSegments.filter((s) => s.end !== undefined));
   out.heard = await page.evaluate(() => window.ainimaHeard);
+  out.wakes = await page.evaluate(() => window.ainimaWakes);
   out.spoken_turns = await page.evaluate((n) => window.ainimaTurns.slice(n), before);
   out.mic_text = await page.textContent("#mic");
 }
@@ -134,7 +140,11 @@ async function microphone(page, plan, out) {
 // Offline: once the service worker runs, the server is stopped (killed, by
 // the pid the plan gives), and the page is loaded again: what it does then.
 async function offline(page, plan, out) {
-  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  // The service worker installed (its files kept), or the driver fails.
+  await page.evaluate(() => Promise.race([
+    navigator.serviceWorker.ready.then(() => true),
+    new Promise((_, fail) => setTimeout(() => fail(new Error("no service worker within 60 s")), 60000)),
+  ]));
   // Whisper's files kept by the recogniser on the first load.
   if (plan.offline.speech) {
     await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });

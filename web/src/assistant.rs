@@ -7,6 +7,7 @@ use ainima_agent::approval::Source;
 use ainima_agent::tools::{Registry, ToolSpec};
 use ainima_audio::endpoint::{Config, EndpointEvent, Segmenter};
 use ainima_neurosymbolic::arbitrate::Thresholds;
+use ainima_neurosymbolic::wake::{self, Detection, Detector, Wake};
 use ainima_neurosymbolic::{Assistant, Now};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
@@ -21,6 +22,25 @@ pub struct Ainima {
     live: Option<Segmenter>,
     /// Utterances ended and not yet taken ([`Ainima::next_utterance`]).
     ended: std::collections::VecDeque<Vec<f32>>,
+    /// With a wake word: its model, and (while listening) the gate.
+    wake: Option<Arc<Wake>>,
+    gate: Option<Gate>,
+    /// Where the live microphone's last turn asked a question, in samples
+    /// heard (its answer needs no wake word for a while).
+    asked_at: Option<u64>,
+}
+
+/// Being addressed, as the native session's wake word decides it: speech
+/// that begins within [`wake::WINDOW_MS`] after the phrase, or has the
+/// phrase in it (the words before it cut away), or begins within
+/// [`wake::FOLLOW_UP_MS`] after a reply that asked a question.
+struct Gate {
+    detector: Detector,
+    found: Vec<Detection>,
+    /// Speech that begins before this sample is addressed.
+    until: u64,
+    /// Where the phrase was last detected and no utterance has ended since.
+    detected: Option<u64>,
 }
 
 /// Audio kept around an utterance for the recogniser, as native
@@ -96,6 +116,9 @@ impl Ainima {
             endpointer: Config::default(),
             live: None,
             ended: std::collections::VecDeque::new(),
+            wake: None,
+            gate: None,
+            asked_at: None,
         })
     }
 
@@ -150,6 +173,30 @@ impl Ainima {
         Ok(())
     }
 
+    /// Listens for a wake word from now on: the model in `bytes` (a file
+    /// from `ainima wake train`; the page ships the built-in "hey ainima"
+    /// as `hey-ainima.wake`), or (`undefined`) everything heard is for the
+    /// assistant. A model that does not load is an error and changes
+    /// nothing.
+    #[wasm_bindgen(js_name = setWake)]
+    pub fn set_wake(&mut self, bytes: Option<Vec<u8>>) -> Result<(), Error> {
+        self.wake = match bytes {
+            Some(b) => Some(Arc::new(
+                Wake::from_bytes(&b).map_err(|e| config(format!("the wake word model: {e}")))?,
+            )),
+            None => None,
+        };
+        self.live = None;
+        Ok(())
+    }
+
+    /// The wake word's phrase (`undefined`: everything heard is for the
+    /// assistant).
+    #[wasm_bindgen(js_name = wakePhrase)]
+    pub fn wake_phrase(&self) -> Option<String> {
+        self.wake.as_ref().map(|w| w.phrase().to_string())
+    }
+
     /// The tools, as `[{name, description, parameters, annotations}]`.
     pub fn tools(&self) -> String {
         let specs: Vec<ToolSpec> = self.agent.registry().specs().cloned().collect();
@@ -183,8 +230,16 @@ impl Ainima {
         } else {
             Source::UserVoice
         };
-        let turn = self.agent.hear(text, source, now, now_ms);
-        turn.to_json().to_string()
+        let turn = self.agent.hear(text, source, now, now_ms).to_json();
+        // A question asked: its answer, said soon, needs no wake word.
+        if turn["state"].as_str().is_some_and(|s| s != "idle")
+            || turn["calls"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["status"] == "awaiting approval"))
+        {
+            self.asked_at = self.live.as_ref().map(|l| l.endpointer().position());
+        }
+        turn.to_string()
     }
 
     /// What the assistant has to tell meanwhile (timers that rang, approvals
@@ -236,23 +291,49 @@ impl Ainima {
 
     /// The microphone's next samples (16 kHz mono, any number): what the
     /// front end made of them, as a JSON array of `{"start": s}` (speech
-    /// began) and `{"start": s, "end": s}` (an utterance ended: its audio
-    /// waits in [`Ainima::next_utterance`]), seconds from the first sample
-    /// heard.
+    /// began), `{"wake": s, "score": p}` (the wake word was said) and
+    /// `{"start": s, "end": s}` (an utterance ended: its audio waits in
+    /// [`Ainima::next_utterance`]; with a wake word, `"ignored": true` when
+    /// it was not addressed and `"alone": true` when it was the phrase
+    /// alone, neither kept), seconds from the first sample heard.
     pub fn listen(&mut self, samples: &[f32]) -> Result<String, Error> {
         if self.live.is_none() {
             self.live = Some(Segmenter::new(self.endpointer.clone()).map_err(config)?);
+            self.gate = match &self.wake {
+                Some(w) => Some(Gate {
+                    detector: Detector::new(w.clone()).map_err(config)?,
+                    found: Vec::new(),
+                    until: 0,
+                    detected: None,
+                }),
+                None => None,
+            };
+            self.asked_at = None;
         }
         let Some(live) = self.live.as_mut() else {
             return Ok("[]".into());
         };
         let mut out = Vec::new();
-        let ended = &mut self.ended;
+        // The phrase first: a detection inside speech cuts it when it ends.
+        if let Some(g) = self.gate.as_mut() {
+            g.detector.push(samples, &mut g.found);
+            for d in g.found.drain(..) {
+                g.until = d.at + samples_of(wake::WINDOW_MS);
+                g.detected = Some(d.at);
+                out.push(json!({"wake": seconds(d.at), "score": d.score}));
+            }
+        }
+        let (ended, gate, asked_at) = (&mut self.ended, &mut self.gate, self.asked_at);
         live.push(samples, &mut |e| match e {
             EndpointEvent::SpeechStart { start, .. } => out.push(json!({"start": seconds(start)})),
-            EndpointEvent::SpeechEnd(u) => {
-                out.push(json!({"start": seconds(u.start), "end": seconds(u.end)}));
-                ended.push_back(around(&u));
+            EndpointEvent::SpeechEnd(mut u) => {
+                let mut ev = json!({"start": seconds(u.start), "end": seconds(u.end)});
+                match gate.as_mut().map(|g| g.addressed(&mut u, asked_at)) {
+                    Some(Addressed::No) => ev["ignored"] = true.into(),
+                    Some(Addressed::PhraseAlone) => ev["alone"] = true.into(),
+                    Some(Addressed::Yes) | None => ended.push_back(around(&u)),
+                }
+                out.push(ev);
             }
             _ => {}
         })
@@ -266,6 +347,50 @@ impl Ainima {
     pub fn next_utterance(&mut self) -> Option<Vec<f32>> {
         self.ended.pop_front()
     }
+}
+
+/// What [`Gate::addressed`] made of an utterance.
+enum Addressed {
+    Yes,
+    No,
+    PhraseAlone,
+}
+
+impl Gate {
+    /// Whether `u` was said to the assistant; with the phrase in it, `u`
+    /// begins where the request does. `asked_at`: where a question was
+    /// last asked.
+    fn addressed(
+        &mut self,
+        u: &mut ainima_audio::endpoint::Utterance,
+        asked_at: Option<u64>,
+    ) -> Addressed {
+        let cut = self
+            .detected
+            .take()
+            .filter(|&d| d > u.start && d <= u.decided_at)
+            .map(|d| wake::request_start(&u.audio, u.audio_start, d))
+            .filter(|&c| c > u.start);
+        let follow_up = asked_at.is_some_and(|a| u.start < a + samples_of(wake::FOLLOW_UP_MS));
+        if cut.is_none() && u.start >= self.until && !follow_up {
+            return Addressed::No;
+        }
+        if let Some(c) = cut {
+            if u.end < c + samples_of(wake::ALONE_MS) {
+                return Addressed::PhraseAlone;
+            }
+            let skip = (c.saturating_sub(u.audio_start) as usize).min(u.audio.len());
+            u.audio.drain(..skip);
+            u.audio_start += skip as u64;
+            u.start = c;
+        }
+        Addressed::Yes
+    }
+}
+
+/// Milliseconds as samples at 16 kHz.
+fn samples_of(ms: u32) -> u64 {
+    u64::from(ms) * 16
 }
 
 /// An utterance's audio with [`MARGIN_SAMPLES`] around it, as far as the

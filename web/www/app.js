@@ -131,6 +131,11 @@ async function listen() {
   node.port.onmessage = (e) => {
     let overOwnVoice = false;
     for (const ev of JSON.parse(window.ainima.listen(e.data))) {
+      if (ev.wake !== undefined) {
+        window.ainimaWakes.push(ev);
+        $("mic").textContent = "yes?";
+        continue;
+      }
       window.ainimaSegments.push(ev);
       if (ev.end === undefined) { speechBegan = performance.now(); $("mic").textContent = "speech…"; continue; }
       // The page spoke while this was said (or has not finished since).
@@ -138,13 +143,39 @@ async function listen() {
       speechBegan = null;
       $("mic").textContent = "";
       const li = document.createElement("li");
-      li.textContent = `speech from ${ev.start.toFixed(2)} s to ${ev.end.toFixed(2)} s`;
+      const why = ev.ignored ? " (not said to me: no wake word)" : ev.alone ? " (the wake word: go on)" : "";
+      li.textContent = `speech from ${ev.start.toFixed(2)} s to ${ev.end.toFixed(2)} s${why}`;
       $("segments").append(li);
+      if (!ev.ignored && !ev.alone) $("mic").textContent = listening();
     }
     recognize(overOwnVoice);
   };
   ctx.createMediaStreamSource(stream).connect(node);
-  $("mic").textContent = "listening";
+  $("wake").disabled = true;
+  $("mic").textContent = listening();
+}
+
+// What the microphone waits for.
+function listening() {
+  const phrase = window.ainima.wakePhrase();
+  return phrase ? `listening for “${phrase}”` : "listening";
+}
+
+// The wake word: the built-in model, unless the person chose to be heard
+// always (or it did not load).
+async function loadWake() {
+  try {
+    const r = await fetch("hey-ainima.wake");
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    window.ainimaWakeModel = new Uint8Array(await r.arrayBuffer());
+    window.ainima.setWake(window.ainimaWakeModel);
+  } catch (e) {
+    window.ainimaWakeModel = null;
+    $("wake").checked = false;
+    $("wake").disabled = true;
+    console.warn(`wake word model not loaded (${e.message}): everything heard is for the assistant`);
+  }
+  $("wake").onchange = () => window.ainima.setWake($("wake").checked ? window.ainimaWakeModel : undefined);
 }
 
 async function main() {
@@ -152,6 +183,7 @@ async function main() {
   window.ainimaTurns = [];
   window.ainimaSegments = [];
   window.ainimaHeard = [];
+  window.ainimaWakes = [];
   window.ainima = new Ainima(0, undefined);
   window.Ainima = Ainima;
   // The understanding model, as native's default: what no template reads.
@@ -166,6 +198,7 @@ async function main() {
     console.warn(`understanding model not loaded (${e.message}): templates and rules alone`);
   }
   window.ainimaModelMs = performance.now() - modelStart;
+  await loadWake();
   startRecognizer();
   for (const id of ["say", "send", "listen"]) $(id).disabled = false;
   $("form").onsubmit = (e) => {

@@ -178,8 +178,8 @@ impl Default for Config {
             start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
             time_zone: jiff::tz::TimeZone::UTC,
             own_voice_ms: 800,
-            wake_window_ms: 5_000,
-            follow_up_ms: 8_000,
+            wake_window_ms: ainima_neurosymbolic::wake::WINDOW_MS,
+            follow_up_ms: ainima_neurosymbolic::wake::FOLLOW_UP_MS,
         }
     }
 }
@@ -735,7 +735,7 @@ const OFFER_MS: f64 = 10_000.0;
 
 /// Speech that ends within this long of a wake word inside it was the
 /// phrase alone: the request comes next.
-const WAKE_ALONE_MS: f64 = 300.0;
+const WAKE_ALONE_MS: f64 = ainima_neurosymbolic::wake::ALONE_MS as f64;
 
 fn ms_to_samples(ms: f64) -> u64 {
     (ms.max(0.0) * RATE as f64 / 1000.0).round() as u64
@@ -1077,7 +1077,9 @@ impl Session {
                 && let Some(audio) = ep.audio_so_far()
             {
                 let first = ep.position().saturating_sub(audio.len() as u64);
-                g.cut = Some(wake::request_start(audio, first, d.at));
+                g.cut = Some(ainima_neurosymbolic::wake::request_start(
+                    audio, first, d.at,
+                ));
                 now_heard |= std::mem::take(&mut g.unheard);
             }
         }
@@ -1202,7 +1204,9 @@ impl Session {
                 .or_else(|| {
                     g.detected
                         .filter(|&d| d > u.start && d <= u.decided_at)
-                        .map(|d| wake::request_start(&u.audio, u.audio_start, d))
+                        .map(|d| {
+                            ainima_neurosymbolic::wake::request_start(&u.audio, u.audio_start, d)
+                        })
                 })
                 .filter(|&c| c > u.start);
             g.detected = None;

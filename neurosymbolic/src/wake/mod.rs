@@ -41,6 +41,16 @@ pub const MIN_THRESHOLD: f32 = 0.01;
 /// The most parameters a model file may ask for (the built-in has 43,000).
 const MAX_PARAMETERS: usize = 4_000_000;
 
+/// Speech that begins this long after the phrase is addressed to the
+/// assistant (`[listen] window_s`'s default).
+pub const WINDOW_MS: u32 = 5_000;
+/// Speech that begins this long after a reply that asked a question is its
+/// answer, addressed without the phrase (`[listen] follow_up_s`'s default).
+pub const FOLLOW_UP_MS: u32 = 8_000;
+/// Speech that ends within this long of a wake word inside it was the
+/// phrase alone: the request comes next.
+pub const ALONE_MS: u32 = 300;
+
 /// What went wrong with a wake model; each variant says what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -485,9 +495,53 @@ impl Detector {
     }
 }
 
+/// Where in `audio` (whose first sample is `first`) the words after a wake
+/// word detected at `at` begin: the latest of the quietest 20 ms frames
+/// (within a quarter more than the quietest's energy) between 550 ms before and 150 ms
+/// after it: the gap between the phrase and the request, or the dip
+/// between two words said in one breath. The detector fires 50 to 500 ms
+/// after the phrase; a cut inside a word makes the recogniser guess.
+pub fn request_start(audio: &[f32], first: u64, at: u64) -> u64 {
+    const FRAME: u64 = 320;
+    let lo = at.saturating_sub(8_800).max(first);
+    let hi = (at + 2_400).min(first + audio.len() as u64);
+    let mut frames = Vec::new();
+    let mut s = lo;
+    while s + FRAME <= hi {
+        let i = (s - first) as usize;
+        let e: f32 = audio[i..i + FRAME as usize].iter().map(|v| v * v).sum();
+        frames.push((e, s + FRAME / 2));
+        s += FRAME / 2;
+    }
+    let quietest = frames.iter().map(|f| f.0).fold(f32::MAX, f32::min);
+    frames
+        .iter()
+        .rev()
+        .find(|f| f.0 <= 1.25 * quietest + 1e-9)
+        .map_or(at.clamp(first, first + audio.len() as u64), |f| f.1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_request_starts_in_the_gap_after_the_phrase() {
+        // Loud, a 60 ms gap at 0.8 s, loud again; detected at 0.9 s.
+        let mut x: Vec<f32> = (0..32_000)
+            .map(|i| ((i as f32) * 0.3).sin() * 0.5)
+            .collect();
+        x[12_800..13_760].fill(0.0);
+        let at = request_start(&x, 16_000, 16_000 + 14_400);
+        assert!((16_000 + 12_800..=16_000 + 13_760).contains(&at), "{at}");
+        // The gap 450 ms before it, with louder speech around: still found.
+        let at = request_start(&x, 16_000, 16_000 + 13_760 + 7_200);
+        assert!((16_000 + 12_800..=16_000 + 13_760).contains(&at), "{at}");
+        // Flat sound: the latest frame searched.
+        let y = vec![0.5f32; 16_000];
+        let at = request_start(&y, 0, 8_000);
+        assert!((10_000..=10_400).contains(&at), "{at}");
+    }
 
     #[test]
     fn a_window_is_the_same_at_any_gain() {
