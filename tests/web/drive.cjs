@@ -4,7 +4,8 @@
 // holding playwright-core). The plan: {url, mic (a WAV, fed as the
 // microphone), mic_seconds, mic_segments (utterances to wait for),
 // mic_heard (of them recognised; all by default), mic_always (no wake
-// word), typed: [lines], files: [audio
+// word), typed: [lines], spoken (replies to wait for in the page's own
+// voice, their sound written into spoken_dir), files: [audio
 // files], endpointer (TOML), page_tool: {skills, said: [lines]}, ready_runs,
 // offline: {server_pid, typed: [lines], speech}}: every part but url is
 // optional. ready_runs loads the page that many times more and gives each
@@ -71,6 +72,23 @@ async function typed(page, plan, out) {
   }
   out.turns = await page.evaluate(() => window.ainimaTurns);
   out.log = await page.$$eval("#log p", (ps) => ps.map((p) => p.textContent));
+  // What the page said in its own voice: that many replies, each with its
+  // sound (a WAV, base64).
+  if (plan.spoken) {
+    await page.waitForFunction((n) => window.ainimaSpoken.length >= n, plan.spoken, { timeout: 120000 });
+    out.voices = await page.evaluate(() => ("speechSynthesis" in window ? speechSynthesis.getVoices().length : 0));
+    out.spoken = await page.evaluate(() => window.ainimaSpoken.map((s) => ({
+      text: s.text, by: s.by, error: s.error, synth_ms: s.synth_ms,
+      wav: s.wav ? btoa(Array.from(s.wav, (b) => String.fromCharCode(b)).join("")) : undefined,
+    })));
+    // The sounds as files in plan.spoken_dir.
+    out.spoken.forEach((s, i) => {
+      if (!s.wav) return;
+      s.file = `${plan.spoken_dir}/spoken-${i}.wav`;
+      fs.writeFileSync(s.file, Buffer.from(s.wav, "base64"));
+      delete s.wav;
+    });
+  }
 }
 
 // Audio files through the page's front end, and one that is not audio.

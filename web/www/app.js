@@ -15,15 +15,62 @@ const log = (cls, text) => {
 // When the page last spoke (performance.now(), ms): an utterance said while
 // it spoke may be its own voice heard back (no echo canceller in the page yet).
 let spokeUntil = -Infinity;
-const speaking = () => ("speechSynthesis" in window && speechSynthesis.speaking);
+// The page's own voice (voice.js), where the browser has none: replies
+// waiting for their sound (id -> text), and the one playing.
+let voice = null;
+let voiceIds = 0;
+const voicing = new Map();
+let playing = null;
+let output = null;
+const speaking = () => ("speechSynthesis" in window && speechSynthesis.speaking) || playing !== null || voicing.size > 0;
 
 function speak(text) {
-  if (!text || !("speechSynthesis" in window) || speechSynthesis.getVoices().length === 0) return;
+  if (!text) return;
+  if (!("speechSynthesis" in window) || speechSynthesis.getVoices().length === 0) {
+    ownVoice(text);
+    return;
+  }
   speechSynthesis.cancel();
   const u = new SpeechSynthesisUtterance(text);
   u.onend = () => { spokeUntil = performance.now(); };
   spokeUntil = Infinity;
   speechSynthesis.speak(u);
+}
+
+// espeak-ng in a worker; the newest reply interrupts the one playing.
+function ownVoice(text) {
+  if (!voice) {
+    voice = new Worker("voice.js", { type: "module" });
+    voice.onmessage = (e) => play(e.data).catch((err) => console.warn(`the page's voice: ${err.message}`));
+  }
+  const id = voiceIds++;
+  voicing.set(id, text);
+  spokeUntil = Infinity;
+  voice.postMessage({ id, text });
+}
+
+async function play(m) {
+  const text = voicing.get(m.id);
+  voicing.delete(m.id);
+  const done = () => { if (!speaking()) spokeUntil = performance.now(); };
+  if (m.error) {
+    window.ainimaSpoken.push({ text, error: m.error });
+    console.warn(`the page's voice: ${m.error}`);
+    done();
+    return;
+  }
+  // The last few kept for whoever inspects the page (tests/web.rs).
+  window.ainimaSpoken.push({ text, by: "espeak-ng", synth_ms: m.ms, wav: m.wav.slice() });
+  if (window.ainimaSpoken.length > 8) window.ainimaSpoken.shift();
+  output = output || new AudioContext();
+  const sound = await output.decodeAudioData(m.wav.buffer);
+  if (playing) playing.stop();
+  const source = output.createBufferSource();
+  source.buffer = sound;
+  source.connect(output.destination);
+  source.onended = () => { if (playing === source) playing = null; done(); };
+  playing = source;
+  source.start();
 }
 
 function show(turn) {
@@ -184,6 +231,7 @@ async function main() {
   window.ainimaSegments = [];
   window.ainimaHeard = [];
   window.ainimaWakes = [];
+  window.ainimaSpoken = [];
   window.ainima = new Ainima(0, undefined);
   window.Ainima = Ainima;
   // The understanding model, as native's default: what no template reads.
