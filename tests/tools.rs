@@ -3,6 +3,8 @@
 //! the skills load, and called from what a person says (`ainima run`) or
 //! types (`ainima chat`), the tools' annotations deciding whether to ask.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -95,25 +97,13 @@ fn a_spoken_request_calls_a_tool_of_a_configured_mcp_server() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let events = home.join("sum.jsonl");
-    let o = ainima(
+    let events = common::run_events(
+        env!("CARGO_BIN_EXE_ainima"),
         &home,
-        &[
-            "run",
-            "--input",
-            wav.to_str().expect("path"),
-            "--events",
-            events.to_str().expect("path"),
-            "--deterministic",
-            "--quiet",
-        ],
+        &wav,
+        &home.join("sum.jsonl"),
+        &[],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let events: Vec<Value> = std::fs::read_to_string(&events)
-        .expect("events")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an event"))
-        .collect();
     let story = || {
         events
             .iter()

@@ -4,8 +4,11 @@
 //! model file is a clear error; and `ainima run --activation wake` acts on
 //! what follows the phrase and lets everything else go.
 
+mod common;
+
 use std::path::Path;
 
+use common::{silence, tools, write_wav};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ainima");
@@ -14,40 +17,8 @@ fn run(home: &Path, args: &[&str]) -> std::process::Output {
     ainima_testkit::ainima_ok(BIN, home, args)
 }
 
-/// `words` in the assistant's own voice (espeak-ng), 16 kHz.
 fn say(home: &Path, words: &str) -> Vec<f32> {
-    let wav = home.join("said.wav");
-    run(
-        home,
-        &["say", words, "--output", wav.to_str().expect("path")],
-    );
-    ainima_audio::decode::load_16k_mono(&wav).expect("speech")
-}
-
-fn silence(s: f32) -> Vec<f32> {
-    vec![0.0; (s * 16_000.0) as usize]
-}
-
-/// A 16-bit mono WAV at 16 kHz.
-fn write_wav(path: &Path, x: &[f32]) {
-    let mut b = Vec::with_capacity(44 + 2 * x.len());
-    let data = (2 * x.len()) as u32;
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&16_000u32.to_le_bytes());
-    b.extend_from_slice(&32_000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data.to_le_bytes());
-    for v in x {
-        b.extend_from_slice(&((v.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-    }
-    std::fs::write(path, b).expect("wav");
+    common::say(BIN, home, words)
 }
 
 /// Where `detect --json` found the phrase, seconds.
@@ -253,31 +224,7 @@ fn a_damaged_wake_model_is_a_clear_error() {
 
 /// The events of `ainima run --deterministic` on `input`.
 fn run_events(home: &Path, input: &Path, extra: &[&str]) -> Vec<Value> {
-    let ev = home.join("events.jsonl");
-    let mut args = vec![
-        "run",
-        "--input",
-        input.to_str().expect("path"),
-        "--events",
-        ev.to_str().expect("path"),
-        "--deterministic",
-        "--quiet",
-    ];
-    args.extend(extra);
-    run(home, &args);
-    std::fs::read_to_string(&ev)
-        .expect("events")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an event"))
-        .collect()
-}
-
-fn tools(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "tool_call")
-        .map(|e| e["tool"].as_str().unwrap_or("").to_string())
-        .collect()
+    common::run_events(BIN, home, input, &home.join("events.jsonl"), extra)
 }
 
 #[test]
@@ -285,22 +232,7 @@ fn a_session_with_the_wake_word_acts_only_on_what_follows_it() {
     let Some(home) = ainima_testkit::model_home(BIN, "wake") else {
         return;
     };
-    // Said to someone else; then the phrase and a request in one breath;
-    // then the phrase alone, a pause, and the request.
-    let mut x = say(&home, "Turn on the kitchen light.");
-    x.extend(silence(2.0));
-    x.extend(say(&home, "Hey ainima, what time is it?"));
-    x.extend(silence(5.0));
-    x.extend(say(&home, "Hey ainima."));
-    x.extend(silence(1.2));
-    x.extend(say(&home, "Turn on the kitchen light."));
-    x.extend(silence(3.0));
-    // Its question is answered without the phrase, past the 5 s the
-    // phrase opened (within the 8 s after the question).
-    x.extend(say(&home, "Hey ainima, set a timer."));
-    x.extend(silence(6.0));
-    x.extend(say(&home, "Five minutes."));
-    x.extend(silence(2.0));
+    let x = common::wake_dialogue(BIN, &home, 0.0);
     let wav = home.join("wake.wav");
     write_wav(&wav, &x);
     let ev = run_events(&home, &wav, &["--activation", "wake"]);

@@ -4,6 +4,8 @@
 //! fake microphone plays a real recording. What the page does is held
 //! against what the native binary does with the same input.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -326,21 +328,7 @@ fn the_page_hears_understands_and_acts_as_the_native_binary_does() {
         heard[0]["text"],
         native["text"]
     );
-    let events = dir.join("events.jsonl");
-    ainima_testkit::ainima_ok(
-        BIN,
-        &home,
-        &[
-            "run",
-            "--input",
-            mic.to_str().unwrap(),
-            "--events",
-            events.to_str().unwrap(),
-            "--deterministic",
-            "--quiet",
-        ],
-    );
-    let events = json_lines(&std::fs::read(&events).expect("the events"));
+    let events = common::run_events(BIN, &home, &mic, &dir.join("events.jsonl"), &[]);
     let intents: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "intent")
@@ -396,33 +384,6 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `words` in the assistant's own voice (`ainima say`, espeak-ng), 16 kHz.
-fn say(home: &Path, words: &str) -> Vec<f32> {
-    let wav = home.join("said.wav");
-    ainima_testkit::ainima_ok(
-        BIN,
-        home,
-        &["say", words, "--output", wav.to_str().unwrap()],
-    );
-    ainima_audio::decode::load_16k_mono(&wav).expect("speech")
-}
-
-/// A 16-bit mono WAV at 16 kHz.
-fn write_wav(path: &Path, x: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("writes the recording");
-    for v in x {
-        w.write_sample((v.clamp(-1.0, 1.0) * 32_767.0) as i16)
-            .expect("a sample");
-    }
-    w.finalize().expect("writes the recording");
-}
-
 /// The wake word in the page (its default): tests/wake.rs's dialogue as
 /// the fake microphone. A request said to someone else is let go; the
 /// phrase and a request in one breath, the phrase alone then a request,
@@ -441,46 +402,19 @@ fn the_page_acts_only_on_what_follows_the_wake_word_as_native_does() {
         "[endpointer]\nvad = \"earshot\"\n",
     )
     .expect("writes the configuration");
-    let silence = |s: f32| vec![0.0f32; (s * 16_000.0) as usize];
-    let mut x = silence(1.0);
-    x.extend(say(&home, "Turn on the kitchen light."));
-    x.extend(silence(2.0));
-    x.extend(say(&home, "Hey ainima, what time is it?"));
-    x.extend(silence(5.0));
-    x.extend(say(&home, "Hey ainima."));
-    x.extend(silence(1.2));
-    x.extend(say(&home, "Turn on the kitchen light."));
-    x.extend(silence(3.0));
-    x.extend(say(&home, "Hey ainima, set a timer."));
-    x.extend(silence(6.0));
-    x.extend(say(&home, "Five minutes."));
-    x.extend(silence(2.0));
+    let x = common::wake_dialogue(BIN, &home, 1.0);
     let wav = dir.join("wake.wav");
-    write_wav(&wav, &x);
+    common::write_wav(&wav, &x);
 
     // Native.
-    let events = dir.join("events.jsonl");
-    ainima_testkit::ainima_ok(
+    let native = common::run_events(
         BIN,
         &home,
-        &[
-            "run",
-            "--input",
-            wav.to_str().unwrap(),
-            "--events",
-            events.to_str().unwrap(),
-            "--deterministic",
-            "--quiet",
-            "--activation",
-            "wake",
-        ],
+        &wav,
+        &dir.join("events.jsonl"),
+        &["--activation", "wake"],
     );
-    let native = json_lines(&std::fs::read(&events).expect("events"));
-    let native_tools: Vec<&str> = native
-        .iter()
-        .filter(|e| e["type"] == "tool_call")
-        .filter_map(|e| e["tool"].as_str())
-        .collect();
+    let native_tools = common::tools(&native);
     assert_eq!(native_tools, ["clock.time", "device.on", "timer.start"]);
 
     let served = serve(&home);

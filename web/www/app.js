@@ -208,13 +208,18 @@ function listening() {
   return phrase ? `listening for “${phrase}”` : "listening";
 }
 
+// A file beside the page, as bytes.
+async function bytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
 // The wake word: the built-in model, unless the person chose to be heard
 // always (or it did not load).
 async function loadWake() {
   try {
-    const r = await fetch("hey-ainima.wake");
-    if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    window.ainimaWakeModel = new Uint8Array(await r.arrayBuffer());
+    window.ainimaWakeModel = await bytes("hey-ainima.wake");
     window.ainima.setWake(window.ainimaWakeModel);
   } catch (e) {
     window.ainimaWakeModel = null;
@@ -237,9 +242,7 @@ async function main() {
   // The understanding model, as native's default: what no template reads.
   const modelStart = performance.now();
   try {
-    const r = await fetch("skills.nlu");
-    if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    window.ainimaModel = new Uint8Array(await r.arrayBuffer());
+    window.ainimaModel = await bytes("skills.nlu");
     window.ainima.setModel(window.ainimaModel);
   } catch (e) {
     window.ainimaModel = null;
