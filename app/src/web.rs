@@ -214,6 +214,45 @@ mod tests {
         check("", None);
     }
 
+    /// What `answer` gives for GET `path` from `root`, by status.
+    fn status_of(root: &Path, path: &str) -> u16 {
+        let req = Request {
+            method: "GET".into(),
+            path: path.into(),
+            headers: [("host".to_string(), "127.0.0.1:8080".to_string())].into(),
+            body: Vec::new(),
+        };
+        answer(root, None, &req).status
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_only_to_files_inside_the_app() {
+        let dir = std::env::temp_dir().join(format!("ainima-web-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let app = dir.join("app");
+        std::fs::create_dir_all(app.join("sub")).unwrap();
+        std::fs::write(app.join("index.html"), "<p>app</p>").unwrap();
+        std::fs::write(dir.join("secret.js"), "secret").unwrap();
+        let link = std::os::unix::fs::symlink;
+        link(app.join("index.html"), app.join("inside.html")).unwrap();
+        link(dir.join("secret.js"), app.join("outside.js")).unwrap();
+        link(dir.clone(), app.join("up.js")).unwrap();
+        link(app.join("sub"), app.join("folder.js")).unwrap();
+        let root = app.canonicalize().unwrap();
+        for (path, expect) in [
+            ("/", 200),
+            ("/inside.html", 200),
+            ("/outside.js", 404),
+            ("/up.js", 404),
+            ("/folder.js", 404),
+            ("/missing.js", 404),
+        ] {
+            assert_eq!(status_of(&root, path), expect, "{path}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn only_loopback_names_are_served() {
         for (host, ok) in [
