@@ -512,10 +512,11 @@ fn the_page_says_its_replies_in_its_own_voice_where_the_browser_has_none() {
     }
 }
 
-/// After its first load the page works with the server gone: the app's
-/// files from the service worker's cache, Whisper's from the recogniser's.
+/// The page can be installed, and after its first load it works with the
+/// server gone: the app's files from the service worker's cache, Whisper's
+/// from the recogniser's.
 #[test]
-fn the_page_works_offline_after_its_first_load() {
+fn the_page_is_installable_and_works_offline_after_its_first_load() {
     let Some(p) = parts() else { return };
     let Some(home) = ainima_testkit::model_home(BIN, "web") else {
         return;
@@ -527,8 +528,13 @@ fn the_page_works_offline_after_its_first_load() {
         "url": served.url,
         "typed": typed,
         "offline": {"server_pid": served.child.id(), "typed": typed, "speech": true},
+        "installable": true,
     });
     let page = drive(&p, &plan, &dir);
+    // Installable: chromium finds nothing missing (manifest, icons, the
+    // service worker).
+    assert_eq!(page["installability"], json!([]), "{page}");
+    assert_eq!(page["manifest_icons"], json!([]), "{page}");
     let online = &page["turns"];
     let off = &page["offline"];
     assert_eq!(off["server_answers"], false, "{page}");

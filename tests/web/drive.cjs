@@ -7,16 +7,21 @@
 // word), typed: [lines], spoken (replies to wait for in the page's own
 // voice, their sound written into spoken_dir), files: [audio
 // files], endpointer (TOML), page_tool: {skills, said: [lines]}, ready_runs,
-// offline: {server_pid, typed: [lines], speech}}: every part but url is
+// offline: {server_pid, typed: [lines], speech}, installable}: every part but url is
 // optional. ready_runs loads the page that many times more and gives each
 // time to ready (BENCHMARKS.md); offline stops the server and loads the page
 // again.
 const fs = require("fs");
+const os = require("os");
+const path = require("path");
 const { chromium } = require("playwright-core");
 
 async function main() {
   const plan = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-  const browser = await chromium.launch({
+  // A profile of its own, as a person's browser has (not an incognito
+  // context: a page there cannot be installed), removed afterwards.
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "ainima-chromium-"));
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.AINIMA_CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: [
@@ -29,7 +34,7 @@ async function main() {
   });
   const out = { console: [] };
   try {
-    const page = await browser.newPage();
+    const page = browser.pages()[0] || (await browser.newPage());
     page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));
     page.on("pageerror", (e) => out.console.push(`pageerror: ${e.message}`));
     const t0 = Date.now();
@@ -47,6 +52,14 @@ async function main() {
       }
     }
     out.status = await page.textContent("#status");
+    // What chromium says stands between the page and being installed
+    // (nothing, once the service worker runs).
+    if (plan.installable) {
+      await serviceWorker(page);
+      const cdp = await page.context().newCDPSession(page);
+      out.installability = (await cdp.send("Page.getInstallabilityErrors")).installabilityErrors;
+      out.manifest_icons = (await cdp.send("Page.getAppManifest")).errors;
+    }
     out.model_loaded = await page.evaluate(() => window.ainimaModel !== null);
 
     if (plan.typed) await typed(page, plan, out);
@@ -59,6 +72,7 @@ async function main() {
     out.error = e.stack || String(e);
   } finally {
     await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
   }
   process.stdout.write(JSON.stringify(out));
   if (out.error) process.exit(1);
@@ -155,14 +169,18 @@ async function microphone(page, plan, out) {
   out.mic_text = await page.textContent("#mic");
 }
 
-// Offline: once the service worker runs, the server is stopped (killed, by
-// the pid the plan gives), and the page is loaded again: what it does then.
-async function offline(page, plan, out) {
-  // The service worker installed (its files kept), or the driver fails.
+// The service worker installed (its files kept), or the driver fails.
+async function serviceWorker(page) {
   await page.evaluate(() => Promise.race([
     navigator.serviceWorker.ready.then(() => true),
     new Promise((_, fail) => setTimeout(() => fail(new Error("no service worker within 60 s")), 60000)),
   ]));
+}
+
+// Offline: once the service worker runs, the server is stopped (killed, by
+// the pid the plan gives), and the page is loaded again: what it does then.
+async function offline(page, plan, out) {
+  await serviceWorker(page);
   // Whisper's files kept by the recogniser on the first load.
   if (plan.offline.speech) {
     await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });
