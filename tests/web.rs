@@ -66,8 +66,17 @@ impl Drop for Served {
 }
 
 fn serve(home: &Path) -> Served {
+    serve_dir(home, None)
+}
+
+/// `ainima serve-web` of `dir` (the built app when `None`).
+fn serve_dir(home: &Path, dir: Option<&Path>) -> Served {
+    let mut args = vec!["serve-web", "--port", "0"];
+    if let Some(d) = dir {
+        args.extend(["--dir", d.to_str().expect("path")]);
+    }
     let mut child = Command::new(BIN)
-        .args(["serve-web", "--port", "0"])
+        .args(&args)
         .env("AINIMA_HOME", home)
         .stdout(Stdio::piped())
         .spawn()
@@ -510,6 +519,56 @@ fn the_page_says_its_replies_in_its_own_voice_where_the_browser_has_none() {
         assert!(!page_words.is_empty(), "{s}");
         assert_eq!(page_words, heard(&native), "{reply:?}");
     }
+}
+
+/// Regression (a reply the page could not say left it deaf: it went on
+/// taking everything heard for its own voice): with its voice's worker
+/// missing, a reply goes unsaid, and a command spoken after it is still
+/// heard as the user's and acted on.
+#[test]
+fn a_voice_that_fails_never_leaves_the_page_deaf() {
+    let Some(p) = parts() else { return };
+    let Some(home) = ainima_testkit::model_home(BIN, "web-mute") else {
+        return;
+    };
+    let dir = ainima_testkit::temp_dir("web-mute");
+    // The built app without the voice's worker.
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).expect("a folder");
+    let built = Path::new(BIN)
+        .parent()
+        .and_then(Path::parent)
+        .expect("target")
+        .join("web");
+    for f in std::fs::read_dir(&built).expect("the app") {
+        let f = f.expect("a file").path();
+        if f.file_name().is_some_and(|n| n != "voice.js") && f.is_file() {
+            std::fs::copy(&f, app.join(f.file_name().unwrap())).expect("copies");
+        }
+    }
+    let served = serve_dir(&home, Some(&app));
+    let mic = padded(
+        &p.data
+            .join("speech-to-phrase/en/start a timer for 10 minutes and 20 seconds.wav"),
+        &dir.join("command.wav"),
+    );
+    let plan = json!({
+        "url": served.url,
+        "typed": ["add milk to my shopping list"],
+        "spoken": 1,
+        "spoken_dir": dir,
+        "mic": mic,
+        "mic_seconds": 5.0,
+        "mic_segments": 1,
+        "mic_always": true,
+    });
+    let page = drive(&p, &plan, &dir);
+    assert!(page["spoken"][0]["error"].is_string(), "{page}");
+    assert_eq!(page["heard"][0]["over_own_voice"], false, "{page}");
+    assert_eq!(
+        page["spoken_turns"][0]["calls"][0]["tool"], "timer.start",
+        "{page}"
+    );
 }
 
 /// The page can be installed, and after its first load it works with the

@@ -92,6 +92,7 @@ fn content_type(name: &str) -> Option<&'static str> {
         "json" => "application/json",
         "webmanifest" => "application/manifest+json",
         "css" => "text/css; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
         "svg" => "image/svg+xml",
         "png" => "image/png",
         "nlu" | "wake" => "application/octet-stream",

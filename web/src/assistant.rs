@@ -28,6 +28,8 @@ pub struct Ainima {
     /// Where the live microphone's last turn asked a question, in samples
     /// heard (its answer needs no wake word for a while).
     asked_at: Option<u64>,
+    /// The last turn left a question open.
+    question_open: bool,
 }
 
 /// Being addressed, as the native session's wake word decides it: speech
@@ -119,6 +121,7 @@ impl Ainima {
             wake: None,
             gate: None,
             asked_at: None,
+            question_open: false,
         })
     }
 
@@ -208,8 +211,9 @@ impl Ainima {
     /// dialogue's fields, `reply`, `calls`).
     pub fn hear(&mut self, text: &str, unix_ms: f64, offset_minutes: i32) -> String {
         let (now, now_ms) = clock(unix_ms, offset_minutes);
-        let turn = self.agent.hear(text, Source::Typed, now, now_ms);
-        turn.to_json().to_string()
+        let turn = self.agent.hear(text, Source::Typed, now, now_ms).to_json();
+        self.note_question(&turn);
+        turn.to_string()
     }
 
     /// One recognised sentence, as [`Ainima::hear`]. `over_own_voice`: the
@@ -231,15 +235,36 @@ impl Ainima {
             Source::UserVoice
         };
         let turn = self.agent.hear(text, source, now, now_ms).to_json();
-        // A question asked: its answer, said soon, needs no wake word.
-        if turn["state"].as_str().is_some_and(|s| s != "idle")
-            || turn["calls"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["status"] == "awaiting approval"))
-        {
-            self.asked_at = self.live.as_ref().map(|l| l.endpointer().position());
+        // (Its own voice heard back changes nothing.)
+        if !over_own_voice {
+            self.note_question(&turn);
         }
         turn.to_string()
+    }
+
+    /// The page has finished saying its last reply (or could not say it):
+    /// a question in it may be answered without the wake word for
+    /// [`wake::FOLLOW_UP_MS`] from now, as natively from the end of the
+    /// assistant's speech.
+    pub fn spoke(&mut self) {
+        if self.question_open {
+            self.asked_at = self.live.as_ref().map(|l| l.endpointer().position());
+        }
+    }
+
+    /// Whether `turn` leaves a question open (a slot to fill, a
+    /// confirmation, an approval): its answer needs no wake word, from the
+    /// end of the reply ([`Ainima::spoke`]; until then, from now).
+    fn note_question(&mut self, turn: &Value) {
+        self.question_open = turn["state"].as_str().is_some_and(|s| s != "idle")
+            || turn["calls"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["status"] == "awaiting approval"));
+        self.asked_at = if self.question_open {
+            self.live.as_ref().map(|l| l.endpointer().position())
+        } else {
+            None
+        };
     }
 
     /// What the assistant has to tell meanwhile (timers that rang, approvals

@@ -16,61 +16,105 @@ const log = (cls, text) => {
 // it spoke may be its own voice heard back (no echo canceller in the page yet).
 let spokeUntil = -Infinity;
 // The page's own voice (voice.js), where the browser has none: replies
-// waiting for their sound (id -> text), and the one playing.
+// waiting for their sound (id -> text), and the one playing (with a
+// watchdog: a sound that never ends stops counting as speech after its
+// length and a second).
 let voice = null;
 let voiceIds = 0;
 const voicing = new Map();
 let playing = null;
+let watchdog = null;
 let output = null;
 const speaking = () => ("speechSynthesis" in window && speechSynthesis.speaking) || playing !== null || voicing.size > 0;
+const browserVoices = () => "speechSynthesis" in window && speechSynthesis.getVoices().length > 0;
+
+// The page is silent again (or never managed to speak): until when it spoke,
+// and the follow-up window of a question it asked starts now.
+function spoken() {
+  if (speaking()) return;
+  spokeUntil = performance.now();
+  window.ainima.spoke();
+}
 
 function speak(text) {
   if (!text) return;
-  if (!("speechSynthesis" in window) || speechSynthesis.getVoices().length === 0) {
+  if (!browserVoices()) {
     ownVoice(text);
     return;
   }
   speechSynthesis.cancel();
   const u = new SpeechSynthesisUtterance(text);
-  u.onend = () => { spokeUntil = performance.now(); };
+  u.onend = u.onerror = () => spoken();
   spokeUntil = Infinity;
   speechSynthesis.speak(u);
 }
 
+function voiceWorker() {
+  if (voice) return voice;
+  voice = new Worker("voice.js", { type: "module" });
+  voice.onmessage = (e) => play(e.data);
+  // The worker could not run: nothing waiting will be said.
+  voice.onerror = (e) => {
+    console.warn(`the page's voice: ${e.message || "the worker failed"}`);
+    for (const text of voicing.values()) window.ainimaSpoken.push({ text, error: "no voice" });
+    voicing.clear();
+    voice = null;
+    spoken();
+  };
+  return voice;
+}
+
 // espeak-ng in a worker; the newest reply interrupts the one playing.
 function ownVoice(text) {
-  if (!voice) {
-    voice = new Worker("voice.js", { type: "module" });
-    voice.onmessage = (e) => play(e.data).catch((err) => console.warn(`the page's voice: ${err.message}`));
-  }
   const id = voiceIds++;
   voicing.set(id, text);
   spokeUntil = Infinity;
-  voice.postMessage({ id, text });
+  voiceWorker().postMessage({ id, text });
+}
+
+function keep(entry) {
+  // The last few kept for whoever inspects the page (tests/web.rs).
+  window.ainimaSpoken.push(entry);
+  if (window.ainimaSpoken.length > 8) window.ainimaSpoken.shift();
 }
 
 async function play(m) {
   const text = voicing.get(m.id);
   voicing.delete(m.id);
-  const done = () => { if (!speaking()) spokeUntil = performance.now(); };
-  if (m.error) {
-    window.ainimaSpoken.push({ text, error: m.error });
-    console.warn(`the page's voice: ${m.error}`);
-    done();
-    return;
+  try {
+    if (m.error) throw new Error(m.error);
+    keep({ text, by: "espeak-ng", synth_ms: m.ms, wav: m.wav.slice() });
+    output = output || new AudioContext();
+    await output.resume();
+    const sound = await output.decodeAudioData(m.wav.buffer);
+    stopPlaying();
+    const source = output.createBufferSource();
+    source.buffer = sound;
+    source.connect(output.destination);
+    source.onended = () => { if (playing === source) stopPlaying(); spoken(); };
+    playing = source;
+    watchdog = setTimeout(() => { if (playing === source) stopPlaying(); spoken(); }, sound.duration * 1000 + 1000);
+    source.start();
+  } catch (err) {
+    if (m.error) keep({ text, error: m.error });
+    console.warn(`the page's voice: ${err.message}`);
+    spoken();
   }
-  // The last few kept for whoever inspects the page (tests/web.rs).
-  window.ainimaSpoken.push({ text, by: "espeak-ng", synth_ms: m.ms, wav: m.wav.slice() });
-  if (window.ainimaSpoken.length > 8) window.ainimaSpoken.shift();
-  output = output || new AudioContext();
-  const sound = await output.decodeAudioData(m.wav.buffer);
-  if (playing) playing.stop();
-  const source = output.createBufferSource();
-  source.buffer = sound;
-  source.connect(output.destination);
-  source.onended = () => { if (playing === source) playing = null; done(); };
-  playing = source;
-  source.start();
+}
+
+function stopPlaying() {
+  clearTimeout(watchdog);
+  if (playing) { try { playing.stop(); } catch (_) { /* never started */ } }
+  playing = null;
+}
+
+// Where the browser has no voices, the page's own is made ready early (its
+// program fetched and compiled), so the first reply is not late.
+function warmVoice() {
+  const decide = () => { if (!browserVoices()) voiceWorker().postMessage({ warm: true }); };
+  if (!("speechSynthesis" in window)) return decide();
+  // Voices may arrive a moment after load.
+  setTimeout(decide, 1000);
 }
 
 function show(turn) {
@@ -268,6 +312,7 @@ async function main() {
   // Since the page's navigation began (what a person waits).
   window.ainimaReadyMs = performance.now();
   $("status").textContent = "Ready: type a command, or listen.";
+  warmVoice();
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
 }
 

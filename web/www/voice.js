@@ -21,21 +21,28 @@ self.onmessage = (e) => {
   queue = queue.then(() => say(e.data));
 };
 
-async function say({ id, text, voice }) {
+async function say({ id, text, voice, warm }) {
   try {
     const m = await program();
+    if (warm) return;
     const t0 = performance.now();
     const said = [];
-    const espeak = await ESpeakNG({
-      // "--": the text is never read as an option, whatever it begins with.
-      arguments: ["-v", voice || "en-us", "-w", "/reply.wav", "--", text],
+    // The program runs once per reply; a module that cannot be made fails
+    // the reply instead of leaving it waiting.
+    let failed;
+    const failure = new Promise((_, reject) => { failed = reject; });
+    const espeak = await Promise.race([failure, ESpeakNG({
+      // The text from a file (a reply of any length; never read as an
+      // option, whatever it begins with).
+      arguments: ["-v", voice || "en-us", "-w", "/reply.wav", "-f", "/reply.txt"],
+      preRun: [(module) => module.FS.writeFile("/reply.txt", text)],
       instantiateWasm: (imports, done) => {
-        WebAssembly.instantiate(m, imports).then(done);
+        WebAssembly.instantiate(m, imports).then(done, failed);
         return {};
       },
       print: () => {},
       printErr: (line) => said.push(line),
-    });
+    })]);
     const wav = espeak.FS.readFile("/reply.wav");
     if (wav.length <= 44) throw new Error(`espeak-ng made no sound${said.length ? `: ${said.join(" ")}` : ""}`);
     self.postMessage({ id, wav, ms: performance.now() - t0 }, [wav.buffer]);
