@@ -21,7 +21,8 @@ struct Parts {
     data: PathBuf,
 }
 
-fn parts() -> Option<Parts> {
+/// The app `scripts/build-web` built (`$CARGO_TARGET_DIR/web`), or a skip.
+fn built_app() -> Option<PathBuf> {
     let app = Path::new(BIN).parent()?.parent()?.join("web");
     if !app.join("ainima_web_bg.wasm").is_file() {
         return ainima_testkit::skip(format!(
@@ -29,6 +30,11 @@ fn parts() -> Option<Parts> {
             app.display()
         ));
     }
+    Some(app)
+}
+
+fn parts() -> Option<Parts> {
+    built_app()?;
     let node_modules = ainima_testkit::setup_cache().join("npm/node_modules");
     if !node_modules.join("playwright-core").is_dir() {
         return ainima_testkit::skip(format!(
@@ -535,11 +541,7 @@ fn a_voice_that_fails_never_leaves_the_page_deaf() {
     // The built app without the voice's worker.
     let app = dir.join("app");
     std::fs::create_dir_all(&app).expect("a folder");
-    let built = Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .expect("target")
-        .join("web");
+    let built = built_app().expect("the app (parts() found it)");
     for f in std::fs::read_dir(&built).expect("the app") {
         let f = f.expect("a file").path();
         if f.file_name().is_some_and(|n| n != "voice.js") && f.is_file() {
@@ -640,12 +642,7 @@ fn status_for_host(url: &str, host: &str) -> String {
 /// gets nothing from `serve-web`: only loopback names are answered.
 #[test]
 fn serve_web_answers_loopback_names_only() {
-    let app = Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .map(|t| t.join("web"));
-    if !app.is_some_and(|a| a.join("index.html").is_file()) {
-        ainima_testkit::skip::<()>("no browser app (run scripts/build-web)");
+    if built_app().is_none() {
         return;
     }
     // No speech model needed: a home of its own.

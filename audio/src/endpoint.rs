@@ -149,6 +149,17 @@ pub struct Utterance {
     pub truncated: bool,
 }
 
+impl Utterance {
+    /// Drops what was said before sample `at` (inside the utterance): it
+    /// begins there, its audio too.
+    pub fn cut_before(&mut self, at: u64) {
+        let skip = (at.saturating_sub(self.audio_start) as usize).min(self.audio.len());
+        self.audio.drain(..skip);
+        self.audio_start += skip as u64;
+        self.start = at;
+    }
+}
+
 impl std::fmt::Debug for Utterance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Utterance")

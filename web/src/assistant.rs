@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use ainima_agent::agent::Agent;
+use ainima_agent::agent::{Agent, AgentTurn};
 use ainima_agent::approval::Source;
 use ainima_agent::tools::{Registry, ToolSpec};
 use ainima_audio::endpoint::{Config, EndpointEvent, Segmenter};
+use ainima_audio::frame::ms_to_samples;
 use ainima_neurosymbolic::arbitrate::Thresholds;
 use ainima_neurosymbolic::wake::{self, Detection, Detector, Wake};
 use ainima_neurosymbolic::{Assistant, Now};
@@ -211,9 +212,9 @@ impl Ainima {
     /// dialogue's fields, `reply`, `calls`).
     pub fn hear(&mut self, text: &str, unix_ms: f64, offset_minutes: i32) -> String {
         let (now, now_ms) = clock(unix_ms, offset_minutes);
-        let turn = self.agent.hear(text, Source::Typed, now, now_ms).to_json();
+        let turn = self.agent.hear(text, Source::Typed, now, now_ms);
         self.note_question(&turn);
-        turn.to_string()
+        turn.to_json().to_string()
     }
 
     /// One recognised sentence, as [`Ainima::hear`]. `over_own_voice`: the
@@ -234,12 +235,12 @@ impl Ainima {
         } else {
             Source::UserVoice
         };
-        let turn = self.agent.hear(text, source, now, now_ms).to_json();
+        let turn = self.agent.hear(text, source, now, now_ms);
         // (Its own voice heard back changes nothing.)
         if !over_own_voice {
             self.note_question(&turn);
         }
-        turn.to_string()
+        turn.to_json().to_string()
     }
 
     /// The page has finished saying its last reply (or could not say it):
@@ -255,11 +256,11 @@ impl Ainima {
     /// Whether `turn` leaves a question open (a slot to fill, a
     /// confirmation, an approval): its answer needs no wake word, from the
     /// end of the reply ([`Ainima::spoke`]; until then, from now).
-    fn note_question(&mut self, turn: &Value) {
-        self.question_open = turn["state"].as_str().is_some_and(|s| s != "idle")
-            || turn["calls"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["status"] == "awaiting approval"));
+    fn note_question(&mut self, turn: &AgentTurn) {
+        // As the native session reads it: the dialogue's question, or an
+        // approval waiting for its answer.
+        self.question_open = turn.dialogue.as_ref().is_some_and(|d| d.state != "idle")
+            || self.agent.awaiting_answer();
         self.asked_at = if self.question_open {
             self.live.as_ref().map(|l| l.endpointer().position())
         } else {
@@ -343,7 +344,7 @@ impl Ainima {
         if let Some(g) = self.gate.as_mut() {
             g.detector.push(samples, &mut g.found);
             for d in g.found.drain(..) {
-                g.until = d.at + samples_of(wake::WINDOW_MS);
+                g.until = d.at + ms_to_samples(wake::WINDOW_MS);
                 g.detected = Some(d.at);
                 out.push(json!({"wake": seconds(d.at), "score": d.score}));
             }
@@ -396,26 +397,18 @@ impl Gate {
             .filter(|&d| d > u.start && d <= u.decided_at)
             .map(|d| wake::request_start(&u.audio, u.audio_start, d))
             .filter(|&c| c > u.start);
-        let follow_up = asked_at.is_some_and(|a| u.start < a + samples_of(wake::FOLLOW_UP_MS));
+        let follow_up = asked_at.is_some_and(|a| u.start < a + ms_to_samples(wake::FOLLOW_UP_MS));
         if cut.is_none() && u.start >= self.until && !follow_up {
             return Addressed::No;
         }
         if let Some(c) = cut {
-            if u.end < c + samples_of(wake::ALONE_MS) {
+            if u.end < c + ms_to_samples(wake::ALONE_MS) {
                 return Addressed::PhraseAlone;
             }
-            let skip = (c.saturating_sub(u.audio_start) as usize).min(u.audio.len());
-            u.audio.drain(..skip);
-            u.audio_start += skip as u64;
-            u.start = c;
+            u.cut_before(c);
         }
         Addressed::Yes
     }
-}
-
-/// Milliseconds as samples at 16 kHz.
-fn samples_of(ms: u32) -> u64 {
-    u64::from(ms) * 16
 }
 
 /// An utterance's audio with [`MARGIN_SAMPLES`] around it, as far as the

@@ -1248,10 +1248,7 @@ impl Session {
                     }
                     return;
                 }
-                let skip = (c.saturating_sub(u.audio_start) as usize).min(u.audio.len());
-                u.audio.drain(..skip);
-                u.audio_start += skip as u64;
-                u.start = c;
+                u.cut_before(c);
                 // Words heard before the cut had the phrase in them.
                 by_meaning = by_meaning.filter(|_| self.meaning_cut == Some(c));
                 self.tentative = self
