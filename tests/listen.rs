@@ -5,6 +5,8 @@
 //! a stalled input and a restart of the sound server; and falls silent when
 //! the user talks over it.
 
+mod common;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -15,100 +17,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A PulseAudio daemon of the test's own.
-struct Pulse {
-    dir: PathBuf,
-    child: Option<Child>,
-}
+use common::pulse::{Pulse, sound_server};
 
-impl Pulse {
-    fn new(dir: &Path) -> Pulse {
-        std::fs::create_dir_all(dir.join("run")).expect("dir");
-        std::fs::create_dir_all(dir.join("home/.config/pulse")).expect("dir");
-        // Clients never start a sound server of their own.
-        std::fs::write(
-            dir.join("home/.config/pulse/client.conf"),
-            "autospawn = no\n",
-        )
-        .expect("client.conf");
-        // ALSA's default device is the sound server, as on a desktop.
-        std::fs::write(
-            dir.join("home/.asoundrc"),
-            "pcm.!default { type pulse }\nctl.!default { type pulse }\n",
-        )
-        .expect("asoundrc");
-        std::fs::write(
-            dir.join("default.pa"),
-            format!(
-                "load-module module-native-protocol-unix auth-anonymous=1 socket={run}/native\n\
-                 load-module module-null-sink sink_name=speaker rate=48000\n\
-                 load-module module-pipe-source source_name=mic file={fifo} format=s16le rate=16000 channels=1\n\
-                 set-default-sink speaker\nset-default-source mic\n",
-                run = dir.join("run").display(),
-                fifo = dir.join("mic.fifo").display(),
-            ),
-        )
-        .expect("default.pa");
-        Pulse {
-            dir: dir.to_path_buf(),
-            child: None,
-        }
-    }
-
-    fn env(&self, c: &mut Command) {
-        c.env("HOME", self.dir.join("home"))
-            .env("PULSE_RUNTIME_PATH", self.dir.join("run"))
-            .env(
-                "PULSE_SERVER",
-                format!("unix:{}/native", self.dir.join("run").display()),
-            );
-    }
-
-    fn start(&mut self) {
-        // A server that died leaves its pipe behind, and the pipe source
-        // will not load over it.
-        let _ = std::fs::remove_file(self.dir.join("mic.fifo"));
-        let mut c = Command::new("pulseaudio");
-        c.args(["-n", "-F"])
-            .arg(self.dir.join("default.pa"))
-            .args([
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--disallow-exit",
-                "--log-target=stderr",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.env(&mut c);
-        self.child = Some(c.spawn().expect("pulseaudio starts"));
-        let start = Instant::now();
-        loop {
-            let mut info = Command::new("pactl");
-            info.arg("info").stdout(Stdio::null()).stderr(Stdio::null());
-            self.env(&mut info);
-            if info.status().is_ok_and(|s| s.success()) {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "pulseaudio did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// The desktop's devices: a null sink as the speaker, a pipe source (fed
+/// by [`Feeder`]) as the microphone.
+fn desktop(dir: &Path) -> Pulse {
+    Pulse::new(
+        dir,
+        &format!(
+            "load-module module-null-sink sink_name=speaker rate=48000\n\
+             load-module module-pipe-source source_name=mic file={fifo} format=s16le rate=16000 channels=1\n\
+             set-default-sink speaker\nset-default-source mic\n",
+            fifo = dir.join("mic.fifo").display(),
+        ),
+    )
 }
 
 /// Writes the user's side into the pipe source in real time, 20 ms at a
@@ -420,25 +342,6 @@ fn live() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// PulseAudio and parec are here (else the test is skipped).
-fn sound_server() -> bool {
-    let ok = |c: &str| {
-        Command::new(c)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !(ok("pulseaudio") && ok("parec")) {
-        ainima_testkit::skip::<()>(
-            "PulseAudio is not installed (apt: pulseaudio pulseaudio-utils libasound2-plugins)",
-        );
-        return false;
-    }
-    true
-}
-
 /// Regression (listen_exits_on_a_stall): `listen` ended with "no audio
 /// from the input for 2 s" when the input stalled; a device error ended the
 /// session. Now it reopens the device with backoff and goes on.
@@ -452,7 +355,7 @@ fn listen_on_a_sound_server_hears_acts_speaks_and_survives() {
         return;
     };
     let dir = ainima_testkit::temp_dir("pulse");
-    let mut pulse = Pulse::new(&dir);
+    let mut pulse = desktop(&dir);
     pulse.start();
     let feeder = Feeder::start(dir.join("mic.fifo"));
     let samples: Arc<Mutex<Vec<(Instant, f32)>>> = Arc::default();
@@ -550,7 +453,7 @@ fn listen_waits_for_the_wake_word_and_takes_an_answer_without_it() {
         return;
     };
     let dir = ainima_testkit::temp_dir("pulse-wake");
-    let mut pulse = Pulse::new(&dir);
+    let mut pulse = desktop(&dir);
     pulse.start();
     let feeder = Feeder::start(dir.join("mic.fifo"));
     let ev = dir.join("events.jsonl");
@@ -602,7 +505,7 @@ fn listen_with_push_to_talk_hears_only_after_enter() {
         return;
     };
     let dir = ainima_testkit::temp_dir("pulse-push");
-    let mut pulse = Pulse::new(&dir);
+    let mut pulse = desktop(&dir);
     pulse.start();
     let feeder = Feeder::start(dir.join("mic.fifo"));
     let ev = dir.join("events.jsonl");

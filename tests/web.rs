@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
+use common::pulse::{Pulse, sound_server};
+
 const BIN: &str = env!("CARGO_BIN_EXE_ainima");
 
 /// What the test needs that `scripts/setup` and `scripts/build-web` make.
@@ -98,16 +100,23 @@ fn serve_dir(home: &Path, dir: Option<&Path>) -> Served {
 
 /// Runs the page through `plan` (tests/web/drive.cjs): what it did.
 fn drive(p: &Parts, plan: &Value, dir: &Path) -> Value {
+    drive_on(p, plan, dir, None)
+}
+
+/// As [`drive`], with the browser (and paplay) on `pulse` when given.
+fn drive_on(p: &Parts, plan: &Value, dir: &Path, pulse: Option<&Pulse>) -> Value {
     let file = dir.join("plan.json");
     std::fs::write(&file, plan.to_string()).expect("writes the plan");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/web/drive.cjs");
-    let o = Command::new("node")
-        .arg(&script)
+    let mut c = Command::new("node");
+    c.arg(&script)
         .arg(&file)
         .env("NODE_PATH", &p.node_modules)
-        .env("AINIMA_CHROMIUM", &p.chromium)
-        .output()
-        .expect("node runs");
+        .env("AINIMA_CHROMIUM", &p.chromium);
+    if let Some(pulse) = pulse {
+        pulse.env(&mut c);
+    }
+    let o = c.output().expect("node runs");
     assert!(
         o.status.success(),
         "the page's driver failed: {}\n{}",
@@ -525,6 +534,136 @@ fn the_page_says_its_replies_in_its_own_voice_where_the_browser_has_none() {
         assert!(!page_words.is_empty(), "{s}");
         assert_eq!(page_words, heard(&native), "{reply:?}");
     }
+}
+
+/// A room: the browser on a real sound server whose microphone hears its
+/// speaker (a null sink's monitor, remapped as a source, since chromium
+/// lists no monitors), the page's stream at half volume (-18 dB, a speaker
+/// across a room), and a person's voice played into the same room by
+/// paplay. Chromium's own canceller is off (the page asks for that).
+fn room(dir: &Path) -> Pulse {
+    Pulse::new(
+        dir,
+        "load-module module-null-sink sink_name=room rate=48000 channels=1\n\
+         load-module module-remap-source master=room.monitor source_name=mic channels=1\n\
+         set-default-sink room\nset-default-source mic\n",
+    )
+}
+
+/// The page's reply, spoken aloud with the microphone open, is heard back
+/// by the microphone; our canceller takes it out. A person who talks over
+/// it ("what's the time", a recording, less than a second into the very
+/// first reply, before the canceller has converged) is heard: the page
+/// falls silent while they speak, hears their words as theirs (not its
+/// own voice), acts and answers, all in the page's default mode (the wake
+/// word: talking over it needs none, as natively). Nobody talking: the
+/// page says the whole reply and hears nothing of it.
+#[test]
+fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
+    let Some(p) = parts() else { return };
+    if !sound_server() {
+        return;
+    }
+    let Some(home) = ainima_testkit::model_home(BIN, "web-room") else {
+        return;
+    };
+    let dir = ainima_testkit::temp_dir("web-room");
+    let mut pulse = room(&dir);
+    pulse.start();
+    let served = serve(&home);
+    let person = p.data.join("speech-to-phrase/en/what's the time.wav");
+    let plan = |interrupt: Option<&Path>| {
+        json!({
+            "url": served.url,
+            "room": {
+                "typed": "what can you do",
+                "interrupt": interrupt,
+                "after_ms": 200,
+                "sink": "room",
+                "speaker_volume": "50%",
+                "heard": usize::from(interrupt.is_some()),
+                "seconds": 40,
+            },
+        })
+    };
+
+    let page = drive_on(&p, &plan(Some(&person)), &dir, Some(&pulse));
+    let r = &page["room"];
+    assert_eq!(page["speaker_streams"], 1, "{page}");
+    let said_at = r["playing"][0]["at"].as_f64().expect("the reply played");
+    // Talked over, once: the page fell silent while the person spoke,
+    // dropping the rest of its reply.
+    let barge_ins = r["barge_ins"].as_array().expect("barge-ins");
+    assert_eq!(barge_ins.len(), 1, "{r}");
+    let (onset, silent) = (
+        barge_ins[0]["start"].as_f64().expect("onset"),
+        barge_ins[0]["silent_at"].as_f64().expect("fell silent"),
+    );
+    let ends: Vec<&Value> = r["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .filter(|s| s.get("end").is_some())
+        .collect();
+    assert_eq!(ends.len(), 1, "{r}");
+    assert_eq!(ends[0]["start"], onset, "{r}");
+    assert_eq!(ends[0]["over_own_voice"], true, "{r}");
+    let end = ends[0]["end"].as_f64().expect("end");
+    assert!(
+        said_at < onset && onset < said_at + 1.5 && silent < end,
+        "the person began {onset} s (the reply at {said_at} s), the page fell silent at {silent} s, the person ended at {end} s"
+    );
+    assert_eq!(barge_ins[0]["dropped"], 1, "{r}");
+    // Their words, as theirs: acted on and answered (aloud).
+    let heard = r["heard"].as_array().expect("heard");
+    assert_eq!(heard.len(), 1, "{r}");
+    assert_eq!(
+        words(heard[0]["text"].as_str().expect("words")),
+        ["whats", "the", "time"],
+        "{r}"
+    );
+    let turns = r["turns"].as_array().expect("turns");
+    let answered = turns.last().expect("a turn for what was heard");
+    assert_eq!(answered["heard"], "What's the time?", "{r}");
+    assert_eq!(answered["intent"], "clock_time", "{r}");
+    assert_eq!(answered["calls"][0]["tool"], "clock.time", "{r}");
+    assert_eq!(answered["calls"][0]["status"], "done", "{r}");
+    assert!(answered.get("own_voice").is_none(), "{r}");
+    assert_eq!(r["playing"].as_array().map(Vec::len), Some(2), "{r}");
+    // For BENCHMARKS.md (measured, not checked: the machine's load moves it).
+    eprintln!(
+        "talked over {:.2} s into the first reply; the page silent {:.0} ms after the onset; words to reply {:.0} ms",
+        onset - said_at,
+        (silent - onset) * 1000.0,
+        heard[0]["end_to_reply_ms"].as_f64().unwrap_or(f64::NAN)
+    );
+
+    // Nobody talks: the whole reply is said, and nothing of it heard.
+    let quiet = drive_on(&p, &plan(None), &dir, Some(&pulse));
+    let r = &quiet["room"];
+    assert_eq!(r["barge_ins"], json!([]), "{r}");
+    assert_eq!(r["segments"], json!([]), "{r}");
+    assert_eq!(r["heard"], json!([]), "{r}");
+    assert_eq!(r["playing"].as_array().map(Vec::len), Some(1), "{r}");
+    // The microphone did hear the reply, as loud as speech, and the
+    // canceller took it out before the VAD.
+    let e = &r["echo"];
+    let heard = e["heard_dbfs"].as_f64().expect("the microphone heard");
+    let passed = e["passed_dbfs"].as_f64().unwrap_or(f64::NEG_INFINITY);
+    assert!(
+        heard > -45.0,
+        "the reply at the microphone: {heard} dBFS: {r}"
+    );
+    assert!(
+        heard - passed > 10.0,
+        "{heard} dBFS heard, {passed} passed on: {r}"
+    );
+    eprintln!(
+        "the reply at the microphone {heard:.1} dBFS, passed on {passed:.1} dBFS, the linear filter's enhancement {:.1} dB",
+        e["erle_db"].as_f64().unwrap_or(f64::NAN)
+    );
+    drop(served);
+    pulse.stop();
 }
 
 /// Regression (a reply the page could not say left it deaf: it went on

@@ -126,6 +126,10 @@ pub struct EchoCanceller {
     /// The far end is between two sentences of one reply: its silence
     /// is no end (set by the caller, who knows).
     mid_reply: bool,
+    /// The far end was cut because the near end talks over it
+    /// ([`EchoCanceller::barged_in`]): double talk until the far end's tail
+    /// is over.
+    cut: bool,
     /// Far-end blocks so far in which the reference explained the
     /// microphone (coherence above [`COHERENT`]): until there are
     /// [`EXPLAINED_BLOCKS`], the echo path may be beyond the reach of the
@@ -251,6 +255,7 @@ impl EchoCanceller {
             far_quiet: 0,
             coherent_run: 0,
             mid_reply: false,
+            cut: false,
             linear: [0.0; BLOCK],
             cfg,
         })
@@ -261,6 +266,17 @@ impl EchoCanceller {
     /// end, as its echo may still be arriving.
     pub fn set_mid_reply(&mut self, mid_reply: bool) {
         self.mid_reply = mid_reply;
+    }
+
+    /// Says that the far end has been stopped because the near end talks
+    /// over it (a barge-in the caller has obeyed). What the microphone
+    /// hears from now until the far end's tail is over is that talker, with
+    /// at most the tail of the echo: it counts as double talk (heard, never
+    /// suppressed, never learnt as echo). Otherwise the talker's words after
+    /// the first would be held down as echo whenever the detector, left
+    /// with a silent reference, could not tell them apart.
+    pub fn barged_in(&mut self) {
+        self.cut = true;
     }
 
     /// The settings.
@@ -455,6 +471,7 @@ impl EchoCanceller {
             self.far_end_hold = self.far_end_hold.saturating_sub(1);
         }
         let far_end = self.far_end_hold > 0;
+        self.cut &= far_end;
 
         // 3. Double talk: once the filter cancels something, an error well
         // above the residual it should leave can only be the near end talking.
@@ -534,8 +551,8 @@ impl EchoCanceller {
             self.dt_hold = self.dt_hold.saturating_sub(1);
             self.dt_protect = self.dt_protect.saturating_sub(1);
         }
-        let double_talk = far_end && (detected || self.dt_hold > 0);
-        let protect = detected || self.dt_protect > 0;
+        let double_talk = far_end && (detected || self.dt_hold > 0 || self.cut);
+        let protect = detected || self.dt_protect > 0 || self.cut;
         let signal = self.s_mic > 10.0 * self.noise;
         if far_end && signal && !protect && self.s_e_fg > 0.0 {
             let db = 10.0 * libm::log10f((self.s_mic / self.s_e_fg).clamp(1e-3, 1e6));

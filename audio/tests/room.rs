@@ -297,3 +297,53 @@ fn a_quiet_echo_is_still_an_echo_path() {
         );
     }
 }
+
+/// Regression (a_talker_after_a_barge_in_was_held_down_as_echo): in the
+/// page, a person talking over the assistant's first reply was detected and
+/// the reply stopped, and then the rest of their words were held down as
+/// echo: with the reference silent, the detector could no longer tell them
+/// from echo until the far end's hold ran out, and their utterance was
+/// lost. A caller that obeys a barge-in says so (`barged_in`), and the
+/// talker is heard whole.
+#[test]
+fn a_talker_after_a_barge_in_is_heard_whole() {
+    let Some((voice, user)) = voice_and_user() else {
+        return;
+    };
+    let alone = ainima_audio::endpoint::segments(&user, &Config::default()).unwrap();
+    let said = alone.first().expect("speech");
+    // A second into the very first reply: the filter has not converged.
+    let at = 16_000;
+    let mut room = SimRoom::new(RoomConfig::default(), SimClock::new()).unwrap();
+    room.play(&voice).unwrap();
+    room.add_user_speech(at, user, 1.0);
+    let mut fe = FrontEnd::new(Config::default(), Some(AecConfig::default())).unwrap();
+    let (mut mic, mut reference) = (vec![0.0; 160], vec![0.0; 160]);
+    let mut heard = Vec::new();
+    let mut barged = false;
+    while room.position() < 5 * 16_000 {
+        room.capture(&mut mic, &mut reference).unwrap();
+        let mut started = false;
+        fe.process(&mic, &reference, &mut |e| match e {
+            EndpointEvent::SpeechStart { .. } => started = true,
+            EndpointEvent::SpeechEnd(u) => heard.push((u.start, u.end)),
+            _ => {}
+        })
+        .unwrap();
+        if started && !barged {
+            barged = true;
+            room.stop_playback();
+            fe.aec_mut().expect("a canceller").barged_in();
+        }
+    }
+    assert!(barged, "the talker was never detected");
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    let (start, end) = heard[0];
+    let whole = said.end - said.start;
+    assert!(
+        end - start + 3_200 >= whole,
+        "heard {start}..{end} of speech at {}..{}",
+        at + said.start,
+        at + said.end
+    );
+}

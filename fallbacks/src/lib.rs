@@ -15,6 +15,7 @@ pub mod names;
 pub mod replies;
 pub mod sample;
 pub mod snips;
+pub mod spoken;
 pub mod template;
 pub mod text;
 pub mod values;

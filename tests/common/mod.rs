@@ -3,6 +3,8 @@
 //! WAV files, `ainima run`'s events, and the wake-word dialogue.
 #![allow(dead_code)] // reason: each test binary compiles this module and uses a part of it
 
+pub mod pulse;
+
 use std::path::Path;
 
 use serde_json::Value;

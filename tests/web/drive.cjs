@@ -7,10 +7,15 @@
 // word), typed: [lines], spoken (replies to wait for in the page's own
 // voice, their sound written into spoken_dir), files: [audio
 // files], endpointer (TOML), page_tool: {skills, said: [lines]}, ready_runs,
-// offline: {server_pid, typed: [lines], speech}, installable}: every part but url is
-// optional. ready_runs loads the page that many times more and gives each
-// time to ready (BENCHMARKS.md); offline stops the server and loads the page
-// again.
+// offline: {server_pid, typed: [lines], speech}, installable, room}: every
+// part but url is optional. ready_runs loads the page that many times more
+// and gives each time to ready (BENCHMARKS.md); offline stops the server and
+// loads the page again. room: {typed, interrupt (a WAV or null), after_ms,
+// sink, seconds}: the browser on the sound server the environment names
+// (PULSE_SERVER), whose microphone hears its speaker (a room with no fake
+// devices); the line is typed with the microphone open, and `after_ms` into
+// the page's spoken reply the interruption is played into the room's sink
+// by paplay.
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
@@ -27,10 +32,14 @@ async function main() {
     args: [
       "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync",
-      "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      // In a room: the sound server's devices; otherwise fakes.
+      ...(plan.room ? [] : ["--use-fake-device-for-media-stream"]),
       ...(plan.mic ? [`--use-file-for-fake-audio-capture=${plan.mic}%noloop`] : []),
       "--autoplay-policy=no-user-gesture-required",
     ],
+    // In a room the page is heard (playwright mutes headless browsers).
+    ...(plan.room ? { ignoreDefaultArgs: ["--mute-audio"] } : {}),
   });
   const out = { console: [] };
   try {
@@ -67,6 +76,7 @@ async function main() {
     if (plan.page_tool) out.page_tool = await page.evaluate(pageTool, plan.page_tool);
     if (plan.mic) await microphone(page, plan, out);
     if (plan.offline) await offline(page, plan, out);
+    if (plan.room) await room(page, plan, out);
   } catch (e) {
     // What the page said before it failed, with the failure.
     out.error = e.stack || String(e);
@@ -167,6 +177,73 @@ async function microphone(page, plan, out) {
   out.wakes = await page.evaluate(() => window.ainimaWakes);
   out.spoken_turns = await page.evaluate((n) => window.ainimaTurns.slice(n), before);
   out.mic_text = await page.textContent("#mic");
+}
+
+// In a room: a typed line's reply is said aloud and heard back by the
+// microphone; a person may talk over it (plan.room.interrupt).
+async function room(page, plan, out) {
+  const r = plan.room;
+  await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });
+  out.speech = await page.evaluate(() => window.ainimaSpeech);
+  if (plan.mic_always) await page.uncheck("#wake");
+  await page.click("#listen");
+  // The microphone is on (the sound server's stream has started), as a
+  // person sees before they talk.
+  await page.waitForFunction(() => window.ainimaMicSamples >= 8000, null, { timeout: 20000 });
+  // The speaker's volume (the browser's stream on the sound server): how
+  // loud the page's voice reaches the microphone.
+  if (r.speaker_volume) {
+    const { execFileSync } = require("child_process");
+    const inputs = execFileSync("pactl", ["list", "short", "sink-inputs"], { env: process.env, encoding: "utf8" });
+    out.speaker_streams = 0;
+    for (const line of inputs.split("\n").filter((l) => l.trim())) {
+      execFileSync("pactl", ["set-sink-input-volume", line.split("\t")[0], r.speaker_volume], { env: process.env });
+      out.speaker_streams++;
+    }
+  }
+  const before = await page.evaluate(() => window.ainimaTurns.length);
+  await page.fill("#say", r.typed);
+  await page.press("#say", "Enter");
+  await page.waitForFunction(() => window.ainimaPlaying.length > 0, null, { timeout: 120000 });
+  const began = Date.now();
+  if (r.interrupt) {
+    await page.waitForTimeout(r.after_ms);
+    const { spawnSync } = require("child_process");
+    out.interrupt_after_ms = Date.now() - began;
+    const p = spawnSync("paplay", ["-d", r.sink, r.interrupt], { env: process.env });
+    if (p.status !== 0) throw new Error(`paplay: ${p.stderr}`);
+  }
+  // Until the page has stopped speaking and heard what it will hear.
+  const deadline = began + r.seconds * 1000;
+  while (Date.now() < deadline) {
+    const done = await page.evaluate((n) => {
+      const heard = window.ainimaHeard.length;
+      return heard >= n;
+    }, r.heard || 0);
+    if (done && Date.now() - began > 3000) {
+      const quiet = await page.evaluate(() => !window.ainimaSpeaking());
+      if (quiet) break;
+    }
+    await page.waitForTimeout(200);
+  }
+  await page.waitForTimeout(1500);
+  if (process.env.DBG_DUMP) {
+    const dump = await page.evaluate(() => {
+      const cat = (a) => { const n = a.reduce((s, x) => s + x.length, 0); const o = new Float32Array(n); let k = 0; for (const x of a) { o.set(x, k); k += x.length; } return btoa(Array.from(new Uint8Array(o.buffer), (b) => String.fromCharCode(b)).join("")); };
+      return { mic: cat(window.dbgMic), played: cat(window.dbgPlayed) };
+    });
+    fs.writeFileSync(process.env.DBG_DUMP + ".mic.f32", Buffer.from(dump.mic, "base64"));
+    fs.writeFileSync(process.env.DBG_DUMP + ".played.f32", Buffer.from(dump.played, "base64"));
+  }
+  out.room = await page.evaluate((n) => ({
+    playing: window.ainimaPlaying,
+    echo: JSON.parse(window.ainima.echo()),
+    barge_ins: window.ainimaBargeIns,
+    segments: window.ainimaSegments,
+    heard: window.ainimaHeard,
+    turns: window.ainimaTurns.slice(n),
+    log: Array.from(document.querySelectorAll("#log p"), (p) => p.textContent),
+  }), before);
 }
 
 // The service worker installed (its files kept), or the driver fails.

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use ainima_agent::agent::{Agent, AgentTurn};
 use ainima_agent::approval::Source;
 use ainima_agent::tools::{Registry, ToolSpec};
-use ainima_audio::endpoint::{Config, EndpointEvent, Segmenter};
+use ainima_audio::aec::{AecConfig, BLOCK};
+use ainima_audio::endpoint::{Config, EndpointEvent};
 use ainima_audio::frame::ms_to_samples;
+use ainima_audio::frontend::FrontEnd;
+use ainima_fallbacks::spoken;
 use ainima_neurosymbolic::arbitrate::Thresholds;
 use ainima_neurosymbolic::wake::{self, Detection, Detector, Wake};
 use ainima_neurosymbolic::{Assistant, Now};
@@ -20,7 +23,9 @@ use crate::{Error, config, describe, seconds};
 pub struct Ainima {
     agent: Agent,
     endpointer: Config,
-    live: Option<Segmenter>,
+    /// Our echo canceller on the live microphone (else the browser's).
+    canceller: bool,
+    live: Option<Live>,
     /// Utterances ended and not yet taken ([`Ainima::next_utterance`]).
     ended: std::collections::VecDeque<Vec<f32>>,
     /// With a wake word: its model, and (while listening) the gate.
@@ -31,7 +36,32 @@ pub struct Ainima {
     asked_at: Option<u64>,
     /// The last turn left a question open.
     question_open: bool,
+    /// The words of the last few replies the page said through
+    /// [`Ainima::listen`]'s reference, newest last.
+    said: std::collections::VecDeque<Vec<String>>,
 }
+
+/// The live microphone: the front end (our echo canceller against what
+/// the page plays, then VAD and endpointer) and what it has not taken yet.
+struct Live {
+    front: FrontEnd,
+    /// Samples waiting for a whole block ([`BLOCK`]): heard and played.
+    mic: Vec<f32>,
+    played: Vec<f32>,
+    /// The page has played something: from then on the canceller runs on
+    /// every block (before, the microphone goes straight to the VAD, as in
+    /// `ainima run`).
+    echo: bool,
+    /// Where the page's voice was last audible in what it played, in
+    /// samples heard (the end of the last block with any of it).
+    audible_until: Option<u64>,
+    /// While the page's voice played: the energy of what the microphone
+    /// heard and of what the canceller passed on, and how many samples.
+    over_voice: (f64, f64, u64),
+}
+
+/// Blocks taken through the front end at a time (at most its 480 ms).
+const CHUNK: usize = BLOCK * 16;
 
 /// Being addressed, as the native session's wake word decides it: speech
 /// that begins within [`wake::WINDOW_MS`] after the phrase, or has the
@@ -117,12 +147,14 @@ impl Ainima {
         Ok(Ainima {
             agent,
             endpointer: Config::default(),
+            canceller: true,
             live: None,
             ended: std::collections::VecDeque::new(),
             wake: None,
             gate: None,
             asked_at: None,
             question_open: false,
+            said: std::collections::VecDeque::new(),
         })
     }
 
@@ -218,9 +250,16 @@ impl Ainima {
     }
 
     /// One recognised sentence, as [`Ainima::hear`]. `over_own_voice`: the
-    /// page was speaking while it was said. The page has no echo canceller
-    /// yet, so that may be the assistant's own voice heard back: it is
-    /// never an answer and never a request (an empty turn).
+    /// page was speaking while it was said, so it may be the assistant's
+    /// own voice heard back, which is never an answer and never a request
+    /// (an empty turn). `cancelled`: the page's voice went through
+    /// [`Ainima::listen`]'s reference, so a canceller took it out (ours, or
+    /// the browser's with [`Ainima::set_canceller`] off) and only words
+    /// that repeat what it said are its own (the native
+    /// session's rule, [`spoken::repeats`]); otherwise (the browser's
+    /// voice, which the page cannot hear) none of it can be told apart.
+    /// The turn has `"own_voice": true` when it was taken for the page's
+    /// own voice.
     #[wasm_bindgen(js_name = hearSpoken)]
     pub fn hear_spoken(
         &mut self,
@@ -228,19 +267,27 @@ impl Ainima {
         unix_ms: f64,
         offset_minutes: i32,
         over_own_voice: bool,
+        cancelled: bool,
     ) -> String {
         let (now, now_ms) = clock(unix_ms, offset_minutes);
-        let source = if over_own_voice {
+        let heard = spoken::normalize(text);
+        let own = over_own_voice
+            && (!cancelled || self.said.iter().any(|said| spoken::repeats(&heard, said)));
+        let source = if own {
             Source::AssistantVoice
         } else {
             Source::UserVoice
         };
         let turn = self.agent.hear(text, source, now, now_ms);
         // (Its own voice heard back changes nothing.)
-        if !over_own_voice {
+        if !own {
             self.note_question(&turn);
         }
-        turn.to_json().to_string()
+        let mut v = turn.to_json();
+        if own {
+            v["own_voice"] = true.into();
+        }
+        v.to_string()
     }
 
     /// The page has finished saying its last reply (or could not say it):
@@ -249,8 +296,43 @@ impl Ainima {
     /// assistant's speech.
     pub fn spoke(&mut self) {
         if self.question_open {
-            self.asked_at = self.live.as_ref().map(|l| l.endpointer().position());
+            self.asked_at = self.position();
         }
+    }
+
+    /// The page is about to play `text` in its own voice through
+    /// [`Ainima::listen`]'s `played`: words heard back that repeat it are
+    /// its own.
+    pub fn saying(&mut self, text: &str) {
+        self.said.push_back(spoken::normalize(text));
+        if self.said.len() > 4 {
+            self.said.pop_front();
+        }
+    }
+
+    /// What our echo canceller has done on the live microphone, as JSON:
+    /// `{"heard_dbfs": x, "passed_dbfs": y, "erle_db": z}`: how loud the
+    /// microphone was while the page's voice played, and what the
+    /// canceller passed on to the VAD then (dB full scale); and how much
+    /// of its voice the linear filter alone took out while only the page
+    /// spoke (echo return loss enhancement). `null`s before the page has
+    /// spoken with the microphone open.
+    pub fn echo(&self) -> String {
+        let live = self.live.as_ref();
+        let erle = live.and_then(|l| l.front.aec()).and_then(|a| a.erle_db());
+        let level = |e: f64, n: u64| (n > 0 && e > 0.0).then(|| 10.0 * (e / n as f64).log10());
+        let (heard, passed) = live.map_or((None, None), |l| {
+            let (h, p, n) = l.over_voice;
+            (level(h, n), level(p, n))
+        });
+        json!({ "heard_dbfs": heard, "passed_dbfs": passed, "erle_db": erle }).to_string()
+    }
+
+    /// Samples heard so far by the live microphone, if it is open.
+    fn position(&self) -> Option<u64> {
+        self.live
+            .as_ref()
+            .map(|l| l.front.segmenter().endpointer().position())
     }
 
     /// Whether `turn` leaves a question open (a slot to fill, a
@@ -262,7 +344,7 @@ impl Ainima {
         self.question_open = turn.dialogue.as_ref().is_some_and(|d| d.state != "idle")
             || self.agent.awaiting_answer();
         self.asked_at = if self.question_open {
-            self.live.as_ref().map(|l| l.endpointer().position())
+            self.position()
         } else {
             None
         };
@@ -295,6 +377,17 @@ impl Ainima {
         Ok(())
     }
 
+    /// Whether our echo canceller runs on the live microphone (the
+    /// default). Off, the page relies on the browser's own (`?echo=browser`:
+    /// chromium's WebRTC canceller, which hears the whole machine's output),
+    /// and what the microphone gives goes straight to the VAD; barge-ins
+    /// and the page's own voice are still told from what it played.
+    #[wasm_bindgen(js_name = setCanceller)]
+    pub fn set_canceller(&mut self, on: bool) {
+        self.canceller = on;
+        self.live = None;
+    }
+
     /// The stretches of speech in an audio file's bytes (WAV, FLAC, MP3,
     /// Ogg), as `ainima segments --json`: `[{"start": s, "end": s}]`.
     pub fn segments(&self, audio: &[u8]) -> Result<String, Error> {
@@ -315,16 +408,41 @@ impl Ainima {
         Ok(Value::Array(out).to_string())
     }
 
-    /// The microphone's next samples (16 kHz mono, any number): what the
-    /// front end made of them, as a JSON array of `{"start": s}` (speech
-    /// began), `{"wake": s, "score": p}` (the wake word was said) and
-    /// `{"start": s, "end": s}` (an utterance ended: its audio waits in
-    /// [`Ainima::next_utterance`]; with a wake word, `"ignored": true` when
-    /// it was not addressed and `"alone": true` when it was the phrase
-    /// alone, neither kept), seconds from the first sample heard.
-    pub fn listen(&mut self, samples: &[f32]) -> Result<String, Error> {
+    /// The microphone's next samples (16 kHz mono, any number) and what the
+    /// page played in the same instants (`played`: as many samples, or none
+    /// when it played nothing): what the front end made of them, as a JSON
+    /// array of `{"start": s}` (speech began; `"barge_in": true` while the
+    /// page's voice is audible: the person talks over it), `{"wake": s,
+    /// "score": p}` (the wake word was said) and `{"start": s, "end": s}`
+    /// (an utterance ended: its audio waits in [`Ainima::next_utterance`];
+    /// `"over_own_voice": true` when it began while the page's voice was
+    /// audible or within [`spoken::OWN_VOICE_MS`] after; with a wake word,
+    /// `"ignored": true` when it was not addressed and `"alone": true` when
+    /// it was the phrase alone, neither kept), seconds from the first
+    /// sample heard. Our echo canceller takes what the page played out of
+    /// what the microphone heard (the browser's own canceller is off: it
+    /// does not know what the page plays).
+    pub fn listen(&mut self, samples: &[f32], played: &[f32]) -> Result<String, Error> {
+        if !played.is_empty() && played.len() != samples.len() {
+            return Err(Error::Audio(format!(
+                "{} samples heard and {} played: give as many played as heard, or none",
+                samples.len(),
+                played.len()
+            )));
+        }
         if self.live.is_none() {
-            self.live = Some(Segmenter::new(self.endpointer.clone()).map_err(config)?);
+            self.live = Some(Live {
+                front: FrontEnd::new(
+                    self.endpointer.clone(),
+                    self.canceller.then(AecConfig::default),
+                )
+                .map_err(config)?,
+                mic: Vec::with_capacity(CHUNK),
+                played: Vec::with_capacity(CHUNK),
+                echo: false,
+                audible_until: None,
+                over_voice: (0.0, 0.0, 0),
+            });
             self.gate = match &self.wake {
                 Some(w) => Some(Gate {
                     detector: Detector::new(w.clone()).map_err(config)?,
@@ -339,31 +457,96 @@ impl Ainima {
         let Some(live) = self.live.as_mut() else {
             return Ok("[]".into());
         };
+        live.mic.extend_from_slice(samples);
+        if played.is_empty() {
+            live.played.resize(live.mic.len(), 0.0);
+        } else {
+            live.played.extend_from_slice(played);
+        }
         let mut out = Vec::new();
-        // The phrase first: a detection inside speech cuts it when it ends.
-        if let Some(g) = self.gate.as_mut() {
-            g.detector.push(samples, &mut g.found);
-            for d in g.found.drain(..) {
-                g.until = d.at + ms_to_samples(wake::WINDOW_MS);
-                g.detected = Some(d.at);
-                out.push(json!({"wake": seconds(d.at), "score": d.score}));
+        let whole = live.mic.len() / BLOCK * BLOCK;
+        let mut at = 0;
+        while at < whole {
+            let n = (whole - at).min(CHUNK);
+            let (mic, played) = (&live.mic[at..at + n], &live.played[at..at + n]);
+            at += n;
+            let from = live.front.segmenter().endpointer().position();
+            let playing = played.iter().any(|&x| x != 0.0);
+            if playing {
+                live.echo = true;
+                live.audible_until = Some(from + n as u64);
+            }
+            let (audible, recent) = match live.audible_until {
+                Some(u) => (u, u + ms_to_samples(spoken::OWN_VOICE_MS)),
+                None => (0, 0),
+            };
+            let heard_any = live.audible_until.is_some();
+            let mut events = Vec::new();
+            let clean = if live.echo {
+                live.front
+                    .process(mic, played, &mut |e| events.push(e))
+                    .map_err(|e| Error::Audio(e.to_string()))?
+            } else {
+                live.front
+                    .segmenter_mut()
+                    .push(mic, &mut |e| events.push(e))
+                    .map_err(|e| Error::Audio(e.to_string()))?;
+                mic
+            };
+            if playing {
+                live.over_voice.0 += energy(mic);
+                live.over_voice.1 += energy(clean);
+                live.over_voice.2 += n as u64;
+            }
+            // The phrase first (in what the canceller left): a detection
+            // inside speech cuts it when it ends.
+            if let Some(g) = self.gate.as_mut() {
+                g.detector.push(clean, &mut g.found);
+                for d in g.found.drain(..) {
+                    g.until = d.at + ms_to_samples(wake::WINDOW_MS);
+                    g.detected = Some(d.at);
+                    out.push(json!({"wake": seconds(d.at), "score": d.score}));
+                }
+            }
+            for e in events {
+                match e {
+                    EndpointEvent::SpeechStart { start, .. } => {
+                        let mut ev = json!({"start": seconds(start)});
+                        if heard_any && start < audible {
+                            ev["barge_in"] = true.into();
+                            // The page falls silent at once: what follows is
+                            // the person, not the echo.
+                            if let Some(aec) = live.front.aec_mut() {
+                                aec.barged_in();
+                            }
+                        }
+                        out.push(ev);
+                    }
+                    EndpointEvent::SpeechEnd(mut u) => {
+                        let mut ev = json!({"start": seconds(u.start), "end": seconds(u.end)});
+                        // Over its own voice, speech is a barge-in: it needs
+                        // no wake word (as natively).
+                        let engaged = heard_any && u.start < audible;
+                        if heard_any && u.start < recent {
+                            ev["over_own_voice"] = true.into();
+                        }
+                        let addressed = self
+                            .gate
+                            .as_mut()
+                            .map(|g| g.addressed(&mut u, self.asked_at, engaged));
+                        match addressed {
+                            Some(Addressed::No) => ev["ignored"] = true.into(),
+                            Some(Addressed::PhraseAlone) => ev["alone"] = true.into(),
+                            Some(Addressed::Yes) | None => self.ended.push_back(around(&u)),
+                        }
+                        out.push(ev);
+                    }
+                    _ => {}
+                }
             }
         }
-        let (ended, gate, asked_at) = (&mut self.ended, &mut self.gate, self.asked_at);
-        live.push(samples, &mut |e| match e {
-            EndpointEvent::SpeechStart { start, .. } => out.push(json!({"start": seconds(start)})),
-            EndpointEvent::SpeechEnd(mut u) => {
-                let mut ev = json!({"start": seconds(u.start), "end": seconds(u.end)});
-                match gate.as_mut().map(|g| g.addressed(&mut u, asked_at)) {
-                    Some(Addressed::No) => ev["ignored"] = true.into(),
-                    Some(Addressed::PhraseAlone) => ev["alone"] = true.into(),
-                    Some(Addressed::Yes) | None => ended.push_back(around(&u)),
-                }
-                out.push(ev);
-            }
-            _ => {}
-        })
-        .map_err(|e| Error::Audio(e.to_string()))?;
+        live.mic.drain(..whole);
+        live.played.drain(..whole);
         Ok(Value::Array(out).to_string())
     }
 
@@ -385,11 +568,12 @@ enum Addressed {
 impl Gate {
     /// Whether `u` was said to the assistant; with the phrase in it, `u`
     /// begins where the request does. `asked_at`: where a question was
-    /// last asked.
+    /// last asked; `engaged`: `u` began over the page's own voice.
     fn addressed(
         &mut self,
         u: &mut ainima_audio::endpoint::Utterance,
         asked_at: Option<u64>,
+        engaged: bool,
     ) -> Addressed {
         let cut = self
             .detected
@@ -398,7 +582,7 @@ impl Gate {
             .map(|d| wake::request_start(&u.audio, u.audio_start, d))
             .filter(|&c| c > u.start);
         let follow_up = asked_at.is_some_and(|a| u.start < a + ms_to_samples(wake::FOLLOW_UP_MS));
-        if cut.is_none() && u.start >= self.until && !follow_up {
+        if cut.is_none() && u.start >= self.until && !follow_up && !engaged {
             return Addressed::No;
         }
         if let Some(c) = cut {
@@ -409,6 +593,14 @@ impl Gate {
         }
         Addressed::Yes
     }
+}
+
+/// The sum of the squares of `x`'s finite samples.
+fn energy(x: &[f32]) -> f64 {
+    x.iter()
+        .filter(|v| v.is_finite())
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum()
 }
 
 /// An utterance's audio with [`MARGIN_SAMPLES`] around it, as far as the

@@ -4,6 +4,9 @@
 import init, { Ainima } from "./ainima_web.js";
 
 const $ = (id) => document.getElementById(id);
+// `?echo=browser`: the browser's own echo canceller instead of ours (to
+// compare them; BENCHMARKS.md).
+const browserEcho = new URLSearchParams(location.search).get("echo") === "browser";
 const offset = () => -new Date().getTimezoneOffset();
 const log = (cls, text) => {
   const p = document.createElement("p");
@@ -12,9 +15,16 @@ const log = (cls, text) => {
   $("log").append(p);
 };
 
-// When the page last spoke (performance.now(), ms): an utterance said while
-// it spoke may be its own voice heard back (no echo canceller in the page yet).
+// When the browser's voice last spoke (performance.now(), ms): an utterance
+// said while it spoke may be that voice heard back, and the page cannot
+// tell (it does not hear what the browser says; chromium's own canceller
+// is off, since it does not know what the page plays).
 let spokeUntil = -Infinity;
+// While the microphone is open: the capture node, which also plays the
+// page's own voice so that our canceller has it ({node, ctx}); replies
+// queued or playing there (id -> {text, watchdog}).
+let duplex = null;
+const duplexPlaying = new Map();
 // The page's own voice (voice.js), where the browser has none: replies
 // waiting for their sound (id -> text), and the one playing (with a
 // watchdog: a sound that never ends stops counting as speech after its
@@ -25,26 +35,29 @@ const voicing = new Map();
 let playing = null;
 let watchdog = null;
 let output = null;
-const speaking = () => ("speechSynthesis" in window && speechSynthesis.speaking) || playing !== null || voicing.size > 0;
+const browserSpeaking = () => "speechSynthesis" in window && speechSynthesis.speaking;
+const speaking = () => browserSpeaking() || playing !== null || voicing.size > 0 || duplexPlaying.size > 0;
 const browserVoices = () => "speechSynthesis" in window && speechSynthesis.getVoices().length > 0;
 
 // The page is silent again (or never managed to speak): until when it spoke,
 // and the follow-up window of a question it asked starts now.
 function spoken() {
   if (speaking()) return;
-  spokeUntil = performance.now();
   window.ainima.spoke();
 }
 
+// While the microphone is open the page speaks in its own voice, whatever
+// the browser has: our canceller needs what is played to hear a person
+// talking over it.
 function speak(text) {
   if (!text) return;
-  if (!browserVoices()) {
+  if (!browserVoices() || duplex) {
     ownVoice(text);
     return;
   }
   speechSynthesis.cancel();
   const u = new SpeechSynthesisUtterance(text);
-  u.onend = u.onerror = () => spoken();
+  u.onend = u.onerror = () => { spokeUntil = performance.now(); spoken(); };
   spokeUntil = Infinity;
   speechSynthesis.speak(u);
 }
@@ -68,7 +81,6 @@ function voiceWorker() {
 function ownVoice(text) {
   const id = voiceIds++;
   voicing.set(id, text);
-  spokeUntil = Infinity;
   voiceWorker().postMessage({ id, text });
 }
 
@@ -84,6 +96,7 @@ async function play(m) {
   try {
     if (m.error) throw new Error(m.error);
     keep({ text, by: "espeak-ng", synth_ms: m.ms, wav: m.wav.slice() });
+    if (duplex) return await playDuplex(text, m.wav);
     output = output || new AudioContext();
     await output.resume();
     const sound = await output.decodeAudioData(m.wav.buffer);
@@ -100,6 +113,45 @@ async function play(m) {
     console.warn(`the page's voice: ${err.message}`);
     spoken();
   }
+}
+
+// Through the capture node (the microphone's context, 16 kHz): heard back
+// with what was played beside it. The newest reply replaces the one playing.
+async function playDuplex(text, wav) {
+  const sound = await duplex.ctx.decodeAudioData(wav.buffer);
+  const samples = sound.getChannelData(0);
+  const id = voiceIds++;
+  window.ainima.saying(text);
+  // A sound that never ends (the context stopped) stops counting as speech
+  // after its length and a second.
+  const watchdog = setTimeout(() => { duplexPlaying.delete(id); spoken(); }, sound.duration * 1000 + 1000);
+  if (duplexPlaying.size) duplex.node.port.postMessage({ stop: "replaced" });
+  duplexPlaying.set(id, { text, watchdog });
+  duplex.node.port.postMessage({ play: samples, id }, [samples.buffer]);
+}
+
+// What the capture node says about the page's voice.
+function duplexPlayed(m) {
+  if (m.started !== undefined) {
+    window.ainimaPlaying.push({ id: m.started, at: m.at / 16000 });
+    return;
+  }
+  const done = m.ended !== undefined ? [m.ended] : m.stopped;
+  for (const id of done) {
+    const p = duplexPlaying.get(id);
+    if (p) clearTimeout(p.watchdog);
+    duplexPlaying.delete(id);
+  }
+  if (m.why === "barge_in") {
+    // Said over: when the page fell silent, in the microphone's time.
+    const b = window.ainimaBargeIns[window.ainimaBargeIns.length - 1];
+    if (b && b.silent_at === undefined) {
+      b.silent_at = m.at / 16000;
+      b.dropped = done.length;
+    }
+    log("ainima", "ainima: (interrupted)");
+  }
+  spoken();
 }
 
 function stopPlaying() {
@@ -134,10 +186,13 @@ function hear(text) {
   show(JSON.parse(window.ainima.hear(text, Date.now(), offset())));
 }
 
-// Words heard: the user's, unless the page was speaking while they were said.
-function hearSpoken(text, overOwnVoice) {
-  log("you", `you (heard${overOwnVoice ? ", over the page's own voice: ignored" : ""}): ${text}`);
-  show(JSON.parse(window.ainima.hearSpoken(text, Date.now(), offset(), overOwnVoice)));
+// Words heard: the user's, unless they may be the page's own voice heard
+// back (the assistant decides: a turn with no source is its own voice).
+function hearSpoken(text, overOwnVoice, cancelled) {
+  const turn = JSON.parse(window.ainima.hearSpoken(text, Date.now(), offset(), overOwnVoice, cancelled));
+  const own = turn.own_voice === true;
+  log("you", `you (heard${own ? ", the page's own voice: ignored" : overOwnVoice ? ", over the page's voice" : ""}): ${text}`);
+  show(turn);
 }
 
 // Whisper in a worker: utterances go there, words come back and are heard.
@@ -164,7 +219,7 @@ function startRecognizer() {
       pending.delete(m.id);
       const heard = { text: m.text, confidence: m.confidence, recognize_ms: m.ms, timings_ms: m.timings_ms };
       heard.over_own_voice = sent.overOwnVoice;
-      if (m.text.trim()) hearSpoken(m.text.trim(), sent.overOwnVoice);
+      if (m.text.trim()) hearSpoken(m.text.trim(), sent.overOwnVoice, sent.cancelled);
       heard.end_to_reply_ms = performance.now() - sent.ended;
       window.ainimaHeard.push(heard);
     } else if (m.type === "error") {
@@ -189,9 +244,11 @@ function send(audio, sent) {
   recognizer.postMessage({ type: "transcribe", id, samples: audio }, [audio.buffer]);
 }
 
-function recognize(overOwnVoice) {
-  for (let audio = window.ainima.nextUtterance(); audio; audio = window.ainima.nextUtterance()) {
-    const sent = { ended: performance.now(), overOwnVoice };
+// The utterance that just ended, to the recogniser.
+function recognize(overOwnVoice, cancelled) {
+  const audio = window.ainima.nextUtterance();
+  if (audio) {
+    const sent = { ended: performance.now(), overOwnVoice, cancelled };
     if (window.ainimaSpeech && window.ainimaSpeech.name) {
       send(audio, sent);
     } else if (!window.ainimaSpeech) {
@@ -204,6 +261,7 @@ function recognize(overOwnVoice) {
 
 async function listen() {
   $("listen").disabled = true;
+  window.ainima.setCanceller(!browserEcho);
   // The context resamples the microphone to the front end's 16 kHz; it and
   // the capture node are ready before the microphone opens, so nothing the
   // microphone hears first is lost.
@@ -212,34 +270,57 @@ async function listen() {
   try {
     await ctx.audioWorklet.addModule("worklet.js");
     stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+      audio: { echoCancellation: browserEcho, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
     });
   } catch (e) {
     ctx.close();
     throw e;
   }
-  const node = new AudioWorkletNode(ctx, "ainima-capture");
+  // One node hears the microphone and plays the page's voice, in the same
+  // render quantum: what it played reaches our canceller beside what was
+  // heard then.
+  const node = new AudioWorkletNode(ctx, "ainima-duplex", { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1] });
+  node.connect(ctx.destination);
+  duplex = { node, ctx };
+  // Replies are said in the page's own voice from now: made ready.
+  voiceWorker().postMessage({ warm: true });
   node.port.onmessage = (e) => {
-    let overOwnVoice = false;
-    for (const ev of JSON.parse(window.ainima.listen(e.data))) {
+    const m = e.data;
+    if (!m.mic) return duplexPlayed(m);
+    window.ainimaMicSamples += m.mic.length;
+    for (const ev of JSON.parse(window.ainima.listen(m.mic, m.played || new Float32Array(0)))) {
       if (ev.wake !== undefined) {
         window.ainimaWakes.push(ev);
         $("mic").textContent = "yes?";
         continue;
       }
       window.ainimaSegments.push(ev);
-      if (ev.end === undefined) { speechBegan = performance.now(); $("mic").textContent = "speech…"; continue; }
-      // The page spoke while this was said (or has not finished since).
-      overOwnVoice = speaking() || (speechBegan !== null && spokeUntil >= speechBegan);
+      if (ev.end === undefined) {
+        speechBegan = performance.now();
+        $("mic").textContent = "speech…";
+        // Talked over: the page falls silent at once (what it had queued
+        // is dropped), and listens.
+        if (ev.barge_in && duplexPlaying.size) {
+          window.ainimaBargeIns.push({ start: ev.start, heard_at: performance.now() });
+          node.port.postMessage({ stop: "barge_in" });
+        }
+        continue;
+      }
+      // Said over the page's voice: ours went through the canceller (the
+      // front end says so); the browser's cannot be heard apart.
+      const browser = browserSpeaking() || (speechBegan !== null && spokeUntil >= speechBegan);
+      const overOwnVoice = browser || ev.over_own_voice === true;
       speechBegan = null;
       $("mic").textContent = "";
       const li = document.createElement("li");
       const why = ev.ignored ? " (not said to me: no wake word)" : ev.alone ? " (the wake word: go on)" : "";
       li.textContent = `speech from ${ev.start.toFixed(2)} s to ${ev.end.toFixed(2)} s${why}`;
       $("segments").append(li);
-      if (!ev.ignored && !ev.alone) $("mic").textContent = listening();
+      if (!ev.ignored && !ev.alone) {
+        $("mic").textContent = listening();
+        recognize(overOwnVoice, !browser);
+      }
     }
-    recognize(overOwnVoice);
   };
   ctx.createMediaStreamSource(stream).connect(node);
   $("wake").disabled = true;
@@ -281,8 +362,12 @@ async function main() {
   window.ainimaHeard = [];
   window.ainimaWakes = [];
   window.ainimaSpoken = [];
+  window.ainimaPlaying = [];
+  window.ainimaBargeIns = [];
+  window.ainimaMicSamples = 0;
   window.ainima = new Ainima(0, undefined);
   window.Ainima = Ainima;
+  window.ainimaSpeaking = speaking;
   // The understanding model, as native's default: what no template reads.
   const modelStart = performance.now();
   try {

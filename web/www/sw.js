@@ -1,7 +1,7 @@
 // Offline after the first load: the app's files from the cache, refreshed
 // from the network when it answers (the page's voice, espeak-ng.wasm, once it
 // has been fetched).
-const CACHE = "ainima-v5";
+const CACHE = "ainima-v6";
 const FILES = ["./", "index.html", "app.js", "worklet.js", "recognizer.js", "ainima_web.js", "ainima_web_bg.wasm", "ainima_recognizer.js", "ainima_recognizer_bg.wasm", "manifest.webmanifest", "skills.nlu", "hey-ainima.wake", "voice.js", "espeak-ng.js", "icon-192.png", "icon-512.png"];
 self.addEventListener("install", (e) => e.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES))));
 // An older version's files are dropped once this one runs (offline, a page

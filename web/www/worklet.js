@@ -1,10 +1,56 @@
-// The microphone's samples, off the audio thread as they come: one copy per
-// render quantum, posted to the page (no other work here).
-class Capture extends AudioWorkletProcessor {
-  process(inputs) {
-    const ch = inputs[0] && inputs[0][0];
-    if (ch) this.port.postMessage(ch.slice(0));
+// The microphone and the page's own voice in the same render quantum: the
+// reply samples queued here are played, and a copy of what the microphone
+// heard beside what was played in the same instants is posted to the page
+// (our echo canceller needs both, aligned). No other work here.
+class Duplex extends AudioWorkletProcessor {
+  constructor() {
+    super();
+    // Replies to play, oldest first: {id, samples}; `at`: into the first.
+    this.queue = [];
+    this.at = 0;
+    // Samples heard (posted) so far: where things happen, in the page's
+    // front end's own count.
+    this.heard = 0;
+    this.port.onmessage = (e) => {
+      const m = e.data;
+      if (m.stop) {
+        // A barge-in (or a newer reply): what was queued is dropped.
+        const dropped = this.queue.map((q) => q.id);
+        this.queue = [];
+        this.at = 0;
+        this.port.postMessage({ stopped: dropped, why: m.stop, at: this.heard });
+      }
+      if (m.play) this.queue.push({ id: m.id, samples: m.play });
+    };
+  }
+
+  process(inputs, outputs) {
+    const mic = inputs[0] && inputs[0][0];
+    const out = outputs[0][0];
+    const n = out.length;
+    const played = new Float32Array(n);
+    let k = 0;
+    while (k < n && this.queue.length) {
+      const q = this.queue[0];
+      if (this.at === 0) this.port.postMessage({ started: q.id, at: this.heard + k });
+      const take = Math.min(n - k, q.samples.length - this.at);
+      played.set(q.samples.subarray(this.at, this.at + take), k);
+      k += take;
+      this.at += take;
+      if (this.at >= q.samples.length) {
+        this.queue.shift();
+        this.at = 0;
+        this.port.postMessage({ ended: q.id, at: this.heard + k });
+      }
+    }
+    for (const ch of outputs[0]) ch.set(played);
+    // While the microphone's stream has not started, what is played is
+    // still posted (beside silence): its echo arrives once it has.
+    if (mic || k > 0) {
+      this.port.postMessage({ mic: mic ? mic.slice(0) : new Float32Array(n), played: k > 0 ? played : null });
+      this.heard += n;
+    }
     return true;
   }
 }
-registerProcessor("ainima-capture", Capture);
+registerProcessor("ainima-duplex", Duplex);

@@ -177,7 +177,7 @@ impl Default for Config {
             barge_in_onset_ms: 20,
             start_unix: 1_767_225_600, // 2026-01-01 00:00 UTC
             time_zone: jiff::tz::TimeZone::UTC,
-            own_voice_ms: 800,
+            own_voice_ms: ainima_fallbacks::spoken::OWN_VOICE_MS,
             wake_window_ms: ainima_neurosymbolic::wake::WINDOW_MS,
             follow_up_ms: ainima_neurosymbolic::wake::FOLLOW_UP_MS,
         }
@@ -1588,14 +1588,11 @@ impl Session {
     /// and at least four fifths of them are, in order, words it said then.
     fn own_voice(&self, start: u64, text: &str) -> bool {
         let heard = crate::stt::wer::normalize(text);
-        if heard.is_empty() {
-            return false;
-        }
         let window = ms_to_samples(f64::from(self.cfg.own_voice_ms));
         self.spoken
             .iter()
             .filter(|s| start <= s.until + window)
-            .any(|s| 5 * words::common_in_order(&heard, &s.words) >= 4 * heard.len())
+            .any(|s| ainima_fallbacks::spoken::repeats(&heard, &s.words))
     }
 
     /// Notes what the assistant is audibly saying, and until when.

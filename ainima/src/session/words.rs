@@ -2,6 +2,7 @@
 //! when a turn may end: a stop word, a backchannel, noise, a request; and
 //! whether a sentence is clearly unfinished. Plain rules, no model.
 
+pub use ainima_fallbacks::spoken::common_in_order;
 use ainima_fallbacks::text;
 
 /// What the user said, as far as turn-taking cares.
@@ -85,25 +86,6 @@ const NOISE: &[&str] = &["", "you", "thank you", "bye", "uh", "um", "er"];
 
 /// Words that carry no meaning at the edges of a short utterance.
 const EDGE: &[&str] = &["oh", "uh", "um", "please", "ainima", "now", "just"];
-
-/// How many of `a`'s words stand, in the same order, in `b` (the length of
-/// their longest common subsequence).
-pub fn common_in_order(a: &[String], b: &[String]) -> usize {
-    let mut row = vec![0usize; b.len() + 1];
-    for x in a {
-        let mut diagonal = 0;
-        for (j, y) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if x == y {
-                diagonal + 1
-            } else {
-                above.max(row[j])
-            };
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
 
 /// The utterance's words, lower case, without punctuation, sound
 /// annotations (`(coughing)`, `[BLANK_AUDIO]`, `*cough*`) or hyphens.
@@ -402,24 +384,6 @@ mod tests {
         ] {
             assert_eq!(ends_in_stop(heard), expect, "{heard:?}");
         }
-    }
-
-    #[test]
-    fn words_in_common_and_in_order() {
-        let w = |s: &str| crate::stt::wer::normalize(s);
-        let check = |a: &str, b: &str, expect: usize| {
-            assert_eq!(common_in_order(&w(a), &w(b)), expect, "{a:?} in {b:?}");
-        };
-        check("Shall I go ahead?", "Send hi to Mom. Shall I go ahead?", 4);
-        check("ahead", "Shall I go ahead?", 1);
-        check("yes", "Shall I go ahead?", 0);
-        check("go shall", "shall I go", 1);
-        check("", "anything", 0);
-        check(
-            "add milk to my shopping list",
-            "Added milk to your shopping list.",
-            4,
-        );
     }
 
     #[test]
