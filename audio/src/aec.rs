@@ -128,8 +128,10 @@ pub struct EchoCanceller {
     mid_reply: bool,
     /// The far end was cut because the near end talks over it
     /// ([`EchoCanceller::barged_in`]): double talk until the far end's tail
-    /// is over.
+    /// is over, or a new reply begins (the reference heard again after it
+    /// had gone quiet: `cut_quiet`).
     cut: bool,
+    cut_quiet: bool,
     /// Far-end blocks so far in which the reference explained the
     /// microphone (coherence above [`COHERENT`]): until there are
     /// [`EXPLAINED_BLOCKS`], the echo path may be beyond the reach of the
@@ -256,6 +258,7 @@ impl EchoCanceller {
             coherent_run: 0,
             mid_reply: false,
             cut: false,
+            cut_quiet: false,
             linear: [0.0; BLOCK],
             cfg,
         })
@@ -277,6 +280,7 @@ impl EchoCanceller {
     /// with a silent reference, could not tell them apart.
     pub fn barged_in(&mut self) {
         self.cut = true;
+        self.cut_quiet = false;
     }
 
     /// The settings.
@@ -471,7 +475,13 @@ impl EchoCanceller {
             self.far_end_hold = self.far_end_hold.saturating_sub(1);
         }
         let far_end = self.far_end_hold > 0;
-        self.cut &= far_end;
+        // The far end's tail is over, or it plays again (a new reply: its
+        // echo is echo again).
+        let playing = er / n > FAR_END_FLOOR;
+        if self.cut && !playing {
+            self.cut_quiet = true;
+        }
+        self.cut &= far_end && !(playing && self.cut_quiet);
 
         // 3. Double talk: once the filter cancels something, an error well
         // above the residual it should leave can only be the near end talking.

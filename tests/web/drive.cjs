@@ -146,8 +146,9 @@ function pageTool({ skills, said }) {
   const turns = [];
   const painted = [];
   for (const s of said) {
-    // [words, true]: heard while the page itself was speaking.
-    const turn = Array.isArray(s) ? a.hearSpoken(s[0], Date.now(), 0, s[1]) : a.hear(s, Date.now(), 0);
+    // [words, true]: heard while the page itself was speaking (its voice
+    // not through our canceller).
+    const turn = Array.isArray(s) ? a.hearSpoken(s[0], Date.now(), 0, s[1], false) : a.hear(s, Date.now(), 0);
     turns.push(JSON.parse(turn));
     painted.push(document.body.dataset.painted || null);
   }
@@ -227,14 +228,6 @@ async function room(page, plan, out) {
     await page.waitForTimeout(200);
   }
   await page.waitForTimeout(1500);
-  if (process.env.DBG_DUMP) {
-    const dump = await page.evaluate(() => {
-      const cat = (a) => { const n = a.reduce((s, x) => s + x.length, 0); const o = new Float32Array(n); let k = 0; for (const x of a) { o.set(x, k); k += x.length; } return btoa(Array.from(new Uint8Array(o.buffer), (b) => String.fromCharCode(b)).join("")); };
-      return { mic: cat(window.dbgMic), played: cat(window.dbgPlayed) };
-    });
-    fs.writeFileSync(process.env.DBG_DUMP + ".mic.f32", Buffer.from(dump.mic, "base64"));
-    fs.writeFileSync(process.env.DBG_DUMP + ".played.f32", Buffer.from(dump.played, "base64"));
-  }
   out.room = await page.evaluate((n) => ({
     playing: window.ainimaPlaying,
     echo: JSON.parse(window.ainima.echo()),

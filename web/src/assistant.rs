@@ -53,8 +53,10 @@ struct Live {
     /// `ainima run`).
     echo: bool,
     /// Where the page's voice was last audible in what it played, in
-    /// samples heard (the end of the last block with any of it).
+    /// samples heard (the end of the last block with any of it), and where
+    /// that stretch of it began.
     audible_until: Option<u64>,
+    audible_from: u64,
     /// While the page's voice played: the energy of what the microphone
     /// heard and of what the canceller passed on, and how many samples.
     over_voice: (f64, f64, u64),
@@ -328,6 +330,17 @@ impl Ainima {
         json!({ "heard_dbfs": heard, "passed_dbfs": passed, "erle_db": erle }).to_string()
     }
 
+    /// The page has obeyed a barge-in (`listen`'s `"barge_in"`): it stopped
+    /// playing. What the microphone hears until the echo's tail is over is
+    /// the person, heard whole, never held down as echo
+    /// ([`ainima_audio::aec::EchoCanceller::barged_in`]).
+    #[wasm_bindgen(js_name = bargedIn)]
+    pub fn barged_in(&mut self) {
+        if let Some(aec) = self.live.as_mut().and_then(|l| l.front.aec_mut()) {
+            aec.barged_in();
+        }
+    }
+
     /// Samples heard so far by the live microphone, if it is open.
     fn position(&self) -> Option<u64> {
         self.live
@@ -420,8 +433,9 @@ impl Ainima {
     /// `"ignored": true` when it was not addressed and `"alone": true` when
     /// it was the phrase alone, neither kept), seconds from the first
     /// sample heard. Our echo canceller takes what the page played out of
-    /// what the microphone heard (the browser's own canceller is off: it
-    /// does not know what the page plays).
+    /// what the microphone heard, against exactly what was played in the
+    /// same instants (the page asks the browser for its microphone with the
+    /// browser's own canceller off, unless [`Ainima::set_canceller`] is off).
     pub fn listen(&mut self, samples: &[f32], played: &[f32]) -> Result<String, Error> {
         if !played.is_empty() && played.len() != samples.len() {
             return Err(Error::Audio(format!(
@@ -441,6 +455,7 @@ impl Ainima {
                 played: Vec::with_capacity(CHUNK),
                 echo: false,
                 audible_until: None,
+                audible_from: 0,
                 over_voice: (0.0, 0.0, 0),
             });
             self.gate = match &self.wake {
@@ -474,6 +489,14 @@ impl Ainima {
             let playing = played.iter().any(|&x| x != 0.0);
             if playing {
                 live.echo = true;
+                // A new stretch after a silence longer than the echo's
+                // tail (the page's own-voice window).
+                if live
+                    .audible_until
+                    .is_none_or(|u| u + ms_to_samples(spoken::OWN_VOICE_MS) < from)
+                {
+                    live.audible_from = from;
+                }
                 live.audible_until = Some(from + n as u64);
             }
             let (audible, recent) = match live.audible_until {
@@ -481,6 +504,7 @@ impl Ainima {
                 None => (0, 0),
             };
             let heard_any = live.audible_until.is_some();
+            let audible_from = live.audible_from;
             let mut events = Vec::new();
             let clean = if live.echo {
                 live.front
@@ -514,19 +538,15 @@ impl Ainima {
                         let mut ev = json!({"start": seconds(start)});
                         if heard_any && start < audible {
                             ev["barge_in"] = true.into();
-                            // The page falls silent at once: what follows is
-                            // the person, not the echo.
-                            if let Some(aec) = live.front.aec_mut() {
-                                aec.barged_in();
-                            }
                         }
                         out.push(ev);
                     }
                     EndpointEvent::SpeechEnd(mut u) => {
                         let mut ev = json!({"start": seconds(u.start), "end": seconds(u.end)});
                         // Over its own voice, speech is a barge-in: it needs
-                        // no wake word (as natively).
-                        let engaged = heard_any && u.start < audible;
+                        // no wake word (as natively); speech already under
+                        // way when the voice began is not.
+                        let engaged = heard_any && audible_from <= u.start && u.start < audible;
                         if heard_any && u.start < recent {
                             ev["over_own_voice"] = true.into();
                         }
@@ -622,4 +642,55 @@ fn clock(unix_ms: f64, offset_minutes: i32) -> (Now, u64) {
     };
     let local = (ms / 1000) as i64 + i64::from(offset_minutes) * 60;
     (Now::from_unix(local), ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One sentence heard over the page's voice (`over`), through our
+    /// canceller or not (`cancelled`).
+    fn check(a: &mut Ainima, text: &str, over: bool, cancelled: bool, own: bool) -> Value {
+        let turn: Value =
+            serde_json::from_str(&a.hear_spoken(text, 1.7e12, 0, over, cancelled)).expect("JSON");
+        assert_eq!(turn.get("own_voice").is_some(), own, "{text:?}: {turn}");
+        if own {
+            assert_eq!(turn["calls"], json!([]), "{turn}");
+            assert_eq!(turn["reply"], "", "{turn}");
+        }
+        turn
+    }
+
+    #[test]
+    fn words_over_the_pages_voice_are_its_own_only_when_they_repeat_it() {
+        let mut a = Ainima::new(0, None).expect("the page's assistant");
+        a.saying("I can tell you the time, set timers and alarms. What would you like?");
+        // Its own words heard back past the canceller: nothing.
+        check(
+            &mut a,
+            "set timers and alarms, what would you like",
+            true,
+            true,
+            true,
+        );
+        // A person talking over it: theirs, acted on.
+        let t = check(&mut a, "What's the time?", true, true, false);
+        assert_eq!(t["intent"], "clock_time", "{t}");
+        assert_eq!(t["calls"][0]["status"], "done", "{t}");
+        // Over a voice the canceller did not hear, nothing can be told
+        // apart: never taken.
+        check(&mut a, "What's the time?", true, false, true);
+        // Not over its voice: the person's.
+        check(&mut a, "What's the time?", false, false, false);
+    }
+
+    /// The assistant's own voice never approves anything: its "yes" heard
+    /// back is its own, whoever's turn it is.
+    #[test]
+    fn the_pages_own_yes_heard_back_approves_nothing() {
+        let mut a = Ainima::new(0, None).expect("the page's assistant");
+        a.saying("Shall I? Say yes or no.");
+        check(&mut a, "Yes.", true, true, true);
+        check(&mut a, "yes or no", true, true, true);
+    }
 }

@@ -15,10 +15,10 @@ const log = (cls, text) => {
   $("log").append(p);
 };
 
-// When the browser's voice last spoke (performance.now(), ms): an utterance
-// said while it spoke may be that voice heard back, and the page cannot
-// tell (it does not hear what the browser says; chromium's own canceller
-// is off, since it does not know what the page plays).
+// When a voice our canceller does not hear last spoke (performance.now(),
+// ms): the browser's, or the page's own played outside the capture node
+// (before the microphone was opened). An utterance said while it spoke may
+// be that voice heard back, and the page cannot tell.
 let spokeUntil = -Infinity;
 // While the microphone is open: the capture node, which also plays the
 // page's own voice so that our canceller has it ({node, ctx}); replies
@@ -36,6 +36,8 @@ let playing = null;
 let watchdog = null;
 let output = null;
 const browserSpeaking = () => "speechSynthesis" in window && speechSynthesis.speaking;
+// A voice is audible that our canceller does not hear.
+const unheardVoice = () => browserSpeaking() || playing !== null;
 const speaking = () => browserSpeaking() || playing !== null || voicing.size > 0 || duplexPlaying.size > 0;
 const browserVoices = () => "speechSynthesis" in window && speechSynthesis.getVoices().length > 0;
 
@@ -106,6 +108,7 @@ async function play(m) {
     source.connect(output.destination);
     source.onended = () => { if (playing === source) stopPlaying(); spoken(); };
     playing = source;
+    spokeUntil = Infinity;
     watchdog = setTimeout(() => { if (playing === source) stopPlaying(); spoken(); }, sound.duration * 1000 + 1000);
     source.start();
   } catch (err) {
@@ -123,8 +126,12 @@ async function playDuplex(text, wav) {
   const id = voiceIds++;
   window.ainima.saying(text);
   // A sound that never ends (the context stopped) stops counting as speech
-  // after its length and a second.
-  const watchdog = setTimeout(() => { duplexPlaying.delete(id); spoken(); }, sound.duration * 1000 + 1000);
+  // after its length and a second, and is stopped.
+  const watchdog = setTimeout(() => {
+    duplexPlaying.delete(id);
+    duplex.node.port.postMessage({ stop: "watchdog" });
+    spoken();
+  }, sound.duration * 1000 + 1000);
   if (duplexPlaying.size) duplex.node.port.postMessage({ stop: "replaced" });
   duplexPlaying.set(id, { text, watchdog });
   duplex.node.port.postMessage({ play: samples, id }, [samples.buffer]);
@@ -156,7 +163,10 @@ function duplexPlayed(m) {
 
 function stopPlaying() {
   clearTimeout(watchdog);
-  if (playing) { try { playing.stop(); } catch (_) { /* never started */ } }
+  if (playing) {
+    try { playing.stop(); } catch (_) { /* never started */ }
+    spokeUntil = performance.now();
+  }
   playing = null;
 }
 
@@ -261,6 +271,9 @@ function recognize(overOwnVoice, cancelled) {
 
 async function listen() {
   $("listen").disabled = true;
+  // From now on the page speaks through the capture node; a reply still
+  // playing elsewhere is cut (our canceller would not hear it).
+  stopPlaying();
   window.ainima.setCanceller(!browserEcho);
   // The context resamples the microphone to the front end's 16 kHz; it and
   // the capture node are ready before the microphone opens, so nothing the
@@ -303,13 +316,15 @@ async function listen() {
         if (ev.barge_in && duplexPlaying.size) {
           window.ainimaBargeIns.push({ start: ev.start, heard_at: performance.now() });
           node.port.postMessage({ stop: "barge_in" });
+          // Obeyed: what follows is the person, not the echo.
+          window.ainima.bargedIn();
         }
         continue;
       }
       // Said over the page's voice: ours went through the canceller (the
-      // front end says so); the browser's cannot be heard apart.
-      const browser = browserSpeaking() || (speechBegan !== null && spokeUntil >= speechBegan);
-      const overOwnVoice = browser || ev.over_own_voice === true;
+      // front end says so); one it does not hear cannot be told apart.
+      const unheard = unheardVoice() || (speechBegan !== null && spokeUntil >= speechBegan);
+      const overOwnVoice = unheard || ev.over_own_voice === true;
       speechBegan = null;
       $("mic").textContent = "";
       const li = document.createElement("li");
@@ -318,7 +333,7 @@ async function listen() {
       $("segments").append(li);
       if (!ev.ignored && !ev.alone) {
         $("mic").textContent = listening();
-        recognize(overOwnVoice, !browser);
+        recognize(overOwnVoice, !unheard);
       }
     }
   };

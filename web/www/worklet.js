@@ -28,7 +28,8 @@ class Duplex extends AudioWorkletProcessor {
     const mic = inputs[0] && inputs[0][0];
     const out = outputs[0][0];
     const n = out.length;
-    const played = new Float32Array(n);
+    // A copy of what is played, made only while something plays.
+    const played = this.queue.length ? new Float32Array(n) : null;
     let k = 0;
     while (k < n && this.queue.length) {
       const q = this.queue[0];
@@ -43,11 +44,16 @@ class Duplex extends AudioWorkletProcessor {
         this.port.postMessage({ ended: q.id, at: this.heard + k });
       }
     }
-    for (const ch of outputs[0]) ch.set(played);
+    for (const ch of outputs[0]) {
+      if (played) ch.set(played);
+      else ch.fill(0);
+    }
     // While the microphone's stream has not started, what is played is
     // still posted (beside silence): its echo arrives once it has.
-    if (mic || k > 0) {
-      this.port.postMessage({ mic: mic ? mic.slice(0) : new Float32Array(n), played: k > 0 ? played : null });
+    if (mic || played) {
+      const heard = mic ? mic.slice(0) : new Float32Array(n);
+      const buffers = played ? [heard.buffer, played.buffer] : [heard.buffer];
+      this.port.postMessage({ mic: heard, played }, buffers);
       this.heard += n;
     }
     return true;
