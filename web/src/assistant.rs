@@ -48,13 +48,11 @@ struct Live {
     /// Samples waiting for a whole block ([`BLOCK`]): heard and played.
     mic: Vec<f32>,
     played: Vec<f32>,
-    /// The page has played something: from then on the canceller runs on
-    /// every block (before, the microphone goes straight to the VAD, as in
-    /// `ainima run`).
-    echo: bool,
     /// Where the page's voice was last audible in what it played, in
     /// samples heard (the end of the last block with any of it), and where
-    /// that stretch of it began.
+    /// that stretch of it began. Once the page has played anything, the
+    /// canceller runs on every block (before, the microphone goes straight
+    /// to the VAD, as in `ainima run`).
     audible_until: Option<u64>,
     audible_from: u64,
     /// While the page's voice played: the energy of what the microphone
@@ -453,7 +451,6 @@ impl Ainima {
                 .map_err(config)?,
                 mic: Vec::with_capacity(CHUNK),
                 played: Vec::with_capacity(CHUNK),
-                echo: false,
                 audible_until: None,
                 audible_from: 0,
                 over_voice: (0.0, 0.0, 0),
@@ -488,7 +485,6 @@ impl Ainima {
             let from = live.front.segmenter().endpointer().position();
             let playing = played.iter().any(|&x| x != 0.0);
             if playing {
-                live.echo = true;
                 // A new stretch after a silence longer than the echo's
                 // tail (the page's own-voice window).
                 if live
@@ -499,14 +495,15 @@ impl Ainima {
                 }
                 live.audible_until = Some(from + n as u64);
             }
+            // Nothing begins before sample 0: before the page has played,
+            // nothing is over its voice.
             let (audible, recent) = match live.audible_until {
                 Some(u) => (u, u + ms_to_samples(spoken::OWN_VOICE_MS)),
                 None => (0, 0),
             };
-            let heard_any = live.audible_until.is_some();
             let audible_from = live.audible_from;
             let mut events = Vec::new();
-            let clean = if live.echo {
+            let clean = if live.audible_until.is_some() {
                 live.front
                     .process(mic, played, &mut |e| events.push(e))
                     .map_err(|e| Error::Audio(e.to_string()))?
@@ -536,7 +533,7 @@ impl Ainima {
                 match e {
                     EndpointEvent::SpeechStart { start, .. } => {
                         let mut ev = json!({"start": seconds(start)});
-                        if heard_any && start < audible {
+                        if start < audible {
                             ev["barge_in"] = true.into();
                         }
                         out.push(ev);
@@ -546,8 +543,8 @@ impl Ainima {
                         // Over its own voice, speech is a barge-in: it needs
                         // no wake word (as natively); speech already under
                         // way when the voice began is not.
-                        let engaged = heard_any && audible_from <= u.start && u.start < audible;
-                        if heard_any && u.start < recent {
+                        let engaged = audible_from <= u.start && u.start < audible;
+                        if u.start < recent {
                             ev["over_own_voice"] = true.into();
                         }
                         let addressed = self
