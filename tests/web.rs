@@ -557,7 +557,8 @@ fn room(dir: &Path) -> Pulse {
 /// falls silent while they speak, hears their words as theirs (not its
 /// own voice), acts and answers, all in the page's default mode (the wake
 /// word: talking over it needs none, as natively). Nobody talking: the
-/// page says the whole reply and hears nothing of it.
+/// page says the whole reply and hears nothing of it. A backchannel over
+/// it ("Okay."): the page falls silent, then goes on, acting on nothing.
 #[test]
 fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
     let Some(p) = parts() else { return };
@@ -572,13 +573,13 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
     pulse.start();
     let served = serve(&home);
     let person = p.data.join("speech-to-phrase/en/what's the time.wav");
-    let plan = |interrupt: Option<&Path>| {
+    let plan_after = |interrupt: Option<&Path>, after_ms: u64| {
         json!({
             "url": served.url,
             "room": {
                 "typed": "what can you do",
                 "interrupt": interrupt,
-                "after_ms": 200,
+                "after_ms": after_ms,
                 "sink": "room",
                 "speaker_volume": "50%",
                 "heard": usize::from(interrupt.is_some()),
@@ -586,6 +587,7 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
             },
         })
     };
+    let plan = |interrupt: Option<&Path>| plan_after(interrupt, 200);
 
     let page = drive_on(&p, &plan(Some(&person)), &dir, Some(&pulse));
     let r = &page["room"];
@@ -614,6 +616,8 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
         "the person began {onset} s (the reply at {said_at} s), the page fell silent at {silent} s, the person ended at {end} s"
     );
     assert_eq!(barge_ins[0]["dropped"], 1, "{r}");
+    assert_eq!(barge_ins[0]["decided"], "drop", "{r}");
+    assert_eq!(r["playing"][0]["stopped"], "barge_in", "{r}");
     // Their words, as theirs: acted on and answered (aloud).
     let heard = r["heard"].as_array().expect("heard");
     assert_eq!(heard.len(), 1, "{r}");
@@ -645,6 +649,7 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
     assert_eq!(r["segments"], json!([]), "{r}");
     assert_eq!(r["heard"], json!([]), "{r}");
     assert_eq!(r["playing"].as_array().map(Vec::len), Some(1), "{r}");
+    assert!(r["playing"][0]["ended_at"].is_f64(), "said to its end: {r}");
     // The microphone did hear the reply, as loud as speech, and the
     // canceller took it out before the VAD.
     let e = &r["echo"];
@@ -661,6 +666,38 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
     eprintln!(
         "the reply at the microphone {heard:.1} dBFS, passed on {passed:.1} dBFS, the linear filter's enhancement {:.1} dB",
         e["erle_db"].as_f64().unwrap_or(f64::NAN)
+    );
+
+    // A backchannel over the reply ("Okay.", the page's own voice's words
+    // are not in it): the page falls silent while it is said, hears that
+    // it was no request, and goes on where it stopped; nothing is acted on.
+    let okay = dir.join("okay.wav");
+    ainima_testkit::ainima_ok(
+        BIN,
+        &home,
+        &["say", "Okay.", "--output", okay.to_str().expect("path")],
+    );
+    let back = drive_on(&p, &plan_after(Some(&okay), 2500), &dir, Some(&pulse));
+    let r = &back["room"];
+    let barge_ins = r["barge_ins"].as_array().expect("barge-ins");
+    assert_eq!(barge_ins.len(), 1, "{r}");
+    assert_eq!(barge_ins[0]["decided"], "resume", "{r}");
+    assert_eq!(barge_ins[0]["kind"], "backchannel", "{r}");
+    assert!(barge_ins[0].get("dropped").is_none(), "{r}");
+    let (silent, resumed) = (
+        barge_ins[0]["silent_at"].as_f64().expect("fell silent"),
+        barge_ins[0]["resumed_at"].as_f64().expect("went on"),
+    );
+    assert!(silent < resumed, "{r}");
+    assert_eq!(r["playing"].as_array().map(Vec::len), Some(1), "{r}");
+    assert!(r["playing"][0]["ended_at"].is_f64(), "said to its end: {r}");
+    assert!(
+        r["turns"].as_array().is_some_and(|t| t.len() == 1),
+        "no turn for the backchannel: {r}"
+    );
+    eprintln!(
+        "a backchannel: the page silent for {:.0} ms, then went on",
+        (resumed - silent) * 1000.0
     );
     drop(served);
     pulse.stop();

@@ -544,10 +544,20 @@ impl EchoCanceller {
             && self.explained >= EXPLAINED_BLOCKS
             && (1.0 - coh) * m_now > NEAR_SHARE * self.coherent_peak
             && m_now > 10.0 * self.noise;
+        // Once converged, an error well above the residual the filter
+        // should leave is a talker, unless the echo moved: a path that
+        // changed under the filter (a delay that jumped by a few blocks as
+        // a loaded machine's audio buffers resynchronise) leaves a
+        // microphone the reference still explains almost wholly (coherence
+        // above [`ECHO_BACK`]): it is echo, and the filter goes on
+        // adapting to it. (Its output louder than the microphone is no
+        // sign of that: it is also what a talker over a loud reply gives
+        // a filter held still, and they would be cut in two.)
         let detected = early
             || (far_end && no_echo && loud)
             || far_end
                 && self.erle_est > CONVERGED_DB
+                && coh <= ECHO_BACK
                 && e_now > DT_MARGIN * expected_residual
                 && e_now > 10.0 * self.noise
                 && e_now <= m_now;

@@ -347,3 +347,39 @@ fn a_talker_after_a_barge_in_is_heard_whole() {
         at + said.end
     );
 }
+
+/// Regression (false_barge_in_when_the_echo_delay_jumped): in the page's
+/// room test, with nobody talking, the echo's delay jumped by two or three
+/// blocks mid-reply (a loaded machine's audio buffers resynchronising); the
+/// converged filter's error rose to the echo's own level, the double-talk
+/// detector took it for a talker, the suppressor let it through and the VAD
+/// heard the reply's own words ("Keep."). The fixture is such a reply as
+/// the page heard it and played it (`tests/web/drive.cjs`'s `record`,
+/// headless chromium on PulseAudio, its first 11 s): the delay jumps at
+/// 9.7 s, where the canceller without the fix let the VAD start at 9.64 s.
+/// The reference still explains the microphone then: nothing is heard.
+#[test]
+fn an_echo_path_that_jumps_mid_reply_never_wakes_the_vad() {
+    let fixture = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(format!("room-echo-jump-{name}.flac"));
+        ainima_audio::decode::load_16k_mono(&path).expect("fixture")
+    };
+    let (mic, played) = (fixture("mic"), fixture("played"));
+    assert_eq!(mic.len(), played.len());
+    let mut fe = FrontEnd::new(Config::default(), Some(AecConfig::default())).unwrap();
+    let mut starts = Vec::new();
+    let mut double_talk = 0;
+    for (m, r) in mic.chunks_exact(160).zip(played.chunks_exact(160)) {
+        fe.process(m, r, &mut |e| {
+            if let EndpointEvent::SpeechStart { start, .. } = e {
+                starts.push(start as f64 / 16_000.0);
+            }
+        })
+        .unwrap();
+        double_talk += usize::from(fe.aec().expect("a canceller").last_block().double_talk);
+    }
+    assert_eq!(starts, Vec::<f64>::new(), "heard at (s)");
+    assert_eq!(double_talk, 0, "blocks taken for double talk");
+}

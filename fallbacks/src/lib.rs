@@ -19,6 +19,7 @@ pub mod spoken;
 pub mod template;
 pub mod text;
 pub mod values;
+pub mod words;
 
 pub use catalog::Catalog;
 pub use error::{Error, Origin};

@@ -11,7 +11,8 @@
 // part but url is optional. ready_runs loads the page that many times more
 // and gives each time to ready (BENCHMARKS.md); offline stops the server and
 // loads the page again. room: {typed, interrupt (a WAV or null), after_ms,
-// sink, seconds}: the browser on the sound server the environment names
+// sink, seconds, record (a path prefix: what the page heard and played,
+// written to PREFIX-mic.wav and PREFIX-played.wav)}: the browser on the sound server the environment names
 // (PULSE_SERVER), whose microphone hears its speaker (a room with no fake
 // devices); the line is typed with the microphone open, and `after_ms` into
 // the page's spoken reply the interruption is played into the room's sink
@@ -148,7 +149,7 @@ function pageTool({ skills, said }) {
   for (const s of said) {
     // [words, true]: heard while the page itself was speaking (its voice
     // not through our canceller).
-    const turn = Array.isArray(s) ? a.hearSpoken(s[0], Date.now(), 0, s[1], false) : a.hear(s, Date.now(), 0);
+    const turn = Array.isArray(s) ? a.hearSpoken(s[0], Date.now(), 0, s[1], false, false) : a.hear(s, Date.now(), 0);
     turns.push(JSON.parse(turn));
     painted.push(document.body.dataset.painted || null);
   }
@@ -187,6 +188,7 @@ async function room(page, plan, out) {
   await page.waitForFunction(() => window.ainimaSpeech !== undefined, null, { timeout: plan.speech_timeout_ms || 300000 });
   out.speech = await page.evaluate(() => window.ainimaSpeech);
   if (plan.mic_always) await page.uncheck("#wake");
+  if (r.record) await page.evaluate(() => { window.ainimaRecord = []; });
   await page.click("#listen");
   // The microphone is on (the sound server's stream has started), as a
   // person sees before they talk.
@@ -237,6 +239,42 @@ async function room(page, plan, out) {
     turns: window.ainimaTurns.slice(n),
     log: Array.from(document.querySelectorAll("#log p"), (p) => p.textContent),
   }), before);
+  if (r.record) {
+    // What the page heard and played, as two 16 kHz WAVs (16-bit).
+    const both = await page.evaluate(() => {
+      const pcm = (chunks) => {
+        const n = chunks.reduce((s, c) => s + c.length, 0);
+        const out = new Int16Array(n);
+        let at = 0;
+        for (const c of chunks) {
+          for (let i = 0; i < c.length; i++) out[at + i] = Math.max(-32768, Math.min(32767, Math.round(c[i] * 32767)));
+          at += c.length;
+        }
+        const bytes = new Uint8Array(out.buffer);
+        let text = "";
+        for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+        return btoa(text);
+      };
+      const rec = window.ainimaRecord;
+      return {
+        mic: pcm(rec.map(([m]) => m)),
+        played: pcm(rec.map(([m, p]) => p || new Float32Array(m.length))),
+      };
+    });
+    for (const [name, b64] of Object.entries(both)) {
+      fs.writeFileSync(`${r.record}-${name}.wav`, wav16k(Buffer.from(b64, "base64")));
+    }
+  }
+}
+
+// 16-bit mono PCM at 16 kHz, as a WAV file.
+function wav16k(pcm) {
+  const h = Buffer.alloc(44);
+  h.write("RIFF", 0); h.writeUInt32LE(36 + pcm.length, 4); h.write("WAVE", 8);
+  h.write("fmt ", 12); h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(16000, 24); h.writeUInt32LE(32000, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34);
+  h.write("data", 36); h.writeUInt32LE(pcm.length, 40);
+  return Buffer.concat([h, pcm]);
 }
 
 // The service worker installed (its files kept), or the driver fails.

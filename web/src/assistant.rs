@@ -10,6 +10,7 @@ use ainima_audio::endpoint::{Config, EndpointEvent};
 use ainima_audio::frame::ms_to_samples;
 use ainima_audio::frontend::FrontEnd;
 use ainima_fallbacks::spoken;
+use ainima_fallbacks::words::{self, Kind};
 use ainima_neurosymbolic::arbitrate::Thresholds;
 use ainima_neurosymbolic::wake::{self, Detection, Detector, Wake};
 use ainima_neurosymbolic::{Assistant, Now};
@@ -36,6 +37,10 @@ pub struct Ainima {
     asked_at: Option<u64>,
     /// The last turn left a question open.
     question_open: bool,
+    /// The page paused its reply for a barge-in ([`Ainima::barged_in`])
+    /// and what was said over it has not decided yet: everything said
+    /// meanwhile is said to it, as natively while the assistant yields.
+    yielding: bool,
     /// The words of the last few replies the page said through
     /// [`Ainima::listen`]'s reference, newest last.
     said: std::collections::VecDeque<Vec<String>>,
@@ -154,6 +159,7 @@ impl Ainima {
             gate: None,
             asked_at: None,
             question_open: false,
+            yielding: false,
             said: std::collections::VecDeque::new(),
         })
     }
@@ -260,6 +266,15 @@ impl Ainima {
     /// voice, which the page cannot hear) none of it can be told apart.
     /// The turn has `"own_voice": true` when it was taken for the page's
     /// own voice.
+    ///
+    /// `yielded`: the page paused its reply when these words began (a
+    /// barge-in, [`Ainima::listen`]'s `"barge_in"`), and asks what to do
+    /// with it, as the native session's turn-taking does: its own voice, a
+    /// cough or Whisper's filler, or a backchannel ("mm-hmm", "right")
+    /// resume it and are no turn; a stop phrase ("stop", "wait") drops it
+    /// and is no turn either; anything else drops it and is heard. The
+    /// answer then has `"barge_in": "resume"` or `"drop"`, and `"kind"`
+    /// (`noise`, `backchannel`, `stop`, `request`).
     #[wasm_bindgen(js_name = hearSpoken)]
     pub fn hear_spoken(
         &mut self,
@@ -268,11 +283,44 @@ impl Ainima {
         offset_minutes: i32,
         over_own_voice: bool,
         cancelled: bool,
+        yielded: bool,
     ) -> String {
         let (now, now_ms) = clock(unix_ms, offset_minutes);
         let heard = spoken::normalize(text);
+        // Over a paused reply, only that reply's words are its own (a
+        // "stop" found in an earlier one is the person's).
         let own = over_own_voice
-            && (!cancelled || self.said.iter().any(|said| spoken::repeats(&heard, said)));
+            && (!cancelled
+                || if yielded {
+                    self.said
+                        .back()
+                        .is_some_and(|said| spoken::repeats(&heard, said))
+                } else {
+                    self.said.iter().any(|said| spoken::repeats(&heard, said))
+                });
+        if yielded {
+            let kind = if own {
+                Kind::Noise
+            } else {
+                self.over_voice(text, now)
+            };
+            if own {
+                // Its own voice changes nothing, but is heard as such.
+                let _ = self.agent.hear(text, Source::AssistantVoice, now, now_ms);
+            }
+            let decided = |what: &str| {
+                let mut v = json!({"barge_in": what, "kind": kind});
+                if own {
+                    v["own_voice"] = true.into();
+                }
+                v.to_string()
+            };
+            match kind {
+                Kind::Noise | Kind::Backchannel => return decided("resume"),
+                Kind::Stop => return decided("drop"),
+                Kind::Request => {}
+            }
+        }
         let source = if own {
             Source::AssistantVoice
         } else {
@@ -287,7 +335,37 @@ impl Ainima {
         if own {
             v["own_voice"] = true.into();
         }
+        if yielded {
+            v["barge_in"] = "drop".into();
+            v["kind"] = json!(Kind::Request);
+        }
         v.to_string()
+    }
+
+    /// What words said over the page's voice are for turn-taking, as the
+    /// native session decides (`Session::kind`): besides
+    /// [`words::classify`]'s stop words, backchannels and noise, a short
+    /// utterance ending in a stop phrase that the language core reads as
+    /// nothing else than "cancel" is a stop ("okay, wait"), and a word the
+    /// core cannot read whole, or up to three it cannot read at all, are a
+    /// backchannel: a real interruption says what it wants. Mid-reply
+    /// nothing is an answer ("okay" acknowledges; a question is answered
+    /// once it has been said).
+    fn over_voice(&self, text: &str, now: Now) -> Kind {
+        let k = words::classify(text, false);
+        if k != Kind::Request {
+            return k;
+        }
+        let parsed = self.agent.assistant.parse(text, now);
+        if parsed.as_ref().is_none_or(|p| p.intent == "cancel") && words::ends_in_stop(text) {
+            return Kind::Stop;
+        }
+        let n = text.split_whitespace().count();
+        let whole = parsed.as_ref().is_some_and(|p| p.confidence >= 0.8);
+        if n <= 1 && !whole || n <= 3 && parsed.is_none() {
+            return Kind::Backchannel;
+        }
+        Kind::Request
     }
 
     /// The page has finished saying its last reply (or could not say it):
@@ -334,9 +412,17 @@ impl Ainima {
     /// ([`ainima_audio::aec::EchoCanceller::barged_in`]).
     #[wasm_bindgen(js_name = bargedIn)]
     pub fn barged_in(&mut self) {
+        self.yielding = true;
         if let Some(aec) = self.live.as_mut().and_then(|l| l.front.aec_mut()) {
             aec.barged_in();
         }
+    }
+
+    /// What was said over the page's paused reply has decided (it went on,
+    /// or was dropped): speech from now on needs the wake word again.
+    #[wasm_bindgen(js_name = yieldDecided)]
+    pub fn yield_decided(&mut self) {
+        self.yielding = false;
     }
 
     /// Samples heard so far by the live microphone, if it is open.
@@ -429,7 +515,8 @@ impl Ainima {
     /// `"over_own_voice": true` when it began while the page's voice was
     /// audible or within [`spoken::OWN_VOICE_MS`] after; with a wake word,
     /// `"ignored": true` when it was not addressed and `"alone": true` when
-    /// it was the phrase alone, neither kept), seconds from the first
+    /// it was the phrase alone, neither kept), `{"rejected": s, "end": s}`
+    /// (what began was too short to be speech: a click, a cough), seconds from the first
     /// sample heard. Our echo canceller takes what the page played out of
     /// what the microphone heard, against exactly what was played in the
     /// same instants (the page asks the browser for its microphone with the
@@ -543,7 +630,8 @@ impl Ainima {
                         // Over its own voice, speech is a barge-in: it needs
                         // no wake word (as natively); speech already under
                         // way when the voice began is not.
-                        let engaged = audible_from <= u.start && u.start < audible;
+                        let engaged =
+                            self.yielding || (audible_from <= u.start && u.start < audible);
                         if u.start < recent {
                             ev["over_own_voice"] = true.into();
                         }
@@ -558,7 +646,10 @@ impl Ainima {
                         }
                         out.push(ev);
                     }
-                    _ => {}
+                    // Too short to be speech: a paused reply goes on.
+                    EndpointEvent::Rejected { start, end } => {
+                        out.push(json!({"rejected": seconds(start), "end": seconds(end)}));
+                    }
                 }
             }
         }
@@ -649,7 +740,8 @@ mod tests {
     /// canceller or not (`cancelled`).
     fn check(a: &mut Ainima, text: &str, over: bool, cancelled: bool, own: bool) -> Value {
         let turn: Value =
-            serde_json::from_str(&a.hear_spoken(text, 1.7e12, 0, over, cancelled)).expect("JSON");
+            serde_json::from_str(&a.hear_spoken(text, 1.7e12, 0, over, cancelled, false))
+                .expect("JSON");
         assert_eq!(turn.get("own_voice").is_some(), own, "{text:?}: {turn}");
         if own {
             assert_eq!(turn["calls"], json!([]), "{turn}");
@@ -689,5 +781,45 @@ mod tests {
         a.saying("Shall I? Say yes or no.");
         check(&mut a, "Yes.", true, true, true);
         check(&mut a, "yes or no", true, true, true);
+    }
+
+    /// What words heard while the page's reply is paused (a barge-in) make
+    /// of it: resumed after its own voice, a cough or a backchannel,
+    /// dropped for a stop phrase or a request, which alone is a turn.
+    #[test]
+    fn a_paused_reply_resumes_after_a_backchannel_and_drops_for_a_request() {
+        let mut a = Ainima::new(0, None).expect("the page's assistant");
+        a.saying("I can tell you the time, keep shopping lists and notes. What would you like?");
+        let check = |a: &mut Ainima, text: &str, expect: (&str, &str)| {
+            let v: Value = serde_json::from_str(&a.hear_spoken(text, 1.7e12, 0, true, true, true))
+                .expect("JSON");
+            assert_eq!(
+                (v["barge_in"].as_str(), v["kind"].as_str()),
+                (Some(expect.0), Some(expect.1)),
+                "{text:?}: {v}"
+            );
+            v
+        };
+        for (text, expect) in [
+            ("keep shopping lists", ("resume", "noise")),
+            // Regression (the room test's quiet half: residual echo heard
+            // as "Keep." cut the whole reply).
+            ("Keep.", ("resume", "noise")),
+            ("Mm-hmm.", ("resume", "backchannel")),
+            ("you", ("resume", "noise")),
+            ("(coughing)", ("resume", "noise")),
+            ("Okay.", ("resume", "backchannel")),
+            ("Stop.", ("drop", "stop")),
+            ("wait a second", ("drop", "stop")),
+            ("okay, wait", ("drop", "stop")),
+            // A mumble the language core cannot read.
+            ("and have them", ("resume", "backchannel")),
+        ] {
+            let v = check(&mut a, text, expect);
+            assert!(v.get("intent").is_none(), "no turn for {text:?}: {v}");
+        }
+        let t = check(&mut a, "What's the time?", ("drop", "request"));
+        assert_eq!(t["intent"], "clock_time", "{t}");
+        assert_eq!(t["calls"][0]["status"], "done", "{t}");
     }
 }

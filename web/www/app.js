@@ -25,6 +25,17 @@ let spokeUntil = -Infinity;
 // queued or playing there (id -> {text, watchdog}).
 let duplex = null;
 const duplexPlaying = new Map();
+// A reply paused because someone began talking over it, until what they
+// said decides: a cough, a backchannel or the page's own voice resumes it,
+// a stop or a request drops it (the native session's turn-taking).
+// {barge: its entry in window.ainimaBargeIns, outstanding: utterances begun
+// since that have not decided yet, deadline: a timer}.
+let yielded = null;
+// Longest a reply stays paused with nothing decided (the recogniser still
+// loading, someone talking on and on): then it is dropped, as stale.
+const YIELD_MS = 20000;
+// The pause (`yielded`) the utterance under way began in, or null.
+let utteranceYielded = null;
 // The page's own voice (voice.js), where the browser has none: replies
 // waiting for their sound (id -> text), and the one playing (with a
 // watchdog: a sound that never ends stops counting as speech after its
@@ -125,16 +136,51 @@ async function playDuplex(text, wav) {
   const samples = sound.getChannelData(0);
   const id = voiceIds++;
   window.ainima.saying(text);
-  // A sound that never ends (the context stopped) stops counting as speech
-  // after its length and a second, and is stopped.
-  const watchdog = setTimeout(() => {
+  if (duplexPlaying.size) duplex.node.port.postMessage({ stop: "replaced" });
+  // What was paused is gone: what was said over it no longer decides.
+  if (yielded) {
+    clearTimeout(yielded.deadline);
+    yielded = null;
+    window.ainima.yieldDecided();
+  }
+  duplexPlaying.set(id, { text, watchdog: null });
+  armWatchdog(id, sound.duration * 1000);
+  duplex.node.port.postMessage({ play: samples, id }, [samples.buffer]);
+}
+
+// A sound that never ends (the context stopped) stops counting as speech a
+// second after it should have ended, and is stopped.
+function armWatchdog(id, ms) {
+  const p = duplexPlaying.get(id);
+  if (!p) return;
+  clearTimeout(p.watchdog);
+  p.watchdog = setTimeout(() => {
     duplexPlaying.delete(id);
     duplex.node.port.postMessage({ stop: "watchdog" });
     spoken();
-  }, sound.duration * 1000 + 1000);
-  if (duplexPlaying.size) duplex.node.port.postMessage({ stop: "replaced" });
-  duplexPlaying.set(id, { text, watchdog });
-  duplex.node.port.postMessage({ play: samples, id }, [samples.buffer]);
+  }, ms + 1000);
+}
+
+// What was said over a paused reply has decided: "resume" or "drop".
+function decide(what, kind) {
+  if (!yielded) return;
+  const b = yielded.barge;
+  clearTimeout(yielded.deadline);
+  yielded = null;
+  b.decided = what;
+  b.kind = kind;
+  window.ainima.yieldDecided();
+  if (what === "drop") log("ainima", "ainima: (interrupted)");
+  duplex.node.port.postMessage(what === "resume" ? { resume: true } : { stop: "barge_in" });
+}
+
+// One utterance begun while the reply was paused is over: a drop decides
+// at once; going on waits for every such utterance (the words after a
+// cough may still be a request).
+function settle(what, kind) {
+  if (!yielded) return;
+  yielded.outstanding = Math.max(0, yielded.outstanding - 1);
+  if (what === "drop" || yielded.outstanding === 0) decide(what, kind);
 }
 
 // What the capture node says about the page's voice.
@@ -143,20 +189,38 @@ function duplexPlayed(m) {
     window.ainimaPlaying.push({ id: m.started, at: m.at / 16000 });
     return;
   }
+  if (m.paused !== undefined) {
+    // Silent: when, in the microphone's time. Nothing plays while paused,
+    // so nothing may time out.
+    const b = window.ainimaBargeIns[window.ainimaBargeIns.length - 1];
+    if (b && b.silent_at === undefined) b.silent_at = m.at / 16000;
+    for (const id of m.paused) clearTimeout((duplexPlaying.get(id) || {}).watchdog);
+    return;
+  }
+  if (m.resumed !== undefined) {
+    const b = window.ainimaBargeIns[window.ainimaBargeIns.length - 1];
+    if (b) b.resumed_at = m.at / 16000;
+    for (const id of m.resumed) armWatchdog(id, (m.left / 16000) * 1000);
+    log("ainima", "ainima: (goes on)");
+    return;
+  }
   const done = m.ended !== undefined ? [m.ended] : m.stopped;
   for (const id of done) {
     const p = duplexPlaying.get(id);
     if (p) clearTimeout(p.watchdog);
     duplexPlaying.delete(id);
+    // Said to its end, or stopped (and why).
+    const e = window.ainimaPlaying.find((q) => q.id === id);
+    if (e && m.ended !== undefined) e.ended_at = m.at / 16000;
+    else if (e) e.stopped = m.why;
   }
   if (m.why === "barge_in") {
-    // Said over: when the page fell silent, in the microphone's time.
+    // Said over: what was paused is dropped.
     const b = window.ainimaBargeIns[window.ainimaBargeIns.length - 1];
-    if (b && b.silent_at === undefined) {
-      b.silent_at = m.at / 16000;
+    if (b && b.dropped === undefined) {
+      if (b.silent_at === undefined) b.silent_at = m.at / 16000;
       b.dropped = done.length;
     }
-    log("ainima", "ainima: (interrupted)");
   }
   spoken();
 }
@@ -173,10 +237,10 @@ function stopPlaying() {
 // Where the browser has no voices, the page's own is made ready early (its
 // program fetched and compiled), so the first reply is not late.
 function warmVoice() {
-  const decide = () => { if (!browserVoices()) voiceWorker().postMessage({ warm: true }); };
-  if (!("speechSynthesis" in window)) return decide();
+  const warm = () => { if (!browserVoices()) voiceWorker().postMessage({ warm: true }); };
+  if (!("speechSynthesis" in window)) return warm();
   // Voices may arrive a moment after load.
-  setTimeout(decide, 1000);
+  setTimeout(warm, 1000);
 }
 
 function show(turn) {
@@ -198,17 +262,27 @@ function hear(text) {
 
 // Words heard: the user's, unless they may be the page's own voice heard
 // back (the assistant decides: a turn with no source is its own voice).
-function hearSpoken(text, overOwnVoice, cancelled) {
-  const turn = JSON.parse(window.ainima.hearSpoken(text, Date.now(), offset(), overOwnVoice, cancelled));
+// `yielded`: the page's reply was paused when they began, and what they
+// said decides whether it goes on.
+function hearSpoken(text, overOwnVoice, cancelled, yielded) {
+  const turn = JSON.parse(window.ainima.hearSpoken(text, Date.now(), offset(), overOwnVoice, cancelled, yielded));
   const own = turn.own_voice === true;
-  log("you", `you (heard${own ? ", the page's own voice: ignored" : overOwnVoice ? ", over the page's voice" : ""}): ${text}`);
-  show(turn);
+  const what = own ? ", the page's own voice: ignored"
+    : turn.kind === "noise" || turn.kind === "backchannel" ? `, a ${turn.kind}: go on`
+    : overOwnVoice ? ", over the page's voice" : "";
+  log("you", `you (heard${what}): ${text}`);
+  // Before the answer's own reply is queued.
+  if (turn.barge_in) settle(turn.barge_in, turn.kind);
+  // A paused reply's resumption or drop is no turn.
+  if (!turn.barge_in || turn.kind === "request") show(turn);
 }
 
 // Whisper in a worker: utterances go there, words come back and are heard.
 let recognizer = null;
 let utterances = 0;
-// Sent to the recogniser: id -> {ended (ms), overOwnVoice}.
+// Sent to the recogniser: id -> {ended (ms), overOwnVoice, cancelled (our
+// canceller heard the voice it was said over), yielded (said while the
+// page's reply was paused)}.
 const pending = new Map();
 // Heard before the recogniser was ready: sent once it is.
 const waiting = [];
@@ -229,7 +303,10 @@ function startRecognizer() {
       pending.delete(m.id);
       const heard = { text: m.text, confidence: m.confidence, recognize_ms: m.ms, timings_ms: m.timings_ms };
       heard.over_own_voice = sent.overOwnVoice;
-      if (m.text.trim()) hearSpoken(m.text.trim(), sent.overOwnVoice, sent.cancelled);
+      // Still paused for it (not decided by other words meanwhile).
+      const yielding = sent.yielded !== null && sent.yielded === yielded;
+      if (m.text.trim()) hearSpoken(m.text.trim(), sent.overOwnVoice, sent.cancelled, yielding);
+      else if (yielding) settle("resume", "noise");
       heard.end_to_reply_ms = performance.now() - sent.ended;
       window.ainimaHeard.push(heard);
     } else if (m.type === "error") {
@@ -237,9 +314,14 @@ function startRecognizer() {
         window.ainimaSpeech = { error: m.message };
         $("speech").textContent = `No speech model (${m.message}): type instead.`;
         if (waiting.length) log("ainima", "ainima: (I could not listen: there is no speech model)");
+        // Nothing will be heard: what was paused goes on.
+        for (const [, sent] of waiting) if (sent.yielded !== null && sent.yielded === yielded) settle("resume", "noise");
         waiting.length = 0;
       } else {
+        const sent = pending.get(m.id);
         pending.delete(m.id);
+        // Nothing to go by: what was paused goes on.
+        if (sent && sent.yielded !== null && sent.yielded === yielded) settle("resume", "noise");
         window.ainimaHeard.push({ error: m.message });
         log("ainima", `ainima: (I could not make that out: ${m.message})`);
       }
@@ -255,10 +337,14 @@ function send(audio, sent) {
 }
 
 // The utterance that just ended, to the recogniser.
-function recognize(overOwnVoice, cancelled) {
+function recognize(overOwnVoice, cancelled, paused) {
   const audio = window.ainima.nextUtterance();
+  // Nothing to recognise, or nothing to recognise it with: what was paused
+  // goes on.
+  const deaf = window.ainimaSpeech && !window.ainimaSpeech.name;
+  if (paused !== null && paused === yielded && (!audio || deaf)) settle("resume", "noise");
   if (audio) {
-    const sent = { ended: performance.now(), overOwnVoice, cancelled };
+    const sent = { ended: performance.now(), overOwnVoice, cancelled, yielded: paused };
     if (window.ainimaSpeech && window.ainimaSpeech.name) {
       send(audio, sent);
     } else if (!window.ainimaSpeech) {
@@ -301,10 +387,23 @@ async function listen() {
     const m = e.data;
     if (!m.mic) return duplexPlayed(m);
     window.ainimaMicSamples += m.mic.length;
+    // Kept only when asked for (window.ainimaRecord, set by whoever drives
+    // the page): what was heard beside what was played, to study the
+    // canceller on a real room's recording.
+    const rec = window.ainimaRecord;
+    if (rec) rec.push([m.mic, m.played || null]);
     for (const ev of JSON.parse(window.ainima.listen(m.mic, m.played || new Float32Array(0)))) {
       if (ev.wake !== undefined) {
         window.ainimaWakes.push(ev);
         $("mic").textContent = "yes?";
+        continue;
+      }
+      if (ev.rejected !== undefined) {
+        // Too short to be speech: a paused reply goes on.
+        speechBegan = null;
+        $("mic").textContent = listening();
+        if (utteranceYielded !== null && utteranceYielded === yielded) settle("resume", "noise");
+        utteranceYielded = null;
         continue;
       }
       window.ainimaSegments.push(ev);
@@ -312,19 +411,26 @@ async function listen() {
         speechBegan = performance.now();
         $("mic").textContent = "speech…";
         // Talked over: the page falls silent at once (what it had queued
-        // is dropped), and listens.
-        if (ev.barge_in && duplexPlaying.size) {
-          window.ainimaBargeIns.push({ start: ev.start, heard_at: performance.now() });
-          node.port.postMessage({ stop: "barge_in" });
+        // is kept until what is said decides), and listens.
+        if (ev.barge_in && duplexPlaying.size && !yielded) {
+          const barge = { start: ev.start, heard_at: performance.now() };
+          window.ainimaBargeIns.push(barge);
+          const deadline = setTimeout(() => decide("drop", "stale"), YIELD_MS);
+          yielded = { barge, outstanding: 0, deadline };
+          node.port.postMessage({ pause: true });
           // Obeyed: what follows is the person, not the echo.
           window.ainima.bargedIn();
         }
+        utteranceYielded = yielded;
+        if (yielded) yielded.outstanding++;
         continue;
       }
       // Said over the page's voice: ours went through the canceller (the
       // front end says so); one it does not hear cannot be told apart.
       const unheard = unheardVoice() || (speechBegan !== null && spokeUntil >= speechBegan);
       const overOwnVoice = unheard || ev.over_own_voice === true;
+      const wasYielded = utteranceYielded !== null && utteranceYielded === yielded ? yielded : null;
+      utteranceYielded = null;
       speechBegan = null;
       $("mic").textContent = "";
       const li = document.createElement("li");
@@ -333,7 +439,11 @@ async function listen() {
       $("segments").append(li);
       if (!ev.ignored && !ev.alone) {
         $("mic").textContent = listening();
-        recognize(overOwnVoice, !unheard);
+        recognize(overOwnVoice, !unheard, wasYielded);
+      } else if (wasYielded !== null) {
+        // Not said to the page: it goes on; the wake word alone: it stops
+        // and listens.
+        settle(ev.ignored ? "resume" : "drop", ev.ignored ? "noise" : "wake");
       }
     }
   };

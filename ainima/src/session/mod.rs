@@ -28,8 +28,8 @@ mod thinking;
 mod turn;
 mod voicing;
 mod wake;
+pub use ainima_fallbacks::words;
 pub use wake::Activation;
-pub mod words;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -2,8 +2,8 @@
 //! when a turn may end: a stop word, a backchannel, noise, a request; and
 //! whether a sentence is clearly unfinished. Plain rules, no model.
 
-pub use ainima_fallbacks::spoken::common_in_order;
-use ainima_fallbacks::text;
+pub use crate::spoken::common_in_order;
+use crate::text;
 
 /// What the user said, as far as turn-taking cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
