@@ -546,13 +546,15 @@ impl EchoCanceller {
             && m_now > 10.0 * self.noise;
         // Once converged, an error well above the residual the filter
         // should leave is a talker, unless the echo moved: a path that
-        // changed under the filter (a delay that jumped by a few blocks as
-        // a loaded machine's audio buffers resynchronise) leaves a
-        // microphone the reference still explains almost wholly (coherence
-        // above [`ECHO_BACK`]): it is echo, and the filter goes on
-        // adapting to it. (Its output louder than the microphone is no
-        // sign of that: it is also what a talker over a loud reply gives
-        // a filter held still, and they would be cut in two.)
+        // changed under the filter (measured in the page's room: the delay
+        // jumped by two or three blocks mid-reply) leaves a microphone the
+        // reference still explains almost wholly (coherence above
+        // [`ECHO_BACK`]): it is echo, and the filter goes on adapting to
+        // it. The price: a talker more than about 10 dB below the echo at
+        // the microphone keeps the coherence that high and is not found
+        // while the echo plays (issue 12). (Also asking the smoothed error
+        // to stay below the microphone's lost a talker mid-utterance:
+        // `tests/session.rs`, `a_request_said_again_while_answered_is_merged`.)
         let detected = early
             || (far_end && no_echo && loud)
             || far_end

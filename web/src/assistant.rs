@@ -272,7 +272,8 @@ impl Ainima {
     /// with it, as the native session's turn-taking does: its own voice, a
     /// cough or Whisper's filler, or a backchannel ("mm-hmm", "right")
     /// resume it and are no turn; a stop phrase ("stop", "wait") drops it
-    /// and is no turn either; anything else drops it and is heard. The
+    /// and is no turn either; a request drops it and is heard (a word or
+    /// three the language core cannot read count as a backchannel). The
     /// answer then has `"barge_in": "resume"` or `"drop"`, and `"kind"`
     /// (`noise`, `backchannel`, `stop`, `request`).
     #[wasm_bindgen(js_name = hearSpoken)]
@@ -419,7 +420,8 @@ impl Ainima {
     }
 
     /// What was said over the page's paused reply has decided (it went on,
-    /// or was dropped): speech from now on needs the wake word again.
+    /// or was dropped): speech that does not begin over its voice needs the
+    /// wake word again.
     #[wasm_bindgen(js_name = yieldDecided)]
     pub fn yield_decided(&mut self) {
         self.yielding = false;

@@ -221,6 +221,11 @@ function duplexPlayed(m) {
       if (b.silent_at === undefined) b.silent_at = m.at / 16000;
       b.dropped = done.length;
     }
+    // Cut short, its question was never heard whole: no follow-up window
+    // opens (natively, only a reply said to its end opens one), or a
+    // "stop" over "Shall I send it?" would let anyone's "yes" through
+    // without the wake word.
+    return;
   }
   spoken();
 }
