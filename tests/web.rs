@@ -550,6 +550,16 @@ fn room(dir: &Path) -> Pulse {
     )
 }
 
+/// The utterances the page heard end (its `segments` with an `end`).
+fn ended(room: &Value) -> Vec<&Value> {
+    room["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .filter(|s| s.get("end").is_some())
+        .collect()
+}
+
 /// The page's reply, spoken aloud with the microphone open, is heard back
 /// by the microphone; our canceller takes it out. A person who talks over
 /// it ("what's the time", a recording, less than a second into the very
@@ -601,12 +611,7 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
         barge_ins[0]["start"].as_f64().expect("onset"),
         barge_ins[0]["silent_at"].as_f64().expect("fell silent"),
     );
-    let ends: Vec<&Value> = r["segments"]
-        .as_array()
-        .expect("segments")
-        .iter()
-        .filter(|s| s.get("end").is_some())
-        .collect();
+    let ends = ended(r);
     assert_eq!(ends.len(), 1, "{r}");
     assert_eq!(ends[0]["start"], onset, "{r}");
     assert_eq!(ends[0]["over_own_voice"], true, "{r}");
@@ -693,12 +698,7 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
         barge_ins[0]["resumed_at"].as_f64().expect("went on"),
     );
     // Silent while it was said, going on once it had ended.
-    let ends: Vec<&Value> = r["segments"]
-        .as_array()
-        .expect("segments")
-        .iter()
-        .filter(|s| s.get("end").is_some())
-        .collect();
+    let ends = ended(r);
     assert_eq!(ends.len(), 1, "{r}");
     let (said, ended) = (
         ends[0]["start"].as_f64().expect("start"),

@@ -174,6 +174,9 @@ function decide(what, kind) {
   duplex.node.port.postMessage(what === "resume" ? { resume: true } : { stop: "barge_in" });
 }
 
+// Whether the pause `y` (an utterance's) is the one still undecided.
+const stillPaused = (y) => y !== null && y !== undefined && y === yielded;
+
 // One utterance begun while the reply was paused is over: a drop decides
 // at once; going on waits for every such utterance (the words after a
 // cough may still be a request).
@@ -309,7 +312,7 @@ function startRecognizer() {
       const heard = { text: m.text, confidence: m.confidence, recognize_ms: m.ms, timings_ms: m.timings_ms };
       heard.over_own_voice = sent.overOwnVoice;
       // Still paused for it (not decided by other words meanwhile).
-      const yielding = sent.yielded !== null && sent.yielded === yielded;
+      const yielding = stillPaused(sent.yielded);
       if (m.text.trim()) hearSpoken(m.text.trim(), sent.overOwnVoice, sent.cancelled, yielding);
       else if (yielding) settle("resume", "noise");
       heard.end_to_reply_ms = performance.now() - sent.ended;
@@ -320,13 +323,13 @@ function startRecognizer() {
         $("speech").textContent = `No speech model (${m.message}): type instead.`;
         if (waiting.length) log("ainima", "ainima: (I could not listen: there is no speech model)");
         // Nothing will be heard: what was paused goes on.
-        for (const [, sent] of waiting) if (sent.yielded !== null && sent.yielded === yielded) settle("resume", "noise");
+        for (const [, sent] of waiting) if (stillPaused(sent.yielded)) settle("resume", "noise");
         waiting.length = 0;
       } else {
         const sent = pending.get(m.id);
         pending.delete(m.id);
         // Nothing to go by: what was paused goes on.
-        if (sent && sent.yielded !== null && sent.yielded === yielded) settle("resume", "noise");
+        if (sent && stillPaused(sent.yielded)) settle("resume", "noise");
         window.ainimaHeard.push({ error: m.message });
         log("ainima", `ainima: (I could not make that out: ${m.message})`);
       }
@@ -347,7 +350,7 @@ function recognize(overOwnVoice, cancelled, paused) {
   // Nothing to recognise, or nothing to recognise it with: what was paused
   // goes on.
   const deaf = window.ainimaSpeech && !window.ainimaSpeech.name;
-  if (paused !== null && paused === yielded && (!audio || deaf)) settle("resume", "noise");
+  if (stillPaused(paused) && (!audio || deaf)) settle("resume", "noise");
   if (audio) {
     const sent = { ended: performance.now(), overOwnVoice, cancelled, yielded: paused };
     if (window.ainimaSpeech && window.ainimaSpeech.name) {
@@ -407,7 +410,7 @@ async function listen() {
         // Too short to be speech: a paused reply goes on.
         speechBegan = null;
         $("mic").textContent = listening();
-        if (utteranceYielded !== null && utteranceYielded === yielded) settle("resume", "noise");
+        if (stillPaused(utteranceYielded)) settle("resume", "noise");
         utteranceYielded = null;
         continue;
       }
@@ -434,7 +437,7 @@ async function listen() {
       // front end says so); one it does not hear cannot be told apart.
       const unheard = unheardVoice() || (speechBegan !== null && spokeUntil >= speechBegan);
       const overOwnVoice = unheard || ev.over_own_voice === true;
-      const wasYielded = utteranceYielded !== null && utteranceYielded === yielded ? yielded : null;
+      const wasYielded = stillPaused(utteranceYielded) ? yielded : null;
       utteranceYielded = null;
       speechBegan = null;
       $("mic").textContent = "";
