@@ -583,7 +583,11 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
     pulse.start();
     let served = serve(&home);
     let person = p.data.join("speech-to-phrase/en/what's the time.wav");
-    let plan_after = |interrupt: Option<&Path>, after_ms: u64| {
+    // Each part keeps what the microphone heard beside what was played
+    // (`PART-mic.wav`, `PART-played.wav` in the test's folder, printed
+    // first): a failure is studied on the room's own audio (as
+    // `audio/tests/fixtures/room-echo-jump-*` was).
+    let plan_after = |interrupt: Option<&Path>, after_ms: u64, part: &str| {
         json!({
             "url": served.url,
             "room": {
@@ -594,12 +598,14 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
                 "speaker_volume": "50%",
                 "heard": usize::from(interrupt.is_some()),
                 "seconds": 40,
+                "record": dir.join(part),
             },
         })
     };
-    let plan = |interrupt: Option<&Path>| plan_after(interrupt, 200);
+    let plan = |interrupt: Option<&Path>, part: &str| plan_after(interrupt, 200, part);
+    eprintln!("the room's audio, part by part: {}", dir.display());
 
-    let page = drive_on(&p, &plan(Some(&person)), &dir, Some(&pulse));
+    let page = drive_on(&p, &plan(Some(&person), "talked-over"), &dir, Some(&pulse));
     let r = &page["room"];
     assert_eq!(page["speaker_streams"], 1, "{page}");
     let said_at = r["playing"][0]["at"].as_f64().expect("the reply played");
@@ -648,7 +654,7 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
     );
 
     // Nobody talks: the whole reply is said, and nothing of it heard.
-    let quiet = drive_on(&p, &plan(None), &dir, Some(&pulse));
+    let quiet = drive_on(&p, &plan(None, "quiet"), &dir, Some(&pulse));
     let r = &quiet["room"];
     let quiet_length = r["playing"][0]["ended_at"].as_f64().unwrap_or(f64::NAN)
         - r["playing"][0]["at"].as_f64().unwrap_or(f64::NAN);
@@ -687,7 +693,12 @@ fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
         &home,
         &["say", "Okay.", "--output", okay.to_str().expect("path")],
     );
-    let back = drive_on(&p, &plan_after(Some(&okay), 2500), &dir, Some(&pulse));
+    let back = drive_on(
+        &p,
+        &plan_after(Some(&okay), 2500, "backchannel"),
+        &dir,
+        Some(&pulse),
+    );
     let r = &back["room"];
     let barge_ins = r["barge_ins"].as_array().expect("barge-ins");
     assert_eq!(barge_ins.len(), 1, "{r}");

@@ -3,8 +3,11 @@
 //! a thread per connection, sizes bounded (16 KiB of headers, 1 MiB of
 //! body), connections bounded ([`MAX_CONNECTIONS`] at once; past that a
 //! 503 at once), the whole request read within [`REQUEST_TIME`] (a client
-//! that trickles bytes is cut off), malformed requests answered 400 and
-//! never a panic.
+//! that trickles bytes is cut off with a 408), malformed requests answered
+//! 400 and never a panic. A connection on which no byte of a request came
+//! (a browser's connection opened ahead of need and left idle, a port
+//! probe) is closed with no answer: an answer there would be read as the
+//! answer to the next request sent on it.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -121,9 +124,56 @@ impl Response {
     }
 }
 
+/// Why no request was read, by what the server should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Not a byte of a request came before the connection closed or the
+    /// time ran out: close it without an answer (a browser that opened it
+    /// ahead of need sends its request on a new one).
+    Nothing,
+    /// Part of a request came, the rest not in time: answer 408.
+    TooSlow,
+    /// A malformed or too large request, or one cut short: answer 400
+    /// with this reason.
+    Malformed(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Nothing => f.write_str("no request came"),
+            ReadError::TooSlow => f.write_str("the request took too long"),
+            ReadError::Malformed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<String> for ReadError {
+    fn from(why: String) -> ReadError {
+        ReadError::Malformed(why)
+    }
+}
+
+impl From<&str> for ReadError {
+    fn from(why: &str) -> ReadError {
+        ReadError::Malformed(why.to_string())
+    }
+}
+
+/// A read's error, by whether any of the request had come.
+fn read_error(e: &std::io::Error, started: bool) -> ReadError {
+    match (started, e.kind()) {
+        (false, _) => ReadError::Nothing,
+        (true, std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => ReadError::TooSlow,
+        (true, _) => ReadError::Malformed(e.to_string()),
+    }
+}
+
 /// Reads one request (headers and a `Content-Length` body, within the
 /// limits) from any stream: a TCP connection, or a TLS session over one.
-pub fn read_request<S: Read>(stream: &mut S) -> Result<Request, String> {
+pub fn read_request<S: Read>(stream: &mut S) -> Result<Request, ReadError> {
     let mut r = BufReader::new(stream);
     let mut head = Vec::new();
     loop {
@@ -131,8 +181,11 @@ pub fn read_request<S: Read>(stream: &mut S) -> Result<Request, String> {
         let n = (&mut r)
             .take((MAX_HEADERS + 1 - head.len().min(MAX_HEADERS)) as u64)
             .read_until(b'\n', &mut line)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| read_error(&e, !head.is_empty() || !line.is_empty()))?;
         if n == 0 {
+            if head.is_empty() {
+                return Err(ReadError::Nothing);
+            }
             return Err("connection closed before the headers ended".into());
         }
         head.extend_from_slice(&line);
@@ -149,10 +202,10 @@ pub fn read_request<S: Read>(stream: &mut S) -> Result<Request, String> {
     let mut parts = first.split_whitespace();
     let (Some(method), Some(path), Some(version)) = (parts.next(), parts.next(), parts.next())
     else {
-        return Err(format!("bad request line {first:?}"));
+        return Err(format!("bad request line {first:?}").into());
     };
     if !version.starts_with("HTTP/1.") {
-        return Err(format!("unsupported version {version}"));
+        return Err(format!("unsupported version {version}").into());
     }
     let mut headers = BTreeMap::new();
     for l in lines.filter(|l| !l.is_empty()) {
@@ -169,7 +222,11 @@ pub fn read_request<S: Read>(stream: &mut S) -> Result<Request, String> {
         return Err("body too large".into());
     }
     let mut body = vec![0u8; len];
-    r.read_exact(&mut body).map_err(|e| format!("body: {e}"))?;
+    r.read_exact(&mut body)
+        .map_err(|e| match read_error(&e, true) {
+            ReadError::Malformed(why) => ReadError::Malformed(format!("body: {why}")),
+            other => other,
+        })?;
     Ok(Request {
         method: method.to_string(),
         path: path.to_string(),
@@ -187,6 +244,7 @@ pub fn write_response<S: Write>(stream: &mut S, resp: &Response) -> std::io::Res
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
+        408 => "Request Timeout",
         409 => "Conflict",
         301 => "Moved Permanently",
         302 => "Found",
@@ -269,19 +327,29 @@ impl Server {
                                 stream: &stream,
                                 until,
                             });
-                            let resp =
-                                match read {
-                                    Ok(req) => std::panic::catch_unwind(
-                                        std::panic::AssertUnwindSafe(|| handler(&req)),
-                                    )
+                            let resp = match read {
+                                Ok(req) => {
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        handler(&req)
+                                    }))
                                     .unwrap_or_else(|_| {
                                         Response::json(
                                             500,
                                             &serde_json::json!({"error": "the handler failed"}),
                                         )
-                                    }),
-                                    Err(e) => Response::json(400, &serde_json::json!({"error": e})),
-                                };
+                                    })
+                                }
+                                // Nothing asked: nothing answered.
+                                Err(ReadError::Nothing) => return,
+                                Err(ReadError::TooSlow) => Response::json(
+                                    408,
+                                    &serde_json::json!({"error": ReadError::TooSlow.to_string()}),
+                                ),
+                                Err(e) => Response::json(
+                                    400,
+                                    &serde_json::json!({"error": e.to_string()}),
+                                ),
+                            };
                             let _ = write_response(&mut stream, &resp);
                         });
                         // No thread to be had: the connection is dropped (its

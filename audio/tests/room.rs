@@ -360,13 +360,10 @@ fn a_talker_after_a_barge_in_is_heard_whole() {
 /// The reference still explains the microphone then: nothing is heard.
 #[test]
 fn an_echo_path_that_jumps_mid_reply_never_wakes_the_vad() {
-    let fixture = |name: &str| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(format!("room-echo-jump-{name}.flac"));
-        ainima_audio::decode::load_16k_mono(&path).expect("fixture")
-    };
-    let (mic, played) = (fixture("mic"), fixture("played"));
+    let (mic, played) = (
+        fixture("room-echo-jump-mic"),
+        fixture("room-echo-jump-played"),
+    );
     assert_eq!(mic.len(), played.len());
     // Without a canceller the reply is heard, or this test proves nothing.
     let heard = ainima_audio::endpoint::segments(&mic, &Config::default()).unwrap();
@@ -388,4 +385,88 @@ fn an_echo_path_that_jumps_mid_reply_never_wakes_the_vad() {
     }
     assert_eq!(starts, Vec::<f64>::new(), "heard at (s)");
     assert_eq!(double_talk, 0, "blocks taken for double talk");
+}
+
+/// A recording in `tests/fixtures` (README.md there says what each is).
+fn fixture(name: &str) -> Vec<f32> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.flac"));
+    ainima_audio::decode::load_16k_mono(&path).expect("fixture")
+}
+
+/// From and to, in seconds.
+type Span = (f64, f64);
+
+/// What the front end, with the canceller, made of a room's microphone
+/// beside what was played: utterances and sounds rejected as too short.
+fn heard_in_room(mic: &[f32], played: &[f32]) -> (Vec<Span>, Vec<Span>) {
+    let mut fe = FrontEnd::new(Config::default(), Some(AecConfig::default())).unwrap();
+    let (mut said, mut rejected) = (Vec::new(), Vec::new());
+    let s = |n: u64| n as f64 / 16_000.0;
+    for (m, r) in mic.chunks_exact(160).zip(played.chunks_exact(160)) {
+        fe.process(m, r, &mut |e| match e {
+            EndpointEvent::SpeechEnd(u) => said.push((s(u.start), s(u.end))),
+            EndpointEvent::Rejected { start, end } => rejected.push((s(start), s(end))),
+            EndpointEvent::SpeechStart { .. } => {}
+        })
+        .unwrap();
+    }
+    (said, rejected)
+}
+
+/// Regression (a first version of the fix below): the page's room, nobody
+/// talking; 7.4 s in, the microphone drops out for 0.4 s and the echo comes
+/// back 80 ms later than before (a loaded machine's output glitch). The
+/// canceller follows the echo to its new delay at once (it is as loud as
+/// the echo path makes the reply) and hears nothing.
+#[test]
+fn an_output_glitch_that_moves_the_echo_80_ms_wakes_nothing() {
+    let (mic, played) = (fixture("room-glitch-mic"), fixture("room-glitch-played"));
+    // Without a canceller the reply is heard, or this test proves nothing.
+    assert!(
+        !ainima_audio::endpoint::segments(&mic, &Config::default())
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(heard_in_room(&mic, &played), (vec![], vec![]));
+}
+
+/// Regression (CI of 628e779: the page's room test heard nobody): a person
+/// talks early in the page's very first reply (here 0.5 s in), 10 dB and
+/// more above its echo. Their voiced sounds line up with the reply's at lags of 0.3 to
+/// 0.8 s for a few blocks at a time; the canceller took that for the echo
+/// moving there and the person for echo, so they were heard late (their
+/// first word rejected as too short) or not at all. The echo's delay now
+/// moves that far only for a microphone no louder than the echo path
+/// makes the reply (or after 100 ms), and the person is heard from their
+/// first word, as one utterance.
+#[test]
+fn a_person_talking_early_in_the_first_reply_is_heard_from_their_first_word() {
+    let Some(data) = ainima_testkit::data_dir() else {
+        return;
+    };
+    let person =
+        ainima_audio::decode::load_16k_mono(&data.join("speech-to-phrase/en/what's the time.wav"))
+            .expect("the recording");
+    let (mut mic, played) = (fixture("room-glitch-mic"), fixture("room-glitch-played"));
+    // The reply plays from 0.72 s, its echo 0.12 s later; the person's
+    // recording is laid in 0.5 s into it (issue 12's goal), at 1.22 s. In
+    // it: a click at once, then "what's" from 0.40 s, "the" from 0.65 s,
+    // "time" from 0.85 s to 1.2 s.
+    let at = 1.22;
+    for (m, p) in mic[(at * 16_000.0) as usize..].iter_mut().zip(&person) {
+        *m += p;
+    }
+    let (said, rejected) = heard_in_room(&mic, &played);
+    assert_eq!(rejected, vec![], "heard {said:?}");
+    assert_eq!(said.len(), 1, "{said:?}");
+    let (start, end) = said[0];
+    // From the first word's onset (give or take the VAD's frames), past
+    // the last word's end (with the endpointer's hangover).
+    assert!(
+        (at + 0.25..=at + 0.45).contains(&start),
+        "began at {start} s"
+    );
+    assert!((at + 1.2..=at + 1.8).contains(&end), "ended at {end} s");
 }
