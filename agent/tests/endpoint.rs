@@ -323,8 +323,8 @@ fn a_connection_left_idle_is_closed_without_an_answer() {
         "",
         "an idle connection was answered"
     );
-    // A connection that closes at once is not answered either, and the
-    // server still answers the next one.
+    // The server still answers the next connection, after one that
+    // closed at once.
     drop(std::net::TcpStream::connect(ep.addr()).expect("connects"));
     let (status, _) = rpc(
         &ep.url(),

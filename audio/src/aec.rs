@@ -128,7 +128,8 @@ pub struct EchoCanceller {
     s_xd: Vec<[Complex<f32>; BINS]>,
     s_xx: Vec<[f32; BINS]>,
     s_dd: [f32; BINS],
-    /// The best lag's magnitude-squared coherence, averaged over speech bins.
+    /// The reference's magnitude-squared coherence with the microphone over
+    /// speech bins, at the echo's lag ([`EchoCanceller::update_coherence`]).
     coherence: f32,
     /// Recent peak of the microphone's energy while it was coherent with
     /// the reference (echo alone), decaying.
@@ -198,7 +199,8 @@ const LAG_JITTER: usize = 3;
 /// microphone moves it only after [`LAG_MOVE_BLOCKS`].
 const PATH_GAIN_MARGIN_DB: f32 = 3.0;
 /// Coherent blocks over which the echo path's gain is a plain mean before
-/// it is smoothed, and after the first half of which it is trusted.
+/// it is smoothed, and after the first half of which it is trusted (before,
+/// the echo's delay moves far only after [`LAG_MOVE_BLOCKS`]).
 const PATH_GAIN_BLOCKS: usize = 20;
 /// Blocks in a row (100 ms) a lag further off must explain a microphone
 /// louder than the echo path's gain allows before the echo's delay moves
@@ -424,8 +426,10 @@ impl EchoCanceller {
 
     /// Updates the smoothed spectra with this block and the echo's delay;
     /// the reference's coherence with the microphone over 250 Hz to 4 kHz
-    /// at the echo's delay (the best within [`LAG_JITTER`] of it), or at
-    /// the best lag while no delay is known.
+    /// at the best lag when that lag may be the echo's (no delay known yet,
+    /// near the one known, a move the path's gain explains, or no lag
+    /// above [`COHERENT`]), else at the echo's delay (the best within
+    /// [`LAG_JITTER`] of it).
     fn update_coherence(&mut self, mic: &[f32]) -> f32 {
         self.time[..BLOCK].copy_from_slice(&self.d_prev);
         for (t, &m) in self.time[BLOCK..].iter_mut().zip(mic) {
@@ -468,14 +472,18 @@ impl EchoCanceller {
         }
         // The best lag is the echo's when it is near the delay known, or
         // the microphone is no louder than the echo path makes the
-        // reference there (a path that moved); otherwise (a talker's voice
-        // lining up with the reply's somewhere) the coherence is the one
-        // at the echo's delay.
+        // reference there (a path that moved), or nothing explains the
+        // microphone well (a path that wanders under load: the echo may be
+        // anywhere); otherwise (a talker's voice lining up with the reply's
+        // at a far lag) the coherence is the one at the echo's delay.
         let near = best_lag.abs_diff(self.echo_lag) <= LAG_JITTER;
         let db = |p: f32| 10.0 * libm::log10f(p.max(1e-20));
-        let plausible = self.path_blocks < PATH_GAIN_BLOCKS / 2
-            || db(mic_power) <= db(ref_power[best_lag]) + self.path_gain_db + PATH_GAIN_MARGIN_DB;
-        let echo = !self.lag_known || near || plausible;
+        // Until the path's gain is known, a far lag is never explained by
+        // it (a talker in the echo's first blocks would move the delay and
+        // teach the gain their own level).
+        let plausible = self.path_blocks >= PATH_GAIN_BLOCKS / 2
+            && db(mic_power) <= db(ref_power[best_lag]) + self.path_gain_db + PATH_GAIN_MARGIN_DB;
+        let echo = !self.lag_known || near || plausible || best <= COHERENT;
         if best > COHERENT {
             if echo {
                 self.echo_lag = best_lag;
