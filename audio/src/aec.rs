@@ -109,27 +109,14 @@ pub struct EchoCanceller {
     ref_hist: Vec<[Complex<f32>; BINS]>,
     ref_head: usize,
     /// The lag, in blocks, at which the reference last explained the
-    /// microphone best: the echo path's delay (known once it has).
+    /// microphone best: the echo path's delay.
     echo_lag: usize,
-    /// Whether the reference has explained the microphone yet.
-    lag_known: bool,
-    /// A lag beyond [`LAG_JITTER`] of the delay that explained the
-    /// microphone best, and for how many blocks in a row
-    /// ([`LAG_MOVE_BLOCKS`]).
-    lag_candidate: usize,
-    lag_run: usize,
-    /// The echo path's gain in dB (microphone over reference at the echo's
-    /// delay, 250 Hz to 4 kHz) while the reference explained the
-    /// microphone, over `path_blocks` blocks.
-    path_gain_db: f32,
-    path_blocks: usize,
     /// Smoothed cross-spectra of each lag of the reference with the
     /// microphone, the reference's power per lag, and the microphone's.
     s_xd: Vec<[Complex<f32>; BINS]>,
     s_xx: Vec<[f32; BINS]>,
     s_dd: [f32; BINS],
-    /// The reference's magnitude-squared coherence with the microphone over
-    /// speech bins, at the echo's lag ([`EchoCanceller::update_coherence`]).
+    /// The best lag's magnitude-squared coherence, averaged over speech bins.
     coherence: f32,
     /// Recent peak of the microphone's energy while it was coherent with
     /// the reference (echo alone), decaying.
@@ -187,30 +174,6 @@ const LAGS: usize = 100;
 const COHERENCE_BINS: std::ops::Range<usize> = 5..80;
 /// Coherence above which the microphone is taken for echo alone.
 const COHERENT: f32 = 0.7;
-/// Blocks the echo's delay wanders either side of the one found (30 ms:
-/// a loaded machine's audio jitters by 10 to 30 ms). Coherence is judged
-/// over these lags once a delay is known.
-const LAG_JITTER: usize = 3;
-/// The echo's delay moves to a lag further off at once when the microphone
-/// is no louder than the echo path's gain makes the reference there, with
-/// this margin in dB: a path that jumped (an output glitch moved it by 80
-/// ms in the page's room) keeps its gain (measured: 11 dB below to 0.6 dB
-/// above it), while a talker is louder (4 to 29 dB above it). A louder
-/// microphone moves it only after [`LAG_MOVE_BLOCKS`].
-const PATH_GAIN_MARGIN_DB: f32 = 3.0;
-/// Coherent blocks over which the echo path's gain is a plain mean before
-/// it is smoothed, and after the first half of which it is trusted (before,
-/// the echo's delay moves far only after [`LAG_MOVE_BLOCKS`]).
-const PATH_GAIN_BLOCKS: usize = 20;
-/// Blocks in a row (100 ms) a lag further off must explain a microphone
-/// louder than the echo path's gain allows before the echo's delay moves
-/// to it: a talker's voiced sounds line up with the reply's at some far
-/// lag for a few blocks (measured in the page's room: a person 0.2 s into
-/// the first reply was coherent at 0.3 to 0.8 s for 2 to 4 blocks at a
-/// time, 11 dB above the echo, and was taken for it).
-const LAG_MOVE_BLOCKS: usize = 10;
-/// Smoothing of the echo path's gain (per coherent block).
-const PATH_GAIN_SMOOTHING: f32 = 0.95;
 /// Coherence below which a talker may be there (with [`NEAR_SHARE`]).
 const INCOHERENT: f32 = 0.4;
 /// The unexplained part of the microphone must reach this share of the
@@ -287,11 +250,6 @@ impl EchoCanceller {
             ref_hist: vec![[ZERO; BINS]; LAGS],
             ref_head: 0,
             echo_lag: 0,
-            lag_known: false,
-            lag_candidate: 0,
-            lag_run: 0,
-            path_gain_db: 0.0,
-            path_blocks: 0,
             s_dd: [0.0; BINS],
             coherence: 0.0,
             coherent_peak: 0.0,
@@ -424,12 +382,8 @@ impl EchoCanceller {
         est.copy_from_slice(&self.time[BLOCK..]);
     }
 
-    /// Updates the smoothed spectra with this block and the echo's delay;
-    /// the reference's coherence with the microphone over 250 Hz to 4 kHz
-    /// at the best lag when that lag may be the echo's (no delay known yet,
-    /// near the one known, a move the path's gain explains, or no lag
-    /// above [`COHERENT`]), else at the echo's delay (the best within
-    /// [`LAG_JITTER`] of it).
+    /// Updates the smoothed spectra with this block; the best lag's
+    /// coherence with the microphone over 250 Hz to 4 kHz.
     fn update_coherence(&mut self, mic: &[f32]) -> f32 {
         self.time[..BLOCK].copy_from_slice(&self.d_prev);
         for (t, &m) in self.time[BLOCK..].iter_mut().zip(mic) {
@@ -445,9 +399,6 @@ impl EchoCanceller {
         let (lo, hi) = (COHERENCE_BINS.start, COHERENCE_BINS.end);
         let mut best = 0.0f32;
         let mut best_lag = 0;
-        let mut at_lag = [0.0f32; LAGS];
-        let mut ref_power = [0.0f32; LAGS];
-        let mic_power: f32 = self.s_dd[COHERENCE_BINS].iter().sum();
         for p in 0..LAGS {
             let x = &self.ref_hist[(self.ref_head + LAGS - p) % LAGS];
             let (sxd, sxx) = (&mut self.s_xd[p], &mut self.s_xx[p]);
@@ -459,70 +410,17 @@ impl EchoCanceller {
                 if (lo..hi).contains(&k) {
                     num += sxd[k].norm_sqr();
                     den += sxx[k] * self.s_dd[k];
-                    ref_power[p] += sxx[k];
                 }
             }
-            if den > 0.0 {
-                at_lag[p] = num / den;
-                if at_lag[p] > best {
-                    best = at_lag[p];
-                    best_lag = p;
-                }
+            if den > 0.0 && num / den > best {
+                best = num / den;
+                best_lag = p;
             }
         }
-        // The best lag is the echo's when it is near the delay known, or
-        // the microphone is no louder than the echo path makes the
-        // reference there (a path that moved), or nothing explains the
-        // microphone well (a path that wanders under load: the echo may be
-        // anywhere); otherwise (a talker's voice lining up with the reply's
-        // at a far lag) the coherence is the one at the echo's delay.
-        let near = best_lag.abs_diff(self.echo_lag) <= LAG_JITTER;
-        let db = |p: f32| 10.0 * libm::log10f(p.max(1e-20));
-        // Until the path's gain is known, a far lag is never explained by
-        // it (a talker in the echo's first blocks would move the delay and
-        // teach the gain their own level).
-        let plausible = self.path_blocks >= PATH_GAIN_BLOCKS / 2
-            && db(mic_power) <= db(ref_power[best_lag]) + self.path_gain_db + PATH_GAIN_MARGIN_DB;
-        let echo = !self.lag_known || near || plausible || best <= COHERENT;
         if best > COHERENT {
-            if echo {
-                self.echo_lag = best_lag;
-                self.lag_known = true;
-                self.lag_run = 0;
-            } else {
-                self.lag_run = if best_lag.abs_diff(self.lag_candidate) <= 1 {
-                    self.lag_run + 1
-                } else {
-                    1
-                };
-                self.lag_candidate = best_lag;
-                if self.lag_run >= LAG_MOVE_BLOCKS {
-                    self.echo_lag = best_lag;
-                    self.lag_run = 0;
-                }
-            }
-        } else {
-            self.lag_run = 0;
+            self.echo_lag = best_lag;
         }
-        let coherence = if echo {
-            best
-        } else {
-            let lo = self.echo_lag.saturating_sub(LAG_JITTER);
-            let hi = (self.echo_lag + LAG_JITTER).min(LAGS - 1);
-            at_lag[lo..=hi].iter().copied().fold(0.0, f32::max)
-        };
-        let lag = self.echo_lag;
-        if self.lag_known && coherence > COHERENT && ref_power[lag] > 0.0 && mic_power > 0.0 {
-            let gain = db(mic_power) - db(ref_power[lag]);
-            self.path_blocks = self.path_blocks.saturating_add(1);
-            let a = if self.path_blocks <= PATH_GAIN_BLOCKS {
-                1.0 - 1.0 / self.path_blocks as f32
-            } else {
-                PATH_GAIN_SMOOTHING
-            };
-            self.path_gain_db = a * self.path_gain_db + (1.0 - a) * gain;
-        }
-        coherence
+        best
     }
 
     fn block(&mut self, mic: &[f32], reference: &[f32], out: &mut [f32]) {
