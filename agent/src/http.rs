@@ -327,29 +327,24 @@ impl Server {
                                 stream: &stream,
                                 until,
                             });
-                            let resp = match read {
-                                Ok(req) => {
-                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                        handler(&req)
-                                    }))
+                            let resp =
+                                match read {
+                                    Ok(req) => std::panic::catch_unwind(
+                                        std::panic::AssertUnwindSafe(|| handler(&req)),
+                                    )
                                     .unwrap_or_else(|_| {
                                         Response::json(
                                             500,
                                             &serde_json::json!({"error": "the handler failed"}),
                                         )
-                                    })
-                                }
-                                // Nothing asked: nothing answered.
-                                Err(ReadError::Nothing) => return,
-                                Err(ReadError::TooSlow) => Response::json(
-                                    408,
-                                    &serde_json::json!({"error": ReadError::TooSlow.to_string()}),
-                                ),
-                                Err(e) => Response::json(
-                                    400,
-                                    &serde_json::json!({"error": e.to_string()}),
-                                ),
-                            };
+                                    }),
+                                    // Nothing asked: nothing answered.
+                                    Err(ReadError::Nothing) => return,
+                                    Err(e) => Response::json(
+                                        if e == ReadError::TooSlow { 408 } else { 400 },
+                                        &serde_json::json!({"error": e.to_string()}),
+                                    ),
+                                };
                             let _ = write_response(&mut stream, &resp);
                         });
                         // No thread to be had: the connection is dropped (its
