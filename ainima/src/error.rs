@@ -35,15 +35,10 @@ pub enum Error {
     /// A setting or skill file is wrong: fix what the message names.
     #[error("configuration: {0}")]
     Config(String),
-    /// The tensor library failed: a bug or an exhausted machine; retry, report.
+    /// The model could not run (inputs it cannot take, a bug, an exhausted
+    /// machine): retry, report.
     #[error("inference failed: {0}")]
     Inference(String),
-}
-
-impl From<candle_core::Error> for Error {
-    fn from(e: candle_core::Error) -> Self {
-        Error::Inference(e.to_string())
-    }
 }
 
 impl Error {

@@ -265,7 +265,7 @@ impl Store {
                 manifest.suppress_ids = token_ids(&v, "suppress_ids");
                 manifest.suppress_ids_begin = token_ids(&v, "suppress_ids_begin");
             }
-            let bytes = safetensors_bytes(&tensors)?;
+            let bytes = crate::stt::whisper::tensor::serialize(&tensors)?;
             (cfg, bytes)
         } else if let Some(st) = src.files.get("model.safetensors") {
             let c = src
@@ -722,12 +722,4 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     let p = dir.join("ainima.json");
     let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
     serde_json::from_slice(&b).map_err(|e| Error::BadModel(format!("{}: {e}", p.display())))
-}
-
-fn safetensors_bytes(
-    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
-) -> Result<Vec<u8>> {
-    // Serialised in memory: no file in a shared temporary folder.
-    safetensors::serialize(tensors, None)
-        .map_err(|e| Error::BadModel(format!("writing safetensors: {e}")))
 }

@@ -4,9 +4,9 @@
 
 mod common;
 
-use ainima::stt::SpeechToText;
 use ainima::stt::wer;
 use ainima::stt::whisper::WhisperEngine;
+use ainima::stt::{SpeechToText, Transcript};
 
 /// Transcripts the source marks as garbled (see shared/data/README.md).
 const GARBLED: [&str; 4] = ["spk1_snt2", "spk2_snt1", "spk2_snt3", "spk2_snt5"];
@@ -29,17 +29,36 @@ fn jfk_comes_out_word_for_word() {
     assert!(t.timings_ms["total"] > 0.0);
 }
 
+/// Every shared recording as the default engine hears it, one after
+/// another on one engine: transcribed once for this binary's tests that
+/// score it (the word error rate, the raw text's bits, trimming).
+fn heard(
+    model: &std::path::Path,
+    data: &std::path::Path,
+) -> &'static [(common::Recording, Transcript)] {
+    static HEARD: std::sync::OnceLock<Vec<(common::Recording, Transcript)>> =
+        std::sync::OnceLock::new();
+    HEARD.get_or_init(|| {
+        let mut e = WhisperEngine::load(model).unwrap();
+        common::recordings(data)
+            .into_iter()
+            .map(|r| {
+                let x = ainima_audio::decode::load_16k_mono(&r.path).unwrap();
+                let t = e.transcribe(&x).unwrap();
+                (r, t)
+            })
+            .collect()
+    })
+}
+
 #[test]
 fn word_error_rate_on_the_real_recordings() {
     let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
         return;
     };
-    let mut e = WhisperEngine::load(&model).unwrap();
     let (mut errors, mut words) = (0, 0);
     let mut report = String::new();
-    for r in common::recordings(&data) {
-        let x = ainima_audio::decode::load_16k_mono(&r.path).unwrap();
-        let t = e.transcribe(&x).unwrap();
+    for (r, t) in heard(&model, &data) {
         // Normalised words: the level at which recognition is the same on
         // every machine (punctuation and casing of a float model's output can
         // differ between CPUs; see ARCHITECTURE.md, "Deterministic").
@@ -48,7 +67,7 @@ fn word_error_rate_on_the_real_recordings() {
             r.rel,
             wer::normalize(&t.text).join(" ")
         ));
-        if scored(&r) {
+        if scored(r) {
             eprintln!(
                 "{:.2}\t{}\t{}\t|\t{}",
                 wer::wer(&r.transcript, &t.text),
@@ -57,7 +76,7 @@ fn word_error_rate_on_the_real_recordings() {
                 r.transcript
             );
         }
-        if scored(&r) {
+        if scored(r) {
             let (err, n) = wer::errors(&r.transcript, &t.text);
             errors += err;
             words += n;
@@ -89,8 +108,13 @@ fn raw_text_and_confidence_are_the_same_bits_on_every_cpu() {
         format!("{rel}\t{:08x}\t{}\n", t.confidence.to_bits(), t.text)
     };
     let mut report = String::new();
-    for r in common::recordings(&data) {
-        report.push_str(&line(&mut e, &r.rel));
+    for (r, t) in heard(&model, &data) {
+        report.push_str(&format!(
+            "{}\t{:08x}\t{}\n",
+            r.rel,
+            t.confidence.to_bits(),
+            t.text
+        ));
     }
     common::check_snapshot("raw-transcripts.tsv", &report);
     for rel in [
@@ -117,21 +141,20 @@ fn trimming_the_encoder_context_costs_at_most_a_few_words() {
     let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
         return;
     };
-    let mut trimmed = WhisperEngine::load(&model).unwrap();
     let mut full = WhisperEngine::load(&model).unwrap();
     full.options.pad_seconds = 30.0;
     full.options.retry_on_loop = false;
     let (mut e_trim, mut e_full, mut n, mut differ) = (0, 0, 0, Vec::new());
-    for r in common::recordings(&data).into_iter().filter(scored) {
+    for (r, trimmed) in heard(&model, &data).iter().filter(|(r, _)| scored(r)) {
         let x = ainima_audio::decode::load_16k_mono(&r.path).unwrap();
-        let a = trimmed.transcribe(&x).unwrap().text;
+        let a = &trimmed.text;
         let b = full.transcribe(&x).unwrap().text;
-        let (ea, len) = wer::errors(&r.transcript, &a);
+        let (ea, len) = wer::errors(&r.transcript, a);
         let (eb, _) = wer::errors(&r.transcript, &b);
         e_trim += ea;
         e_full += eb;
         n += len;
-        if wer::normalize(&a) != wer::normalize(&b) {
+        if wer::normalize(a) != wer::normalize(&b) {
             differ.push(format!("{}: trimmed {a:?}, full {b:?}", r.rel));
         }
     }
@@ -294,4 +317,80 @@ fn readings_are_weighed_against_the_audio_last_heard() {
     // which says it too, is not: its "county" is not in the audio).
     assert!(said[0] > s[0], "{said:?} against {s:?}");
     assert_ne!(said, s);
+}
+
+/// The first load of an installed model keeps its encoding of a whole
+/// window of silence beside the weights (`SILENCE_FILE`); a later load reads
+/// it instead of running the encoder over 30 s, and decodes bit for bit as
+/// the first. A kept file that is damaged or was computed for other weights
+/// or another arithmetic is never used: it is computed again and kept anew.
+/// The digest pins the encoder's arithmetic on every CPU (the kernels' fast
+/// and portable builds give the same bits): when it changes, change
+/// `SILENCE_FORMAT` in `stt/whisper/mod.rs` with it, so that encodings kept
+/// by an earlier build are computed again.
+#[test]
+fn a_kept_encoding_of_silence_is_the_one_the_encoder_computes() {
+    use ainima::stt::whisper::SILENCE_FILE;
+    use sha2::Digest;
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    // A folder of this test's own (the store's copy is shared by the binary's tests).
+    let dir = ainima_testkit::temp_dir("kept-silence");
+    for f in [
+        "ainima.json",
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(model.join(f), dir.join(f)).unwrap();
+    }
+    let kept = dir.join(SILENCE_FILE);
+    let x =
+        ainima_audio::decode::load_16k_mono(&data.join("speech/speechbrain_audiomnist/2_08_8.wav"))
+            .unwrap();
+    let hear = |e: &mut WhisperEngine| {
+        let t = e.transcribe(&x).unwrap();
+        format!("{:08x} {}", t.confidence.to_bits(), t.text)
+    };
+    let mut computed = WhisperEngine::load(&dir).unwrap();
+    let first = hear(&mut computed);
+    let bytes = std::fs::read(&kept).expect("the first load keeps the encoding of silence");
+    // Magic, key, count, then 1500 positions of 384 values (tiny.en).
+    assert_eq!(bytes.len(), 8 + 32 + 4 + 4 * 1500 * 384);
+    let digest: String = sha2::Sha256::digest(&bytes[44..])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        digest, "c4d4cb7692ccb352af392ed66478b18236a375bcfccbf12b598361a3ad8ed4e0",
+        "the encoder's arithmetic changed: change SILENCE_FORMAT, then this digest"
+    );
+    assert_eq!(
+        hear(&mut WhisperEngine::load(&dir).unwrap()),
+        first,
+        "read back"
+    );
+
+    // The file is what a later load uses: silence kept as zeros is heard otherwise.
+    let mut zeros = bytes.clone();
+    zeros[44..].fill(0);
+    std::fs::write(&kept, &zeros).unwrap();
+    assert_ne!(
+        hear(&mut WhisperEngine::load(&dir).unwrap()),
+        first,
+        "the kept file unused"
+    );
+
+    // A file that is not whole (cut short, another model's, values that are
+    // not numbers: `stt::whisper`'s unit tests) is computed again and kept anew.
+    let mut nan = bytes.clone();
+    nan[44..48].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&kept, &nan).unwrap();
+    assert_eq!(
+        hear(&mut WhisperEngine::load(&dir).unwrap()),
+        first,
+        "not a number"
+    );
+    assert!(std::fs::read(&kept).unwrap() == bytes, "kept anew");
 }

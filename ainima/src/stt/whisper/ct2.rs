@@ -12,7 +12,9 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Device, Tensor};
+use safetensors::Dtype;
+
+use super::tensor::HostTensor;
 
 use crate::{Error, Result};
 
@@ -79,42 +81,38 @@ impl Variable {
         })
     }
 
-    /// As a candle tensor of floats (f16 and bf16 kept, f32 kept).
-    pub fn to_tensor(&self, name: &str) -> Result<Tensor> {
-        let dev = Device::Cpu;
-        let dims = self.dims.as_slice();
-        let t = match self.dtype {
-            Ct2Type::F32 => {
-                let v: Vec<f32> = self
-                    .data
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                Tensor::from_vec(v, dims, &dev)
-            }
-            Ct2Type::F16 => {
-                let v: Vec<half::f16> = self
-                    .data
+    /// As a tensor of floats to write (f16 and f32 kept, bf16 made f32).
+    pub fn to_tensor(&self, name: &str) -> Result<HostTensor> {
+        let (dtype, data) = match self.dtype {
+            Ct2Type::F32 => (Dtype::F32, self.data.clone()),
+            Ct2Type::F16 => (Dtype::F16, self.data.clone()),
+            Ct2Type::Bf16 => (
+                Dtype::F32,
+                self.data
                     .chunks_exact(2)
-                    .map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
-                    .collect();
-                Tensor::from_vec(v, dims, &dev)
-            }
-            Ct2Type::Bf16 => {
-                let v: Vec<f32> = self
-                    .data
-                    .chunks_exact(2)
-                    .map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16))
-                    .collect();
-                Tensor::from_vec(v, dims, &dev)
-            }
+                    .flat_map(|c| (u32::from(u16::from_le_bytes([c[0], c[1]])) << 16).to_le_bytes())
+                    .collect(),
+            ),
             other => {
                 return Err(Error::BadModel(format!(
                     "{name}: {other:?} weights (a quantised model); convert it with --quantization float16 or float32"
                 )));
             }
         };
-        t.map_err(|e| Error::BadModel(format!("{name}: {e}")))
+        let elements = self.dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elements.and_then(|n| n.checked_mul(dtype.bitsize() / 8)) != Some(data.len()) {
+            return Err(Error::BadModel(format!(
+                "{name}: {} bytes of {:?} do not make shape {:?}",
+                self.data.len(),
+                self.dtype,
+                self.dims
+            )));
+        }
+        Ok(HostTensor {
+            dtype,
+            dims: self.dims.clone(),
+            data,
+        })
     }
 }
 
@@ -241,7 +239,7 @@ impl Ct2Model {
             .ok_or_else(|| Error::BadModel(format!("{name} is missing from model.bin")))
     }
 
-    fn tensor(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
+    fn tensor(&self, name: &str, dims: &[usize]) -> Result<HostTensor> {
         let v = self.get(name)?;
         if v.dims != dims {
             return Err(Error::BadModel(format!(
@@ -307,20 +305,19 @@ impl Ct2Model {
 
     /// Every tensor under the Hugging Face names, shapes checked, in f16 as
     /// stored (or f32): what `model.safetensors` holds.
-    pub fn to_hf_tensors(&self) -> Result<(super::Config, HashMap<String, Tensor>)> {
+    pub fn to_hf_tensors(&self) -> Result<(super::Config, HashMap<String, HostTensor>)> {
         let cfg = self.whisper_config()?;
         let d = cfg.d_model;
         let ff = 4 * d;
         let mut out = HashMap::new();
-        let mut put = |hf: String, t: Tensor| {
+        let mut put = |hf: String, t: HostTensor| {
             out.insert(hf, t);
         };
-        let chunk = |t: &Tensor, i: usize| -> Result<Tensor> {
-            t.narrow(0, i * d, d)
-                .and_then(|x| x.contiguous())
+        let chunk = |t: &HostTensor, i: usize| -> Result<HostTensor> {
+            t.rows(i * d, d)
                 .map_err(|e| Error::BadModel(format!("splitting a fused linear: {e}")))
         };
-        let ln = |ct: &str, hf: &str, put: &mut dyn FnMut(String, Tensor)| -> Result<()> {
+        let ln = |ct: &str, hf: &str, put: &mut dyn FnMut(String, HostTensor)| -> Result<()> {
             put(
                 format!("{hf}.weight"),
                 self.tensor(&format!("{ct}/gamma"), &[d])?,
@@ -335,7 +332,7 @@ impl Ct2Model {
                       hf: &str,
                       o: usize,
                       i: usize,
-                      put: &mut dyn FnMut(String, Tensor)|
+                      put: &mut dyn FnMut(String, HostTensor)|
          -> Result<()> {
             put(
                 format!("{hf}.weight"),
@@ -351,7 +348,7 @@ impl Ct2Model {
         let fused = |ct: &str,
                      hf: &str,
                      names: &[&str],
-                     put: &mut dyn FnMut(String, Tensor)|
+                     put: &mut dyn FnMut(String, HostTensor)|
          -> Result<()> {
             let n = names.len();
             let w = self.tensor(&format!("{ct}/weight"), &[n * d, d])?;
@@ -365,7 +362,7 @@ impl Ct2Model {
             Ok(())
         };
         // What encoder and decoder layers share: self-attention and the feed-forward block.
-        let layer = |ct: &str, hf: &str, put: &mut dyn FnMut(String, Tensor)| -> Result<()> {
+        let layer = |ct: &str, hf: &str, put: &mut dyn FnMut(String, HostTensor)| -> Result<()> {
             fused(
                 &format!("{ct}/self_attention/linear_0"),
                 &format!("{hf}.self_attn"),

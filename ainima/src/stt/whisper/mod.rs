@@ -5,14 +5,13 @@
 
 pub mod ct2;
 pub mod model;
+pub mod tensor;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 // The page's clock in the browser (std's `Instant` panics there), std's
 // natively: only for the stage timings reported, never for decisions.
 use web_time::Instant;
-
-use candle_core::Device;
 
 use super::{Segment, SpeechToText, Transcript};
 use crate::{Error, Result};
@@ -263,6 +262,68 @@ impl std::fmt::Debug for WhisperEngine {
     }
 }
 
+/// The file in an installed model's folder that keeps the encoding of a
+/// whole window of silence (written on the first load; about 2 MB for
+/// tiny.en): a load that finds it skips the encoder's longest pass.
+pub const SILENCE_FILE: &str = "silence-encoding.bin";
+
+/// Names the encoder's arithmetic in a kept encoding of silence: change it
+/// whenever the encoder's output changes for the same weights (the test
+/// `ainima/tests/whisper.rs`,
+/// `a_kept_encoding_of_silence_is_the_one_the_encoder_computes`, pins the
+/// encoding's digest and fails first), so an encoding kept by an earlier
+/// build is computed again, never used.
+const SILENCE_FORMAT: &str = "ainima-whisper-silence 1";
+
+/// The first bytes of [`SILENCE_FILE`].
+const SILENCE_MAGIC: &[u8; 8] = b"AINSIL01";
+
+/// What a kept encoding of silence must have been computed from: the
+/// arithmetic, the weights (their SHA-256 from the store's manifest) and the
+/// hyper-parameters.
+fn silence_key(weights_sha256: &str, cfg: &Config) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(SILENCE_FORMAT.as_bytes());
+    h.update(b"\n");
+    h.update(weights_sha256.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(cfg).unwrap_or_default());
+    h.finalize().into()
+}
+
+/// [`SILENCE_FILE`]'s bytes: the magic, the key, the number of values
+/// (u32), the values (f32), little-endian.
+fn silence_to_bytes(audio: &[f32], key: &[u8; 32]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(44 + 4 * audio.len());
+    b.extend_from_slice(SILENCE_MAGIC);
+    b.extend_from_slice(key);
+    b.extend_from_slice(&(audio.len() as u32).to_le_bytes());
+    for v in audio {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
+/// The values kept in [`SILENCE_FILE`]'s bytes if they were computed for
+/// `key` and are whole; `None` for anything else (another model, another
+/// arithmetic, a short or damaged file), which is then computed again.
+fn silence_from_bytes(b: &[u8], key: &[u8; 32]) -> Option<Vec<f32>> {
+    let (magic, rest) = b.split_first_chunk::<8>()?;
+    let (k, rest) = rest.split_first_chunk::<32>()?;
+    let (n, values) = rest.split_first_chunk::<4>()?;
+    let n = u32::from_le_bytes(*n) as usize;
+    if magic != SILENCE_MAGIC || k != key || values.len() != n.checked_mul(4)? {
+        return None;
+    }
+    Some(
+        values
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
@@ -286,20 +347,56 @@ impl WhisperEngine {
         }
         let tokenizer = read(&tok_path)?;
         let weights = read(&dir.join("model.safetensors"))?;
-        Self::from_parts(
-            &name,
-            &ModelFiles {
-                config: &config,
-                manifest: manifest.as_deref(),
-                tokenizer: &tokenizer,
-                weights: &weights,
-            },
-        )
+        let files = ModelFiles {
+            config: &config,
+            manifest: manifest.as_deref(),
+            tokenizer: &tokenizer,
+            weights: &weights,
+        };
+        let mut engine = Self::build(&name, &files)?;
+        // The encoding of silence, kept beside the weights it came from
+        // (computed and kept on the first load; a folder that cannot be
+        // written computes it each time).
+        let key = files
+            .manifest
+            .and_then(|m| serde_json::from_slice::<Manifest>(m).ok())
+            .and_then(|m| m.sha256.get("model.safetensors").cloned())
+            .map(|sha| silence_key(&sha, engine.model.config()));
+        let kept = dir.join(SILENCE_FILE);
+        if let Some(key) = &key
+            && let Ok(bytes) = std::fs::read(&kept)
+            && let Some(audio) = silence_from_bytes(&bytes, key)
+            && engine.model.set_silence_encoding(&audio).is_ok()
+        {
+            return Ok(engine);
+        }
+        let audio = engine.encode_silence()?;
+        engine.model.set_silence_encoding(&audio)?;
+        if let Some(key) = &key {
+            // Written beside and swapped in: a reader never sees half a
+            // file. Readable as the weights are.
+            let _ = tempfile::NamedTempFile::new_in(dir).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, &silence_to_bytes(&audio, key))?;
+                let weights = std::fs::metadata(dir.join("model.safetensors"))?;
+                f.as_file().set_permissions(weights.permissions())?;
+                f.persist(&kept).map_err(|e| e.error)?;
+                Ok(())
+            });
+        }
+        Ok(engine)
     }
 
     /// A model from its files' bytes, as an installed folder holds them
     /// (the browser is given them by the page).
     pub fn from_parts(name: &str, files: &ModelFiles<'_>) -> Result<Self> {
+        let mut engine = Self::build(name, files)?;
+        let audio = engine.encode_silence()?;
+        engine.model.set_silence_encoding(&audio)?;
+        Ok(engine)
+    }
+
+    /// The model, its encoding of silence not yet set.
+    fn build(name: &str, files: &ModelFiles<'_>) -> Result<Self> {
         let name = name.to_string();
         let cfg: Config = serde_json::from_slice(files.config)
             .map_err(|e| Error::BadModel(format!("config.json: {e}")))?;
@@ -311,10 +408,8 @@ impl WhisperEngine {
         };
         let tokenizer = tokenizers::Tokenizer::from_bytes(files.tokenizer)
             .map_err(|e| Error::BadModel(format!("tokenizer.json: {e}")))?;
-        // The tensors are copies: the caller's bytes can go once the model is built.
-        let tensors = candle_core::safetensors::load_buffer(files.weights, &Device::Cpu)
-            .map_err(|e| Error::BadModel(format!("model.safetensors: {e}")))?;
-        let vb = model::Tensors::new(tensors);
+        // Read in place: each tensor becomes the model's floats in one copy.
+        let vb = tensor::Tensors::read(files.weights)?;
         let model =
             model::Whisper::load(vb, cfg.clone()).map_err(|e| Error::BadModel(format!("{e}")))?;
         let id = |t: &str| {
@@ -334,7 +429,7 @@ impl WhisperEngine {
             },
             start_of_prev: id("<|startofprev|>")?,
         };
-        let mut engine = WhisperEngine {
+        Ok(WhisperEngine {
             mel: mel_analyser(cfg.num_mel_bins)?,
             name,
             model,
@@ -345,18 +440,18 @@ impl WhisperEngine {
             options: DecodeOptions::default(),
             endpointer: ainima_audio::endpoint::Config::default(),
             windows: 0,
-        };
-        engine.prepare_silence()?;
-        Ok(engine)
+        })
     }
 
-    /// Encodes a whole window of silence once, for `complete_with_silence`.
-    fn prepare_silence(&mut self) -> Result<()> {
+    /// The encoding of a whole window of silence, for
+    /// `complete_with_silence`: the same bits on every machine (natively)
+    /// for the same weights.
+    fn encode_silence(&mut self) -> Result<Vec<f32>> {
         let len = CHUNK_SECONDS * SAMPLE_RATE;
         let n_mels = self.model.config().num_mel_bins;
         let (mel, frames) = log_mel_with(&mut self.mel, &vec![0.0f32; len]);
         let frames = (frames - frames % 2).min(2 * self.model.config().max_source_positions);
-        self.model.set_silence(model::Mel {
+        self.model.encode_only(model::Mel {
             data: &mel,
             bands: n_mels,
             stride: len / HOP_LENGTH,
@@ -790,6 +885,40 @@ fn log_probability(logits: &[f32], i: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_encoding_of_silence_is_read_only_whole_and_for_its_key() {
+        let cfg: Config = serde_json::from_str(
+            r#"{"num_mel_bins":80,"max_source_positions":1500,"d_model":384,"encoder_attention_heads":6,"encoder_layers":4,"vocab_size":51864,"max_target_positions":448,"decoder_attention_heads":6,"decoder_layers":4}"#,
+        )
+        .unwrap();
+        let key = silence_key("ab", &cfg);
+        let values = [0.5f32, -1.0, 2.0];
+        let bytes = silence_to_bytes(&values, &key);
+        let check = |b: &[u8], want: Option<&[f32]>, what: &str| {
+            assert_eq!(silence_from_bytes(b, &key).as_deref(), want, "{what}");
+        };
+        check(&bytes, Some(&values), "whole");
+        check(&bytes[..bytes.len() - 1], None, "cut short");
+        check(&[], None, "empty");
+        check(
+            &[bytes.as_slice(), &[0; 4]].concat(),
+            None,
+            "a value too many",
+        );
+        let mut magic = bytes.clone();
+        magic[0] ^= 1;
+        check(&magic, None, "another format");
+        let other = silence_to_bytes(&values, &silence_key("ac", &cfg));
+        check(&other, None, "other weights");
+        let mut wider = cfg.clone();
+        wider.d_model = 512;
+        let other = silence_to_bytes(&values, &silence_key("ab", &wider));
+        check(&other, None, "other hyper-parameters");
+        let mut huge = bytes.clone();
+        huge[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+        check(&huge, None, "a count the file does not hold");
+    }
 
     #[test]
     fn repetition_is_cut_at_the_first_occurrence() {

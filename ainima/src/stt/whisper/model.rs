@@ -7,67 +7,18 @@
 //!   cross-attention keys and values once per utterance, so each new token
 //!   costs one step;
 //! - every sum runs in `ainima_kernels`' fixed order, so the same audio gives the
-//!   same logits, bit for bit, on every CPU (candle only reads the weights).
+//!   same logits, bit for bit, on every CPU.
 //!
 //! Tensor names follow the Hugging Face layout (`model.encoder.layers.0.fc1.weight`, ...).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use candle_core::Tensor;
-
 use super::Config;
+use super::tensor::Tensors;
 use crate::Result;
 use ainima_kernels::{self as kernels, Weights};
 
-/// A model file's tensors, by Hugging Face name, each taken out once as
-/// floats: its storage is freed as soon as the model holds its copy, so
-/// loading never holds the file's tensors and the model at once.
-pub struct Tensors(RefCell<HashMap<String, Tensor>>);
-
-impl Tensors {
-    /// The tensors of a model file.
-    pub fn new(tensors: HashMap<String, Tensor>) -> Self {
-        Tensors(RefCell::new(tensors))
-    }
-
-    /// The floats of the tensor `name`, which must have shape `dims`.
-    fn take(&self, dims: &[usize], name: &str) -> Result<Vec<f32>> {
-        let t = self
-            .0
-            .borrow_mut()
-            .remove(name)
-            .ok_or_else(|| crate::Error::BadModel(format!("the model has no tensor {name}")))?;
-        if t.dims() != dims {
-            return Err(crate::Error::BadModel(format!(
-                "{name}: shape {:?}, expected {dims:?}",
-                t.dims()
-            )));
-        }
-        // One copy out of the tensor (a conversion inside candle would make
-        // a second, as large as the floats); the flat view shares the
-        // storage, which goes with the view's drop.
-        let flat = t.flatten_all()?;
-        drop(t);
-        let t = flat;
-        Ok(match t.dtype() {
-            candle_core::DType::F16 => {
-                let h = t.to_vec1::<half::f16>()?;
-                drop(t);
-                h.iter().map(|v| v.to_f32()).collect()
-            }
-            candle_core::DType::BF16 => {
-                let h = t.to_vec1::<half::bf16>()?;
-                drop(t);
-                h.iter().map(|v| v.to_f32()).collect()
-            }
-            _ => t.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?,
-        })
-    }
-}
-
-fn floats(vb: &Tensors, dims: &[usize], name: &str) -> Result<Vec<f32>> {
+fn floats(vb: &Tensors<'_>, dims: &[usize], name: &str) -> Result<Vec<f32>> {
     vb.take(dims, name)
 }
 
@@ -83,7 +34,13 @@ struct Lin {
 }
 
 impl Lin {
-    fn load(vb: &Tensors, name: &str, inputs: usize, outputs: usize, bias: bool) -> Result<Self> {
+    fn load(
+        vb: &Tensors<'_>,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+    ) -> Result<Self> {
         Ok(Lin {
             w: Arc::new(Weights::F32(floats(
                 vb,
@@ -127,7 +84,7 @@ struct Norm {
 }
 
 impl Norm {
-    fn load(vb: &Tensors, name: &str, d: usize) -> Result<Self> {
+    fn load(vb: &Tensors<'_>, name: &str, d: usize) -> Result<Self> {
         Ok(Norm {
             gamma: floats(vb, &[d], &format!("{name}.weight"))?,
             beta: floats(vb, &[d], &format!("{name}.bias"))?,
@@ -157,7 +114,7 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(vb: &Tensors, name: &str, d: usize, heads: usize) -> Result<Self> {
+    fn load(vb: &Tensors<'_>, name: &str, d: usize, heads: usize) -> Result<Self> {
         Ok(Attention {
             q: Lin::load(vb, &format!("{name}.q_proj"), d, d, true)?,
             k: Lin::load(vb, &format!("{name}.k_proj"), d, d, false)?,
@@ -240,7 +197,7 @@ fn add(x: &mut [f32], y: &[f32]) {
 }
 
 impl Block {
-    fn load(vb: &Tensors, name: &str, d: usize, heads: usize, cross: bool) -> Result<Self> {
+    fn load(vb: &Tensors<'_>, name: &str, d: usize, heads: usize, cross: bool) -> Result<Self> {
         let cross = if cross {
             Some((
                 Attention::load(vb, &format!("{name}.encoder_attn"), d, heads)?,
@@ -359,7 +316,7 @@ impl std::fmt::Debug for Whisper {
 
 impl Whisper {
     /// Build from tensors under the Hugging Face names (any float type; computed in f32).
-    pub fn load(vb: Tensors, cfg: Config) -> Result<Self> {
+    pub fn load(vb: Tensors<'_>, cfg: Config) -> Result<Self> {
         cfg.validate()?;
         let d = cfg.d_model;
         let conv = |name: &str, i: usize| -> Result<(Arc<Weights>, Arc<[f32]>)> {
@@ -451,7 +408,7 @@ impl Whisper {
 
     /// Encode a log-mel spectrogram (frames even, at most twice the source
     /// positions) and make it the decoder's audio, completed to a whole
-    /// window with the silence of [`Whisper::set_silence`] if `complete`.
+    /// window with the silence of [`Whisper::set_silence_encoding`] if `complete`.
     /// Resets the decoder.
     pub fn encode(&mut self, mel: Mel<'_>, complete: bool) -> Result<()> {
         let audio = self.run_encoder(mel)?;
@@ -466,15 +423,34 @@ impl Whisper {
         Ok(())
     }
 
-    /// Encodes the log-mel of a whole window of silence and keeps its
-    /// cross-attention keys and values: from then on, a shorter encoding is
-    /// completed with the silence's positions beyond it.
-    pub fn set_silence(&mut self, mel: Mel<'_>) -> Result<()> {
-        let audio = self.run_encoder(mel)?;
+    /// The encoder's output for a log-mel (`[positions, d_model]`), for
+    /// [`Whisper::set_silence_encoding`]: the same bits on every CPU.
+    pub fn encode_only(&self, mel: Mel<'_>) -> Result<Vec<f32>> {
+        self.run_encoder(mel)
+    }
+
+    /// Keeps the cross-attention keys and values of the encoding of a whole
+    /// window of silence ([`Whisper::encode_only`] of its log-mel, now or
+    /// at an earlier load): from then on, a shorter encoding is completed
+    /// with the silence's positions beyond it.
+    pub fn set_silence_encoding(&mut self, audio: &[f32]) -> Result<()> {
+        let d = self.cfg.d_model;
+        let positions = audio.len() / d;
+        if !audio.len().is_multiple_of(d)
+            || positions == 0
+            || positions > self.cfg.max_source_positions
+            || !audio.iter().all(|v| v.is_finite())
+        {
+            return Err(crate::Error::BadModel(format!(
+                "an encoding of silence is 1 to {} positions of {d} finite values, not {} values",
+                self.cfg.max_source_positions,
+                audio.len()
+            )));
+        }
         self.silence = Arc::new(
             self.dec_blocks
                 .iter()
-                .filter_map(|b| b.cross.as_ref().map(|(cross, _)| cross.audio_kv(&audio)))
+                .filter_map(|b| b.cross.as_ref().map(|(cross, _)| cross.audio_kv(audio)))
                 .collect(),
         );
         Ok(())
