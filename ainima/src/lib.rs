@@ -1,5 +1,5 @@
-//! Ainima's aural runtime: speech to text (Whisper on candle, model code of
-//! our own), text to speech (espeak-ng in process), the model store, and the
+//! Ainima's aural runtime: speech to text (Whisper, model code of our own on
+//! `ainima-kernels`), text to speech (espeak-ng in process), the model store, and the
 //! full-duplex session.
 // Unsafe code only in `tts::espeak`, the FFI to libespeak-ng.
 #![deny(unsafe_code)]

@@ -382,7 +382,8 @@ impl Store {
         result
     }
 
-    /// Check every file against its recorded checksum, and that the model loads.
+    /// Check every file against its recorded checksum, and that the model
+    /// loads (its encoding of silence computed and kept anew).
     pub fn verify(&self, name: &str) -> Result<()> {
         let dir = self.installed(name)?;
         let manifest = read_manifest(&dir)?;
@@ -399,6 +400,12 @@ impl Store {
                     p.display()
                 )));
             }
+        }
+        // The kept encoding of silence is computed again, not trusted.
+        let kept = dir.join(crate::stt::whisper::SILENCE_FILE);
+        match std::fs::remove_file(&kept) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&kept, e)),
+            _ => {}
         }
         crate::stt::whisper::WhisperEngine::load(&dir)?;
         Ok(())

@@ -356,9 +356,11 @@ fn a_kept_encoding_of_silence_is_the_one_the_encoder_computes() {
     let mut computed = WhisperEngine::load(&dir).unwrap();
     let first = hear(&mut computed);
     let bytes = std::fs::read(&kept).expect("the first load keeps the encoding of silence");
-    // Magic, key, count, then 1500 positions of 384 values (tiny.en).
-    assert_eq!(bytes.len(), 8 + 32 + 4 + 4 * 1500 * 384);
-    let digest: String = sha2::Sha256::digest(&bytes[44..])
+    // Magic, key, count and the values' digest, then 1500 positions of 384
+    // values (tiny.en).
+    const HEADER: usize = 8 + 32 + 4 + 32;
+    assert_eq!(bytes.len(), HEADER + 4 * 1500 * 384);
+    let digest: String = sha2::Sha256::digest(&bytes[HEADER..])
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -367,30 +369,42 @@ fn a_kept_encoding_of_silence_is_the_one_the_encoder_computes() {
         "the encoder's arithmetic changed: change SILENCE_FORMAT, then this digest"
     );
     assert_eq!(
+        bytes[HEADER - 32..HEADER],
+        sha2::Sha256::digest(&bytes[HEADER..])[..]
+    );
+    assert_eq!(
         hear(&mut WhisperEngine::load(&dir).unwrap()),
         first,
         "read back"
     );
 
+    // The file with other values under their own digest.
+    let with = |values: &[u8]| -> Vec<u8> {
+        let digest = sha2::Sha256::digest(values);
+        [&bytes[..HEADER - 32], &digest[..], values].concat()
+    };
     // The file is what a later load uses: silence kept as zeros is heard otherwise.
-    let mut zeros = bytes.clone();
-    zeros[44..].fill(0);
-    std::fs::write(&kept, &zeros).unwrap();
+    std::fs::write(&kept, with(&vec![0; bytes.len() - HEADER])).unwrap();
     assert_ne!(
         hear(&mut WhisperEngine::load(&dir).unwrap()),
         first,
         "the kept file unused"
     );
 
-    // A file that is not whole (cut short, another model's, values that are
-    // not numbers: `stt::whisper`'s unit tests) is computed again and kept anew.
-    let mut nan = bytes.clone();
-    nan[44..48].copy_from_slice(&f32::NAN.to_le_bytes());
-    std::fs::write(&kept, &nan).unwrap();
-    assert_eq!(
-        hear(&mut WhisperEngine::load(&dir).unwrap()),
-        first,
-        "not a number"
-    );
-    assert!(std::fs::read(&kept).unwrap() == bytes, "kept anew");
+    // A file that is not whole is computed again and kept anew: values that
+    // are not numbers (under their digest), or values lost in a crash (the
+    // digest fails; cut short, another model's: `stt::whisper`'s unit tests).
+    let mut nan = bytes[HEADER..].to_vec();
+    nan[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let mut lost = bytes.clone();
+    lost[bytes.len() - 4096..].fill(0);
+    for (damaged, what) in [(with(&nan), "not a number"), (lost, "values lost")] {
+        std::fs::write(&kept, &damaged).unwrap();
+        assert_eq!(
+            hear(&mut WhisperEngine::load(&dir).unwrap()),
+            first,
+            "{what}"
+        );
+        assert!(std::fs::read(&kept).unwrap() == bytes, "{what}: kept anew");
+    }
 }

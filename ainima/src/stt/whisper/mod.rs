@@ -272,48 +272,74 @@ pub const SILENCE_FILE: &str = "silence-encoding.bin";
 /// `ainima/tests/whisper.rs`,
 /// `a_kept_encoding_of_silence_is_the_one_the_encoder_computes`, pins the
 /// encoding's digest and fails first), so an encoding kept by an earlier
-/// build is computed again, never used.
+/// build is computed again, never used. (Each release's version is in the
+/// key too.)
 const SILENCE_FORMAT: &str = "ainima-whisper-silence 1";
 
 /// The first bytes of [`SILENCE_FILE`].
-const SILENCE_MAGIC: &[u8; 8] = b"AINSIL01";
+const SILENCE_MAGIC: &[u8; 8] = b"AINSIL02";
+
+/// [`SILENCE_FILE`]'s bytes before its values: the magic, the key, the
+/// number of values (u32) and the values' SHA-256.
+const SILENCE_HEADER: usize = 8 + 32 + 4 + 32;
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
 
 /// What a kept encoding of silence must have been computed from: the
-/// arithmetic, the weights (their SHA-256 from the store's manifest) and the
-/// hyper-parameters.
-fn silence_key(weights_sha256: &str, cfg: &Config) -> [u8; 32] {
+/// arithmetic (its name and the release's version), the weights (their
+/// bytes, as read) and the hyper-parameters.
+fn silence_key(weights: &[u8], cfg: &Config) -> [u8; 32] {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(SILENCE_FORMAT.as_bytes());
     h.update(b"\n");
-    h.update(weights_sha256.as_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(b"\n");
     h.update(serde_json::to_vec(cfg).unwrap_or_default());
+    h.update(b"\n");
+    h.update(weights);
     h.finalize().into()
 }
 
-/// [`SILENCE_FILE`]'s bytes: the magic, the key, the number of values
-/// (u32), the values (f32), little-endian.
+/// How many values the encoding of a whole window of silence has: the
+/// positions [`WhisperEngine::encode_silence`]'s frames make, of `d_model`.
+fn silence_values(cfg: &Config) -> usize {
+    let frames = CHUNK_SECONDS * SAMPLE_RATE / HOP_LENGTH;
+    let frames = (frames - frames % 2).min(2 * cfg.max_source_positions);
+    frames.div_ceil(2) * cfg.d_model
+}
+
+/// [`SILENCE_FILE`]'s bytes: the header ([`SILENCE_HEADER`]), then the
+/// values (f32), little-endian.
 fn silence_to_bytes(audio: &[f32], key: &[u8; 32]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(44 + 4 * audio.len());
+    let values: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut b = Vec::with_capacity(SILENCE_HEADER + values.len());
     b.extend_from_slice(SILENCE_MAGIC);
     b.extend_from_slice(key);
     b.extend_from_slice(&(audio.len() as u32).to_le_bytes());
-    for v in audio {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
+    b.extend_from_slice(&sha256(&values));
+    b.extend_from_slice(&values);
     b
 }
 
-/// The values kept in [`SILENCE_FILE`]'s bytes if they were computed for
-/// `key` and are whole; `None` for anything else (another model, another
-/// arithmetic, a short or damaged file), which is then computed again.
-fn silence_from_bytes(b: &[u8], key: &[u8; 32]) -> Option<Vec<f32>> {
+/// The `count` values kept in [`SILENCE_FILE`]'s bytes if they were
+/// computed for `key` and are whole (their digest holds); `None` for
+/// anything else (another model, another arithmetic, a short or damaged
+/// file), which is then computed again.
+fn silence_from_bytes(b: &[u8], key: &[u8; 32], count: usize) -> Option<Vec<f32>> {
     let (magic, rest) = b.split_first_chunk::<8>()?;
     let (k, rest) = rest.split_first_chunk::<32>()?;
-    let (n, values) = rest.split_first_chunk::<4>()?;
-    let n = u32::from_le_bytes(*n) as usize;
-    if magic != SILENCE_MAGIC || k != key || values.len() != n.checked_mul(4)? {
+    let (n, rest) = rest.split_first_chunk::<4>()?;
+    let (digest, values) = rest.split_first_chunk::<32>()?;
+    if magic != SILENCE_MAGIC
+        || k != key
+        || u32::from_le_bytes(*n) as usize != count
+        || values.len() != count.checked_mul(4)?
+        || &sha256(values) != digest
+    {
         return None;
     }
     Some(
@@ -322,6 +348,16 @@ fn silence_from_bytes(b: &[u8], key: &[u8; 32]) -> Option<Vec<f32>> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
     )
+}
+
+/// The kept encoding of silence in `path` if it is the one for `key`
+/// (a file of another size is not read).
+fn read_silence(path: &Path, key: &[u8; 32], count: usize) -> Option<Vec<f32>> {
+    let size = count.checked_mul(4)?.checked_add(SILENCE_HEADER)?;
+    if std::fs::metadata(path).ok()?.len() != size as u64 {
+        return None;
+    }
+    silence_from_bytes(&std::fs::read(path).ok()?, key, count)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -357,32 +393,26 @@ impl WhisperEngine {
         // The encoding of silence, kept beside the weights it came from
         // (computed and kept on the first load; a folder that cannot be
         // written computes it each time).
-        let key = files
-            .manifest
-            .and_then(|m| serde_json::from_slice::<Manifest>(m).ok())
-            .and_then(|m| m.sha256.get("model.safetensors").cloned())
-            .map(|sha| silence_key(&sha, engine.model.config()));
+        let key = silence_key(&weights, engine.model.config());
+        let count = silence_values(engine.model.config());
         let kept = dir.join(SILENCE_FILE);
-        if let Some(key) = &key
-            && let Ok(bytes) = std::fs::read(&kept)
-            && let Some(audio) = silence_from_bytes(&bytes, key)
+        if let Some(audio) = read_silence(&kept, &key, count)
             && engine.model.set_silence_encoding(&audio).is_ok()
         {
             return Ok(engine);
         }
         let audio = engine.encode_silence()?;
         engine.model.set_silence_encoding(&audio)?;
-        if let Some(key) = &key {
-            // Written beside and swapped in: a reader never sees half a
-            // file. Readable as the weights are.
-            let _ = tempfile::NamedTempFile::new_in(dir).and_then(|mut f| {
-                std::io::Write::write_all(&mut f, &silence_to_bytes(&audio, key))?;
-                let weights = std::fs::metadata(dir.join("model.safetensors"))?;
-                f.as_file().set_permissions(weights.permissions())?;
-                f.persist(&kept).map_err(|e| e.error)?;
-                Ok(())
-            });
-        }
+        // Written beside, on the disk, then swapped in: a reader never
+        // sees half a file, even after a crash. Readable as the weights are.
+        let _ = tempfile::NamedTempFile::new_in(dir).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, &silence_to_bytes(&audio, &key))?;
+            let weights = std::fs::metadata(dir.join("model.safetensors"))?;
+            f.as_file().set_permissions(weights.permissions())?;
+            f.as_file().sync_all()?;
+            f.persist(&kept).map_err(|e| e.error)?;
+            Ok(())
+        });
         Ok(engine)
     }
 
@@ -892,11 +922,12 @@ mod tests {
             r#"{"num_mel_bins":80,"max_source_positions":1500,"d_model":384,"encoder_attention_heads":6,"encoder_layers":4,"vocab_size":51864,"max_target_positions":448,"decoder_attention_heads":6,"decoder_layers":4}"#,
         )
         .unwrap();
-        let key = silence_key("ab", &cfg);
+        assert_eq!(silence_values(&cfg), 1500 * 384);
+        let key = silence_key(b"ab", &cfg);
         let values = [0.5f32, -1.0, 2.0];
         let bytes = silence_to_bytes(&values, &key);
         let check = |b: &[u8], want: Option<&[f32]>, what: &str| {
-            assert_eq!(silence_from_bytes(b, &key).as_deref(), want, "{what}");
+            assert_eq!(silence_from_bytes(b, &key, 3).as_deref(), want, "{what}");
         };
         check(&bytes, Some(&values), "whole");
         check(&bytes[..bytes.len() - 1], None, "cut short");
@@ -906,18 +937,19 @@ mod tests {
             None,
             "a value too many",
         );
+        assert_eq!(silence_from_bytes(&bytes, &key, 2), None, "another count");
         let mut magic = bytes.clone();
         magic[0] ^= 1;
         check(&magic, None, "another format");
-        let other = silence_to_bytes(&values, &silence_key("ac", &cfg));
+        let mut zeros = bytes.clone();
+        zeros[SILENCE_HEADER..].fill(0);
+        check(&zeros, None, "values lost (a crash)");
+        let other = silence_to_bytes(&values, &silence_key(b"ac", &cfg));
         check(&other, None, "other weights");
         let mut wider = cfg.clone();
         wider.d_model = 512;
-        let other = silence_to_bytes(&values, &silence_key("ab", &wider));
+        let other = silence_to_bytes(&values, &silence_key(b"ab", &wider));
         check(&other, None, "other hyper-parameters");
-        let mut huge = bytes.clone();
-        huge[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
-        check(&huge, None, "a count the file does not hold");
     }
 
     #[test]

@@ -26,21 +26,33 @@ impl HostTensor {
     /// `count` rows from `start` along the first dimension (a fused
     /// projection's part).
     pub fn rows(&self, start: usize, count: usize) -> Result<HostTensor> {
-        let first = self.dims.first().copied().unwrap_or(0);
-        if start.checked_add(count).is_none_or(|end| end > first) {
-            return Err(Error::BadModel(format!(
-                "rows {start}..{} of a tensor of shape {:?}",
+        let bad = || {
+            Error::BadModel(format!(
+                "rows {start}..{} of a tensor of shape {:?} ({} bytes)",
                 start.saturating_add(count),
-                self.dims
-            )));
-        }
-        let row = self.dims[1..].iter().product::<usize>() * self.dtype.bitsize() / 8;
+                self.dims,
+                self.data.len()
+            ))
+        };
+        let (&first, rest) = self.dims.split_first().ok_or_else(bad)?;
+        let row = rest
+            .iter()
+            .try_fold(self.dtype.bitsize() / 8, |n, &d| n.checked_mul(d))
+            .ok_or_else(bad)?;
+        let end = start
+            .checked_add(count)
+            .filter(|&e| e <= first)
+            .ok_or_else(bad)?;
+        let bytes = start.checked_mul(row).zip(end.checked_mul(row));
+        let data = bytes
+            .and_then(|(a, b)| self.data.get(a..b))
+            .ok_or_else(bad)?;
         let mut dims = self.dims.clone();
         dims[0] = count;
         Ok(HostTensor {
             dtype: self.dtype,
             dims,
-            data: self.data[start * row..(start + count) * row].to_vec(),
+            data: data.to_vec(),
         })
     }
 }
@@ -178,5 +190,11 @@ mod tests {
         );
         assert!(t.rows(2, 2).is_err());
         assert!(t.rows(usize::MAX, 2).is_err());
+        assert!(
+            tensor(Dtype::F16, &[], &[0, 1]).rows(0, 0).is_err(),
+            "a scalar"
+        );
+        let short = tensor(Dtype::F16, &[3, 2], &[0; 6]);
+        assert!(short.rows(1, 2).is_err(), "bytes missing");
     }
 }
