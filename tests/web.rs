@@ -9,6 +9,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{Value, json};
 
@@ -21,6 +22,39 @@ struct Parts {
     node_modules: PathBuf,
     chromium: PathBuf,
     data: PathBuf,
+    /// This test's turn at the machine, held to its end.
+    _turn: Turn,
+}
+
+/// The page's room test runs alone: another browser beside it, running
+/// Whisper, starves the room's audio on a 2-core machine (its capture
+/// drops out, its speaker skips), and that is not what it measures (the
+/// canceller's answer to both is tested on recordings of them:
+/// `audio/tests/room.rs`). The other browser tests share the machine.
+static MACHINE: RwLock<()> = RwLock::new(());
+
+/// A test's hold on [`MACHINE`], shared or alone, until it is dropped.
+struct Turn {
+    _shared: Option<RwLockReadGuard<'static, ()>>,
+    _alone: Option<RwLockWriteGuard<'static, ()>>,
+}
+
+impl Turn {
+    // A test that failed holding its turn has ended all the same: a
+    // poisoned lock is taken as it is.
+    fn shared() -> Turn {
+        Turn {
+            _shared: Some(MACHINE.read().unwrap_or_else(PoisonError::into_inner)),
+            _alone: None,
+        }
+    }
+
+    fn alone() -> Turn {
+        Turn {
+            _shared: None,
+            _alone: Some(MACHINE.write().unwrap_or_else(PoisonError::into_inner)),
+        }
+    }
 }
 
 /// The app `scripts/build-web` built (`$CARGO_TARGET_DIR/web`), or a skip.
@@ -36,6 +70,15 @@ fn built_app() -> Option<PathBuf> {
 }
 
 fn parts() -> Option<Parts> {
+    parts_on(Turn::shared)
+}
+
+/// As [`parts`], the machine to this test alone.
+fn parts_alone() -> Option<Parts> {
+    parts_on(Turn::alone)
+}
+
+fn parts_on(turn: fn() -> Turn) -> Option<Parts> {
     built_app()?;
     let node_modules = ainima_testkit::setup_cache().join("npm/node_modules");
     if !node_modules.join("playwright-core").is_dir() {
@@ -53,10 +96,12 @@ fn parts() -> Option<Parts> {
             chromium.display()
         ));
     }
+    let data = ainima_testkit::data_dir()?;
     Some(Parts {
         node_modules,
         chromium,
-        data: ainima_testkit::data_dir()?,
+        data,
+        _turn: turn(),
     })
 }
 
@@ -571,7 +616,7 @@ fn ended(room: &Value) -> Vec<&Value> {
 /// it ("Okay."): the page falls silent, then goes on, acting on nothing.
 #[test]
 fn the_page_hears_a_person_talk_over_its_own_voice_with_its_own_canceller() {
-    let Some(p) = parts() else { return };
+    let Some(p) = parts_alone() else { return };
     if !sound_server() {
         return;
     }

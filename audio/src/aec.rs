@@ -144,6 +144,25 @@ pub struct EchoCanceller {
     /// Far-end blocks in a row whose microphone the reference explained
     /// almost wholly (above [`ECHO_BACK`]).
     coherent_run: usize,
+    /// The microphone dropped out while the echo path was known (a whole
+    /// block of digital silence with the far end playing: a loaded
+    /// machine's capture glitch), and the echo may come back at another
+    /// delay, under a filter that no longer fits it. Until the reference
+    /// explains the microphone again ([`ECHO_BACK`] for
+    /// [`ECHO_BACK_BLOCKS`]), only the coherence tells a talker, as before
+    /// the filter converged.
+    moved: bool,
+    /// The reference's energy, block by block, over the last [`LAGS`]
+    /// blocks (indexed as `ref_hist`).
+    ref_pow: [f32; LAGS],
+    /// The reference's smoothed energy at the echo's delay.
+    s_ref_lag: f32,
+    /// The echo path's gain in energy (the microphone's over the
+    /// reference's at the echo's delay), learnt while the reference
+    /// explained the microphone almost wholly; 0 until then.
+    coupling: f32,
+    /// The most the echo can bring the microphone now (see [`EXCESS`]).
+    echo_bound: f32,
 }
 
 impl std::fmt::Debug for EchoCanceller {
@@ -198,6 +217,23 @@ const ECHO_BACK_BLOCKS: usize = 20;
 const COHERENT_PEAK_DECAY: f32 = 0.97;
 /// Per-block decay of the echo peak tracker (about 46 dB a second, slower than any room's tail).
 const Y_PEAK_DECAY: f32 = 0.9;
+
+/// A talker the coherence finds (below [`INCOHERENT`]) is louder than the
+/// echo: the microphone then carries at least twice what the echo alone
+/// brings (3 dB).
+const ADDS: f32 = 2.0;
+/// A microphone ten times (10 dB) louder than the most the echo can bring
+/// is a talker, whatever the coherence says (a talker's first syllables
+/// line up with the reply at some lag for a few blocks). The most the echo
+/// can bring: the echo path's gain times the reference's loudest block
+/// within [`LAG_SLACK`] of the echo's delay, held with [`Y_PEAK_DECAY`]
+/// for the room's tail.
+const EXCESS: f32 = 10.0;
+/// Blocks either side of the echo's delay that [`EXCESS`] allows for (the
+/// delay wanders on a loaded machine).
+const LAG_SLACK: usize = 5;
+/// Smoothing of the echo path's gain (per block: about 200 ms).
+const COUPLING_SMOOTHING: f32 = 0.95;
 
 impl EchoCanceller {
     /// A canceller with all buffers allocated; `process` never allocates.
@@ -255,6 +291,11 @@ impl EchoCanceller {
             coherent_peak: 0.0,
             explained: 0,
             far_quiet: 0,
+            moved: false,
+            ref_pow: [0.0; LAGS],
+            s_ref_lag: 0.0,
+            coupling: 0.0,
+            echo_bound: 0.0,
             coherent_run: 0,
             mid_reply: false,
             cut: false,
@@ -440,6 +481,10 @@ impl EchoCanceller {
         // echo alone is coherent with the reference at its delay; a near-end
         // talker is not. Needs no converged filter.
         self.coherence = self.update_coherence(mic);
+        // A microphone that gave exact zeros for a whole block heard nothing
+        // (nothing played yet, or it dropped out: a loaded machine's capture
+        // glitch): its coherence, the smoothed spectra's decay, proves no echo.
+        let blank = mic.iter().all(|&m| m == 0.0);
 
         // 2. Both paths' echo estimates and errors.
         let mut y_fg = [0.0f32; BLOCK];
@@ -466,6 +511,9 @@ impl EchoCanceller {
         self.s_e_bg = a * self.s_e_bg + (1.0 - a) * eb / n;
         self.s_y_fg = a * self.s_y_fg + (1.0 - a) * ey / n;
         self.s_ref = a * self.s_ref + (1.0 - a) * er / n;
+        self.ref_pow[self.ref_head] = er / n;
+        let lagged = self.ref_pow[(self.ref_head + LAGS - self.echo_lag) % LAGS];
+        self.s_ref_lag = a * self.s_ref_lag + (1.0 - a) * lagged;
         // The room rings on after the speaker stops: the far end counts as
         // active for as long as the filter reaches back, after the echo's
         // own delay (which a slow device can push past the filter).
@@ -507,7 +555,7 @@ impl EchoCanceller {
         // reference does not explain, and it must be loud beside the echo.
         let coh = self.coherence;
         self.coherent_peak *= COHERENT_PEAK_DECAY;
-        if coh > COHERENT && far_end {
+        if coh > COHERENT && far_end && !blank {
             self.coherent_peak = self.coherent_peak.max(m_now);
             self.explained = self.explained.saturating_add(1);
         }
@@ -522,11 +570,49 @@ impl EchoCanceller {
         let silent = m_now <= 4.0 * self.noise || m_now <= FAR_END_FLOOR * 0.01;
         // Echo is back only on clear evidence: the reference explains the
         // microphone almost wholly for 200 ms on end.
-        self.coherent_run = if coh > ECHO_BACK && far_end {
+        self.coherent_run = if coh > ECHO_BACK && far_end && !blank {
             self.coherent_run.saturating_add(1)
         } else {
             0
         };
+        // A dropout: the microphone gave exact zeros for a whole block while
+        // its echo path was known and the echo due. Nobody talks in digital
+        // silence, and the filter must not learn from it.
+        let dropout = far_end
+            && self.explained >= EXPLAINED_BLOCKS
+            && blank
+            && self.s_ref_lag > FAR_END_FLOOR;
+        if dropout {
+            self.moved = true;
+        } else if self.coherent_run >= ECHO_BACK_BLOCKS {
+            self.moved = false;
+        }
+        // The echo path's gain, learnt where the microphone is echo alone.
+        if !blank && coh > ECHO_BACK && far_end && self.s_ref_lag > FAR_END_FLOOR {
+            let gain = self.s_mic / self.s_ref_lag;
+            self.coupling = if self.coupling > 0.0 {
+                COUPLING_SMOOTHING * self.coupling + (1.0 - COUPLING_SMOOTHING) * gain
+            } else {
+                gain
+            };
+        }
+        // A talker adds to the echo. An echo that went missing (the speaker
+        // skipped some of the reply: a loaded machine's output underrun)
+        // leaves the microphone quieter than the echo alone, and its few
+        // blocks that the reference explains at no lag are no talker.
+        let echo_alone = self.coupling * self.s_ref_lag.max(lagged);
+        let adds = self.coupling == 0.0 || m_now > ADDS * echo_alone;
+        let near = (self.echo_lag.saturating_sub(LAG_SLACK)
+            ..=(self.echo_lag + LAG_SLACK).min(LAGS - 1))
+            .map(|p| self.ref_pow[(self.ref_head + LAGS - p) % LAGS])
+            .fold(0.0f32, f32::max);
+        self.echo_bound = (self.coupling * near).max(self.echo_bound * Y_PEAK_DECAY);
+        let excess = far_end
+            && !blank
+            && self.coupling > 0.0
+            && self.explained >= EXPLAINED_BLOCKS
+            && m_now > EXCESS * self.echo_bound
+            && m_now > 10.0 * self.noise;
         let established = self.far_quiet >= NO_ECHO_BLOCKS;
         if self.coherent_run >= ECHO_BACK_BLOCKS || (far_end && !silent && !established) {
             // Until the silence is established, any sound heard while the
@@ -538,11 +624,12 @@ impl EchoCanceller {
         }
         let no_echo = self.far_quiet >= NO_ECHO_BLOCKS;
         let early = far_end
-            && self.erle_est <= CONVERGED_DB
+            && (self.erle_est <= CONVERGED_DB || self.moved)
             && self.s_ref > FAR_END_FLOOR
             && coh < INCOHERENT
             && self.explained >= EXPLAINED_BLOCKS
             && (1.0 - coh) * m_now > NEAR_SHARE * self.coherent_peak
+            && adds
             && m_now > 10.0 * self.noise;
         // Once converged, an error well above the residual the filter
         // should leave is a talker, unless the echo moved: a path that
@@ -555,14 +642,17 @@ impl EchoCanceller {
         // while the echo plays (issue 12). (Also asking the smoothed error
         // to stay below the microphone's lost a talker mid-utterance:
         // `tests/session.rs`, `a_request_said_again_while_answered_is_merged`.)
-        let detected = early
-            || (far_end && no_echo && loud)
-            || far_end
-                && self.erle_est > CONVERGED_DB
-                && coh <= ECHO_BACK
-                && e_now > DT_MARGIN * expected_residual
-                && e_now > 10.0 * self.noise
-                && e_now <= m_now;
+        let detected = !dropout
+            && (early
+                || excess
+                || (far_end && no_echo && loud)
+                || far_end
+                    && !self.moved
+                    && self.erle_est > CONVERGED_DB
+                    && coh <= ECHO_BACK
+                    && e_now > DT_MARGIN * expected_residual
+                    && e_now > 10.0 * self.noise
+                    && e_now <= m_now);
         // Speech has soft moments between loud ones: the verdict holds briefly
         // for the VAD, and much longer for the filter, which must not learn the
         // near end's voice as if it were echo.
@@ -574,7 +664,7 @@ impl EchoCanceller {
             self.dt_protect = self.dt_protect.saturating_sub(1);
         }
         let double_talk = far_end && (detected || self.dt_hold > 0 || self.cut);
-        let protect = detected || self.dt_protect > 0 || self.cut;
+        let protect = detected || self.dt_protect > 0 || self.cut || dropout;
         let signal = self.s_mic > 10.0 * self.noise;
         if far_end && signal && !protect && self.s_e_fg > 0.0 {
             let db = 10.0 * libm::log10f((self.s_mic / self.s_e_fg).clamp(1e-3, 1e6));
