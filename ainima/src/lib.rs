@@ -13,3 +13,10 @@ pub mod stt;
 pub mod tts;
 
 pub use error::{Error, Result};
+
+/// The SHA-256 of `bytes` (an installed model's files, the kept encoding
+/// of silence).
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}

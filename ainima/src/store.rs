@@ -44,8 +44,8 @@ fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&crate::sha256(bytes))
 }
 
 /// Names are lower-case letters, digits, '.', '_' and '-'.
@@ -298,7 +298,7 @@ impl Store {
             ("tokenizer.json", tokenizer),
         ];
         for (f, b) in files {
-            manifest.sha256.insert(f.to_string(), sha256(b));
+            manifest.sha256.insert(f.to_string(), sha256_hex(b));
         }
         // Write beside, check it loads, then swap in: a failed import leaves nothing behind.
         let dest = self.path(&name)?;
@@ -394,7 +394,7 @@ impl Store {
                 .sha256
                 .get(f)
                 .ok_or_else(|| Error::BadModel(format!("{f} has no checksum in ainima.json")))?;
-            if &sha256(&b) != want {
+            if &sha256_hex(&b) != want {
                 return Err(Error::BadModel(format!(
                     "{}: checksum mismatch (the file changed or is damaged; import it again)",
                     p.display()

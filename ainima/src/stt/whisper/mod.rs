@@ -283,11 +283,6 @@ const SILENCE_MAGIC: &[u8; 8] = b"AINSIL02";
 /// number of values (u32) and the values' SHA-256.
 const SILENCE_HEADER: usize = 8 + 32 + 4 + 32;
 
-fn sha256(b: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).into()
-}
-
 /// What a kept encoding of silence must have been computed from: the
 /// arithmetic (its name and the release's version), the weights (their
 /// bytes, as read) and the hyper-parameters.
@@ -304,12 +299,17 @@ fn silence_key(weights: &[u8], cfg: &Config) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// How many values the encoding of a whole window of silence has: the
-/// positions [`WhisperEngine::encode_silence`]'s frames make, of `d_model`.
-fn silence_values(cfg: &Config) -> usize {
+/// The mel frames of a whole window of silence the encoder takes: an even
+/// number, at most two a position.
+fn silence_frames(cfg: &Config) -> usize {
     let frames = CHUNK_SECONDS * SAMPLE_RATE / HOP_LENGTH;
-    let frames = (frames - frames % 2).min(2 * cfg.max_source_positions);
-    frames.div_ceil(2) * cfg.d_model
+    (frames - frames % 2).min(2 * cfg.max_source_positions)
+}
+
+/// How many values the encoding of a whole window of silence has: the
+/// positions [`silence_frames`] make, of `d_model`.
+fn silence_values(cfg: &Config) -> usize {
+    silence_frames(cfg).div_ceil(2) * cfg.d_model
 }
 
 /// [`SILENCE_FILE`]'s bytes: the header ([`SILENCE_HEADER`]), then the
@@ -320,7 +320,7 @@ fn silence_to_bytes(audio: &[f32], key: &[u8; 32]) -> Vec<u8> {
     b.extend_from_slice(SILENCE_MAGIC);
     b.extend_from_slice(key);
     b.extend_from_slice(&(audio.len() as u32).to_le_bytes());
-    b.extend_from_slice(&sha256(&values));
+    b.extend_from_slice(&crate::sha256(&values));
     b.extend_from_slice(&values);
     b
 }
@@ -338,7 +338,7 @@ fn silence_from_bytes(b: &[u8], key: &[u8; 32], count: usize) -> Option<Vec<f32>
         || k != key
         || u32::from_le_bytes(*n) as usize != count
         || values.len() != count.checked_mul(4)?
-        || &sha256(values) != digest
+        || &crate::sha256(values) != digest
     {
         return None;
     }
@@ -480,7 +480,7 @@ impl WhisperEngine {
         let len = CHUNK_SECONDS * SAMPLE_RATE;
         let n_mels = self.model.config().num_mel_bins;
         let (mel, frames) = log_mel_with(&mut self.mel, &vec![0.0f32; len]);
-        let frames = (frames - frames % 2).min(2 * self.model.config().max_source_positions);
+        let frames = silence_frames(self.model.config()).min(frames);
         self.model.encode_only(model::Mel {
             data: &mel,
             bands: n_mels,
