@@ -149,8 +149,9 @@ pub struct EchoCanceller {
     /// machine's capture glitch), and the echo may come back at another
     /// delay, under a filter that no longer fits it. Until the reference
     /// explains the microphone again ([`ECHO_BACK`] for
-    /// [`ECHO_BACK_BLOCKS`]), only the coherence tells a talker, as before
-    /// the filter converged.
+    /// [`ECHO_BACK_BLOCKS`]), the converged filter's residual tells no
+    /// talker; the coherence does, as before the filter converged (and
+    /// [`EXCESS`] as ever).
     moved: bool,
     /// The reference's energy, block by block, over the last [`LAGS`]
     /// blocks (indexed as `ref_hist`).
@@ -220,14 +221,17 @@ const Y_PEAK_DECAY: f32 = 0.9;
 
 /// A talker the coherence finds (below [`INCOHERENT`]) is louder than the
 /// echo: the microphone then carries at least twice what the echo alone
-/// brings (3 dB).
+/// brings (3 dB; the echo path's gain times the reference's energy at the
+/// echo's delay, this block's or its smoothed, the larger). Asked only
+/// once the gain has been learnt.
 const ADDS: f32 = 2.0;
 /// A microphone ten times (10 dB) louder than the most the echo can bring
 /// is a talker, whatever the coherence says (a talker's first syllables
 /// line up with the reply at some lag for a few blocks). The most the echo
 /// can bring: the echo path's gain times the reference's loudest block
-/// within [`LAG_SLACK`] of the echo's delay, held with [`Y_PEAK_DECAY`]
-/// for the room's tail.
+/// within [`LAG_SLACK`] of the echo's delay, held as it falls, decaying
+/// 46 dB a second ([`Y_PEAK_DECAY`], slower than any room's tail). Judged
+/// once the gain has been learnt and 200 ms of the far end explained.
 const EXCESS: f32 = 10.0;
 /// Blocks either side of the echo's delay that [`EXCESS`] allows for (the
 /// delay wanders on a loaded machine).
