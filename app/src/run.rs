@@ -561,6 +561,9 @@ impl DuplexDevice for Gap {
 /// doubling from the first to the last.
 const REOPEN_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(4));
 
+/// How often `listen` tells of audio glitches at most.
+const GLITCH_NOTE_EVERY: Duration = Duration::from_secs(10);
+
 /// `ainima listen`: the session on the default microphone and speaker, on
 /// the real clock (stage costs are the time they really take). A device
 /// that fails, stalls or goes away is reopened with backoff, and the
@@ -615,6 +618,8 @@ pub fn listen(
     let mut backoff = REOPEN_BACKOFF.0;
     let mut heard_at = std::time::Instant::now();
     let mut unkept = false;
+    // Glitches told so far, and when last (at most one line in ten seconds).
+    let mut glitches = (0, None::<std::time::Instant>);
     loop {
         if let Some(rx) = &push {
             while rx.try_recv().is_ok() {
@@ -625,6 +630,18 @@ pub fn listen(
             Ok(true) => {
                 backoff = REOPEN_BACKOFF.0;
                 heard_at = std::time::Instant::now();
+                // A glitch (an xrun) the backend recovered from: the
+                // conversation goes on, the person is told why it may
+                // have missed a few milliseconds.
+                let g = device.glitches();
+                if g > glitches.0 && glitches.1.is_none_or(|t| t.elapsed() >= GLITCH_NOTE_EVERY) {
+                    writeln!(
+                        out,
+                        "\r\x1b[Kthe sound server skipped {} time(s) (the machine was too busy for its audio); going on",
+                        g - glitches.0
+                    )?;
+                    glitches = (g, Some(heard_at));
+                }
             }
             Ok(false) => break,
             // The device failed, stalled or went away: the conversation
@@ -642,6 +659,7 @@ pub fn listen(
                             // for that thread: let it go on a thread of its
                             // own rather than hang the conversation.
                             let old = std::mem::replace(&mut device, d);
+                            glitches.0 = 0;
                             std::thread::spawn(move || drop(old));
                             break;
                         }

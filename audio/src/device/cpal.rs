@@ -7,11 +7,11 @@
 //! (cpal's custom host) and drive exactly this code without a sound card.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ::cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use ::cpal::{SampleFormat, StreamConfig};
+use ::cpal::{ErrorKind, SampleFormat, StreamConfig};
 
 use super::{DeviceInfo, DuplexDevice};
 use crate::resample::StreamResampler;
@@ -20,6 +20,11 @@ use crate::{Error, Result, SAMPLE_RATE};
 
 /// Seconds of audio each ring holds.
 const RING_SECONDS: usize = 4;
+
+/// Microphone time (16 kHz samples) an output may take nothing before it
+/// is built again in place (its callbacks come every few tens of
+/// milliseconds).
+const OUTPUT_STALL: usize = SAMPLE_RATE as usize * 3 / 10;
 
 /// Flags shared between the callbacks and the device, all lock-free.
 #[derive(Debug, Default)]
@@ -30,14 +35,86 @@ struct Shared {
     overruns: AtomicU64,
     /// Output samples the callback had to invent because nothing was queued.
     underruns: AtomicU64,
-    /// The last stream error, as a flag (the message goes through the error callback's ring).
-    failed: AtomicBool,
+    /// Output callbacks run so far (the output stream's heartbeat).
+    played: AtomicU64,
+    /// Glitches the backend recovered from by itself (an xrun: the sound
+    /// server or the card skipped because the machine was too busy).
+    glitches: AtomicU64,
+    /// The first stream error the backend did not recover from, as an
+    /// index into [`FATAL`] plus one; 0 while there is none.
+    failed: AtomicU8,
+}
+
+/// The stream errors that end a stream, in the order [`Shared::failed`]
+/// counts them; any other kind cpal may add counts as the last.
+const FATAL: [ErrorKind; 6] = [
+    ErrorKind::DeviceNotAvailable,
+    ErrorKind::HostUnavailable,
+    ErrorKind::StreamInvalidated,
+    ErrorKind::PermissionDenied,
+    ErrorKind::DeviceBusy,
+    ErrorKind::Other,
+];
+
+impl Shared {
+    /// What a stream error means for the conversation (on the stream's
+    /// thread: atomics only, nothing allocated, locked or logged).
+    ///
+    /// - An xrun is a glitch the backend recovers from itself (ALSA's
+    ///   `prepare`, and `start` for capture): the stream goes on, a few
+    ///   milliseconds short. It is counted.
+    /// - A backend's unnamed error may pass: PulseAudio's ALSA plugin
+    ///   answers `snd_pcm_avail_delay` with EIO until a restarted stream
+    ///   has timing again (alsa-plugins issue 65), dozens of times after
+    ///   every playback xrun. Whether the stream lives is judged by its
+    ///   audio instead: an input that brings nothing, or an output that
+    ///   takes nothing, for [`CpalDevice::capture`]'s timeout has failed.
+    /// - A refused real-time priority, or a route that followed the
+    ///   default device, leaves the stream playing.
+    /// - Anything else ends the stream: the device must be opened again.
+    fn on_error(&self, kind: ErrorKind) {
+        match kind {
+            ErrorKind::Xrun => {
+                self.glitches.fetch_add(1, Ordering::Relaxed);
+            }
+            ErrorKind::BackendError | ErrorKind::RealtimeDenied | ErrorKind::DeviceChanged => {}
+            other => {
+                let code = FATAL
+                    .iter()
+                    .position(|k| *k == other)
+                    .unwrap_or(FATAL.len() - 1);
+                // The first fatal error is the one worth telling.
+                let _ = self.failed.compare_exchange(
+                    0,
+                    code as u8 + 1,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    }
+
+    /// Why the stream ended, once it has.
+    fn failure(&self) -> Option<Error> {
+        let code = self.failed.load(Ordering::Acquire);
+        (code > 0).then(|| {
+            let why = FATAL[usize::from(code - 1).min(FATAL.len() - 1)];
+            Error::Device(format!("the audio stream failed: {why}"))
+        })
+    }
 }
 
 /// A live microphone and speaker.
 pub struct CpalDevice {
     _input: ::cpal::Stream,
-    _output: ::cpal::Stream,
+    output: ::cpal::Stream,
+    /// The output device and its stream's format, to build it again.
+    output_device: ::cpal::Device,
+    output_config: (SampleFormat, StreamConfig),
+    /// The last of what went into the playback ring (its capacity at
+    /// most, device-rate samples): what the speaker had not taken is
+    /// queued again when the output is built anew.
+    pushed: std::collections::VecDeque<f32>,
     shared: Arc<Shared>,
     mic: Consumer,
     reference: Consumer,
@@ -53,6 +130,10 @@ pub struct CpalDevice {
     scratch: Vec<f32>,
     info: DeviceInfo,
     timeout: Duration,
+    /// The output's heartbeat when last seen to move, the microphone
+    /// samples handed out since, and whether the output was built again
+    /// since.
+    out_seen: (u64, usize, bool),
 }
 
 impl std::fmt::Debug for CpalDevice {
@@ -135,7 +216,10 @@ impl CpalDevice {
         );
         Ok(CpalDevice {
             _input: in_stream,
-            _output: out_stream,
+            output: out_stream,
+            output_device: output.clone(),
+            output_config: (out_cfg.sample_format(), out_cfg.config()),
+            pushed: Default::default(),
             shared,
             mic: mic_c,
             reference: ref_c,
@@ -155,6 +239,7 @@ impl CpalDevice {
                 output_channels: out_ch,
             },
             timeout: Duration::from_secs(2),
+            out_seen: (0, 0, false),
         })
     }
 
@@ -166,6 +251,12 @@ impl CpalDevice {
     /// Output samples played as silence because nothing was queued.
     pub fn underruns(&self) -> u64 {
         self.shared.underruns.load(Ordering::Relaxed)
+    }
+
+    /// Glitches the backend recovered from by itself (xruns: the sound
+    /// server or the card skipped, the streams went on).
+    pub fn glitches(&self) -> u64 {
+        self.shared.glitches.load(Ordering::Relaxed)
     }
 
     fn drain_rings(&mut self) -> Result<()> {
@@ -197,14 +288,54 @@ impl CpalDevice {
     }
 
     fn feed_playback(&mut self) {
+        let cap = self.info.output_rate as usize * RING_SECONDS;
         while !self.staging.is_empty() && self.playback.free() > 0 {
             let (a, _) = self.staging.as_slices();
             let n = self.playback.push(a);
-            self.staging.drain(..n);
+            self.pushed.extend(self.staging.drain(..n));
             if n == 0 {
                 break;
             }
         }
+        let over = self.pushed.len().saturating_sub(cap);
+        self.pushed.drain(..over);
+    }
+
+    /// The output took nothing for a while: its stream is built again in
+    /// place, and what the old one had not played is queued first. The
+    /// input goes on untouched, so nothing the person says is lost.
+    ///
+    /// PulseAudio's ALSA plugin leaves a playback stream that had an xrun
+    /// stuck: cpal waits for the stream to be refilled, the plugin answers
+    /// every question with EIO meanwhile (alsa-plugins issue 65).
+    fn rebuild_output(&mut self) -> Result<()> {
+        self.drain_rings()?;
+        let cap = self.info.output_rate as usize * RING_SECONDS;
+        let unplayed = (cap - self.playback.free()).min(self.pushed.len());
+        let (play_p, play_c) = ring(cap);
+        let (ref_p, ref_c) = ring(cap);
+        let (format, config) = self.output_config;
+        let stream = build_output(
+            &self.output_device,
+            format,
+            config,
+            play_c,
+            ref_p,
+            self.shared.clone(),
+        )?;
+        stream.play().map_err(|e| dev_err("restart output", e))?;
+        // A stuck stream's drop waits for its worker: on a thread of its own.
+        let old = std::mem::replace(&mut self.output, stream);
+        std::thread::spawn(move || drop(old));
+        self.playback = play_p;
+        self.reference = ref_c;
+        let keep = self.pushed.len() - unplayed;
+        for s in self.pushed.drain(keep..).rev() {
+            self.staging.push_front(s);
+        }
+        self.pushed.clear();
+        self.shared.glitches.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -217,7 +348,7 @@ fn build_input(
 ) -> Result<::cpal::Stream> {
     let ch = usize::from(config.channels);
     let err_shared = shared.clone();
-    let on_error = move |_e: ::cpal::Error| err_shared.failed.store(true, Ordering::Relaxed);
+    let on_error = move |e: ::cpal::Error| err_shared.on_error(e.kind());
     let stream = match format {
         SampleFormat::F32 => device.build_input_stream::<f32, _, _>(
             config,
@@ -265,7 +396,7 @@ fn build_output(
 ) -> Result<::cpal::Stream> {
     let ch = usize::from(config.channels);
     let err_shared = shared.clone();
-    let on_error = move |_e: ::cpal::Error| err_shared.failed.store(true, Ordering::Relaxed);
+    let on_error = move |e: ::cpal::Error| err_shared.on_error(e.kind());
     // One mono sample out of the ring per output frame; silence on underrun.
     let mut next = move |shared: &Shared| -> f32 {
         if shared.flush.swap(false, Ordering::AcqRel) {
@@ -284,6 +415,7 @@ fn build_output(
         SampleFormat::F32 => device.build_output_stream::<f32, _, _>(
             config,
             move |data: &mut [f32], _| {
+                shared.played.fetch_add(1, Ordering::Relaxed);
                 for frame in data.chunks_exact_mut(ch) {
                     frame.fill(next(&shared));
                 }
@@ -294,6 +426,7 @@ fn build_output(
         SampleFormat::I16 => device.build_output_stream::<i16, _, _>(
             config,
             move |data: &mut [i16], _| {
+                shared.played.fetch_add(1, Ordering::Relaxed);
                 for frame in data.chunks_exact_mut(ch) {
                     frame.fill(crate::frame::to_i16(next(&shared)));
                 }
@@ -315,8 +448,8 @@ impl DuplexDevice for CpalDevice {
         let want = mic.len().min(reference.len());
         let mut waited = Duration::ZERO;
         loop {
-            if self.shared.failed.load(Ordering::Relaxed) {
-                return Err(Error::Device("the audio stream failed".into()));
+            if let Some(e) = self.shared.failure() {
+                return Err(e);
             }
             self.feed_playback();
             self.drain_rings()?;
@@ -334,6 +467,26 @@ impl DuplexDevice for CpalDevice {
         }
         for (m, s) in mic.iter_mut().zip(self.mic_ready.drain(..want)) {
             *m = s;
+        }
+        // An output that takes nothing while the input goes on has failed
+        // (its errors alone may be passing ones: see `Shared::on_error`).
+        // It is built again once in place; one that still takes nothing
+        // ends the device.
+        let beat = self.shared.played.load(Ordering::Relaxed);
+        if beat != self.out_seen.0 {
+            self.out_seen = (beat, 0, false);
+        } else {
+            self.out_seen.1 += want;
+            if self.out_seen.1 as f64 >= self.timeout.as_secs_f64() * f64::from(SAMPLE_RATE) {
+                return Err(Error::Device(format!(
+                    "no audio went to the output for {} s",
+                    self.timeout.as_secs()
+                )));
+            }
+            if self.out_seen.1 >= OUTPUT_STALL && !self.out_seen.2 {
+                self.out_seen.2 = true;
+                self.rebuild_output()?;
+            }
         }
         // The reference may lag the microphone by a callback; what has not
         // been played yet is silence.
@@ -360,6 +513,7 @@ impl DuplexDevice for CpalDevice {
         let n = self.staging.len()
             + (self.info.output_rate as usize * RING_SECONDS - self.playback.free());
         self.staging.clear();
+        self.pushed.clear();
         self.shared.flush.store(true, Ordering::Release);
         n * SAMPLE_RATE as usize / self.info.output_rate as usize
     }
