@@ -529,6 +529,13 @@ fn the_demo_acts_on_every_request() {
         ],
         "{out}"
     );
+    // Its barge-ins are dated from the start of the user's voice too.
+    assert!(
+        out.contains(
+            "barge-in stop, from the start of the user's voice to the assistant's silence: p50"
+        ),
+        "{out}"
+    );
 }
 
 /// Issue 14: a spoken request about a home in Home Assistant's format

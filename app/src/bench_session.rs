@@ -66,7 +66,12 @@ struct Tally {
     /// Voice to voice on the demo's requests said after the reply (what
     /// the Pipecat row is measured on).
     v2v_requests: Vec<f64>,
+    /// Barge-in stops from the start of the user's voice, as the driver
+    /// knows it, to the assistant's silence.
     barge_stop: Vec<f64>,
+    /// The same stops from the endpointer's onset (the session's own
+    /// figure, which can reach back into the echo before the voice).
+    barge_stop_onset: Vec<f64>,
     backchannels: usize,
     false_barge_ins: usize,
     /// Backchannels the assistant paused for (yielded, then resumed).
@@ -153,7 +158,10 @@ fn measure(
                         None => t.unanswered += 1,
                     }
                 }
+                let starts: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.voice)).collect();
                 t.barge_stop
+                    .extend(ainima_ttdd::drive::stop_gaps(&starts, &events));
+                t.barge_stop_onset
                     .extend(session.profile.barge_in_ms.iter().copied());
                 for s in said.iter().filter(|s| BACKCHANNELS.contains(&s.line.text)) {
                     t.backchannels += 1;
@@ -196,11 +204,13 @@ pub fn run(
     let row = |name: &str, t: &Tally| {
         let v = stats(&t.v2v);
         let b = stats(&t.barge_stop);
+        let bo = stats(&t.barge_stop_onset);
         json!({
             "name": name,
             "turns_answered": t.turns_answered,
             "voice_to_voice_ms": {"p50": v.as_ref().map(|s| s.p50), "p95": v.as_ref().map(|s| s.p95), "count": v.as_ref().map(|s| s.count)},
             "barge_in_stop_ms": {"p50": b.as_ref().map(|s| s.p50), "p95": b.as_ref().map(|s| s.p95), "count": b.as_ref().map(|s| s.count)},
+            "barge_in_stop_from_onset_ms": {"p50": bo.as_ref().map(|s| s.p50), "p95": bo.as_ref().map(|s| s.p95), "count": bo.as_ref().map(|s| s.count)},
             "backchannels": t.backchannels,
             "false_barge_ins": t.false_barge_ins,
             "paused_for_backchannels": t.paused,
@@ -217,23 +227,26 @@ pub fn run(
     ];
     writeln!(
         out,
-        "{} conversations ({} voices x 2 scripts x {runs} run(s)) each, simulated room, stage costs measured;\nvoice to voice from the end of the user's voice to the first reply audio\n",
+        "{} conversations ({} voices x 2 scripts x {runs} run(s)) each, simulated room, stage costs measured;\nvoice to voice from the end of the user's voice to the first reply audio;\nbarge-in stop from the start of the user's voice to the assistant's silence (in brackets: from the endpointer's onset)\n",
         voices().len() * 2 * runs,
         voices().len()
     )?;
     writeln!(
         out,
-        "{:<48} {:>9} {:>9} {:>11} {:>11} {:>9} {:>11} {:>8}",
+        "{:<48} {:>9} {:>9} {:>17} {:>11} {:>9} {:>11} {:>8}",
         "", "v2v p50", "v2v p95", "barge p95", "false b-in", "paused", "unanswered", "x real"
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{:<48} {:>7.0}ms {:>7.0}ms {:>9.0}ms {:>5}/{:<5} {:>9} {:>11} {:>7.1}x",
+            "{:<48} {:>7.0}ms {:>7.0}ms {:>7.0}ms ({:>4.0}ms) {:>5}/{:<5} {:>9} {:>11} {:>7.1}x",
             r["name"].as_str().unwrap_or_default(),
             r["voice_to_voice_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
             r["voice_to_voice_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
             r["barge_in_stop_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
+            r["barge_in_stop_from_onset_ms"]["p95"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
             r["false_barge_ins"].as_u64().unwrap_or(0),
             r["backchannels"].as_u64().unwrap_or(0),
             r["paused_for_backchannels"].as_u64().unwrap_or(0),

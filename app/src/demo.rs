@@ -150,10 +150,21 @@ pub fn run(
             gaps.len() - answered.len()
         )?;
     }
+    // From the start of the user's voice, as the driver knows it, to the
+    // assistant's silence.
+    let starts: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.voice)).collect();
+    let stops = ainima_ttdd::drive::stop_gaps(&starts, &all);
+    if let Some(b) = ainima::session::profile::stats(&stops) {
+        writeln!(
+            out,
+            "barge-in stop, from the start of the user's voice to the assistant's silence: p50 {:.0} ms, p95 {:.0} ms over {} barge-ins\n",
+            b.p50, b.p95, b.count
+        )?;
+    }
     writeln!(
         out,
         "voice_to_voice (table): the session's own judgement of the end of speech to the assistant's first audio.\n\
-         barge_in_stop: the user's first syllable to the assistant's silence."
+         barge_in_stop (table): the endpointer's onset (which can reach back over the echo's residual before the voice) to the assistant's silence."
     )?;
     Ok(())
 }

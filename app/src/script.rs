@@ -25,6 +25,9 @@ pub struct Said {
     pub line: Line,
     /// When it began, seconds.
     pub at: f64,
+    /// When its voice began, seconds (the synthesiser's leading silence
+    /// left out).
+    pub voice: f64,
     /// When it ended, seconds.
     pub end: f64,
 }
@@ -53,6 +56,7 @@ pub fn drive(
         let said = s.map(|s| Said {
             line: script[s.index],
             at: s.at,
+            voice: s.voice,
             end: s.end,
         });
         if let Err(e) = on(said.as_ref(), events) {
@@ -69,6 +73,7 @@ pub fn drive(
         .map(|s| Said {
             line: script[s.index],
             at: s.at,
+            voice: s.voice,
             end: s.end,
         })
         .collect();

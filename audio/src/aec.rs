@@ -427,6 +427,12 @@ impl EchoCanceller {
         est.copy_from_slice(&self.time[BLOCK..]);
     }
 
+    /// Where the reference's block from `p` blocks back is kept (in
+    /// `ref_hist` and `ref_pow`).
+    fn lag_index(&self, p: usize) -> usize {
+        (self.ref_head + LAGS - p) % LAGS
+    }
+
     /// Updates the smoothed spectra with this block; the best lag's
     /// coherence with the microphone over 250 Hz to 4 kHz.
     fn update_coherence(&mut self, mic: &[f32]) -> f32 {
@@ -445,7 +451,7 @@ impl EchoCanceller {
         let mut best = 0.0f32;
         let mut best_lag = 0;
         for p in 0..LAGS {
-            let x = &self.ref_hist[(self.ref_head + LAGS - p) % LAGS];
+            let x = &self.ref_hist[self.lag_index(p)];
             let (sxd, sxx) = (&mut self.s_xd[p], &mut self.s_xx[p]);
             let mut num = 0.0f32;
             let mut den = 0.0f32;
@@ -516,7 +522,7 @@ impl EchoCanceller {
         self.s_y_fg = a * self.s_y_fg + (1.0 - a) * ey / n;
         self.s_ref = a * self.s_ref + (1.0 - a) * er / n;
         self.ref_pow[self.ref_head] = er / n;
-        let lagged = self.ref_pow[(self.ref_head + LAGS - self.echo_lag) % LAGS];
+        let lagged = self.ref_pow[self.lag_index(self.echo_lag)];
         self.s_ref_lag = a * self.s_ref_lag + (1.0 - a) * lagged;
         // The room rings on after the speaker stops: the far end counts as
         // active for as long as the filter reaches back, after the echo's
@@ -608,7 +614,7 @@ impl EchoCanceller {
         let adds = self.coupling == 0.0 || m_now > ADDS * echo_alone;
         let near = (self.echo_lag.saturating_sub(LAG_SLACK)
             ..=(self.echo_lag + LAG_SLACK).min(LAGS - 1))
-            .map(|p| self.ref_pow[(self.ref_head + LAGS - p) % LAGS])
+            .map(|p| self.ref_pow[self.lag_index(p)])
             .fold(0.0f32, f32::max);
         self.echo_bound = (self.coupling * near).max(self.echo_bound * Y_PEAK_DECAY);
         let excess = far_end

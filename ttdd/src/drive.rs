@@ -16,6 +16,10 @@ pub struct Said {
     pub index: usize,
     /// When it began, seconds.
     pub at: f64,
+    /// When its voice began, seconds: the first sample above -50 dBFS, so
+    /// the synthesiser's leading silence does not count (barge-in stops
+    /// are dated from here).
+    pub voice: f64,
     /// When its voice ended, seconds: the last sample above -50 dBFS, so
     /// the synthesiser's trailing silence does not count (what a listener
     /// hears as the end of the turn; latencies are dated from here).
@@ -41,10 +45,42 @@ pub fn reply_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// For each barge-in in `events`, the time from the start of the voice
+/// that made it (`turns` as (when said, when its voice began); the last
+/// turn said before the assistant fell silent) to the assistant's
+/// silence, ms: 0 when it fell silent before that voice began. Dated from
+/// what the driver knows, not from the endpointer's onset (which reaches
+/// back over any loud frames before the voice, the echo's residual
+/// among them).
+pub fn stop_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::BargeIn {
+                onset,
+                stop_latency_ms,
+            } => Some(onset + stop_latency_ms / 1000.0),
+            _ => None,
+        })
+        .filter_map(|silent| {
+            let (_, voice) = turns.iter().rev().find(|(at, _)| *at <= silent)?;
+            Some(((silent - voice) * 1000.0).max(0.0))
+        })
+        .collect()
+}
+
+/// Where the voice in `audio` begins: the first sample above -50 dBFS
+/// (0 when it is all quiet).
+pub fn voice_start(audio: &[f32]) -> usize {
+    audio.iter().position(|x| x.abs() > QUIET).unwrap_or(0)
+}
+
+/// -50 dBFS: quieter samples are no voice.
+const QUIET: f32 = 0.003_162;
+
 /// Where the voice in `audio` ends: one past the last sample above -50 dBFS
 /// (the clip's length when it is all quiet).
 pub fn voice_end(audio: &[f32]) -> usize {
-    const QUIET: f32 = 0.003_162; // -50 dBFS
     audio
         .iter()
         .rposition(|x| x.abs() > QUIET)
@@ -155,6 +191,7 @@ pub fn drive(
             let s = Said {
                 index: next,
                 at: now,
+                voice: (pos + voice_start(audio) as u64) as f64 / RATE,
                 end: (pos + voice_end(audio) as u64) as f64 / RATE,
             };
             on(Some(&s), &[])?;
@@ -238,4 +275,55 @@ pub fn drive(
     }
     out.spoken = spoken;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn barge_in(onset: f64, stop_latency_ms: f64) -> Event {
+        Event {
+            t: onset + stop_latency_ms / 1000.0,
+            kind: EventKind::BargeIn {
+                onset,
+                stop_latency_ms,
+            },
+        }
+    }
+
+    /// `turns` as (said, voice began), barge-ins as (onset, latency ms).
+    fn check(turns: &[(f64, f64)], barge_ins: &[(f64, f64)], expect: &[f64]) {
+        let events: Vec<Event> = barge_ins.iter().map(|&(o, l)| barge_in(o, l)).collect();
+        let got = stop_gaps(turns, &events);
+        assert_eq!(got.len(), expect.len(), "{got:?}");
+        for (g, e) in got.iter().zip(expect) {
+            assert!((g - e).abs() < 1e-6, "{got:?}, expected {expect:?}");
+        }
+    }
+
+    #[test]
+    fn barge_in_stops_are_dated_from_the_voice_the_driver_said() {
+        // The endpointer dated the onset 80 ms before the voice (over the
+        // echo's residual): 110 ms from its onset, 30 from the voice.
+        check(&[(1.0, 1.02), (14.69, 14.69)], &[(14.61, 110.0)], &[30.0]);
+        // The last turn said before the silence is the one that made it.
+        check(
+            &[(1.0, 1.05), (3.0, 3.04)],
+            &[(1.05, 50.0), (3.04, 60.0)],
+            &[50.0, 60.0],
+        );
+        // Silent before the voice began (the echo stopped it): 0.
+        check(&[(2.0, 2.2)], &[(2.0, 100.0)], &[0.0]);
+        // Before anything was said: nothing to date it from.
+        check(&[(5.0, 5.0)], &[(1.0, 100.0)], &[]);
+    }
+
+    #[test]
+    fn the_voice_starts_and_ends_above_minus_50_dbfs() {
+        let mut audio = vec![0.001f32; 100];
+        audio.extend([0.5; 10]);
+        audio.extend([0.0; 50]);
+        assert_eq!((voice_start(&audio), voice_end(&audio)), (100, 110));
+        assert_eq!(voice_start(&[0.0; 10]), 0);
+    }
 }
