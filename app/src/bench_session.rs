@@ -72,6 +72,9 @@ struct Tally {
     /// The same stops from the endpointer's onset (the session's own
     /// figure, which can reach back into the echo before the voice).
     barge_stop_onset: Vec<f64>,
+    /// Barge-ins no line's voice explains (silent before any voice, or
+    /// long after one): not dated.
+    barge_undated: usize,
     backchannels: usize,
     false_barge_ins: usize,
     /// Backchannels the assistant paused for (yielded, then resumed).
@@ -158,9 +161,11 @@ fn measure(
                         None => t.unanswered += 1,
                     }
                 }
-                let starts: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.voice)).collect();
-                t.barge_stop
-                    .extend(ainima_ttdd::drive::stop_gaps(&starts, &events));
+                let voices: Vec<(f64, f64, f64)> =
+                    said.iter().map(|s| (s.at, s.voice, s.end)).collect();
+                let (stops, undated) = ainima_ttdd::drive::stop_gaps(&voices, &events);
+                t.barge_stop.extend(stops);
+                t.barge_undated += undated;
                 t.barge_stop_onset
                     .extend(session.profile.barge_in_ms.iter().copied());
                 for s in said.iter().filter(|s| BACKCHANNELS.contains(&s.line.text)) {
@@ -209,8 +214,8 @@ pub fn run(
             "name": name,
             "turns_answered": t.turns_answered,
             "voice_to_voice_ms": {"p50": v.as_ref().map(|s| s.p50), "p95": v.as_ref().map(|s| s.p95), "count": v.as_ref().map(|s| s.count)},
-            "barge_in_stop_ms": {"p50": b.as_ref().map(|s| s.p50), "p95": b.as_ref().map(|s| s.p95), "count": b.as_ref().map(|s| s.count)},
-            "barge_in_stop_from_onset_ms": {"p50": bo.as_ref().map(|s| s.p50), "p95": bo.as_ref().map(|s| s.p95), "count": bo.as_ref().map(|s| s.count)},
+            "barge_in_stop_ms": {"p50": bo.as_ref().map(|s| s.p50), "p95": bo.as_ref().map(|s| s.p95), "count": bo.as_ref().map(|s| s.count)},
+            "barge_in_stop_from_voice_ms": {"p50": b.as_ref().map(|s| s.p50), "p95": b.as_ref().map(|s| s.p95), "count": b.as_ref().map(|s| s.count), "undated": t.barge_undated},
             "backchannels": t.backchannels,
             "false_barge_ins": t.false_barge_ins,
             "paused_for_backchannels": t.paused,
@@ -243,10 +248,10 @@ pub fn run(
             r["name"].as_str().unwrap_or_default(),
             r["voice_to_voice_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
             r["voice_to_voice_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
-            r["barge_in_stop_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
-            r["barge_in_stop_from_onset_ms"]["p95"]
+            r["barge_in_stop_from_voice_ms"]["p95"]
                 .as_f64()
                 .unwrap_or(f64::NAN),
+            r["barge_in_stop_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
             r["false_barge_ins"].as_u64().unwrap_or(0),
             r["backchannels"].as_u64().unwrap_or(0),
             r["paused_for_backchannels"].as_u64().unwrap_or(0),
@@ -256,7 +261,12 @@ pub fn run(
     }
     writeln!(
         out,
-        "\npeak memory (both, Whisper tiny.en loaded per session): {peak:.0} MB"
+        "\nbarge-ins no voice explains (not dated): ours {}, cascade {}",
+        ours.barge_undated, cascade.barge_undated
+    )?;
+    writeln!(
+        out,
+        "peak memory (both, Whisper tiny.en loaded per session): {peak:.0} MB"
     )?;
     let mut pipecat_json = serde_json::Value::Null;
     if let Some(p) = &peer {

@@ -152,12 +152,12 @@ pub fn run(
     }
     // From the start of the user's voice, as the driver knows it, to the
     // assistant's silence.
-    let starts: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.voice)).collect();
-    let stops = ainima_ttdd::drive::stop_gaps(&starts, &all);
+    let voices: Vec<(f64, f64, f64)> = said.iter().map(|s| (s.at, s.voice, s.end)).collect();
+    let (stops, undated) = ainima_ttdd::drive::stop_gaps(&voices, &all);
     if let Some(b) = ainima::session::profile::stats(&stops) {
         writeln!(
             out,
-            "barge-in stop, from the start of the user's voice to the assistant's silence: p50 {:.0} ms, p95 {:.0} ms over {} barge-ins\n",
+            "barge-in stop, from the start of the user's voice to the assistant's silence: p50 {:.0} ms, p95 {:.0} ms over {} barge-ins ({undated} no voice explains)\n",
             b.p50, b.p95, b.count
         )?;
     }

@@ -45,15 +45,23 @@ pub fn reply_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// For each barge-in in `events`, the time from the start of the voice
-/// that made it (`turns` as (when said, when its voice began); the last
-/// turn said before the assistant fell silent) to the assistant's
-/// silence, ms: 0 when it fell silent before that voice began. Dated from
-/// what the driver knows, not from the endpointer's onset (which reaches
-/// back over any loud frames before the voice, the echo's residual
-/// among them).
-pub fn stop_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<f64> {
-    events
+/// How far outside a turn's voice a barge-in's silence may fall and still
+/// be the turn's doing, seconds.
+const STOP_SLACK: f64 = 0.3;
+
+/// Barge-in stops dated from the start of the voice that made them:
+/// `turns` as (when said, when its voice began, when it ended); for each
+/// barge-in in `events` whose silence (its onset plus its stop latency)
+/// falls within a turn's voice (up to 0.3 s after its end), the
+/// time from that voice's start to the silence, ms. Dated from what the
+/// driver knows, not from the endpointer's onset (which reaches back over
+/// any loud frames before the voice, the echo's residual among them).
+/// The second number counts the barge-ins no turn's voice explains (the
+/// assistant fell silent before any voice, or long after one): they are
+/// not dated, and are counted rather than left out unseen.
+pub fn stop_gaps(turns: &[(f64, f64, f64)], events: &[Event]) -> (Vec<f64>, usize) {
+    let mut undated = 0;
+    let gaps = events
         .iter()
         .filter_map(|e| match e.kind {
             EventKind::BargeIn {
@@ -63,10 +71,17 @@ pub fn stop_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<f64> {
             _ => None,
         })
         .filter_map(|silent| {
-            let (_, voice) = turns.iter().rev().find(|(at, _)| *at <= silent)?;
-            Some(((silent - voice) * 1000.0).max(0.0))
+            let made = turns
+                .iter()
+                .rev()
+                .find(|(_, voice, end)| *voice <= silent && silent <= end + STOP_SLACK);
+            if made.is_none() {
+                undated += 1;
+            }
+            made.map(|(_, voice, _)| (silent - voice) * 1000.0)
         })
-        .collect()
+        .collect();
+    (gaps, undated)
 }
 
 /// Where the voice in `audio` begins: the first sample above -50 dBFS
@@ -291,11 +306,12 @@ mod tests {
         }
     }
 
-    /// `turns` as (said, voice began), barge-ins as (onset, latency ms).
-    fn check(turns: &[(f64, f64)], barge_ins: &[(f64, f64)], expect: &[f64]) {
+    /// `turns` as (said, voice began, voice ended), barge-ins as (onset,
+    /// latency ms); the stops dated, and how many were not.
+    fn check(turns: &[(f64, f64, f64)], barge_ins: &[(f64, f64)], expect: &[f64], undated: usize) {
         let events: Vec<Event> = barge_ins.iter().map(|&(o, l)| barge_in(o, l)).collect();
-        let got = stop_gaps(turns, &events);
-        assert_eq!(got.len(), expect.len(), "{got:?}");
+        let (got, not) = stop_gaps(turns, &events);
+        assert_eq!((got.len(), not), (expect.len(), undated), "{got:?}");
         for (g, e) in got.iter().zip(expect) {
             assert!((g - e).abs() < 1e-6, "{got:?}, expected {expect:?}");
         }
@@ -305,17 +321,26 @@ mod tests {
     fn barge_in_stops_are_dated_from_the_voice_the_driver_said() {
         // The endpointer dated the onset 80 ms before the voice (over the
         // echo's residual): 110 ms from its onset, 30 from the voice.
-        check(&[(1.0, 1.02), (14.69, 14.69)], &[(14.61, 110.0)], &[30.0]);
-        // The last turn said before the silence is the one that made it.
         check(
-            &[(1.0, 1.05), (3.0, 3.04)],
+            &[(1.0, 1.02, 2.0), (14.69, 14.69, 16.0)],
+            &[(14.61, 110.0)],
+            &[30.0],
+            0,
+        );
+        // Each silence is the doing of the voice it falls in.
+        check(
+            &[(1.0, 1.05, 2.0), (3.0, 3.04, 4.0)],
             &[(1.05, 50.0), (3.04, 60.0)],
             &[50.0, 60.0],
+            0,
         );
-        // Silent before the voice began (the echo stopped it): 0.
-        check(&[(2.0, 2.2)], &[(2.0, 100.0)], &[0.0]);
-        // Before anything was said: nothing to date it from.
-        check(&[(5.0, 5.0)], &[(1.0, 100.0)], &[]);
+        // Up to 0.3 s after a voice ended, still its doing.
+        check(&[(1.0, 1.0, 2.0)], &[(1.0, 1250.0)], &[1250.0], 0);
+        // Silent before the voice began (the echo stopped it), before
+        // anything was said, or long after a voice: counted, not dated.
+        check(&[(2.0, 2.2, 3.0)], &[(2.0, 100.0)], &[], 1);
+        check(&[(5.0, 5.0, 6.0)], &[(1.0, 100.0)], &[], 1);
+        check(&[(1.0, 1.0, 2.0)], &[(3.0, 100.0)], &[], 1);
     }
 
     #[test]

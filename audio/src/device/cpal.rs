@@ -26,56 +26,74 @@ const RING_SECONDS: usize = 4;
 /// milliseconds).
 const OUTPUT_STALL: usize = SAMPLE_RATE as usize * 3 / 10;
 
-/// Flags shared between the callbacks and the device, all lock-free.
+/// A backlog of microphone audio (16 kHz samples) past which the capture
+/// loop is catching up, not keeping pace: its blocks do not count towards
+/// an output's stall (they come faster than the time they cover).
+const CATCHING_UP: usize = SAMPLE_RATE as usize * 6 / 100;
+
+/// Counters the callbacks share with the device, all lock-free.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Set by `stop_playback`; the output callback drops what is queued and clears it.
-    flush: AtomicBool,
     /// Input samples lost because the capture ring was full.
     overruns: AtomicU64,
     /// Output samples the callback had to invent because nothing was queued.
     underruns: AtomicU64,
-    /// Output callbacks run so far (the output stream's heartbeat).
-    played: AtomicU64,
-    /// Glitches the backend recovered from by itself (an xrun: the sound
-    /// server or the card skipped because the machine was too busy).
+    /// Glitches: xruns the backend recovered from by itself (the sound
+    /// server or the card skipped because the machine was too busy), and
+    /// outputs built again in place.
     glitches: AtomicU64,
-    /// The first stream error the backend did not recover from, as an
-    /// index into [`FATAL`] plus one; 0 while there is none.
+}
+
+/// One stream's flags, lock-free. An output built again in place gets new
+/// ones: what the retired stream does late (a flush it takes, a beat, an
+/// error while it is torn down) reaches nobody.
+#[derive(Debug, Default)]
+struct StreamFlags {
+    /// Set by `stop_playback` (output); the callback drops what is queued
+    /// and clears it.
+    flush: AtomicBool,
+    /// Callbacks run so far (the stream's heartbeat).
+    beats: AtomicU64,
+    /// The first error the backend did not recover from, as an index into
+    /// [`FATAL`] plus one; 0 while there is none.
     failed: AtomicU8,
 }
 
-/// The stream errors that end a stream, in the order [`Shared::failed`]
-/// counts them; any other kind cpal may add counts as the last.
-const FATAL: [ErrorKind; 6] = [
+/// The stream errors that end a stream, in the order
+/// [`StreamFlags::failed`] counts them; any other kind cpal may add counts
+/// as the last.
+const FATAL: [ErrorKind; 10] = [
     ErrorKind::DeviceNotAvailable,
     ErrorKind::HostUnavailable,
     ErrorKind::StreamInvalidated,
     ErrorKind::PermissionDenied,
     ErrorKind::DeviceBusy,
+    ErrorKind::ResourceExhausted,
+    ErrorKind::InvalidInput,
+    ErrorKind::UnsupportedConfig,
+    ErrorKind::UnsupportedOperation,
     ErrorKind::Other,
 ];
 
-impl Shared {
+impl StreamFlags {
     /// What a stream error means for the conversation (on the stream's
     /// thread: atomics only, nothing allocated, locked or logged).
     ///
     /// - An xrun is a glitch the backend recovers from itself (ALSA's
     ///   `prepare`, and `start` for capture): the stream goes on, a few
-    ///   milliseconds short. It is counted.
+    ///   milliseconds short. It is counted in `glitches`.
     /// - A backend's unnamed error may pass: PulseAudio's ALSA plugin
     ///   answers `snd_pcm_avail_delay` with EIO until a restarted stream
     ///   has timing again (alsa-plugins issue 65), dozens of times after
     ///   every playback xrun. Whether the stream lives is judged by its
-    ///   audio instead: an input that brings nothing, or an output that
-    ///   takes nothing, for [`CpalDevice::capture`]'s timeout has failed.
+    ///   audio instead (see [`CpalDevice::capture`]).
     /// - A refused real-time priority, or a route that followed the
     ///   default device, leaves the stream playing.
     /// - Anything else ends the stream: the device must be opened again.
-    fn on_error(&self, kind: ErrorKind) {
+    fn on_error(&self, glitches: &AtomicU64, kind: ErrorKind) {
         match kind {
             ErrorKind::Xrun => {
-                self.glitches.fetch_add(1, Ordering::Relaxed);
+                glitches.fetch_add(1, Ordering::Relaxed);
             }
             ErrorKind::BackendError | ErrorKind::RealtimeDenied | ErrorKind::DeviceChanged => {}
             other => {
@@ -116,6 +134,8 @@ pub struct CpalDevice {
     /// queued again when the output is built anew.
     pushed: std::collections::VecDeque<f32>,
     shared: Arc<Shared>,
+    input_flags: Arc<StreamFlags>,
+    output_flags: Arc<StreamFlags>,
     mic: Consumer,
     reference: Consumer,
     playback: Producer,
@@ -131,8 +151,8 @@ pub struct CpalDevice {
     info: DeviceInfo,
     timeout: Duration,
     /// The output's heartbeat when last seen to move, the microphone
-    /// samples handed out since, and whether the output was built again
-    /// since.
+    /// samples handed out since while the capture loop kept pace, and
+    /// whether the output was built again since.
     out_seen: (u64, usize, bool),
 }
 
@@ -181,6 +201,8 @@ impl CpalDevice {
             return Err(Error::Device("a device with 0 channels".into()));
         }
         let shared = Arc::new(Shared::default());
+        let input_flags = Arc::new(StreamFlags::default());
+        let output_flags = Arc::new(StreamFlags::default());
         let (mic_p, mic_c) = ring(in_rate as usize * RING_SECONDS);
         let (ref_p, ref_c) = ring(out_rate as usize * RING_SECONDS);
         let (play_p, play_c) = ring(out_rate as usize * RING_SECONDS);
@@ -191,6 +213,7 @@ impl CpalDevice {
             in_cfg.config(),
             mic_p,
             shared.clone(),
+            input_flags.clone(),
         )?;
         let out_stream = build_output(
             output,
@@ -199,6 +222,7 @@ impl CpalDevice {
             play_c,
             ref_p,
             shared.clone(),
+            output_flags.clone(),
         )?;
         in_stream.play().map_err(|e| dev_err("start input", e))?;
         out_stream.play().map_err(|e| dev_err("start output", e))?;
@@ -221,6 +245,8 @@ impl CpalDevice {
             output_config: (out_cfg.sample_format(), out_cfg.config()),
             pushed: Default::default(),
             shared,
+            input_flags,
+            output_flags,
             mic: mic_c,
             reference: ref_c,
             playback: play_p,
@@ -315,6 +341,7 @@ impl CpalDevice {
         let (play_p, play_c) = ring(cap);
         let (ref_p, ref_c) = ring(cap);
         let (format, config) = self.output_config;
+        let flags = Arc::new(StreamFlags::default());
         let stream = build_output(
             &self.output_device,
             format,
@@ -322,8 +349,10 @@ impl CpalDevice {
             play_c,
             ref_p,
             self.shared.clone(),
+            flags.clone(),
         )?;
         stream.play().map_err(|e| dev_err("restart output", e))?;
+        self.output_flags = flags;
         // A stuck stream's drop waits for its worker: on a thread of its own.
         let old = std::mem::replace(&mut self.output, stream);
         std::thread::spawn(move || drop(old));
@@ -345,10 +374,11 @@ fn build_input(
     config: StreamConfig,
     mut mic: Producer,
     shared: Arc<Shared>,
+    flags: Arc<StreamFlags>,
 ) -> Result<::cpal::Stream> {
     let ch = usize::from(config.channels);
     let err_shared = shared.clone();
-    let on_error = move |e: ::cpal::Error| err_shared.on_error(e.kind());
+    let on_error = move |e: ::cpal::Error| flags.on_error(&err_shared.glitches, e.kind());
     let stream = match format {
         SampleFormat::F32 => device.build_input_stream::<f32, _, _>(
             config,
@@ -393,13 +423,14 @@ fn build_output(
     mut playback: Consumer,
     mut reference: Producer,
     shared: Arc<Shared>,
+    flags: Arc<StreamFlags>,
 ) -> Result<::cpal::Stream> {
     let ch = usize::from(config.channels);
-    let err_shared = shared.clone();
-    let on_error = move |e: ::cpal::Error| err_shared.on_error(e.kind());
+    let (err_shared, err_flags) = (shared.clone(), flags.clone());
+    let on_error = move |e: ::cpal::Error| err_flags.on_error(&err_shared.glitches, e.kind());
     // One mono sample out of the ring per output frame; silence on underrun.
-    let mut next = move |shared: &Shared| -> f32 {
-        if shared.flush.swap(false, Ordering::AcqRel) {
+    let mut next = move |shared: &Shared, flags: &StreamFlags| -> f32 {
+        if flags.flush.swap(false, Ordering::AcqRel) {
             let n = playback.available();
             playback.skip(n);
         }
@@ -415,9 +446,9 @@ fn build_output(
         SampleFormat::F32 => device.build_output_stream::<f32, _, _>(
             config,
             move |data: &mut [f32], _| {
-                shared.played.fetch_add(1, Ordering::Relaxed);
+                flags.beats.fetch_add(1, Ordering::Relaxed);
                 for frame in data.chunks_exact_mut(ch) {
-                    frame.fill(next(&shared));
+                    frame.fill(next(&shared, &flags));
                 }
             },
             on_error,
@@ -426,9 +457,9 @@ fn build_output(
         SampleFormat::I16 => device.build_output_stream::<i16, _, _>(
             config,
             move |data: &mut [i16], _| {
-                shared.played.fetch_add(1, Ordering::Relaxed);
+                flags.beats.fetch_add(1, Ordering::Relaxed);
                 for frame in data.chunks_exact_mut(ch) {
-                    frame.fill(crate::frame::to_i16(next(&shared)));
+                    frame.fill(crate::frame::to_i16(next(&shared, &flags)));
                 }
             },
             on_error,
@@ -448,7 +479,10 @@ impl DuplexDevice for CpalDevice {
         let want = mic.len().min(reference.len());
         let mut waited = Duration::ZERO;
         loop {
-            if let Some(e) = self.shared.failure() {
+            if let Some(e) = self.input_flags.failure() {
+                return Err(e);
+            }
+            if let Some(e) = self.output_flags.failure() {
                 return Err(e);
             }
             self.feed_playback();
@@ -469,13 +503,15 @@ impl DuplexDevice for CpalDevice {
             *m = s;
         }
         // An output that takes nothing while the input goes on has failed
-        // (its errors alone may be passing ones: see `Shared::on_error`).
-        // It is built again once in place; one that still takes nothing
-        // ends the device.
-        let beat = self.shared.played.load(Ordering::Relaxed);
+        // (its errors alone may be passing ones: see
+        // `StreamFlags::on_error`). It is built again once in place; one
+        // that still takes nothing ends the device. Only blocks read while
+        // the loop keeps pace count: after a stall of the whole process,
+        // its backlog comes in a burst before the output has had a turn.
+        let beat = self.output_flags.beats.load(Ordering::Relaxed);
         if beat != self.out_seen.0 {
             self.out_seen = (beat, 0, false);
-        } else {
+        } else if self.mic_ready.len() < CATCHING_UP {
             self.out_seen.1 += want;
             if self.out_seen.1 as f64 >= self.timeout.as_secs_f64() * f64::from(SAMPLE_RATE) {
                 return Err(Error::Device(format!(
@@ -514,7 +550,7 @@ impl DuplexDevice for CpalDevice {
             + (self.info.output_rate as usize * RING_SECONDS - self.playback.free());
         self.staging.clear();
         self.pushed.clear();
-        self.shared.flush.store(true, Ordering::Release);
+        self.output_flags.flush.store(true, Ordering::Release);
         n * SAMPLE_RATE as usize / self.info.output_rate as usize
     }
 
