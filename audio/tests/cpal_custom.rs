@@ -458,6 +458,16 @@ fn cpal_backend_captures_plays_references_and_stops_on_barge_in() {
     );
 }
 
+/// The device on `world`'s host, a second of tone queued.
+fn playing(world: &Arc<World>) -> CpalDevice {
+    let host = cpal::Host::from(cpal::platform::CustomHost::from_host(TestHost(
+        world.clone(),
+    )));
+    let mut dev = CpalDevice::open(&host).unwrap();
+    dev.play(&vec![0.5; 16_000]).unwrap();
+    dev
+}
+
 /// How a test world's output stops.
 #[derive(Debug, Clone, Copy)]
 enum Stops {
@@ -488,11 +498,7 @@ fn check(errors: &[(usize, ErrorKind)], stops: Stops, expect: Result<u64, &str>)
         every_output_stops,
         ..Default::default()
     });
-    let host = cpal::Host::from(cpal::platform::CustomHost::from_host(TestHost(
-        world.clone(),
-    )));
-    let mut dev = CpalDevice::open(&host).unwrap();
-    dev.play(&vec![0.5; 16_000]).unwrap();
+    let mut dev = playing(&world);
     let (mut m, mut r) = (vec![0.0; 160], vec![0.0; 160]);
     let got = (0..400)
         .try_for_each(|_| dev.capture(&mut m, &mut r).map(drop))
@@ -574,11 +580,7 @@ fn catching_up_on_a_backlog_is_no_stalled_output() {
         mic_source: vec![0.05; IN_RATE as usize * 2 * 8],
         ..Default::default()
     });
-    let host = cpal::Host::from(cpal::platform::CustomHost::from_host(TestHost(
-        world.clone(),
-    )));
-    let mut dev = CpalDevice::open(&host).unwrap();
-    dev.play(&vec![0.5; 16_000]).unwrap();
+    let mut dev = playing(&world);
     let (mut m, mut r) = (vec![0.0; 160], vec![0.0; 160]);
     for _ in 0..100 {
         dev.capture(&mut m, &mut r).unwrap();
