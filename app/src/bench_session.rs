@@ -67,13 +67,14 @@ struct Tally {
     /// the Pipecat row is measured on).
     v2v_requests: Vec<f64>,
     /// Barge-in stops from the start of the user's voice, as the driver
-    /// knows it, to the assistant's silence.
+    /// knows it, to the assistant's silence (backchannels' false
+    /// barge-ins left out: they are counted as such).
     barge_stop: Vec<f64>,
     /// The same stops from the endpointer's onset (the session's own
     /// figure, which can reach back into the echo before the voice).
     barge_stop_onset: Vec<f64>,
-    /// Barge-ins no line's voice explains (silent before any voice, or
-    /// long after one): not dated.
+    /// Barge-ins not dated: the assistant fell silent before the voice
+    /// began, or no line's voice was under way at the onset.
     barge_undated: usize,
     backchannels: usize,
     false_barge_ins: usize,
@@ -161,11 +162,20 @@ fn measure(
                         None => t.unanswered += 1,
                     }
                 }
-                let voices: Vec<(f64, f64, f64)> =
-                    said.iter().map(|s| (s.at, s.voice, s.end)).collect();
-                let (stops, undated) = ainima_ttdd::drive::stop_gaps(&voices, &events);
-                t.barge_stop.extend(stops);
-                t.barge_undated += undated;
+                // Barge-ins dated from the start of the voice that made
+                // them; a backchannel's is a false barge-in, counted below.
+                let voices: Vec<(f64, f64)> = said.iter().map(|s| (s.voice, s.end)).collect();
+                for stop in ainima_ttdd::drive::stop_gaps(&voices, &events) {
+                    use ainima_ttdd::drive::Stop;
+                    match stop {
+                        Stop::Dated { turn, ms } => {
+                            if !BACKCHANNELS.contains(&said[turn].line.text) {
+                                t.barge_stop.push(ms);
+                            }
+                        }
+                        Stop::Early { .. } | Stop::Unexplained => t.barge_undated += 1,
+                    }
+                }
                 t.barge_stop_onset
                     .extend(session.profile.barge_in_ms.iter().copied());
                 for s in said.iter().filter(|s| BACKCHANNELS.contains(&s.line.text)) {
@@ -261,7 +271,7 @@ pub fn run(
     }
     writeln!(
         out,
-        "\nbarge-ins no voice explains (not dated): ours {}, cascade {}",
+        "\nbarge-ins not dated (silent before the voice began, or under no voice): ours {}, cascade {}",
         ours.barge_undated, cascade.barge_undated
     )?;
     writeln!(

@@ -152,14 +152,26 @@ pub fn run(
     }
     // From the start of the user's voice, as the driver knows it, to the
     // assistant's silence.
-    let voices: Vec<(f64, f64, f64)> = said.iter().map(|s| (s.at, s.voice, s.end)).collect();
-    let (stops, undated) = ainima_ttdd::drive::stop_gaps(&voices, &all);
-    if let Some(b) = ainima::session::profile::stats(&stops) {
-        writeln!(
+    let voices: Vec<(f64, f64)> = said.iter().map(|s| (s.voice, s.end)).collect();
+    let stops = ainima_ttdd::drive::stop_gaps(&voices, &all);
+    let dated: Vec<f64> = stops
+        .iter()
+        .filter_map(|s| match s {
+            ainima_ttdd::drive::Stop::Dated { ms, .. } => Some(*ms),
+            _ => None,
+        })
+        .collect();
+    let undated = stops.len() - dated.len();
+    match ainima::session::profile::stats(&dated) {
+        Some(b) => writeln!(
             out,
-            "barge-in stop, from the start of the user's voice to the assistant's silence: p50 {:.0} ms, p95 {:.0} ms over {} barge-ins ({undated} no voice explains)\n",
+            "barge-in stop, from the start of the user's voice to the assistant's silence: p50 {:.0} ms, p95 {:.0} ms over {} barge-ins ({undated} not dated)\n",
             b.p50, b.p95, b.count
-        )?;
+        )?,
+        None => writeln!(
+            out,
+            "barge-in stop, from the start of the user's voice to the assistant's silence: none dated ({undated} not dated)\n"
+        )?,
     }
     writeln!(
         out,

@@ -45,43 +45,67 @@ pub fn reply_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// How far outside a turn's voice a barge-in's silence may fall and still
-/// be the turn's doing, seconds.
-const STOP_SLACK: f64 = 0.3;
+/// How long before a turn's voice the endpointer may date a barge-in's
+/// onset and the barge-in still be that turn's (it reaches back over loud
+/// frames, the echo's residual among them), seconds.
+const ONSET_REACH: f64 = 0.3;
+
+/// A barge-in's stop, as the driver dates it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// From the start of turn `turn`'s voice to the assistant's silence,
+    /// ms.
+    Dated {
+        /// Which turn (an index into the turns given).
+        turn: usize,
+        /// How long, ms.
+        ms: f64,
+    },
+    /// The assistant fell silent before turn `turn`'s voice began (its
+    /// own echo, or a noise, stopped it).
+    Early {
+        /// Which turn.
+        turn: usize,
+    },
+    /// No turn's voice was under way at the barge-in's onset.
+    Unexplained,
+}
 
 /// Barge-in stops dated from the start of the voice that made them:
-/// `turns` as (when said, when its voice began, when it ended); for each
-/// barge-in in `events` whose silence (its onset plus its stop latency)
-/// falls within a turn's voice (up to 0.3 s after its end), the
-/// time from that voice's start to the silence, ms. Dated from what the
-/// driver knows, not from the endpointer's onset (which reaches back over
-/// any loud frames before the voice, the echo's residual among them).
-/// The second number counts the barge-ins no turn's voice explains (the
-/// assistant fell silent before any voice, or long after one): they are
-/// not dated, and are counted rather than left out unseen.
-pub fn stop_gaps(turns: &[(f64, f64, f64)], events: &[Event]) -> (Vec<f64>, usize) {
-    let mut undated = 0;
-    let gaps = events
+/// `turns` as (when its voice began, when it ended). Each barge-in in
+/// `events` is the doing of the turn whose voice was under way at its
+/// onset (from 0.3 s before the voice, as the endpointer may date it,
+/// to the voice's end); its stop runs from that voice's start to the
+/// assistant's silence (the onset plus the stop latency), however late.
+/// Dated from what the driver knows, not from the endpointer's onset
+/// (which reaches back over any loud frames before the voice, the echo's
+/// residual among them).
+pub fn stop_gaps(turns: &[(f64, f64)], events: &[Event]) -> Vec<Stop> {
+    events
         .iter()
         .filter_map(|e| match e.kind {
             EventKind::BargeIn {
                 onset,
                 stop_latency_ms,
-            } => Some(onset + stop_latency_ms / 1000.0),
+            } => Some((onset, onset + stop_latency_ms / 1000.0)),
             _ => None,
         })
-        .filter_map(|silent| {
+        .map(|(onset, silent)| {
             let made = turns
                 .iter()
+                .enumerate()
                 .rev()
-                .find(|(_, voice, end)| *voice <= silent && silent <= end + STOP_SLACK);
-            if made.is_none() {
-                undated += 1;
+                .find(|(_, (voice, end))| voice - ONSET_REACH <= onset && onset <= *end);
+            match made {
+                Some((turn, &(voice, _))) if silent >= voice => Stop::Dated {
+                    turn,
+                    ms: (silent - voice) * 1000.0,
+                },
+                Some((turn, _)) => Stop::Early { turn },
+                None => Stop::Unexplained,
             }
-            made.map(|(_, voice, _)| (silent - voice) * 1000.0)
         })
-        .collect();
-    (gaps, undated)
+        .collect()
 }
 
 /// Where the voice in `audio` begins: the first sample above -50 dBFS
@@ -306,41 +330,62 @@ mod tests {
         }
     }
 
-    /// `turns` as (said, voice began, voice ended), barge-ins as (onset,
-    /// latency ms); the stops dated, and how many were not.
-    fn check(turns: &[(f64, f64, f64)], barge_ins: &[(f64, f64)], expect: &[f64], undated: usize) {
+    /// `turns` as (voice began, voice ended), barge-ins as (onset,
+    /// latency ms).
+    fn check(turns: &[(f64, f64)], barge_ins: &[(f64, f64)], expect: &[Stop]) {
         let events: Vec<Event> = barge_ins.iter().map(|&(o, l)| barge_in(o, l)).collect();
-        let (got, not) = stop_gaps(turns, &events);
-        assert_eq!((got.len(), not), (expect.len(), undated), "{got:?}");
+        let got = stop_gaps(turns, &events);
+        assert_eq!(got.len(), expect.len(), "{got:?}");
         for (g, e) in got.iter().zip(expect) {
-            assert!((g - e).abs() < 1e-6, "{got:?}, expected {expect:?}");
+            match (g, e) {
+                (Stop::Dated { turn: a, ms: x }, Stop::Dated { turn: b, ms: y }) => {
+                    assert!(
+                        a == b && (x - y).abs() < 1e-6,
+                        "{got:?}, expected {expect:?}"
+                    )
+                }
+                _ => assert_eq!(g, e, "{got:?}"),
+            }
         }
     }
 
     #[test]
     fn barge_in_stops_are_dated_from_the_voice_the_driver_said() {
+        use Stop::*;
         // The endpointer dated the onset 80 ms before the voice (over the
         // echo's residual): 110 ms from its onset, 30 from the voice.
         check(
-            &[(1.0, 1.02, 2.0), (14.69, 14.69, 16.0)],
+            &[(1.02, 2.0), (14.69, 16.0)],
             &[(14.61, 110.0)],
-            &[30.0],
-            0,
+            &[Dated { turn: 1, ms: 30.0 }],
         );
-        // Each silence is the doing of the voice it falls in.
+        // Each barge-in is the doing of the voice under way at its onset,
+        // even when the next turn's voice has begun by its silence.
         check(
-            &[(1.0, 1.05, 2.0), (3.0, 3.04, 4.0)],
-            &[(1.05, 50.0), (3.04, 60.0)],
-            &[50.0, 60.0],
-            0,
+            &[(1.05, 2.0), (2.2, 4.0)],
+            &[(1.05, 50.0), (1.9, 400.0)],
+            &[
+                Dated { turn: 0, ms: 50.0 },
+                Dated {
+                    turn: 0,
+                    ms: 1250.0,
+                },
+            ],
         );
-        // Up to 0.3 s after a voice ended, still its doing.
-        check(&[(1.0, 1.0, 2.0)], &[(1.0, 1250.0)], &[1250.0], 0);
-        // Silent before the voice began (the echo stopped it), before
-        // anything was said, or long after a voice: counted, not dated.
-        check(&[(2.0, 2.2, 3.0)], &[(2.0, 100.0)], &[], 1);
-        check(&[(5.0, 5.0, 6.0)], &[(1.0, 100.0)], &[], 1);
-        check(&[(1.0, 1.0, 2.0)], &[(3.0, 100.0)], &[], 1);
+        // However late the silence comes.
+        check(
+            &[(1.0, 1.4)],
+            &[(1.2, 1500.0)],
+            &[Dated {
+                turn: 0,
+                ms: 1700.0,
+            }],
+        );
+        // Silent before the voice began (the echo stopped it); an onset
+        // under no voice at all.
+        check(&[(2.2, 3.0)], &[(2.0, 100.0)], &[Early { turn: 0 }]);
+        check(&[(5.0, 6.0)], &[(1.0, 100.0)], &[Unexplained]);
+        check(&[(1.0, 2.0)], &[(3.0, 100.0)], &[Unexplained]);
     }
 
     #[test]

@@ -21,10 +21,24 @@ use crate::{Error, Result, SAMPLE_RATE};
 /// Seconds of audio each ring holds.
 const RING_SECONDS: usize = 4;
 
-/// Microphone time (16 kHz samples) an output may take nothing before it
-/// is built again in place (its callbacks come every few tens of
-/// milliseconds).
+/// Microphone time (16 kHz samples) a running output may take nothing
+/// before it is built again in place (its callbacks come every few tens
+/// of milliseconds).
 const OUTPUT_STALL: usize = SAMPLE_RATE as usize * 3 / 10;
+
+/// Callbacks after which an output counts as running. A new stream fills
+/// its buffer in a few, then may wait: PulseAudio's ALSA plugin here waits
+/// about 1.7 s before its playback starts (measured, at the start and
+/// after a rebuild).
+const RUNNING_BEATS: u64 = 8;
+
+/// Rebuilds in a row (without the output playing steadily for the
+/// timeout between) before a stuck output ends the device.
+const MAX_REBUILDS: u32 = 2;
+
+/// Seconds a new output may take to start running before the device
+/// ends.
+const STARTING: u64 = 5;
 
 /// A backlog of microphone audio (16 kHz samples) past which the capture
 /// loop is catching up, not keeping pace: its blocks do not count towards
@@ -54,6 +68,12 @@ struct StreamFlags {
     flush: AtomicBool,
     /// Callbacks run so far (the stream's heartbeat).
     beats: AtomicU64,
+    /// Frames the last callback brought (input): how much audio comes at
+    /// once when the loop keeps pace.
+    period: AtomicU64,
+    /// Set when an output is replaced: its callback plays silence and
+    /// takes nothing, its errors count for nothing.
+    retired: AtomicBool,
     /// The first error the backend did not recover from, as an index into
     /// [`FATAL`] plus one; 0 while there is none.
     failed: AtomicU8,
@@ -80,8 +100,8 @@ impl StreamFlags {
     /// thread: atomics only, nothing allocated, locked or logged).
     ///
     /// - An xrun is a glitch the backend recovers from itself (ALSA's
-    ///   `prepare`, and `start` for capture): the stream goes on, a few
-    ///   milliseconds short. It is counted in `glitches`.
+    ///   `prepare`, and `start` for capture): the stream goes on, short of
+    ///   the audio the stall lasted. It is counted in `glitches`.
     /// - A backend's unnamed error may pass: PulseAudio's ALSA plugin
     ///   answers `snd_pcm_avail_delay` with EIO until a restarted stream
     ///   has timing again (alsa-plugins issue 65), dozens of times after
@@ -91,6 +111,9 @@ impl StreamFlags {
     ///   default device, leaves the stream playing.
     /// - Anything else ends the stream: the device must be opened again.
     fn on_error(&self, glitches: &AtomicU64, kind: ErrorKind) {
+        if self.retired.load(Ordering::Relaxed) {
+            return;
+        }
         match kind {
             ErrorKind::Xrun => {
                 glitches.fetch_add(1, Ordering::Relaxed);
@@ -122,6 +145,20 @@ impl StreamFlags {
     }
 }
 
+/// The output's heartbeat as the capture loop sees it, in microphone
+/// samples read while the loop keeps pace.
+#[derive(Debug, Default)]
+struct OutputWatch {
+    /// The heartbeat when last seen.
+    beat: u64,
+    /// Read since it last moved.
+    stalled: usize,
+    /// Read while it has been running and beating, since it last was not.
+    steady: usize,
+    /// Rebuilds since it last played steadily for the timeout.
+    rebuilds: u32,
+}
+
 /// A live microphone and speaker.
 pub struct CpalDevice {
     _input: ::cpal::Stream,
@@ -150,10 +187,8 @@ pub struct CpalDevice {
     scratch: Vec<f32>,
     info: DeviceInfo,
     timeout: Duration,
-    /// The output's heartbeat when last seen to move, the microphone
-    /// samples handed out since while the capture loop kept pace, and
-    /// whether the output was built again since.
-    out_seen: (u64, usize, bool),
+    /// How the output has been beating.
+    watch: OutputWatch,
 }
 
 impl std::fmt::Debug for CpalDevice {
@@ -265,7 +300,7 @@ impl CpalDevice {
                 output_channels: out_ch,
             },
             timeout: Duration::from_secs(2),
-            out_seen: (0, 0, false),
+            watch: OutputWatch::default(),
         })
     }
 
@@ -352,6 +387,7 @@ impl CpalDevice {
             flags.clone(),
         )?;
         stream.play().map_err(|e| dev_err("restart output", e))?;
+        self.output_flags.retired.store(true, Ordering::Relaxed);
         self.output_flags = flags;
         // A stuck stream's drop waits for its worker: on a thread of its own.
         let old = std::mem::replace(&mut self.output, stream);
@@ -378,11 +414,15 @@ fn build_input(
 ) -> Result<::cpal::Stream> {
     let ch = usize::from(config.channels);
     let err_shared = shared.clone();
+    let period_flags = flags.clone();
     let on_error = move |e: ::cpal::Error| flags.on_error(&err_shared.glitches, e.kind());
     let stream = match format {
         SampleFormat::F32 => device.build_input_stream::<f32, _, _>(
             config,
             move |data: &[f32], _| {
+                period_flags
+                    .period
+                    .store((data.len() / ch) as u64, Ordering::Relaxed);
                 // Downmix frame by frame straight into the ring: no allocation.
                 for frame in data.chunks_exact(ch) {
                     let s = frame.iter().sum::<f32>() / ch as f32;
@@ -397,6 +437,9 @@ fn build_input(
         SampleFormat::I16 => device.build_input_stream::<i16, _, _>(
             config,
             move |data: &[i16], _| {
+                period_flags
+                    .period
+                    .store((data.len() / ch) as u64, Ordering::Relaxed);
                 for frame in data.chunks_exact(ch) {
                     let s = frame.iter().map(|&x| f32::from(x) / 32768.0).sum::<f32>() / ch as f32;
                     if mic.push(&[s]) == 0 {
@@ -430,6 +473,9 @@ fn build_output(
     let on_error = move |e: ::cpal::Error| err_flags.on_error(&err_shared.glitches, e.kind());
     // One mono sample out of the ring per output frame; silence on underrun.
     let mut next = move |shared: &Shared, flags: &StreamFlags| -> f32 {
+        if flags.retired.load(Ordering::Relaxed) {
+            return 0.0;
+        }
         if flags.flush.swap(false, Ordering::AcqRel) {
             let n = playback.available();
             playback.skip(n);
@@ -504,24 +550,52 @@ impl DuplexDevice for CpalDevice {
         }
         // An output that takes nothing while the input goes on has failed
         // (its errors alone may be passing ones: see
-        // `StreamFlags::on_error`). It is built again once in place; one
-        // that still takes nothing ends the device. Only blocks read while
-        // the loop keeps pace count: after a stall of the whole process,
-        // its backlog comes in a burst before the output has had a turn.
+        // `StreamFlags::on_error`). Once running, it is built again in
+        // place; one that still takes nothing, or sticks a third time in a
+        // row, ends the device, as does one that never starts running. Only
+        // blocks read while the loop keeps pace count (a backlog no bigger
+        // than the input's own period and 60 ms): after a stall of the
+        // whole process, its backlog comes in a burst before the output
+        // has had a turn.
         let beat = self.output_flags.beats.load(Ordering::Relaxed);
-        if beat != self.out_seen.0 {
-            self.out_seen = (beat, 0, false);
-        } else if self.mic_ready.len() < CATCHING_UP {
-            self.out_seen.1 += want;
-            if self.out_seen.1 as f64 >= self.timeout.as_secs_f64() * f64::from(SAMPLE_RATE) {
+        let period = self.input_flags.period.load(Ordering::Relaxed) as usize
+            * SAMPLE_RATE as usize
+            / self.info.input_rate.max(1) as usize;
+        let running = beat >= RUNNING_BEATS;
+        let secs = if running {
+            self.timeout.as_secs()
+        } else {
+            STARTING
+        };
+        let limit = secs as usize * SAMPLE_RATE as usize;
+        if self.mic_ready.len() < CATCHING_UP + period {
+            let w = &mut self.watch;
+            if beat == w.beat {
+                w.stalled += want;
+            } else {
+                (w.beat, w.stalled) = (beat, 0);
+            }
+            // Rebuilt twice in a row without playing steadily for the
+            // timeout between: the next time it sticks ends the device.
+            if running && w.stalled < OUTPUT_STALL {
+                w.steady += want;
+                if w.steady >= limit {
+                    w.rebuilds = 0;
+                }
+            } else {
+                w.steady = 0;
+            }
+            if w.stalled >= limit {
                 return Err(Error::Device(format!(
-                    "no audio went to the output for {} s",
-                    self.timeout.as_secs()
+                    "no audio went to the output for {secs} s"
                 )));
             }
-            if self.out_seen.1 >= OUTPUT_STALL && !self.out_seen.2 {
-                self.out_seen.2 = true;
+            if running && w.stalled >= OUTPUT_STALL && w.rebuilds < MAX_REBUILDS {
                 self.rebuild_output()?;
+                let w = &mut self.watch;
+                // The new stream's heartbeat starts from nothing.
+                w.beat = 0;
+                w.rebuilds += 1;
             }
         }
         // The reference may lag the microphone by a callback; what has not
