@@ -6,8 +6,9 @@
 #![warn(missing_docs)]
 
 mod error;
+#[cfg(feature = "session")]
 pub mod session;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "session", not(target_arch = "wasm32")))]
 pub mod store;
 pub mod stt;
 pub mod tts;
