@@ -113,9 +113,12 @@ pub struct SimRoom {
     cfg: RoomConfig,
     /// Impulse response, reversed, so the convolution is one contiguous dot product.
     rir_rev: Vec<f32>,
-    /// What the speaker emitted, twice over, so the last `L` samples are contiguous.
-    hist: Vec<f32>,
-    w: usize,
+    /// What the speaker emitted: the last `L - 1` samples before the block
+    /// being captured, then the block's, oldest first (each sample's window
+    /// of `L` is one contiguous slice).
+    line: Vec<f32>,
+    /// The block's echo, by sample.
+    echo: Vec<f32>,
     /// Samples since the speaker last emitted anything non-zero.
     quiet_for: usize,
     queue: crate::device::PlaybackQueue,
@@ -150,8 +153,8 @@ impl SimRoom {
         Ok(SimRoom {
             rng: Rng::new(cfg.seed),
             cfg,
-            hist: vec![0.0; 2 * l],
-            w: 0,
+            line: vec![0.0; l.saturating_sub(1)],
+            echo: Vec::new(),
             quiet_for: usize::MAX,
             rir_rev,
             queue: Default::default(),
@@ -182,20 +185,49 @@ impl SimRoom {
         self.pos
     }
 
-    fn echo_sample(&mut self, x: f32) -> f32 {
+    /// The echo of the last `n` samples in `line`, into `echo`; then
+    /// `line` keeps the last `L - 1`. Four samples at a time: their windows
+    /// overlap, and each sample's sum is the one `dot` makes, in its order.
+    fn echo_block(&mut self, n: usize) {
         let l = self.rir_rev.len();
-        self.w = (self.w + 1) % l;
-        self.hist[self.w] = x;
-        self.hist[self.w + l] = x;
-        self.quiet_for = if x == 0.0 {
-            self.quiet_for.saturating_add(1)
-        } else {
-            0
-        };
-        if self.quiet_for >= l {
-            return 0.0;
+        let past = self.line.len() - n;
+        self.echo.clear();
+        self.echo.resize(n, 0.0);
+        let mut i = 0;
+        while i < n {
+            let k = (n - i).min(4);
+            let mut quiet = [true; 4];
+            for (j, q) in quiet.iter_mut().enumerate().take(k) {
+                let x = self.line[past + i + j];
+                self.quiet_for = if x == 0.0 {
+                    self.quiet_for.saturating_add(1)
+                } else {
+                    0
+                };
+                *q = self.quiet_for >= l;
+            }
+            // (A window all silence sums to 0.0 exactly: skipping it
+            // changes no bit.)
+            if quiet[..k].iter().all(|&q| q) {
+                i += k;
+                continue;
+            }
+            let start = past + i + 1 - l;
+            if k == 4 {
+                let e = dot4(&self.rir_rev, &self.line[start..start + l + 3]);
+                for j in 0..4 {
+                    self.echo[i + j] = if quiet[j] { 0.0 } else { e[j] };
+                }
+            } else {
+                for (j, &q) in quiet.iter().enumerate().take(k) {
+                    if !q {
+                        self.echo[i + j] = dot(&self.rir_rev, &self.line[start + j..start + j + l]);
+                    }
+                }
+            }
+            i += k;
         }
-        dot(&self.rir_rev, &self.hist[self.w + 1..self.w + 1 + l])
+        self.line.drain(..n);
     }
 }
 
@@ -215,6 +247,33 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + s
 }
 
+/// `dot(a, &b[k..k + a.len()])` for `k` in 0..4, each summed exactly as
+/// `dot` sums it; four at once, so the additions of one do not wait on
+/// each other (the single sum is bound by an addition's latency).
+fn dot4(a: &[f32], b: &[f32]) -> [f32; 4] {
+    let n = a.len();
+    let mut lanes = [[0.0f32; 8]; 4];
+    let chunks = n / 8;
+    for c in 0..chunks {
+        let av = &a[c * 8..c * 8 + 8];
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            let bv = &b[k + c * 8..k + c * 8 + 8];
+            for j in 0..8 {
+                lane[j] += av[j] * bv[j];
+            }
+        }
+    }
+    let mut out = [0.0f32; 4];
+    for (k, o) in out.iter_mut().enumerate() {
+        let mut s = 0.0;
+        for i in chunks * 8..n {
+            s += a[i] * b[k + i];
+        }
+        *o = lanes[k].iter().sum::<f32>() + s;
+    }
+    out
+}
+
 impl DuplexDevice for SimRoom {
     fn capture(&mut self, mic: &mut [f32], reference: &mut [f32]) -> Result<usize> {
         let mut n = mic.len().min(reference.len());
@@ -224,10 +283,13 @@ impl DuplexDevice for SimRoom {
             }
             n = n.min((end - self.pos) as usize);
         }
-        for i in 0..n {
+        for r in reference[..n].iter_mut() {
             let x = self.queue.next_sample();
-            reference[i] = x;
-            let echo = self.echo_sample(x);
+            *r = x;
+            self.line.push(x);
+        }
+        self.echo_block(n);
+        for (i, (m, &echo)) in mic[..n].iter_mut().zip(&self.echo).enumerate() {
             let t = self.pos + i as u64;
             let mut user = 0.0;
             for u in &self.users {
@@ -240,7 +302,7 @@ impl DuplexDevice for SimRoom {
             } else {
                 0.0
             };
-            mic[i] = echo + user + noise;
+            *m = echo + user + noise;
         }
         mic[n..].fill(0.0);
         reference[n..].fill(0.0);
@@ -309,6 +371,23 @@ pub fn run_front_end(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot4_sums_each_window_bit_for_bit_as_dot_does() {
+        let mut rng = Rng::new(7);
+        for n in [1, 7, 8, 9, 100, 4801] {
+            let a: Vec<f32> = (0..n).map(|_| rng.gaussian()).collect();
+            let b: Vec<f32> = (0..n + 3).map(|_| rng.gaussian() * 0.3).collect();
+            let four = dot4(&a, &b);
+            for (k, got) in four.iter().enumerate() {
+                assert_eq!(
+                    got.to_bits(),
+                    dot(&a, &b[k..k + n]).to_bits(),
+                    "n {n}, k {k}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn impulse_response_decays_60_db_over_rt60() {
