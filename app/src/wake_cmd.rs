@@ -186,16 +186,7 @@ fn reverberate(x: &[f32], rng: &mut Rng) -> Result<Vec<f32>> {
         noise_dbfs: -130.0,
         seed: rng.next_u64(),
     };
-    let h = room.impulse_response()?;
-    let mut y = vec![0.0f32; x.len() + h.len() - 1];
-    for (i, &v) in x.iter().enumerate() {
-        if v != 0.0 {
-            for (o, &g) in y[i..i + h.len()].iter_mut().zip(&h) {
-                *o += v * g;
-            }
-        }
-    }
-    Ok(y)
+    Ok(ainima_audio::room::convolve(x, &room.impulse_response()?))
 }
 
 /// Says `text` in `voice`, trimmed, through a room one time in two.
