@@ -1,5 +1,6 @@
 //! The model store and malformed models: clear errors, never a panic, and a
 //! failed import leaves nothing behind.
+#![cfg(feature = "session")] // (the model store)
 
 mod common;
 

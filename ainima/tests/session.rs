@@ -2,7 +2,7 @@
 //! utterance (twice: the retry fails too), the synthesiser failing on a
 //! reply. The real Whisper model and espeak-ng do the rest; the room is
 //! simulated, the costs fixed.
-#![cfg(feature = "espeak")]
+#![cfg(all(feature = "espeak", feature = "session"))]
 
 mod common;
 

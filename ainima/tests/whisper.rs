@@ -1,6 +1,7 @@
 //! Whisper tiny.en on the real recordings: word error rate against the
 //! manifest, JFK word for word, trimmed encoder context against the full
 //! 30 s window, and malformed models.
+#![cfg(feature = "session")] // (the model store, for the model)
 
 mod common;
 

@@ -406,6 +406,61 @@ mod tests {
         }
     }
 
+    /// The echo captured in blocks of any size is, sample by sample, the
+    /// sum over that sample's own window (the last `L` samples played),
+    /// and exactly 0.0 once the speaker has been silent for `L` samples.
+    #[test]
+    fn echo_in_blocks_of_any_size_is_each_sample_s_own_window_sum() {
+        let cfg = RoomConfig {
+            noise_dbfs: -130.0,
+            ..RoomConfig::default()
+        };
+        let mut room = SimRoom::new(cfg, SimClock::new()).unwrap();
+        let l = room.rir_rev.len();
+        let mut rng = Rng::new(3);
+        // Speech, a silence longer than the room's tail, speech again.
+        let mut played: Vec<f32> = (0..3000).map(|_| rng.gaussian() * 0.1).collect();
+        played.extend(std::iter::repeat_n(0.0, l + 700));
+        played.extend((0..2000).map(|_| rng.gaussian() * 0.1));
+        room.play(&played).unwrap();
+        let total = played.len() + l + 50;
+        let (mut mic, mut got) = (Vec::new(), Vec::new());
+        for size in [1, 3, 5, 13, 160, 4].iter().cycle() {
+            if got.len() >= total {
+                break;
+            }
+            mic.resize(*size, 0.0);
+            let mut reference = vec![0.0; *size];
+            let n = room.capture(&mut mic, &mut reference).unwrap();
+            got.extend_from_slice(&mic[..n]);
+        }
+        let mut quiet_for = usize::MAX;
+        let at = |t: isize| {
+            if t < 0 {
+                0.0
+            } else {
+                played.get(t as usize).copied().unwrap_or(0.0)
+            }
+        };
+        for (t, &g) in got.iter().enumerate() {
+            let x = at(t as isize);
+            quiet_for = if x == 0.0 {
+                quiet_for.saturating_add(1)
+            } else {
+                0
+            };
+            let want = if quiet_for >= l {
+                0.0
+            } else {
+                let window: Vec<f32> = (0..l)
+                    .map(|k| at(t as isize + 1 - l as isize + k as isize))
+                    .collect();
+                dot(&room.rir_rev, &window)
+            };
+            assert_eq!(g.to_bits(), (want + 0.0 + 0.0f32).to_bits(), "sample {t}");
+        }
+    }
+
     #[test]
     fn impulse_response_decays_60_db_over_rt60() {
         let cfg = RoomConfig::default();
