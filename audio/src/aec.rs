@@ -178,6 +178,9 @@ impl std::fmt::Debug for EchoCanceller {
 const ZERO: Complex<f32> = Complex { re: 0.0, im: 0.0 };
 /// Reference energy per sample below which the far end counts as silent (-60 dBFS).
 const FAR_END_FLOOR: f32 = 1e-6;
+/// A noise floor below this (-120 dBFS) is digital silence's, not a
+/// room's.
+const NOISE_FLOOR_MIN: f32 = 1e-12;
 /// Below this ERLE estimate the filter has not converged, and double talk cannot be told from echo.
 const CONVERGED_DB: f32 = 10.0;
 /// Double talk: the error exceeds the residual the filter is expected to leave by this factor (10 dB).
@@ -549,6 +552,15 @@ impl EchoCanceller {
         } else {
             self.noise * 1.0023
         };
+        // Digital silence (a stream that began with zeros, a long dropout)
+        // leaves the floor at or near zero, where a factor never raises it
+        // (regression a_blank_first_block_left_no_noise_floor: a headset's
+        // user was never heard over a reply). Sound while the far end is
+        // idle is the room again: the floor starts over from it. (Not while
+        // the far end plays: in a room with no noise, that sound is echo.)
+        if self.noise < NOISE_FLOOR_MIN && !blank && !far_end && self.s_mic > self.noise {
+            self.noise = self.s_mic;
+        }
         let erle_lin = libm::powf(10.0, self.erle_est / 10.0);
         // The echo the filter has to remove, as loud as it recently was: the
         // room's tail keeps ringing after the speaker stops.

@@ -231,6 +231,73 @@ fn with_no_echo_path_a_user_talking_over_the_assistant_is_heard() {
     assert_eq!(starts(&alone), Vec::<u64>::new());
 }
 
+/// Regression (a_blank_first_block_left_no_noise_floor): a microphone whose
+/// first block was digital silence (a sound server's stream before its
+/// source delivers: PulseAudio's pipe source gives zeros until it is fed)
+/// set the canceller's noise floor to exactly zero, and a floor of zero
+/// never rises (it rises by a factor a block). In a room with noise (here
+/// -70 dBFS, above the -80 dBFS a silent microphone may reach at most),
+/// the silence of a microphone that hears no echo was then never
+/// established, and a user with a headset was held down as echo for as
+/// long as the assistant spoke.
+#[test]
+fn with_no_echo_path_a_user_is_heard_after_the_microphone_began_with_digital_silence() {
+    let Some((voice, user)) = voice_and_user() else {
+        return;
+    };
+    let alone = ainima_audio::endpoint::segments(&user, &Config::default()).unwrap();
+    // A room with noise (with none, a floor of zero was right).
+    let headset = RoomConfig {
+        echo_gain: 0.0,
+        noise_dbfs: -70.0,
+        ..RoomConfig::default()
+    };
+    // The microphone gives zeros for its first half second; the reply
+    // starts at 1 s, the user at 4 s.
+    let (blank_until, reply_at, user_at) = (8_000u64, 16_000u64, 4 * 16_000u64);
+    let onset = user_at + alone.first().expect("speech").start;
+    for with_user in [true, false] {
+        let mut room = SimRoom::new(headset.clone(), SimClock::new()).unwrap();
+        if with_user {
+            room.add_user_speech(user_at, user.clone(), 1.0);
+        }
+        let mut fe = FrontEnd::new(Config::default(), Some(AecConfig::default())).unwrap();
+        let (mut mic, mut reference) = (vec![0.0; 160], vec![0.0; 160]);
+        let mut starts = Vec::new();
+        let mut on_event = |e: EndpointEvent| {
+            if let EndpointEvent::SpeechStart { decided_at, .. } = e {
+                starts.push(decided_at);
+            }
+        };
+        while room.position() < 9 * 16_000 {
+            if room.position() == reply_at {
+                room.play(&voice).unwrap();
+            }
+            let before = room.position();
+            room.capture(&mut mic, &mut reference).unwrap();
+            if before < blank_until {
+                mic.fill(0.0);
+            }
+            fe.process(&mic, &reference, &mut on_event).unwrap();
+        }
+        fe.finish(&mut on_event).unwrap();
+        if !with_user {
+            assert_eq!(
+                starts,
+                Vec::<u64>::new(),
+                "the assistant alone woke the VAD"
+            );
+            continue;
+        }
+        assert_eq!(starts.len(), 1, "one user onset expected, got {starts:?}");
+        let latency_ms = (starts[0] as i64 - onset as i64) * 1000 / 16_000;
+        assert!(
+            (-20..=100).contains(&latency_ms),
+            "detected {latency_ms} ms after the onset"
+        );
+    }
+}
+
 /// With no echo path, a user who starts talking near the end of a reply
 /// (any time once it has played for longer than an echo takes) is heard
 /// whole: the onset of their voice must not pass for the echo coming back.
