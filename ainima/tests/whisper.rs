@@ -320,6 +320,38 @@ fn readings_are_weighed_against_the_audio_last_heard() {
     assert_ne!(said, s);
 }
 
+/// A second hearing of the same audio, biased towards the skills'
+/// commands (the session's, of a sentence the core cannot read), keeps
+/// the first hearing's encoding: only the decoder runs again, and the
+/// words and confidence are the bits a fresh engine gives. Other audio is
+/// encoded anew.
+#[test]
+fn a_second_hearing_of_the_same_audio_keeps_its_encoding_and_the_same_bits() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let load = |rel: &str| ainima_audio::decode::load_16k_mono(&data.join(rel)).unwrap();
+    let x = load("speech/rhasspy/what_time_is_it.wav");
+    let y = load("speech/whisper_cpp/jfk.wav");
+    let prompt = "Add milk to my shopping list. What time is it? Set a timer for ten minutes.";
+    let bits = |t: &Transcript| format!("{:08x} {}", t.confidence.to_bits(), t.text);
+    let kept = |t: &Transcript| t.timings_ms.get("encodings_kept").copied().unwrap_or(0.0);
+    let mut e = WhisperEngine::load(&model).unwrap();
+    let first = e.transcribe(&x).unwrap();
+    assert_eq!(kept(&first), 0.0, "nothing heard before");
+    let again = e.transcribe_biased(&x, prompt).unwrap();
+    assert!(kept(&again) >= 1.0, "{:?}", again.timings_ms);
+    let other = e.transcribe(&y).unwrap();
+    assert_eq!(kept(&other), 0.0, "other audio: {:?}", other.timings_ms);
+    let mut fresh = WhisperEngine::load(&model).unwrap();
+    assert_eq!(
+        bits(&again),
+        bits(&fresh.transcribe_biased(&x, prompt).unwrap())
+    );
+    let mut fresh = WhisperEngine::load(&model).unwrap();
+    assert_eq!(bits(&other), bits(&fresh.transcribe(&y).unwrap()));
+}
+
 /// The first load of an installed model keeps its encoding of a whole
 /// window of silence beside the weights (`SILENCE_FILE`); a later load reads
 /// it instead of running the encoder over 30 s, and decodes bit for bit as

@@ -134,6 +134,24 @@ fn measure(
                         Ok(())
                     },
                 )?;
+                if trace {
+                    // Each turn's timeline, from the end of the voice as
+                    // the endpointer dates it.
+                    for tl in &session.profile.turns {
+                        let ms = |t: Option<f64>| {
+                            t.map_or("-".to_string(), |t| {
+                                format!("+{:.0} ms", (t - tl.speech_end) * 1000.0)
+                            })
+                        };
+                        eprintln!(
+                            "TURN voice end {:.2} s: decided {}, words {}, first audio {}",
+                            tl.speech_end,
+                            ms(Some(tl.decided_at)),
+                            ms(tl.stt_final),
+                            ms(tl.first_audio)
+                        );
+                    }
+                }
                 t.wall += wall.elapsed().as_secs_f64();
                 t.simulated += session.position() as f64 / 16_000.0;
                 // Voice to voice, dated from the end of the user's voice

@@ -185,6 +185,14 @@ const NOISE_FLOOR_MIN: f32 = 1e-12;
 const CONVERGED_DB: f32 = 10.0;
 /// Double talk: the error exceeds the residual the filter is expected to leave by this factor (10 dB).
 const DT_MARGIN: f32 = 10.0;
+/// Double talk, once converged: the error must also be at least this share
+/// of the microphone (-15 dB). A talker adds an error near the
+/// microphone's own level (one 10 dB below the echo, -10 dB); the filter
+/// losing its grip for a moment on a loud stretch of the echo leaves one
+/// far below it (measured: -18 dB, 40 ms, in `tests/session.rs`'
+/// `a_backchannel_over_the_assistant_does_not_stop_it`, where it paused
+/// the assistant for a noise).
+const ERROR_SHARE: f32 = 0.03;
 /// Blocks (10 ms) the double-talk verdict holds after the last detection.
 const DT_HOLD_BLOCKS: usize = 5;
 /// Blocks adaptation stays frozen after the last detection.
@@ -674,6 +682,7 @@ impl EchoCanceller {
                     && coh <= ECHO_BACK
                     && e_now > DT_MARGIN * expected_residual
                     && e_now > 10.0 * self.noise
+                    && e_now > ERROR_SHARE * m_now
                     && e_now <= m_now);
         // Speech has soft moments between loud ones: the verdict holds briefly
         // for the VAD, and much longer for the filter, which must not learn the

@@ -220,8 +220,19 @@ pub struct Endpointer {
     history: Vec<f32>,
     /// Sample index of `history[0]`.
     history_start: u64,
-    /// Noise floor estimate, dBFS: follows frame energy down at once, up slowly.
+    /// The room's noise floor, dBFS: follows the energy of the frames that
+    /// are the room (see [`Endpointer::push_heard`]) down at once, up
+    /// slowly.
     floor_db: f32,
+    /// The same over every frame, the suppressor's output included: what
+    /// the frames the endpointer is given sit on (while a reply is
+    /// suppressed, its residual echo). A voiced frame must clear both
+    /// floors by `min_snr_db`: the room's noise (a reply's suppression
+    /// does not make the room quieter) and the echo the canceller left (a
+    /// moment of double talk it detected falsely is no voice); the frames
+    /// next to speech must clear the background by `refine_db` to be
+    /// taken for its soft onset or ending.
+    background_db: f32,
     /// End of the last reported utterance: a new one never starts before it.
     last_end: u64,
     /// Speech does not end on the hangover before this sample (the words so
@@ -250,6 +261,7 @@ impl Endpointer {
             history: Vec::with_capacity(cap),
             history_start: 0,
             floor_db: INITIAL_FLOOR_DB,
+            background_db: INITIAL_FLOOR_DB,
             last_end: 0,
             hold_until: 0,
         })
@@ -266,10 +278,12 @@ impl Endpointer {
     }
 
     /// Whether a frame of this energy could count as voiced at all (it
-    /// clears the noise floor by `min_snr_db`). Frames that cannot need no VAD.
+    /// clears both noise floors, the room's and the background's, by
+    /// `min_snr_db`). Frames that cannot need no VAD.
     pub fn could_be_voiced(&self, energy_db: f32) -> bool {
         self.cfg.min_snr_db <= 0.0
-            || energy_db.max(FLOOR_MIN_DB) >= self.floor_db + self.cfg.min_snr_db
+            || energy_db.max(FLOOR_MIN_DB)
+                >= self.floor_db.max(self.background_db) + self.cfg.min_snr_db
     }
 
     /// Sample index of the next frame.
@@ -279,6 +293,25 @@ impl Endpointer {
 
     /// Feed one frame of `cfg.frame` samples and whether it was voiced.
     pub fn push(&mut self, frame: &[f32], voiced: bool, sink: &mut impl FnMut(EndpointEvent)) {
+        self.push_heard(frame, voiced, true, sink);
+    }
+
+    /// [`Endpointer::push`], where `heard` says whether the frame is what
+    /// the room sounds like: the echo canceller's suppressed output while
+    /// only the far end talks is not (it lies far below the room's noise),
+    /// and leaves the noise floor where it was. (Regression
+    /// a_floor_pulled_down_by_a_reply_ends_turns_late: the floor followed
+    /// a long reply's suppressed output down 17 dB below the room's noise
+    /// and rose again at 3 dB/s; the user's next turn then had noise
+    /// frames the VAD took for voice clear the floor, each one putting the
+    /// end of the turn off.)
+    pub fn push_heard(
+        &mut self,
+        frame: &[f32],
+        voiced: bool,
+        heard: bool,
+        sink: &mut impl FnMut(EndpointEvent),
+    ) {
         let f = self.cfg.frame.ms();
         let frame_start = self.pos;
         let frame_end = frame_start + frame.len() as u64;
@@ -288,10 +321,17 @@ impl Endpointer {
         let rise = FLOOR_RISE_DB_PER_S * f as f32 / 1000.0;
         // Judged against the floor of the frames before this one.
         let voiced = voiced && self.could_be_voiced(e);
-        self.floor_db = if e < self.floor_db {
+        if heard {
+            self.floor_db = if e < self.floor_db {
+                e
+            } else {
+                self.floor_db + rise
+            };
+        }
+        self.background_db = if e < self.background_db {
             e
         } else {
-            self.floor_db + rise
+            self.background_db + rise
         };
         self.state = match self.state {
             State::Silence if voiced => self.onset_step(frame_start, f, 0, frame_end, sink),
@@ -531,7 +571,7 @@ impl Endpointer {
         self.cfg.refine_db > 0.0
             && self
                 .frame_db(at)
-                .is_some_and(|e| e >= self.floor_db + self.cfg.refine_db)
+                .is_some_and(|e| e >= self.background_db + self.cfg.refine_db)
     }
 
     fn refine_start(&self, start: u64) -> u64 {
@@ -670,9 +710,11 @@ impl Segmenter {
                 self.filled = 0;
                 crate::frame::sanitize(&mut self.frame);
                 // The VAD sees every frame, so that its noise model adapts to all of them.
-                let voiced = self.vad.is_voiced(&self.frame)? && self.frame_allowed;
+                let heard = self.frame_allowed;
+                let voiced = self.vad.is_voiced(&self.frame)? && heard;
                 self.frame_allowed = allowed;
-                self.endpointer.push(&self.frame, voiced, sink);
+                // A vetoed frame is the suppressor's output, not the room.
+                self.endpointer.push_heard(&self.frame, voiced, heard, sink);
             }
         }
         Ok(())

@@ -298,6 +298,55 @@ fn with_no_echo_path_a_user_is_heard_after_the_microphone_began_with_digital_sil
     }
 }
 
+/// Regression (a_floor_pulled_down_by_a_reply_ends_turns_late): the
+/// endpointer's noise floor followed the canceller's suppressed output
+/// down while the assistant spoke (17 dB below the room's noise after a
+/// long reply) and rose again at 3 dB/s. In the user's next turn, noise
+/// frames the VAD took for voice then cleared the floor, and each one put
+/// the end of the turn off (voice to voice 446 to 578 ms where the same
+/// turns took 214 to 283 ms, in `ainima bench session`). The room's floor
+/// is what the room sounds like: a second after the reply, its own noise
+/// (and anything up to 3 dB above it; the floor follows the noise's
+/// quietest frames, and a voice must clear it by 6 dB) can never be
+/// voiced.
+#[test]
+fn after_a_long_reply_the_room_s_noise_is_never_voice() {
+    let Some(voice) = espeak(ASSISTANT) else {
+        return;
+    };
+    for noise_dbfs in [-70.0f32, -55.0] {
+        let room_cfg = RoomConfig {
+            noise_dbfs,
+            ..RoomConfig::default()
+        };
+        let mut room = SimRoom::new(room_cfg, SimClock::new()).unwrap();
+        let mut fe = FrontEnd::new(Config::default(), Some(AecConfig::default())).unwrap();
+        let (mut mic, mut reference) = (vec![0.0; 160], vec![0.0; 160]);
+        let mut starts = Vec::new();
+        let mut on_event = |e: EndpointEvent| {
+            if let EndpointEvent::SpeechStart { decided_at, .. } = e {
+                starts.push(decided_at);
+            }
+        };
+        // A second of the room alone, the reply, then a second after it.
+        let reply_at = 16_000u64;
+        let until = reply_at + voice.len() as u64 + 16_000;
+        while room.position() < until {
+            if room.position() == reply_at {
+                room.play(&voice).unwrap();
+            }
+            room.capture(&mut mic, &mut reference).unwrap();
+            fe.process(&mic, &reference, &mut on_event).unwrap();
+        }
+        assert_eq!(starts, Vec::<u64>::new(), "noise {noise_dbfs} dBFS");
+        let ep = fe.segmenter().endpointer();
+        assert!(
+            !ep.could_be_voiced(noise_dbfs + 3.0),
+            "noise {noise_dbfs} dBFS: the room's noise could pass for voice a second after the reply"
+        );
+    }
+}
+
 /// With no echo path, a user who starts talking near the end of a reply
 /// (any time once it has played for longer than an echo takes) is heard
 /// whole: the onset of their voice must not pass for the echo coming back.

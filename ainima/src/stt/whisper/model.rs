@@ -306,6 +306,47 @@ pub struct Whisper {
     /// decoder layer: a trimmed encoding is completed with them, so the
     /// decoder attends over a full window as in training.
     silence: Arc<Vec<Kv>>,
+    /// What the decoder's audio was made from: a log-mel encoded again
+    /// (a second hearing of the same words, biased towards the skills'
+    /// commands) keeps the encoder's output and cross-attention keys and
+    /// values, the same bits as encoding it anew.
+    encoded: Option<Encoded>,
+}
+
+/// The input of the last encoding ([`Whisper::encode`]).
+#[derive(Clone)]
+struct Encoded {
+    data: Vec<f32>,
+    bands: usize,
+    stride: usize,
+    frames: usize,
+    complete: bool,
+}
+
+impl Encoded {
+    fn of(mel: &Mel<'_>, complete: bool) -> Encoded {
+        Encoded {
+            data: mel.data.to_vec(),
+            bands: mel.bands,
+            stride: mel.stride,
+            frames: mel.frames,
+            complete,
+        }
+    }
+
+    /// The same input, bit for bit.
+    fn is(&self, mel: &Mel<'_>, complete: bool) -> bool {
+        self.bands == mel.bands
+            && self.stride == mel.stride
+            && self.frames == mel.frames
+            && self.complete == complete
+            && self.data.len() == mel.data.len()
+            && self
+                .data
+                .iter()
+                .zip(mel.data)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
 }
 
 impl std::fmt::Debug for Whisper {
@@ -397,6 +438,7 @@ impl Whisper {
             dec_ln: Norm::load(&vb, "model.decoder.layer_norm", d)?,
             offset: 0,
             silence: Arc::new(Vec::new()),
+            encoded: None,
             cfg,
         })
     }
@@ -409,18 +451,27 @@ impl Whisper {
     /// Encode a log-mel spectrogram (frames even, at most twice the source
     /// positions) and make it the decoder's audio, completed to a whole
     /// window with the silence of [`Whisper::set_silence_encoding`] if `complete`.
-    /// Resets the decoder.
-    pub fn encode(&mut self, mel: Mel<'_>, complete: bool) -> Result<()> {
-        let audio = self.run_encoder(mel)?;
-        for (i, b) in self.dec_blocks.iter_mut().enumerate() {
-            b.attn.cache = None;
-            if let Some((cross, _)) = &mut b.cross {
-                let tail = if complete { self.silence.get(i) } else { None };
-                cross.set_audio(&audio, tail);
+    /// Resets the decoder. The same log-mel as last time (bit for bit) is
+    /// not encoded again: the decoder's audio is already its encoding.
+    /// Returns whether it was encoded (`false`: kept).
+    pub fn encode(&mut self, mel: Mel<'_>, complete: bool) -> Result<bool> {
+        let kept = self.encoded.as_ref().is_some_and(|e| e.is(&mel, complete));
+        if !kept {
+            self.encoded = None;
+            let audio = self.run_encoder(mel)?;
+            for (i, b) in self.dec_blocks.iter_mut().enumerate() {
+                if let Some((cross, _)) = &mut b.cross {
+                    let tail = if complete { self.silence.get(i) } else { None };
+                    cross.set_audio(&audio, tail);
+                }
             }
+            self.encoded = Some(Encoded::of(&mel, complete));
+        }
+        for b in &mut self.dec_blocks {
+            b.attn.cache = None;
         }
         self.offset = 0;
-        Ok(())
+        Ok(!kept)
     }
 
     /// The encoder's output for a log-mel (`[positions, d_model]`), for
@@ -447,6 +498,8 @@ impl Whisper {
                 audio.len()
             )));
         }
+        // (An encoding completed with the silence before is not this one's.)
+        self.encoded = None;
         self.silence = Arc::new(
             self.dec_blocks
                 .iter()
