@@ -231,6 +231,39 @@ fn with_no_echo_path_a_user_talking_over_the_assistant_is_heard() {
     assert_eq!(starts(&alone), Vec::<u64>::new());
 }
 
+/// Runs `room` through `fe` until sample `until`, the reply `voice` played
+/// from `reply_at` and the microphone's samples before `blank_until`
+/// zeroed; where speech was found to start.
+fn reply_at_then_onsets(
+    room: &mut SimRoom,
+    fe: &mut FrontEnd,
+    voice: &[f32],
+    reply_at: u64,
+    blank_until: u64,
+    until: u64,
+) -> Vec<u64> {
+    let (mut mic, mut reference) = (vec![0.0; 160], vec![0.0; 160]);
+    let mut starts = Vec::new();
+    let mut on_event = |e: EndpointEvent| {
+        if let EndpointEvent::SpeechStart { decided_at, .. } = e {
+            starts.push(decided_at);
+        }
+    };
+    while room.position() < until {
+        if room.position() == reply_at {
+            room.play(voice).unwrap();
+        }
+        let before = room.position();
+        room.capture(&mut mic, &mut reference).unwrap();
+        if before < blank_until {
+            mic.fill(0.0);
+        }
+        fe.process(&mic, &reference, &mut on_event).unwrap();
+    }
+    fe.finish(&mut on_event).unwrap();
+    starts
+}
+
 /// Regression (a_blank_first_block_left_no_noise_floor): a microphone whose
 /// first block was digital silence (a sound server's stream before its
 /// source delivers: PulseAudio's pipe source gives zeros until it is fed)
@@ -262,25 +295,14 @@ fn with_no_echo_path_a_user_is_heard_after_the_microphone_began_with_digital_sil
             room.add_user_speech(user_at, user.clone(), 1.0);
         }
         let mut fe = FrontEnd::new(Config::default(), Some(AecConfig::default())).unwrap();
-        let (mut mic, mut reference) = (vec![0.0; 160], vec![0.0; 160]);
-        let mut starts = Vec::new();
-        let mut on_event = |e: EndpointEvent| {
-            if let EndpointEvent::SpeechStart { decided_at, .. } = e {
-                starts.push(decided_at);
-            }
-        };
-        while room.position() < 9 * 16_000 {
-            if room.position() == reply_at {
-                room.play(&voice).unwrap();
-            }
-            let before = room.position();
-            room.capture(&mut mic, &mut reference).unwrap();
-            if before < blank_until {
-                mic.fill(0.0);
-            }
-            fe.process(&mic, &reference, &mut on_event).unwrap();
-        }
-        fe.finish(&mut on_event).unwrap();
+        let starts = reply_at_then_onsets(
+            &mut room,
+            &mut fe,
+            &voice,
+            reply_at,
+            blank_until,
+            9 * 16_000,
+        );
         if !with_user {
             assert_eq!(
                 starts,
@@ -321,23 +343,10 @@ fn after_a_long_reply_the_room_s_noise_is_never_voice() {
         };
         let mut room = SimRoom::new(room_cfg, SimClock::new()).unwrap();
         let mut fe = FrontEnd::new(Config::default(), Some(AecConfig::default())).unwrap();
-        let (mut mic, mut reference) = (vec![0.0; 160], vec![0.0; 160]);
-        let mut starts = Vec::new();
-        let mut on_event = |e: EndpointEvent| {
-            if let EndpointEvent::SpeechStart { decided_at, .. } = e {
-                starts.push(decided_at);
-            }
-        };
         // A second of the room alone, the reply, then a second after it.
         let reply_at = 16_000u64;
         let until = reply_at + voice.len() as u64 + 16_000;
-        while room.position() < until {
-            if room.position() == reply_at {
-                room.play(&voice).unwrap();
-            }
-            room.capture(&mut mic, &mut reference).unwrap();
-            fe.process(&mic, &reference, &mut on_event).unwrap();
-        }
+        let starts = reply_at_then_onsets(&mut room, &mut fe, &voice, reply_at, 0, until);
         assert_eq!(starts, Vec::<u64>::new(), "noise {noise_dbfs} dBFS");
         let ep = fe.segmenter().endpointer();
         assert!(
