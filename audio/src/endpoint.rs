@@ -12,14 +12,17 @@
 //! ```
 //!
 //! A frame counts as voiced when the VAD says so and its energy clears the
-//! tracked noise floor by `min_snr_db` (the VAD alone fires on faint noise).
+//! tracked noise floors by `min_snr_db` (the VAD alone fires on faint
+//! noise): the room's, which frames that are not the room (the echo
+//! canceller's output while the far end plays) leave as it was, and the
+//! background, which follows every frame.
 //! Onset needs `onset_ms` of voiced frames before a gap of `onset_gap_ms`,
 //! so a click or a short burst never starts speech; the start is the first
 //! frame of the latest voiced run. Speech ends after `hangover_ms` without a
 //! voiced frame; one with less than `min_utterance_ms` voiced in all is
 //! reported as [`EndpointEvent::Rejected`] instead. Both boundaries are then
 //! refined by energy: the start moves back, and the end forward, over
-//! adjacent frames `refine_db` above the floor (the VAD is late on soft
+//! adjacent frames `refine_db` above the background (the VAD is late on soft
 //! onsets such as fricatives, and early on weak endings), by at most
 //! `refine_max_ms`.
 //!
@@ -59,11 +62,13 @@ pub struct Config {
     /// Longest utterance; longer speech is split.
     pub max_utterance_ms: u32,
     /// A voiced frame counts only if it is at least this many dB above the
-    /// noise floor: the VAD's verdict on faint noise is ignored.
+    /// noise floors (the room's and the background's): the VAD's verdict
+    /// on faint noise is ignored.
     pub min_snr_db: f32,
     /// Boundary refinement: a confirmed utterance's start moves back, and its
     /// end forward, over adjacent frames at least this many dB above the
-    /// noise floor (the VAD is late on soft onsets and weak endings). 0 turns it off.
+    /// background's noise floor (the VAD is late on soft onsets and weak
+    /// endings). 0 turns it off.
     pub refine_db: f32,
     /// Boundary refinement moves a boundary by at most this much.
     pub refine_max_ms: u32,
@@ -297,9 +302,10 @@ impl Endpointer {
     }
 
     /// [`Endpointer::push`], where `heard` says whether the frame is what
-    /// the room sounds like: the echo canceller's suppressed output while
-    /// only the far end talks is not (it lies far below the room's noise),
-    /// and leaves the noise floor where it was. (Regression
+    /// the room sounds like: the echo canceller's output while the far end
+    /// plays is not (suppressed, it lies far below the room's noise; in
+    /// double talk it carries the residual echo), and leaves the room's
+    /// noise floor where it was. (Regression
     /// a_floor_pulled_down_by_a_reply_ends_turns_late: the floor followed
     /// a long reply's suppressed output down 17 dB below the room's noise
     /// and rose again at 3 dB/s; the user's next turn then had noise
@@ -633,6 +639,8 @@ pub struct Segmenter {
     filled: usize,
     /// Whether every part of the frame being filled may count as speech.
     frame_allowed: bool,
+    /// Whether every part of the frame being filled is the room as heard.
+    frame_room: bool,
 }
 
 impl std::fmt::Debug for Segmenter {
@@ -673,6 +681,7 @@ impl Segmenter {
             frame: vec![0.0; n],
             filled: 0,
             frame_allowed: true,
+            frame_room: true,
         })
     }
 
@@ -688,19 +697,26 @@ impl Segmenter {
 
     /// Push 16 kHz mono samples, any number.
     pub fn push(&mut self, samples: &[f32], sink: &mut impl FnMut(EndpointEvent)) -> Result<()> {
-        self.push_gated(samples, true, sink)
+        self.push_gated(samples, true, true, sink)
     }
 
     /// Push samples that may count as speech only if `allowed`: a frame any
     /// part of which was pushed with `allowed == false` is unvoiced, whatever
     /// the VAD says (the echo canceller's veto while only the far end talks).
+    /// `room` says whether the samples are the room as heard, and so move
+    /// its noise floor: not the canceller's output while the far end plays
+    /// (suppressed echo, or a talker over the residual echo); a frame any
+    /// part of which is not leaves that floor as it was
+    /// ([`Endpointer::push_heard`]).
     pub fn push_gated(
         &mut self,
         mut samples: &[f32],
         allowed: bool,
+        room: bool,
         sink: &mut impl FnMut(EndpointEvent),
     ) -> Result<()> {
         self.frame_allowed &= allowed;
+        self.frame_room &= room;
         while !samples.is_empty() {
             let take = (self.frame.len() - self.filled).min(samples.len());
             self.frame[self.filled..self.filled + take].copy_from_slice(&samples[..take]);
@@ -710,11 +726,17 @@ impl Segmenter {
                 self.filled = 0;
                 crate::frame::sanitize(&mut self.frame);
                 // The VAD sees every frame, so that its noise model adapts to all of them.
-                let heard = self.frame_allowed;
-                let voiced = self.vad.is_voiced(&self.frame)? && heard;
-                self.frame_allowed = allowed;
-                // A vetoed frame is the suppressor's output, not the room.
-                self.endpointer.push_heard(&self.frame, voiced, heard, sink);
+                let voiced = self.vad.is_voiced(&self.frame)? && self.frame_allowed;
+                self.endpointer
+                    .push_heard(&self.frame, voiced, self.frame_room, sink);
+                // The next frame begins with what is left of these samples,
+                // or with the next push (regression
+                // a_veto_carried_into_the_next_frame: a frame that began with
+                // the next push took this one's veto, and the frame in which
+                // double talk was found was never voiced).
+                let fresh = samples.is_empty();
+                self.frame_allowed = allowed || fresh;
+                self.frame_room = room || fresh;
             }
         }
         Ok(())
@@ -824,6 +846,75 @@ mod tests {
         assert!(ep.speech_so_far().is_some(), "held");
         ep.push(&frame, false, &mut sink);
         assert_eq!(ends, vec![(0, 10, 12), (12, 22, 42)]);
+    }
+
+    /// A frame of white-ish noise at `db` dBFS (RMS), seeded.
+    fn noise_frame(db: f32, seed: u64) -> Vec<f32> {
+        let mut rng = crate::room::Rng::new(seed);
+        let amp = libm::powf(10.0, db / 20.0);
+        (0..160).map(|_| rng.gaussian() * amp).collect()
+    }
+
+    /// Regression (a_floor_pulled_down_by_a_reply_ends_turns_late): frames
+    /// that are not the room (the canceller's output while a reply plays,
+    /// far below the room's noise) leave the room's floor where it was;
+    /// heard as the room, they pull it down, as they once did.
+    #[test]
+    fn frames_that_are_not_the_room_leave_its_floor() {
+        for (heard, voiceable) in [(false, false), (true, true)] {
+            let mut ep = Endpointer::new(Config::default()).unwrap();
+            let mut sink = |_: EndpointEvent| {};
+            for i in 0..200 {
+                ep.push(&noise_frame(-70.0, i), false, &mut sink);
+            }
+            assert!(!ep.could_be_voiced(-67.0), "the room's own noise");
+            for i in 0..1_000 {
+                ep.push_heard(&noise_frame(-95.0, 1_000 + i), false, heard, &mut sink);
+            }
+            for i in 0..10 {
+                ep.push(&noise_frame(-70.0, 5_000 + i), false, &mut sink);
+            }
+            assert_eq!(ep.could_be_voiced(-67.0), voiceable, "heard {heard}");
+        }
+    }
+
+    /// A VAD that hears speech in every frame.
+    struct Always;
+    impl crate::vad::Vad for Always {
+        fn is_voiced(&mut self, _: &[f32]) -> crate::Result<bool> {
+            Ok(true)
+        }
+        fn reset(&mut self) {}
+    }
+
+    /// Regression (a_veto_carried_into_the_next_frame): pushes that end on
+    /// a frame's boundary passed their veto on to the next push's frame,
+    /// and the frame in which double talk was found was never voiced.
+    #[test]
+    fn a_veto_covers_only_the_frames_it_was_pushed_in() {
+        let cfg = Config {
+            onset_ms: 10,
+            min_snr_db: 0.0,
+            ..Config::default()
+        };
+        let loud = noise_frame(-20.0, 1);
+        for (sizes, allowed_from) in [(160usize, 3usize), (80, 6)] {
+            let mut seg = Segmenter::with_vad(cfg.clone(), Box::new(Always)).unwrap();
+            let mut starts = Vec::new();
+            let mut sink = |e: EndpointEvent| {
+                if let EndpointEvent::SpeechStart { decided_at, .. } = e {
+                    starts.push(decided_at);
+                }
+            };
+            for i in 0..10 {
+                let part = &loud[(i * sizes) % 160..(i * sizes) % 160 + sizes];
+                seg.push_gated(part, i >= allowed_from, true, &mut sink)
+                    .unwrap();
+            }
+            // The first frame wholly allowed is voiced: it starts speech.
+            let first = (allowed_from * sizes).div_ceil(160) as u64 * 160 + 160;
+            assert_eq!(starts, vec![first], "pushes of {sizes}");
+        }
     }
 
     fn cfg() -> Config {

@@ -89,7 +89,7 @@ impl FrontEnd {
             let block = at..at + BLOCK;
             // While only the far end talks, nothing heard is the user: the
             // canceller vetoes the VAD until it detects double talk.
-            let allowed = match self.aec.as_mut() {
+            let (allowed, room) = match self.aec.as_mut() {
                 Some(aec) => {
                     aec.process(
                         &mic[block.clone()],
@@ -107,16 +107,18 @@ impl FrontEnd {
                     self.linear.copy_within(BLOCK.., 0);
                     let n = self.linear.len();
                     self.linear[n - BLOCK..].copy_from_slice(aec.last_linear());
-                    !s.far_end_active || s.double_talk
+                    (!s.far_end_active || s.double_talk, !s.far_end_active)
                 }
                 None => {
                     self.clean[block.clone()].copy_from_slice(&mic[block.clone()]);
                     crate::frame::sanitize(&mut self.clean[block.clone()]);
-                    true
+                    (true, true)
                 }
             };
+            // The canceller's output while the far end plays is not the
+            // room: it leaves the room's noise floor as it was.
             self.segmenter
-                .push_gated(&self.clean[block], allowed, sink)?;
+                .push_gated(&self.clean[block], allowed, room, sink)?;
         }
         Ok(&self.clean[..n])
     }
