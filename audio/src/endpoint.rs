@@ -715,6 +715,9 @@ impl Segmenter {
         room: bool,
         sink: &mut impl FnMut(EndpointEvent),
     ) -> Result<()> {
+        if samples.is_empty() {
+            return Ok(());
+        }
         self.frame_allowed &= allowed;
         self.frame_room &= room;
         while !samples.is_empty() {
@@ -878,6 +881,34 @@ mod tests {
         }
     }
 
+    /// Frames pushed as not the room (the canceller's output while the far
+    /// end plays, double talk included: allowed, not the room) leave the
+    /// room's floor as it was.
+    #[test]
+    fn double_talk_frames_leave_the_room_s_floor() {
+        for (room, voiceable) in [(false, false), (true, true)] {
+            let mut seg = Segmenter::with_vad(Config::default(), Box::new(Always)).unwrap();
+            let mut sink = |_: EndpointEvent| {};
+            for i in 0..200 {
+                seg.push_gated(&noise_frame(-70.0, i), false, true, &mut sink)
+                    .unwrap();
+            }
+            for i in 0..1_000 {
+                seg.push_gated(&noise_frame(-95.0, 1_000 + i), true, room, &mut sink)
+                    .unwrap();
+            }
+            for i in 0..10 {
+                seg.push_gated(&noise_frame(-70.0, 5_000 + i), false, true, &mut sink)
+                    .unwrap();
+            }
+            assert_eq!(
+                seg.endpointer().could_be_voiced(-67.0),
+                voiceable,
+                "room {room}"
+            );
+        }
+    }
+
     /// A VAD that hears speech in every frame.
     struct Always;
     impl crate::vad::Vad for Always {
@@ -897,8 +928,11 @@ mod tests {
             min_snr_db: 0.0,
             ..Config::default()
         };
-        let loud = noise_frame(-20.0, 1);
-        for (sizes, allowed_from) in [(160usize, 3usize), (80, 6)] {
+        let loud: Vec<f32> = (0..2).flat_map(|i| noise_frame(-20.0, i)).collect();
+        // Pushes of a frame, of half a frame, and of a frame and a half
+        // (the last vetoed push runs into the frame the first allowed one
+        // finishes: that frame stays vetoed).
+        for (sizes, allowed_from) in [(160usize, 3usize), (80, 6), (240, 3)] {
             let mut seg = Segmenter::with_vad(cfg.clone(), Box::new(Always)).unwrap();
             let mut starts = Vec::new();
             let mut sink = |e: EndpointEvent| {
@@ -907,8 +941,7 @@ mod tests {
                 }
             };
             for i in 0..10 {
-                let part = &loud[(i * sizes) % 160..(i * sizes) % 160 + sizes];
-                seg.push_gated(part, i >= allowed_from, true, &mut sink)
+                seg.push_gated(&loud[..sizes], i >= allowed_from, true, &mut sink)
                     .unwrap();
             }
             // The first frame wholly allowed is voiced: it starts speech.
