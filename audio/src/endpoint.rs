@@ -887,7 +887,8 @@ mod tests {
     #[test]
     fn double_talk_frames_leave_the_room_s_floor() {
         for (room, voiceable) in [(false, false), (true, true)] {
-            let mut seg = Segmenter::with_vad(Config::default(), Box::new(Always)).unwrap();
+            let mut seg =
+                Segmenter::with_vad(Config::default(), Box::new(crate::vad::AlwaysVoiced)).unwrap();
             let mut sink = |_: EndpointEvent| {};
             for i in 0..200 {
                 seg.push_gated(&noise_frame(-70.0, i), false, true, &mut sink)
@@ -909,15 +910,6 @@ mod tests {
         }
     }
 
-    /// A VAD that hears speech in every frame.
-    struct Always;
-    impl crate::vad::Vad for Always {
-        fn is_voiced(&mut self, _: &[f32]) -> crate::Result<bool> {
-            Ok(true)
-        }
-        fn reset(&mut self) {}
-    }
-
     /// Regression (a_veto_carried_into_the_next_frame): pushes that end on
     /// a frame's boundary passed their veto on to the next push's frame,
     /// and the frame in which double talk was found was never voiced.
@@ -933,7 +925,8 @@ mod tests {
         // (the last vetoed push runs into the frame the first allowed one
         // finishes: that frame stays vetoed).
         for (sizes, allowed_from) in [(160usize, 3usize), (80, 6), (240, 3)] {
-            let mut seg = Segmenter::with_vad(cfg.clone(), Box::new(Always)).unwrap();
+            let mut seg =
+                Segmenter::with_vad(cfg.clone(), Box::new(crate::vad::AlwaysVoiced)).unwrap();
             let mut starts = Vec::new();
             let mut sink = |e: EndpointEvent| {
                 if let EndpointEvent::SpeechStart { decided_at, .. } = e {
