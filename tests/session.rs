@@ -497,28 +497,38 @@ fn a_run_records_what_it_did_in_the_audit_log() {
     assert!(text(&o.stdout).contains("intact"), "{}", text(&o.stdout));
 }
 
+/// The actions a demo's output lists.
+fn demo_actions(out: &str) -> Vec<&str> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("Actions taken:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect()
+}
+
 /// Regression (demo_add_milk_misheard): the demo, the README's main job,
 /// missed "Add milk to my shopping list." in every run (heard as "and milk
 /// to my sharpened list.", owned up to as "Sorry, I can't do that yet.").
 /// A whole sentence the core cannot read is now heard again biased towards
 /// the skills' commands; every request of the demo is acted on.
+///
+/// Regression (demo_misheard_under_load): with measured stage costs the
+/// conversation's timing, and so the audio heard, follows the machine's
+/// load; a debug build among 15 tests on 2 cores once heard "and milk to
+/// my sharpening list." and asked instead of acting. What the demo does is
+/// checked with `--deterministic`, which prints the same conversation line
+/// for line in every run.
 #[test]
 fn the_demo_acts_on_every_request() {
     let Some(home) = home() else {
         return;
     };
-    let o = ainima(&home, &["demo"]);
+    let o = ainima(&home, &["demo", "--deterministic"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
-    let actions: Vec<&str> = out
-        .lines()
-        .skip_while(|l| !l.starts_with("Actions taken:"))
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
     assert_eq!(
-        actions,
+        demo_actions(&out),
         [
             r#"clock.time {}: done"#,
             r#"device.on {"device":"kitchen light"}: done"#,
@@ -529,11 +539,53 @@ fn the_demo_acts_on_every_request() {
         ],
         "{out}"
     );
+    // The pinned clock, and fixed costs said as such.
+    assert!(out.contains("assistant: It's 12:00 am."), "{out}");
+    assert!(out.contains("stage costs fixed (--deterministic)"), "{out}");
     // Its barge-ins are dated from the start of the user's voice too.
     assert!(
         out.contains(
             "barge-in stop, from the start of the user's voice to the assistant's silence: p50"
         ),
+        "{out}"
+    );
+    let again = ainima(&home, &["demo", "--deterministic"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), out);
+}
+
+/// The demo as the README runs it: stage costs measured on this machine,
+/// the wall clock's time, the conversation and its latency figures
+/// reported. What it hears follows the machine's load (see
+/// `the_demo_acts_on_every_request`), so this checks what it reports, and
+/// that it acts on the first request, said before any reply has played
+/// into the room.
+#[test]
+fn the_demo_measures_its_stages_on_this_machine() {
+    let Some(home) = home() else {
+        return;
+    };
+    let o = ainima(&home, &["demo"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("stage costs measured on this machine"),
+        "{out}"
+    );
+    assert!(out.contains("x real time)"), "{out}");
+    assert!(
+        out.contains("voice to voice, from the end of the user's voice: p50"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "barge-in stop, from the start of the user's voice to the assistant's silence: p50"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        demo_actions(&out).first(),
+        Some(&r#"clock.time {}: done"#),
         "{out}"
     );
 }

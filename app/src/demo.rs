@@ -75,11 +75,16 @@ pub fn user_voice() -> Voice {
     }
 }
 
+/// Runs the script; `deterministic`: fixed stage costs, the pinned clock
+/// and each of the assistant's sentences from a fresh synthesiser, so the
+/// conversation printed depends on the build alone, not on the machine's
+/// speed or load.
 pub fn run(
     cfg: &AppConfig,
     config_dir: &Path,
     model_dir: &Path,
     data: &Path,
+    deterministic: bool,
     out: &mut impl Write,
 ) -> Result<()> {
     writeln!(
@@ -89,10 +94,12 @@ pub fn run(
          them through its echo canceller while it speaks, and answers with its own voice.\n",
         cfg.room.rt60_ms, cfg.room.delay_ms
     )?;
-    // The user's clock: "What time is it?" is answered in their zone.
-    let start = crate::clock::wall(cfg.time_zone.as_deref())?;
-    let mut session =
-        crate::run::session(cfg, config_dir, model_dir, false, 0, &|c| start.apply(c))?;
+    // The user's clock: "What time is it?" is answered in their zone (the
+    // pinned start when deterministic).
+    let start = crate::clock::start(None, deterministic, cfg.time_zone.as_deref())?;
+    let mut session = crate::run::session(cfg, config_dir, model_dir, deterministic, 0, &|c| {
+        start.apply(c)
+    })?;
     crate::run::open_audit(&mut session, data)?;
     crate::run::connect(crate::run::agent_of(&mut session)?, cfg, data)?;
     let mut room = SimRoom::new(cfg.room.clone(), SimClock::new())?;
@@ -128,13 +135,22 @@ pub fn run(
         })
         .collect();
     writeln!(out, "\nActions taken:\n{}", calls.join("\n"))?;
-    writeln!(
-        out,
-        "\n{simulated:.1} s of conversation simulated in {wall:.1} s ({:.1}x real time), \
-         stage costs measured on this machine:\n\n{}",
-        simulated / wall.max(1e-9),
-        session.profile.table()
-    )?;
+    if deterministic {
+        writeln!(
+            out,
+            "\n{simulated:.1} s of conversation simulated, stage costs fixed (--deterministic), \
+             not measured:\n\n{}",
+            session.profile.table()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "\n{simulated:.1} s of conversation simulated in {wall:.1} s ({:.1}x real time), \
+             stage costs measured on this machine:\n\n{}",
+            simulated / wall.max(1e-9),
+            session.profile.table()
+        )?;
+    }
     // From the end of the user's voice, as the driver knows it, to the
     // reply's first audio; a line that asked and got nothing counts too.
     let turns: Vec<(f64, f64)> = said.iter().map(|s| (s.at, s.end)).collect();

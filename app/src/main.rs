@@ -269,6 +269,11 @@ enum Command {
         /// An installed speech model (default: the only one, or whisper-tiny.en).
         #[arg(long)]
         model: Option<String>,
+        /// Fixed stage costs instead of measured ones, and the clock at
+        /// 2026-01-01 00:00 UTC: the same conversation, line for line, on
+        /// any machine at any load.
+        #[arg(long)]
+        deterministic: bool,
     },
     /// Serve the browser app (built by scripts/build-web) on loopback: the
     /// same assistant in the page (its files and the speech model kept by
@@ -1351,9 +1356,19 @@ fn run(cli: Cli) -> Result<()> {
             };
             web::serve(&dir, model, port, &mut out)?
         }
-        Command::Demo { model } => {
+        Command::Demo {
+            model,
+            deterministic,
+        } => {
             let dir = model_dir(&home, model.as_deref())?;
-            demo::run(&cfg, &home.config, &dir, &home.data, &mut out)?
+            demo::run(
+                &cfg,
+                &home.config,
+                &dir,
+                &home.data,
+                deterministic,
+                &mut out,
+            )?
         }
         Command::Bench {
             which:
