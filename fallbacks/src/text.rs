@@ -52,11 +52,37 @@ fn contraction(w: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// A number, "%" or both, with letters written against them: the number,
-/// "percent" and the letters ("50%ra", "%ra", "50मा"); `None` otherwise. A
-/// number before letters without "%" is parted only when the letters are
-/// not ASCII ("1st", "10am", "mp3" stay as they are).
+/// Letters written against a number that stay one word with it: English
+/// ordinals, times of day and decades ("1st", "10am", "90s").
+const NUMBER_ENDINGS_KEPT: &[&str] = &["st", "nd", "rd", "th", "am", "pm", "s"];
+
+/// Letters, and the marks written with them outside ASCII (a virama,
+/// "50प्रतिशत").
+fn is_letters(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphabetic() || (!c.is_ascii() && !c.is_whitespace() && !c.is_numeric()))
+}
+
+/// A number, "%" or both, with letters written against them: the prefix,
+/// the number, "percent" and the suffix ("50%ra", "%ra", "50मा", "%50era",
+/// "50era", "ל50"); `None` otherwise. Letters before a number are parted
+/// only when they are not ASCII (a Hebrew or Arabic prefix: "ל50",
+/// "ال30"; "mp3" stays); ASCII letters after one are parted unless they
+/// are an English ordinal or a time of day ([`NUMBER_ENDINGS_KEPT`]:
+/// "1st", "10am" stay; Basque "50era" is "50" "era").
 fn suffixed_number(core: &str) -> Option<Vec<String>> {
+    // A prefix: letters outside ASCII, or a "%" written before the number
+    // (Basque, Turkish "%50").
+    let first_digit = core.find(|c: char| c.is_ascii_digit())?;
+    let (prefix, core) = core.split_at(first_digit);
+    let (prefix, lead_percent) = match prefix.strip_suffix('%') {
+        Some(p) => (p, true),
+        None => (prefix, false),
+    };
+    if !prefix.is_empty() && (prefix.is_ascii() || !is_letters(prefix)) {
+        return None;
+    }
     let digits_end = core
         .char_indices()
         .find(|&(_, c)| !(c.is_ascii_digit() || c == '.' || c == ','))
@@ -67,33 +93,48 @@ fn suffixed_number(core: &str) -> Option<Vec<String>> {
         Some(l) => (true, l),
         None => (false, rest),
     };
-    // Letters, and the marks written with them outside ASCII (a virama,
-    // "50प्रतिशत").
-    let is_letters = !letters.is_empty()
-        && letters
-            .chars()
-            .all(|c| c.is_alphabetic() || (!c.is_ascii() && !c.is_whitespace() && !c.is_numeric()));
-    if !is_letters || (!percent && (number.is_empty() || letters.is_ascii())) {
+    let kept = letters.is_ascii() && NUMBER_ENDINGS_KEPT.contains(&letters);
+    let suffix = is_letters(letters) && !kept;
+    // Something to part: a prefix, a "%" before the number, or a suffix.
+    if number.is_empty()
+        || !(letters.is_empty() || suffix)
+        || (prefix.is_empty() && !lead_percent && !suffix)
+    {
         return None;
     }
     let mut out = Vec::new();
-    if !number.is_empty() {
-        // A comma before three digits groups thousands ("1,000%ra");
-        // otherwise it is a decimal comma ("1,5%ra" is 1.5).
-        let thousands = number
-            .rsplit_once(',')
-            .is_some_and(|(_, after)| after.len() == 3);
-        out.push(if thousands {
-            number.replace(',', "")
-        } else {
-            number.replace(',', ".")
-        });
+    if !prefix.is_empty() {
+        out.push(prefix.to_string());
     }
+    // "%" is said where it is written: "%50era" as the template
+    // "%{brightness}era" reads, "percent" first.
+    if lead_percent {
+        out.push("percent".into());
+    }
+    // A comma before three digits groups thousands ("1,000%ra");
+    // otherwise it is a decimal comma ("1,5%ra" is 1.5).
+    let thousands = number
+        .rsplit_once(',')
+        .is_some_and(|(_, after)| after.len() == 3);
+    out.push(if thousands {
+        number.replace(',', "")
+    } else {
+        number.replace(',', ".")
+    });
     if percent {
         out.push("percent".into());
     }
-    out.push(letters.to_string());
+    if !letters.is_empty() {
+        out.push(letters.to_string());
+    }
     Some(out)
+}
+
+/// A "%" with letters written against it ("%ra" in a template): "percent"
+/// and the letters.
+fn suffixed_percent(core: &str) -> Option<Vec<String>> {
+    let letters = core.strip_prefix('%')?;
+    is_letters(letters).then(|| vec!["percent".into(), letters.to_string()])
 }
 
 /// The words a fraction is said as: "1/2" is "half".
@@ -124,8 +165,10 @@ fn elided_before_number(w: &str) -> Option<(&str, &str)> {
 /// ("1,000"), turns a trailing "%" into the word "percent", expands
 /// contractions ("what's" is "what" "is", both spanning the original word),
 /// parts a possessive "'s" from its word ("joe's" is "joe" "s"), an
-/// elided article from a number ("d'1" is "d" "1") and a suffix from a
-/// number ("50%ra" is "50" "percent" "ra"), and reads the
+/// elided article from a number ("d'1" is "d" "1"), a suffix or a prefix
+/// from a number ("50%ra" is "50" "percent" "ra", "ל50" is "ל" "50";
+/// English ordinals, times of day and decades stay whole: "1st", "10am",
+/// "90s"), and reads the
 /// fractions "1/2", "1/4" and "3/4" as words ("half"; a slash elsewhere
 /// parts words, "and/or").
 pub fn tokens(text: &str) -> Vec<Token> {
@@ -145,41 +188,44 @@ pub fn tokens(text: &str) -> Vec<Token> {
             w.retain(|c| c != ',');
         }
         let core = lower.trim_matches(|c: char| !c.is_alphanumeric() && c != '%');
-        let words: Vec<String> = if let Some(parts) = suffixed_number(core) {
-            // A number with a suffix written against it ("50%ra",
-            // Hungarian; "50%로", Korean; "50मा", Nepali), or a "%" with one
-            // ("%ra" in a template): the number, "percent", the suffix.
-            parts
-        } else if w.is_empty() {
-            // A lone "%" still says "percent".
-            if percent {
-                vec!["percent".into()]
+        let words: Vec<String> =
+            if let Some(parts) = suffixed_number(core).or_else(|| suffixed_percent(core)) {
+                // A number with a suffix written against it ("50%ra",
+                // Hungarian; "50%로", Korean; "50मा", Nepali; "%50era",
+                // Basque) or a prefix ("ל50", Hebrew), or a "%" with a suffix
+                // ("%ra" in a template): the prefix, the number, "percent",
+                // the suffix.
+                parts
+            } else if w.is_empty() {
+                // A lone "%" still says "percent".
+                if percent {
+                    vec!["percent".into()]
+                } else {
+                    Vec::new()
+                }
             } else {
-                Vec::new()
-            }
-        } else {
-            let mut words: Vec<String> = if let Some(words) = fraction(&w) {
-                // "1/2 an hour" is "half an hour".
-                words.iter().map(|x| (*x).into()).collect()
-            } else if let Some((article, number)) = elided_before_number(&w) {
-                // An elided article before a number ("d'1 hora", Catalan):
-                // the article's word, then the number, as the templates
-                // write them ("(de |d')<hours>").
-                vec![article.into(), number.into()]
-            } else if let Some(parts) = contraction(&w) {
-                parts.iter().map(|x| (*x).into()).collect()
-            } else if let Some(stem) = w.strip_suffix("'s").filter(|s| !s.is_empty()) {
-                // A possessive: the name, then the "s" (so "the kitchen's
-                // lights" reads "the kitchen s lights" on both sides).
-                vec![stem.into(), "s".into()]
-            } else {
-                vec![w]
+                let mut words: Vec<String> = if let Some(words) = fraction(&w) {
+                    // "1/2 an hour" is "half an hour".
+                    words.iter().map(|x| (*x).into()).collect()
+                } else if let Some((article, number)) = elided_before_number(&w) {
+                    // An elided article before a number ("d'1 hora", Catalan):
+                    // the article's word, then the number, as the templates
+                    // write them ("(de |d')<hours>").
+                    vec![article.into(), number.into()]
+                } else if let Some(parts) = contraction(&w) {
+                    parts.iter().map(|x| (*x).into()).collect()
+                } else if let Some(stem) = w.strip_suffix("'s").filter(|s| !s.is_empty()) {
+                    // A possessive: the name, then the "s" (so "the kitchen's
+                    // lights" reads "the kitchen s lights" on both sides).
+                    vec![stem.into(), "s".into()]
+                } else {
+                    vec![w]
+                };
+                if percent {
+                    words.push("percent".into());
+                }
+                words
             };
-            if percent {
-                words.push("percent".into());
-            }
-            words
-        };
         // Every word spans the original word.
         out.extend(words.into_iter().map(|word| Token {
             word,
@@ -297,6 +343,15 @@ mod tests {
              50@50मा मा@50मा 50@50% percent@50% 1st@1st 10am@10am mp3@mp3 \
              1.5@1,5%ra percent@1,5%ra ra@1,5%ra 1000@1,000%ra percent@1,000%ra ra@1,000%ra \
              50@50प्रतिशत प्रतिशत@50प्रतिशत",
+        );
+        // A "%" before the number, an ASCII suffix, a prefix outside ASCII
+        // (Basque, Hebrew, Arabic); English ordinals, times and decades,
+        // and letters before a number in ASCII, stay whole.
+        check(
+            "%50era ehuneko 20ra %50 ל50 ال30 2nd 10pm 1990s mp3 50 5",
+            "percent@%50era 50@%50era era@%50era ehuneko@ehuneko 20@20ra ra@20ra \
+             percent@%50 50@%50 ל@ל50 50@ל50 ال@ال30 30@ال30 2nd@2nd 10pm@10pm 1990s@1990s \
+             mp3@mp3 50@50 5@5",
         );
         check(
             "d'una hora o'clock '90s",
