@@ -37,7 +37,7 @@ pub(crate) struct Heard {
 
 /// The worker.
 pub(crate) struct Hearing {
-    requests: Option<Sender<(Purpose, Vec<f32>)>>,
+    requests: Option<Sender<(Purpose, Vec<f32>, bool)>>,
     results: Receiver<Heard>,
     in_flight: usize,
 }
@@ -52,22 +52,27 @@ impl Hearing {
         stopwatch: Arc<dyn Clock>,
     ) -> Result<Hearing> {
         let judge = Judge::new(catalog, bias_retry, home)?;
-        let (requests, rx) = channel::<(Purpose, Vec<f32>)>();
+        let (requests, rx) = channel::<(Purpose, Vec<f32>, bool)>();
         let (tx, results) = channel::<Heard>();
         std::thread::Builder::new()
             .name("ainima-hearing".into())
             .spawn(move || {
-                for (purpose, audio) in rx {
+                for (purpose, audio, over_speech) in rx {
                     let (transcript, ms) = match purpose {
                         Purpose::Final { .. } => judge.transcribe_utterance(
                             &mut *stt,
                             &audio,
+                            over_speech,
                             &Costs::Measured,
                             &*stopwatch,
                         ),
-                        Purpose::Tentative { .. } => {
-                            judge.transcribe(&mut *stt, &audio, &Costs::Measured, &*stopwatch)
-                        }
+                        Purpose::Tentative { .. } => judge.transcribe(
+                            &mut *stt,
+                            &audio,
+                            over_speech,
+                            &Costs::Measured,
+                            &*stopwatch,
+                        ),
                         // The words so far, for the status line and the
                         // pause's check: no near readings of half a sentence.
                         Purpose::Partial { .. } => {
@@ -94,10 +99,11 @@ impl Hearing {
         })
     }
 
-    /// Asks for a hearing.
-    pub(crate) fn ask(&mut self, purpose: Purpose, audio: Vec<f32>) {
+    /// Asks for a hearing; `over_speech`: the words were said over the
+    /// assistant's speech.
+    pub(crate) fn ask(&mut self, purpose: Purpose, audio: Vec<f32>, over_speech: bool) {
         if let Some(r) = &self.requests
-            && r.send((purpose, audio)).is_ok()
+            && r.send((purpose, audio, over_speech)).is_ok()
         {
             self.in_flight += 1;
         }

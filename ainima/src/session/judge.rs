@@ -46,6 +46,25 @@ pub const NEAR_MARGIN: f32 = 5.0;
 /// A reading asked about is acted on only on the user's yes.
 pub const ASK_MARGIN: f32 = 10.0;
 
+/// The longest reading over the assistant's speech that is weighed
+/// against the stop phrases, in words: as long as a reading the session
+/// would otherwise take for a backchannel (`Session::kind`).
+const STOP_WEIGHED_WORDS: usize = 3;
+
+/// The stop phrases weighed against a short reading over the assistant's
+/// speech: the commonest, as the recogniser writes it. Each costs a pass
+/// of the decoder (about 14 ms in a release build on 2 cores); all of
+/// [`words::STOP`] cost 220 ms, added to every pause under a backchannel.
+const STOP_READINGS: &[&str] = &["Stop.", "Stop it."];
+
+/// How much less likely than what the recogniser wrote a stop phrase may
+/// be and still be taken: not at all. The recogniser must find the stop
+/// likelier than its own reading (its greedy search missed it). Over an
+/// echo not yet cancelled every reading is poor, and a backchannel
+/// misread ("Mm-hmm." as "And then...") came within 5 nats of "Hold on."
+/// in `ainima bench session`; with no margin none of its 54 did.
+const STOP_MARGIN: f32 = 0.0;
+
 /// Near readings weighed per sentence, from each grammar.
 const NEAR_READINGS: usize = 3;
 
@@ -128,17 +147,20 @@ impl Judge {
     /// `audio` heard by `stt`, charged on `costs` (measured on
     /// `stopwatch`, or fixed); a sentence the core cannot read is heard
     /// again biased towards the commands that share a word with it.
+    /// `over_speech`: said over the assistant's own speech, when a short
+    /// reading is weighed against the stop phrases too.
     pub(crate) fn transcribe(
         &self,
         stt: &mut dyn SpeechToText,
         audio: &[f32],
+        over_speech: bool,
         costs: &Costs,
         stopwatch: &dyn Clock,
     ) -> (Result<Transcript>, f64) {
         let (out, ms) = self.hear(stt, audio, costs, stopwatch);
         match out {
             Ok(t) => {
-                let (t, ms2) = self.in_grammar(stt, t, costs, stopwatch);
+                let (t, ms2) = self.in_grammar(stt, t, over_speech, costs, stopwatch);
                 (Ok(t), ms + ms2)
             }
             e => (e, ms),
@@ -171,24 +193,45 @@ impl Judge {
     /// ([`Matcher::near`]) when the recogniser finds that reading nearly
     /// as likely as its own ([`NEAR_MARGIN`]); the reading it replaces is
     /// kept in `heard_as`. Only for a sentence not understood as written.
+    /// Over the assistant's speech (`over_speech`), a short reading that is
+    /// no stop phrase, backchannel or noise is weighed against the stop
+    /// phrases as well ([`STOP_READINGS`]): a stop said into the echo of a
+    /// reply not yet cancelled is often written as something else ("You've
+    /// copied." for "Stop it."); one is taken only when the recogniser
+    /// finds it likelier than its own reading ([`STOP_MARGIN`]), never
+    /// asked about.
     fn in_grammar(
         &self,
         stt: &mut dyn SpeechToText,
         t: Transcript,
+        over_speech: bool,
         costs: &Costs,
         stopwatch: &dyn Clock,
     ) -> (Transcript, f64) {
         if t.text.trim().is_empty() || t.segments.len() != 1 || self.understood(&t.text) {
             return (t, 0.0);
         }
+        let stops = if over_speech
+            && t.text.split_whitespace().count() <= STOP_WEIGHED_WORDS
+            && words::classify(&t.text, false) == words::Kind::Request
+        {
+            STOP_READINGS.iter().map(|s| (*s).to_string()).collect()
+        } else {
+            Vec::new()
+        };
         // The search and the weighing are charged together.
         let ((near, scores), ms) = charged(
             costs,
             stopwatch,
             |c| c.stt_ms * NEAR_SHARE,
             || {
-                let near = catch_unwind(AssertUnwindSafe(|| self.near_readings(&t.text)))
+                let mut near = catch_unwind(AssertUnwindSafe(|| self.near_readings(&t.text)))
                     .unwrap_or_default();
+                for s in &stops {
+                    if !near.contains(s) {
+                        near.push(s.clone());
+                    }
+                }
                 if near.is_empty() {
                     return (near, Ok(Ok(None)));
                 }
@@ -235,8 +278,15 @@ impl Judge {
                 Some((_, bs)) if bs >= s => b,
                 _ => Some((i, s)),
             });
+        let margin = |i: usize| {
+            if stops.contains(&near[i]) {
+                STOP_MARGIN
+            } else {
+                NEAR_MARGIN
+            }
+        };
         match best {
-            Some((i, s)) if own.is_finite() && s >= own - NEAR_MARGIN => {
+            Some((i, s)) if own.is_finite() && s >= own - margin(i) => {
                 let mut t = t;
                 let text = near[i].clone();
                 if let Some(seg) = t.segments.first_mut() {
@@ -245,8 +295,11 @@ impl Judge {
                 t.heard_as = Some(std::mem::replace(&mut t.text, text));
                 (t, ms)
             }
-            // Likely, but not enough to act on unasked: asked about.
-            Some((i, s)) if own.is_finite() && s >= own - ASK_MARGIN => {
+            // Likely, but not enough to act on unasked: asked about (a
+            // stop phrase never is: it is taken or not).
+            Some((i, s))
+                if own.is_finite() && s >= own - ASK_MARGIN && !stops.contains(&near[i]) =>
+            {
                 let mut t = t;
                 t.maybe = Some(near[i].clone());
                 (t, ms)
@@ -340,14 +393,15 @@ impl Judge {
         &self,
         stt: &mut dyn SpeechToText,
         audio: &[f32],
+        over_speech: bool,
         costs: &Costs,
         stopwatch: &dyn Clock,
     ) -> (Result<Transcript>, f64) {
-        let (out, ms) = self.transcribe(stt, audio, costs, stopwatch);
+        let (out, ms) = self.transcribe(stt, audio, over_speech, costs, stopwatch);
         if out.is_ok() {
             return (out, ms);
         }
-        let (again, ms2) = self.transcribe(stt, audio, costs, stopwatch);
+        let (again, ms2) = self.transcribe(stt, audio, over_speech, costs, stopwatch);
         (again, ms + ms2)
     }
 }

@@ -881,17 +881,32 @@ impl Session {
         self.jobs.insert(at, (ready, job));
     }
 
-    /// Hears `audio` here and now, charged (with the second hearing).
-    fn transcribe(&mut self, audio: &[f32]) -> (Result<crate::stt::Transcript>, f64) {
+    /// Whether the assistant has the floor or yielded it for a while: what
+    /// is heard now is said over its speech.
+    fn over_speech(&self) -> bool {
+        matches!(self.state(), "yielding" | "speaking" | "resuming")
+    }
+
+    /// Hears `audio` here and now, charged (with the second hearing);
+    /// `over_speech`: said over the assistant's speech.
+    fn transcribe(
+        &mut self,
+        audio: &[f32],
+        over_speech: bool,
+    ) -> (Result<crate::stt::Transcript>, f64) {
         let Hearer::Here(stt) = &mut self.hearer else {
             return (
                 Err(Error::Inference("the recogniser runs on its worker".into())),
                 0.0,
             );
         };
-        let (out, ms) = self
-            .judge
-            .transcribe(&mut **stt, audio, &self.cfg.costs, &*self.stopwatch);
+        let (out, ms) = self.judge.transcribe(
+            &mut **stt,
+            audio,
+            over_speech,
+            &self.cfg.costs,
+            &*self.stopwatch,
+        );
         self.note_readings(&out);
         (out, ms)
     }
@@ -957,7 +972,7 @@ impl Session {
     /// session's recogniser; its words, the model's features and whether
     /// the rules alone would end the turn there.
     pub fn end_of_turn_example(&mut self, audio: &[f32]) -> Result<(String, [f32; 12], bool)> {
-        let (out, _) = self.transcribe(audio);
+        let (out, _) = self.transcribe(audio, false);
         let text = out?.text;
         let cues = self.turn_cues(&text);
         let x = turn_end::features(&cues, &Prosody::of(audio));
@@ -1189,6 +1204,9 @@ impl Session {
     }
 
     fn on_utterance(&mut self, mut u: Utterance, device: &mut dyn DuplexDevice) {
+        // Said over the assistant's speech: as the state was before the
+        // end of the utterance is fed.
+        let over_speech = self.over_speech();
         let mut by_meaning = self.meaning_transcript.take();
         let by_model = std::mem::take(&mut self.ended_by_model);
         // With a wake word: speech not addressed is let go; the words
@@ -1298,7 +1316,11 @@ impl Session {
             }
             None => {
                 if let Hearer::Away(h) = &mut self.hearer {
-                    h.ask(hearing::Purpose::Final { start: u.start }, u.audio);
+                    h.ask(
+                        hearing::Purpose::Final { start: u.start },
+                        u.audio,
+                        over_speech,
+                    );
                     return;
                 }
                 let Hearer::Here(stt) = &mut self.hearer else {
@@ -1307,6 +1329,7 @@ impl Session {
                 let (out, ms) = self.judge.transcribe_utterance(
                     &mut **stt,
                     &u.audio,
+                    over_speech,
                     &self.cfg.costs,
                     &*self.stopwatch,
                 );
@@ -1343,6 +1366,7 @@ impl Session {
             return;
         }
         self.checked_pause = Some(voiced_end);
+        let over_speech = self.over_speech();
         let Some(mut audio) = ep.audio_so_far().map(<[f32]>::to_vec) else {
             return;
         };
@@ -1371,11 +1395,15 @@ impl Session {
                 {
                     self.pause_heard(voiced_end, text, confidence, stt_ms, self.pos);
                 }
-                _ => h.ask(hearing::Purpose::Tentative { voiced_end }, audio),
+                _ => h.ask(
+                    hearing::Purpose::Tentative { voiced_end },
+                    audio,
+                    over_speech,
+                ),
             }
             return;
         }
-        let (out, ms) = self.transcribe(&audio);
+        let (out, ms) = self.transcribe(&audio, over_speech);
         let begin = self.pos.max(self.stt_free_at);
         let ready = begin + ms_to_samples(ms);
         self.stt_free_at = ready;
@@ -1484,7 +1512,7 @@ impl Session {
             let audio = audio.to_vec();
             let upto = self.pos;
             if let Hearer::Away(h) = &mut self.hearer {
-                h.ask(hearing::Purpose::Partial { onset, upto }, audio);
+                h.ask(hearing::Purpose::Partial { onset, upto }, audio, false);
             }
         }
     }
