@@ -28,7 +28,9 @@ fn slot_values(catalog: &Catalog, list: &str) -> Vec<Value> {
             .map(|(_, out)| json(SlotValue::Text(out.clone())))
             .collect(),
         ListKind::Parser(p) => sample_value(*p).map(json).into_iter().collect(),
-        ListKind::Wildcard => vec![json(SlotValue::Text("some words".into()))],
+        ListKind::Wildcard | ListKind::WildcardAfter(_) => {
+            vec![json(SlotValue::Text("some words".into()))]
+        }
     }
 }
 

@@ -173,6 +173,10 @@ pub enum ListKind {
     Parser(ParserKind),
     /// Any words (free text such as a message or a song title).
     Wildcard,
+    /// Any words, less a beginning a template may write against the slot
+    /// when they begin with it (Home Assistant's `[ال]{name}`: "البيتزا"
+    /// is "بيتزا"), lower case, the longest first.
+    WildcardAfter(Vec<String>),
 }
 
 /// A slot list.

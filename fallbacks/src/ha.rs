@@ -782,6 +782,11 @@ impl Joins<'_> {
         if let Some(made) = self.made.get(&key) {
             return Some(format!("{{{made}:{name}}}"));
         }
+        // Any words with a beginning that may be written against them
+        // ("[ال]{name}"): a wildcard that takes the beginning off.
+        if matches!(self.lists.get(list)?.kind, ListKind::Wildcard) {
+            return self.join_wildcard(list, name, &before, &after, key);
+        }
         let ListKind::Values(values) = &self.lists.get(list)?.kind else {
             return None;
         };
@@ -809,6 +814,46 @@ impl Joins<'_> {
             made.clone(),
             List {
                 kind: ListKind::Values(joined),
+                fuzzy: false,
+                origin: Origin::default(),
+            },
+        );
+        self.made.insert(key, made.clone());
+        Some(format!("{{{made}:{name}}}"))
+    }
+
+    /// A wildcard with a beginning that may be written against it and
+    /// nothing after (`[ال]{name}`): a wildcard of its own that takes the
+    /// beginning off its value when it is there ([`ListKind::WildcardAfter`]).
+    /// `None` for words after it, or a beginning that must be there
+    /// (`(que |qu'){message}`): a wildcard cannot require one.
+    fn join_wildcard(
+        &mut self,
+        list: &str,
+        name: &str,
+        before: &[String],
+        after: &[String],
+        key: (String, Vec<String>, Vec<String>),
+    ) -> Option<String> {
+        if after.iter().any(|a| !a.is_empty()) || !before.iter().any(String::is_empty) {
+            return None;
+        }
+        let mut prefixes: Vec<String> = before
+            .iter()
+            .map(|b| b.to_lowercase())
+            .filter(|b| !b.trim().is_empty())
+            .collect();
+        if prefixes.is_empty() {
+            return None;
+        }
+        // The longest first ("que " before "qu").
+        prefixes.sort_by(|a, b| b.chars().count().cmp(&a.chars().count()).then(a.cmp(b)));
+        prefixes.dedup();
+        let made = format!("{list}__w{}", self.made.len());
+        self.lists.insert(
+            made.clone(),
+            List {
+                kind: ListKind::WildcardAfter(prefixes),
                 fuzzy: false,
                 origin: Origin::default(),
             },

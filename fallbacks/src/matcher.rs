@@ -349,7 +349,9 @@ enum Edge {
         heard: Vec<String>,
     },
     Parser(ParserKind),
-    Wildcard,
+    /// Any words; the beginnings taken off the value (see
+    /// [`ListKind::WildcardAfter`]).
+    Wildcard(Vec<String>),
 }
 
 struct SlotEdge {
@@ -436,7 +438,8 @@ impl Builder<'_> {
             .into_owned();
         let edge = match l.kind {
             ListKind::Parser(p) => Edge::Parser(p),
-            ListKind::Wildcard => Edge::Wildcard,
+            ListKind::Wildcard => Edge::Wildcard(Vec::new()),
+            ListKind::WildcardAfter(prefixes) => Edge::Wildcard(prefixes),
             ListKind::Values(values) => {
                 let root = self.trie.len() as u32;
                 self.trie.push(TrieNode::default());
@@ -533,7 +536,7 @@ impl Builder<'_> {
                 let to = self.state();
                 let slot = (self.slot_edges.len() - 1) as u32;
                 self.raw[from as usize].slots.push((slot, to));
-                if matches!(self.edges[edge as usize], Edge::Wildcard) {
+                if matches!(self.edges[edge as usize], Edge::Wildcard(_)) {
                     // A wildcard takes one word per step and may go on.
                     self.raw[to as usize].slots.push((slot, to));
                 }
@@ -593,6 +596,31 @@ fn free_text(s: &str) -> String {
     s.trim_matches(|c: char| !c.is_alphanumeric()).to_string()
 }
 
+/// `text` less the first of `prefixes` (lower case, longest first) it
+/// begins with, letter for letter whatever the case and the apostrophe's
+/// shape; unchanged when none does or nothing would be left.
+fn without_prefix<'a>(text: &'a str, prefixes: &[String]) -> &'a str {
+    let same = |a: char, b: char| {
+        let a = if a == '\u{2019}' { '\'' } else { a };
+        a == b || a.to_lowercase().eq(b.to_lowercase())
+    };
+    for p in prefixes {
+        let mut rest = text.char_indices();
+        let matched = p
+            .chars()
+            .all(|pc| rest.next().is_some_and(|(_, tc)| same(tc, pc)));
+        if !matched {
+            continue;
+        }
+        let at = rest.next().map_or(text.len(), |(i, _)| i);
+        let left = &text[at..];
+        if !free_text(left).is_empty() {
+            return left;
+        }
+    }
+    text
+}
+
 /// A map from state to lattice entry, hashed cheaply (states are small
 /// integers; no untrusted keys).
 type StateMap = HashMap<u32, usize, std::hash::BuildHasherDefault<StateHasher>>;
@@ -644,6 +672,20 @@ enum Label {
 }
 
 impl Matcher {
+    /// A wildcard slot's value for `text`: its words, less a beginning the
+    /// template wrote against it ([`ListKind::WildcardAfter`]).
+    fn words_value(&self, slot: u32, text: &str) -> Value {
+        let prefixes = self
+            .slot_edges
+            .get(slot as usize)
+            .and_then(|s| self.edges.get(s.edge as usize))
+            .map_or(&[][..], |e| match e {
+                Edge::Wildcard(p) => p.as_slice(),
+                _ => &[],
+            });
+        Value::Text(free_text(without_prefix(text, prefixes)))
+    }
+
     /// Compiles a catalog (checked first).
     pub fn new(catalog: &Catalog) -> Result<Matcher, Error> {
         catalog.check()?;
@@ -1058,7 +1100,7 @@ impl Matcher {
                     }) {
                         later.start = toks[*from].start;
                         later.text = input[later.start..later.end].to_string();
-                        later.value = Value::Text(free_text(&later.text));
+                        later.value = self.words_value(*slot, &later.text);
                         at = e.back;
                         continue;
                     }
@@ -1069,7 +1111,7 @@ impl Matcher {
                             Edge::Values { fuzzy, .. } => Value::Text(fuzzy[*i as usize].1.clone()),
                             _ => Value::Text(String::new()),
                         },
-                        Hit::Words => Value::Text(free_text(&input[start..end])),
+                        Hit::Words => self.words_value(*slot, &input[start..end]),
                         Hit::Parsed(v) => v.clone(),
                     };
                     let name = &self.slot_edges[*slot as usize].name;
@@ -1169,7 +1211,7 @@ impl Matcher {
                     out.push((k, Hit::Parsed(v), "parser", 0));
                 }
             }
-            Edge::Wildcard => {
+            Edge::Wildcard(_) => {
                 out.push((1, Hit::Words, "wildcard", WILDCARD_WORD_COST));
             }
         }
@@ -1414,5 +1456,28 @@ start = "(start|begin)"
             &"Please, send Alice: see you at 5!"[p.slots[0].start..p.slots[0].end],
             "Alice:"
         );
+    }
+
+    #[test]
+    fn a_wildcard_s_value_loses_a_beginning_written_against_it() {
+        let check = |text: &str, prefixes: &[&str], expect: &str| {
+            let p: Vec<String> = prefixes.iter().map(|x| (*x).to_string()).collect();
+            assert_eq!(
+                without_prefix(text, &p),
+                expect,
+                "{text:?} less {prefixes:?}"
+            );
+        };
+        check("البيتزا", &["ال"], "بيتزا");
+        check("بيتزا", &["ال"], "بيتزا");
+        // Nothing left: the value stays whole.
+        check("ال", &["ال"], "ال");
+        check("ال!", &["ال"], "ال!");
+        // The longest that fits, whatever the case and apostrophe.
+        check("Qu\u{2019}il pleut", &["que ", "qu'"], "il pleut");
+        check("que il pleut", &["que ", "qu'"], "il pleut");
+        check("quelle heure", &["que ", "qu'"], "quelle heure");
+        check("", &["ال"], "");
+        check("x", &[], "x");
     }
 }

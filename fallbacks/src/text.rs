@@ -68,9 +68,10 @@ fn is_letters(s: &str) -> bool {
 /// the number, "percent" and the suffix ("50%ra", "%ra", "50मा", "%50era",
 /// "50era", "ל50"); `None` otherwise. Letters before a number are parted
 /// only when they are not ASCII (a Hebrew or Arabic prefix: "ל50",
-/// "ال30"; "mp3" stays); ASCII letters after one are parted unless they
-/// are an English ordinal or a time of day ([`NUMBER_ENDINGS_KEPT`]:
-/// "1st", "10am" stay; Basque "50era" is "50" "era").
+/// "ال30"; "mp3" stays); ASCII letters after one are parted, in every
+/// language, unless they are an English ordinal, a time of day or a
+/// decade ([`NUMBER_ENDINGS_KEPT`]: "1st", "10am", "90s" stay; Basque
+/// "50era" is "50" "era", "5min" "5" "min", French "1er" "1" "er").
 fn suffixed_number(core: &str) -> Option<Vec<String>> {
     // A prefix: letters outside ASCII, or a "%" written before the number
     // (Basque, Turkish "%50").
@@ -93,7 +94,8 @@ fn suffixed_number(core: &str) -> Option<Vec<String>> {
         Some(l) => (true, l),
         None => (false, rest),
     };
-    let kept = letters.is_ascii() && NUMBER_ENDINGS_KEPT.contains(&letters);
+    // ("%50s" is a "%" before a number with a suffix, not a decade.)
+    let kept = !lead_percent && letters.is_ascii() && NUMBER_ENDINGS_KEPT.contains(&letters);
     let suffix = is_letters(letters) && !kept;
     // Something to part: a prefix, a "%" before the number, or a suffix.
     if number.is_empty()
@@ -352,6 +354,13 @@ mod tests {
             "percent@%50era 50@%50era era@%50era ehuneko@ehuneko 20@20ra ra@20ra \
              percent@%50 50@%50 ל@ל50 50@ל50 ال@ال30 30@ال30 2nd@2nd 10pm@10pm 1990s@1990s \
              mp3@mp3 50@50 5@5",
+        );
+        // ASCII letters after a number are a word of their own in every
+        // language; a "%" before it keeps its place.
+        check(
+            "4k 5min 3.5h 1er %50s 7:15pm h1",
+            "4@4k k@4k 5@5min min@5min 3.5@3.5h h@3.5h 1@1er er@1er \
+             percent@%50s 50@%50s s@%50s 7:15pm@7:15pm h1@h1",
         );
         check(
             "d'una hora o'clock '90s",

@@ -422,7 +422,7 @@ impl Core {
             self.slot_lists
                 .get(&(frame.intent.clone(), name.clone()))
                 .and_then(|l| self.catalog.list(l))
-                .is_some_and(|l| matches!(l.kind, ListKind::Wildcard))
+                .is_some_and(|l| matches!(l.kind, ListKind::Wildcard | ListKind::WildcardAfter(_)))
         };
         let (free_names, names): (Vec<String>, Vec<String>) = names.into_iter().partition(free);
         self.correct_one_of(frame, &names, answer)
@@ -796,7 +796,7 @@ impl Assistant {
             };
             let wildcard = matches!(
                 c.list(list).map(|l| l.kind.clone()),
-                Some(ListKind::Wildcard)
+                Some(ListKind::Wildcard | ListKind::WildcardAfter(_))
             );
             let template = if wildcard {
                 format!("{{{list}:value}}")

@@ -17,10 +17,12 @@ use crate::stt::{SpeechToText, Transcript};
 /// What a hearing is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
-    /// A whole utterance, starting at this sample.
-    Final { start: u64 },
-    /// The words so far, in a pause after this voiced sample.
-    Tentative { voiced_end: u64 },
+    /// A whole utterance, starting at this sample; `over_speech`: said
+    /// over the assistant's speech.
+    Final { start: u64, over_speech: bool },
+    /// The words so far, in a pause after this voiced sample; `over_speech`
+    /// as for [`Purpose::Final`].
+    Tentative { voiced_end: u64, over_speech: bool },
     /// The words so far of the speech that began at this sample, heard
     /// up to the sample `upto`, while it goes on (for the status line, and
     /// for the pause's check if nothing was said after it).
@@ -37,7 +39,7 @@ pub(crate) struct Heard {
 
 /// The worker.
 pub(crate) struct Hearing {
-    requests: Option<Sender<(Purpose, Vec<f32>, bool)>>,
+    requests: Option<Sender<(Purpose, Vec<f32>)>>,
     results: Receiver<Heard>,
     in_flight: usize,
 }
@@ -52,21 +54,21 @@ impl Hearing {
         stopwatch: Arc<dyn Clock>,
     ) -> Result<Hearing> {
         let judge = Judge::new(catalog, bias_retry, home)?;
-        let (requests, rx) = channel::<(Purpose, Vec<f32>, bool)>();
+        let (requests, rx) = channel::<(Purpose, Vec<f32>)>();
         let (tx, results) = channel::<Heard>();
         std::thread::Builder::new()
             .name("ainima-hearing".into())
             .spawn(move || {
-                for (purpose, audio, over_speech) in rx {
+                for (purpose, audio) in rx {
                     let (transcript, ms) = match purpose {
-                        Purpose::Final { .. } => judge.transcribe_utterance(
+                        Purpose::Final { over_speech, .. } => judge.transcribe_utterance(
                             &mut *stt,
                             &audio,
                             over_speech,
                             &Costs::Measured,
                             &*stopwatch,
                         ),
-                        Purpose::Tentative { .. } => judge.transcribe(
+                        Purpose::Tentative { over_speech, .. } => judge.transcribe(
                             &mut *stt,
                             &audio,
                             over_speech,
@@ -99,11 +101,10 @@ impl Hearing {
         })
     }
 
-    /// Asks for a hearing; `over_speech`: the words were said over the
-    /// assistant's speech.
-    pub(crate) fn ask(&mut self, purpose: Purpose, audio: Vec<f32>, over_speech: bool) {
+    /// Asks for a hearing.
+    pub(crate) fn ask(&mut self, purpose: Purpose, audio: Vec<f32>) {
         if let Some(r) = &self.requests
-            && r.send((purpose, audio, over_speech)).is_ok()
+            && r.send((purpose, audio)).is_ok()
         {
             self.in_flight += 1;
         }
@@ -127,7 +128,10 @@ impl Hearing {
                 self.in_flight = 0;
                 self.requests = None;
                 Some(Heard {
-                    purpose: Purpose::Final { start: 0 },
+                    purpose: Purpose::Final {
+                        start: 0,
+                        over_speech: false,
+                    },
                     transcript: Err(crate::Error::Inference(
                         "the recogniser's worker stopped; restart the session".into(),
                     )),

@@ -46,10 +46,11 @@ pub const NEAR_MARGIN: f32 = 5.0;
 /// A reading asked about is acted on only on the user's yes.
 pub const ASK_MARGIN: f32 = 10.0;
 
-/// The longest reading over the assistant's speech that is weighed
-/// against the stop phrases, in words: as long as a reading the session
-/// would otherwise take for a backchannel (`Session::kind`).
-const STOP_WEIGHED_WORDS: usize = 3;
+/// Over the assistant's speech, a reading of this many words or fewer that
+/// the core cannot read is taken for a backchannel (`Session::kind`: a
+/// real interruption says what it wants), and is weighed against the stop
+/// phrases first.
+pub(crate) const SHORT_OVER_SPEECH_WORDS: usize = 3;
 
 /// The stop phrases weighed against a short reading over the assistant's
 /// speech: the commonest, as the recogniser writes it. Each costs a pass
@@ -59,11 +60,55 @@ const STOP_READINGS: &[&str] = &["Stop.", "Stop it."];
 
 /// How much less likely than what the recogniser wrote a stop phrase may
 /// be and still be taken: not at all. The recogniser must find the stop
-/// likelier than its own reading (its greedy search missed it). Over an
+/// at least as likely as its own reading (its greedy search missed it). Over an
 /// echo not yet cancelled every reading is poor, and a backchannel
 /// misread ("Mm-hmm." as "And then...") came within 5 nats of "Hold on."
 /// in `ainima bench session`; with no margin none of its 54 did.
 const STOP_MARGIN: f32 = 0.0;
+
+/// What weighing readings against the recogniser's own decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Weighed {
+    /// The reading at this index is taken.
+    Take(usize),
+    /// The reading at this index is asked about.
+    Ask(usize),
+    /// The recogniser's own reading stands.
+    Keep,
+}
+
+/// The recogniser's reading scored `own`, each other reading `scores[i]`
+/// (natural log of its likelihood; `stop[i]`: a stop phrase over the
+/// assistant's speech). The likeliest stop is taken when it is at least as
+/// likely as `own` ([`STOP_MARGIN`]), never asked about; otherwise the
+/// likeliest other reading (the first of equals) is taken within
+/// [`NEAR_MARGIN`], or asked about within [`ASK_MARGIN`]. A stop that does
+/// not make its margin never hides a reading that makes its own.
+fn weigh(own: f32, scores: &[f32], stop: &[bool]) -> Weighed {
+    if !own.is_finite() {
+        return Weighed::Keep;
+    }
+    let best = |want_stop: bool| {
+        scores
+            .iter()
+            .enumerate()
+            .filter(|&(i, s)| s.is_finite() && stop.get(i).copied().unwrap_or(false) == want_stop)
+            .fold(None, |b: Option<(usize, f32)>, (i, &s)| match b {
+                Some((_, bs)) if bs >= s => b,
+                _ => Some((i, s)),
+            })
+    };
+    if let Some((i, s)) = best(true)
+        && s >= own - STOP_MARGIN
+    {
+        return Weighed::Take(i);
+    }
+    match best(false) {
+        Some((i, s)) if s >= own - NEAR_MARGIN => Weighed::Take(i),
+        Some((i, s)) if s >= own - ASK_MARGIN => Weighed::Ask(i),
+        _ => Weighed::Keep,
+    }
+}
 
 /// Near readings weighed per sentence, from each grammar.
 const NEAR_READINGS: usize = 3;
@@ -198,8 +243,8 @@ impl Judge {
     /// phrases as well ([`STOP_READINGS`]): a stop said into the echo of a
     /// reply not yet cancelled is often written as something else ("You've
     /// copied." for "Stop it."); one is taken only when the recogniser
-    /// finds it likelier than its own reading ([`STOP_MARGIN`]), never
-    /// asked about.
+    /// finds it at least as likely as its own reading ([`STOP_MARGIN`]),
+    /// never asked about ([`weigh`]).
     fn in_grammar(
         &self,
         stt: &mut dyn SpeechToText,
@@ -212,7 +257,7 @@ impl Judge {
             return (t, 0.0);
         }
         let stops = if over_speech
-            && t.text.split_whitespace().count() <= STOP_WEIGHED_WORDS
+            && t.text.split_whitespace().count() <= SHORT_OVER_SPEECH_WORDS
             && words::classify(&t.text, false) == words::Kind::Request
         {
             STOP_READINGS.iter().map(|s| (*s).to_string()).collect()
@@ -269,42 +314,30 @@ impl Judge {
         let Some((&own, theirs)) = scores.split_first() else {
             return (t, ms);
         };
-        // The likeliest near reading, the first of equals.
-        let best = theirs
+        // Over the assistant's speech a stop phrase, weighed or found by
+        // the grammar ("stop it" is the `cancel` intent's), is held to the
+        // stop's margin.
+        let stop: Vec<bool> = near
             .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_finite())
-            .fold(None, |b: Option<(usize, f32)>, (i, &s)| match b {
-                Some((_, bs)) if bs >= s => b,
-                _ => Some((i, s)),
-            });
-        let margin = |i: usize| {
-            if stops.contains(&near[i]) {
-                STOP_MARGIN
-            } else {
-                NEAR_MARGIN
+            .map(|n| over_speech && words::classify(n, false) == words::Kind::Stop)
+            .collect();
+        let taken = |t: Transcript, i: usize| {
+            let mut t = t;
+            let text = near[i].clone();
+            if let Some(seg) = t.segments.first_mut() {
+                seg.text = text.clone();
             }
+            t.heard_as = Some(std::mem::replace(&mut t.text, text));
+            t
         };
-        match best {
-            Some((i, s)) if own.is_finite() && s >= own - margin(i) => {
-                let mut t = t;
-                let text = near[i].clone();
-                if let Some(seg) = t.segments.first_mut() {
-                    seg.text = text.clone();
-                }
-                t.heard_as = Some(std::mem::replace(&mut t.text, text));
-                (t, ms)
-            }
-            // Likely, but not enough to act on unasked: asked about (a
-            // stop phrase never is: it is taken or not).
-            Some((i, s))
-                if own.is_finite() && s >= own - ASK_MARGIN && !stops.contains(&near[i]) =>
-            {
+        match weigh(own, theirs, &stop) {
+            Weighed::Take(i) => (taken(t, i), ms),
+            Weighed::Ask(i) => {
                 let mut t = t;
                 t.maybe = Some(near[i].clone());
                 (t, ms)
             }
-            _ => (t, ms),
+            Weighed::Keep => (t, ms),
         }
     }
 
@@ -428,4 +461,58 @@ fn recognise(
     );
     let out = out.unwrap_or_else(|_| Err(Error::Inference("the recogniser panicked".into())));
     (out, ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `own`'s score and each reading's (score, a stop phrase over speech).
+    fn check(own: f32, readings: &[(f32, bool)], expect: Weighed) {
+        let scores: Vec<f32> = readings.iter().map(|r| r.0).collect();
+        let stop: Vec<bool> = readings.iter().map(|r| r.1).collect();
+        assert_eq!(
+            weigh(own, &scores, &stop),
+            expect,
+            "own {own}, readings {readings:?}"
+        );
+    }
+
+    #[test]
+    fn readings_are_weighed_against_the_recogniser_s_own() {
+        // Near readings: taken, asked about, or not.
+        check(-1.0, &[(-5.0, false)], Weighed::Take(0));
+        check(-1.0, &[(-7.0, false)], Weighed::Ask(0));
+        check(-1.0, &[(-12.0, false)], Weighed::Keep);
+        // The first of equals.
+        check(-1.0, &[(-2.0, false), (-2.0, false)], Weighed::Take(0));
+        check(-1.0, &[(-3.0, false), (-2.0, false)], Weighed::Take(1));
+        // A stop at least as likely as the recogniser's reading is taken;
+        // a less likely one is neither taken nor asked about.
+        check(-4.0, &[(-3.0, true)], Weighed::Take(0));
+        check(-4.0, &[(-4.0, true)], Weighed::Take(0));
+        check(-4.0, &[(-4.5, true)], Weighed::Keep);
+        check(-4.0, &[(-8.0, true)], Weighed::Keep);
+        check(-4.0, &[(-4.5, true), (-3.0, true)], Weighed::Take(1));
+        // Nothing is weighed against a reading the recogniser cannot score,
+        // and a reading it cannot score is never taken.
+        check(f32::NEG_INFINITY, &[(-1.0, false)], Weighed::Keep);
+        check(f32::NAN, &[(-1.0, true)], Weighed::Keep);
+        check(
+            -1.0,
+            &[(f32::NEG_INFINITY, false), (f32::NAN, true)],
+            Weighed::Keep,
+        );
+        check(-1.0, &[], Weighed::Keep);
+    }
+
+    /// Regression (a_stop_that_lost_hid_a_near_reading): the likeliest of
+    /// all readings was a stop short of its margin, and the near reading
+    /// that made its own was never looked at.
+    #[test]
+    fn a_stop_that_lost_hid_a_near_reading() {
+        check(0.0, &[(-2.0, true), (-3.0, false)], Weighed::Take(1));
+        check(0.0, &[(-2.0, true), (-7.0, false)], Weighed::Ask(1));
+        check(0.0, &[(-2.0, true), (-11.0, false)], Weighed::Keep);
+    }
 }

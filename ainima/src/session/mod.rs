@@ -1131,7 +1131,7 @@ impl Session {
         };
         // Over its own voice, speech is a barge-in (a "stop" needs no wake
         // word); while it only works, the television is not.
-        let engaged = matches!(self.state(), "speaking" | "yielding" | "resuming");
+        let engaged = self.over_speech();
         // A question of its own is open (the agent at work on a turn asks
         // none).
         let asked = self.asking
@@ -1258,7 +1258,7 @@ impl Session {
                             by: "silence",
                         },
                     );
-                    if matches!(self.state(), "yielding" | "speaking" | "resuming") {
+                    if self.over_speech() {
                         self.feed(Input::Heard(Kind::Stop), device);
                     } else {
                         self.feed(Input::End, device);
@@ -1317,9 +1317,11 @@ impl Session {
             None => {
                 if let Hearer::Away(h) = &mut self.hearer {
                     h.ask(
-                        hearing::Purpose::Final { start: u.start },
+                        hearing::Purpose::Final {
+                            start: u.start,
+                            over_speech,
+                        },
                         u.audio,
-                        over_speech,
                     );
                     return;
                 }
@@ -1396,9 +1398,11 @@ impl Session {
                     self.pause_heard(voiced_end, text, confidence, stt_ms, self.pos);
                 }
                 _ => h.ask(
-                    hearing::Purpose::Tentative { voiced_end },
+                    hearing::Purpose::Tentative {
+                        voiced_end,
+                        over_speech,
+                    },
                     audio,
-                    over_speech,
                 ),
             }
             return;
@@ -1454,11 +1458,11 @@ impl Session {
                 self.note_readings(&r.transcript);
             }
             match (r.purpose, r.transcript) {
-                (hearing::Purpose::Final { start }, out) => {
+                (hearing::Purpose::Final { start, .. }, out) => {
                     self.profile.stage("stt", r.ms);
                     self.schedule(self.pos, Job::heard(start, out, r.ms));
                 }
-                (hearing::Purpose::Tentative { voiced_end }, Ok(t)) => {
+                (hearing::Purpose::Tentative { voiced_end, .. }, Ok(t)) => {
                     self.pause_heard(voiced_end, t.text, t.confidence, r.ms, self.pos);
                 }
                 (hearing::Purpose::Partial { onset, upto }, Ok(t)) => {
@@ -1512,7 +1516,7 @@ impl Session {
             let audio = audio.to_vec();
             let upto = self.pos;
             if let Hearer::Away(h) = &mut self.hearer {
-                h.ask(hearing::Purpose::Partial { onset, upto }, audio, false);
+                h.ask(hearing::Purpose::Partial { onset, upto }, audio);
             }
         }
     }
@@ -1737,7 +1741,7 @@ impl Session {
     /// core reads are a backchannel: a real interruption says what it wants.
     fn kind(&self, text: &str) -> Kind {
         let k = words::classify(text, self.asking);
-        let over_speech = matches!(self.state(), "yielding" | "speaking" | "resuming");
+        let over_speech = self.over_speech();
         if k == Kind::Request && over_speech {
             let n = text.split_whitespace().count();
             let parsed = self.judge.matcher.parse(text, &Context::default());
@@ -1753,7 +1757,8 @@ impl Session {
             // A word or a short mumble the language core cannot read ("and
             // have them", Whisper's reading of a murmured "mm-hmm") is not
             // worth stopping for; a request it can read is.
-            if n <= 1 && !self.complete(text) || n <= 3 && !understood {
+            if n <= 1 && !self.complete(text) || n <= judge::SHORT_OVER_SPEECH_WORDS && !understood
+            {
                 return Kind::Backchannel;
             }
         }
@@ -1770,7 +1775,7 @@ impl Session {
                 message,
             },
         );
-        let over_speech = matches!(self.state(), "yielding" | "speaking" | "resuming");
+        let over_speech = self.over_speech();
         let kind = if over_speech {
             Kind::Noise
         } else {
@@ -2302,7 +2307,7 @@ impl Session {
     fn feed(&mut self, input: Input, device: &mut dyn DuplexDevice) -> Vec<Do> {
         let mut orders = Orders::default();
         self.turns.handle_with_context(&input, &mut orders);
-        let talking = matches!(self.state(), "speaking" | "resuming" | "yielding");
+        let talking = self.over_speech();
         let onset = if talking {
             self.cfg.barge_in_onset_ms
         } else {
