@@ -301,7 +301,7 @@ impl Endpointer {
         self.push_heard(frame, voiced, true, sink);
     }
 
-    /// [`Endpointer::push`], where `heard` says whether the frame is what
+    /// [`Endpointer::push`], where `room` says whether the frame is what
     /// the room sounds like: the echo canceller's output while the far end
     /// plays is not (suppressed, it lies far below the room's noise; in
     /// double talk it carries the residual echo), and leaves the room's
@@ -315,7 +315,7 @@ impl Endpointer {
         &mut self,
         frame: &[f32],
         voiced: bool,
-        heard: bool,
+        room: bool,
         sink: &mut impl FnMut(EndpointEvent),
     ) {
         let f = self.cfg.frame.ms();
@@ -327,18 +327,12 @@ impl Endpointer {
         let rise = FLOOR_RISE_DB_PER_S * f as f32 / 1000.0;
         // Judged against the floor of the frames before this one.
         let voiced = voiced && self.could_be_voiced(e);
-        if heard {
-            self.floor_db = if e < self.floor_db {
-                e
-            } else {
-                self.floor_db + rise
-            };
+        // Each floor follows the energy down at once, up slowly.
+        let follow = |floor: f32| if e < floor { e } else { floor + rise };
+        if room {
+            self.floor_db = follow(self.floor_db);
         }
-        self.background_db = if e < self.background_db {
-            e
-        } else {
-            self.background_db + rise
-        };
+        self.background_db = follow(self.background_db);
         self.state = match self.state {
             State::Silence if voiced => self.onset_step(frame_start, f, 0, frame_end, sink),
             State::Silence => State::Silence,
@@ -864,7 +858,7 @@ mod tests {
     /// heard as the room, they pull it down, as they once did.
     #[test]
     fn frames_that_are_not_the_room_leave_its_floor() {
-        for (heard, voiceable) in [(false, false), (true, true)] {
+        for (room, voiceable) in [(false, false), (true, true)] {
             let mut ep = Endpointer::new(Config::default()).unwrap();
             let mut sink = |_: EndpointEvent| {};
             for i in 0..200 {
@@ -872,12 +866,12 @@ mod tests {
             }
             assert!(!ep.could_be_voiced(-67.0), "the room's own noise");
             for i in 0..1_000 {
-                ep.push_heard(&noise_frame(-95.0, 1_000 + i), false, heard, &mut sink);
+                ep.push_heard(&noise_frame(-95.0, 1_000 + i), false, room, &mut sink);
             }
             for i in 0..10 {
                 ep.push(&noise_frame(-70.0, 5_000 + i), false, &mut sink);
             }
-            assert_eq!(ep.could_be_voiced(-67.0), voiceable, "heard {heard}");
+            assert_eq!(ep.could_be_voiced(-67.0), voiceable, "room {room}");
         }
     }
 

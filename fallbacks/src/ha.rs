@@ -814,16 +814,29 @@ impl Joins<'_> {
             }
         }
         let made = format!("{list}__j{}", self.made.len());
+        Some(self.made_list(key, made, ListKind::Values(joined), name))
+    }
+
+    /// Keeps a list made for `key` under the name `made`, and gives the
+    /// slot `{made:name}` that stands for it.
+    fn made_list(
+        &mut self,
+        key: (String, Vec<String>, Vec<String>),
+        made: String,
+        kind: ListKind,
+        name: &str,
+    ) -> String {
         self.lists.insert(
             made.clone(),
             List {
-                kind: ListKind::Values(joined),
+                kind,
                 fuzzy: false,
                 origin: Origin::default(),
             },
         );
-        self.made.insert(key, made.clone());
-        Some(format!("{{{made}:{name}}}"))
+        let slot = format!("{{{made}:{name}}}");
+        self.made.insert(key, made);
+        slot
     }
 
     /// A wildcard with a beginning that may be written against it and
@@ -854,16 +867,7 @@ impl Joins<'_> {
         prefixes.sort_by(|a, b| b.chars().count().cmp(&a.chars().count()).then(a.cmp(b)));
         prefixes.dedup();
         let made = format!("{list}__w{}", self.made.len());
-        self.lists.insert(
-            made.clone(),
-            List {
-                kind: ListKind::WildcardAfter(prefixes),
-                fuzzy: false,
-                origin: Origin::default(),
-            },
-        );
-        self.made.insert(key, made.clone());
-        Some(format!("{{{made}:{name}}}"))
+        Some(self.made_list(key, made, ListKind::WildcardAfter(prefixes), name))
     }
 
     /// Two slots of listed values in one written word, with words around
@@ -913,16 +917,7 @@ impl Joins<'_> {
             }
         }
         let made = format!("{la}__{lb}__j{}", self.made.len());
-        self.lists.insert(
-            made.clone(),
-            List {
-                kind: ListKind::Values(joined),
-                fuzzy: false,
-                origin: Origin::default(),
-            },
-        );
-        self.made.insert(key, made.clone());
-        Some(format!("{{{made}:{pair}}}"))
+        Some(self.made_list(key, made, ListKind::Values(joined), &pair))
     }
 }
 
