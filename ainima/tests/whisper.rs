@@ -441,3 +441,45 @@ fn a_kept_encoding_of_silence_is_the_one_the_encoder_computes() {
         assert!(std::fs::read(&kept).unwrap() == bytes, "{what}: kept anew");
     }
 }
+
+/// Readings weighed in the context of a biased hearing (the prompt it was
+/// heard with): the prompt's words, said by a reading, make it likelier;
+/// the prompt is the engine's own again afterwards; the home's names come
+/// before it, and a prompt that is only spaces is none.
+#[test]
+fn readings_are_weighed_in_the_context_of_a_biased_hearing() {
+    let (Some(model), Some(data)) = (common::tiny_en(), common::data_dir()) else {
+        return;
+    };
+    let mut e = WhisperEngine::load(&model).unwrap();
+    let x = ainima_audio::decode::load_16k_mono(&data.join("speech/whisper_cpp/jfk.wav")).unwrap();
+    let t = e.transcribe(&x).unwrap();
+    let changed = t.text.replace("country", "county");
+    let readings = [t.text.as_str(), changed.as_str()];
+    let free = e.likelihoods(&readings).unwrap().expect("weighed");
+    assert_eq!(
+        e.likelihoods_biased(&readings, "  ").unwrap(),
+        Some(free.clone()),
+        "a prompt of spaces is no prompt"
+    );
+    let prompt = "Ask what you can do for your county.";
+    let biased = e
+        .likelihoods_biased(&readings, prompt)
+        .unwrap()
+        .expect("weighed");
+    assert_eq!(e.options.prompt, None, "the engine's own prompt is back");
+    // The prompt says "county": the changed reading gains on the other.
+    assert!(
+        biased[1] - biased[0] > free[1] - free[0],
+        "{biased:?} against {free:?}"
+    );
+    assert_eq!(e.likelihoods(&readings).unwrap(), Some(free.clone()));
+    // Names the readings say go before the prompt: a context of its own.
+    e.options.names = vec!["Fellow Americans".into()];
+    let named = e
+        .likelihoods_biased(&readings, prompt)
+        .unwrap()
+        .expect("weighed");
+    assert_ne!(named, biased);
+    assert_eq!(e.options.names, vec!["Fellow Americans".to_string()]);
+}

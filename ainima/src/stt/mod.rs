@@ -72,6 +72,18 @@ pub trait SpeechToText {
         Ok(None)
     }
 
+    /// [`SpeechToText::likelihoods`] with `prompt` as the text said before
+    /// (as [`SpeechToText::transcribe_biased`] hears): to weigh readings
+    /// against one heard biased. `None` from engines that cannot be biased.
+    fn likelihoods_biased(
+        &mut self,
+        texts: &[&str],
+        prompt: &str,
+    ) -> crate::Result<Option<Vec<f32>>> {
+        let _ = (texts, prompt);
+        Ok(None)
+    }
+
     /// The model's name.
     fn name(&self) -> &str;
 }

@@ -59,7 +59,7 @@ def heard(item):
     s, wav, kind = item
     p = subprocess.run([BIN, "--config", config, "run", "--input", wav, "--events", os.devnull,
                         "--quiet", "--deterministic"], capture_output=True, text=True, env=env)
-    return s, kind, [l for l in p.stderr.splitlines() if l.startswith("NEAR ")]
+    return s, kind, [l for l in p.stderr.splitlines() if l.startswith(("NEAR ", "NEAR-BIASED "))]
 
 
 def act(text):
@@ -75,31 +75,49 @@ with ThreadPoolExecutor(2) as ex:
 rows = []
 for s, kind, lines in results:
     for l in lines:
-        m = re.match(r'NEAR (".*?"|\'.*?\') (\[.*\]) (\[.*\]) weighed', l)
-        free, near = eval(m.group(1)), eval(m.group(2))
-        scores = eval(m.group(3).replace("-inf", "-1e9"))
+        m = re.match(r'(NEAR|NEAR-BIASED) (".*?"|\'.*?\') (\[.*\]) (\[.*\]) weighed', l)
+        if not m:
+            continue
+        # NEAR: weighed against the first hearing; NEAR-BIASED: against the
+        # second, biased hearing, in its context (the prompt it was heard with).
+        context = "biased" if m.group(1) == "NEAR-BIASED" else "free"
+        u = re.search(r"unbiased Some\((\[.*\])\)", l)
+        unbiased = eval(u.group(1).replace("-inf", "-1e9")) if u else None
+        free, near = eval(m.group(2)), eval(m.group(3))
+        scores = eval(m.group(4).replace("-inf", "-1e9"))
         best = max(range(len(near)), key=lambda i: (scores[i + 1], -i))
         did = act(near[best])
         # A command is right when it does what the sentence does; anything
         # else (a negative, a recording not a command) is right only doing nothing.
         want = act(s) if kind == "command" else (None, "{}")
-        rows.append(dict(gap=scores[best + 1] - scores[0], right=did == want or
+        # A biased hearing's reading is dropped when the recogniser, unbiased,
+        # finds it more than ASK_MARGIN (10) less likely than the first hearing.
+        ugap = unbiased[best + 1] - unbiased[0] if unbiased else None
+        rows.append(dict(gap=scores[best + 1] - scores[0], unbiased_gap=ugap,
+                         dropped=ugap is not None and ugap < -10.0, right=did == want or
                          (kind == "recording" and did == act(s)), kind=kind, said=s,
-                         heard=free, read=near[best], intent=did[0]))
+                         heard=free, read=near[best], intent=did[0], context=context))
 rows.sort(key=lambda r: -r["gap"])
-for r in rows:
-    print("%7.2f %-5s %-9s %s | %s -> %s (%s)" % (r["gap"], "right" if r["right"] else "WRONG",
-          r["kind"], r["said"], r["heard"], r["read"], r["intent"]))
-wrong = [r["gap"] for r in rows if not r["right"]]
-print("%d utterances, %d with near readings; first wrong at %s" %
-      (len(items), len(rows), "%.2f" % max(wrong) if wrong else "none"))
-# The window asked about ("Did you mean ...?"): readings a little less
-# likely than the margin takes, and up to ASK_MARGIN less.
-ask = [r for r in rows if -10.0 <= r["gap"] < -5.0]
-print("asked about (5 to 10 nats): %d right, %d wrong on commands or recordings, "
-      "%d of the %d sentences that ask nothing" %
-      (sum(r["right"] for r in ask),
-       sum(not r["right"] and r["kind"] != "negative" for r in ask),
-       sum(not r["right"] and r["kind"] == "negative" for r in ask),
-       sum(1 for i in items if i[2] == "negative")))
+for context in ("free", "biased"):
+    these = [r for r in rows if r["context"] == context]
+    print("\n%s: weighed against the %s" % (context, "first hearing" if context == "free" else
+                                            "second, biased hearing, with its prompt"))
+    for r in these:
+        print("%7.2f %-5s %-9s %s | %s -> %s (%s)%s" % (
+            r["gap"], "right" if r["right"] else "WRONG", r["kind"], r["said"], r["heard"],
+            r["read"], r["intent"], "" if r["unbiased_gap"] is None else
+            " unbiased %.2f%s" % (r["unbiased_gap"], ", dropped" if r["dropped"] else "")))
+    these = [r for r in these if not r["dropped"]]
+    wrong = [r["gap"] for r in these if not r["right"]]
+    print("%d utterances, %d with near readings; first wrong at %s" %
+          (len(items), len(these), "%.2f" % max(wrong) if wrong else "none"))
+    # The window asked about ("Did you mean ...?"): readings a little less
+    # likely than the margin takes, and up to ASK_MARGIN less.
+    ask = [r for r in these if -10.0 <= r["gap"] < -5.0]
+    print("asked about (5 to 10 nats): %d right, %d wrong on commands or recordings, "
+          "%d of the %d sentences that ask nothing" %
+          (sum(r["right"] for r in ask),
+           sum(not r["right"] and r["kind"] != "negative" for r in ask),
+           sum(not r["right"] and r["kind"] == "negative" for r in ask),
+           sum(1 for i in items if i[2] == "negative")))
 json.dump(rows, open(OUT, "w"), indent=1)

@@ -169,8 +169,8 @@ pub struct DecodeOptions {
     pub prompt: Option<String>,
     /// The names of the user's world (a home's areas and devices): when
     /// readings are weighed ([`SpeechToText::likelihoods`]), those the
-    /// readings say are given as previous text instead of `prompt`, which
-    /// makes a reading that says them likelier. Decoding itself is not
+    /// readings say are given as previous text (before `prompt`, if any),
+    /// which makes a reading that says them likelier. Decoding itself is not
     /// biased by them: as a prompt there, a home's names also made "pause
     /// the TV" come out "Post the TV".
     pub names: Vec<String>,
@@ -825,6 +825,13 @@ impl SpeechToText for WhisperEngine {
         out
     }
 
+    fn likelihoods_biased(&mut self, texts: &[&str], prompt: &str) -> Result<Option<Vec<f32>>> {
+        let before = self.options.prompt.replace(prompt.to_string());
+        let out = self.likelihoods(texts);
+        self.options.prompt = before;
+        out
+    }
+
     fn likelihoods(&mut self, texts: &[&str]) -> Result<Option<Vec<f32>>> {
         if self.windows != 1 {
             return Ok(None);
@@ -849,10 +856,13 @@ impl SpeechToText for WhisperEngine {
         let prompt = if names.is_empty() {
             self.prompt_tokens()?
         } else {
-            let own = self
-                .options
-                .prompt
-                .replace(format!("{}.", names.join(", ")));
+            // The names before any prompt (a biased hearing's), which
+            // keeps the newest words, nearest the reading.
+            let with = match self.options.prompt.as_deref() {
+                Some(p) if !p.trim().is_empty() => format!("{}. {}", names.join(", "), p.trim()),
+                _ => format!("{}.", names.join(", ")),
+            };
+            let own = self.options.prompt.replace(with);
             let p = self.prompt_tokens();
             self.options.prompt = own;
             p?
