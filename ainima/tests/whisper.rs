@@ -474,12 +474,23 @@ fn readings_are_weighed_in_the_context_of_a_biased_hearing() {
         "{biased:?} against {free:?}"
     );
     assert_eq!(e.likelihoods(&readings).unwrap(), Some(free.clone()));
-    // Names the readings say go before the prompt: a context of its own.
+    // Names the readings say go before the prompt, as earlier text.
     e.options.names = vec!["Fellow Americans".into()];
     let named = e
         .likelihoods_biased(&readings, prompt)
         .unwrap()
         .expect("weighed");
     assert_ne!(named, biased);
-    assert_eq!(e.options.names, vec!["Fellow Americans".to_string()]);
+    assert_eq!(
+        e.likelihoods_biased(&readings, "  ").unwrap(),
+        e.likelihoods(&readings).unwrap(),
+        "with names, a prompt of spaces is still no prompt"
+    );
+    e.options.names = Vec::new();
+    e.options.prompt = Some(format!("Fellow Americans. {prompt}"));
+    assert_eq!(
+        e.likelihoods(&readings).unwrap(),
+        Some(named),
+        "the names first, then the prompt"
+    );
 }

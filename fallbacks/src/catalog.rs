@@ -93,6 +93,9 @@ pub struct ArgBinding {
 pub enum ParserKind {
     /// A whole number.
     Integer,
+    /// A whole number in digits or a language's number words (Home
+    /// Assistant's ranges in the languages text2num reads).
+    IntegerIn(crate::values::NumberWords),
     /// Any number.
     Number,
     /// An ordinal ("third", "3rd").
@@ -115,6 +118,7 @@ impl ParserKind {
     pub fn examples(&self) -> &'static [&'static str] {
         match self {
             ParserKind::Integer => &["two", "5", "twelve", "three", "40", "one hundred"],
+            ParserKind::IntegerIn(_) => &["2", "5", "12", "3", "40", "100"],
             ParserKind::Number => &["two", "3.5", "twelve", "seven", "0.5", "250"],
             ParserKind::Ordinal => &["second", "first", "3rd", "tenth"],
             ParserKind::Duration => &[

@@ -22,6 +22,7 @@ use serde_json::Value as Json;
 use crate::catalog::{Catalog, Intent, List, ListKind, ParserKind, Template};
 use crate::error::{Error, Origin};
 use crate::matcher::{Context, Matcher, Value};
+use crate::values::NumberWords;
 
 /// Most strings a list value's `in` template or a joined word may stand
 /// for. Turkish writes its case endings as one rule of 268 strings
@@ -1141,7 +1142,9 @@ fn phrases(template: &str, rules: &BTreeMap<String, String>) -> Result<Vec<Strin
         .collect())
 }
 
-/// A catalog list from an HA list; ranges noted in `ranges`.
+/// A catalog list from an HA list; ranges noted in `ranges`, read in
+/// digits and in `numbers`' number words when text2num has the language's
+/// (hassil reads every language's).
 fn list_of(
     name: &str,
     raw: &RawList,
@@ -1149,6 +1152,7 @@ fn list_of(
     rules: &BTreeMap<String, String>,
     ranges: &mut BTreeMap<String, RawRange>,
     structured: &mut BTreeSet<String>,
+    numbers: Option<NumberWords>,
 ) -> Result<List, Error> {
     let kind = if raw.wildcard {
         ListKind::Wildcard
@@ -1161,7 +1165,7 @@ fn list_of(
         // half minutes" is 5, "and", "a", "half", "minutes" there.
         if r.fractions.is_none() && r.from.fract() == 0.0 && r.step.is_none_or(|s| s.fract() == 0.0)
         {
-            ListKind::Parser(ParserKind::Integer)
+            ListKind::Parser(numbers.map_or(ParserKind::Integer, ParserKind::IntegerIn))
         } else {
             ListKind::Parser(ParserKind::Number)
         }
@@ -1261,6 +1265,11 @@ impl Language {
         let mut ranges = BTreeMap::new();
         let mut structured = BTreeSet::new();
         let mut rules = BTreeMap::new();
+        // The language's number words, for its ranges.
+        let numbers = sources
+            .iter()
+            .find_map(|(_, raw, _)| raw.language.as_deref())
+            .and_then(NumberWords::of);
         for (_, raw, _) in sources {
             for (k, v) in &raw.expansion_rules {
                 rules.insert(k.clone(), v.clone());
@@ -1272,7 +1281,7 @@ impl Language {
                 let origin = place(&file, src, &format!("{k}:"));
                 catalog.lists.insert(
                     k.clone(),
-                    list_of(k, l, &origin, &rules, &mut ranges, &mut structured)?,
+                    list_of(k, l, &origin, &rules, &mut ranges, &mut structured, numbers)?,
                 );
             }
             catalog.fillers.extend(raw.skip_words.iter().cloned());
@@ -1323,7 +1332,15 @@ impl Language {
                     for (k, l) in &d.lists {
                         let origin = place(&file, src, &format!("{k}:"));
                         let key = format!("{k}__b{id}");
-                        let list = list_of(&key, l, &origin, &rules, &mut ranges, &mut structured)?;
+                        let list = list_of(
+                            &key,
+                            l,
+                            &origin,
+                            &rules,
+                            &mut ranges,
+                            &mut structured,
+                            numbers,
+                        )?;
                         catalog.lists.insert(key, list);
                         local.insert(k.clone());
                     }

@@ -1223,6 +1223,7 @@ impl Matcher {
 fn parse_value(p: ParserKind, w: &[String], today: Date) -> Option<(Value, usize)> {
     match p {
         ParserKind::Integer => values::integer(w).map(|(n, k)| (Value::Integer(n), k)),
+        ParserKind::IntegerIn(l) => values::integer_in(l, w).map(|(n, k)| (Value::Integer(n), k)),
         ParserKind::Number => values::number(w).map(|(n, k)| (Value::Number(n), k)),
         ParserKind::Ordinal => values::ordinal(w).map(|(n, k)| (Value::Integer(n), k)),
         ParserKind::Duration => {
@@ -1244,6 +1245,7 @@ fn parse_value(p: ParserKind, w: &[String], today: Date) -> Option<(Value, usize
 pub fn sample_value(p: ParserKind) -> Option<Value> {
     let phrase = match p {
         ParserKind::Integer => "two",
+        ParserKind::IntegerIn(_) => "2",
         ParserKind::Number => "two and a half",
         ParserKind::Ordinal => "second",
         ParserKind::Duration => "five minutes",

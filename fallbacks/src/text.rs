@@ -149,7 +149,8 @@ fn fraction(w: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// A word that is letters, an apostrophe and a number ("d'1", "l'8"):
+/// A word that is letters, an apostrophe and a number ("d'1", "l'8"), or
+/// a French number word ("d'une"; [`crate::values::is_elided_number_word`]):
 /// the letters and the number.
 fn elided_before_number(w: &str) -> Option<(&str, &str)> {
     let (article, number) = w.split_once('\'')?;
@@ -158,7 +159,8 @@ fn elided_before_number(w: &str) -> Option<(&str, &str)> {
         && number
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == ':');
-    (letters && digits).then_some((article, number))
+    (letters && (digits || crate::values::is_elided_number_word(number)))
+        .then_some((article, number))
 }
 
 /// The words of `text` with their byte ranges. Splits on white space and
@@ -210,7 +212,8 @@ pub fn tokens(text: &str) -> Vec<Token> {
                     // "1/2 an hour" is "half an hour".
                     words.iter().map(|x| (*x).into()).collect()
                 } else if let Some((article, number)) = elided_before_number(&w) {
-                    // An elided article before a number ("d'1 hora", Catalan):
+                    // An elided article before a number ("d'1 hora", Catalan;
+                    // "d'une heure", French):
                     // the article's word, then the number, as the templates
                     // write them ("(de |d')<hours>").
                     vec![article.into(), number.into()]
@@ -339,6 +342,10 @@ mod tests {
         );
         check("Joe's list", "joe@Joe's s@Joe's list@list");
         check("d'1 hora", "d@d'1 1@d'1 hora@hora");
+        // A French number word, not any word (Catalan's "d'una" below
+        // stays whole).
+        check("d'une heure", "d@d'une une@d'une heure@heure");
+        check("l'entrée o'clock", "l'entrée@l'entrée o'clock@o'clock");
         check(
             "50%ra %ra 50%로 50मा 50% 1st 10am mp3 1,5%ra 1,000%ra 50प्रतिशत",
             "50@50%ra percent@50%ra ra@50%ra percent@%ra ra@%ra 50@50%로 percent@50%로 로@50%로 \

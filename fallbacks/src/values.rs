@@ -55,6 +55,110 @@ fn tens(w: &str) -> Option<u64> {
         .map(|n| n as u64 * 10)
 }
 
+/// A language whose number words a whole-number slot reads besides digits
+/// (Home Assistant's ranges: "Minuteur d'une heure", "vingt et un"),
+/// through text2num; English has [`integer`] of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumberWords {
+    /// da
+    Danish,
+    /// de
+    German,
+    /// es
+    Spanish,
+    /// fr
+    French,
+    /// it
+    Italian,
+    /// nl
+    Dutch,
+    /// pt (and pt-BR)
+    Portuguese,
+}
+
+impl NumberWords {
+    /// The number words of a language by its code ("fr", "pt-BR"), if
+    /// text2num has them.
+    pub fn of(code: &str) -> Option<NumberWords> {
+        let base = code.split(['-', '_']).next()?.to_ascii_lowercase();
+        Some(match base.as_str() {
+            "da" => NumberWords::Danish,
+            "de" => NumberWords::German,
+            "es" => NumberWords::Spanish,
+            "fr" => NumberWords::French,
+            "it" => NumberWords::Italian,
+            "nl" => NumberWords::Dutch,
+            "pt" => NumberWords::Portuguese,
+            _ => return None,
+        })
+    }
+
+    /// The language's interpreter, made once (German's and Dutch's build
+    /// a word splitter).
+    fn interpreter(self) -> &'static text2num::Language {
+        static MADE: [std::sync::OnceLock<text2num::Language>; 7] =
+            [const { std::sync::OnceLock::new() }; 7];
+        MADE[self as usize].get_or_init(|| self.make())
+    }
+
+    fn make(self) -> text2num::Language {
+        match self {
+            NumberWords::Danish => text2num::Language::danish(),
+            NumberWords::German => text2num::Language::german(),
+            NumberWords::Spanish => text2num::Language::spanish(),
+            NumberWords::French => text2num::Language::french(),
+            NumberWords::Italian => text2num::Language::italian(),
+            NumberWords::Dutch => text2num::Language::dutch(),
+            NumberWords::Portuguese => text2num::Language::portugese(),
+        }
+    }
+}
+
+/// Whether `w` alone is a number word that an elided article is written
+/// against ("d'une", "qu'un"): French's, the one language text2num reads
+/// that elides before them.
+pub fn is_elided_number_word(w: &str) -> bool {
+    !w.is_empty()
+        && w.chars().all(char::is_alphabetic)
+        && text2num::text2digits(w, NumberWords::French.interpreter()).is_ok()
+}
+
+/// Words that join number words in text2num's languages ("vingt et un",
+/// "treinta y cinco", "vinte e um", "een en twintig").
+const JOINING: &[&str] = &["et", "y", "e", "und", "en", "og"];
+
+/// Most words one number takes ("quatre vingt dix sept mille trois cent").
+const MAX_NUMBER_WORDS: usize = 8;
+
+/// A whole number at the start of `w` in `lang`: digits as [`integer`]
+/// reads them, or the language's number words, the most words that make
+/// one number; the value and the words used.
+pub fn integer_in(lang: NumberWords, w: &[String]) -> Option<(u64, usize)> {
+    let first = w.first()?;
+    if first.starts_with(|c: char| c.is_ascii_digit()) {
+        return integer(w);
+    }
+    let interpreter = lang.interpreter();
+    // A number begins with a number word ("vingt" of "vingt et un"): most
+    // places a range is tried hold none, and cost one look.
+    let alone = |x: &str| {
+        x.chars().all(char::is_alphabetic) && text2num::text2digits(x, interpreter).is_ok()
+    };
+    if !alone(first) {
+        return None;
+    }
+    // Only number words and the words that join them ("et", "y", "und").
+    let run = w
+        .iter()
+        .take(MAX_NUMBER_WORDS)
+        .take_while(|x| alone(x) || JOINING.contains(&x.as_str()))
+        .count();
+    (1..=run).rev().find_map(|k| {
+        let digits = text2num::text2digits(&w[..k].join(" "), interpreter).ok()?;
+        digits.parse::<u64>().ok().map(|n| (n, k))
+    })
+}
+
 /// A whole number below a million in words, as the number parsers read it
 /// back: 123 is "one hundred twenty three".
 pub fn spell(n: u64) -> String {
@@ -605,6 +709,31 @@ mod tests {
         check(integer, "a lamp", "none");
         check(integer, "lights", "none");
         check(integer, "one million two hundred thousand", "1200000/5");
+    }
+
+    /// Number words of other languages (text2num), as HA's ranges read
+    /// them; digits as [`integer`] reads them.
+    #[test]
+    fn integers_in_other_languages() {
+        let fr = |w: &[String]| integer_in(NumberWords::French, w);
+        check(fr, "une heure", "1/1");
+        check(fr, "vingt et un", "21/3");
+        check(fr, "vingt-deux minutes", "22/2");
+        check(fr, "quatre vingt dix", "90/3");
+        check(fr, "cent", "100/1");
+        check(fr, "12 minutes", "12/1");
+        check(fr, "heure", "none");
+        check(fr, "lumière", "none");
+        let de = |w: &[String]| integer_in(NumberWords::German, w);
+        check(de, "einundzwanzig", "21/1");
+        check(de, "zwei Stunden", "2/1");
+        let es = |w: &[String]| integer_in(NumberWords::Spanish, w);
+        check(es, "treinta y cinco", "35/3");
+        assert_eq!(NumberWords::of("pt-BR"), Some(NumberWords::Portuguese));
+        assert_eq!(NumberWords::of("fr"), Some(NumberWords::French));
+        assert_eq!(NumberWords::of("en"), None);
+        assert_eq!(NumberWords::of("tr"), None);
+        assert_eq!(NumberWords::of(""), None);
     }
 
     #[test]

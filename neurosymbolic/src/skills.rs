@@ -215,8 +215,14 @@ struct Which {
 }
 
 /// Words that stand where a timer's name does but name nothing: "stop
-/// the timer for me", "set another timer".
-const NOT_NAMES: &[&str] = &["me", "us", "you", "it", "another", "new", "a new"];
+/// the timer for me", "set another timer"; a lone preposition, article or
+/// possessive, as the recogniser writes "a" or "the" ("Start at timer for
+/// one minute.", "Set your timer for one hour.": regression
+/// timer_named_by_a_misheard_article).
+const NOT_NAMES: &[&str] = &[
+    "me", "us", "you", "it", "another", "new", "a new", "a", "an", "the", "at", "to", "of", "on",
+    "in", "for", "my", "your", "our", "their", "his", "her", "its",
+];
 
 /// Words that stand where a timer's name does and mean one timer without
 /// naming it: "cancel this timer", "the other timer". With more than one
@@ -790,6 +796,11 @@ mod tests {
             // more (`ONE_OF`).
             ("this", Some("this")),
             ("please", None),
+            // Regression (timer_named_by_a_misheard_article).
+            ("at", None),
+            ("your", None),
+            ("At", None),
+            ("atlas", Some("atlas")),
         ] {
             assert_eq!(timer_name(said).as_deref(), expect, "{said:?}");
         }

@@ -16,7 +16,7 @@ Never run on the speech-to-phrase recordings: those are the test.
   python3 calibrate.py AINIMA_BIN DATA_DIR OUT.json   (needs PyYAML, espeak-ng;
   AINIMA_HOME with the whisper model imported)
 """
-import glob, json, os, random, re, subprocess, sys, tempfile
+import glob, json, math, os, random, re, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import yaml
@@ -82,7 +82,9 @@ for s, kind, lines in results:
         # second, biased hearing, in its context (the prompt it was heard with).
         context = "biased" if m.group(1) == "NEAR-BIASED" else "free"
         u = re.search(r"unbiased Some\((\[.*\])\)", l)
-        unbiased = eval(u.group(1).replace("-inf", "-1e9")) if u else None
+        # [the first hearing, the named reading], unbiased (nan: not weighed).
+        unbiased = eval(u.group(1).replace("-inf", "float('-inf')")
+                        .replace("NaN", "float('nan')")) if u else None
         free, near = eval(m.group(2)), eval(m.group(3))
         scores = eval(m.group(4).replace("-inf", "-1e9"))
         best = max(range(len(near)), key=lambda i: (scores[i + 1], -i))
@@ -91,12 +93,15 @@ for s, kind, lines in results:
         # else (a negative, a recording not a command) is right only doing nothing.
         want = act(s) if kind == "command" else (None, "{}")
         # A biased hearing's reading is dropped when the recogniser, unbiased,
-        # finds it more than ASK_MARGIN (10) less likely than the first hearing.
-        ugap = unbiased[best + 1] - unbiased[0] if unbiased else None
+        # finds it more than ASK_MARGIN (10) less likely than the first
+        # hearing, or cannot score either (as judge.rs does).
+        finite = unbiased is not None and all(math.isfinite(x) for x in unbiased)
+        ugap = unbiased[1] - unbiased[0] if finite else None
         rows.append(dict(gap=scores[best + 1] - scores[0], unbiased_gap=ugap,
-                         dropped=ugap is not None and ugap < -10.0, right=did == want or
+                         dropped=unbiased is not None and (not finite or ugap < -10.0), right=did == want or
                          (kind == "recording" and did == act(s)), kind=kind, said=s,
-                         heard=free, read=near[best], intent=did[0], context=context))
+                         heard=free, read=near[best], intent=did[0], context=context,
+                         unbiased=unbiased))
 rows.sort(key=lambda r: -r["gap"])
 for context in ("free", "biased"):
     these = [r for r in rows if r["context"] == context]
@@ -105,18 +110,25 @@ for context in ("free", "biased"):
     for r in these:
         print("%7.2f %-5s %-9s %s | %s -> %s (%s)%s" % (
             r["gap"], "right" if r["right"] else "WRONG", r["kind"], r["said"], r["heard"],
-            r["read"], r["intent"], "" if r["unbiased_gap"] is None else
-            " unbiased %.2f%s" % (r["unbiased_gap"], ", dropped" if r["dropped"] else "")))
-    these = [r for r in these if not r["dropped"]]
+            r["read"], r["intent"], "" if r["unbiased"] is None else
+            " unbiased %s%s" % ("%.2f" % r["unbiased_gap"] if r["unbiased_gap"] is not None
+                                else "not weighed", ", dropped" if r["dropped"] else "")))
     wrong = [r["gap"] for r in these if not r["right"]]
     print("%d utterances, %d with near readings; first wrong at %s" %
           (len(items), len(these), "%.2f" % max(wrong) if wrong else "none"))
+    kept = [r for r in these if not r["dropped"]]
+    if context == "biased":
+        wrong = [r["gap"] for r in kept if not r["right"]]
+        print("after the unbiased check: %d kept, %d dropped; first wrong at %s" %
+              (len(kept), len(these) - len(kept), "%.2f" % max(wrong) if wrong else "none"))
     # The window asked about ("Did you mean ...?"): readings a little less
-    # likely than the margin takes, and up to ASK_MARGIN less.
-    ask = [r for r in these if -10.0 <= r["gap"] < -5.0]
-    print("asked about (5 to 10 nats): %d right, %d wrong on commands or recordings, "
+    # likely than the margin takes (NEAR_MARGIN 5, BIASED_NEAR_MARGIN 4),
+    # and up to ASK_MARGIN (10) less.
+    margin = 4.0 if context == "biased" else 5.0
+    ask = [r for r in kept if -10.0 <= r["gap"] < -margin]
+    print("asked about (%d to 10 nats): %d right, %d wrong on commands or recordings, "
           "%d of the %d sentences that ask nothing" %
-          (sum(r["right"] for r in ask),
+          (margin, sum(r["right"] for r in ask),
            sum(not r["right"] and r["kind"] != "negative" for r in ask),
            sum(not r["right"] and r["kind"] == "negative" for r in ask),
            sum(1 for i in items if i[2] == "negative")))

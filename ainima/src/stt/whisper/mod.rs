@@ -720,6 +720,19 @@ fn repetition_cut(tokens: &[u32]) -> Option<(usize, usize)> {
     None
 }
 
+impl WhisperEngine {
+    /// `f` with `prompt` as the prompt, the engine's own given back
+    /// afterwards, also when `f` panics (the panic goes on; regression
+    /// biased_prompt_left_after_a_panic: a caller that catches it would
+    /// have heard everything after biased).
+    fn with_prompt<T>(&mut self, prompt: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        let before = self.options.prompt.replace(prompt.to_string());
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        self.options.prompt = before;
+        out.unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+}
+
 impl SpeechToText for WhisperEngine {
     fn transcribe(&mut self, samples: &[f32]) -> Result<Transcript> {
         let start = Instant::now();
@@ -819,17 +832,11 @@ impl SpeechToText for WhisperEngine {
     }
 
     fn transcribe_biased(&mut self, samples: &[f32], prompt: &str) -> Result<Transcript> {
-        let before = self.options.prompt.replace(prompt.to_string());
-        let out = self.transcribe(samples);
-        self.options.prompt = before;
-        out
+        self.with_prompt(prompt, |e| e.transcribe(samples))
     }
 
     fn likelihoods_biased(&mut self, texts: &[&str], prompt: &str) -> Result<Option<Vec<f32>>> {
-        let before = self.options.prompt.replace(prompt.to_string());
-        let out = self.likelihoods(texts);
-        self.options.prompt = before;
-        out
+        self.with_prompt(prompt, |e| e.likelihoods(texts))
     }
 
     fn likelihoods(&mut self, texts: &[&str]) -> Result<Option<Vec<f32>>> {
