@@ -522,16 +522,19 @@ fn named_timers_are_told_apart_as_a_user_says_them() {
         ],
     );
     // Regression (timer_named_by_a_misheard_article): the recogniser's
-    // "Start at timer" and "Set your timer" named timers "at" and "your".
+    // "Start at timer" and "Set your timer" named timers "at" and "your";
+    // "your timer" of two is asked about, not both cancelled.
     let out = chat(
         "1795943760",
-        "Start at timer for one minute.\nSet your timer for one hour and one minute.\n",
+        "Start at timer for one minute.\nSet your timer for one hour and one minute.\n\
+         cancel your timer\n",
     );
     check(
         &out,
         &[
             "Timer set for 1 minute.",
             "Timer set for 1 hour and 1 minute.",
+            "Which one? There are 2 timers.",
         ],
     );
     assert!(

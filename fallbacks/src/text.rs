@@ -159,8 +159,11 @@ fn elided_before_number(w: &str) -> Option<(&str, &str)> {
         && number
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == ':');
-    (letters && (digits || crate::values::is_elided_number_word(number)))
-        .then_some((article, number))
+    // Before a number word, only a French elided article ("quelqu'un" and
+    // "young'un" stay whole).
+    let elided = ["d", "l", "qu", "jusqu", "lorsqu", "puisqu"].contains(&article)
+        && crate::values::is_elided_number_word(number);
+    (letters && (digits || elided)).then_some((article, number))
 }
 
 /// The words of `text` with their byte ranges. Splits on white space and
@@ -346,6 +349,10 @@ mod tests {
         // stays whole).
         check("d'une heure", "d@d'une une@d'une heure@heure");
         check("l'entrée o'clock", "l'entrée@l'entrée o'clock@o'clock");
+        check(
+            "quelqu'un young'un qu'une",
+            "quelqu'un@quelqu'un young'un@young'un qu@qu'une une@qu'une",
+        );
         check(
             "50%ra %ra 50%로 50मा 50% 1st 10am mp3 1,5%ra 1,000%ra 50प्रतिशत",
             "50@50%ra percent@50%ra ra@50%ra percent@%ra ra@%ra 50@50%로 percent@50%로 로@50%로 \

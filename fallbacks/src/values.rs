@@ -96,8 +96,9 @@ impl NumberWords {
     /// The language's interpreter, made once (German's and Dutch's build
     /// a word splitter).
     fn interpreter(self) -> &'static text2num::Language {
-        static MADE: [std::sync::OnceLock<text2num::Language>; 7] =
-            [const { std::sync::OnceLock::new() }; 7];
+        const LANGUAGES: usize = NumberWords::Portuguese as usize + 1;
+        static MADE: [std::sync::OnceLock<text2num::Language>; LANGUAGES] =
+            [const { std::sync::OnceLock::new() }; LANGUAGES];
         MADE[self as usize].get_or_init(|| self.make())
     }
 
@@ -114,14 +115,21 @@ impl NumberWords {
     }
 }
 
-/// Whether `w` alone is a number word that an elided article is written
-/// against ("d'une", "qu'un"): French's, the one language text2num reads
-/// that elides before them.
+/// Whether `w` alone is a French number word ("une", "onze"), which an
+/// elided article may be written against ("d'une"; Italian's "all'una"
+/// stays whole: its ranges do not write the article apart).
 pub fn is_elided_number_word(w: &str) -> bool {
     !w.is_empty()
         && w.chars().all(char::is_alphabetic)
+        && !MILLIONS.iter().any(|m| w.contains(m))
         && text2num::text2digits(w, NumberWords::French.interpreter()).is_ok()
 }
+
+/// What the words for a million and more contain in text2num's languages
+/// ("millionen", "miljard", "bilione", "millón", "milhões", "billón").
+const MILLIONS: &[&str] = &[
+    "mill", "bill", "milj", "bilj", "mili", "bili", "milh", "bilh",
+];
 
 /// Words that join number words in text2num's languages ("vingt et un",
 /// "treinta y cinco", "vinte e um", "een en twintig").
@@ -140,9 +148,15 @@ pub fn integer_in(lang: NumberWords, w: &[String]) -> Option<(u64, usize)> {
     }
     let interpreter = lang.interpreter();
     // A number begins with a number word ("vingt" of "vingt et un"): most
-    // places a range is tried hold none, and cost one look.
+    // places a range is tried hold none, and cost one look. Words of a
+    // million and more are none: text2num adds the digits of a number
+    // past u64 unchecked (a panic where overflow is checked: "zwanzig
+    // millionen billion"), and no slot wants one.
     let alone = |x: &str| {
-        x.chars().all(char::is_alphabetic) && text2num::text2digits(x, interpreter).is_ok()
+        !x.is_empty()
+            && x.chars().all(char::is_alphabetic)
+            && !MILLIONS.iter().any(|m| x.contains(m))
+            && text2num::text2digits(x, interpreter).is_ok()
     };
     if !alone(first) {
         return None;
@@ -729,6 +743,26 @@ mod tests {
         check(de, "zwei Stunden", "2/1");
         let es = |w: &[String]| integer_in(NumberWords::Spanish, w);
         check(es, "treinta y cinco", "35/3");
+        // Regression (number_words_past_u64_panicked): a million and more
+        // is no number here, never an overflow.
+        check(de, "zwanzig millionen billion", "20/1");
+        check(de, "zwanzigmillionenbillion", "none");
+        let nl = |w: &[String]| integer_in(NumberWords::Dutch, w);
+        check(nl, "twintig miljoen biljoen", "20/1");
+        let it = |w: &[String]| integer_in(NumberWords::Italian, w);
+        check(it, "venti milioni bilioni", "20/1");
+        for l in [
+            NumberWords::Danish,
+            NumberWords::German,
+            NumberWords::Spanish,
+            NumberWords::French,
+            NumberWords::Italian,
+            NumberWords::Dutch,
+            NumberWords::Portuguese,
+        ] {
+            assert_eq!(integer_in(l, &[String::new()]), None, "{l:?}");
+            assert_eq!(integer_in(l, &[]), None, "{l:?}");
+        }
         assert_eq!(NumberWords::of("pt-BR"), Some(NumberWords::Portuguese));
         assert_eq!(NumberWords::of("fr"), Some(NumberWords::French));
         assert_eq!(NumberWords::of("en"), None);

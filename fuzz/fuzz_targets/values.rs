@@ -16,6 +16,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = values::time_of_day(w);
         let _ = values::percentage(w);
         let _ = values::temperature(w);
+        for l in ["da", "de", "es", "fr", "it", "nl", "pt"] {
+            if let Some(l) = values::NumberWords::of(l) {
+                let _ = values::integer_in(l, w);
+            }
+        }
         let today = date::Date::new(2026, 2, 28).expect("a date");
         let _ = date::relative_date(w, today);
         let _ = names::best_match(w, &["kitchen light", "alice"], 0.8);

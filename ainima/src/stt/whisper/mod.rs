@@ -722,9 +722,9 @@ fn repetition_cut(tokens: &[u32]) -> Option<(usize, usize)> {
 
 impl WhisperEngine {
     /// `f` with `prompt` as the prompt, the engine's own given back
-    /// afterwards, also when `f` panics (the panic goes on; regression
-    /// biased_prompt_left_after_a_panic: a caller that catches it would
-    /// have heard everything after biased).
+    /// afterwards, also when `f` panics (the panic goes on: a caller that
+    /// catches it, as the session does, would otherwise hear everything
+    /// after biased).
     fn with_prompt<T>(&mut self, prompt: &str, f: impl FnOnce(&mut Self) -> T) -> T {
         let before = self.options.prompt.replace(prompt.to_string());
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
