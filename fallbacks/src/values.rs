@@ -119,10 +119,17 @@ impl NumberWords {
 /// elided article may be written against ("d'une"; Italian's "all'una"
 /// stays whole: its ranges do not write the article apart).
 pub fn is_elided_number_word(w: &str) -> bool {
+    number_word(NumberWords::French, w)
+}
+
+/// Whether `w` alone is a number word of `lang` below a million: text2num
+/// adds the digits of a number past u64 unchecked (a panic where overflow
+/// is checked: "zwanzig millionen billion"), and no slot wants one.
+fn number_word(lang: NumberWords, w: &str) -> bool {
     !w.is_empty()
         && w.chars().all(char::is_alphabetic)
         && !MILLIONS.iter().any(|m| w.contains(m))
-        && text2num::text2digits(w, NumberWords::French.interpreter()).is_ok()
+        && text2num::text2digits(w, lang.interpreter()).is_ok()
 }
 
 /// What the words for a million and more contain in text2num's languages
@@ -148,16 +155,8 @@ pub fn integer_in(lang: NumberWords, w: &[String]) -> Option<(u64, usize)> {
     }
     let interpreter = lang.interpreter();
     // A number begins with a number word ("vingt" of "vingt et un"): most
-    // places a range is tried hold none, and cost one look. Words of a
-    // million and more are none: text2num adds the digits of a number
-    // past u64 unchecked (a panic where overflow is checked: "zwanzig
-    // millionen billion"), and no slot wants one.
-    let alone = |x: &str| {
-        !x.is_empty()
-            && x.chars().all(char::is_alphabetic)
-            && !MILLIONS.iter().any(|m| x.contains(m))
-            && text2num::text2digits(x, interpreter).is_ok()
-    };
+    // places a range is tried hold none, and cost one look.
+    let alone = |x: &str| number_word(lang, x);
     if !alone(first) {
         return None;
     }

@@ -39,9 +39,10 @@ pub const NEAR_MARGIN: f32 = 5.0;
 /// weighed against that hearing in its own context (the prompt it was
 /// heard with; [`Biased`]). Set on the same calibration by the same rule:
 /// of 10 sentences with such a reading, the first that would do something
-/// not asked for was 5.37 less likely ("TV go back to the last song" heard
-/// as "TV Goback to the Last Song.", read without its TV); the three
-/// within 4 nats were right.
+/// not asked for was 5.37 less likely in that context ("TV go back to the
+/// last song" heard as "TV Goback to the Last Song.", read without its
+/// TV); the two within 4 nats were right. The unbiased check
+/// (`Judge::weigh_near`) drops that wrong one too; the margin was kept.
 pub const BIASED_NEAR_MARGIN: f32 = 4.0;
 
 /// How much less likely than what the recogniser wrote a near reading may

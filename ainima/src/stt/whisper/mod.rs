@@ -869,10 +869,7 @@ impl SpeechToText for WhisperEngine {
                 Some(p) if !p.trim().is_empty() => format!("{}. {}", names.join(", "), p.trim()),
                 _ => format!("{}.", names.join(", ")),
             };
-            let own = self.options.prompt.replace(with);
-            let p = self.prompt_tokens();
-            self.options.prompt = own;
-            p?
+            self.with_prompt(&with, |e| e.prompt_tokens())?
         };
         let mut seqs = Vec::with_capacity(texts.len());
         for text in texts {
