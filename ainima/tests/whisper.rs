@@ -481,6 +481,8 @@ fn readings_are_weighed_in_the_context_of_a_biased_hearing() {
         .unwrap()
         .expect("weighed");
     assert_ne!(named, biased);
+    assert_eq!(e.options.names, vec!["Fellow Americans".to_string()]);
+    assert_eq!(e.options.prompt, None, "the engine's own prompt is back");
     assert_eq!(
         e.likelihoods_biased(&readings, "  ").unwrap(),
         e.likelihoods(&readings).unwrap(),
