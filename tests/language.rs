@@ -690,10 +690,11 @@ fn chat_writes_a_session_s_events() {
 
 /// Issue 14: Home Assistant's own English tests (home-assistant/intents'
 /// tests/en, its fixtures as the home) through `ainima intents test`:
-/// every sentence of every file whose sentences load gives the intent and
-/// exactly the slots its test names. The one file that does not load at
-/// the shared commit (HassLightSet/name_brightness.yaml uses a rule
-/// `<percent>` that no English file defines) is named with its place.
+/// every sentence gives the intent and exactly the slots its test names,
+/// but in the one file whose templates use a rule no English file defines
+/// at the shared commit (HassLightSet/name_brightness.yaml, `<percent>`):
+/// those templates are left out, each named at its place, as hassil leaves
+/// them (it inlines rules only as it matches), and its sentences fail.
 #[test]
 fn home_assistant_s_english_tests_pass() {
     let Some(dir) = ha_intents() else {
@@ -717,31 +718,36 @@ fn home_assistant_s_english_tests_pass() {
     assert_eq!(en["language"], "en");
     let files = en["files"].as_array().expect("files");
     assert!(files.len() >= 50, "{} files", files.len());
-    let mut broken = Vec::new();
+    let mut missed = Vec::new();
     for f in files {
-        if let Some(e) = f["error"].as_str() {
-            broken.push((
+        assert!(f["error"].is_null(), "{f}");
+        if f["passed"] != f["total"] {
+            missed.push((
                 f["file"].as_str().unwrap_or_default().to_string(),
-                e.to_string(),
+                f["passed"].clone(),
+                f["total"].clone(),
             ));
-            continue;
         }
-        assert_eq!(
-            f["passed"],
-            f["total"],
-            "{}: {}",
-            f["file"],
-            serde_json::to_string_pretty(&f["misses"]).unwrap_or_default()
-        );
     }
-    assert_eq!(broken.len(), 1, "{broken:?}");
-    assert_eq!(broken[0].0, "HassLightSet/name_brightness.yaml");
-    assert!(
-        broken[0]
-            .1
-            .contains("HassLightSet/name_brightness.yaml:13:10: sentence template: no expansion rule <percent>"),
+    // The file whose templates use the rule no file defines: its templates
+    // are left out, named at their place, and its sentences fail; every
+    // other file passes whole.
+    assert_eq!(
+        missed,
+        vec![(
+            "HassLightSet/name_brightness.yaml".to_string(),
+            serde_json::json!(0),
+            serde_json::json!(6)
+        )],
         "{}",
-        broken[0].1
+        serde_json::to_string_pretty(files).unwrap_or_default()
+    );
+    let warnings = en["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings.iter().any(|w| w.as_str().is_some_and(|w| w.contains(
+            "HassLightSet/name_brightness.yaml:13:10: sentence template: no expansion rule <percent>; left out"
+        ))),
+        "{warnings:?}"
     );
     // Not everything passed: the exit status says so.
     assert_eq!(o.status.code(), Some(1));
@@ -771,13 +777,14 @@ fn home_assistant_s_tests_in_every_language() {
             .unwrap_or_else(|| panic!("no {l} in the report"))
     };
     // At 99 % or more on 2026-11-29 (46 of the 57 languages whose tests
-    // load; sw's do not); ar, eu, he and tr since 2026-12-07 (50); fr
-    // with its number words (51).
+    // load; sw's did not); ar, eu, he and tr since 2026-12-07 (50); fr
+    // with its number words (51); is, ml, sw (which loads now), th and
+    // zh-cn later on 2026-12-07 (56 of 58).
     let at_99 = [
         "ar", "bg", "bn", "ca", "cs", "da", "de", "de-CH", "el", "en", "es", "et", "eu", "fa",
-        "fi", "fr", "ga", "gl", "he", "hi", "hr", "hu", "id", "it", "ja", "ka", "ko", "kw", "lb",
-        "lt", "lv", "mn", "ms", "nb", "ne", "nl", "pl", "pt", "pt-br", "ro", "ru", "sk", "sl",
-        "sr", "sr-Latn", "sv", "te", "tr", "uk", "ur", "vi",
+        "fi", "fr", "ga", "gl", "he", "hi", "hr", "hu", "id", "is", "it", "ja", "ka", "ko", "kw",
+        "lb", "lt", "lv", "ml", "mn", "ms", "nb", "ne", "nl", "pl", "pt", "pt-br", "ro", "ru",
+        "sk", "sl", "sr", "sr-Latn", "sv", "sw", "te", "th", "tr", "uk", "ur", "vi", "zh-cn",
     ];
     for l in at_99 {
         let x = language(l);
@@ -917,12 +924,113 @@ fn home_assistant_s_tests_in_every_language() {
         "fr",
         "Crée un minuteur d'une heure",
     );
-    // _test_failures.yaml: the sentences HA's runner expects to fail, fail.
-    assert_eq!(language("it")["failing_as_listed"], 4);
+    check(
+        "a_list_value_holds_the_values_its_test_names",
+        "ml",
+        "തുറക്കൂ അടുക്കള ബ്ലൈൻഡുകൾ",
+    );
+    check(
+        "a_name_glued_to_an_ending_and_a_word_is_read",
+        "is",
+        "getur þú slökkt á leikhornsljósinu",
+    );
+    check(
+        "a_name_said_whole_is_not_a_shorter_name_and_an_ending",
+        "is",
+        "lokaðu vinstri gardínunni",
+    );
+    // The area's ending stays written in the template, as hassil reads it.
+    check(
+        "a_name_said_whole_is_not_a_shorter_name_and_an_ending",
+        "is",
+        "kveiktu ljósin í eldhúsinu",
+    );
+    check(
+        "words_written_against_a_slot_are_also_read_apart",
+        "de",
+        "Partymodus an",
+    );
+    check(
+        "readings_that_tie_go_to_the_block_written_first",
+        "de",
+        "welche Tore in der Auffahrt sind geschlossen?",
+    );
+    check(
+        "of_equal_paths_the_one_with_more_words_written_is_kept",
+        "vi",
+        "những rèm nào đang đóng?",
+    );
+    check(
+        "of_equal_paths_the_one_with_more_words_written_is_kept",
+        "sl",
+        "kakšen je faktor moči stenske vtičnice?",
+    );
+    check(
+        "words_against_a_group_of_slots_go_to_each_way",
+        "ar",
+        "الغي منبه النصف ساعة",
+    );
+    check(
+        "words_against_a_group_of_slots_go_to_each_way",
+        "th",
+        "ปรับไฟห้องน้ำเป็นปิด",
+    );
+    check(
+        "a_word_glued_to_a_name_is_read_before_it_is_skipped",
+        "ne",
+        "बैठकभित्र कति तातो छ",
+    );
+    check(
+        "two_numbers_with_a_unit_between_them_are_three_words",
+        "fr",
+        "Minuteur 02h16",
+    );
+    check(
+        "chinese_is_read_character_by_character",
+        "zh-cn",
+        "停止计时器",
+    );
+    // A list value that uses a rule no file defines: the language loads
+    // (it did not), that value left out and named at its place.
+    let sw = language("sw");
+    assert!(sw["error"].is_null(), "{sw}");
+    assert!(sw["total"].as_u64().unwrap_or(0) > 0, "{sw}");
+    assert!(
+        sw["warnings"].as_array().is_some_and(|w| w.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.ends_with(
+                "sentences/sw/_common.yaml:93:3: list cover_classes: value `<kivuli>`: no expansion rule <kivuli>; left out"
+            )))),
+        "{sw}"
+    );
+    // _test_failures.yaml: the sentences HA's runner expects to fail, fail
+    // (Czech's four); one that is read as its test says counts against the
+    // language, as in HA's runner, and says why (two of Italian's four,
+    // read since the block written first wins a tie, as in hassil).
+    assert_eq!(language("cs")["failing_as_listed"], 4);
+    let it = language("it");
+    assert_eq!(it["failing_as_listed"], 2, "{it}");
+    let listed_but_read: Vec<serde_json::Value> = it["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .flat_map(|f| f["misses"].as_array().cloned().unwrap_or_default())
+        .filter(|m| m["listed_as_failing"] == true)
+        .map(|m| m["sentence"].clone())
+        .collect();
+    assert_eq!(
+        listed_but_read,
+        [
+            "spegni in soggiorno il climatizzatore",
+            "accendi in soggiorno il climatizzatore"
+        ],
+        "{it}"
+    );
 }
 
 /// Malformed Home Assistant files are errors at their place, never a
-/// panic: a template, YAML, a list.
+/// panic: a template, YAML, a list; a template that uses a rule no file
+/// defines is left out with a warning at its place.
 #[test]
 fn malformed_home_assistant_files_name_file_line_and_column() {
     let h = home("ha-bad");

@@ -40,8 +40,8 @@ pub fn test(dir: &Path, language: Option<&str>, json: bool, out: &mut dyn Write)
         let started = std::time::Instant::now();
         let files = ha::run_tests(&sentences, &lang_tests);
         let seconds = started.elapsed().as_secs_f64();
-        let files = match files {
-            Ok(f) => f,
+        let (files, warnings) = match files {
+            Ok(run) => (run.files, run.warnings),
             Err(e) => {
                 // One language's broken file does not stop the others.
                 all_passed = false;
@@ -68,6 +68,7 @@ pub fn test(dir: &Path, language: Option<&str>, json: bool, out: &mut dyn Write)
                 "failing_as_listed": as_listed,
                 "seconds": seconds,
                 "recognise_seconds": recognising,
+                "warnings": warnings,
                 "files": files,
             }));
         } else {
@@ -109,6 +110,9 @@ pub fn test(dir: &Path, language: Option<&str>, json: bool, out: &mut dyn Write)
                 100.0 * passed as f64 / total.max(1) as f64,
                 recognising * 1000.0
             )?;
+            for w in &warnings {
+                writeln!(out, "  warning: {w}")?;
+            }
         }
     }
     if json {

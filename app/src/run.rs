@@ -192,6 +192,9 @@ pub fn agent(
                 .with_context(|| format!("home_assistant.home ({})", h.home.display()))?;
             let language = ainima_fallbacks::ha::Language::load(&h.sentences, &home)
                 .with_context(|| format!("home_assistant.sentences ({})", h.sentences.display()))?;
+            for w in language.warnings() {
+                eprintln!("warning: home_assistant.sentences: {w}");
+            }
             // HA's response templates: `responses`, or the folder beside
             // the sentences (`responses/LANG` of a checkout) if there is one.
             let beside = h

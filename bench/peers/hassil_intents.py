@@ -2,11 +2,15 @@
 """Home Assistant's hassil on home-assistant/intents' own tests, as its test
 runner sets them up: every sentence file of a language merged, the slot
 lists `name` (entities, with their domain and attributes as context),
-`area` and `floor` from the test fixtures, each test's `context` as the
+`area` and `floor` from the test fixtures (a name that is a template, such
+as Icelandic "Vinstri gardín(an|u|a|una|unni)", is each of its forms, as
+HA's runner's `get_slot_lists` makes it), each test's `context` as the
 intent context, `recognize_best` with `best_slot_name="name"`; a sentence
-passes when the intent and exactly the expected slots come out (a list of
-values: any of them), except one the language's `_test_failures.yaml`
-lists, which passes when it does not (as in HA's runner).
+passes when the intent and exactly the expected slots come out, compared
+as HA's runner compares them (a list in the test: any of its values; a
+list recognised: it holds every value the test names), except one the
+language's `_test_failures.yaml` lists, which passes when it does not (as
+in HA's runner).
 Intent folders (tests/LANG/INTENT/*.yaml) are left out: hassil has no
 loader for them. Prints one JSON object a language:
 
@@ -20,7 +24,22 @@ import time
 from pathlib import Path
 
 import yaml
-from hassil import Intents, TextSlotList, merge_dict, recognize_best
+from hassil import (
+    Intents,
+    TextSlotList,
+    is_template,
+    merge_dict,
+    parse_sentence,
+    recognize_best,
+    sample_expression,
+)
+
+
+def forms(name):
+    """A fixture's name, each of its forms if it is a template."""
+    if is_template(name):
+        return [n.strip() for n in sample_expression(parse_sentence(name).expression)]
+    return [name.strip()]
 
 
 def text(v):
@@ -30,8 +49,18 @@ def text(v):
 
 
 def same(got, want):
+    """HA's runner's rule: a list in the test is the values allowed; a list
+    recognised must hold every value the test names (or the one it names)."""
+    if isinstance(got, list) and isinstance(want, list):
+        return all(any(same_one(g, w) for g in got) for w in want)
     if isinstance(want, list):
-        return any(same(got, w) for w in want)
+        return any(same_one(got, w) for w in want)
+    if isinstance(got, list):
+        return any(same_one(g, want) for g in got)
+    return same_one(got, want)
+
+
+def same_one(got, want):
     try:
         return abs(float(got) - float(want)) < 1e-9
     except (TypeError, ValueError):
@@ -55,14 +84,14 @@ def run(root: Path, lang: str):
         area = areas.get(e.get("area"))
         if area:
             context["area"] = area["name"]
-        names.append((e["name"], e["name"], context))
+        names.extend((n, n, context) for n in forms(e["name"]))
     slot_lists = {
-        "name": TextSlotList.from_tuples(names, allow_template=True),
-        "area": TextSlotList.from_tuples(
-            [(a["name"], a["name"]) for a in fixtures.get("areas") or []]
+        "name": TextSlotList.from_tuples(names, allow_template=False),
+        "area": TextSlotList.from_strings(
+            [n for a in fixtures.get("areas") or [] for n in forms(a["name"])]
         ),
-        "floor": TextSlotList.from_tuples(
-            [(f["name"], f["name"]) for f in fixtures.get("floors") or []]
+        "floor": TextSlotList.from_strings(
+            [n for f in fixtures.get("floors") or [] for n in forms(f["name"])]
         ),
     }
     failures = root / "tests" / lang / "_test_failures.yaml"

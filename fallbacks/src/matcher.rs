@@ -357,7 +357,15 @@ enum Edge {
 struct SlotEdge {
     name: String,
     edge: u32,
+    /// The slot names a thing, and of two paths the one whose listed
+    /// value for it holds more words is kept ([`Entry::rank`]).
+    longest: bool,
 }
+
+/// The slot whose listed value, the longest, decides between two paths
+/// that cost the same: Home Assistant's entity name (hassil's
+/// `best_slot_name`, as Home Assistant calls it).
+const LONGEST_SLOT: &str = "name";
 
 #[derive(Default)]
 struct Raw {
@@ -530,6 +538,7 @@ impl Builder<'_> {
             Expr::Slot { list, name, column } => {
                 let edge = self.list_edge(list, &origin.shifted(column - 1))?;
                 self.slot_edges.push(SlotEdge {
+                    longest: name == LONGEST_SLOT,
                     name: name.clone(),
                     edge,
                 });
@@ -558,6 +567,10 @@ impl Builder<'_> {
 struct Entry {
     state: u32,
     cost: u32,
+    /// Words taken by slots on the way.
+    slotted: u32,
+    /// Words taken by listed values of [`LONGEST_SLOT`] on the way.
+    named: u32,
     back: Option<(usize, usize)>,
     label: Label,
 }
@@ -566,6 +579,11 @@ struct Entry {
 trait Reached {
     fn state(&self) -> u32;
     fn cost(&self) -> u32;
+    /// What decides between two entries for one state, least first: the
+    /// cost, then whatever else the entry weighs.
+    fn rank(&self) -> (u32, u32, u32) {
+        (self.cost(), 0, 0)
+    }
 }
 
 impl Reached for Entry {
@@ -575,13 +593,24 @@ impl Reached for Entry {
     fn cost(&self) -> u32 {
         self.cost
     }
+    /// Of two paths that cost the same, as hassil's best: the one whose
+    /// listed name holds more words (regression
+    /// `of_equal_paths_the_one_with_more_words_written_is_kept`: Slovenian
+    /// "faktor moči stenske vtičnice" is that sensor's whole name), then the
+    /// one with more words written in the template, fewer taken by slots
+    /// (Vietnamese "đang đóng" is "đang" written and the state "đóng",
+    /// closed, not the state "đang đóng", closing).
+    fn rank(&self) -> (u32, u32, u32) {
+        (self.cost, u32::MAX - self.named, self.slotted)
+    }
 }
 
-/// Keeps `e` at `pos` unless the entry for its state there costs no more
-/// (the first of equals stays: ties go to the earlier path).
+/// Keeps `e` at `pos` unless the entry for its state there ranks no worse
+/// ([`Reached::rank`]; the first of equals stays: ties go to the earlier
+/// path).
 fn relax<E: Reached>(lattice: &mut [Vec<E>], index: &mut [StateMap], pos: usize, e: E) {
     match index[pos].get(&e.state()) {
-        Some(&i) if lattice[pos][i].cost() <= e.cost() => {}
+        Some(&i) if lattice[pos][i].rank() <= e.rank() => {}
         Some(&i) => lattice[pos][i] = e,
         None => {
             index[pos].insert(e.state(), lattice[pos].len());
@@ -945,6 +974,8 @@ impl Matcher {
             Entry {
                 state: START,
                 cost: 0,
+                slotted: 0,
+                named: 0,
                 back: None,
                 label: Label::Start,
             },
@@ -954,7 +985,12 @@ impl Matcher {
             spans.resize_with(self.edges.len(), || None);
             let mut i = 0;
             while i < lattice[pos].len() {
-                let (state, cost) = (lattice[pos][i].state, lattice[pos][i].cost);
+                let (state, cost, slotted, named) = (
+                    lattice[pos][i].state,
+                    lattice[pos][i].cost,
+                    lattice[pos][i].slotted,
+                    lattice[pos][i].named,
+                );
                 let back = Some((pos, i));
                 i += 1;
                 if pos == len {
@@ -975,6 +1011,8 @@ impl Matcher {
                         Entry {
                             state: to,
                             cost,
+                            slotted,
+                            named,
                             back,
                             label: Label::Word,
                         },
@@ -983,6 +1021,7 @@ impl Matcher {
                 // Slots.
                 for &(slot, to) in &closed.slots {
                     let edge = self.slot_edges[slot as usize].edge as usize;
+                    let longest = self.slot_edges[slot as usize].longest;
                     if spans[edge].is_none() {
                         spans[edge] = Some(self.slot_spans(slot, &words, &syms, pos, ctx));
                     }
@@ -996,6 +1035,13 @@ impl Matcher {
                             Entry {
                                 state: to,
                                 cost: cost + extra,
+                                slotted: slotted + k as u32,
+                                named: named
+                                    + if longest && how == "list" {
+                                        k as u32
+                                    } else {
+                                        0
+                                    },
                                 back,
                                 label: Label::Slot {
                                     slot,
@@ -1025,6 +1071,8 @@ impl Matcher {
                         Entry {
                             state,
                             cost: cost + UNKNOWN_COST,
+                            slotted,
+                            named,
                             back,
                             label: Label::Unknown,
                         },
@@ -1040,6 +1088,8 @@ impl Matcher {
                             Entry {
                                 state,
                                 cost: cost + FILLER_COST * k as u32,
+                                slotted,
+                                named,
                                 back,
                                 label: Label::Filler(k),
                             },

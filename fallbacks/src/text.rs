@@ -94,6 +94,25 @@ fn suffixed_number(core: &str) -> Option<Vec<String>> {
         Some(l) => (true, l),
         None => (false, rest),
     };
+    // Two numbers with a unit between them ("02h16", as speech to text
+    // writes French "2 h 16"; regression
+    // `two_numbers_with_a_unit_between_them_are_three_words`): the number,
+    // the unit, and the rest as a word of its own ("16", "16min").
+    if prefix.is_empty() && !lead_percent && !percent {
+        let unit_end = letters
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(letters.len());
+        let (unit, after) = letters.split_at(unit_end);
+        if (1..=3).contains(&unit.len())
+            && after.starts_with(|c: char| c.is_ascii_digit())
+            && after.chars().all(|c| c.is_ascii_alphanumeric())
+            && !number.contains(['.', ','])
+        {
+            let mut out = vec![number.to_string(), unit.to_string()];
+            out.extend(suffixed_number(after).unwrap_or_else(|| vec![after.to_string()]));
+            return Some(out);
+        }
+    }
     // ("%50s" is a "%" before a number with a suffix, not a decade.)
     let kept = !lead_percent && letters.is_ascii() && NUMBER_ENDINGS_KEPT.contains(&letters);
     let suffix = is_letters(letters) && !kept;
@@ -175,7 +194,8 @@ fn elided_before_number(w: &str) -> Option<(&str, &str)> {
 /// elided article from a number ("d'1" is "d" "1"), a suffix or a prefix
 /// from a number ("50%ra" is "50" "percent" "ra", "ל50" is "ל" "50";
 /// English ordinals, times of day and decades stay whole: "1st", "10am",
-/// "90s"), and reads the
+/// "90s"), two numbers from the unit between them ("02h16" is "02" "h"
+/// "16"), and reads the
 /// fractions "1/2", "1/4" and "3/4" as words ("half"; a slash elsewhere
 /// parts words, "and/or").
 pub fn tokens(text: &str) -> Vec<Token> {
@@ -375,6 +395,14 @@ mod tests {
             "4k 5min 3.5h 1er %50s 7:15pm h1",
             "4@4k k@4k 5@5min min@5min 3.5@3.5h h@3.5h 1@1er er@1er \
              percent@%50s 50@%50s s@%50s 7:15pm@7:15pm h1@h1",
+        );
+        // Two numbers with a unit between them (regression
+        // `two_numbers_with_a_unit_between_them_are_three_words`): French
+        // "02h16"; a decimal before the unit stays whole.
+        check(
+            "02h16 1h30min 4x4 1.5h30",
+            "02@02h16 h@02h16 16@02h16 1@1h30min h@1h30min 30@1h30min min@1h30min \
+             4@4x4 x@4x4 4@4x4 1.5h30@1.5h30",
         );
         check(
             "d'una hora o'clock '90s",
