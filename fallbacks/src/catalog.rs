@@ -229,6 +229,10 @@ pub struct Catalog {
     pub fillers: Vec<String>,
     /// Production rules, in file order.
     pub rules: Vec<RuleSource>,
+    /// The slot whose listed value, the longest, decides between two
+    /// readings that cost the same ([`crate::matcher`]): Home Assistant's
+    /// entity `name`, as hassil's `best_slot_name`; none for the skills.
+    pub longest_slot: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -596,6 +596,9 @@ const COMPOUND_PART_MIN: usize = 3;
 /// The most ways of parting one unknown word that are tried (each a parse).
 const COMPOUND_WAYS_MAX: usize = 8;
 
+/// The most other partings tried for one sentence (each a parse).
+const COMPOUND_TRIES_MAX: usize = 16;
+
 /// The shortest a known word ending a compound of two known words may be,
 /// in letters: a case ending ("उच्चतममा": "उच्चतम" "मा", Nepali).
 const COMPOUND_END_MIN: usize = 2;
@@ -787,7 +790,9 @@ enum Piece<'a> {
 /// with a prefix or suffix joined (`{area}[e|me][t|n]`: "sovrummet").
 struct Joins<'a> {
     lists: &'a mut BTreeMap<String, List>,
-    made: BTreeMap<(String, Vec<String>, Vec<String>), String>,
+    made: BTreeMap<JoinKey, String>,
+    /// Runs [`spread`] may still make (see [`MAX_SPREAD_RUNS`]).
+    spreads: usize,
     /// Slots that stand for two ("kjøkkengardin": an area and a cover
     /// class in one word): their two names; the value holds both, parted
     /// by [`PAIR`].
@@ -809,10 +814,17 @@ fn wordlike(c: char) -> bool {
 /// `s` with every [`wordlike`] character a word of its own (regression
 /// `chinese_is_read_character_by_character`: "停止计时器" was one word,
 /// and no template written "<timer_cancel> <timer>" read it).
+/// A slot written in our template syntax (`{list:slot}`) stays as it is.
 fn apart(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2);
+    let mut in_slot = false;
     for c in s.chars() {
-        if wordlike(c) {
+        match c {
+            '{' => in_slot = true,
+            '}' => in_slot = false,
+            _ => {}
+        }
+        if wordlike(c) && !in_slot {
             out.push(' ');
             out.push(c);
             out.push(' ');
@@ -846,8 +858,8 @@ fn together(s: &str) -> String {
 /// `words_against_a_group_of_slots_go_to_each_way`: Arabic "النصف ساعة"
 /// for `[ال]<timer_start_minutes_short> [<hour>]`, the rule three slots);
 /// `None` for no such part, another part with a slot, or more than
-/// [`MAX_SPREAD`] ways.
-fn spread(parts: &[Node]) -> Option<Node> {
+/// [`MAX_SPREAD`] ways or `budget` runs.
+fn spread(parts: &[Node], budget: usize) -> Option<Vec<Node>> {
     let holds_slot = |n: &Node| strings(n).is_none();
     let k = parts.iter().position(holds_slot)?;
     if parts.len() < 2 || parts[k + 1..].iter().any(holds_slot) {
@@ -863,10 +875,10 @@ fn spread(parts: &[Node]) -> Option<Node> {
     let Node::Alt(ways) = part else {
         return None;
     };
-    if ways.len() < 2 || ways.len() > MAX_SPREAD {
+    if ways.len() < 2 || ways.len() > MAX_SPREAD || ways.len() > budget {
         return None;
     }
-    Some(Node::Alt(
+    Some(
         ways.iter()
             .map(|w| {
                 let mut run = parts[..k].to_vec();
@@ -875,11 +887,15 @@ fn spread(parts: &[Node]) -> Option<Node> {
                 Node::Seq(run)
             })
             .collect(),
-    ))
+    )
 }
 
 /// Most ways of a group [`spread`] makes into runs.
 const MAX_SPREAD: usize = 16;
+
+/// Most runs [`spread`] makes for one template, groups within groups
+/// counted (each run copies the words around it).
+const MAX_SPREAD_RUNS: usize = 64;
 
 /// `parts` with each sequence and one-way group spread into its pieces: a
 /// rule that is one sequence (`<area>` = "{area}[s]") is its pieces.
@@ -895,6 +911,11 @@ fn flattened(parts: &[Node]) -> Vec<Node> {
     parts.iter().for_each(|n| flat(n, &mut out));
     out
 }
+
+/// What a list made by [`Joins`] is made of: the slot's list (two, for a
+/// pair), whether an entity's name is ordered longest first, the words
+/// before it and after it.
+type JoinKey = (String, bool, Vec<String>, Vec<String>);
 
 /// Parts the two values of a paired slot.
 const PAIR: char = '\u{1f}';
@@ -963,11 +984,7 @@ impl Joins<'_> {
         let after = strings(&Node::Seq(parts[at + 1..].to_vec()))?;
         // An entity's name (hassil's `best_slot_name`) as long as it may be.
         let longest = name == "name";
-        let key = (
-            format!("{list}{}", if longest { "\u{1f}longest" } else { "" }),
-            before.clone(),
-            after.clone(),
-        );
+        let key = (list.clone(), longest, before.clone(), after.clone());
         if let Some(made) = self.made.get(&key) {
             return Some(format!("{{{made}:{name}}}"));
         }
@@ -1019,13 +1036,7 @@ impl Joins<'_> {
 
     /// Keeps a list made for `key` under the name `made`, and gives the
     /// slot `{made:name}` that stands for it.
-    fn made_list(
-        &mut self,
-        key: (String, Vec<String>, Vec<String>),
-        made: String,
-        kind: ListKind,
-        name: &str,
-    ) -> String {
+    fn made_list(&mut self, key: JoinKey, made: String, kind: ListKind, name: &str) -> String {
         self.lists.insert(
             made.clone(),
             List {
@@ -1050,7 +1061,7 @@ impl Joins<'_> {
         name: &str,
         before: &[String],
         after: &[String],
-        key: (String, Vec<String>, Vec<String>),
+        key: JoinKey,
     ) -> Option<String> {
         if after.iter().any(|a| !a.is_empty()) || !before.iter().any(String::is_empty) {
             return None;
@@ -1095,7 +1106,7 @@ impl Joins<'_> {
         let mut tail = mid.clone();
         tail.push(PAIR.to_string());
         tail.extend(after.iter().cloned());
-        let key = (format!("{la}{PAIR}{lb}"), before.clone(), tail);
+        let key = (format!("{la}{PAIR}{lb}"), false, before.clone(), tail);
         let pair = format!("pair__{na}__{nb}");
         self.pairs.insert(pair.clone(), (na.clone(), nb.clone()));
         if let Some(made) = self.made.get(&key) {
@@ -1210,8 +1221,9 @@ fn render(node: &Node, joins: &mut Joins) -> String {
                                         // ("[ال]<timer_start_minutes_short>",
                                         // the rule three slots): the words
                                         // with each way, a run each.
-                                        None if let Some(ways) = spread(&parts) => {
-                                            out.push(render(&ways, joins));
+                                        None if let Some(ways) = spread(&parts, joins.spreads) => {
+                                            joins.spreads -= ways.len();
+                                            out.push(render(&Node::Alt(ways), joins));
                                         }
                                         None => {
                                             // Words glued to the end of a
@@ -1485,6 +1497,10 @@ impl Language {
     /// Compiles sentence files already read: (name, parsed, text).
     fn compile(sources: &[(String, RawSentences, String)], home: &Home) -> Result<Language, Error> {
         let mut catalog = Catalog::new();
+        // Of two readings that cost the same, the longer listed entity
+        // name, as hassil's `best_slot_name` (Home Assistant passes
+        // "name").
+        catalog.longest_slot = Some("name".into());
         let mut ranges = BTreeMap::new();
         let mut structured = BTreeSet::new();
         let mut rules = BTreeMap::new();
@@ -1665,6 +1681,7 @@ impl Language {
                             lists: &mut catalog.lists,
                             made: std::mem::take(&mut made),
                             pairs: std::mem::take(&mut pairs),
+                            spreads: MAX_SPREAD_RUNS,
                         };
                         let mut ours = render(&resolved, &mut joins);
                         if characters {
@@ -1759,7 +1776,24 @@ impl Language {
         context: &BTreeMap<String, Json>,
         n: usize,
     ) -> Vec<crate::matcher::NearReading> {
-        let mut out = self.matcher.near(text, &Context::default(), usize::MAX);
+        if !self.characters {
+            let mut out = self.matcher.near(text, &Context::default(), usize::MAX);
+            out.retain(|r| self.recognize(&r.text, context).is_some());
+            out.truncate(n);
+            return out;
+        }
+        // Characters as words, as the sentences were compiled, and the
+        // readings written as the language writes them.
+        let mut out = self
+            .matcher
+            .near(&apart(text), &Context::default(), usize::MAX);
+        for r in &mut out {
+            r.text = together(&r.text);
+            for (heard, read) in &mut r.replaced {
+                *heard = together(heard);
+                *read = together(read);
+            }
+        }
         out.retain(|r| self.recognize(&r.text, context).is_some());
         out.truncate(n);
         out
@@ -1833,8 +1867,19 @@ impl Language {
             // Icelandic "leikhornsljósinu" is "leikhorns" "ljósinu" first,
             // where "leikhorns" is a name with its ending from another
             // block; this block writes the name, then "sljósinu").
+            // At most [`COMPOUND_TRIES_MAX`] parses in all, and only for a
+            // sentence of at most [`COMPOUND_SENTENCE_MAX`] words.
+            let mut tries = if said.len() <= COMPOUND_SENTENCE_MAX {
+                COMPOUND_TRIES_MAX
+            } else {
+                0
+            };
             for (i, w) in ways.iter().enumerate() {
                 for c in 1..w.len().min(COMPOUND_WAYS_MAX) {
+                    if tries == 0 {
+                        break;
+                    }
+                    tries -= 1;
                     let mut choice = first.clone();
                     choice[i] = c;
                     if let Some(r) = read(&parted(&choice).join(" ")) {
@@ -1902,11 +1947,12 @@ impl Language {
         };
         // Of readings that cost the same, as hassil's best: one that names
         // an entity, then one that asks more of the entity it names, then
-        // the one with more of its words written in the template, then the
-        // block that comes first in the files (hassil keeps their order:
-        // regression `readings_that_tie_go_to_the_block_written_first`,
-        // German "welche Tore sind geschlossen" is the covers' block, not
-        // the locks' later one).
+        // the one with more of its words written in the template, then, as
+        // hassil breaks its ties, the intent's name and, of one intent's
+        // blocks, the one that comes first in the files (regression
+        // `readings_that_tie_go_to_the_block_written_first`: German
+        // "welche Tore sind geschlossen" is the covers' block, not the
+        // locks' later one).
         parses.sort_by_key(|p| {
             let in_slots: usize = p
                 .slots
@@ -1923,6 +1969,7 @@ impl Language {
                 !names_entity(p),
                 std::cmp::Reverse(block_of(p).map_or(0, |b| b.specific)),
                 in_slots,
+                block_of(p).map(|b| b.intent.as_str()),
                 block,
             )
         });
@@ -1972,7 +2019,9 @@ impl Language {
                         Some(n) => n,
                         None => continue 'parses,
                     },
-                    (Value::Text(t), None) if self.characters => self.value_of(&together(t)),
+                    (Value::Text(t), None) if self.characters && s.how == "wildcard" => {
+                        self.value_of(&together(t))
+                    }
                     (Value::Text(t), None) => self.value_of(t),
                     (v, None) => serde_json::to_value(v).unwrap_or(Json::Null),
                 };
@@ -2375,6 +2424,72 @@ mod tests {
         assert_eq!(got("raise"), None);
     }
 
+    /// Characters of a script written without spaces are words; a slot in
+    /// our syntax stays whole; a wildcard's words come back together.
+    #[test]
+    fn chinese_is_read_character_by_character() {
+        assert_eq!(apart("停止计时器？"), "停 止 计 时 器 ？");
+        assert_eq!(apart("把{房间:area}的TV音量"), "把 {房间:area} 的 TV 音 量");
+        assert_eq!(together("披 萨 timer 计 时"), "披萨 timer 计时");
+        let common = "language: zh-cn\nsettings:\n  ignore_whitespace: true\nexpansion_rules:\n  timer: \"(计时器|定时)\"\nlists:\n  tname:\n    wildcard: true\n";
+        let sentences = "language: zh-cn\nintents:\n  HassCancelTimer:\n    data:\n      - sentences: [\"停止 <timer>\", \"停止 {tname:name} <timer>\"]\n";
+        let l = Language::from_texts(&[("_common.yaml", common), ("x.yaml", sentences)], "{}")
+            .expect("loads");
+        let got = |t: &str| {
+            l.recognize(t, &BTreeMap::new())
+                .map(|r| serde_json::to_string(&r.slots).unwrap_or_default())
+        };
+        assert_eq!(got("停止计时器").as_deref(), Some("{}"));
+        assert_eq!(got("停止 计时器").as_deref(), Some("{}"));
+        assert_eq!(got("停止披萨计时器").as_deref(), Some(r#"{"name":"披萨"}"#));
+        assert_eq!(got("开始计时器"), None);
+    }
+
+    /// hassil's ways of reading, in one small language: words against a
+    /// slot also apart from it; words against a group of slots to each
+    /// way; of equal paths, the one with more words written; of equal
+    /// readings, the block written first.
+    #[test]
+    fn readings_as_hassil_makes_them() {
+        let common = "language: xx\nlists:\n  state:\n    values:\n      - in: closed\n        out: closed\n      - in: now closed\n        out: closing\n  half:\n    values:\n      - in: half\n        out: 30\n  quarter:\n    values:\n      - in: quarter\n        out: 15\n";
+        let sentences = "language: xx\nintents:\n  HassTurnOn:\n    data:\n      - sentences: [\"{name}[(on|go)]\"]\n        slots: {domain: scene}\n      - sentences: [\"switch {name} on\"]\n        slots: {domain: switch}\n      - sentences: [\"switch {name} on\"]\n        slots: {domain: light}\n  HassGetState:\n    data:\n      - sentences: [\"is it [now] {state}\"]\n  HassCancelTimer:\n    data:\n      - sentences: [\"cancel [the]({half:start_minutes}|{quarter:start_minutes})\"]\n";
+        let home = "entities:\n  - name: Party\n    id: scene.party\n";
+        let l = Language::from_texts(&[("_common.yaml", common), ("x.yaml", sentences)], home)
+            .expect("loads");
+        let got = |t: &str| {
+            l.recognize(t, &BTreeMap::new())
+                .map(|r| serde_json::to_string(&r.slots).unwrap_or_default())
+        };
+        // words_written_against_a_slot_are_also_read_apart
+        assert_eq!(
+            got("party on").as_deref(),
+            Some(r#"{"domain":"scene","name":"Party"}"#)
+        );
+        assert_eq!(
+            got("partyon").as_deref(),
+            Some(r#"{"domain":"scene","name":"Party"}"#)
+        );
+        // readings_that_tie_go_to_the_block_written_first
+        assert_eq!(
+            got("switch party on").as_deref(),
+            Some(r#"{"domain":"switch","name":"Party"}"#)
+        );
+        // of_equal_paths_the_one_with_more_words_written_is_kept
+        assert_eq!(
+            got("is it now closed").as_deref(),
+            Some(r#"{"state":"closed"}"#)
+        );
+        // words_against_a_group_of_slots_go_to_each_way
+        assert_eq!(
+            got("cancel thehalf").as_deref(),
+            Some(r#"{"start_minutes":"30"}"#)
+        );
+        assert_eq!(
+            got("cancel quarter").as_deref(),
+            Some(r#"{"start_minutes":"15"}"#)
+        );
+    }
+
     fn check(template: &str, expect: &str) {
         let node = parse_hassil(template).expect("parses");
         let mut lists = BTreeMap::new();
@@ -2398,6 +2513,7 @@ mod tests {
             lists: &mut lists,
             made: BTreeMap::new(),
             pairs: BTreeMap::new(),
+            spreads: MAX_SPREAD_RUNS,
         };
         assert_eq!(render(&node, &mut joins), expect, "{template:?}");
         if let Some(ListKind::Values(v)) = lists.get("area__cover__j0").map(|l| &l.kind) {

@@ -357,15 +357,10 @@ enum Edge {
 struct SlotEdge {
     name: String,
     edge: u32,
-    /// The slot names a thing, and of two paths the one whose listed
-    /// value for it holds more words is kept ([`Entry::rank`]).
+    /// The catalog's [`Catalog::longest_slot`]: of two paths the one whose
+    /// listed value for it holds more words is kept ([`Entry::rank`]).
     longest: bool,
 }
-
-/// The slot whose listed value, the longest, decides between two paths
-/// that cost the same: Home Assistant's entity name (hassil's
-/// `best_slot_name`, as Home Assistant calls it).
-const LONGEST_SLOT: &str = "name";
 
 #[derive(Default)]
 struct Raw {
@@ -538,7 +533,7 @@ impl Builder<'_> {
             Expr::Slot { list, name, column } => {
                 let edge = self.list_edge(list, &origin.shifted(column - 1))?;
                 self.slot_edges.push(SlotEdge {
-                    longest: name == LONGEST_SLOT,
+                    longest: self.catalog.longest_slot.as_deref() == Some(name.as_str()),
                     name: name.clone(),
                     edge,
                 });
@@ -569,7 +564,8 @@ struct Entry {
     cost: u32,
     /// Words taken by slots on the way.
     slotted: u32,
-    /// Words taken by listed values of [`LONGEST_SLOT`] on the way.
+    /// Words taken by listed values of the catalog's
+    /// [`Catalog::longest_slot`] on the way.
     named: u32,
     back: Option<(usize, usize)>,
     label: Label,

@@ -97,19 +97,26 @@ fn suffixed_number(core: &str) -> Option<Vec<String>> {
     // Two numbers with a unit between them ("02h16", as speech to text
     // writes French "2 h 16"; regression
     // `two_numbers_with_a_unit_between_them_are_three_words`): the number,
-    // the unit, and the rest as a word of its own ("16", "16min").
-    if prefix.is_empty() && !lead_percent && !percent {
+    // the unit, the second number and its own unit if it has one
+    // ("1h30min"), each a word; nothing longer is parted.
+    if prefix.is_empty() && !lead_percent && !percent && !number.contains(['.', ',']) {
         let unit_end = letters
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(letters.len());
         let (unit, after) = letters.split_at(unit_end);
+        let digits_end = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (second, last) = after.split_at(digits_end);
         if (1..=3).contains(&unit.len())
-            && after.starts_with(|c: char| c.is_ascii_digit())
-            && after.chars().all(|c| c.is_ascii_alphanumeric())
-            && !number.contains(['.', ','])
+            && !second.is_empty()
+            && last.len() <= 3
+            && last.chars().all(|c| c.is_ascii_alphabetic())
         {
-            let mut out = vec![number.to_string(), unit.to_string()];
-            out.extend(suffixed_number(after).unwrap_or_else(|| vec![after.to_string()]));
+            let mut out = vec![number.to_string(), unit.to_string(), second.to_string()];
+            if !last.is_empty() {
+                out.push(last.to_string());
+            }
             return Some(out);
         }
     }
@@ -400,9 +407,9 @@ mod tests {
         // `two_numbers_with_a_unit_between_them_are_three_words`): French
         // "02h16"; a decimal before the unit stays whole.
         check(
-            "02h16 1h30min 4x4 1.5h30",
+            "02h16 1h30min 4x4 1.5h30 1h1h1",
             "02@02h16 h@02h16 16@02h16 1@1h30min h@1h30min 30@1h30min min@1h30min \
-             4@4x4 x@4x4 4@4x4 1.5h30@1.5h30",
+             4@4x4 x@4x4 4@4x4 1.5h30@1.5h30 1h1h1@1h1h1",
         );
         check(
             "d'una hora o'clock '90s",
