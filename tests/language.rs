@@ -986,6 +986,21 @@ fn home_assistant_s_tests_in_every_language() {
         "Minuteur 02h16",
     );
     check(
+        "a_suffix_after_an_optional_unit_is_glued_to_it",
+        "ko",
+        "온도 30도로 설정",
+    );
+    check(
+        "a_compound_of_three_known_words_is_read",
+        "nl",
+        "Zet keukenwaterkokerschakelaar uit",
+    );
+    check(
+        "a_compound_of_three_known_words_is_read",
+        "nl",
+        "woonkamerspeelhoekventilatorstatus",
+    );
+    check(
         "chinese_is_read_character_by_character",
         "zh-cn",
         "停止计时器",

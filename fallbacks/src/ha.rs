@@ -659,10 +659,22 @@ fn glue(node: &Node, suffixes: &[String]) -> Option<Node> {
         Node::Seq(v) => {
             let (last, init) = v.split_last()?;
             match last {
-                // Said or not: glued to it, or to what comes before.
+                // Said or not: glued to it, or to what comes before; where
+                // that cannot take it (a space, "[ ]"), a word of its own
+                // (regression `a_suffix_after_an_optional_unit_is_glued_to_it`:
+                // Korean "{temperature}[ ][°|도][로]" reads "30도로").
                 Node::Opt(x) => Some(Node::Alt(vec![
                     Node::Seq(init.iter().cloned().chain([glue(x, suffixes)?]).collect()),
-                    glue(&Node::Seq(init.to_vec()), suffixes)?,
+                    glue(&Node::Seq(init.to_vec()), suffixes).unwrap_or_else(|| {
+                        let apart =
+                            Node::Alt(suffixes.iter().map(|s| Node::Text(s.clone())).collect());
+                        Node::Seq(
+                            init.iter()
+                                .cloned()
+                                .chain([Node::Text(" ".into()), apart])
+                                .collect(),
+                        )
+                    }),
                 ])),
                 _ => Some(Node::Seq(
                     init.iter()
@@ -1158,6 +1170,12 @@ fn render(node: &Node, joins: &mut Joins) -> String {
                     empty |= blank;
                     !blank
                 })
+                .collect();
+            // Each way once (a glued suffix may be reached twice).
+            let mut seen = BTreeSet::new();
+            let alts: Vec<String> = alts
+                .into_iter()
+                .filter(|a| seen.insert(a.clone()))
                 .collect();
             match (alts.len(), empty) {
                 (0, _) => String::new(),
@@ -1835,14 +1853,32 @@ impl Language {
         // The words, unknown ones that are two words parted.
         let known = |p: &str| self.matcher.knows(p);
         let said: Vec<String> = crate::text::words(text);
-        let ways: Vec<Vec<(&str, &str)>> = said
+        // Each unknown word's ways of parting; an unknown first part that
+        // is two known words parted too, that way first (regression
+        // `a_compound_of_three_known_words_is_read`:
+        // "keukenwaterkokerschakelaar" is "keuken" "waterkoker"
+        // "schakelaar").
+        let ways: Vec<Vec<String>> = said
             .iter()
             .map(|w| {
                 if known(w) {
-                    Vec::new()
-                } else {
-                    compounds(w, known, false)
+                    return Vec::new();
                 }
+                let mut three = Vec::new();
+                let mut two = Vec::new();
+                for (a, b) in compounds(w, known, false)
+                    .into_iter()
+                    .take(COMPOUND_WAYS_MAX)
+                {
+                    if !known(a)
+                        && let Some((x, y)) = compound(a, known, true)
+                    {
+                        three.push(format!("{x} {y} {b}"));
+                    }
+                    two.push(format!("{a} {b}"));
+                }
+                three.extend(two);
+                three
             })
             .collect();
         // The words, each unknown one parted its `choice[i]`th way.
@@ -1850,10 +1886,7 @@ impl Language {
             said.iter()
                 .zip(&ways)
                 .zip(choice)
-                .map(|((w, ways), &c)| match ways.get(c) {
-                    Some((a, b)) => format!("{a} {b}"),
-                    None => w.clone(),
-                })
+                .map(|((w, ways), &c)| ways.get(c).unwrap_or(w).clone())
                 .collect()
         };
         let first = vec![0; said.len()];
@@ -1891,7 +1924,16 @@ impl Language {
         // Then one known word at a time that is two known words:
         // "keukentimer" is in a list of joined words elsewhere, while this
         // block writes "{area} timer" (one at a time, so that "sluiten" is
-        // not read as "sluit en" where it need not be).
+        // not read as "sluit en" where it need not be). The parts of an
+        // unknown word parted above count as words here (regression
+        // `a_compound_of_three_known_words_is_read`:
+        // "keukenwaterkokerschakelaar" is "keukenwaterkoker" "schakelaar",
+        // then "keuken" "waterkoker" "schakelaar").
+        let words: Vec<String> = words
+            .iter()
+            .flat_map(|w| w.split_whitespace())
+            .map(str::to_string)
+            .collect();
         if words.len() <= COMPOUND_SENTENCE_MAX
             && let Some(r) = (0..words.len()).find_map(|i| {
                 let w = &words[i];
@@ -2541,6 +2583,9 @@ mod tests {
         );
         check("{volume:volume_level}", "{volume:volume_level}");
         check("(light|lamp)[s] on", "(light|lights|lamp|lamps) on");
+        // A suffix after an optional unit, after an optional space: glued
+        // to the unit, or a word of its own.
+        check("{t}[ ][°|도][로]", "{t:t} [(로|°|°로|도|도로)]");
         check("what's the time?", "what's the time?");
         // Words against a slot that begins a word: with it, or apart
         // (hassil skips the space after such a slot).
