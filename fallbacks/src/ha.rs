@@ -599,6 +599,9 @@ const COMPOUND_WAYS_MAX: usize = 8;
 /// The most other partings tried for one sentence (each a parse).
 const COMPOUND_TRIES_MAX: usize = 16;
 
+/// The longest word, in letters, that is tried parted.
+const COMPOUND_LETTERS_MAX: usize = 64;
+
 /// The shortest a known word ending a compound of two known words may be,
 /// in letters: a case ending ("उच्चतममा": "उच्चतम" "मा", Nepali).
 const COMPOUND_END_MIN: usize = 2;
@@ -660,12 +663,12 @@ fn glue(node: &Node, suffixes: &[String]) -> Option<Node> {
             let (last, init) = v.split_last()?;
             match last {
                 // Said or not: glued to it, or to what comes before; where
-                // that cannot take it (a space, "[ ]"), a word of its own
-                // (regression `a_suffix_after_an_optional_unit_is_glued_to_it`:
-                // Korean "{temperature}[ ][°|도][로]" reads "30도로").
-                Node::Opt(x) => Some(Node::Alt(vec![
-                    Node::Seq(init.iter().cloned().chain([glue(x, suffixes)?]).collect()),
-                    glue(&Node::Seq(init.to_vec()), suffixes).unwrap_or_else(|| {
+                // that cannot take it (a space, "[ ]", or a slot), a word of
+                // its own after what comes before (regression
+                // `a_suffix_after_an_optional_unit_is_glued_to_it`: Korean
+                // "{temperature}[ ][°|도][로]" reads "30도로").
+                Node::Opt(x) => {
+                    let unsaid = glue(&Node::Seq(init.to_vec()), suffixes).unwrap_or_else(|| {
                         let apart =
                             Node::Alt(suffixes.iter().map(|s| Node::Text(s.clone())).collect());
                         Node::Seq(
@@ -674,8 +677,12 @@ fn glue(node: &Node, suffixes: &[String]) -> Option<Node> {
                                 .chain([Node::Text(" ".into()), apart])
                                 .collect(),
                         )
-                    }),
-                ])),
+                    });
+                    Some(Node::Alt(vec![
+                        Node::Seq(init.iter().cloned().chain([glue(x, suffixes)?]).collect()),
+                        unsaid,
+                    ]))
+                }
                 _ => Some(Node::Seq(
                     init.iter()
                         .cloned()
@@ -826,14 +833,23 @@ fn wordlike(c: char) -> bool {
 /// `s` with every [`wordlike`] character a word of its own (regression
 /// `chinese_is_read_character_by_character`: "停止计时器" was one word,
 /// and no template written "<timer_cancel> <timer>" read it).
-/// A slot written in our template syntax (`{list:slot}`) stays as it is.
 fn apart(s: &str) -> String {
+    parted(s, false)
+}
+
+/// A template in our syntax, [`apart`], its slots (`{list:slot}`) as they
+/// are.
+fn apart_template(s: &str) -> String {
+    parted(s, true)
+}
+
+fn parted(s: &str, template: bool) -> String {
     let mut out = String::with_capacity(s.len() * 2);
     let mut in_slot = false;
     for c in s.chars() {
         match c {
-            '{' => in_slot = true,
-            '}' => in_slot = false,
+            '{' if template => in_slot = true,
+            '}' if template => in_slot = false,
             _ => {}
         }
         if wordlike(c) && !in_slot {
@@ -1703,7 +1719,7 @@ impl Language {
                         };
                         let mut ours = render(&resolved, &mut joins);
                         if characters {
-                            ours = apart(&ours);
+                            ours = apart_template(&ours);
                         }
                         made = joins.made;
                         pairs = joins.pairs;
@@ -1853,32 +1869,32 @@ impl Language {
         // The words, unknown ones that are two words parted.
         let known = |p: &str| self.matcher.knows(p);
         let said: Vec<String> = crate::text::words(text);
-        // Each unknown word's ways of parting; an unknown first part that
-        // is two known words parted too, that way first (regression
-        // `a_compound_of_three_known_words_is_read`:
-        // "keukenwaterkokerschakelaar" is "keuken" "waterkoker"
-        // "schakelaar").
+        // Each unknown word's ways of parting, each followed by the same
+        // with its unknown first part parted too where that is two known
+        // words (regression `a_compound_of_three_known_words_is_read`:
+        // "keukenwaterkokerschakelaar" is "keukenwaterkoker" "schakelaar",
+        // then "keuken" "waterkoker" "schakelaar"). Words longer than
+        // [`COMPOUND_LETTERS_MAX`] are not parted.
         let ways: Vec<Vec<String>> = said
             .iter()
             .map(|w| {
-                if known(w) {
+                if known(w) || w.chars().count() > COMPOUND_LETTERS_MAX {
                     return Vec::new();
                 }
-                let mut three = Vec::new();
-                let mut two = Vec::new();
-                for (a, b) in compounds(w, known, false)
-                    .into_iter()
-                    .take(COMPOUND_WAYS_MAX)
-                {
+                let mut out = Vec::new();
+                for (a, b) in compounds(w, known, false) {
+                    if out.len() >= COMPOUND_WAYS_MAX {
+                        break;
+                    }
+                    out.push(format!("{a} {b}"));
                     if !known(a)
                         && let Some((x, y)) = compound(a, known, true)
                     {
-                        three.push(format!("{x} {y} {b}"));
+                        out.push(format!("{x} {y} {b}"));
                     }
-                    two.push(format!("{a} {b}"));
                 }
-                three.extend(two);
-                three
+                out.truncate(COMPOUND_WAYS_MAX);
+                out
             })
             .collect();
         // The words, each unknown one parted its `choice[i]`th way.
@@ -1927,8 +1943,8 @@ impl Language {
         // not read as "sluit en" where it need not be). The parts of an
         // unknown word parted above count as words here (regression
         // `a_compound_of_three_known_words_is_read`:
-        // "keukenwaterkokerschakelaar" is "keukenwaterkoker" "schakelaar",
-        // then "keuken" "waterkoker" "schakelaar").
+        // "woonkamerspeelhoekventilatorstatus" is "woonkamerspeelhoek"
+        // "ventilator" "status" above, then "woonkamer" "speelhoek" here).
         let words: Vec<String> = words
             .iter()
             .flat_map(|w| w.split_whitespace())
@@ -2471,7 +2487,10 @@ mod tests {
     #[test]
     fn chinese_is_read_character_by_character() {
         assert_eq!(apart("停止计时器？"), "停 止 计 时 器 ？");
-        assert_eq!(apart("把{房间:area}的TV音量"), "把 {房间:area} 的 TV 音 量");
+        assert_eq!(
+            apart_template("把{房间:area}的TV音量"),
+            "把 {房间:area} 的 TV 音 量"
+        );
         assert_eq!(together("披 萨 timer 计 时"), "披萨 timer 计时");
         let common = "language: zh-cn\nsettings:\n  ignore_whitespace: true\nexpansion_rules:\n  timer: \"(计时器|定时)\"\nlists:\n  tname:\n    wildcard: true\n";
         let sentences = "language: zh-cn\nintents:\n  HassCancelTimer:\n    data:\n      - sentences: [\"停止 <timer>\", \"停止 {tname:name} <timer>\"]\n";
@@ -2493,8 +2512,8 @@ mod tests {
     /// readings, the block written first.
     #[test]
     fn readings_as_hassil_makes_them() {
-        let common = "language: xx\nlists:\n  state:\n    values:\n      - in: closed\n        out: closed\n      - in: now closed\n        out: closing\n  half:\n    values:\n      - in: half\n        out: 30\n  quarter:\n    values:\n      - in: quarter\n        out: 15\n";
-        let sentences = "language: xx\nintents:\n  HassTurnOn:\n    data:\n      - sentences: [\"{name}[(on|go)]\"]\n        slots: {domain: scene}\n      - sentences: [\"switch {name} on\"]\n        slots: {domain: switch}\n      - sentences: [\"switch {name} on\"]\n        slots: {domain: light}\n  HassGetState:\n    data:\n      - sentences: [\"is it [now] {state}\"]\n  HassCancelTimer:\n    data:\n      - sentences: [\"cancel [the]({half:start_minutes}|{quarter:start_minutes})\"]\n";
+        let common = "language: xx\nexpansion_rules:\n  temperature: \"{temperature}[ ][°|도]\"\nlists:\n  temperature:\n    range:\n      type: temperature\n      from: 0\n      to: 40\n  state:\n    values:\n      - in: closed\n        out: closed\n      - in: now closed\n        out: closing\n  half:\n    values:\n      - in: half\n        out: 30\n  quarter:\n    values:\n      - in: quarter\n        out: 15\n";
+        let sentences = "language: xx\nintents:\n  HassTurnOn:\n    data:\n      - sentences: [\"{name}[(on|go)]\"]\n        slots: {domain: scene}\n      - sentences: [\"switch {name} on\"]\n        slots: {domain: switch}\n      - sentences: [\"switch {name} on\"]\n        slots: {domain: light}\n  HassGetState:\n    data:\n      - sentences: [\"is it [now] {state}\"]\n  HassCancelTimer:\n    data:\n      - sentences: [\"cancel [the]({half:start_minutes}|{quarter:start_minutes})\"]\n  HassClimateSetTemperature:\n    data:\n      - sentences: [\"set <temperature>[로]\"]\n";
         let home = "entities:\n  - name: Party\n    id: scene.party\n";
         let l = Language::from_texts(&[("_common.yaml", common), ("x.yaml", sentences)], home)
             .expect("loads");
@@ -2521,6 +2540,14 @@ mod tests {
             got("is it now closed").as_deref(),
             Some(r#"{"state":"closed"}"#)
         );
+        // a_suffix_after_an_optional_unit_is_glued_to_it
+        for said in ["set 30도로", "set 30도", "set 30로"] {
+            assert_eq!(
+                got(said).as_deref(),
+                Some(r#"{"temperature":30}"#),
+                "{said}"
+            );
+        }
         // words_against_a_group_of_slots_go_to_each_way
         assert_eq!(
             got("cancel thehalf").as_deref(),
@@ -2583,8 +2610,7 @@ mod tests {
         );
         check("{volume:volume_level}", "{volume:volume_level}");
         check("(light|lamp)[s] on", "(light|lights|lamp|lamps) on");
-        // A suffix after an optional unit, after an optional space: glued
-        // to the unit, or a word of its own.
+        // Words after a slot: each way once (a suffix reached twice).
         check("{t}[ ][°|도][로]", "{t:t} [(로|°|°로|도|도로)]");
         check("what's the time?", "what's the time?");
         // Words against a slot that begins a word: with it, or apart
