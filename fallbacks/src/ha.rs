@@ -834,16 +834,16 @@ fn wordlike(c: char) -> bool {
 /// `chinese_is_read_character_by_character`: "停止计时器" was one word,
 /// and no template written "<timer_cancel> <timer>" read it).
 fn apart(s: &str) -> String {
-    parted(s, false)
+    split_characters(s, false)
 }
 
 /// A template in our syntax, [`apart`], its slots (`{list:slot}`) as they
 /// are.
 fn apart_template(s: &str) -> String {
-    parted(s, true)
+    split_characters(s, true)
 }
 
-fn parted(s: &str, template: bool) -> String {
+fn split_characters(s: &str, template: bool) -> String {
     let mut out = String::with_capacity(s.len() * 2);
     let mut in_slot = false;
     for c in s.chars() {
@@ -958,8 +958,8 @@ impl Joins<'_> {
     /// reads "Partymodus an" as well as "Partymodusan" (regression
     /// `words_written_against_a_slot_are_also_read_apart`).
     fn join(&mut self, parts: &[Node]) -> Option<String> {
-        let glued = self.join_glued(parts)?;
         let parts = flattened(parts);
+        let glued = self.join_glued(&parts)?;
         let mut slots = parts
             .iter()
             .enumerate()
@@ -991,10 +991,9 @@ impl Joins<'_> {
         Some(format!("({glued}|{plain} {apart})"))
     }
 
-    /// [`Joins::join`]'s slot with the words against it, one word.
+    /// [`Joins::join`]'s slot with the words against it, one word;
+    /// `parts` as [`flattened`] gives them.
     fn join_glued(&mut self, parts: &[Node]) -> Option<String> {
-        let flattened = flattened(parts);
-        let parts = &flattened[..];
         let slots: Vec<usize> = parts
             .iter()
             .enumerate()
@@ -1810,24 +1809,23 @@ impl Language {
         context: &BTreeMap<String, Json>,
         n: usize,
     ) -> Vec<crate::matcher::NearReading> {
-        if !self.characters {
-            let mut out = self.matcher.near(text, &Context::default(), usize::MAX);
-            out.retain(|r| self.recognize(&r.text, context).is_some());
-            out.truncate(n);
-            return out;
-        }
-        // Characters as words, as the sentences were compiled, and the
-        // readings written as the language writes them.
-        let mut out = self
-            .matcher
-            .near(&apart(text), &Context::default(), usize::MAX);
-        for r in &mut out {
-            r.text = together(&r.text);
-            for (heard, read) in &mut r.replaced {
-                *heard = together(heard);
-                *read = together(read);
+        // With characters as words, the text parted as the sentences were
+        // compiled, and the readings written as the language writes them.
+        let mut out = if self.characters {
+            let mut out = self
+                .matcher
+                .near(&apart(text), &Context::default(), usize::MAX);
+            for r in &mut out {
+                r.text = together(&r.text);
+                for (heard, read) in &mut r.replaced {
+                    *heard = together(heard);
+                    *read = together(read);
+                }
             }
-        }
+            out
+        } else {
+            self.matcher.near(text, &Context::default(), usize::MAX)
+        };
         out.retain(|r| self.recognize(&r.text, context).is_some());
         out.truncate(n);
         out
@@ -1985,12 +1983,13 @@ impl Language {
         context: &BTreeMap<String, Json>,
     ) -> Option<(Recognized, u32)> {
         let mut parses = self.matcher.parse_all(text, &Context::default(), 64);
-        let block_of = |p: &crate::matcher::Parse| {
+        // The data block a parse's template belongs to (`HassTurnOn#3`).
+        let block_id = |p: &crate::matcher::Parse| {
             p.intent
                 .rsplit_once('#')
                 .and_then(|(_, n)| n.parse::<usize>().ok())
-                .and_then(|id| self.blocks.get(id))
         };
+        let block_of = |p: &crate::matcher::Parse| block_id(p).and_then(|id| self.blocks.get(id));
         // An entity named: by the name list, or in one word with another
         // slot ("卧室灯红色": a name and a colour).
         let names_entity = |p: &crate::matcher::Parse| {
@@ -2017,11 +2016,7 @@ impl Language {
                 .iter()
                 .map(|s| s.text.split_whitespace().count())
                 .sum();
-            let block = p
-                .intent
-                .rsplit_once('#')
-                .and_then(|(_, n)| n.parse::<usize>().ok())
-                .unwrap_or(usize::MAX);
+            let block = block_id(p).unwrap_or(usize::MAX);
             (
                 p.cost,
                 !names_entity(p),
@@ -2435,6 +2430,12 @@ mod tests {
         );
     }
 
+    /// The slots `l` reads in `text`, as JSON, with no context.
+    fn slots_of(l: &Language, text: &str) -> Option<String> {
+        l.recognize(text, &BTreeMap::new())
+            .map(|r| serde_json::to_string(&r.slots).unwrap_or_default())
+    }
+
     /// HA's runner's comparison: a list in the test allows any of its
     /// values; a list recognised must hold every value the test names.
     #[test]
@@ -2471,10 +2472,7 @@ mod tests {
                 "x.yaml:5:59: sentence template: no expansion rule <nowhere>; left out",
             ]
         );
-        let got = |t: &str| {
-            l.recognize(t, &BTreeMap::new())
-                .map(|r| serde_json::to_string(&r.slots).unwrap_or_default())
-        };
+        let got = |t: &str| slots_of(&l, t);
         assert_eq!(
             got("open blinds").as_deref(),
             Some(r#"{"device_class":"blind","name":"all"}"#)
@@ -2496,10 +2494,7 @@ mod tests {
         let sentences = "language: zh-cn\nintents:\n  HassCancelTimer:\n    data:\n      - sentences: [\"停止 <timer>\", \"停止 {tname:name} <timer>\"]\n";
         let l = Language::from_texts(&[("_common.yaml", common), ("x.yaml", sentences)], "{}")
             .expect("loads");
-        let got = |t: &str| {
-            l.recognize(t, &BTreeMap::new())
-                .map(|r| serde_json::to_string(&r.slots).unwrap_or_default())
-        };
+        let got = |t: &str| slots_of(&l, t);
         assert_eq!(got("停止计时器").as_deref(), Some("{}"));
         assert_eq!(got("停止 计时器").as_deref(), Some("{}"));
         assert_eq!(got("停止披萨计时器").as_deref(), Some(r#"{"name":"披萨"}"#));
@@ -2517,10 +2512,7 @@ mod tests {
         let home = "entities:\n  - name: Party\n    id: scene.party\n";
         let l = Language::from_texts(&[("_common.yaml", common), ("x.yaml", sentences)], home)
             .expect("loads");
-        let got = |t: &str| {
-            l.recognize(t, &BTreeMap::new())
-                .map(|r| serde_json::to_string(&r.slots).unwrap_or_default())
-        };
+        let got = |t: &str| slots_of(&l, t);
         // words_written_against_a_slot_are_also_read_apart
         assert_eq!(
             got("party on").as_deref(),
